@@ -1,0 +1,322 @@
+package protocol
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// OpVersion is the version of the op encoding.
+const OpVersion = 1
+
+// Domain separation for signatures: a signature over an op can never be
+// mistaken for one over an invite, or anything else.
+const (
+	opDomain     = "mutual/op/1\n"
+	inviteDomain = "mutual/invite/1\n"
+)
+
+// An encoded op is a msgpack array:
+//
+//	[version, kind, group bin32, author bin32, seq, prev bin32,
+//	 wall, logical, body array, sig bin64]
+//
+// The signature covers opDomain followed by the same array without its
+// last element (so with a 9-element header). The op ID is the SHA-256 of
+// the whole encoding.
+const opFields = 10
+
+// EncodeOp returns the canonical encoding of a signed op. It fails if the
+// op breaks a limit, so nothing is ever signed that peers would refuse.
+func EncodeOp(op *crdt.Op) ([]byte, error) {
+	w := newWriter()
+	if err := writeOp(w, op, true); err != nil {
+		return nil, err
+	}
+	return w.bytes(), nil
+}
+
+// SigningBytes returns what an op's signature covers.
+func SigningBytes(op *crdt.Op) ([]byte, error) {
+	w := newWriter()
+	w.buf.WriteString(opDomain)
+	if err := writeOp(w, op, false); err != nil {
+		return nil, err
+	}
+	return w.bytes(), nil
+}
+
+// SignOp sets op.Author and op.Sig from key, computes op.ID, and returns
+// the op's encoding.
+func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
+	copy(op.Author[:], key.Public().(ed25519.PublicKey))
+	msg, err := SigningBytes(op)
+	if err != nil {
+		return nil, err
+	}
+	copy(op.Sig[:], ed25519.Sign(key, msg))
+	b, err := EncodeOp(op)
+	if err != nil {
+		return nil, err
+	}
+	op.ID = sha256.Sum256(b)
+	return b, nil
+}
+
+// DecodeOp decodes an op from a peer or a file: it enforces every limit,
+// requires the canonical encoding, verifies the op's signature (and an
+// invite's, in a join) and sets op.ID.
+func DecodeOp(b []byte) (crdt.Op, error) {
+	op, err := decodeOp(b)
+	if err != nil {
+		return op, err
+	}
+	msg, err := SigningBytes(&op)
+	if err != nil {
+		return op, err
+	}
+	if !ed25519.Verify(op.Author[:], msg, op.Sig[:]) {
+		return op, ErrBadSignature
+	}
+	if j, ok := op.Body.(crdt.Join); ok {
+		if err := VerifyInvite(&j.Invite); err != nil {
+			return op, err
+		}
+	}
+	return op, nil
+}
+
+// DecodeStoredOp decodes an op that this node verified before storing
+// it. It checks the encoding but not the signatures.
+func DecodeStoredOp(b []byte) (crdt.Op, error) { return decodeOp(b) }
+
+func decodeOp(b []byte) (crdt.Op, error) {
+	var op crdt.Op
+	if err := checkFrame(b, MaxOpBytes); err != nil {
+		return op, err
+	}
+	r := newReader(b)
+	r.array(opFields)
+	if v := r.uint(math.MaxUint8); r.err == nil && v != OpVersion {
+		return op, fmt.Errorf("%w: op version %d", ErrUnsupported, v)
+	}
+	kind := crdt.Kind(r.uint(math.MaxUint8))
+	r.fixed(op.Group[:])
+	r.fixed(op.Author[:])
+	op.Seq = r.uint(math.MaxUint64)
+	r.fixed(op.Prev[:])
+	op.Time.Wall = r.int()
+	op.Time.Logical = uint32(r.uint(math.MaxUint32))
+	if r.err != nil {
+		return op, r.err
+	}
+	body, err := readBody(r, kind)
+	if err != nil {
+		return op, err
+	}
+	op.Body = body
+	r.fixed(op.Sig[:])
+	if err := r.end(); err != nil {
+		return op, err
+	}
+	// One op, one encoding: anything else would give it a second ID.
+	again, err := EncodeOp(&op)
+	if err != nil {
+		return op, err
+	}
+	if !bytes.Equal(again, b) {
+		return op, ErrNotCanonical
+	}
+	op.ID = sha256.Sum256(b)
+	return op, nil
+}
+
+func writeOp(w *writer, op *crdt.Op, withSig bool) error {
+	if op.Body == nil {
+		return errors.New("op has no body")
+	}
+	if withSig {
+		w.array(opFields)
+	} else {
+		w.array(opFields - 1)
+	}
+	w.uint(OpVersion)
+	w.uint(uint64(op.Body.Kind()))
+	w.bin(op.Group[:])
+	w.bin(op.Author[:])
+	w.uint(op.Seq)
+	w.bin(op.Prev[:])
+	w.int(op.Time.Wall)
+	w.uint(uint64(op.Time.Logical))
+	if err := writeBody(w, op.Body); err != nil {
+		return err
+	}
+	if withSig {
+		w.bin(op.Sig[:])
+	}
+	if w.buf.Len() > MaxOpBytes {
+		return fmt.Errorf("%w: op is %d bytes, at most %d", ErrTooLarge, w.buf.Len(), MaxOpBytes)
+	}
+	return nil
+}
+
+func writeBody(w *writer, body crdt.Body) error {
+	switch b := body.(type) {
+	case crdt.Genesis:
+		if err := firstErr(checkText("group name", b.Name, MaxName), checkText("name", b.AuthorName, MaxName)); err != nil {
+			return err
+		}
+		w.array(3)
+		w.str(b.Name)
+		w.bin(b.Nonce[:])
+		w.str(b.AuthorName)
+	case crdt.Join:
+		if err := checkText("name", b.Name, MaxName); err != nil {
+			return err
+		}
+		w.array(2)
+		writeInvite(w, &b.Invite, true)
+		w.str(b.Name)
+	case crdt.PostCreate:
+		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef)); err != nil {
+			return err
+		}
+		w.array(3)
+		w.uint(uint64(b.PostKind))
+		writeFields(w, &b.Fields)
+		w.str(b.Ref)
+	case crdt.PostEdit:
+		if err := checkFields(&b.Fields); err != nil {
+			return err
+		}
+		w.array(3)
+		w.bin(b.Post[:])
+		w.uint(uint64(b.Set))
+		writeFields(w, &b.Fields)
+	case crdt.PostStatus:
+		w.array(2)
+		w.bin(b.Post[:])
+		w.uint(uint64(b.Status))
+	case crdt.Respond:
+		if err := checkText("note", b.Note, MaxNote); err != nil {
+			return err
+		}
+		w.array(3)
+		w.bin(b.Post[:])
+		w.uint(uint64(b.Quantity))
+		w.str(b.Note)
+	case crdt.Unrespond:
+		w.array(2)
+		w.bin(b.Post[:])
+		w.bin(b.Response[:])
+	default:
+		return fmt.Errorf("%w: body %T", ErrUnsupported, body)
+	}
+	return nil
+}
+
+func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
+	var body crdt.Body
+	switch kind {
+	case crdt.KindGenesis:
+		var b crdt.Genesis
+		r.array(3)
+		b.Name = r.str("group name", MaxName)
+		r.fixed(b.Nonce[:])
+		b.AuthorName = r.str("name", MaxName)
+		body = b
+	case crdt.KindJoin:
+		var b crdt.Join
+		r.array(2)
+		readInvite(r, &b.Invite)
+		b.Name = r.str("name", MaxName)
+		body = b
+	case crdt.KindPostCreate:
+		var b crdt.PostCreate
+		r.array(3)
+		b.PostKind = crdt.PostKind(r.uint(math.MaxUint8))
+		readFields(r, &b.Fields)
+		b.Ref = r.str("ref", MaxRef)
+		body = b
+	case crdt.KindPostEdit:
+		var b crdt.PostEdit
+		r.array(3)
+		r.fixed(b.Post[:])
+		b.Set = crdt.FieldMask(r.uint(math.MaxUint16))
+		readFields(r, &b.Fields)
+		body = b
+	case crdt.KindPostStatus:
+		var b crdt.PostStatus
+		r.array(2)
+		r.fixed(b.Post[:])
+		b.Status = crdt.Status(r.uint(math.MaxUint8))
+		body = b
+	case crdt.KindRespond:
+		var b crdt.Respond
+		r.array(3)
+		r.fixed(b.Post[:])
+		b.Quantity = uint32(r.uint(math.MaxUint32))
+		b.Note = r.str("note", MaxNote)
+		body = b
+	case crdt.KindUnrespond:
+		var b crdt.Unrespond
+		r.array(2)
+		r.fixed(b.Post[:])
+		r.fixed(b.Response[:])
+		body = b
+	default:
+		return nil, fmt.Errorf("%w: op kind %d", ErrUnsupported, kind)
+	}
+	return body, r.err
+}
+
+func writeFields(w *writer, f *crdt.Fields) {
+	w.array(8)
+	w.str(f.Title)
+	w.str(f.Details)
+	w.str(f.Category)
+	w.str(f.Location)
+	w.str(f.Contact)
+	w.uint(uint64(f.Quantity))
+	w.uint(uint64(f.Urgency))
+	w.int(f.Expires)
+}
+
+func readFields(r *reader, f *crdt.Fields) {
+	r.array(8)
+	f.Title = r.str("title", MaxTitle)
+	f.Details = r.str("details", MaxDetails)
+	f.Category = r.str("category", MaxCategory)
+	f.Location = r.str("location", MaxLocation)
+	f.Contact = r.str("contact", MaxContact)
+	f.Quantity = uint32(r.uint(math.MaxUint32))
+	f.Urgency = crdt.Urgency(r.uint(math.MaxUint8))
+	f.Expires = r.int()
+}
+
+// CheckFields checks a post's fields against the limits.
+func CheckFields(f *crdt.Fields) error { return checkFields(f) }
+
+func checkFields(f *crdt.Fields) error {
+	return firstErr(
+		checkText("title", f.Title, MaxTitle),
+		checkText("details", f.Details, MaxDetails),
+		checkText("category", f.Category, MaxCategory),
+		checkText("location", f.Location, MaxLocation),
+		checkText("contact", f.Contact, MaxContact),
+	)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package protocol
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// Post records are how node stores a post's merged state on disk, so the
+// board can be queried without replaying its ops. A record is derived
+// data: it can always be rebuilt from the ops, and it is never sent.
+//
+//	[version, id, group, created, kind, author, created_at, ref, updated_at,
+//	 [stamp...], title, details, category, location, contact, quantity,
+//	 urgency, expires, status, [response...], [tombstone...]]
+//
+// A register is [value, stamp index]; index 0 is the zero stamp, i > 0
+// is the i-th stamp of the list (most registers share the create's stamp).
+const (
+	postVersion     = 1
+	postFields      = 21
+	maxPostRecord   = 16 << 20
+	maxRecordStamps = 1 << 16
+)
+
+// EncodePost encodes a post record.
+func EncodePost(p *crdt.Post) []byte {
+	w := newWriter()
+	w.array(postFields)
+	w.uint(postVersion)
+	w.bin(p.ID[:])
+	w.bin(p.Group[:])
+	w.bool(p.Created)
+	w.uint(uint64(p.Kind))
+	w.bin(p.Author[:])
+	writeHLC(w, p.CreatedAt)
+	w.str(p.Ref)
+	writeHLC(w, p.UpdatedAt)
+
+	var stamps []crdt.Stamp
+	index := func(s crdt.Stamp) uint64 {
+		if s == (crdt.Stamp{}) {
+			return 0
+		}
+		for i := range stamps {
+			if stamps[i] == s {
+				return uint64(i + 1)
+			}
+		}
+		stamps = append(stamps, s)
+		return uint64(len(stamps))
+	}
+	idx := []uint64{index(p.Title.S), index(p.Details.S), index(p.Category.S), index(p.Location.S),
+		index(p.Contact.S), index(p.Quantity.S), index(p.Urgency.S), index(p.Expires.S), index(p.Status.S)}
+	w.array(len(stamps))
+	for _, s := range stamps {
+		w.array(3)
+		writeHLC(w, s.Time)
+		w.bin(s.Author[:])
+		w.bin(s.Op[:])
+	}
+	for i, v := range []string{p.Title.V, p.Details.V, p.Category.V, p.Location.V, p.Contact.V} {
+		w.array(2)
+		w.str(v)
+		w.uint(idx[i])
+	}
+	for i, v := range []uint64{uint64(p.Quantity.V), uint64(p.Urgency.V), uint64(p.Expires.V), uint64(p.Status.V)} {
+		w.array(2)
+		if i == 2 {
+			w.int(int64(v))
+		} else {
+			w.uint(v)
+		}
+		w.uint(idx[5+i])
+	}
+	w.array(len(p.Responses))
+	for _, r := range p.Responses {
+		w.array(5)
+		w.bin(r.ID[:])
+		w.bin(r.Author[:])
+		writeHLC(w, r.Time)
+		w.uint(uint64(r.Quantity))
+		w.str(r.Note)
+	}
+	w.array(len(p.Tombstones))
+	for _, t := range p.Tombstones {
+		w.array(2)
+		w.bin(t.Response[:])
+		w.bin(t.Author[:])
+	}
+	return w.bytes()
+}
+
+// DecodePost decodes a post record.
+func DecodePost(b []byte) (*crdt.Post, error) {
+	if err := checkFrame(b, maxPostRecord); err != nil {
+		return nil, fmt.Errorf("post record: %w", err)
+	}
+	p := &crdt.Post{}
+	r := newReader(b)
+	r.array(postFields)
+	if v := r.uint(math.MaxUint8); r.err == nil && v != postVersion {
+		return nil, fmt.Errorf("post record: %w: version %d", ErrUnsupported, v)
+	}
+	r.fixed(p.ID[:])
+	r.fixed(p.Group[:])
+	p.Created = r.bool()
+	p.Kind = crdt.PostKind(r.uint(math.MaxUint8))
+	r.fixed(p.Author[:])
+	p.CreatedAt = readHLC(r)
+	p.Ref = r.str("ref", MaxRef)
+	p.UpdatedAt = readHLC(r)
+	stamps := make([]crdt.Stamp, r.arrayMax(maxRecordStamps))
+	for i := range stamps {
+		r.array(3)
+		stamps[i].Time = readHLC(r)
+		r.fixed(stamps[i].Author[:])
+		r.fixed(stamps[i].Op[:])
+	}
+	stamp := func() crdt.Stamp {
+		i := r.uint(uint64(len(stamps)))
+		if i == 0 {
+			return crdt.Stamp{}
+		}
+		return stamps[i-1]
+	}
+	for _, reg := range []*crdt.Reg[string]{&p.Title, &p.Details, &p.Category, &p.Location, &p.Contact} {
+		r.array(2)
+		reg.V = r.str("field", MaxDetails)
+		reg.S = stamp()
+	}
+	r.array(2)
+	p.Quantity.V = uint32(r.uint(math.MaxUint32))
+	p.Quantity.S = stamp()
+	r.array(2)
+	p.Urgency.V = crdt.Urgency(r.uint(math.MaxUint8))
+	p.Urgency.S = stamp()
+	r.array(2)
+	p.Expires.V = r.int()
+	p.Expires.S = stamp()
+	r.array(2)
+	p.Status.V = crdt.Status(r.uint(math.MaxUint8))
+	p.Status.S = stamp()
+	if n := r.arrayMax(len(b)); n > 0 {
+		p.Responses = make([]crdt.Response, n)
+		for i := range p.Responses {
+			x := &p.Responses[i]
+			r.array(5)
+			r.fixed(x.ID[:])
+			r.fixed(x.Author[:])
+			x.Time = readHLC(r)
+			x.Quantity = uint32(r.uint(math.MaxUint32))
+			x.Note = r.str("note", MaxNote)
+		}
+	}
+	if n := r.arrayMax(len(b)); n > 0 {
+		p.Tombstones = make([]crdt.Tombstone, n)
+		for i := range p.Tombstones {
+			r.array(2)
+			r.fixed(p.Tombstones[i].Response[:])
+			r.fixed(p.Tombstones[i].Author[:])
+		}
+	}
+	if err := r.end(); err != nil {
+		return nil, fmt.Errorf("post record: %w", err)
+	}
+	return p, nil
+}
+
+func writeHLC(w *writer, h crdt.HLC) {
+	w.array(2)
+	w.int(h.Wall)
+	w.uint(uint64(h.Logical))
+}
+
+func readHLC(r *reader) crdt.HLC {
+	r.array(2)
+	return crdt.HLC{Wall: r.int(), Logical: uint32(r.uint(math.MaxUint32))}
+}
