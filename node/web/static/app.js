@@ -1,0 +1,840 @@
+/* mutual web UI: a single-page app in plain JavaScript over the JSON API under /api/v1.
+ *
+ * Routes (location.hash): #/ board, #/post/{id} post page, #/new post form, #/group group page,
+ * #/peers peers page.
+ *
+ * Rule for the whole file: every value that reaches HTML goes through esc() (or te(), which
+ * translates and escapes). View functions are pure (data in, HTML string out) so that
+ * testdata/app_test.js can check them under node; the DOM wiring is at the bottom and runs only in a
+ * browser. All user-visible text comes from i18n.js.
+ */
+(function () {
+  'use strict';
+  /* global I18N */
+  const S = typeof I18N !== 'undefined' ? I18N : require('./i18n.js');
+
+  // ---- text ----------------------------------------------------------------------------------
+
+  // t returns the string with id, with {name} placeholders filled from v.
+  function t(id, v) {
+    const s = Object.prototype.hasOwnProperty.call(S, id) ? S[id] : id;
+    if (!v) return s;
+    return s.replace(/\{(\w+)\}/g, (m, k) => (v[k] == null ? m : String(v[k])));
+  }
+  const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  // esc makes any value safe inside HTML text and double-quoted attributes.
+  function esc(s) {
+    return s == null ? '' : String(s).replace(/[&<>"']/g, (c) => ESC[c]);
+  }
+  function te(id, v) {
+    return esc(t(id, v));
+  }
+  // tv translates an enum value (e.g. a role) if the UI knows it, else shows it as is.
+  function tv(prefix, v) {
+    const s = t(prefix + v);
+    return s === prefix + v ? String(v || '') : s;
+  }
+  function short(id) {
+    id = id == null ? '' : String(id);
+    return id.length > 16 ? id.slice(0, 6) + '…' + id.slice(-6) : id;
+  }
+
+  // ---- time ----------------------------------------------------------------------------------
+
+  const MIN = 60e3, HOUR = 3600e3, DAY = 86400e3, SOON = 48 * HOUR;
+  // ms parses an RFC3339 time; empty and Go zero times give NaN.
+  function ms(iso) {
+    if (!iso) return NaN;
+    const n = Date.parse(iso);
+    return n > 0 ? n : NaN;
+  }
+  function ago(iso, now) {
+    const x = ms(iso);
+    if (isNaN(x)) return t('never');
+    const d = Math.max(0, now - x);
+    if (d < 45e3) return t('justNow');
+    if (d < HOUR) return t('minAgo', { n: Math.round(d / MIN) || 1 });
+    if (d < 2 * DAY) return t('hAgo', { n: Math.round(d / HOUR) });
+    return t('dAgo', { n: Math.round(d / DAY) });
+  }
+  function until(iso, now) {
+    const d = ms(iso) - now;
+    if (d < HOUR) return t('inMin', { n: Math.max(1, Math.round(d / MIN)) });
+    if (d < 2 * DAY) return t('inH', { n: Math.round(d / HOUR) });
+    return t('inD', { n: Math.round(d / DAY) });
+  }
+  function when(iso) {
+    const x = ms(iso);
+    return isNaN(x) ? '' : new Date(x).toLocaleString();
+  }
+  const pad = (n) => String(n).padStart(2, '0');
+  // toLocalInput turns an RFC3339 time into a datetime-local value.
+  function toLocalInput(iso) {
+    const x = ms(iso);
+    if (isNaN(x)) return '';
+    const d = new Date(x);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+  // toRFC3339 turns a date or datetime-local value (local time) into RFC3339 in UTC.
+  function toRFC3339(v) {
+    if (!v) return '';
+    if (/^\d{4}-\d{2}-\d{2}$/.test(v)) v += 'T23:59';
+    const d = new Date(v);
+    return isNaN(d) ? v : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  // ---- posts ---------------------------------------------------------------------------------
+
+  const KINDS = ['need', 'offer'];
+  const STATUSES = ['open', 'claimed', 'fulfilled', 'withdrawn'];
+  const URGENCIES = ['low', 'normal', 'high'];
+  const URG = { high: 0, normal: 1, low: 2 };
+  const FIELDS = ['kind', 'title', 'details', 'category', 'location', 'quantity', 'urgency', 'expires', 'contact'];
+  const known = (list, v, dflt) => (list.includes(v) ? v : dflt);
+
+  function isExpired(p, now) {
+    if (p.expired) return true;
+    const x = ms(p.expires);
+    return x <= now;
+  }
+  function expiringSoon(p, now) {
+    const x = ms(p.expires);
+    return !isExpired(p, now) && x - now <= SOON;
+  }
+  function terms(q) {
+    return String(q || '').toLowerCase().split(/\s+/).filter(Boolean);
+  }
+  function hay(p) {
+    if (p.__s === undefined) {
+      Object.defineProperty(p, '__s', {
+        value: [p.title, p.details, p.category, p.location, p.author_name].join('\n').toLowerCase(),
+      });
+    }
+    return p.__s;
+  }
+  function created(p) {
+    if (p.__t === undefined) Object.defineProperty(p, '__t', { value: ms(p.created_at) || 0 });
+    return p.__t;
+  }
+
+  // matches reports whether post p passes the board filters f (q given as terms qs).
+  function matches(p, f, now, qs) {
+    if (f.group && p.group !== f.group) return false;
+    if (f.kind && p.kind !== f.kind) return false;
+    if (f.category && p.category !== f.category) return false;
+    if (f.urgency && (p.urgency || 'normal') !== f.urgency) return false;
+    const ex = isExpired(p, now), st = p.status || 'open';
+    switch (f.status || 'active') {
+      case 'all': break;
+      case 'expired': if (!ex) return false; break;
+      case 'active': if (ex || (st !== 'open' && st !== 'claimed')) return false; break;
+      default: if (ex || st !== f.status) return false;
+    }
+    if (qs && qs.length) {
+      const h = hay(p);
+      for (const w of qs) if (!h.includes(w)) return false;
+    }
+    return true;
+  }
+  // byUrgency sorts high urgency first, then newest first.
+  function byUrgency(a, b) {
+    return (URG[a.urgency] ?? 1) - (URG[b.urgency] ?? 1) || created(b) - created(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  }
+
+  function badges(p, now) {
+    let h = '';
+    const st = known(STATUSES, p.status, 'open');
+    if (p.urgency === 'high') h += `<span class="badge b-high">${te('urg_high')}</span>`;
+    if (isExpired(p, now)) h += `<span class="badge b-exp">${te('expired')}</span>`;
+    else if (expiringSoon(p, now)) h += `<span class="badge b-soon">${te('expiresSoon', { when: until(p.expires, now) })}</span>`;
+    if (p.over_claimed) h += `<span class="badge b-over">${te('overClaimed')}</span>`;
+    if (st !== 'open') h += `<span class="badge b-st">${te('status_' + st)}</span>`;
+    return h;
+  }
+  function qtyText(p) {
+    if (!p.quantity && !p.claimed_quantity) return '';
+    if (!p.claimed_quantity) return t('qty', { n: p.quantity });
+    return t('qtyClaimed', { n: p.quantity || 0, c: p.claimed_quantity });
+  }
+  function author(x) {
+    return x.author_name || short(x.author) || t('someone');
+  }
+
+  // card renders one post on the board.
+  function card(p, now) {
+    const st = known(STATUSES, p.status, 'open');
+    const soon = expiringSoon(p, now);
+    const cls = `card st-${st}${p.urgency === 'high' ? ' u-high' : ''}${soon ? ' soon' : ''}${p.over_claimed ? ' over' : ''}`;
+    const meta = [p.category, p.location, qtyText(p), t('by', { name: author(p) }), ago(p.created_at, now)]
+      .filter(Boolean).map(esc).join(' · ');
+    const d = p.details ? String(p.details) : '';
+    const det = d ? `<p class="det">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
+    const b = badges(p, now);
+    return `<li class="${cls}" id="p-${esc(p.id)}"><h3><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
+  }
+
+  // boardLists filters and sorts posts and renders both columns; O(n log n).
+  function boardLists(posts, f, now) {
+    const qs = terms(f.q), need = [], offer = [];
+    for (const p of posts) if (matches(p, f, now, qs)) (p.kind === 'offer' ? offer : need).push(p);
+    need.sort(byUrgency);
+    offer.sort(byUrgency);
+    const col = (list) => (list.length ? `<ol class="cards">${list.map((p) => card(p, now)).join('')}</ol>` : `<p class="empty">${te('noPosts')}</p>`);
+    return { need: col(need), offer: col(offer), nNeed: need.length, nOffer: offer.length };
+  }
+
+  // ---- form pieces ---------------------------------------------------------------------------
+
+  function field(id, labelId, control, hintId) {
+    const hint = hintId ? `<small class="hint" id="${id}-hint">${te(hintId)}</small>` : '';
+    return `<div class="field"><label for="${id}">${te(labelId)}</label>${control}${hint}</div>`;
+  }
+  function input(id, name, value, attrs) {
+    return `<input id="${id}" name="${name}" value="${esc(value)}"${attrs ? ' ' + attrs : ''}>`;
+  }
+  // select renders options given as [value, text] pairs (text is plain, not HTML).
+  function select(id, name, opts, cur, attrs) {
+    const o = opts.map(([v, l]) => `<option value="${esc(v)}"${v === cur ? ' selected' : ''}>${esc(l)}</option>`).join('');
+    return `<select id="${id}" name="${name}"${attrs ? ' ' + attrs : ''}>${o}</select>`;
+  }
+  function alertBox(id) {
+    return `<div class="err" id="${id}" role="alert"></div>`;
+  }
+  function groupName(groups, id) {
+    const g = (groups || []).find((x) => x.id === id);
+    return g ? g.name || short(g.id) : short(id);
+  }
+  function groupOpts(groups) {
+    return (groups || []).map((g) => [g.id, g.name || short(g.id)]);
+  }
+  function catList(cats) {
+    return `<datalist id="cat-list">${(cats || []).map((c) => `<option value="${esc(c)}">`).join('')}</datalist>`;
+  }
+
+  // formValues gives the post form's initial values for post p (or a new post).
+  function formValues(p) {
+    p = p || {};
+    return {
+      kind: p.kind || 'need', title: p.title || '', details: p.details || '', category: p.category || '',
+      location: p.location || '', quantity: p.quantity ? String(p.quantity) : '', urgency: p.urgency || 'normal',
+      expires: toLocalInput(p.expires), contact: p.contact || '', group: p.group || '',
+    };
+  }
+  // postBody turns form values into an API body. With orig (the values the form started with) it
+  // returns only the changed fields, for PATCH.
+  function postBody(v, orig) {
+    const out = {};
+    if (!orig && v.group) out.group = v.group;
+    for (const k of FIELDS) {
+      if (!(k in v)) continue;
+      const s = k === 'details' ? String(v[k]) : String(v[k]).trim();
+      if (orig ? s === String(orig[k] ?? '').trim() : s === '') continue;
+      if (k === 'quantity') out[k] = s === '' ? 0 : Number(s);
+      else if (k === 'expires') out[k] = toRFC3339(s);
+      else out[k] = s;
+    }
+    return out;
+  }
+
+  function postForm(fid, v, ctx, edit) {
+    const p = fid + '-';
+    const groups = (ctx.groups || []).filter((g) => !/^follow/.test(g.role || ''));
+    let h = `<form id="${fid}" class="form">`;
+    if (!edit) {
+      h += field(p + 'kind', 'fKind', select(p + 'kind', 'kind', KINDS.map((k) => [k, t('kind_' + k)]), v.kind));
+      if (groups.length > 1) h += field(p + 'group', 'fGroup', select(p + 'group', 'group', groupOpts(groups), v.group || ctx.group));
+    }
+    h += field(p + 'title', 'fTitle', input(p + 'title', 'title', v.title, 'required maxlength="200" autocomplete="off"'));
+    h += field(p + 'details', 'fDetails', `<textarea id="${p}details" name="details" rows="4">${esc(v.details)}</textarea>`);
+    h += field(p + 'category', 'fCategory', input(p + 'category', 'category', v.category, 'list="cat-list" autocomplete="off"'));
+    h += field(p + 'location', 'fLocation', input(p + 'location', 'location', v.location));
+    h += field(p + 'quantity', 'fQuantity', input(p + 'quantity', 'quantity', v.quantity, 'type="number" min="0" step="1" inputmode="numeric"'));
+    h += field(p + 'urgency', 'fUrgency', select(p + 'urgency', 'urgency', URGENCIES.map((u) => [u, t('urg_' + u)]), v.urgency));
+    h += field(p + 'expires', 'fExpires', input(p + 'expires', 'expires', v.expires, `type="datetime-local" aria-describedby="${p}expires-hint"`), 'hExpires');
+    h += field(p + 'contact', 'fContact', input(p + 'contact', 'contact', v.contact, `autocomplete="off" aria-describedby="${p}contact-hint"`), 'hContact');
+    h += alertBox(p + 'err');
+    h += `<p class="msg" id="${p}msg" role="status"></p><button type="submit">${te(edit ? 'save' : 'publish')}</button>${catList(ctx.cats)}</form>`;
+    return h;
+  }
+
+  // ---- views ---------------------------------------------------------------------------------
+
+  function heading(id) {
+    return `<h1 id="view-title" tabindex="-1">${te(id)}</h1>`;
+  }
+
+  function viewBoard(f, ctx) {
+    const groups = ctx.groups || [];
+    let h = `<h1 id="view-title" tabindex="-1">${te('boardTitle')}</h1>`;
+    h += `<p class="print-only">${te('printedAt', { when: new Date(ctx.now).toLocaleString() })}</p>`;
+    h += `<form id="filters" class="filters" role="search" aria-label="${te('filters')}">`;
+    h += field('fl-q', 'search', input('fl-q', 'q', f.q, 'type="search" autocomplete="off"'));
+    if (groups.length > 1) h += field('fl-group', 'fGroup', select('fl-group', 'group', [['', t('allGroups')]].concat(groupOpts(groups)), f.group));
+    h += field('fl-kind', 'fKind', select('fl-kind', 'kind', [['', t('allKinds')], ['need', t('needs')], ['offer', t('offers')]], f.kind));
+    h += field('fl-category', 'fCategory', select('fl-category', 'category', [['', t('allCategories')]].concat((ctx.cats || []).map((c) => [c, c])), f.category));
+    h += field('fl-status', 'fStatus', select('fl-status', 'status', [['active', t('status_active')]].concat(STATUSES.map((s) => [s, t('status_' + s)]), [['expired', t('expired')], ['all', t('status_all')]]), f.status));
+    h += field('fl-urgency', 'fUrgency', select('fl-urgency', 'urgency', [['', t('anyUrgency')]].concat(URGENCIES.slice().reverse().map((u) => [u, t('urg_' + u)])), f.urgency));
+    h += `</form><p class="actions"><a class="button" href="#/new">${te('newPost')}</a> <button type="button" data-act="print">${te('print')}</button></p>`;
+    const tab = ctx.tab === 'offer' ? 'offer' : 'need';
+    h += `<div class="tabs" role="group" aria-label="${te('showColumn')}">`;
+    for (const k of KINDS) h += `<button type="button" data-act="tab" data-tab="${k}" aria-pressed="${tab === k}" aria-controls="col-${k}">${te(k + 's')} <span id="n-${k}"></span></button>`;
+    h += `</div><div id="board" class="cols show-${tab}${f.kind ? ' only-' + esc(f.kind) : ''}">`;
+    for (const k of KINDS) h += `<section id="col-${k}" class="col col-${k}" aria-labelledby="h-${k}"><h2 id="h-${k}">${te(k + 's')} <span class="count" id="c-${k}"></span></h2><div id="list-${k}"><p class="empty">${te('loading')}</p></div></section>`;
+    return h + '</div>';
+  }
+
+  function statusButtons(p) {
+    const st = known(STATUSES, p.status, 'open');
+    return `<div class="statusbar" role="group" aria-label="${te('changeStatus')}">` +
+      STATUSES.map((s) => `<button type="button" id="set-${s}" data-act="status" data-status="${s}" aria-pressed="${s === st}">${te('set_' + s)}</button>`).join(' ') + '</div>';
+  }
+  function row(labelId, value, cls) {
+    if (value === '' || value == null) return '';
+    return `<div${cls ? ` class="${cls}"` : ''}><dt>${te(labelId)}</dt><dd>${esc(value)}</dd></div>`;
+  }
+  function responses(p, now) {
+    const rs = p.responses || [];
+    let h = `<h2>${te('responses', { n: rs.length })}</h2>`;
+    if (!rs.length) return h + `<p class="empty">${te('noResponses')}</p>`;
+    h += '<ol class="responses">';
+    for (const r of rs) {
+      h += `<li><strong>${esc(author(r))}</strong>${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
+      if (r.note) h += `<p class="note">${esc(r.note)}</p>`;
+      h += '</li>';
+    }
+    return h + '</ol>';
+  }
+  // postDetails is the live part of the post page (re-rendered on updates).
+  function postDetails(p, ctx) {
+    const now = ctx.now, b = badges(p, now);
+    let h = `<h1 id="view-title" tabindex="-1">${esc(p.title || t('untitled'))}</h1>`;
+    h += `<p class="marks"><span class="badge b-kind">${te('kind_' + known(KINDS, p.kind, 'need'))}</span>${b}</p>`;
+    if (p.details) h += `<p class="details">${esc(p.details)}</p>`;
+    h += '<dl class="fields">';
+    h += row('fStatus', t('status_' + known(STATUSES, p.status, 'open')));
+    h += row('fCategory', p.category) + row('fLocation', p.location);
+    h += row('fQuantity', p.quantity || '') + row('fClaimed', p.claimed_quantity || '');
+    h += row('fUrgency', t('urg_' + known(URGENCIES, p.urgency, 'normal')));
+    h += row('fExpires', p.expires ? when(p.expires) : '');
+    h += row('fContact', p.contact, 'contact');
+    if ((ctx.groups || []).length > 1) h += row('fGroup', groupName(ctx.groups, p.group));
+    h += row('fAuthor', author(p)) + row('fCreated', when(p.created_at)) + row('fUpdated', when(p.updated_at));
+    h += '</dl>' + statusButtons(p) + alertBox('status-err');
+    return h + responses(p, now);
+  }
+  function helpForm() {
+    return `<section class="box" aria-labelledby="help-h"><h2 id="help-h">${te('canHelp')}</h2><form id="help" class="form">` +
+      field('help-quantity', 'fHelpQty', input('help-quantity', 'quantity', '', 'type="number" min="1" step="1" inputmode="numeric"')) +
+      field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2"></textarea>') +
+      alertBox('help-err') + `<p class="msg" id="help-msg" role="status"></p><button type="submit">${te('sendHelp')}</button></form></section>`;
+  }
+  function viewPost(p, ctx) {
+    return `<article id="post-view">${postDetails(p, ctx)}</article>${helpForm()}` +
+      `<details class="box edit"><summary>${te('edit')}</summary>${postForm('edit', formValues(p), ctx, true)}</details>` +
+      `<p class="actions"><a href="#/">${te('backToBoard')}</a></p>`;
+  }
+  function viewNew(ctx) {
+    const v = formValues({ kind: ctx.kind });
+    return heading('newPost') + postForm('new', v, ctx, false);
+  }
+
+  function membersTable(g) {
+    const list = (g && g.members) || [];
+    if (!list.length) return `<p class="empty">${te('noMembers')}</p>`;
+    return `<table><caption>${te('members', { n: list.length })}</caption><thead><tr><th scope="col">${te('fName')}</th><th scope="col">${te('fRole')}</th></tr></thead><tbody>` +
+      list.map((m) => `<tr><td>${esc(m.name || short(m.id))}</td><td>${esc(tv('role_', m.role))}</td></tr>`).join('') + '</tbody></table>';
+  }
+  function inviteResult(code) {
+    return `<div class="field"><label for="inv-code">${te('inviteCode')}</label><textarea id="inv-code" readonly rows="3">${esc(code)}</textarea></div>` +
+      `<img class="qr" src="/api/v1/invites/qr.png?code=${esc(encodeURIComponent(code))}" alt="${te('qrAlt')}" width="256" height="256">`;
+  }
+  function importResult(r) {
+    r = r || {};
+    const errs = r.errors || [];
+    let h = `<p>${te('imported', { n: r.imported || 0, d: r.duplicates || 0 })}</p>`;
+    if (errs.length) {
+      h += `<p>${te('importErrors', { n: errs.length })}</p><ul class="errors">` +
+        errs.map((e) => `<li>${te('rowError', { row: e.row, error: e.error })}</li>`).join('') + '</ul>';
+    }
+    return h;
+  }
+  function viewGroup(ctx) {
+    const node = ctx.node || {}, groups = node.groups || [], gid = ctx.group;
+    let h = heading('groupTitle');
+    h += `<dl class="fields">${row('nodeName', node.name)}${row('peerId', short(node.peer_id))}</dl>`;
+    if (!groups.length) return h + `<p class="empty">${te('noGroups')}</p>`;
+    h += `<h2>${te('groups')}</h2><ul class="groups">` + groups.map((g) => `<li>${esc(g.name || short(g.id))} <span class="meta">${esc(tv('role_', g.role))}</span></li>`).join('') + '</ul>';
+    if (groups.length > 1) h += `<form id="group-pick-form" class="filters">${field('group-pick', 'fGroup', select('group-pick', 'group', groupOpts(groups), gid))}</form>`;
+    const gq = esc(encodeURIComponent(gid || ''));
+    h += `<section class="box" aria-labelledby="mem-h"><h2 id="mem-h">${te('membersTitle')}</h2><div id="members"><p>${te('loading')}</p></div></section>`;
+    h += `<section class="box" aria-labelledby="inv-h"><h2 id="inv-h">${te('inviteTitle')}</h2><form id="invite" class="form">` +
+      field('inv-role', 'fRole', select('inv-role', 'role', [['member', t('role_member')], ['admin', t('role_admin')]], 'member')) +
+      field('inv-expires', 'fInviteExpires', select('inv-expires', 'expires', [['1h', t('exp1h')], ['24h', t('exp24h')], ['72h', t('exp72h')], ['168h', t('exp7d')]], '72h')) +
+      alertBox('inv-err') + `<button type="submit">${te('createInvite')}</button></form><div id="inv-out"></div></section>`;
+    h += `<section class="box" aria-labelledby="data-h"><h2 id="data-h">${te('dataTitle')}</h2>` +
+      `<p><a class="button" href="/api/v1/posts.csv?group=${gq}" download>${te('downloadCsv')}</a></p>` +
+      `<form id="import" class="form">${field('imp-file', 'fCsvFile', '<input id="imp-file" name="file" type="file" accept=".csv,text/csv" required>')}` +
+      alertBox('imp-err') + `<button type="submit">${te('importCsv')}</button></form><div id="imp-out" role="status"></div>` +
+      `<p><button type="button" data-act="digest">${te('copyText')}</button></p><p class="msg" id="digest-msg" role="status"></p>` +
+      alertBox('digest-err') + `<div id="digest-box" class="field" hidden><label for="digest-text">${te('digestLabel')}</label><textarea id="digest-text" rows="10" readonly></textarea></div></section>`;
+    if (node.meeting) {
+      h += `<section class="box" aria-labelledby="meet-h"><h2 id="meet-h">${te('meetingTitle')}</h2><p>${te('meetingHelp')}</p>` +
+        `<button type="button" class="danger" data-act="revoke">${te('endSessions')}</button>${alertBox('revoke-err')}<p class="msg" id="revoke-msg" role="status"></p></section>`;
+    }
+    return h;
+  }
+
+  function peersTable(peers, now) {
+    if (!peers || !peers.length) return `<p class="empty">${te('noPeers')}</p>`;
+    return `<table><caption>${te('peersCaption', { n: peers.length })}</caption><thead><tr><th scope="col">${te('peer')}</th><th scope="col">${te('fName')}</th><th scope="col">${te('connection')}</th><th scope="col">${te('lastSynced')}</th><th scope="col">${te('lastSeen')}</th></tr></thead><tbody>` +
+      peers.map((p) => `<tr><td><code title="${esc(p.peer_id)}">${esc(short(p.peer_id))}</code></td><td>${esc(p.name || '')}</td>` +
+        `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}</td>` +
+        `<td>${esc(p.last_synced ? ago(p.last_synced, now) : t('never'))}</td><td>${esc(p.last_seen ? ago(p.last_seen, now) : t('never'))}</td></tr>`).join('') +
+      '</tbody></table>';
+  }
+  function viewPeers(peers, now) {
+    return heading('peersTitle') + `<div id="peers-table">${peersTable(peers, now)}</div>`;
+  }
+  function statusText(online, peers) {
+    const n = (peers || []).filter((p) => p.connected).length;
+    return t(n === 1 ? 'peerOne' : 'peerMany', { n }) + ' · ' + t(online ? 'inSync' : 'offline');
+  }
+
+  const exported = {
+    t, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
+    card, boardLists, formValues, postBody, postForm, viewBoard, viewPost, postDetails, viewNew,
+    viewGroup, membersTable, inviteResult, importResult, viewPeers, peersTable, statusText,
+  };
+  if (typeof module === 'object' && module.exports) module.exports = exported;
+  if (typeof document === 'undefined') return;
+
+  // ---- browser wiring ------------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const st = {
+    node: null, posts: new Map(), peers: [], online: false, dropped: false, loaded: false,
+    tab: 'need', group: '', cats: [], catKey: '', route: '', id: '',
+  };
+  const F = { q: '', group: '', kind: '', category: '', status: 'active', urgency: '' };
+  const groups = () => (st.node && st.node.groups) || [];
+  const ctx = () => ({ groups: groups(), node: st.node, cats: st.cats, group: st.group, tab: st.tab, now: Date.now() });
+
+  // api calls the node; it resolves with the decoded body and rejects with an Error whose message
+  // is the API's {"error"} text. A 401 shows the "join the meeting" banner.
+  function api(method, path, body, type) {
+    const opt = { method, credentials: 'same-origin', headers: {} };
+    if (body !== undefined) {
+      opt.headers['Content-Type'] = type || 'application/json';
+      opt.body = type ? body : JSON.stringify(body);
+    }
+    return fetch(path, opt).then(async (res) => {
+      const ct = res.headers.get('Content-Type') || '';
+      const data = ct.includes('json') ? await res.json().catch(() => null) : await res.text();
+      if (res.status === 401) {
+        showAuth(true);
+        const e = new Error(t('needSession'));
+        e.status = 401;
+        throw e;
+      }
+      if (!res.ok) {
+        const e = new Error((data && data.error) || t('errHttp', { code: res.status }));
+        e.status = res.status;
+        throw e;
+      }
+      showAuth(false);
+      return data;
+    }, () => {
+      throw new Error(t('errNetwork'));
+    });
+  }
+  function showAuth(on) {
+    const a = $('auth');
+    if (!a || a.hidden === !on) return;
+    a.textContent = on ? t('needSession') : '';
+    a.hidden = !on;
+  }
+  function say(id, text) {
+    const el = $(id);
+    if (el) el.textContent = text || '';
+  }
+  // keepFocus runs a re-render of el and puts the focus back on the element with the same id.
+  function keepFocus(el, render) {
+    const a = document.activeElement, id = a && el.contains(a) ? a.id : '';
+    render();
+    const b = id && $(id);
+    if (b && b !== document.activeElement) b.focus();
+  }
+  function formValuesOf(form) {
+    const v = {};
+    for (const el of form.elements) if (el.name && el.type !== 'file') v[el.name] = el.value;
+    return v;
+  }
+  function busy(form, on) {
+    for (const b of form.querySelectorAll('button')) b.disabled = on;
+  }
+
+  // ---- data ----
+
+  function upsert(p) {
+    if (!p || !p.id) return;
+    const old = st.posts.get(p.id);
+    if (old && ms(old.updated_at) > ms(p.updated_at)) return;
+    st.posts.set(p.id, p);
+    if (st.route === 'board') {
+      const el = document.getElementById('p-' + p.id), now = Date.now();
+      const show = matches(p, F, now, terms(F.q));
+      if (el && old && show && old.kind === p.kind && old.urgency === p.urgency && old.created_at === p.created_at) {
+        el.outerHTML = card(p, now);
+      } else if (el || show || (p.category && !st.cats.includes(p.category))) {
+        scheduleLists();
+      }
+    } else if (st.route === 'post' && st.id === p.id) {
+      const v = $('post-view');
+      if (v) keepFocus(v, () => { v.innerHTML = postDetails(p, ctx()); });
+    }
+  }
+  async function loadPosts() {
+    const gs = groups();
+    const paths = gs.length ? gs.map((g) => '/api/v1/posts?group=' + encodeURIComponent(g.id)) : ['/api/v1/posts'];
+    try {
+      const lists = await Promise.all(paths.map((u) => api('GET', u)));
+      for (const list of lists) {
+        for (const p of list || []) {
+          const old = st.posts.get(p.id);
+          if (!old || ms(old.updated_at) <= ms(p.updated_at)) st.posts.set(p.id, p);
+        }
+      }
+      st.loaded = true;
+      if (st.route === 'board') scheduleLists();
+    } catch (e) {
+      const l = $('list-need');
+      if (l && !st.loaded) l.innerHTML = `<p class="err" role="alert">${esc(e.message)}</p>`;
+    }
+  }
+  let peersTimer = 0;
+  async function loadPeers() {
+    clearTimeout(peersTimer);
+    peersTimer = 0;
+    try {
+      const ps = await api('GET', '/api/v1/peers');
+      st.peers = Array.isArray(ps) ? ps : [];
+    } catch (e) { /* the status line shows what we know */ }
+    updateStatus();
+    const tbl = $('peers-table');
+    if (tbl && st.route === 'peers') tbl.innerHTML = peersTable(st.peers, Date.now());
+  }
+  function updateStatus() {
+    const s = $('status');
+    if (!s) return;
+    const text = statusText(st.online, st.peers);
+    if (s.textContent !== text) s.textContent = text;
+    s.className = 'status ' + (st.online ? 'on' : 'off');
+  }
+
+  // ---- board ----
+
+  let listFrame = 0;
+  function scheduleLists() {
+    if (!listFrame) listFrame = requestAnimationFrame(() => { listFrame = 0; renderLists(); });
+  }
+  function updateCats() {
+    const set = new Set();
+    for (const p of st.posts.values()) if (p.category) set.add(p.category);
+    const cats = Array.from(set).sort((a, b) => a.localeCompare(b));
+    const key = cats.join('\n');
+    if (key === st.catKey) return;
+    st.cats = cats;
+    st.catKey = key;
+    const sel = $('fl-category');
+    if (sel) {
+      const cur = F.category;
+      sel.innerHTML = [['', t('allCategories')]].concat(cats.map((c) => [c, c]))
+        .map(([v, l]) => `<option value="${esc(v)}">${esc(l)}</option>`).join('');
+      sel.value = cur;
+    }
+  }
+  function renderLists() {
+    if (st.route !== 'board' || !$('board')) return;
+    if (!st.loaded) return;
+    updateCats();
+    const r = boardLists(st.posts.values(), F, Date.now());
+    $('list-need').innerHTML = r.need;
+    $('list-offer').innerHTML = r.offer;
+    for (const [k, n] of [['need', r.nNeed], ['offer', r.nOffer]]) {
+      say('c-' + k, `(${n})`);
+      say('n-' + k, `(${n})`);
+    }
+    $('board').className = `cols show-${st.tab}${F.kind ? ' only-' + F.kind : ''}`;
+  }
+  let qTimer = 0;
+  function onFilter(e) {
+    const el = e.target;
+    if (!el.name || !(el.name in F) || F[el.name] === el.value) return;
+    F[el.name] = el.value;
+    clearTimeout(qTimer);
+    if (el.name === 'q') qTimer = setTimeout(renderLists, 120);
+    else renderLists();
+  }
+
+  // ---- routing ----
+
+  function route() {
+    const h = location.hash.replace(/^#\/?/, '');
+    const parts = h.split('/');
+    const name = { '': 'board', post: 'post', new: 'new', group: 'group', peers: 'peers' }[parts[0]] || 'board';
+    st.route = name;
+    st.id = name === 'post' ? decodeURIComponent(parts.slice(1).join('/')) : '';
+    for (const a of document.querySelectorAll('nav a[data-route]')) {
+      if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    const main = $('main');
+    if (!st.group && groups().length) st.group = groups()[0].id;
+    const c = ctx();
+    if (name === 'board') {
+      main.innerHTML = viewBoard(F, c);
+      if (st.loaded) renderLists();
+    } else if (name === 'new') {
+      main.innerHTML = viewNew(Object.assign(c, { kind: F.kind || 'need', group: F.group || st.group }));
+    } else if (name === 'post') {
+      showPost(st.id);
+    } else if (name === 'group') {
+      main.innerHTML = viewGroup(c);
+      loadMembers();
+    } else {
+      main.innerHTML = viewPeers(st.peers, c.now);
+      loadPeers();
+    }
+    const title = $('view-title');
+    document.title = (title ? title.textContent + ' — ' : '') + t('appName');
+    if (route.done && title) title.focus();
+    route.done = true;
+  }
+  async function showPost(id) {
+    const main = $('main'), cached = st.posts.get(id);
+    main.innerHTML = cached ? viewPost(cached, ctx()) : `<p>${te('loading')}</p>`;
+    try {
+      const p = await api('GET', '/api/v1/posts/' + encodeURIComponent(id));
+      if (st.route !== 'post' || st.id !== id) return;
+      if (!cached) {
+        st.posts.set(p.id, p);
+        main.innerHTML = viewPost(p, ctx());
+        document.title = (p.title || '') + ' — ' + t('appName');
+      } else {
+        upsert(p);
+      }
+    } catch (e) {
+      if (!cached && st.route === 'post' && st.id === id) main.innerHTML = `${heading('notFound')}<p class="err" role="alert">${esc(e.message)}</p><p><a href="#/">${te('backToBoard')}</a></p>`;
+    }
+  }
+  async function loadMembers() {
+    const box = $('members');
+    if (!box || !st.group) return;
+    try {
+      const g = await api('GET', '/api/v1/groups/' + encodeURIComponent(st.group));
+      if ($('members') === box) box.innerHTML = membersTable(g);
+    } catch (e) {
+      box.innerHTML = `<p class="err" role="alert">${esc(e.message)}</p>`;
+    }
+  }
+
+  // ---- actions ----
+
+  const submits = {
+    async new(form) {
+      const body = postBody(formValuesOf(form));
+      const p = await api('POST', '/api/v1/posts', body);
+      upsert(p);
+      location.hash = '#/post/' + encodeURIComponent(p.id);
+    },
+    async edit(form) {
+      const p = st.posts.get(st.id);
+      const body = postBody(formValuesOf(form), formValues(p));
+      if (!Object.keys(body).length) return say('edit-msg', t('nothingChanged'));
+      const np = await api('PATCH', '/api/v1/posts/' + encodeURIComponent(st.id), body);
+      st.posts.set(np.id, np);
+      $('main').innerHTML = viewPost(np, ctx());
+      say('help-msg', '');
+      const title = $('view-title');
+      if (title) title.focus();
+    },
+    async help(form) {
+      const v = formValuesOf(form), body = {};
+      if (v.quantity.trim()) body.quantity = Number(v.quantity);
+      if (v.note.trim()) body.note = v.note.trim();
+      const p = await api('POST', '/api/v1/posts/' + encodeURIComponent(st.id) + '/responses', body);
+      upsert(p);
+      form.reset();
+      say('help-msg', t('helpSent'));
+    },
+    async invite(form) {
+      const v = formValuesOf(form);
+      const r = await api('POST', '/api/v1/invites', { group: st.group, role: v.role, expires: v.expires });
+      $('inv-out').innerHTML = inviteResult(r.code);
+    },
+    async import(form) {
+      const file = $('imp-file').files[0];
+      if (!file) throw new Error(t('chooseFile'));
+      const r = await api('POST', '/api/v1/import/csv?group=' + encodeURIComponent(st.group), file, 'text/csv');
+      $('imp-out').innerHTML = importResult(r);
+      if (!st.online) loadPosts();
+    },
+  };
+  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', invite: 'inv-err', import: 'imp-err' };
+
+  const acts = {
+    tab(b) {
+      st.tab = b.dataset.tab;
+      for (const x of document.querySelectorAll('[data-act="tab"]')) x.setAttribute('aria-pressed', String(x === b));
+      $('board').className = `cols show-${st.tab}${F.kind ? ' only-' + F.kind : ''}`;
+    },
+    print() {
+      window.print();
+    },
+    async status(b) {
+      say('status-err', '');
+      b.disabled = true;
+      try {
+        upsert(await api('POST', '/api/v1/posts/' + encodeURIComponent(st.id) + '/status', { status: b.dataset.status }));
+      } catch (e) {
+        say('status-err', e.message);
+      } finally {
+        b.disabled = false;
+      }
+    },
+    async digest() {
+      say('digest-err', '');
+      say('digest-msg', '');
+      try {
+        const text = await api('GET', '/api/v1/digest?group=' + encodeURIComponent(st.group));
+        const ta = $('digest-text');
+        ta.value = text;
+        $('digest-box').hidden = false;
+        let ok = false;
+        try {
+          await navigator.clipboard.writeText(text);
+          ok = true;
+        } catch (e) {
+          ta.focus();
+          ta.select();
+          try { ok = document.execCommand('copy'); } catch (e2) { ok = false; }
+        }
+        say('digest-msg', t(ok ? 'copied' : 'copyManually'));
+      } catch (e) {
+        say('digest-err', e.message);
+      }
+    },
+    async revoke() {
+      if (!window.confirm(t('endSessionsConfirm'))) return;
+      say('revoke-err', '');
+      try {
+        await api('POST', '/api/v1/sessions/revoke', {});
+        say('revoke-msg', t('sessionsEnded'));
+      } catch (e) {
+        say('revoke-err', e.message);
+      }
+    },
+    skip() {
+      const m = $('main');
+      m.focus();
+      m.scrollIntoView();
+    },
+  };
+
+  // ---- live updates ----
+
+  let es = null, retry = 1000;
+  function onEvent(e) {
+    let d;
+    try { d = JSON.parse(e.data); } catch (err) { return; }
+    if (!d) return;
+    if (d.type === 'post' && d.post) upsert(d.post);
+    else if (d.type === 'peers' && !peersTimer) peersTimer = setTimeout(loadPeers, 500);
+  }
+  function connect() {
+    if (typeof EventSource === 'undefined') return;
+    es = new EventSource('/api/v1/events');
+    es.onopen = () => {
+      st.online = true;
+      retry = 1000;
+      updateStatus();
+      if (st.dropped) {
+        st.dropped = false;
+        loadPosts();
+        loadPeers();
+      }
+    };
+    es.onmessage = onEvent;
+    es.addEventListener('post', onEvent);
+    es.addEventListener('peers', onEvent);
+    es.onerror = () => {
+      st.online = false;
+      st.dropped = true;
+      updateStatus();
+      if (es.readyState === 2) {
+        // The browser gave up (e.g. 401): find out why, and try again later.
+        es.close();
+        api('GET', '/api/v1/node').catch(() => {});
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    };
+  }
+
+  // ---- start ----
+
+  function applyI18n() {
+    document.documentElement.lang = t('_lang');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  }
+  async function start() {
+    applyI18n();
+    updateStatus();
+    const main = $('main');
+    main.addEventListener('input', (e) => { if (e.target.form && e.target.form.id === 'filters') onFilter(e); });
+    main.addEventListener('change', (e) => {
+      const f = e.target.form;
+      if (f && f.id === 'filters') onFilter(e);
+      if (e.target.id === 'group-pick') {
+        st.group = e.target.value;
+        route();
+      }
+    });
+    main.addEventListener('submit', async (e) => {
+      const form = e.target, fn = submits[form.id];
+      e.preventDefault();
+      if (!fn) return;
+      say(errBox[form.id], '');
+      busy(form, true);
+      try {
+        await fn(form);
+      } catch (err) {
+        say(errBox[form.id], err.message);
+      } finally {
+        busy(form, false);
+      }
+    });
+    document.addEventListener('click', (e) => {
+      const b = e.target.closest('[data-act]');
+      if (!b || !acts[b.dataset.act]) return;
+      e.preventDefault();
+      acts[b.dataset.act](b);
+    });
+    window.addEventListener('hashchange', route);
+    connect();
+    try {
+      st.node = await api('GET', '/api/v1/node');
+      say('node-name', st.node.name || short(st.node.peer_id));
+    } catch (e) { /* 401 or offline: the banner or status line says so */ }
+    route();
+    loadPosts();
+    loadPeers();
+    setInterval(() => {
+      loadPeers();
+      if (st.route === 'board' && !document.querySelector('#board :focus')) renderLists();
+    }, 60e3);
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,102 @@
+// Package web serves the node's browser interface: a small single-page app in plain JavaScript
+// (no framework, no build step) embedded in the binary, so it works with no internet at all.
+//
+// The app talks only to the JSON API under /api/v1 and to its Server-Sent Events stream; this
+// package serves nothing but the static files. All user-visible text is in static/i18n.js, and
+// static/app.js lists the routes (#/ board, #/post/{id}, #/new, #/group, #/peers).
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// contentTypes maps the extensions used in static/ to their content types. It is fixed here rather
+// than taken from the mime package, whose answers depend on the host's MIME database.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+}
+
+// csp keeps the page to its own origin: no inline script, no third-party anything.
+const csp = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// loadAssets reads the embedded files once, keyed by URL path.
+var loadAssets = sync.OnceValue(func() map[string]asset {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err)
+	}
+	assets := map[string]asset{}
+	err = fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		ct, ok := contentTypes[path.Ext(name)]
+		if !ok {
+			return nil
+		}
+		body, err := fs.ReadFile(sub, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		assets["/"+name] = asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic(err) // the files are compiled in: this cannot happen at run time
+	}
+	assets["/"] = assets["/index.html"]
+	return assets
+})
+
+// Handler serves the web UI: index.html at "/" and the assets next to it ("/app.js",
+// "/style.css", "/i18n.js"). Responses carry Cache-Control: no-cache and an ETag, so a browser
+// revalidates cheaply and never runs a stale app after the node is upgraded. Mount it at "/"
+// beside the API; it answers 404 for any other path.
+func Handler() http.Handler {
+	assets := loadAssets()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		a, ok := assets[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", a.etag)
+		h.Set("X-Content-Type-Options", "nosniff")
+		if a.contentType == contentTypes[".html"] {
+			h.Set("Content-Security-Policy", csp)
+			h.Set("Referrer-Policy", "no-referrer")
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}
