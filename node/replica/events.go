@@ -1,0 +1,73 @@
+package replica
+
+import (
+	"sync"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// Event is one change to a board, for live views (the API's SSE stream).
+type Event struct {
+	Type  string // "post"
+	Group crdt.ID
+	Post  *crdt.Post // shared: do not modify
+}
+
+// broadcaster fans events out to subscribers. A subscriber that falls
+// behind loses events rather than slowing the writer; its channel then
+// gets a "lagged" event so it can reload.
+type broadcaster struct {
+	mu   sync.Mutex
+	subs map[chan Event]struct{}
+}
+
+// Subscribe returns a channel of events and a function to cancel it.
+func (r *Replica) Subscribe() (<-chan Event, func()) {
+	b := &r.events
+	ch := make(chan Event, 256)
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = map[chan Event]struct{}{}
+	}
+	b.subs[ch] = struct{}{}
+	b.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if _, ok := b.subs[ch]; ok {
+				delete(b.subs, ch)
+				close(ch)
+			}
+			b.mu.Unlock()
+		})
+	}
+}
+
+func (b *broadcaster) publish(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- e:
+		default:
+			select {
+			case <-ch: // make room for a notice
+			default:
+			}
+			select {
+			case ch <- Event{Type: "lagged"}:
+			default:
+			}
+		}
+	}
+}
+
+func (b *broadcaster) closeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		delete(b.subs, ch)
+		close(ch)
+	}
+}

@@ -1,0 +1,229 @@
+package replica
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// local builds, signs, validates and stores an op authored by this node.
+func (bt *batch) local(l *localOp) error {
+	r := bt.r
+	gs := r.groups[l.group]
+	if l.newGroup != nil && gs == nil {
+		gs = &groupState{rec: *l.newGroup, g: crdt.NewGroup(l.newGroup.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+	}
+	if gs == nil {
+		return ErrNoGroup
+	}
+	body, err := l.build(gs)
+	if err != nil {
+		return err
+	}
+	op := crdt.Op{Group: l.group, Seq: gs.seq + 1, Prev: gs.prev, Time: r.clock.Now(bt.now), Body: body}
+	if _, ok := body.(crdt.Genesis); ok {
+		op.Group = crdt.ID{}
+	}
+	raw, err := protocol.SignOp(&op, r.cfg.Key)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPost, err)
+	}
+	if _, ok := body.(crdt.Genesis); ok {
+		gs.rec.ID = op.ID
+		gs.g = crdt.NewGroup(op.ID)
+		l.group = op.ID
+	}
+	if r.groups[gs.rec.ID] == nil {
+		r.groups[gs.rec.ID] = gs
+		bt.b.PutGroup(gs.rec)
+	}
+	res := bt.ingest(&op, raw, true)
+	switch res.Outcome {
+	case New, Parked:
+	default:
+		if res.Err == nil {
+			res.Err = fmt.Errorf("op %s", res.Outcome)
+		}
+		return fmt.Errorf("%w: %w", ErrInvalidPost, res.Err)
+	}
+	gs.seq, gs.prev = op.Seq, op.ID
+	l.op = op
+	if id, ok := crdt.PostOf(&op); ok {
+		if e := bt.posts[postKey{gs.rec.ID, id}]; e != nil {
+			l.post = e.cur
+		}
+	}
+	bt.published = append(bt.published, localPublish{gs.rec.ID, raw})
+	return nil
+}
+
+func (r *Replica) doLocal(ctx context.Context, l *localOp) (*localOp, error) {
+	req := &request{kind: reqLocal, local: l}
+	if err := r.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// CreateGroup founds a group with this node as its first admin.
+func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error) {
+	if name == "" {
+		return crdt.ID{}, fmt.Errorf("%w: a group needs a name", ErrInvalidPost)
+	}
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	l, err := r.doLocal(ctx, &localOp{
+		newGroup: &store.GroupRecord{Name: name, Relation: store.Member},
+		build: func(*groupState) (crdt.Body, error) {
+			return crdt.Genesis{Name: name, Nonce: nonce, AuthorName: r.cfg.Name}, nil
+		},
+	})
+	if err != nil {
+		return crdt.ID{}, err
+	}
+	return l.op.ID, nil
+}
+
+// Invite returns an invite code for a group, signed by this node, which
+// must be an admin. addrs are where this node can be reached.
+func (r *Replica) Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error) {
+	r.mu.RLock()
+	gs := r.groups[group]
+	var name string
+	admin := false
+	if gs != nil {
+		name = gs.rec.Name
+		admin = gs.g.IsAdmin(r.self)
+	}
+	r.mu.RUnlock()
+	if gs == nil {
+		return "", nil, ErrNoGroup
+	}
+	if !admin {
+		return "", nil, ErrNotAdmin
+	}
+	if ttl <= 0 {
+		return "", nil, fmt.Errorf("%w: an invite must expire in the future", ErrInvalidPost)
+	}
+	c := &protocol.InviteCode{
+		Invite:    crdt.Invite{Group: group, Role: role, Expires: r.cfg.Now().Add(ttl).UnixMilli()},
+		GroupName: name,
+		Addrs:     addrs,
+	}
+	rand.Read(c.Invite.Nonce[:])
+	protocol.SignInvite(&c.Invite, r.cfg.Key)
+	code, err := protocol.EncodeInviteCode(c)
+	return code, c, err
+}
+
+// Join joins a group with an invite code, offline: it checks the code's
+// signature and expiry on this node's clock and writes the join op. The
+// board arrives at the first sync with a member.
+func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, error) {
+	c, err := protocol.DecodeInviteCode(code)
+	if err != nil {
+		return nil, err
+	}
+	if r.nowMillis() > c.Invite.Expires {
+		return nil, fmt.Errorf("%w (on %s)", ErrInviteOld, time.UnixMilli(c.Invite.Expires).UTC().Format(time.RFC3339))
+	}
+	_, err = r.doLocal(ctx, &localOp{
+		group:    c.Invite.Group,
+		newGroup: &store.GroupRecord{ID: c.Invite.Group, Name: c.GroupName, Relation: store.Member, Addrs: c.Addrs},
+		build: func(gs *groupState) (crdt.Body, error) {
+			if gs.g.IsMember(r.self) || gs.seq > 0 {
+				return nil, ErrInviteUsed
+			}
+			gs.inviter = c.Invite.Issuer
+			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// PostInput is a new post.
+type PostInput struct {
+	Kind   crdt.PostKind
+	Fields crdt.Fields
+	Ref    string // import key; a post with the same Ref in the group is returned instead
+}
+
+// CreatePost creates a post. It returns the post once it is on disk, and
+// whether it was created (false: a post with the same Ref existed).
+func (r *Replica) CreatePost(ctx context.Context, group crdt.ID, in PostInput) (*crdt.Post, bool, error) {
+	if in.Ref != "" {
+		if id, ok, err := r.st.Ref(group, in.Ref); err != nil {
+			return nil, false, err
+		} else if ok {
+			p, err := r.st.Post(group, id)
+			return p, false, err
+		}
+	}
+	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.canWrite(r.self) {
+			return nil, ErrNotMember
+		}
+		return crdt.PostCreate{PostKind: in.Kind, Fields: in.Fields, Ref: in.Ref}, nil
+	}})
+	if err != nil {
+		return nil, false, err
+	}
+	return l.post, true, nil
+}
+
+// postOp writes an op that changes an existing post.
+func (r *Replica) postOp(ctx context.Context, group, post crdt.ID, body crdt.Body) (*crdt.Post, error) {
+	if _, err := r.st.Post(group, post); err != nil {
+		if err == store.ErrNotFound {
+			return nil, ErrNoPost
+		}
+		return nil, err
+	}
+	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.canWrite(r.self) {
+			return nil, ErrNotMember
+		}
+		return body, nil
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if l.post == nil { // the op changed nothing visible: return the current state
+		return r.st.Post(group, post)
+	}
+	return l.post, nil
+}
+
+// EditPost sets the fields in mask.
+func (r *Replica) EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error) {
+	return r.postOp(ctx, group, post, crdt.PostEdit{Post: post, Set: mask, Fields: f})
+}
+
+// SetStatus sets a post's status.
+func (r *Replica) SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error) {
+	return r.postOp(ctx, group, post, crdt.PostStatus{Post: post, Status: s})
+}
+
+// Respond adds an "I can help" response.
+func (r *Replica) Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error) {
+	return r.postOp(ctx, group, post, crdt.Respond{Post: post, Quantity: qty, Note: note})
+}
+
+// Unrespond withdraws one of this node's responses.
+func (r *Replica) Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error) {
+	return r.postOp(ctx, group, post, crdt.Unrespond{Post: post, Response: response})
+}
+
+// canWrite reports whether this node may author ops in the group: it is a
+// member, or it has joined and waits for its first sync.
+func (gs *groupState) canWrite(self crdt.PublicKey) bool {
+	return gs.g.IsMember(self) || (gs.rec.Relation == store.Member && gs.seq > 0)
+}

@@ -1,0 +1,222 @@
+// Package replica is a node's copy of its groups' boards: it validates
+// ops from anywhere (this node's user, gossip, catch-up, a bundle file),
+// stores them durably, merges them with package crdt, and answers
+// queries.
+//
+// One goroutine, the writer, owns every change. Callers decode and
+// verify ops in their own goroutines (signature checks are the costly
+// part and run in parallel), then hand them to the writer, which takes
+// every request waiting at that moment into one batch, validates and
+// merges them against the group state, writes ops and derived records in
+// one Badger transaction, waits for the fsync, and only then answers.
+// That is group commit: sixteen concurrent posts cost one fsync, not
+// sixteen, and nothing is acknowledged before it is on disk.
+package replica
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// Errors.
+var (
+	ErrClosed      = errors.New("replica is closed")
+	ErrNoGroup     = errors.New("no such group on this node")
+	ErrNoPost      = errors.New("no such post")
+	ErrNotAdmin    = errors.New("only an admin of the group can do that")
+	ErrNotMember   = errors.New("this node is not a member of the group")
+	ErrInviteUsed  = errors.New("this node is already a member of that group")
+	ErrInviteOld   = errors.New("the invite has expired")
+	ErrInvalidPost = errors.New("invalid post")
+)
+
+// Config configures a Replica.
+type Config struct {
+	Key  ed25519.PrivateKey // the node's identity; its public key authors this node's ops
+	Name string             // the node's display name, used in genesis and join ops
+	// Now is the wall clock; default time.Now. Tests pass their own.
+	Now func() time.Time
+	// MaxBatch caps the ops in one group commit. Default 512.
+	MaxBatch int
+	// OnLocalOp, if set, is called after commit with each op this node
+	// authored (to publish it by gossip). It must not block for long.
+	OnLocalOp func(group crdt.ID, raw []byte)
+	Logger    *slog.Logger
+}
+
+// Replica holds a node's groups. Its methods are safe for concurrent use.
+type Replica struct {
+	cfg  Config
+	st   *store.Store
+	self crdt.PublicKey
+	reqs chan *request
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu     sync.RWMutex // guards groups and everything in them
+	groups map[crdt.ID]*groupState
+	clock  crdt.Clock // writer only
+
+	events broadcaster
+}
+
+type groupState struct {
+	rec   store.GroupRecord
+	g     *crdt.Group
+	vv    map[crdt.PublicKey]uint64          // contiguous seqs held
+	above map[crdt.PublicKey]map[uint64]bool // seqs held past the contiguous ones
+	seq   uint64                             // this node's last seq in the group
+	prev  crdt.ID                            // and that op's ID
+	// inviter is the issuer of the invite this node joined with: it may
+	// read this node's ops before this node knows the group's members.
+	inviter crdt.PublicKey
+}
+
+// Open loads a replica from a store. The store stays the caller's to
+// close, after Close.
+func Open(st *store.Store, cfg Config) (*Replica, error) {
+	if len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("replica: no key")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Replica{
+		cfg:    cfg,
+		st:     st,
+		reqs:   make(chan *request, 1024),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		groups: map[crdt.ID]*groupState{},
+	}
+	copy(r.self[:], cfg.Key.Public().(ed25519.PublicKey))
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	go r.writer()
+	return r, nil
+}
+
+// Close stops the writer after the requests already queued. Safe twice.
+func (r *Replica) Close() error {
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
+	r.events.closeAll()
+	return nil
+}
+
+// Self returns this node's public key.
+func (r *Replica) Self() crdt.PublicKey { return r.self }
+
+// Store returns the underlying store (for checks and benchmarks).
+func (r *Replica) Store() *store.Store { return r.st }
+
+// load rebuilds the in-memory group states from the store.
+func (r *Replica) load() error {
+	recs, err := r.st.Groups()
+	if err != nil {
+		return err
+	}
+	groups := map[crdt.ID]*groupState{}
+	for _, rec := range recs {
+		gs := &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+		for _, load := range []func(crdt.ID) ([][]byte, error){r.st.MembershipOps, r.st.ParkedOps} {
+			raws, err := load(rec.ID)
+			if err != nil {
+				return err
+			}
+			for _, raw := range raws {
+				op, err := protocol.DecodeStoredOp(raw)
+				if err != nil {
+					return fmt.Errorf("load group %s: %w", rec.ID.Short(), err)
+				}
+				gs.g.Admit(op)
+				if j, ok := op.Body.(crdt.Join); ok && op.Author == r.self {
+					gs.inviter = j.Invite.Issuer
+				}
+			}
+		}
+		err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) { gs.mark(a, seq) })
+		if err != nil {
+			return err
+		}
+		if gs.seq = gs.vv[r.self]; gs.seq > 0 {
+			raw, err := r.st.LogOp(rec.ID, r.self, gs.seq)
+			if err != nil {
+				return fmt.Errorf("load own last op: %w", err)
+			}
+			op, err := protocol.DecodeStoredOp(raw)
+			if err != nil {
+				return err
+			}
+			gs.prev = op.ID
+			r.clock.Observe(op.Time)
+		}
+		groups[rec.ID] = gs
+	}
+	r.mu.Lock()
+	r.groups = groups
+	r.mu.Unlock()
+	return nil
+}
+
+// mark records that the log holds (a, seq).
+func (gs *groupState) mark(a crdt.PublicKey, seq uint64) {
+	c := gs.vv[a]
+	if seq <= c {
+		return
+	}
+	if seq != c+1 {
+		m := gs.above[a]
+		if m == nil {
+			m = map[uint64]bool{}
+			gs.above[a] = m
+		}
+		m[seq] = true
+		return
+	}
+	c = seq
+	for m := gs.above[a]; m[c+1]; c++ {
+		delete(m, c+1)
+	}
+	if len(gs.above[a]) == 0 {
+		delete(gs.above, a)
+	}
+	gs.vv[a] = c
+}
+
+func (r *Replica) nowMillis() int64 { return r.cfg.Now().UnixMilli() }
+
+// submit hands a request to the writer and waits for its answer.
+func (r *Replica) submit(ctx context.Context, req *request) error {
+	req.reply = make(chan struct{})
+	select {
+	case r.reqs <- req:
+	case <-r.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-req.reply:
+		return req.err
+	case <-r.done:
+		return ErrClosed
+	}
+}

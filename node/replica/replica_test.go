@@ -1,0 +1,229 @@
+package replica_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
+)
+
+type node struct {
+	dir string
+	key ed25519.PrivateKey
+	st  *store.Store
+	r   *replica.Replica
+}
+
+func open(t testing.TB, dir string, key ed25519.PrivateKey, cfg replica.Config) *node {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, "store"), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Key, cfg.Name = key, "n"
+	r, err := replica.Open(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{dir, key, st, r}
+}
+
+func (n *node) close() { n.r.Close(); n.st.Close() }
+
+func newNode(t testing.TB) *node {
+	_, key, _ := ed25519.GenerateKey(nil)
+	n := open(t, t.TempDir(), key, replica.Config{})
+	t.Cleanup(n.close)
+	return n
+}
+
+func TestPostsSurviveReopenAndMatchRecomputedState(t *testing.T) {
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	dir := t.TempDir()
+	n := open(t, dir, key, replica.Config{})
+	g, err := n.r.CreateGroup(ctx, "Eastgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []crdt.ID
+	for i := 0; i < 20; i++ {
+		p, created, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Category: "Clothing", Quantity: 4}})
+		if err != nil || !created {
+			t.Fatal(err, created)
+		}
+		ids = append(ids, p.ID)
+	}
+	if _, err := n.r.SetStatus(ctx, g, ids[0], crdt.Claimed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.r.Respond(ctx, g, ids[1], 5, "I have 5"); err != nil {
+		t.Fatal(err)
+	}
+	open1, _ := n.r.Posts(replica.Filter{Group: g, OpenOnly: true, Category: "clothing"})
+	if len(open1) != 19 {
+		t.Fatalf("open board has %d posts, want 19", len(open1))
+	}
+	h1, _ := n.r.StateHash(g)
+	n.close()
+
+	n = open(t, dir, key, replica.Config{})
+	defer n.close()
+	h2, err := n.r.StateHash(g)
+	if err != nil || h1 != h2 {
+		t.Fatalf("state hash changed across reopen: %v", err)
+	}
+	stored, recomputed, err := n.r.Check(g)
+	if err != nil || stored != recomputed {
+		t.Fatalf("stored state %s != recomputed %s (%v)", stored.Short(), recomputed.Short(), err)
+	}
+	p, err := n.r.Post(ids[1])
+	if err != nil || !p.OverClaimed() {
+		t.Fatalf("post 1 should be over-claimed: %v", err)
+	}
+	// The node's own seq chain continues after reopen.
+	if _, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, r, _ := n.r.Check(g); s != r {
+		t.Fatal("check failed after reopen+post")
+	}
+}
+
+func TestInvalidPostStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	g, _ := n.r.CreateGroup(ctx, "g")
+	h, _ := n.r.StateHash(g)
+	for _, in := range []replica.PostInput{
+		{Kind: crdt.Need},                                 // no title
+		{Kind: 7, Fields: crdt.Fields{Title: "x"}},        // bad kind
+		{Kind: crdt.Need, Fields: crdt.Fields{Title: string(make([]byte, 201))}},
+		{Kind: crdt.Need, Fields: crdt.Fields{Title: "x", Urgency: 9}},
+	} {
+		if _, _, err := n.r.CreatePost(ctx, g, in); !errors.Is(err, replica.ErrInvalidPost) {
+			t.Errorf("%+v: got %v, want ErrInvalidPost", in, err)
+		}
+	}
+	if h2, _ := n.r.StateHash(g); h2 != h {
+		t.Fatal("a refused post changed the state")
+	}
+	// And the seq chain has no gap: a valid post still works and checks.
+	if _, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "ok"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefMakesImportIdempotent(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	g, _ := n.r.CreateGroup(ctx, "g")
+	in := replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "rice"}, Ref: "csv:abc"}
+	p1, c1, err := n.r.CreatePost(ctx, g, in)
+	p2, c2, err2 := n.r.CreatePost(ctx, g, in)
+	if err != nil || err2 != nil || !c1 || c2 || p1.ID != p2.ID {
+		t.Fatalf("re-import created a second post: %v %v %v %v", c1, c2, err, err2)
+	}
+}
+
+func TestJoinByInviteAndIngestBothWays(t *testing.T) {
+	ctx := context.Background()
+	a, b := newNode(t), newNode(t)
+	g, _ := a.r.CreateGroup(ctx, "g")
+	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil {
+		t.Fatalf("a newcomer can post before its first sync: %v", err)
+	}
+	a.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
+	exchange(t, a, b, g)
+	exchange(t, b, a, g)
+	ha, _ := a.r.StateHash(g)
+	hb, _ := b.r.StateHash(g)
+	if ha != hb {
+		t.Fatal("replicas differ after exchanging all ops")
+	}
+	if ps, _ := b.r.Posts(replica.Filter{Group: g}); len(ps) != 2 {
+		t.Fatalf("b sees %d posts, want 2", len(ps))
+	}
+	// Replaying everything again changes nothing.
+	exchange(t, a, b, g)
+	if hb2, _ := b.r.StateHash(g); hb2 != hb {
+		t.Fatal("duplicate delivery changed state")
+	}
+}
+
+// exchange hands every op from's log holds to to.
+func exchange(t *testing.T, from, to *node, g crdt.ID) {
+	t.Helper()
+	s := from.r.Sync()
+	vv, _ := s.VersionVector(g)
+	var raws [][]byte
+	for a := range vv {
+		s.OpsAfter(g, a, 0, func(raw []byte) error { raws = append(raws, raw); return nil })
+	}
+	if _, err := to.r.Ingest(context.Background(), raws); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForgedAndExpiredRefused(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	a := newNode(t)
+	_, key, _ := ed25519.GenerateKey(nil)
+	b := open(t, t.TempDir(), key, replica.Config{Now: func() time.Time { return now.Add(2 * time.Hour) }})
+	defer b.close()
+	g, _ := a.r.CreateGroup(ctx, "g")
+	code, _, _ := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	if _, err := b.r.Join(ctx, code); !errors.Is(err, replica.ErrInviteOld) {
+		t.Fatalf("expired invite: got %v", err)
+	}
+	forged := code[:len(code)-6] + "AAAAAA"
+	if _, err := a.r.Join(ctx, forged); err == nil {
+		t.Fatal("a forged code was accepted")
+	}
+	res, err := a.r.Ingest(ctx, [][]byte{[]byte("junk"), {0xdd, 0x0f, 0xff, 0xff, 0xff}})
+	if err != nil || res[0].Outcome != replica.Rejected || res[1].Outcome != replica.Rejected {
+		t.Fatalf("junk not rejected: %+v %v", res, err)
+	}
+}
+
+func TestGroupCommitUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	g, _ := n.r.CreateGroup(ctx, "g")
+	var wg sync.WaitGroup
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				if _, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "x"}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ps, _ := n.r.Posts(replica.Filter{Group: g})
+	if len(ps) != 400 {
+		t.Fatalf("%d posts, want 400", len(ps))
+	}
+	if s, r, err := n.r.Check(g); err != nil || s != r {
+		t.Fatal("check failed", err)
+	}
+}

@@ -1,0 +1,359 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// Outcome is what became of one op handed to the replica.
+type Outcome int
+
+// Outcomes.
+const (
+	New      Outcome = iota // valid, new, stored
+	Dup                     // already held
+	Parked                  // valid signature, author not yet known as a member: kept aside
+	Ignored                 // cannot be judged now (clock too far ahead, unknown group, queue full)
+	Rejected                // invalid: never stored
+	Fork                    // a second op at an author's seq: kept as evidence, not applied
+)
+
+func (o Outcome) String() string {
+	return [...]string{"new", "duplicate", "parked", "ignored", "rejected", "fork"}[o]
+}
+
+// Result is the outcome for one op.
+type Result struct {
+	ID      crdt.ID
+	Outcome Outcome
+	Err     error
+}
+
+type reqKind int
+
+const (
+	reqIngest reqKind = iota
+	reqLocal
+)
+
+type request struct {
+	kind reqKind
+	// ingest
+	ops     []decoded
+	results []Result
+	// local
+	local *localOp
+	// answer
+	err   error
+	reply chan struct{}
+}
+
+type decoded struct {
+	op  crdt.Op
+	raw []byte
+	err error // decode error: the op is rejected
+}
+
+// localOp is an op this node authors. build runs in the writer with the
+// group state locked, so it sees the state the op will apply to.
+type localOp struct {
+	group    crdt.ID
+	newGroup *store.GroupRecord // genesis or join: create the group record
+	build    func(gs *groupState) (crdt.Body, error)
+	// results
+	op   crdt.Op
+	post *crdt.Post
+}
+
+func (r *Replica) writer() {
+	defer close(r.done)
+	for {
+		var reqs []*request
+		select {
+		case req := <-r.reqs:
+			reqs = append(reqs, req)
+		case <-r.stop:
+			for {
+				select {
+				case req := <-r.reqs:
+					r.process([]*request{req})
+				default:
+					return
+				}
+			}
+		}
+		n := reqs[0].size()
+	more:
+		for n < r.cfg.MaxBatch {
+			select {
+			case req := <-r.reqs:
+				reqs = append(reqs, req)
+				n += req.size()
+			default:
+				break more
+			}
+		}
+		r.process(reqs)
+	}
+}
+
+func (req *request) size() int {
+	if req.kind == reqIngest {
+		return len(req.ops)
+	}
+	return 1
+}
+
+// batch is the state of one group commit being built.
+type batch struct {
+	r         *Replica
+	b         store.Batch
+	now       int64
+	seen      map[crdt.ID]bool
+	logged    map[logPos]crdt.ID
+	marks     []mark
+	posts     map[postKey]*postEntry
+	changed   []postKey
+	published []localPublish
+	group     crdt.ID // the group of the op being applied (for Get)
+	err       error   // a store read failed: the whole batch fails
+}
+
+type logPos struct {
+	g   crdt.ID
+	a   crdt.PublicKey
+	seq uint64
+}
+
+type mark struct {
+	gs *groupState
+	a  crdt.PublicKey
+	s  uint64
+}
+
+type postKey struct{ g, id crdt.ID }
+
+type postEntry struct {
+	prev, cur *crdt.Post
+	dirty     bool
+}
+
+type localPublish struct {
+	g   crdt.ID
+	raw []byte
+}
+
+func (r *Replica) process(reqs []*request) {
+	bt := &batch{r: r, now: r.nowMillis(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}}
+	r.mu.Lock()
+	for _, req := range reqs {
+		switch req.kind {
+		case reqIngest:
+			req.results = make([]Result, len(req.ops))
+			for i := range req.ops {
+				d := &req.ops[i]
+				if d.err != nil {
+					req.results[i] = Result{ID: d.op.ID, Outcome: Rejected, Err: d.err}
+					continue
+				}
+				req.results[i] = bt.ingest(&d.op, d.raw, false)
+			}
+		case reqLocal:
+			req.err = bt.local(req.local)
+		}
+	}
+	for _, e := range bt.posts {
+		if e.dirty {
+			bt.b.PutPost(e.prev, e.cur)
+		}
+	}
+	r.mu.Unlock()
+
+	err := bt.err
+	if err == nil {
+		err = r.st.Commit(&bt.b)
+	}
+	if err != nil {
+		// Nothing of this batch is durable: forget the in-memory
+		// changes too, and tell every caller.
+		r.cfg.Logger.Error("commit failed", "err", err)
+		if lerr := r.load(); lerr != nil {
+			r.cfg.Logger.Error("reload after failed commit", "err", lerr)
+		}
+		for _, req := range reqs {
+			req.err = fmt.Errorf("store: %w", err)
+			close(req.reply)
+		}
+		return
+	}
+	r.mu.Lock()
+	for _, m := range bt.marks {
+		m.gs.mark(m.a, m.s)
+	}
+	r.mu.Unlock()
+	for _, req := range reqs {
+		if req.kind == reqLocal && req.err == nil && req.local.post != nil {
+			if e := bt.posts[postKey{req.local.post.Group, req.local.post.ID}]; e != nil {
+				req.local.post = e.cur
+			}
+		}
+		close(req.reply)
+	}
+	for _, k := range bt.changed {
+		r.events.publish(Event{Type: "post", Group: k.g, Post: bt.posts[k].cur})
+	}
+	if r.cfg.OnLocalOp != nil {
+		for _, l := range bt.published {
+			r.cfg.OnLocalOp(l.g, l.raw)
+		}
+	}
+}
+
+// ingest validates one op and adds what it changes to the batch.
+func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
+	res := Result{ID: op.ID}
+	if bt.err != nil {
+		res.Outcome, res.Err = Ignored, bt.err
+		return res
+	}
+	if bt.seen[op.ID] {
+		res.Outcome = Dup
+		return res
+	}
+	if has, err := bt.r.st.HasOp(op.ID); err != nil {
+		bt.err = err
+		res.Outcome, res.Err = Ignored, err
+		return res
+	} else if has {
+		res.Outcome = Dup
+		return res
+	}
+	gid := op.GroupID()
+	gs := bt.r.groups[gid]
+	if gs == nil {
+		res.Outcome, res.Err = Ignored, ErrNoGroup
+		return res
+	}
+	v, err := gs.g.Check(op, bt.now)
+	if v == crdt.Reject {
+		res.Outcome, res.Err = Rejected, err
+		return res
+	}
+	if v == crdt.Ignore && !errors.Is(err, crdt.ErrNotMember) {
+		res.Outcome, res.Err = Ignored, err
+		return res
+	}
+	pos := logPos{gid, op.Author, op.Seq}
+	if other, err := bt.logHolds(pos); err != nil {
+		bt.err = err
+		res.Outcome, res.Err = Ignored, err
+		return res
+	} else if !other.IsZero() && other != op.ID {
+		bt.b.AddFork(op, raw)
+		bt.seen[op.ID] = true
+		bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gid.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
+		res.Outcome = Fork
+		return res
+	}
+	bt.seen[op.ID] = true
+	ready, err := gs.g.Admit(*op)
+	if err != nil {
+		if !errors.Is(err, crdt.ErrNotMember) {
+			res.Outcome, res.Err = Ignored, err
+			return res
+		}
+		// Kept aside until the author's join arrives. This node's own
+		// ops also go into its log, so that a newcomer can hand its join
+		// to the group it is joining.
+		bt.b.Park(op, raw)
+		if own {
+			bt.addLog(gs, op, raw)
+		}
+		res.Outcome = Parked
+		return res
+	}
+	for i := range ready {
+		o := &ready[i]
+		oraw := raw
+		if o.ID != op.ID {
+			bt.b.Unpark(o)
+			if oraw, err = protocol.EncodeOp(o); err != nil {
+				bt.err = err
+				break
+			}
+		}
+		bt.addLog(gs, o, oraw)
+		bt.r.clock.Observe(o.Time)
+		bt.group = gid
+		if p := crdt.ApplyPost(bt, o); p != nil {
+			k := postKey{gid, p.ID}
+			if e := bt.posts[k]; !e.dirty {
+				bt.changed = append(bt.changed, k)
+			}
+			bt.posts[k].dirty = true
+		}
+		if c, ok := o.Body.(crdt.PostCreate); ok && c.Ref != "" {
+			bt.b.PutRef(gid, c.Ref, o.ID)
+		}
+	}
+	res.Outcome = New
+	return res
+}
+
+func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
+	pos := logPos{gs.rec.ID, op.Author, op.Seq}
+	bt.logged[pos] = op.ID
+	bt.b.AddOp(op, raw)
+	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})
+}
+
+// logHolds returns the ID of the op held at a log position, or zero.
+func (bt *batch) logHolds(pos logPos) (crdt.ID, error) {
+	if id, ok := bt.logged[pos]; ok {
+		return id, nil
+	}
+	raw, err := bt.r.st.LogOp(pos.g, pos.a, pos.seq)
+	if errors.Is(err, store.ErrNotFound) {
+		return crdt.ID{}, nil
+	}
+	if err != nil {
+		return crdt.ID{}, err
+	}
+	op, err := protocol.DecodeStoredOp(raw)
+	return op.ID, err
+}
+
+// Get implements crdt.PostSet over the store and this batch: a post is
+// read from the store once per batch and changed on a private copy.
+func (bt *batch) Get(id crdt.ID) *crdt.Post {
+	k := postKey{bt.group, id}
+	if e := bt.posts[k]; e != nil {
+		return e.cur
+	}
+	p, err := bt.r.st.Post(bt.group, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		if bt.err == nil {
+			bt.err = err
+		}
+		return nil
+	}
+	bt.posts[k] = &postEntry{prev: p, cur: p.Clone()}
+	return bt.posts[k].cur
+}
+
+// Put implements crdt.PostSet.
+func (bt *batch) Put(p *crdt.Post) {
+	k := postKey{bt.group, p.ID}
+	if e := bt.posts[k]; e != nil {
+		e.cur = p
+		return
+	}
+	bt.posts[k] = &postEntry{cur: p}
+}

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// Relation is how this node relates to a group.
+type Relation uint8
+
+// Relations.
+const (
+	Member   Relation = 1 // this node is (or is joining as) a member
+	Follower Relation = 2 // this node replicates the board read-only
+)
+
+// GroupRecord is what the store remembers about a group besides its ops.
+type GroupRecord struct {
+	ID       crdt.ID
+	Name     string
+	Relation Relation
+	Addrs    []string // where the inviter could be reached, from the invite code
+}
+
+type groupWire struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ID       []byte
+	Name     string
+	Relation uint8
+	Addrs    []string
+}
+
+func encodeGroup(g *GroupRecord) []byte {
+	b, _ := msgpack.Marshal(&groupWire{ID: g.ID[:], Name: g.Name, Relation: uint8(g.Relation), Addrs: g.Addrs})
+	return b
+}
+
+func decodeGroup(b []byte) (GroupRecord, error) {
+	var w groupWire
+	var g GroupRecord
+	if err := msgpack.Unmarshal(b, &w); err != nil {
+		return g, err
+	}
+	copy(g.ID[:], w.ID)
+	g.Name, g.Relation, g.Addrs = w.Name, Relation(w.Relation), w.Addrs
+	return g, nil
+}
