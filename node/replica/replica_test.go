@@ -103,8 +103,8 @@ func TestInvalidPostStoresNothing(t *testing.T) {
 	g, _ := n.r.CreateGroup(ctx, "g")
 	h, _ := n.r.StateHash(g)
 	for _, in := range []replica.PostInput{
-		{Kind: crdt.Need},                                 // no title
-		{Kind: 7, Fields: crdt.Fields{Title: "x"}},        // bad kind
+		{Kind: crdt.Need},                          // no title
+		{Kind: 7, Fields: crdt.Fields{Title: "x"}}, // bad kind
 		{Kind: crdt.Need, Fields: crdt.Fields{Title: string(make([]byte, 201))}},
 		{Kind: crdt.Need, Fields: crdt.Fields{Title: "x", Urgency: 9}},
 	} {
