@@ -1,6 +1,9 @@
 package crdt
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // MaxDrift is how far ahead of the receiver's wall clock an op's HLC may
 // be. Ops stamped further in the future are ignored (not stored, not
@@ -46,9 +49,14 @@ type Clock struct {
 // Now returns a timestamp strictly greater than every timestamp issued
 // or observed so far, and at least wallMillis.
 func (c *Clock) Now(wallMillis int64) HLC {
-	if wallMillis > c.last.Wall {
+	switch {
+	case wallMillis > c.last.Wall:
 		c.last = HLC{Wall: wallMillis}
-	} else {
+	case c.last.Logical == math.MaxUint32:
+		// The counter is spent (a peer may stamp an op so): move to the
+		// next millisecond rather than wrap around.
+		c.last = HLC{Wall: c.last.Wall + 1}
+	default:
 		c.last.Logical++
 	}
 	return c.last

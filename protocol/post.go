@@ -22,6 +22,9 @@ const (
 	postFields      = 21
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
+	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
+	minResponseBytes  = 1 + 34 + 34 + 3 + 1 + 1
+	minTombstoneBytes = 1 + 34 + 34
 )
 
 // EncodePost encodes a post record.
@@ -142,7 +145,9 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 	r.array(2)
 	p.Status.V = crdt.Status(r.uint(math.MaxUint8))
 	p.Status.S = stamp()
-	if n := r.arrayMax(len(b)); n > 0 {
+	// Bound counts by the smallest encoding of an element, so a record
+	// cannot make us allocate more than a few times its size.
+	if n := r.arrayMax(len(b) / minResponseBytes); n > 0 {
 		p.Responses = make([]crdt.Response, n)
 		for i := range p.Responses {
 			x := &p.Responses[i]
@@ -154,7 +159,7 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 			x.Note = r.str("note", MaxNote)
 		}
 	}
-	if n := r.arrayMax(len(b)); n > 0 {
+	if n := r.arrayMax(len(b) / minTombstoneBytes); n > 0 {
 		p.Tombstones = make([]crdt.Tombstone, n)
 		for i := range p.Tombstones {
 			r.array(2)

@@ -1,0 +1,408 @@
+package protocol
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// The catch-up protocol (SyncProtocol) runs over one bidirectional
+// stream as a sequence of frames. A frame is the uvarint length of its
+// body followed by the body, one msgpack array whose first element is
+// the message type. docs/protocol-catchup.md specifies the messages and
+// the order in which peers send them; package node/catchup runs it.
+//
+//	Hello [1, version, round, initiator bool]
+//	Have  [2, group bin32, [[author bin32, seq]...]]
+//	Want  [3, group bin32, [[author bin32, seq]...]]
+//	Ops   [4, group bin32, [op bin...]]
+//	End   [5]
+//	Next  [6, more bool]
+
+// SyncVersion is the version a Hello carries.
+const SyncVersion = 1
+
+// Catch-up limits. Decoders enforce them; writers never exceed them.
+const (
+	MaxFrame         = 1 << 20   // a frame body, checked before it is read
+	MaxSyncGroups    = 256       // groups one side offers (Have) or asks for (Want) in a round
+	MaxVectorAuthors = 1 << 16   // authors in one group's version vector, over all its frames
+	MaxVectorChunk   = 1 << 14   // vector entries in one Have or Want frame
+	MaxBatchBytes    = 256 << 10 // op bytes in one Ops frame (an Ops frame ends before the op that would pass it)
+	MaxBatchOps      = 4096      // ops in one Ops frame
+)
+
+// MsgType is a catch-up message type. The numbers are part of the wire
+// format: never reuse one.
+type MsgType uint8
+
+// Message types.
+const (
+	MsgHello MsgType = 1 // opens a round
+	MsgHave  MsgType = 2 // a group offered, with (part of) the sender's version vector
+	MsgWant  MsgType = 3 // a group asked for, with the sender's vector restricted to the authors offered
+	MsgOps   MsgType = 4 // a batch of encoded ops of one group
+	MsgEnd   MsgType = 5 // ends a phase of a round
+	MsgNext  MsgType = 6 // after the ops: whether the sender wants another round
+)
+
+func (t MsgType) String() string {
+	switch t {
+	case MsgHello:
+		return "hello"
+	case MsgHave:
+		return "have"
+	case MsgWant:
+		return "want"
+	case MsgOps:
+		return "ops"
+	case MsgEnd:
+		return "end"
+	case MsgNext:
+		return "next"
+	}
+	return fmt.Sprintf("msg(%d)", uint8(t))
+}
+
+// VectorEntry is one element of a version vector: the author holds ops
+// 1..Seq of that author, all of them.
+type VectorEntry struct {
+	Author crdt.PublicKey
+	Seq    uint64
+}
+
+// Frame is any catch-up message; Type says which fields are used.
+type Frame struct {
+	Type      MsgType
+	Version   uint64        // Hello
+	Round     uint64        // Hello: 1, 2, ... within a session
+	Initiator bool          // Hello: the sender opened the stream
+	Group     crdt.ID       // Have, Want, Ops
+	Vector    []VectorEntry // Have, Want: at most MaxVectorChunk
+	Ops       [][]byte      // Ops: encoded ops, not yet decoded or verified
+	More      bool          // Next
+}
+
+// FrameReader is what ReadFrame reads from (a *bufio.Reader).
+type FrameReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+var _ FrameReader = (*bufio.Reader)(nil)
+
+// ReadFrame reads one frame. The length prefix is checked against
+// MaxFrame before anything is allocated, and the body is decoded only
+// into Frame's fixed fields after a pre-scan of its msgpack tokens. It
+// returns io.EOF when r ends cleanly between frames and
+// io.ErrUnexpectedEOF when it ends inside one; other errors wrap
+// ErrMalformed. The op slices in an Ops frame alias a buffer allocated
+// for that frame alone, which nothing else writes to.
+func ReadFrame(r FrameReader) (*Frame, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, err
+		}
+		return nil, fmt.Errorf("frame length: %w: %v", ErrMalformed, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
+	}
+	if n > MaxFrame {
+		return nil, fmt.Errorf("frame: %w: %d bytes, at most %d", ErrTooLarge, n, MaxFrame)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return DecodeFrame(b)
+}
+
+// DecodeFrame decodes a frame body (without its length prefix).
+func DecodeFrame(b []byte) (*Frame, error) {
+	f, err := decodeFrame(b)
+	if err != nil {
+		return nil, fmt.Errorf("frame: %w", err)
+	}
+	return f, nil
+}
+
+func decodeFrame(b []byte) (*Frame, error) {
+	if err := checkFrame(b, MaxFrame); err != nil {
+		return nil, err
+	}
+	r := newReader(b)
+	n := r.arrayMax(4)
+	f := &Frame{Type: MsgType(r.uint(math.MaxUint8))}
+	if r.err != nil {
+		return nil, r.err
+	}
+	want := frameElems(f.Type)
+	if want == 0 {
+		return nil, fmt.Errorf("%w: message type %d", ErrUnsupported, f.Type)
+	}
+	if n != want {
+		return nil, fmt.Errorf("%w: %s has %d elements, want %d", ErrMalformed, f.Type, n, want)
+	}
+	switch f.Type {
+	case MsgHello:
+		f.Version = r.uint(math.MaxUint32)
+		f.Round = r.uint(math.MaxUint32)
+		f.Initiator = r.bool()
+	case MsgHave, MsgWant:
+		r.fixed(f.Group[:])
+		if k := r.arrayMax(MaxVectorChunk); k > 0 {
+			f.Vector = make([]VectorEntry, k)
+			for i := range f.Vector {
+				r.array(2)
+				r.fixed(f.Vector[i].Author[:])
+				f.Vector[i].Seq = r.uint(math.MaxUint64)
+			}
+		}
+	case MsgOps:
+		r.fixed(f.Group[:])
+		k := r.arrayMax(MaxBatchOps)
+		if r.err != nil {
+			return nil, r.err
+		}
+		// The ops are sliced out of b, not copied: scan has checked that
+		// every length fits.
+		off := len(b) - r.r.Len()
+		f.Ops = make([][]byte, 0, k)
+		for range k {
+			var hdr, l int
+			switch c := b[off]; c {
+			case 0xc4:
+				hdr, l = 2, int(b[off+1])
+			case 0xc5:
+				hdr, l = 3, int(binary.BigEndian.Uint16(b[off+1:]))
+			case 0xc6:
+				hdr, l = 5, int(binary.BigEndian.Uint32(b[off+1:]))
+			default:
+				return nil, fmt.Errorf("%w: op is not bin (byte %#x)", ErrMalformed, c)
+			}
+			if l > MaxOpBytes {
+				return nil, fmt.Errorf("%w: op of %d bytes, at most %d", ErrTooLarge, l, MaxOpBytes)
+			}
+			off += hdr
+			f.Ops = append(f.Ops, b[off:off+l:off+l])
+			off += l
+		}
+		if off != len(b) {
+			return nil, ErrTrailing
+		}
+		return f, nil
+	case MsgEnd:
+	case MsgNext:
+		f.More = r.bool()
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// frameElems is the length of each message's array; 0 for unknown types.
+func frameElems(t MsgType) int {
+	switch t {
+	case MsgHello:
+		return 4
+	case MsgHave, MsgWant, MsgOps:
+		return 3
+	case MsgEnd:
+		return 1
+	case MsgNext:
+		return 2
+	}
+	return 0
+}
+
+// AppendFrame appends f, length prefix included, to dst. It fails when f
+// breaks a limit, so nothing is sent that the peer would refuse.
+func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
+	w := newWriter()
+	switch f.Type {
+	case MsgHello:
+		w.array(4)
+		w.uint(uint64(f.Type))
+		w.uint(f.Version)
+		w.uint(f.Round)
+		w.bool(f.Initiator)
+	case MsgHave, MsgWant:
+		if len(f.Vector) > MaxVectorChunk {
+			return dst, fmt.Errorf("%s: %w: %d vector entries, at most %d", f.Type, ErrTooLarge, len(f.Vector), MaxVectorChunk)
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Group[:])
+		w.array(len(f.Vector))
+		for _, e := range f.Vector {
+			w.array(2)
+			w.bin(e.Author[:])
+			w.uint(e.Seq)
+		}
+	case MsgOps:
+		if len(f.Ops) > MaxBatchOps {
+			return dst, fmt.Errorf("ops: %w: %d ops, at most %d", ErrTooLarge, len(f.Ops), MaxBatchOps)
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Group[:])
+		w.array(len(f.Ops))
+		for _, op := range f.Ops {
+			if len(op) > MaxOpBytes {
+				return dst, fmt.Errorf("ops: %w: op of %d bytes", ErrTooLarge, len(op))
+			}
+			w.bin(op)
+		}
+	case MsgEnd:
+		w.array(1)
+		w.uint(uint64(f.Type))
+	case MsgNext:
+		w.array(2)
+		w.uint(uint64(f.Type))
+		w.bool(f.More)
+	default:
+		return dst, fmt.Errorf("%w: message type %d", ErrUnsupported, f.Type)
+	}
+	body := w.bytes()
+	if len(body) > MaxFrame {
+		return dst, fmt.Errorf("%s: %w: %d bytes, at most %d", f.Type, ErrTooLarge, len(body), MaxFrame)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...), nil
+}
+
+// WriteFrame writes f to w in one Write call.
+func WriteFrame(w io.Writer, f *Frame) error {
+	b, err := AppendFrame(nil, f)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// OpsWriter streams a group's ops as Ops frames without holding more
+// than one frame: Add copies an op into the frame being built and writes
+// the frame out when the next op would take it past MaxBatchBytes or
+// MaxBatchOps; Flush writes the last, partial frame. The ops array is
+// written with a 5-byte (array32) header, patched when the frame is
+// complete; that is valid msgpack and DecodeFrame accepts it.
+type OpsWriter struct {
+	w     io.Writer
+	group crdt.ID
+	buf   []byte // [binary.MaxVarintLen64 bytes reserved for the length][body]
+	n     int    // ops in buf
+	ops   int    // op bytes in buf
+	// Frames and Ops count what has been written so far.
+	Frames, Ops int
+}
+
+// opsHead is the body of an Ops frame before its ops: the 3-element
+// array, the type, the group and the array32 header.
+const opsHead = 1 + 1 + 2 + 32 + 5
+
+// NewOpsWriter returns a writer of group's ops to w.
+func NewOpsWriter(w io.Writer, group crdt.ID) *OpsWriter {
+	b := &OpsWriter{w: w, group: group}
+	b.reset()
+	return b
+}
+
+func (b *OpsWriter) reset() {
+	if b.buf == nil {
+		b.buf = make([]byte, binary.MaxVarintLen64, 4<<10) // grows with the batch
+	}
+	b.buf = b.buf[:binary.MaxVarintLen64]
+	b.buf = append(b.buf, 0x93, byte(MsgOps), 0xc4, 32)
+	b.buf = append(b.buf, b.group[:]...)
+	b.buf = append(b.buf, 0xdd, 0, 0, 0, 0)
+	b.n, b.ops = 0, 0
+}
+
+// Add appends one encoded op, first writing out the current frame if the
+// op would not fit in it.
+func (b *OpsWriter) Add(op []byte) error {
+	if len(op) == 0 || len(op) > MaxOpBytes {
+		return fmt.Errorf("ops: %w: op of %d bytes", ErrTooLarge, len(op))
+	}
+	if b.n > 0 && (b.ops+len(op) > MaxBatchBytes || b.n == MaxBatchOps) {
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(op) < 256 {
+		b.buf = append(b.buf, 0xc4, byte(len(op)))
+	} else {
+		b.buf = append(b.buf, 0xc5, byte(len(op)>>8), byte(len(op)))
+	}
+	b.buf = append(b.buf, op...)
+	b.n++
+	b.ops += len(op)
+	return nil
+}
+
+// Flush writes the frame being built, if it holds any op.
+func (b *OpsWriter) Flush() error {
+	if b.n == 0 {
+		return nil
+	}
+	body := b.buf[binary.MaxVarintLen64:]
+	binary.BigEndian.PutUint32(body[opsHead-4:], uint32(b.n))
+	var pre [binary.MaxVarintLen64]byte
+	p := binary.PutUvarint(pre[:], uint64(len(body)))
+	start := binary.MaxVarintLen64 - p
+	copy(b.buf[start:], pre[:p])
+	n := b.n
+	_, err := b.w.Write(b.buf[start:])
+	b.reset()
+	if err != nil {
+		return err
+	}
+	b.Frames++
+	b.Ops += n
+	return nil
+}
+
+// OpRef says where an encoded op belongs.
+type OpRef struct {
+	Group  crdt.ID // the op's group (for a genesis op, its own ID)
+	Author crdt.PublicKey
+	Seq    uint64
+}
+
+// PeekOp reads an encoded op's group, author and sequence number without
+// decoding the rest or verifying anything, so that a receiver can check
+// that an op is where a peer says it is before paying for its signature.
+func PeekOp(raw []byte) (OpRef, error) {
+	var ref OpRef
+	if err := checkFrame(raw, MaxOpBytes); err != nil {
+		return ref, err
+	}
+	r := newReader(raw)
+	r.array(opFields)
+	if v := r.uint(math.MaxUint8); r.err == nil && v != OpVersion {
+		return ref, fmt.Errorf("%w: op version %d", ErrUnsupported, v)
+	}
+	kind := crdt.Kind(r.uint(math.MaxUint8))
+	r.fixed(ref.Group[:])
+	r.fixed(ref.Author[:])
+	ref.Seq = r.uint(math.MaxUint64)
+	if r.err != nil {
+		return ref, r.err
+	}
+	if kind == crdt.KindGenesis {
+		ref.Group = sha256.Sum256(raw)
+	}
+	return ref, nil
+}
