@@ -16,7 +16,11 @@ import (
 func (r *Replica) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 	out := make([]Result, 0, len(raws))
 	for len(raws) > 0 {
-		n := min(len(raws), r.cfg.MaxBatch)
+		n, size := 0, 0
+		for n < len(raws) && n < r.cfg.MaxBatch && (n == 0 || size+len(raws[n]) <= maxRequestBytes) {
+			size += len(raws[n])
+			n++
+		}
 		req := &request{kind: reqIngest, ops: make([]decoded, n)}
 		for i, raw := range raws[:n] {
 			d := &req.ops[i]

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dgraph-io/badger"
+
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
@@ -86,13 +88,14 @@ func (r *Replica) writer() {
 				}
 			}
 		}
-		n := reqs[0].size()
+		n, size := reqs[0].size()
 	more:
-		for n < r.cfg.MaxBatch {
+		for n < r.cfg.MaxBatch && size < maxBatchBytes {
 			select {
 			case req := <-r.reqs:
 				reqs = append(reqs, req)
-				n += req.size()
+				dn, ds := req.size()
+				n, size = n+dn, size+ds
 			default:
 				break more
 			}
@@ -101,11 +104,23 @@ func (r *Replica) writer() {
 	}
 }
 
-func (req *request) size() int {
+// maxBatchBytes caps the encoded ops in one group commit, and
+// maxRequestBytes those in one ingest request, so that a transaction
+// (ops plus post records plus index entries, about four times the ops)
+// stays well inside Badger's limit for one transaction.
+const (
+	maxBatchBytes   = 256 << 10
+	maxRequestBytes = 128 << 10
+)
+
+func (req *request) size() (ops, bytes int) {
 	if req.kind == reqIngest {
-		return len(req.ops)
+		for i := range req.ops {
+			bytes += len(req.ops[i].raw)
+		}
+		return len(req.ops), bytes
 	}
-	return 1
+	return 1, 1024
 }
 
 // batch is the state of one group commit being built.
@@ -157,7 +172,13 @@ func (r *Replica) process(reqs []*request) {
 			for i := range req.ops {
 				d := &req.ops[i]
 				if d.err != nil {
-					req.results[i] = Result{ID: d.op.ID, Outcome: Rejected, Err: d.err}
+					// An op of a newer version or kind than this node knows
+					// is ignored, not held against the peer that sent it.
+					o := Rejected
+					if errors.Is(d.err, protocol.ErrUnsupported) {
+						o = Ignored
+					}
+					req.results[i] = Result{ID: d.op.ID, Outcome: o, Err: d.err}
 					continue
 				}
 				req.results[i] = bt.ingest(&d.op, d.raw, false)
@@ -180,10 +201,20 @@ func (r *Replica) process(reqs []*request) {
 	if err != nil {
 		// Nothing of this batch is durable: forget the in-memory
 		// changes too, and tell every caller.
-		r.cfg.Logger.Error("commit failed", "err", err)
-		if lerr := r.load(); lerr != nil {
+		lerr := r.load()
+		if lerr != nil {
 			r.cfg.Logger.Error("reload after failed commit", "err", lerr)
 		}
+		if errors.Is(err, badger.ErrTxnTooBig) && len(reqs) > 1 && lerr == nil {
+			// Too much for one transaction: commit it in halves.
+			for _, req := range reqs {
+				req.results, req.err = nil, nil
+			}
+			r.process(reqs[:len(reqs)/2])
+			r.process(reqs[len(reqs)/2:])
+			return
+		}
+		r.cfg.Logger.Error("commit failed", "err", err)
 		for _, req := range reqs {
 			req.err = fmt.Errorf("store: %w", err)
 			close(req.reply)

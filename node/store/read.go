@@ -172,10 +172,14 @@ func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
 func (s *Store) decodeCached(g crdt.ID, idb, rec []byte) (*crdt.Post, error) {
 	var id crdt.ID
 	copy(id[:], idb)
-	if p, ok := s.posts.Peek(postKey{g, id}); ok {
+	if p, ok := s.posts.Get(postKey{g, id}); ok {
 		return p, nil
 	}
-	return protocol.DecodePost(rec)
+	p, err := protocol.DecodePost(rec)
+	if err == nil {
+		s.posts.Add(postKey{g, id}, p)
+	}
+	return p, err
 }
 
 // Query selects posts from the board index.

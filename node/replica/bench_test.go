@@ -1,0 +1,173 @@
+package replica_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// signedOps returns a genesis op and n signed post ops of one author,
+// as a peer would send them.
+func signedOps(tb testing.TB, key ed25519.PrivateKey, n int, categories int) (crdt.ID, [][]byte) {
+	t0 := time.Now().Add(-time.Hour).UnixMilli()
+	g := crdt.Op{Seq: 1, Time: crdt.HLC{Wall: t0}, Body: crdt.Genesis{Name: "bench"}}
+	raw, err := protocol.SignOp(&g, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raws := [][]byte{raw}
+	prev := g.ID
+	for i := 0; i < n; i++ {
+		kind := crdt.Need
+		if i%2 == 1 {
+			kind = crdt.Offer
+		}
+		op := crdt.Op{Group: g.ID, Seq: uint64(i + 2), Prev: prev, Time: crdt.HLC{Wall: t0 + int64(i) + 1},
+			Body: crdt.PostCreate{PostKind: kind, Fields: crdt.Fields{
+				Title: fmt.Sprintf("Post %d: winter coats, size L", i), Details: "For a family of four; any colour is fine. Drop-off at the hall.",
+				Category: fmt.Sprintf("cat%02d", i%categories), Location: "Eastgate", Contact: "555-0100", Quantity: 4}}}
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raws = append(raws, raw)
+		prev = op.ID
+	}
+	return g.ID, raws
+}
+
+// BenchmarkIngest10k measures decode + verify + validate + store (fsynced
+// group commits) + apply for 10,000 signed ops, next to bare ed25519
+// verification of the same ops (the floor).
+func BenchmarkIngest10k(b *testing.B) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	g, raws := signedOps(b, key, 10000, 20)
+	ops := make([]crdt.Op, len(raws))
+	msgs := make([][]byte, len(raws))
+	for i, raw := range raws {
+		ops[i], _ = protocol.DecodeOp(raw)
+		msgs[i], _ = protocol.SigningBytes(&ops[i])
+	}
+	b.Run("verify-only", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for j := range ops {
+				if !ed25519.Verify(ops[j].Author[:], msgs[j], ops[j].Sig[:]) {
+					b.Fatal("bad sig")
+				}
+			}
+		}
+		b.ReportMetric(float64(b.N*len(ops))/b.Elapsed().Seconds(), "ops/s")
+	})
+	b.Run("ingest", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			_, k2, _ := ed25519.GenerateKey(nil)
+			n := open(b, b.TempDir(), k2, replica.Config{})
+			// The node follows the group (as after `mutual join`).
+			if err := addGroup(n, g, raws[0]); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			res, err := n.r.Ingest(context.Background(), raws[1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			for _, x := range res {
+				if x.Outcome != replica.New {
+					b.Fatalf("op %s: %s %v", x.ID.Short(), x.Outcome, x.Err)
+				}
+			}
+			n.close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.N*(len(raws)-1))/b.Elapsed().Seconds(), "ops/s")
+	})
+}
+
+// addGroup makes a replica hold a group from its genesis op alone.
+func addGroup(n *node, g crdt.ID, genesis []byte) error {
+	return replica.AddGroupForTest(n.r, g, genesis)
+}
+
+// BenchmarkBoard100k stores 100,000 posts in 20 categories, then measures
+// listing the open needs of one category; it reports the time to reopen
+// the store and replica, the heap in use, and bytes on disk per post.
+func BenchmarkBoard100k(b *testing.B) {
+	const n = 100000
+	_, key, _ := ed25519.GenerateKey(nil)
+	g, raws := signedOps(b, key, n, 20)
+	dir := b.TempDir()
+	nd := open(b, dir, key, replica.Config{})
+	if err := addGroup(nd, g, raws[0]); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	chunks := make(chan [][]byte)
+	for w := 0; w < runtime.NumCPU(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range chunks {
+				if _, err := nd.r.Ingest(ctx, c); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 1; i < len(raws); i += 2000 {
+		chunks <- raws[i:min(i+2000, len(raws))]
+	}
+	close(chunks)
+	wg.Wait()
+	nd.close()
+
+	start := time.Now()
+	nd = open(b, dir, key, replica.Config{})
+	defer nd.close()
+	startup := time.Since(start)
+	var ms runtime.MemStats
+	b.ResetTimer()
+	var got int
+	for i := 0; i < b.N; i++ {
+		ps, err := nd.r.Posts(replica.Filter{Group: g, Kind: crdt.Need, OpenOnly: true, Category: "cat04"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got = len(ps)
+	}
+	b.StopTimer()
+	if got != n/20 {
+		b.Fatalf("listed %d posts, want %d", got, n/20)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(startup.Milliseconds()), "startup-ms")
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(dirSize(dir))/n, "disk-B/post")
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+var _ = store.Config{}

@@ -1,0 +1,19 @@
+package replica
+
+import (
+	"context"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+)
+
+// AddGroupForTest makes r hold group g (as a member would after joining)
+// and ingests its genesis op.
+func AddGroupForTest(r *Replica, g crdt.ID, genesis []byte) error {
+	r.mu.Lock()
+	r.groups[g] = &groupState{rec: store.GroupRecord{ID: g, Name: "bench", Relation: store.Member}, g: crdt.NewGroup(g),
+		vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+	r.mu.Unlock()
+	_, err := r.Ingest(context.Background(), [][]byte{genesis})
+	return err
+}
