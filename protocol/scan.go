@@ -19,7 +19,7 @@ func scan(b []byte, depth int) (int, error) {
 	}
 	c := b[0]
 	var hdr int
-	var n uint64 // payload bytes, or element count for containers (uint64: no overflow on 32-bit)
+	var n uint64   // payload bytes, or element count for containers (uint64: no overflow on 32-bit)
 	container := 0 // 1 = array, 2 = map
 	switch {
 	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:

@@ -104,12 +104,22 @@ var _ FrameReader = (*bufio.Reader)(nil)
 // ErrMalformed. The op slices in an Ops frame alias a buffer allocated
 // for that frame alone, which nothing else writes to.
 func ReadFrame(r FrameReader) (*Frame, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, err
+	var n uint64
+	for i := 0; ; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err // the stream's error, not the peer's fault
 		}
-		return nil, fmt.Errorf("frame length: %w: %v", ErrMalformed, err)
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return nil, fmt.Errorf("frame length: %w: uvarint overflows 64 bits", ErrMalformed)
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			break
+		}
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
