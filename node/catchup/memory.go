@@ -1,0 +1,497 @@
+package catchup
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// MemoryReplica is the in-memory twin of the node's Badger-backed
+// replica: it holds encoded ops per (group, author, seq) — its "durable
+// log" — and one crdt.Board per group. It is safe for concurrent use.
+//
+// What it stores follows the node's rules:
+//   - ops of members (and the genesis and admitted joins) go into the log;
+//   - its own ops go into the log even while crdt.Group.Admit parks them
+//     (a newcomer holds only its join until it meets the group);
+//   - others' parked ops are kept aside, in memory only: they are neither
+//     in the log nor served nor in the version vector, and move into the
+//     log when Admit releases them;
+//   - a second, different op for an (author, seq) already held is a fork:
+//     counted (Forks) and otherwise ignored.
+type MemoryReplica struct {
+	self crdt.PublicKey
+	now  func() int64
+
+	mu     sync.Mutex
+	groups map[crdt.ID]*memGroup
+	cache  *OpCache
+	forks  int
+}
+
+type memGroup struct {
+	board   *crdt.Board
+	authors map[crdt.PublicKey]*memAuthor
+	ids     map[crdt.ID]struct{}    // ops in the log
+	aside   map[crdt.ID][]byte      // others' ops parked by Admit
+	issuers map[crdt.PublicKey]bool // issuers of the invites in this node's own joins
+}
+
+type memAuthor struct {
+	seqs   []uint64 // sorted
+	ops    map[uint64]memOp
+	contig uint64
+}
+
+type memOp struct {
+	id  crdt.ID
+	raw []byte
+}
+
+// NewMemoryReplica returns an empty replica for the node whose key is
+// self; now returns the node's wall clock in Unix milliseconds.
+func NewMemoryReplica(self crdt.PublicKey, now func() int64) *MemoryReplica {
+	return &MemoryReplica{self: self, now: now, groups: map[crdt.ID]*memGroup{}}
+}
+
+// AddGroup starts replicating a group (creating it, joining it or
+// following it). Adding a group twice does nothing.
+func (m *MemoryReplica) AddGroup(id crdt.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups[id] == nil {
+		m.groups[id] = newMemGroup(id)
+	}
+}
+
+func newMemGroup(id crdt.ID) *memGroup {
+	return &memGroup{
+		board:   crdt.NewBoard(id),
+		authors: map[crdt.PublicKey]*memAuthor{},
+		ids:     map[crdt.ID]struct{}{},
+		aside:   map[crdt.ID][]byte{},
+		issuers: map[crdt.PublicKey]bool{},
+	}
+}
+
+// SetOpCache makes the replica share c, a cache of verified ops, with
+// other replicas in the process; see OpCache.
+func (m *MemoryReplica) SetOpCache(c *OpCache) {
+	m.mu.Lock()
+	m.cache = c
+	m.mu.Unlock()
+}
+
+// Add stores a local op (or, in tests, any op to seed a replica with). An
+// op authored by this node is trusted to be signed (it signed it just
+// now) and is not verified again. Add fails when the op is invalid or
+// cannot be judged yet, unless it is parked (kept aside, or in the log if
+// it is the node's own).
+func (m *MemoryReplica) Add(raw []byte) error {
+	op, err := protocol.DecodeStoredOp(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if op.Author != m.self {
+		v, err := m.IngestOne(context.Background(), raw)
+		if v == crdt.Reject || (v == crdt.Ignore && err != nil && !errors.Is(err, crdt.ErrNotMember)) {
+			return err
+		}
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[op.GroupID()]
+	if g == nil {
+		return ErrUnknownGroup
+	}
+	m.cache.put(op)
+	if _, v, err := m.apply(g, &op, raw, m.now()); v != crdt.Accept && !errors.Is(err, crdt.ErrNotMember) {
+		return err
+	}
+	return nil
+}
+
+// Groups implements Replica.
+func (m *MemoryReplica) Groups() []crdt.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.SortedFunc(maps.Keys(m.groups), crdt.ID.Compare)
+}
+
+// MayRead implements Replica: peer is a member of the group on this
+// replica's board, or the issuer of the invite in one of this node's own
+// joins (so a newcomer can push its join to the admin who invited it).
+func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	return g != nil && (g.board.Group.IsMember(peer) || g.issuers[peer])
+}
+
+// ErrUnknownGroup is returned for a group the replica does not replicate.
+var ErrUnknownGroup = errors.New("catchup: group not replicated here")
+
+// VersionVector implements Replica.
+func (m *MemoryReplica) VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	if g == nil {
+		return nil, ErrUnknownGroup
+	}
+	v := make(map[crdt.PublicKey]uint64, len(g.authors))
+	for k, a := range g.authors {
+		v[k] = a.contig
+	}
+	return v, nil
+}
+
+// OpsAfter implements Replica. It copies references to a few ops at a
+// time under the lock and calls fn without it.
+func (m *MemoryReplica) OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, fn func(raw []byte) error) error {
+	var chunk [][]byte
+	for {
+		chunk = chunk[:0]
+		m.mu.Lock()
+		g := m.groups[group]
+		if g == nil {
+			m.mu.Unlock()
+			return ErrUnknownGroup
+		}
+		if a := g.authors[author]; a != nil {
+			i, _ := slices.BinarySearch(a.seqs, after+1)
+			for ; i < len(a.seqs) && len(chunk) < 256; i++ {
+				chunk = append(chunk, a.ops[a.seqs[i]].raw)
+				after = a.seqs[i]
+			}
+		}
+		m.mu.Unlock()
+		for _, raw := range chunk {
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < 256 || after == math.MaxUint64 {
+			return nil
+		}
+	}
+}
+
+// decoded is an op with its encoding, after decoding and verification.
+type decoded struct {
+	op  crdt.Op
+	raw []byte
+}
+
+// decode decodes and verifies raws, skipping those already in the log
+// (their bytes hash to an op ID held: they were verified when stored).
+func (m *MemoryReplica) decode(raws [][]byte) ([]decoded, error) {
+	m.mu.Lock()
+	cache := m.cache
+	held := func(id crdt.ID) bool {
+		for _, g := range m.groups {
+			if _, ok := g.ids[id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	ids := make([]crdt.ID, len(raws))
+	skip := make([]bool, len(raws))
+	for i, raw := range raws {
+		ids[i] = sha256.Sum256(raw)
+		skip[i] = held(ids[i])
+	}
+	m.mu.Unlock()
+	out := make([]decoded, 0, len(raws))
+	for i, raw := range raws {
+		if skip[i] {
+			continue
+		}
+		op, ok := cache.get(ids[i])
+		if !ok {
+			var err error
+			op, err = protocol.DecodeOp(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
+			}
+			cache.put(op)
+		}
+		out = append(out, decoded{op, raw})
+	}
+	return out, nil
+}
+
+// Ingest implements Replica. The ops are decoded and verified first;
+// then, under the lock, judged all together (the crdt's reject checks do
+// not depend on the state), so that one invalid op leaves everything
+// unchanged; then applied in order.
+func (m *MemoryReplica) Ingest(ctx context.Context, raws [][]byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	ops, err := m.decode(raws)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for i := range ops {
+		g := m.groups[ops[i].op.GroupID()]
+		if g == nil {
+			continue
+		}
+		if v, err := g.board.Group.Check(&ops[i].op, now); v == crdt.Reject {
+			return 0, fmt.Errorf("%w: op %s: %w", ErrRejected, ops[i].op.ID.Short(), err)
+		}
+	}
+	fresh := 0
+	for i := range ops {
+		g := m.groups[ops[i].op.GroupID()]
+		if g == nil {
+			continue
+		}
+		n, _, _ := m.apply(g, &ops[i].op, ops[i].raw, now)
+		fresh += n
+	}
+	return fresh, nil
+}
+
+// IngestOne implements Replica.
+func (m *MemoryReplica) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, error) {
+	if err := ctx.Err(); err != nil {
+		return crdt.Ignore, err
+	}
+	ops, err := m.decode([][]byte{raw})
+	if err != nil {
+		return crdt.Reject, err
+	}
+	if len(ops) == 0 {
+		return crdt.Ignore, nil // held already
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[ops[0].op.GroupID()]
+	if g == nil {
+		return crdt.Ignore, ErrUnknownGroup
+	}
+	n, v, err := m.apply(g, &ops[0].op, raw, m.now())
+	switch {
+	case v == crdt.Reject:
+		return v, fmt.Errorf("%w: %w", ErrRejected, err)
+	case v == crdt.Accept && n == 0:
+		return crdt.Ignore, nil
+	}
+	return v, err
+}
+
+// errFork is apply's reason for ignoring a forked op.
+var errFork = errors.New("catchup: a different op with the same author and seq is held (fork)")
+
+// apply judges and merges one decoded op. It returns how many ops moved
+// into the log (the op itself and the parked ops it released) and the
+// verdict. The caller holds m.mu.
+func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64) (int, crdt.Verdict, error) {
+	if _, ok := g.ids[op.ID]; ok {
+		return 0, crdt.Accept, nil
+	}
+	if m.forked(g, op) {
+		return 0, crdt.Ignore, errFork
+	}
+	v, err := g.board.Group.Check(op, now)
+	if v == crdt.Reject || (v == crdt.Ignore && err != crdt.ErrNotMember) {
+		return 0, v, err
+	}
+	ready, err := g.board.Group.Admit(*op)
+	n := 0
+	for i := range ready {
+		r := &ready[i]
+		if _, ok := g.ids[r.ID]; ok { // own op, parked in the log until now
+			crdt.ApplyPost(g.board, r)
+			continue
+		}
+		rraw := raw
+		if r.ID != op.ID {
+			rraw = g.aside[r.ID]
+			delete(g.aside, r.ID)
+		}
+		if m.forked(g, r) {
+			continue
+		}
+		crdt.ApplyPost(g.board, r)
+		m.store(g, r, rraw)
+		n++
+	}
+	if err != nil {
+		if op.Author == m.self {
+			m.store(g, op, raw)
+			return n + 1, crdt.Accept, nil
+		}
+		if err == crdt.ErrNotMember {
+			g.aside[op.ID] = raw
+		}
+		return n, crdt.Ignore, err
+	}
+	return n, crdt.Accept, nil
+}
+
+// forked reports (and counts) an op whose (author, seq) holds another op.
+func (m *MemoryReplica) forked(g *memGroup, op *crdt.Op) bool {
+	a := g.authors[op.Author]
+	if a == nil {
+		return false
+	}
+	held, ok := a.ops[op.Seq]
+	if ok && held.id != op.ID {
+		m.forks++
+		return true
+	}
+	return false
+}
+
+func (m *MemoryReplica) store(g *memGroup, op *crdt.Op, raw []byte) {
+	a := g.authors[op.Author]
+	if a == nil {
+		a = &memAuthor{ops: map[uint64]memOp{}}
+		g.authors[op.Author] = a
+	}
+	if n := len(a.seqs); n == 0 || a.seqs[n-1] < op.Seq {
+		a.seqs = append(a.seqs, op.Seq)
+	} else {
+		i, _ := slices.BinarySearch(a.seqs, op.Seq)
+		a.seqs = slices.Insert(a.seqs, i, op.Seq)
+	}
+	a.ops[op.Seq] = memOp{id: op.ID, raw: raw}
+	for {
+		if _, ok := a.ops[a.contig+1]; !ok {
+			break
+		}
+		a.contig++
+	}
+	g.ids[op.ID] = struct{}{}
+	if j, ok := op.Body.(crdt.Join); ok && op.Author == m.self {
+		g.issuers[j.Invite.Issuer] = true
+	}
+}
+
+// Hash returns the state hash of a group's board (zero for a group not
+// replicated).
+func (m *MemoryReplica) Hash(group crdt.ID) crdt.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	if g == nil {
+		return crdt.ID{}
+	}
+	return g.board.Hash()
+}
+
+// Len returns the number of ops of a group in the log.
+func (m *MemoryReplica) Len(group crdt.ID) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := m.groups[group]; g != nil {
+		return len(g.ids)
+	}
+	return 0
+}
+
+// Forks returns how many forked ops (a second op for an author and seq)
+// were seen and ignored.
+func (m *MemoryReplica) Forks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.forks
+}
+
+// Restart simulates a restart of the node: everything not in the log
+// (others' parked ops, the boards) is dropped and the boards are rebuilt
+// from the log alone, as the node rebuilds from its store.
+func (m *MemoryReplica) Restart() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, old := range m.groups {
+		g := newMemGroup(id)
+		m.groups[id] = g
+		var ops []decoded
+		for _, a := range old.authors {
+			for _, seq := range a.seqs {
+				raw := a.ops[seq].raw
+				op, err := protocol.DecodeStoredOp(raw)
+				if err != nil {
+					return fmt.Errorf("catchup: restart: stored op: %w", err)
+				}
+				ops = append(ops, decoded{op, raw})
+			}
+		}
+		// Membership first, so that every later op is admitted at once.
+		rank := func(d decoded) int {
+			switch d.op.Body.(type) {
+			case crdt.Genesis:
+				return 0
+			case crdt.Join:
+				return 1
+			}
+			return 2
+		}
+		slices.SortStableFunc(ops, func(a, b decoded) int {
+			if c := rank(a) - rank(b); c != 0 {
+				return c
+			}
+			return a.op.ID.Compare(b.op.ID)
+		})
+		for i := range ops {
+			// Stored ops passed the drift check once: do not judge it again.
+			m.apply(g, &ops[i].op, ops[i].raw, math.MaxInt64/2)
+		}
+	}
+	return nil
+}
+
+// OpCache remembers ops that decoded and verified, keyed by their ID (the
+// SHA-256 of their encoding, so a hit means exactly those bytes were
+// verified). MemoryReplicas that share one verify each distinct op once:
+// a simulation of many nodes in one process spends its time on the
+// protocol instead of on ed25519. A nil *OpCache caches nothing.
+type OpCache struct {
+	mu  sync.Mutex
+	ops map[crdt.ID]crdt.Op
+}
+
+// NewOpCache returns an empty cache.
+func NewOpCache() *OpCache { return &OpCache{ops: map[crdt.ID]crdt.Op{}} }
+
+// opCacheMax bounds a cache; past it, the cache starts over.
+const opCacheMax = 1 << 18
+
+func (c *OpCache) get(id crdt.ID) (crdt.Op, bool) {
+	if c == nil {
+		return crdt.Op{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	op, ok := c.ops[id]
+	return op, ok
+}
+
+func (c *OpCache) put(op crdt.Op) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ops) >= opCacheMax {
+		clear(c.ops)
+	}
+	c.ops[op.ID] = op
+}

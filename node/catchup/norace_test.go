@@ -1,0 +1,5 @@
+//go:build !race
+
+package catchup
+
+const defaultSimSeeds = 1000

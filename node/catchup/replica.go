@@ -1,0 +1,53 @@
+package catchup
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+// Replica is the node's board as sync sees it. Package node implements
+// it over Badger; MemoryReplica in this package is its in-memory twin.
+// Implementations are safe for concurrent use: Run reads with OpsAfter
+// in one goroutine while it ingests in another.
+type Replica interface {
+	// Groups returns the groups this node replicates.
+	Groups() []crdt.ID
+	// MayRead reports whether that peer may receive this group's ops
+	// (members only; the node decides).
+	MayRead(group crdt.ID, peer crdt.PublicKey) bool
+	// VersionVector maps each author to the highest seq S such that
+	// ops 1..S of that author are all held. An author of whom some ops
+	// are held, but not op 1, may appear with 0.
+	VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64, error)
+	// OpsAfter calls fn with the encoded ops of author with seq > after,
+	// in ascending seq order, and stops at fn's first error, which it
+	// returns. raw is only valid during the call. fn may block (it
+	// writes to the network): OpsAfter must not hold, while fn runs, a
+	// lock that Ingest needs.
+	OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, fn func(raw []byte) error) error
+	// Ingest validates (protocol.DecodeOp and the crdt checks) and stores
+	// ops durably as one batch, and returns how many were new. The error
+	// wraps ErrRejected if any op was invalid (the peer sent junk); then
+	// nothing is stored. Ops that cannot be judged yet (unknown author,
+	// future clock) are skipped silently. Ingest may keep the slices it
+	// stores: the caller never modifies them afterwards.
+	Ingest(ctx context.Context, raws [][]byte) (newOps int, err error)
+	// IngestOne is the gossip path: one op. The verdict is Accept only if
+	// the op is valid AND new AND stored; Reject's error wraps
+	// ErrRejected.
+	IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, error)
+}
+
+// ErrRejected is wrapped by every error that a peer's misbehaviour
+// causes: an invalid op, a malformed frame, a message out of order. The
+// caller disconnects (and may penalise) the peer.
+var ErrRejected = errors.New("catchup: peer sent an invalid op")
+
+// Stats counts one session's traffic. Bytes are counted on the stream,
+// framing included; ops are counted in Ops frames.
+type Stats struct {
+	OpsSent, OpsReceived, NewOps int
+	BytesSent, BytesReceived     int64
+}

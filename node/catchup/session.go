@@ -1,0 +1,534 @@
+package catchup
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// MaxRounds bounds the rounds of one session. A second round happens when
+// the first changed what a side may share (a newcomer's join arrived), or
+// when ops arrived that could not be admitted yet next to ones that
+// could; more than that waits for the next session.
+const MaxRounds = 4
+
+// Run runs one catch-up session over a bidirectional stream with the peer
+// whose key is remote; both peers call it, one with initiator=true. It
+// syncs every group both replicate that the other MayRead, both ways, and
+// returns when both directions are done. A peer that sends junk gets an
+// error wrapping ErrRejected (the caller disconnects it).
+//
+// Run reads and writes concurrently, so neither side blocks on a full
+// pipe, and it ingests what arrives batch by batch, so a session cut
+// short has stored everything up to the batch in flight. Memory is
+// bounded by a few frames whatever the gap.
+//
+// On error or when ctx is cancelled, Run unblocks its own goroutines by
+// setting a past deadline on s (net.Conn and libp2p streams have
+// SetDeadline) or, failing that, closing it (io.Closer); it returns only
+// when they have stopped. A stream with neither is left to the caller,
+// whose Close ends them. After an error the caller resets the stream.
+func Run(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey, initiator bool) (Stats, error) {
+	ss := &session{
+		ctx:       ctx,
+		r:         r,
+		remote:    remote,
+		initiator: initiator,
+		frames:    make(chan inFrame, 4),
+		resume:    make(chan bool),
+		done:      make(chan struct{}),
+	}
+	ss.in = &countReader{r: s}
+	ss.out = &countWriter{w: s}
+	ss.bw = bufio.NewWriterSize(ss.out, 16<<10)
+	ss.wg.Add(1)
+	go ss.readLoop(bufio.NewReaderSize(ss.in, 16<<10))
+	stop := context.AfterFunc(ctx, func() { abort(s) })
+
+	err := ss.run()
+
+	stop()
+	close(ss.done)
+	if err == nil || abort(s) {
+		ss.wg.Wait()
+	}
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("catchup: %w", ctx.Err())
+	}
+	ss.stats.BytesSent = ss.out.n.Load()
+	ss.stats.BytesReceived = ss.in.n.Load()
+	return ss.stats, err
+}
+
+// abort unblocks reads and writes on s; it reports whether it could.
+func abort(s io.ReadWriter) bool {
+	if d, ok := s.(interface{ SetDeadline(time.Time) error }); ok && d.SetDeadline(time.Unix(1, 0)) == nil {
+		return true
+	}
+	if c, ok := s.(io.Closer); ok {
+		_ = c.Close()
+		return true
+	}
+	return false
+}
+
+type inFrame struct {
+	f   *protocol.Frame
+	err error
+}
+
+type session struct {
+	ctx       context.Context
+	r         Replica
+	remote    crdt.PublicKey
+	initiator bool
+
+	in  *countReader
+	out *countWriter
+	bw  *bufio.Writer // used by one phase's sender at a time
+
+	frames chan inFrame   // from readLoop
+	resume chan bool      // readLoop waits on it after each Next frame
+	done   chan struct{}  // closed when run returns
+	wg     sync.WaitGroup // readLoop and the phase senders
+
+	stats Stats
+}
+
+// readLoop owns the read side: it reads frames and hands them to run. It
+// pauses after a Next frame until run says whether another round follows,
+// so that it never reads past the end of the session.
+func (ss *session) readLoop(br *bufio.Reader) {
+	defer ss.wg.Done()
+	for {
+		f, err := protocol.ReadFrame(br)
+		select {
+		case ss.frames <- inFrame{f, err}:
+		case <-ss.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+		if f.Type == protocol.MsgNext {
+			select {
+			case more := <-ss.resume:
+				if !more {
+					return
+				}
+			case <-ss.done:
+				return
+			}
+		}
+	}
+}
+
+// rejectf returns an error wrapping ErrRejected.
+func rejectf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrRejected}, args...)...)
+}
+
+// next returns the next frame from the peer.
+func (ss *session) next() (*protocol.Frame, error) {
+	select {
+	case in := <-ss.frames:
+		switch {
+		case in.err == nil:
+			return in.f, nil
+		case errors.Is(in.err, protocol.ErrMalformed), errors.Is(in.err, protocol.ErrUnsupported):
+			return nil, fmt.Errorf("%w: %w", ErrRejected, in.err)
+		case in.err == io.EOF:
+			return nil, fmt.Errorf("catchup: peer closed the stream: %w", io.ErrUnexpectedEOF)
+		}
+		return nil, fmt.Errorf("catchup: reading: %w", in.err)
+	case <-ss.ctx.Done():
+		return nil, ss.ctx.Err()
+	}
+}
+
+// expect returns the next frame, which must be of type t.
+func (ss *session) expect(t protocol.MsgType) (*protocol.Frame, error) {
+	f, err := ss.next()
+	if err != nil {
+		return nil, err
+	}
+	if f.Type != t {
+		return nil, rejectf("got %s, want %s", f.Type, t)
+	}
+	return f, nil
+}
+
+// exchange runs one phase of a round: send in a new goroutine while recv
+// reads the peer's half here, so that neither side ever blocks writing
+// while the other waits for it to read.
+func (ss *session) exchange(send func() error, recv func() error) error {
+	sent := make(chan error, 1)
+	ss.wg.Add(1)
+	go func() {
+		defer ss.wg.Done()
+		err := send()
+		if err == nil {
+			err = ss.bw.Flush()
+		}
+		sent <- err
+	}()
+	if err := recv(); err != nil {
+		return err // Run aborts the stream, which stops send
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			return fmt.Errorf("catchup: writing: %w", err)
+		}
+		return nil
+	case <-ss.ctx.Done():
+		return ss.ctx.Err()
+	}
+}
+
+func (ss *session) write(f *protocol.Frame) error { return protocol.WriteFrame(ss.bw, f) }
+
+func (ss *session) run() error {
+	for round := uint64(1); ; round++ {
+		more, err := ss.round(round)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		select {
+		case ss.resume <- true:
+		case <-ss.ctx.Done():
+			return ss.ctx.Err()
+		}
+	}
+}
+
+// vector is a group's version vector.
+type vector = map[crdt.PublicKey]uint64
+
+// readable returns the groups this node replicates that the peer may
+// read, sorted, at most protocol.MaxSyncGroups of them.
+func (ss *session) readable() []crdt.ID {
+	var out []crdt.ID
+	for _, g := range ss.r.Groups() {
+		if ss.r.MayRead(g, ss.remote) {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, crdt.ID.Compare)
+	out = slices.Compact(out)
+	if len(out) > protocol.MaxSyncGroups {
+		out = out[:protocol.MaxSyncGroups]
+	}
+	return out
+}
+
+// round runs one round and reports whether another follows.
+func (ss *session) round(round uint64) (bool, error) {
+	// Phase 1, offer: Hello, a Have per group the peer may read, End.
+	offered := ss.readable()
+	ours := make(map[crdt.ID]vector, len(offered))
+	for _, g := range offered {
+		v, err := ss.r.VersionVector(g)
+		if err != nil {
+			return false, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+		}
+		if len(v) > protocol.MaxVectorAuthors {
+			return false, fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
+		}
+		ours[g] = v
+	}
+	replicated := map[crdt.ID]bool{}
+	for _, g := range ss.r.Groups() {
+		replicated[g] = true
+	}
+	theirOffer := map[crdt.ID]vector{}
+	err := ss.exchange(func() error {
+		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: round, Initiator: ss.initiator}); err != nil {
+			return err
+		}
+		for _, g := range offered {
+			if err := ss.writeVector(protocol.MsgHave, g, ours[g], nil); err != nil {
+				return err
+			}
+		}
+		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
+	}, func() error {
+		h, err := ss.expect(protocol.MsgHello)
+		if err != nil {
+			return err
+		}
+		switch {
+		case h.Version != protocol.SyncVersion:
+			return rejectf("%w: sync version %d", protocol.ErrUnsupported, h.Version)
+		case h.Round != round:
+			return rejectf("hello for round %d in round %d", h.Round, round)
+		case h.Initiator == ss.initiator:
+			return rejectf("both sides say initiator=%v", h.Initiator)
+		}
+		return ss.readVectors(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer)
+	})
+	if err != nil {
+		return false, err
+	}
+
+	// Phase 2, want: for each group the peer offered that this node
+	// replicates but does not offer back, ask for it with this node's
+	// vector restricted to the authors offered (which tells the peer
+	// nothing it did not know), then End.
+	isOffered := map[crdt.ID]bool{}
+	for _, g := range offered {
+		isOffered[g] = true
+	}
+	theirWant := map[crdt.ID]vector{}
+	err = ss.exchange(func() error {
+		for _, g := range slices.SortedFunc(maps.Keys(theirOffer), crdt.ID.Compare) {
+			if isOffered[g] {
+				continue
+			}
+			mine, err := ss.r.VersionVector(g)
+			if err != nil {
+				return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+			}
+			if err := ss.writeVector(protocol.MsgWant, g, mine, theirOffer[g]); err != nil {
+				return err
+			}
+		}
+		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
+	}, func() error {
+		return ss.readVectors(protocol.MsgWant, func(g crdt.ID) bool {
+			_, ok := ours[g]
+			return ok
+		}, theirWant)
+	})
+	if err != nil {
+		return false, err
+	}
+
+	// Phase 3, ops: each side streams what the other lacks and ingests
+	// what arrives, batch by batch.
+	var received, fresh int
+	err = ss.exchange(func() error {
+		for _, g := range offered {
+			theirs, ok := theirOffer[g]
+			if !ok {
+				if theirs, ok = theirWant[g]; !ok {
+					continue // the peer does not replicate g
+				}
+			}
+			if err := ss.sendGroup(g, ours[g], theirs); err != nil {
+				return err
+			}
+		}
+		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
+	}, func() error {
+		for {
+			f, err := ss.next()
+			if err != nil {
+				return err
+			}
+			switch f.Type {
+			case protocol.MsgEnd:
+				return nil
+			case protocol.MsgOps:
+			default:
+				return rejectf("got %s among ops", f.Type)
+			}
+			if _, ok := theirOffer[f.Group]; !ok {
+				return rejectf("ops of group %s, which was not offered", f.Group.Short())
+			}
+			for i, raw := range f.Ops {
+				ref, err := protocol.PeekOp(raw)
+				if err != nil {
+					return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
+				}
+				if ref.Group != f.Group {
+					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
+				}
+			}
+			n, err := ss.r.Ingest(ss.ctx, f.Ops)
+			if err != nil {
+				if errors.Is(err, ErrRejected) {
+					return err
+				}
+				return fmt.Errorf("catchup: storing ops: %w", err)
+			}
+			received += len(f.Ops)
+			fresh += n
+			ss.stats.OpsReceived += len(f.Ops)
+			ss.stats.NewOps += n
+		}
+	})
+	if err != nil {
+		return false, err
+	}
+
+	// Phase 4, next: another round if the peer may now read a group it
+	// could not (a newcomer's join arrived), or if ops arrived that could
+	// not be admitted next to ones that were (they may be admissible now).
+	more := fresh > 0 && received > fresh
+	for _, g := range ss.readable() {
+		if !isOffered[g] {
+			more = true
+		}
+	}
+	var theirMore bool
+	err = ss.exchange(func() error {
+		return ss.write(&protocol.Frame{Type: protocol.MsgNext, More: more})
+	}, func() error {
+		f, err := ss.expect(protocol.MsgNext)
+		if err == nil {
+			theirMore = f.More
+		}
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return (more || theirMore) && round < MaxRounds, nil
+}
+
+// writeVector writes a group's vector as Have or Want frames, at least
+// one. With only non-nil (a Want), it writes just the authors in only,
+// and only those with a seq above zero.
+func (ss *session) writeVector(t protocol.MsgType, g crdt.ID, v, only vector) error {
+	keys := v
+	if only != nil {
+		keys = only
+	}
+	f := &protocol.Frame{Type: t, Group: g}
+	wrote := false
+	for _, a := range slices.SortedFunc(maps.Keys(keys), crdt.PublicKey.Compare) {
+		seq, ok := v[a]
+		if !ok || (only != nil && seq == 0) {
+			continue
+		}
+		f.Vector = append(f.Vector, protocol.VectorEntry{Author: a, Seq: seq})
+		if len(f.Vector) == protocol.MaxVectorChunk {
+			if err := ss.write(f); err != nil {
+				return err
+			}
+			f.Vector, wrote = f.Vector[:0], true
+		}
+	}
+	if len(f.Vector) > 0 || !wrote {
+		return ss.write(f)
+	}
+	return nil
+}
+
+// readVectors reads frames of type t until End into vs, keeping the
+// groups keep accepts and enforcing the limits on all of them.
+func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs map[crdt.ID]vector) error {
+	counts := map[crdt.ID]int{}
+	for {
+		f, err := ss.next()
+		if err != nil {
+			return err
+		}
+		if f.Type == protocol.MsgEnd {
+			return nil
+		}
+		if f.Type != t {
+			return rejectf("got %s, want %s or end", f.Type, t)
+		}
+		if _, seen := counts[f.Group]; !seen && len(counts) == protocol.MaxSyncGroups {
+			return rejectf("more than %d groups", protocol.MaxSyncGroups)
+		}
+		counts[f.Group] += len(f.Vector)
+		if counts[f.Group] > protocol.MaxVectorAuthors {
+			return rejectf("vector of group %s has more than %d authors", f.Group.Short(), protocol.MaxVectorAuthors)
+		}
+		if !keep(f.Group) {
+			if t == protocol.MsgWant {
+				return rejectf("want for group %s, which was not offered", f.Group.Short())
+			}
+			continue
+		}
+		v := vs[f.Group]
+		if v == nil {
+			v = vector{}
+			vs[f.Group] = v
+		}
+		for _, e := range f.Vector {
+			v[e.Author] = e.Seq
+		}
+	}
+}
+
+// errFirstOnly stops OpsAfter after one op.
+var errFirstOnly = errors.New("first op only")
+
+// sendGroup streams the ops of g that the peer lacks: for each author in
+// this node's vector, the ops after the peer's seq. The first op of each
+// author the peer does not know at all goes first: those are the genesis
+// and the joins, so that the peer can admit every later op as it arrives
+// instead of parking it.
+func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
+	ow := protocol.NewOpsWriter(ss.bw, g)
+	authors := slices.SortedFunc(maps.Keys(ours), crdt.PublicKey.Compare)
+	sentFirst := map[crdt.PublicKey]uint64{}
+	for _, a := range authors {
+		if theirs[a] != 0 {
+			continue
+		}
+		err := ss.r.OpsAfter(g, a, 0, func(raw []byte) error {
+			ref, err := protocol.PeekOp(raw)
+			if err != nil {
+				return fmt.Errorf("catchup: stored op of %s is unreadable: %w", a.String()[:12], err)
+			}
+			sentFirst[a] = ref.Seq
+			if err := ow.Add(raw); err != nil {
+				return err
+			}
+			return errFirstOnly
+		})
+		if err != nil && err != errFirstOnly {
+			return err
+		}
+	}
+	for _, a := range authors {
+		if err := ss.r.OpsAfter(g, a, max(theirs[a], sentFirst[a]), ow.Add); err != nil {
+			return err
+		}
+	}
+	if err := ow.Flush(); err != nil {
+		return err
+	}
+	ss.stats.OpsSent += ow.Ops
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,381 @@
+package catchup
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+var (
+	simSeeds = flag.Int("sim.seeds", 0, "seeds TestSimulation runs (default $MUTUAL_SIM_SEEDS, else 1000; 200 under -race)")
+	simSeed  = flag.Int64("sim.seed", -1, "run TestSimulation for this seed only, logging its events")
+)
+
+// TestSimulation runs many nodes of one group in one process, driven by a
+// seed: local posts, edits and status changes; a gossip layer that loses,
+// duplicates, delays and so reorders ops; partitions; restarts that keep
+// only the durable log; and catch-up sessions (some cut short) between
+// connected pairs over net.Pipe. Time is a counter. After healing and a
+// final round of sessions, every node must have the board built from all
+// the ops ever made.
+func TestSimulation(t *testing.T) {
+	n := defaultSimSeeds
+	if s := os.Getenv("MUTUAL_SIM_SEEDS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("MUTUAL_SIM_SEEDS=%q: %v", s, err)
+		}
+		n = v
+	}
+	if *simSeeds > 0 {
+		n = *simSeeds
+	}
+	first := int64(0)
+	if *simSeed >= 0 {
+		first, n = *simSeed, 1
+	}
+	start := time.Now()
+	var st simStats
+	for seed := first; seed < first+int64(n); seed++ {
+		s := newSim(seed, *simSeed >= 0, t)
+		if err := s.run(); err != nil {
+			t.Fatalf("seed=%d: %v\nreplay: go test ./node/catchup -run 'TestSimulation$' -v -sim.seed=%d", seed, err, seed)
+		}
+		st.add(s.stats)
+	}
+	d := time.Since(start)
+	t.Logf("%d seeds in %v (%.0f seeds/s): %+v", n, d.Round(time.Millisecond), float64(n)/d.Seconds(), st)
+}
+
+type simStats struct {
+	Nodes, Ops, Sessions, Cut, Restarts, Partitions, Gossip, Lost int
+}
+
+func (s *simStats) add(o simStats) {
+	s.Nodes += o.Nodes
+	s.Ops += o.Ops
+	s.Sessions += o.Sessions
+	s.Cut += o.Cut
+	s.Restarts += o.Restarts
+	s.Partitions += o.Partitions
+	s.Gossip += o.Gossip
+	s.Lost += o.Lost
+}
+
+type simNode struct {
+	*author
+	r      *MemoryReplica
+	joined bool
+	admin  bool
+	issuer int
+	comp   int // partition component
+}
+
+type delivery struct {
+	at       int64
+	order    int
+	from, to int
+	raw      []byte
+}
+
+type sim struct {
+	seed    int64
+	verbose bool
+	t       *testing.T
+	rng     *rand.Rand
+	now     atomic.Int64
+	group   crdt.ID
+	nodes   []*simNode
+	joins   []int     // nodes in join order
+	posts   []crdt.ID // every post ever created
+	all     [][]byte  // every op ever made
+	queue   []delivery
+	order   int
+	stats   simStats
+	cache   *OpCache // shared by the nodes: each op is verified once per seed
+}
+
+func newSim(seed int64, verbose bool, t *testing.T) *sim {
+	s := &sim{seed: seed, verbose: verbose, t: t, rng: rand.New(rand.NewPCG(uint64(seed), 0x6d7574))}
+	s.now.Store(baseTime)
+	s.cache = NewOpCache()
+	n := 5 + s.rng.IntN(16)
+	for i := range n {
+		a := newAuthor(uint64(seed)<<8 | uint64(i))
+		r := NewMemoryReplica(a.pub, func() int64 { return s.now.Load() })
+		r.SetOpCache(s.cache)
+		s.nodes = append(s.nodes, &simNode{author: a, r: r})
+	}
+	s.stats.Nodes = n
+	return s
+}
+
+func (s *sim) logf(format string, args ...any) {
+	if s.verbose {
+		s.t.Logf("t=%d "+format, append([]any{s.now.Load() - baseTime}, args...)...)
+	}
+}
+
+// sign makes node i's next op at the simulated time.
+func (s *sim) sign(i int, body crdt.Body) (crdt.Op, []byte) {
+	nd := s.nodes[i]
+	nd.wall = max(nd.wall, s.now.Load()-1)
+	op, raw := nd.sign(s.group, body)
+	s.all = append(s.all, raw)
+	s.stats.Ops++
+	return op, raw
+}
+
+// local adds node i's new op to its replica and gossips it.
+func (s *sim) local(i int, raw []byte) error {
+	if err := s.nodes[i].r.Add(raw); err != nil {
+		return fmt.Errorf("node %d: local op: %w", i, err)
+	}
+	for j, nd := range s.nodes {
+		if j == i || !nd.joined || nd.comp != s.nodes[i].comp {
+			continue
+		}
+		copies := 1
+		if s.rng.IntN(100) < 10 {
+			copies = 2
+		}
+		for range copies {
+			if s.rng.IntN(100) < 25 {
+				s.stats.Lost++
+				continue
+			}
+			s.order++
+			s.queue = append(s.queue, delivery{at: s.now.Load() + int64(s.rng.IntN(8000)), order: s.order, from: i, to: j, raw: raw})
+		}
+	}
+	return nil
+}
+
+// deliver hands due gossip to its receivers, in time order; ops between
+// nodes that a partition now separates are lost.
+func (s *sim) deliver(all bool) error {
+	slices.SortFunc(s.queue, func(a, b delivery) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return a.order - b.order
+	})
+	now := s.now.Load()
+	i := 0
+	for ; i < len(s.queue) && (all || s.queue[i].at <= now); i++ {
+		d := s.queue[i]
+		if s.nodes[d.from].comp != s.nodes[d.to].comp {
+			s.stats.Lost++
+			continue
+		}
+		v, err := s.nodes[d.to].r.IngestOne(context.Background(), d.raw)
+		if v == crdt.Reject {
+			return fmt.Errorf("gossip to node %d rejected: %w", d.to, err)
+		}
+		s.stats.Gossip++
+	}
+	s.queue = s.queue[i:]
+	return nil
+}
+
+// session runs a catch-up session between nodes i and j; cut > 0 cuts
+// i's connection after that many bytes read.
+func (s *sim) session(i, j, cut int) error {
+	var wrap func(net.Conn) net.Conn
+	if cut > 0 {
+		wrap = func(c net.Conn) net.Conn { return &cutConn{Conn: c, limit: cut} }
+		s.stats.Cut++
+	}
+	a, b := syncPair(s.nodes[i].r, s.nodes[i].pub, s.nodes[j].r, s.nodes[j].pub, wrap)
+	s.stats.Sessions++
+	s.logf("session %d<->%d cut=%d: %+v %v / %+v %v", i, j, cut, a.stats, a.err, b.stats, b.err)
+	for _, err := range []error{a.err, b.err} {
+		if errors.Is(err, ErrRejected) || (cut == 0 && err != nil) {
+			return fmt.Errorf("session %d<->%d: %w", i, j, err)
+		}
+	}
+	return nil
+}
+
+func (s *sim) joined() []int {
+	var out []int
+	for i, nd := range s.nodes {
+		if nd.joined {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (s *sim) pick(from []int) int { return from[s.rng.IntN(len(from))] }
+
+func (s *sim) run() error {
+	// Node 0 founds the group.
+	f := s.nodes[0]
+	op, raw := f.sign(crdt.ID{}, crdt.Genesis{Name: "sim", AuthorName: "founder"})
+	s.group = op.ID
+	s.all = append(s.all, raw)
+	s.stats.Ops++
+	f.r.AddGroup(s.group)
+	f.joined, f.admin = true, true
+	s.joins = append(s.joins, 0)
+	if err := f.r.Add(raw); err != nil {
+		return err
+	}
+
+	steps := 60 + s.rng.IntN(80)
+	for range steps {
+		s.now.Add(1 + int64(s.rng.IntN(2000)))
+		if err := s.deliver(false); err != nil {
+			return err
+		}
+		joined := s.joined()
+		switch x := s.rng.IntN(100); {
+		case x < 12: // a newcomer joins offline with an invite from an admin
+			var out []int
+			for i, nd := range s.nodes {
+				if !nd.joined {
+					out = append(out, i)
+				}
+			}
+			if len(out) == 0 {
+				continue
+			}
+			var admins []int
+			for _, i := range joined {
+				if s.nodes[i].admin {
+					admins = append(admins, i)
+				}
+			}
+			n, iss := s.pick(out), s.pick(admins)
+			role := crdt.RoleMember
+			if s.rng.IntN(100) < 30 {
+				role = crdt.RoleAdmin
+			}
+			nd := s.nodes[n]
+			nd.joined, nd.admin, nd.issuer = true, role == crdt.RoleAdmin, iss
+			nd.comp = s.nodes[iss].comp // at the meeting, with the admin
+			nd.r.AddGroup(s.group)
+			s.joins = append(s.joins, n)
+			_, raw := s.sign(n, crdt.Join{Invite: s.nodes[iss].invite(s.group, role), Name: "n"})
+			s.logf("node %d joins via %d as %v", n, iss, role)
+			if err := s.local(n, raw); err != nil {
+				return err
+			}
+		case x < 45: // a post
+			i := s.pick(joined)
+			op, raw := s.sign(i, crdt.PostCreate{PostKind: crdt.PostKind(1 + s.rng.IntN(2)), Fields: crdt.Fields{
+				Title: fmt.Sprintf("post %d", len(s.posts)), Quantity: uint32(s.rng.IntN(5))}})
+			s.posts = append(s.posts, op.ID)
+			if err := s.local(i, raw); err != nil {
+				return err
+			}
+		case x < 58: // an edit, of any post ever made (maybe not yet seen here)
+			if len(s.posts) == 0 {
+				continue
+			}
+			i := s.pick(joined)
+			_, raw := s.sign(i, crdt.PostEdit{Post: s.posts[s.rng.IntN(len(s.posts))], Set: crdt.FieldTitle | crdt.FieldQuantity,
+				Fields: crdt.Fields{Title: fmt.Sprintf("edit %d", s.rng.IntN(1000)), Quantity: uint32(s.rng.IntN(9))}})
+			if err := s.local(i, raw); err != nil {
+				return err
+			}
+		case x < 68: // a status change
+			if len(s.posts) == 0 {
+				continue
+			}
+			i := s.pick(joined)
+			_, raw := s.sign(i, crdt.PostStatus{Post: s.posts[s.rng.IntN(len(s.posts))], Status: crdt.Status(s.rng.IntN(4))})
+			if err := s.local(i, raw); err != nil {
+				return err
+			}
+		case x < 84: // catch-up between two connected nodes, sometimes cut
+			i := s.pick(joined)
+			var peers []int
+			for _, j := range joined {
+				if j != i && s.nodes[j].comp == s.nodes[i].comp {
+					peers = append(peers, j)
+				}
+			}
+			if len(peers) == 0 {
+				continue
+			}
+			cut := 0
+			if s.rng.IntN(100) < 15 {
+				cut = 1 + s.rng.IntN(3000)
+			}
+			if err := s.session(i, s.pick(peers), cut); err != nil {
+				return err
+			}
+		case x < 89: // a partition
+			k := 2 + s.rng.IntN(2)
+			for _, nd := range s.nodes {
+				nd.comp = s.rng.IntN(k)
+			}
+			s.stats.Partitions++
+			s.logf("partition into %d", k)
+		case x < 93: // healed
+			for _, nd := range s.nodes {
+				nd.comp = 0
+			}
+		case x < 97: // a restart: only the durable log survives
+			i := s.pick(joined)
+			if err := s.nodes[i].r.Restart(); err != nil {
+				return err
+			}
+			s.stats.Restarts++
+			s.logf("node %d restarts", i)
+		}
+	}
+
+	// Heal, let the last gossip land, and run a final round: each
+	// newcomer meets its inviter, in join order; then the founder meets
+	// everyone twice (collect, then spread).
+	for _, nd := range s.nodes {
+		nd.comp = 0
+	}
+	if err := s.deliver(true); err != nil {
+		return err
+	}
+	for _, n := range s.joins[1:] {
+		if err := s.session(n, s.nodes[n].issuer, 0); err != nil {
+			return err
+		}
+	}
+	for range 2 {
+		for _, n := range s.joins[1:] {
+			if err := s.session(0, n, 0); err != nil {
+				return err
+			}
+		}
+	}
+
+	ref := NewMemoryReplica(crdt.PublicKey{}, func() int64 { return s.now.Load() })
+	ref.AddGroup(s.group)
+	ref.SetOpCache(s.cache)
+	if _, err := ref.Ingest(context.Background(), s.all); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	if ref.Len(s.group) != len(s.all) {
+		return fmt.Errorf("reference holds %d of %d ops", ref.Len(s.group), len(s.all))
+	}
+	want := ref.Hash(s.group)
+	for _, n := range s.joins {
+		r := s.nodes[n].r
+		if h := r.Hash(s.group); h != want || r.Len(s.group) != len(s.all) {
+			return fmt.Errorf("node %d: %d of %d ops, hash %s, want %s", n, r.Len(s.group), len(s.all), h.Short(), want.Short())
+		}
+	}
+	return nil
+}
