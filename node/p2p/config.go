@@ -1,0 +1,155 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DefaultPort is the TCP and UDP port a node listens on by default.
+const DefaultPort = 4001
+
+// MDNSService is the mDNS service name nodes announce at a meeting.
+const MDNSService = "mutual"
+
+// Tuning. They are constants rather than Config fields because nothing
+// in a deployment has needed to change them yet.
+const (
+	// DefaultSyncEvery is the default period of catch-up with each peer.
+	DefaultSyncEvery = 30 * time.Second
+	// BlockFor is how long a peer that sent an invalid op is refused.
+	BlockFor = 10 * time.Minute
+	// redialMin and redialMax bound the backoff between dials of a --peer
+	// or remembered peer that is not connected.
+	redialMin = time.Second
+	redialMax = time.Minute
+	// sessionTimeout bounds one catch-up session.
+	sessionTimeout = 5 * time.Minute
+	// afterMesh is when, after a connection, a second catch-up session
+	// runs: by then the GossipSub mesh has formed (one heartbeat).
+	afterMesh = 3 * time.Second
+	// dialTimeout bounds one dial.
+	dialTimeout = 15 * time.Second
+	// rememberMax bounds the peer file; the least recently seen go first.
+	rememberMax = 128
+	// forgetAfter drops a remembered peer not seen for that long.
+	forgetAfter = 60 * 24 * time.Hour
+	// gossip queue sizes: GossipSub's default of 32 drops live messages
+	// under a burst (see docs/operations-network.md).
+	outboundQueue = 4096
+	validateQueue = 4096
+)
+
+// Config configures a Host. Only Key is required.
+type Config struct {
+	// Key is the node's ed25519 identity (libp2p crypto). Its raw public
+	// key is the node's crdt.PublicKey. Required.
+	Key crypto.PrivKey
+
+	// Listen lists the multiaddrs to listen on. Empty means TCP and QUIC on
+	// DefaultPort over IPv4 and IPv6; when that port is taken the node
+	// falls back to a port the system chooses, and logs which.
+	Listen []string
+
+	// Peers lists multiaddrs with a /p2p/ID suffix to stay connected to
+	// (the --peer flag): each is dialled at start and redialled whenever
+	// the connection drops, with exponential backoff and jitter capped at
+	// about a minute.
+	Peers []string
+
+	// MDNS turns on discovery on the local network under MDNSService.
+	MDNS bool
+
+	// PeerFile is where the members met before are remembered (JSON: id,
+	// addrs, last_seen, last_synced) and redialled from at start. Empty
+	// means remember nothing.
+	PeerFile string
+
+	// SyncEvery is the period of catch-up with each connected peer, with
+	// ±25% jitter. Zero means DefaultSyncEvery.
+	SyncEvery time.Duration
+
+	// Logger receives the host's logs, and libp2p's own at warning level
+	// and above. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// validated returns cfg with defaults filled in, or an error.
+func (cfg Config) validated() (Config, []peer.AddrInfo, error) {
+	if cfg.Key == nil {
+		return cfg, nil, errors.New("p2p: Config.Key is required")
+	}
+	if cfg.Key.Type() != crypto.Ed25519 {
+		return cfg, nil, fmt.Errorf("p2p: Config.Key: %w", ErrNotEd25519)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SyncEvery <= 0 {
+		cfg.SyncEvery = DefaultSyncEvery
+	}
+	for _, a := range cfg.Listen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			return cfg, nil, fmt.Errorf("p2p: listen address %q: %w", a, err)
+		}
+	}
+	var peers []peer.AddrInfo
+	for _, a := range cfg.Peers {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("p2p: peer address %q (it needs a /p2p/ID suffix): %w", a, err)
+		}
+		peers = append(peers, *ai)
+	}
+	return cfg, peers, nil
+}
+
+// defaultListen returns the default listen addresses: DefaultPort where it
+// is free, else port 0 (the system picks one).
+func defaultListen() []string {
+	var out []string
+	for _, c := range []struct{ net, host, tmpl string }{
+		{"tcp4", "0.0.0.0", "/ip4/0.0.0.0/tcp/%d"},
+		{"udp4", "0.0.0.0", "/ip4/0.0.0.0/udp/%d/quic-v1"},
+		{"tcp6", "::", "/ip6/::/tcp/%d"},
+		{"udp6", "::", "/ip6/::/udp/%d/quic-v1"},
+	} {
+		port := DefaultPort
+		if !portFree(c.net, net.JoinHostPort(c.host, fmt.Sprint(DefaultPort))) {
+			port = 0
+		}
+		out = append(out, fmt.Sprintf(c.tmpl, port))
+	}
+	return out
+}
+
+// portFree reports whether addr can be bound now. An address family the
+// machine lacks counts as free: libp2p then skips it on its own.
+func portFree(network, addr string) bool {
+	if strings.HasPrefix(network, "udp") {
+		c, err := net.ListenPacket(network, addr)
+		if err != nil {
+			return !inUse(err)
+		}
+		c.Close()
+		return true
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return !inUse(err)
+	}
+	l.Close()
+	return true
+}
+
+func inUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}

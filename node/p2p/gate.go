@@ -1,0 +1,67 @@
+package p2p
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// denyList is the connection gater: it refuses peers blocked for sending
+// invalid ops, until their block expires. Everything else is let
+// through; which groups a peer may read is decided per group, in the
+// catch-up protocol and the gossip peer filter.
+type denyList struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	until map[peer.ID]time.Time
+}
+
+func newDenyList(now func() time.Time) *denyList {
+	return &denyList{now: now, until: map[peer.ID]time.Time{}}
+}
+
+// block refuses p for d.
+func (g *denyList) block(p peer.ID, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.until[p] = g.now().Add(d)
+}
+
+// unblock lifts a block.
+func (g *denyList) unblock(p peer.ID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.until, p)
+}
+
+// blocked reports whether p is refused now.
+func (g *denyList) blocked(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.until[p]
+	if !ok {
+		return false
+	}
+	if g.now().After(t) {
+		delete(g.until, p)
+		return false
+	}
+	return true
+}
+
+func (g *denyList) InterceptPeerDial(p peer.ID) bool { return !g.blocked(p) }
+
+func (g *denyList) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.blocked(p) }
+
+func (g *denyList) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+func (g *denyList) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !g.blocked(p)
+}
+
+func (g *denyList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

@@ -1,0 +1,185 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pproto "github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// groupTopic is a joined group's GossipSub topic. The host relays it
+// (is in its mesh) without a subscription: the validator is where
+// inbound ops are delivered, so no subscription queue can overflow.
+type groupTopic struct {
+	topic *pubsub.Topic
+	relay pubsub.RelayCancelFunc
+}
+
+// ErrNotJoined is returned by Publish for a group the host has not joined.
+var ErrNotJoined = errors.New("p2p: group not joined")
+
+// newPubSub starts GossipSub for mutual:
+//   - no GossipSub signatures and no author (StrictNoSign): every op is
+//     signed by its author already, and the message ID is the SHA-256 of
+//     the data, which is the op ID, so an op has one ID everywhere;
+//   - a peer filter, so a group's mesh, gossip and IWANT replies only
+//     include peers that may read the group;
+//   - no flood publishing and no FloodSub protocol: both send to every
+//     peer subscribed to a topic without asking the peer filter, which
+//     would hand a group's ops to a stranger who knows its ID. A local op
+//     still goes out at once, to the mesh peers;
+//   - large queues: GossipSub drops messages silently when a peer's
+//     outbound queue or the validation queue is full.
+func (h *Host) newPubSub() (*pubsub.PubSub, error) {
+	protos := []libp2pproto.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11, pubsub.GossipSubID_v10}
+	return pubsub.NewGossipSub(h.ctx, h.host,
+		pubsub.WithGossipSubProtocols(protos, pubsub.GossipSubDefaultFeatures),
+		pubsub.WithFloodPublish(false),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(opID),
+		pubsub.WithPeerFilter(h.peerFilter),
+		pubsub.WithPeerOutboundQueueSize(outboundQueue),
+		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithRawTracer(h.mesh),
+		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
+	)
+}
+
+func slogWithFloor(l *slog.Logger) *slog.Logger {
+	return slog.New(floorHandler{l.Handler(), libp2pLogFloor})
+}
+
+// opID is the GossipSub message ID: the op ID.
+func opID(m *pb.Message) string {
+	id := sha256.Sum256(m.Data)
+	return string(id[:])
+}
+
+// peerFilter admits p to a topic's mesh only if p may read the group.
+func (h *Host) peerFilter(p peer.ID, topic string) bool {
+	g, ok := protocol.GroupOfTopic(topic)
+	if !ok {
+		return false
+	}
+	key, err := KeyOf(p)
+	if err != nil {
+		return false
+	}
+	return h.r.MayRead(g, key)
+}
+
+// JoinGroup joins a group's topic, with the validator. Joining twice is a
+// no-op. Connected peers are offered a catch-up session at once, so a
+// group joined at run time (`mutual join`, `mutual follow`) fills up
+// without waiting for the next periodic session.
+func (h *Host) JoinGroup(group crdt.ID) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return errors.New("p2p: host closed")
+	}
+	if _, ok := h.topics[group]; ok {
+		return nil
+	}
+	name := protocol.Topic(group)
+	if err := h.ps.RegisterTopicValidator(name, h.validator(group)); err != nil {
+		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
+	}
+	t, err := h.ps.Join(name)
+	if err != nil {
+		_ = h.ps.UnregisterTopicValidator(name)
+		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
+	}
+	relay, err := t.Relay()
+	if err != nil {
+		t.Close()
+		_ = h.ps.UnregisterTopicValidator(name)
+		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
+	}
+	h.topics[group] = &groupTopic{topic: t, relay: relay}
+	if h.host.Network() != nil {
+		for _, p := range h.host.Network().Peers() {
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				h.syncBackground(p, "join")
+			}()
+		}
+	}
+	h.log.Info("joined group topic", "group", group.Short())
+	return nil
+}
+
+// Publish sends a local op to the group's peers. The op is stored first
+// (Replica.IngestOne; an op already stored is fine), so it is never sent
+// unless it survives a restart; an op the replica rejects is not sent.
+func (h *Host) Publish(ctx context.Context, group crdt.ID, raw []byte) error {
+	h.mu.Lock()
+	gt := h.topics[group]
+	h.mu.Unlock()
+	if gt == nil {
+		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
+	}
+	if err := checkTopic(group, raw); err != nil {
+		return fmt.Errorf("p2p: publish: %w", err)
+	}
+	v, err := h.r.IngestOne(ctx, raw)
+	if v == crdt.Reject {
+		return fmt.Errorf("p2p: publish: op rejected: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("p2p: publish: %w", err)
+	}
+	return gt.topic.Publish(ctx, raw)
+}
+
+// checkTopic decodes an op cheaply (no signature check: IngestOne does
+// that) and checks that it belongs to group.
+func checkTopic(group crdt.ID, raw []byte) error {
+	op, err := protocol.DecodeStoredOp(raw)
+	if err != nil {
+		return err
+	}
+	if op.GroupID() != group {
+		return fmt.Errorf("op of group %s on the topic of group %s", op.GroupID().Short(), group.Short())
+	}
+	return nil
+}
+
+// validator returns the GossipSub validator of a group's topic. It stores
+// an op before pubsub forwards it: Accept means valid, new and durably
+// stored. A peer that sends an op the replica rejects is disconnected
+// and blocked: honest nodes never forward what they reject.
+func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
+	return func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if from == h.host.ID() {
+			return pubsub.ValidationAccept // Publish stored it already
+		}
+		if err := checkTopic(group, m.Data); err != nil {
+			h.spawn(func() { h.punish(from, err) })
+			return pubsub.ValidationReject
+		}
+		v, err := h.r.IngestOne(ctx, m.Data)
+		switch v {
+		case crdt.Accept:
+			return pubsub.ValidationAccept
+		case crdt.Reject:
+			h.spawn(func() { h.punish(from, err) })
+			return pubsub.ValidationReject
+		}
+		if err != nil {
+			h.log.Debug("gossiped op ignored", "group", group.Short(), "remote", from, "err", err)
+		}
+		return pubsub.ValidationIgnore
+	}
+}

@@ -1,0 +1,482 @@
+package p2p
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// Host is a running libp2p node replicating a catchup.Replica.
+type Host struct {
+	cfg  Config
+	log  *slog.Logger
+	r    catchup.Replica
+	host host.Host
+	ps   *pubsub.PubSub
+	mesh *meshTracer
+	gate *denyList
+	disc io.Closer // mDNS, or nil
+	evs  event.Subscription
+	file *peerFile
+
+	// ctx is cancelled by Close; every goroutine the host starts watches it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	peers    map[peer.ID]*peerRecord
+	topics   map[crdt.ID]*groupTopic
+	sessions map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
+	wake     map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
+	dialled  map[peer.ID]bool          // peers with a dialler
+
+	dialFailures atomic.Int64 // failed dials of kept peers, for tests
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// PeerInfo describes a peer the host knows: connected now, or remembered.
+type PeerInfo struct {
+	ID         peer.ID
+	Key        crdt.PublicKey
+	Addrs      []string
+	Connected  bool
+	LastSeen   time.Time // zero if never connected in this process or before
+	LastSynced time.Time // end of the last successful catch-up session
+}
+
+type peerRecord struct {
+	key        crdt.PublicKey
+	addrs      []string
+	connected  bool
+	remember   bool // written to the peer file
+	lastSeen   time.Time
+	lastSynced time.Time
+}
+
+// Start starts a host for replica r: it listens, joins the GossipSub
+// topics of r.Groups(), serves catch-up, dials cfg.Peers and the
+// remembered peers, and runs mDNS if asked.
+func Start(cfg Config, r catchup.Replica) (*Host, error) {
+	cfg, kept, err := cfg.validated()
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, errors.New("p2p: nil replica")
+	}
+	routeLibp2pLogs(cfg.Logger.Handler())
+	h := &Host{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "p2p"),
+		r:        r,
+		gate:     newDenyList(time.Now),
+		peers:    map[peer.ID]*peerRecord{},
+		topics:   map[crdt.ID]*groupTopic{},
+		sessions: map[peer.ID]chan struct{}{},
+		wake:     map[peer.ID]chan struct{}{},
+		dialled:  map[peer.ID]bool{},
+	}
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = defaultListen()
+	}
+	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate); err != nil {
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Host, error) {
+		h.cancel()
+		h.host.Close()
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
+	h.mesh = newMeshTracer(h.log)
+	if h.ps, err = h.newPubSub(); err != nil {
+		return fail(err)
+	}
+	if h.evs, err = h.host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged)); err != nil {
+		return fail(err)
+	}
+	h.host.SetStreamHandler(protocol.SyncProtocol, h.handleSync)
+	for _, g := range r.Groups() {
+		if err := h.JoinGroup(g); err != nil {
+			h.evs.Close()
+			return fail(err)
+		}
+	}
+	h.spawn(h.eventLoop)
+	h.spawn(h.syncLoop)
+
+	if cfg.PeerFile != "" {
+		h.file = &peerFile{path: cfg.PeerFile}
+		remembered, err := h.file.load()
+		if err != nil {
+			h.log.Warn("peer file unreadable; starting without it", "path", cfg.PeerFile, "err", err)
+		}
+		for _, e := range remembered {
+			h.remember(e)
+			if ai, ok := e.addrInfo(); ok {
+				kept = append(kept, ai)
+			}
+		}
+	}
+	for _, ai := range kept {
+		h.keep(ai)
+	}
+	if cfg.MDNS {
+		if h.disc, err = h.startMDNS(); err != nil {
+			h.log.Warn("mDNS discovery unavailable; use typed or invite addresses", "err", err)
+			h.disc = nil
+		}
+	}
+	h.log.Info("p2p host started", "id", h.host.ID().String(), "addrs", h.Addrs(), "mdns", h.disc != nil)
+	return h, nil
+}
+
+// newLibp2pHost builds the libp2p host: TCP and QUIC, Noise and TLS,
+// yamux, resource limits sized for a group's few dozen laptops plus
+// strangers on the same network, and a connection manager that trims
+// well before those limits.
+func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList) (host.Host, error) {
+	const (
+		memory = 256 << 20
+		fds    = 1024
+	)
+	limits := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns: 384, ConnsInbound: 256, ConnsOutbound: 256,
+			Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048,
+			FD: 512, Memory: memory,
+		},
+		Transient: rcmgr.ResourceLimits{
+			Conns: 64, ConnsInbound: 32, ConnsOutbound: 32,
+			Streams: 256, StreamsInbound: 128, StreamsOutbound: 128,
+			FD: 64, Memory: 32 << 20,
+		},
+	}.Build(rcmgr.DefaultLimits.Scale(memory, fds))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(96, 192, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(tls.ID, tls.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(gate),
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent("mutual"),
+	)
+	if err != nil {
+		rm.Close()
+		cm.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// spawn runs fn in a goroutine that Close waits for, unless the host is
+// closing.
+func (h *Host) spawn(fn func()) bool {
+	if !h.enter() {
+		return false
+	}
+	go func() {
+		defer h.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// enter counts the calling goroutine in h.wg, unless the host is closing.
+func (h *Host) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+// Close stops the host and every goroutine it started. It is safe to
+// call more than once.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		h.mu.Unlock()
+		h.cancel()
+		var errs []error
+		if h.disc != nil {
+			errs = append(errs, h.disc.Close())
+		}
+		h.host.RemoveStreamHandler(protocol.SyncProtocol)
+		h.wg.Wait()
+		errs = append(errs, h.evs.Close())
+		h.mu.Lock()
+		for _, rec := range h.peers {
+			if rec.connected {
+				rec.lastSeen = time.Now()
+			}
+		}
+		h.mu.Unlock()
+		errs = append(errs, h.savePeers())
+		errs = append(errs, h.host.Close())
+		h.closeErr = errors.Join(errs...)
+		h.log.Info("p2p host stopped")
+	})
+	return h.closeErr
+}
+
+// ID returns the host's peer ID.
+func (h *Host) ID() peer.ID { return h.host.ID() }
+
+// Addrs returns the addresses others can dial, with the /p2p/ID suffix,
+// loopback addresses last.
+func (h *Host) Addrs() []string {
+	addrs := slices.Clone(h.host.Addrs())
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int {
+		return cmp.Compare(loopbackRank(a), loopbackRank(b))
+	})
+	suffix := "/p2p/" + h.host.ID().String()
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String() + suffix
+	}
+	return out
+}
+
+func loopbackRank(a ma.Multiaddr) int {
+	if manet.IsIPLoopback(a) {
+		return 1
+	}
+	return 0
+}
+
+// Connect dials a multiaddr with a /p2p/ID suffix once (`mutual join`
+// reaching the inviter). It does not keep the peer: for that, list it in
+// Config.Peers.
+func (h *Host) Connect(ctx context.Context, addr string) error {
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return fmt.Errorf("p2p: address %q (it needs a /p2p/ID suffix): %w", addr, err)
+	}
+	if ai.ID == h.host.ID() {
+		return fmt.Errorf("p2p: %s is this node", addr)
+	}
+	if err := h.host.Connect(network.WithForceDirectDial(ctx, "user"), *ai); err != nil {
+		return fmt.Errorf("p2p: connect %s: %w", addr, err)
+	}
+	return nil
+}
+
+// Peers returns the peers connected now and those remembered, by ID.
+func (h *Host) Peers() []PeerInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]PeerInfo, 0, len(h.peers))
+	for id, rec := range h.peers {
+		if !rec.connected && !rec.remember {
+			continue
+		}
+		out = append(out, PeerInfo{ID: id, Key: rec.key, Addrs: slices.Clone(rec.addrs),
+			Connected: rec.connected, LastSeen: rec.lastSeen, LastSynced: rec.lastSynced})
+	}
+	slices.SortFunc(out, func(a, b PeerInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// eventLoop follows connections: it records peers, starts a catch-up
+// session on each new connection, and wakes the dialler of a kept peer
+// that disconnected.
+func (h *Host) eventLoop() {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case e, ok := <-h.evs.Out():
+			if !ok {
+				return
+			}
+			ev := e.(event.EvtPeerConnectednessChanged)
+			switch ev.Connectedness {
+			case network.Connected:
+				h.connected(ev.Peer)
+			case network.NotConnected:
+				h.disconnected(ev.Peer)
+			}
+		}
+	}
+}
+
+func (h *Host) connected(p peer.ID) {
+	key, err := KeyOf(p)
+	if err != nil {
+		h.log.Debug("peer with a non-ed25519 identity; gossip and catch-up will ignore it", "remote", p, "err", err)
+		return
+	}
+	h.mu.Lock()
+	rec := h.record(p, key)
+	rec.connected, rec.lastSeen = true, time.Now()
+	h.mu.Unlock()
+	h.log.Debug("peer connected", "remote", p)
+	if h.initiates(p) {
+		h.spawn(func() {
+			h.syncBackground(p, "connect")
+			// Until the GossipSub mesh forms (a heartbeat, about a second)
+			// ops published go to no one; a second session covers them.
+			t := time.NewTimer(jitter(afterMesh))
+			defer t.Stop()
+			select {
+			case <-h.ctx.Done():
+			case <-t.C:
+				h.syncBackground(p, "after mesh")
+			}
+		})
+	}
+}
+
+func (h *Host) disconnected(p peer.ID) {
+	h.mu.Lock()
+	if rec := h.peers[p]; rec != nil {
+		rec.connected, rec.lastSeen = false, time.Now()
+	}
+	wake := h.wake[p]
+	h.mu.Unlock()
+	h.mesh.RemovePeer(p)
+	h.log.Debug("peer disconnected", "remote", p)
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// record returns p's record, creating it. h.mu is held.
+func (h *Host) record(p peer.ID, key crdt.PublicKey) *peerRecord {
+	rec := h.peers[p]
+	if rec == nil {
+		rec = &peerRecord{key: key}
+		h.peers[p] = rec
+	}
+	return rec
+}
+
+// initiates reports whether this host starts the automatic catch-up
+// sessions with p: the side with the smaller peer ID does, so that two
+// nodes do not both run the same session.
+func (h *Host) initiates(p peer.ID) bool { return h.host.ID() < p }
+
+// punish disconnects a peer that sent an invalid op and refuses it for
+// BlockFor.
+func (h *Host) punish(p peer.ID, why error) {
+	h.log.Warn("peer sent an invalid op; disconnecting and blocking it", "remote", p, "for", BlockFor, "err", why)
+	h.gate.block(p, BlockFor)
+	h.host.ConnManager().Unprotect(p, protectTag)
+	_ = h.host.Network().ClosePeer(p)
+}
+
+// jitter returns d scaled by a random factor in [0.75, 1.25).
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
+}
+
+// keep dials ai now and again whenever it is not connected, with
+// exponential backoff and jitter.
+func (h *Host) keep(ai peer.AddrInfo) {
+	if ai.ID == h.host.ID() {
+		return
+	}
+	h.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
+	h.mu.Lock()
+	if h.dialled[ai.ID] {
+		h.mu.Unlock()
+		return
+	}
+	h.dialled[ai.ID] = true
+	wake := make(chan struct{}, 1)
+	h.wake[ai.ID] = wake
+	h.mu.Unlock()
+	h.spawn(func() { h.redial(ai, wake) })
+}
+
+func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
+	backoff := redialMin
+	for {
+		if h.host.Network().Connectedness(ai.ID) == network.Connected {
+			backoff = redialMin
+			select {
+			case <-h.ctx.Done():
+				return
+			case <-wake:
+			}
+			continue
+		}
+		if !h.gate.blocked(ai.ID) {
+			ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
+			err := h.host.Connect(network.WithForceDirectDial(ctx, "kept peer"), peer.AddrInfo{ID: ai.ID})
+			cancel()
+			if err == nil {
+				h.log.Info("connected to kept peer", "remote", ai.ID)
+				continue
+			}
+			if h.ctx.Err() != nil {
+				return
+			}
+			h.dialFailures.Add(1)
+			h.log.Debug("dial failed; will retry", "remote", ai.ID, "in", backoff, "err", err)
+		}
+		t := time.NewTimer(jitter(backoff))
+		select {
+		case <-h.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, redialMax)
+	}
+}

@@ -1,0 +1,100 @@
+package p2p
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/gologshim"
+)
+
+// libp2pLogFloor is the least level of libp2p's own records that reach
+// the node's logger: its debug and info output is meant for libp2p's
+// developers, not for a volunteer reading the node's log.
+const libp2pLogFloor = slog.LevelWarn
+
+// libp2p's loggers are package-level variables that bind to a handler
+// once, on their first record. Route them all, once per process, to a
+// handler that forwards to the logger of the host started last.
+var (
+	routeOnce   sync.Once
+	routeTarget atomic.Pointer[slog.Handler]
+)
+
+func routeLibp2pLogs(h slog.Handler) {
+	routeTarget.Store(&h)
+	routeOnce.Do(func() { gologshim.SetDefaultHandler(&routeHandler{}) })
+}
+
+// routeHandler forwards to routeTarget at or above libp2pLogFloor.
+type routeHandler struct {
+	attrs []slog.Attr
+	group string
+}
+
+func (r *routeHandler) target() slog.Handler {
+	p := routeTarget.Load()
+	if p == nil {
+		return nil
+	}
+	h := *p
+	if len(r.attrs) > 0 {
+		h = h.WithAttrs(r.attrs)
+	}
+	if r.group != "" {
+		h = h.WithGroup(r.group)
+	}
+	return h
+}
+
+func (r *routeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < libp2pLogFloor {
+		return false
+	}
+	t := r.target()
+	return t != nil && t.Enabled(ctx, l)
+}
+
+func (r *routeHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if t := r.target(); t != nil && rec.Level >= libp2pLogFloor {
+		return t.Handle(ctx, rec)
+	}
+	return nil
+}
+
+func (r *routeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &routeHandler{attrs: append(append([]slog.Attr{}, r.attrs...), attrs...), group: r.group}
+}
+
+func (r *routeHandler) WithGroup(name string) slog.Handler {
+	if r.group != "" {
+		name = r.group + "." + name
+	}
+	return &routeHandler{attrs: r.attrs, group: name}
+}
+
+// floorHandler drops records below a level.
+type floorHandler struct {
+	slog.Handler
+	floor slog.Level
+}
+
+func (f floorHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.floor && f.Handler.Enabled(ctx, l)
+}
+
+func (f floorHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < f.floor {
+		return nil
+	}
+	return f.Handler.Handle(ctx, r)
+}
+
+func (f floorHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return floorHandler{f.Handler.WithAttrs(a), f.floor}
+}
+
+func (f floorHandler) WithGroup(n string) slog.Handler {
+	return floorHandler{f.Handler.WithGroup(n), f.floor}
+}

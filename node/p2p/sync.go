@@ -1,0 +1,168 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// protectTag marks, in the connection manager, connections to peers that
+// read one of our groups: they are never trimmed.
+const protectTag = "mutual-member"
+
+// errBusy is returned when a session with the peer is already running.
+var errBusy = errors.New("p2p: a catch-up session with this peer is already running")
+
+// SyncNow runs one catch-up session with p now, as the initiator,
+// waiting for a session already running with p to end first.
+func (h *Host) SyncNow(ctx context.Context, p peer.ID) (catchup.Stats, error) {
+	return h.syncWith(ctx, p, true)
+}
+
+// syncBackground runs a session unless one with p is running already.
+func (h *Host) syncBackground(p peer.ID, why string) {
+	st, err := h.syncWith(h.ctx, p, false)
+	switch {
+	case err == nil:
+		h.log.Debug("catch-up done", "remote", p, "why", why, "stats", st)
+	case errors.Is(err, errBusy) || h.ctx.Err() != nil:
+	default:
+		h.log.Info("catch-up failed", "remote", p, "why", why, "err", err)
+	}
+}
+
+func (h *Host) syncWith(ctx context.Context, p peer.ID, wait bool) (catchup.Stats, error) {
+	key, err := KeyOf(p)
+	if err != nil {
+		return catchup.Stats{}, err
+	}
+	sem := h.sessionSlot(p)
+	if wait {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return catchup.Stats{}, ctx.Err()
+		}
+	} else {
+		select {
+		case sem <- struct{}{}:
+		default:
+			return catchup.Stats{}, errBusy
+		}
+	}
+	defer func() { <-sem }()
+
+	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
+	defer cancel()
+	defer context.AfterFunc(h.ctx, cancel)() // Close ends the session too
+	s, err := h.host.NewStream(ctx, p, protocol.SyncProtocol)
+	if err != nil {
+		return catchup.Stats{}, err
+	}
+	return h.session(ctx, s, p, key, true)
+}
+
+func (h *Host) sessionSlot(p peer.ID) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sem := h.sessions[p]
+	if sem == nil {
+		sem = make(chan struct{}, 1)
+		h.sessions[p] = sem
+	}
+	return sem
+}
+
+// handleSync serves a catch-up session a peer started.
+func (h *Host) handleSync(s network.Stream) {
+	if !h.enter() {
+		_ = s.Reset()
+		return
+	}
+	defer h.wg.Done()
+	p := s.Conn().RemotePeer()
+	key, err := keyOfPub(s.Conn().RemotePublicKey())
+	if err != nil {
+		_ = s.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, sessionTimeout)
+	defer cancel()
+	if _, err := h.session(ctx, s, p, key, false); err != nil && h.ctx.Err() == nil {
+		h.log.Info("catch-up served with an error", "remote", p, "err", err)
+	}
+}
+
+// session runs catch-up on s. A session that shows the peer sent invalid
+// ops gets the peer disconnected and blocked.
+func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crdt.PublicKey, initiator bool) (catchup.Stats, error) {
+	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
+	st, err := catchup.Run(ctx, s, h.r, key, initiator)
+	if err != nil {
+		_ = s.Reset()
+		if errors.Is(err, catchup.ErrRejected) {
+			h.punish(p, err)
+		}
+		return st, err
+	}
+	_ = s.Close()
+	h.synced(p, key)
+	return st, nil
+}
+
+// synced records a successful session. A peer that reads one of our
+// groups is remembered in the peer file and protected from trimming.
+func (h *Host) synced(p peer.ID, key crdt.PublicKey) {
+	member := false
+	for _, g := range h.r.Groups() {
+		if h.r.MayRead(g, key) {
+			member = true
+			break
+		}
+	}
+	addrs := h.dialableAddrs(p)
+	now := time.Now()
+	h.mu.Lock()
+	rec := h.record(p, key)
+	rec.lastSynced, rec.lastSeen = now, now
+	if len(addrs) > 0 {
+		rec.addrs = addrs
+	}
+	save := member && !rec.remember
+	rec.remember = rec.remember || member
+	h.mu.Unlock()
+	if member {
+		h.host.ConnManager().Protect(p, protectTag)
+	}
+	if member || save {
+		if err := h.savePeers(); err != nil {
+			h.log.Warn("cannot write the peer file", "path", h.cfg.PeerFile, "err", err)
+		}
+	}
+}
+
+// syncLoop runs a catch-up session with every connected peer this host
+// initiates with, every SyncEvery ± 25%.
+func (h *Host) syncLoop() {
+	for {
+		t := time.NewTimer(jitter(h.cfg.SyncEvery))
+		select {
+		case <-h.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		for _, p := range h.host.Network().Peers() {
+			if h.initiates(p) {
+				h.spawn(func() { h.syncBackground(p, "periodic") })
+			}
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package p2p
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// meshTracer follows GossipSub's meshes (who this host forwards each
+// topic to) and counts the messages pubsub drops because a queue was
+// full, which it otherwise does silently.
+type meshTracer struct {
+	log *slog.Logger
+
+	mu   sync.Mutex
+	mesh map[string]map[peer.ID]struct{}
+
+	dropped     atomic.Int64
+	lastWarning atomic.Int64 // unix nanoseconds
+}
+
+var _ pubsub.RawTracer = (*meshTracer)(nil)
+
+func newMeshTracer(log *slog.Logger) *meshTracer {
+	return &meshTracer{log: log, mesh: map[string]map[peer.ID]struct{}{}}
+}
+
+// meshPeers returns the peers in a topic's mesh.
+func (t *meshTracer) meshPeers(topic string) []peer.ID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]peer.ID, 0, len(t.mesh[topic]))
+	for p := range t.mesh[topic] {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (t *meshTracer) Graft(p peer.ID, topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mesh[topic] == nil {
+		t.mesh[topic] = map[peer.ID]struct{}{}
+	}
+	t.mesh[topic][p] = struct{}{}
+}
+
+func (t *meshTracer) Prune(p peer.ID, topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.mesh[topic], p)
+}
+
+func (t *meshTracer) Leave(topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.mesh, topic)
+}
+
+// RemovePeer drops a disconnected peer from every mesh (the host calls
+// it: pubsub does not trace disconnections).
+func (t *meshTracer) RemovePeer(p peer.ID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range t.mesh {
+		delete(m, p)
+	}
+}
+
+// DropRPC counts an RPC dropped because the peer's outbound queue was
+// full, and warns at most once a minute: catch-up will deliver the ops,
+// late.
+func (t *meshTracer) DropRPC(rpc *pubsub.RPC, p peer.ID) {
+	n := t.dropped.Add(1)
+	now := time.Now().UnixNano()
+	if last := t.lastWarning.Load(); now-last > int64(time.Minute) && t.lastWarning.CompareAndSwap(last, now) {
+		t.log.Warn("gossip queue full: messages dropped; catch-up will deliver them later", "remote", p, "dropped_total", n)
+	}
+}
+
+// UndeliverableMessage would concern a subscription; the host has none.
+func (t *meshTracer) UndeliverableMessage(*pubsub.Message) {}
+
+func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *meshTracer) Join(string)                                          {}
+func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
+func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
+func (t *meshTracer) RejectMessage(*pubsub.Message, string)                {}
+func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
+func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
