@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// GET /api/v1/events: Server-Sent Events, one per board change:
+//
+//	event: post
+//	data: {"type":"post","post":{...}}
+//
+// A subscriber that falls behind gets "event: lagged" (data
+// {"type":"lagged"}) and the stream ends: the browser's EventSource
+// reconnects by itself, and a client should then reload the board. A
+// comment line every Config.Heartbeat keeps idle connections open. The
+// stream ends when the client goes, the node closes, or Server.Close.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	rc := http.NewResponseController(w)
+	ch, cancel := s.cfg.Board.Subscribe()
+	defer cancel()
+	rc.SetWriteDeadline(time.Time{}) // a stream outlives http.Server.WriteTimeout
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte("retry: 2000\n: connected\n\n")); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return nil // the writer cannot stream; nothing more to say
+	}
+	tick := time.NewTicker(s.cfg.Heartbeat)
+	defer tick.Stop()
+	var buf bytes.Buffer
+	for {
+		buf.Reset()
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-s.done:
+			return nil
+		case <-tick.C:
+			buf.WriteString(": ping\n\n")
+		case ev, ok := <-ch:
+			if !ok {
+				return nil // the replica closed
+			}
+			switch {
+			case ev.Type == "post" && ev.Post != nil && ev.Post.Created:
+				data, err := json.Marshal(struct {
+					Type string   `json:"type"`
+					Post postJSON `json:"post"`
+				}{"post", s.viewer().post(ev.Post)})
+				if err != nil {
+					s.log.Error("events: encode", "err", err)
+					continue
+				}
+				buf.WriteString("event: post\ndata: ")
+				buf.Write(data)
+				buf.WriteString("\n\n")
+			case ev.Type == "lagged":
+				w.Write([]byte("event: lagged\ndata: {\"type\":\"lagged\"}\n\n"))
+				rc.Flush()
+				return nil
+			default:
+				continue
+			}
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return nil
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}

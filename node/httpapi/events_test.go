@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// readEvent reads SSE lines until a complete event with a data line.
+func readEvent(t *testing.T, sc *bufio.Scanner) (name, data string) {
+	t.Helper()
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data = strings.TrimPrefix(line, "data: ")
+		case line == "" && data != "":
+			return name, data
+		}
+	}
+	t.Fatalf("stream ended: %v", sc.Err())
+	return "", ""
+}
+
+func TestEventsStreamPostChanges(t *testing.T) {
+	n := newTestNode(t, func(c *Config) { c.Heartbeat = 20 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.srv.URL+"/api/v1/events", nil)
+	res, err := n.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(res.Body)
+
+	// The subscription is taken before the headers are sent, so a post
+	// made now is on the stream.
+	p := n.create(map[string]any{"kind": "offer", "title": "20 hot meals Friday", "contact": "555-0199"})
+	name, data := readEvent(t, sc)
+	var ev struct {
+		Type string `json:"type"`
+		Post post   `json:"post"`
+	}
+	if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if name != "post" || ev.Type != "post" || ev.Post.ID != p.ID || ev.Post.Title != "20 hot meals Friday" ||
+		ev.Post.Contact == nil || *ev.Post.Contact != "555-0199" {
+		t.Errorf("event %q %+v", name, ev)
+	}
+
+	n.must(200, "POST", "/api/v1/posts/"+p.ID+"/status", map[string]any{"status": "claimed"}, nil)
+	_, data = readEvent(t, sc)
+	if err := json.Unmarshal([]byte(data), &ev); err != nil || ev.Post.Status != "claimed" {
+		t.Errorf("second event: %s", data)
+	}
+}
+
+func TestEventsHeartbeatAndClose(t *testing.T) {
+	n := newTestNode(t, func(c *Config) { c.Heartbeat = 10 * time.Millisecond })
+	res, err := n.srv.Client().Get(n.srv.URL + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sawPing := false
+	for !sawPing && sc.Scan() {
+		sawPing = sc.Text() == ": ping"
+	}
+	if !sawPing {
+		t.Fatal("no heartbeat")
+	}
+	n.api.Close() // ends the stream
+	done := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open after Close")
+	}
+}

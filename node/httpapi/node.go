@@ -1,0 +1,199 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+type groupRefJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type nodeJSON struct {
+	PeerID  string         `json:"peer_id"`
+	Name    string         `json:"name"`
+	Key     string         `json:"key"`
+	Addrs   []string       `json:"addrs"`
+	Groups  []groupRefJSON `json:"groups"`
+	Meeting bool           `json:"meeting"`
+}
+
+// roleName is this node's role in a group: admin or member; pending
+// while its join is not confirmed; follower for a group it follows.
+func roleName(gi replica.GroupInfo) string {
+	switch {
+	case gi.Relation == store.Follower:
+		return "follower"
+	case gi.Role == 0:
+		return "pending"
+	}
+	return gi.Role.String()
+}
+
+func (s *Server) nodeInfo() NodeInfo {
+	var ni NodeInfo
+	if s.cfg.Node != nil {
+		ni = s.cfg.Node()
+	}
+	return ni
+}
+
+// GET /api/v1/node
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
+	ni := s.nodeInfo()
+	out := nodeJSON{
+		PeerID:  ni.PeerID,
+		Name:    ni.Name,
+		Key:     s.cfg.Board.Self().String(),
+		Addrs:   nonNil(ni.Addrs),
+		Groups:  []groupRefJSON{},
+		Meeting: s.cfg.Meeting,
+	}
+	for _, gi := range s.cfg.Board.Groups() {
+		out.Groups = append(out.Groups, groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi)})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type peerJSON struct {
+	PeerID     string   `json:"peer_id"`
+	Name       string   `json:"name"`
+	Addrs      []string `json:"addrs"`
+	Groups     []string `json:"groups"`
+	Connected  bool     `json:"connected"`
+	LastSeen   string   `json:"last_seen"`
+	LastSynced string   `json:"last_synced"`
+}
+
+// GET /api/v1/peers
+func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
+	out := []peerJSON{}
+	if s.cfg.Peers != nil {
+		for _, p := range s.cfg.Peers() {
+			pj := peerJSON{PeerID: p.PeerID, Name: p.Name, Addrs: nonNil(p.Addrs), Groups: []string{},
+				Connected: p.Connected, LastSeen: fmtTime(p.LastSeen), LastSynced: fmtTime(p.LastSynced)}
+			for _, g := range p.Groups {
+				pj.Groups = append(pj.Groups, g.String())
+			}
+			out = append(out, pj)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type memberJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	JoinedAt string `json:"joined_at"`
+}
+
+type groupJSON struct {
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Role    string       `json:"role"` // this node's
+	Members []memberJSON `json:"members"`
+}
+
+// GET /api/v1/groups/{id}
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	out := groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: []memberJSON{}}
+	for _, m := range gi.Members {
+		out.Members = append(out.Members, memberJSON{ID: m.Key.String(), Name: m.Name, Role: m.Role.String(), JoinedAt: fmtTime(m.JoinedAt.Time())})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// POST /api/v1/invites {group?, role?, expires?} → {code, expires}
+func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Group   string `json:"group"`
+		Role    string `json:"role"`
+		Expires string `json:"expires"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	role := crdt.RoleMember
+	if body.Role != "" {
+		var ok bool
+		if role, ok = crdt.ParseRole(body.Role); !ok {
+			return inputErr("role: %q is not member or admin", body.Role)
+		}
+	}
+	ttl, err := parseTTL(body.Expires)
+	if err != nil {
+		return err
+	}
+	gi, err := s.group(body.Group, true)
+	if err != nil {
+		return err
+	}
+	code, c, err := s.cfg.Board.Invite(gi.ID, role, ttl, s.inviteAddrs())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"code": code, "expires": fmtMillis(c.Invite.Expires)})
+	return nil
+}
+
+// inviteAddrs returns the node's addresses for an invite code: each with
+// its /p2p/ suffix, within the protocol's limits.
+func (s *Server) inviteAddrs() []string {
+	ni := s.nodeInfo()
+	var out []string
+	for _, a := range ni.Addrs {
+		if ni.PeerID != "" && !strings.Contains(a, "/p2p/") {
+			a += "/p2p/" + ni.PeerID
+		}
+		if len(a) <= protocol.MaxAddrLen && len(out) < protocol.MaxInviteAddrs {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// GET /api/v1/invites/qr.png?code= → the code as a QR image
+func (s *Server) inviteQR(w http.ResponseWriter, r *http.Request) error {
+	code := r.URL.Query().Get("code")
+	if code == "" {
+		return inputErr("code: missing")
+	}
+	if _, err := protocol.DecodeInviteCode(code); err != nil {
+		return inputErr("code: not an invite code: %v", err)
+	}
+	png, err := qrcode.Encode(code, qrcode.Medium, 512)
+	if err != nil {
+		if png, err = qrcode.Encode(code, qrcode.Low, 512); err != nil {
+			return inputErr("code: too long for a QR code")
+		}
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.WriteHeader(http.StatusOK)
+	w.Write(png)
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

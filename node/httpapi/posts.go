@@ -1,0 +1,327 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// GET /api/v1/posts?group=&kind=&status=&category=&q=&limit=&after=
+func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var groups []crdt.ID
+	if g := q.Get("group"); g != "" {
+		gi, err := s.group(g, false)
+		if err != nil {
+			return err
+		}
+		groups = []crdt.ID{gi.ID}
+	} else {
+		for _, gi := range s.cfg.Board.Groups() {
+			groups = append(groups, gi.ID)
+		}
+	}
+	f := replica.Filter{Category: q.Get("category"), Text: q.Get("q"), Now: s.now().UnixMilli()}
+	if k := q.Get("kind"); k != "" {
+		kind, ok := crdt.ParsePostKind(k)
+		if !ok {
+			return inputErr("kind: %q is not need or offer", k)
+		}
+		f.Kind = kind
+	}
+	openBoard := false
+	if st := q.Get("status"); st != "" {
+		for _, name := range strings.Split(st, ",") {
+			s, ok := crdt.ParseStatus(strings.TrimSpace(name))
+			if !ok {
+				return inputErr("status: %q is not open, claimed, fulfilled or withdrawn", name)
+			}
+			if s == crdt.Open {
+				openBoard = true
+			}
+			if !slices.Contains(f.Statuses, s) {
+				f.Statuses = append(f.Statuses, s)
+			}
+		}
+	}
+	limit := -1
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return inputErr("limit: %q is not a whole number ≥ 1", l)
+		}
+		limit = n
+	}
+	var after *crdt.Post
+	if a := q.Get("after"); a != "" {
+		id, err := parseID("after", a)
+		if err != nil {
+			return err
+		}
+		if after, err = s.cfg.Board.Post(id); err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				return inputErr("after: no post %s on this node", a)
+			}
+			return err
+		}
+	}
+
+	var posts []*crdt.Post
+	for _, g := range groups {
+		f.Group = g
+		ps, err := s.cfg.Board.Posts(f)
+		if err != nil {
+			return err
+		}
+		posts = append(posts, ps...)
+	}
+	if len(groups) > 1 {
+		slices.SortFunc(posts, replica.ComparePosts)
+	}
+	if openBoard { // "open" is the open board: open posts that have not expired
+		posts = slices.DeleteFunc(posts, func(p *crdt.Post) bool {
+			return p.Status.V == crdt.Open && p.Expired(f.Now)
+		})
+	}
+	if after != nil {
+		i, found := slices.BinarySearchFunc(posts, after, replica.ComparePosts)
+		if found {
+			i++
+		}
+		posts = posts[i:]
+	}
+	if limit >= 0 && len(posts) > limit {
+		posts = posts[:limit]
+	}
+	writeJSON(w, http.StatusOK, s.viewer().posts(posts))
+	return nil
+}
+
+// GET /api/v1/posts/{id}
+func (s *Server) getPost(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.pathPost(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	return nil
+}
+
+// pathPost returns the post named by the URL's {id}.
+func (s *Server) pathPost(r *http.Request) (*crdt.Post, error) {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Board.Post(id)
+}
+
+// POST /api/v1/posts {group?, kind, title, ...}
+func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
+	var obj map[string]json.RawMessage
+	if err := decodeJSON(w, r, &obj); err != nil {
+		return err
+	}
+	if obj == nil {
+		return inputErr("body: expected a JSON object")
+	}
+	var in replica.PostInput
+	if _, err := parseFields(obj, &in.Fields, "group", "kind"); err != nil {
+		return err
+	}
+	kind, err := jsonString("kind", obj["kind"])
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if in.Kind, ok = crdt.ParsePostKind(kind); !ok {
+		if kind == "" {
+			return inputErr("kind: missing; need or offer")
+		}
+		return inputErr("kind: %q is not need or offer", kind)
+	}
+	if in.Fields.Title == "" {
+		return inputErr("title: missing")
+	}
+	g, err := jsonString("group", obj["group"])
+	if err != nil {
+		return err
+	}
+	gi, err := s.group(g, true)
+	if err != nil {
+		return err
+	}
+	p, _, err := s.cfg.Board.CreatePost(r.Context(), gi.ID, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/posts/"+p.ID.String())
+	writeJSON(w, http.StatusCreated, s.viewer().post(p))
+	return nil
+}
+
+// PATCH /api/v1/posts/{id} {field: value, ...}
+func (s *Server) editPost(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if err := decodeJSON(w, r, &obj); err != nil {
+		return err
+	}
+	if len(obj) == 0 {
+		return inputErr("body: name at least one field to change (%s)", fieldNames)
+	}
+	for _, k := range []string{"kind", "group", "id", "status"} {
+		if _, ok := obj[k]; ok {
+			return inputErr("%s: cannot be changed by PATCH", k)
+		}
+	}
+	var f crdt.Fields
+	mask, err := parseFields(obj, &f)
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Board.Post(id)
+	if err != nil {
+		return err
+	}
+	p, err = s.cfg.Board.EditPost(r.Context(), p.Group, id, mask, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	return nil
+}
+
+// POST /api/v1/posts/{id}/status {status}
+func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Status *string `json:"status"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.Status == nil {
+		return inputErr("status: missing; open, claimed, fulfilled or withdrawn")
+	}
+	st, ok := crdt.ParseStatus(*body.Status)
+	if !ok {
+		return inputErr("status: %q is not open, claimed, fulfilled or withdrawn", *body.Status)
+	}
+	p, err := s.cfg.Board.Post(id)
+	if err != nil {
+		return err
+	}
+	if p, err = s.cfg.Board.SetStatus(r.Context(), p.Group, id, st); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	return nil
+}
+
+// POST /api/v1/posts/{id}/responses {quantity?, note?} → post
+func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Quantity json.RawMessage `json:"quantity"`
+		Note     string          `json:"note"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	qty, err := parseQuantity(body.Quantity)
+	if err != nil {
+		return err
+	}
+	note := strings.TrimSpace(body.Note)
+	if len(note) > protocol.MaxNote {
+		return inputErr("note: %d bytes, at most %d", len(note), protocol.MaxNote)
+	}
+	p, err := s.cfg.Board.Post(id)
+	if err != nil {
+		return err
+	}
+	if p, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	return nil
+}
+
+// DELETE /api/v1/posts/{id}/responses/{rid}: withdraw one of this
+// node's responses.
+func (s *Server) unrespond(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	rid, err := parseID("response", r.PathValue("rid"))
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Board.Post(id)
+	if err != nil {
+		return err
+	}
+	self := s.cfg.Board.Self()
+	i := slices.IndexFunc(p.ActiveResponses(), func(x crdt.Response) bool { return x.ID == rid })
+	switch {
+	case i < 0:
+		return errorf(errNotFound, "post %s has no active response %s", id.Short(), rid.Short())
+	case p.ActiveResponses()[i].Author != self:
+		return errorf(errForbidden, "only the response's author can withdraw it")
+	}
+	if p, err = s.cfg.Board.Unrespond(r.Context(), p.Group, id, rid); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	return nil
+}
+
+// group resolves a group named in a request, or, when name is "", the
+// node's only group (its only group it may write to, if writable).
+func (s *Server) group(name string, writable bool) (replica.GroupInfo, error) {
+	if name != "" {
+		id, err := parseID("group", name)
+		if err != nil {
+			return replica.GroupInfo{}, err
+		}
+		gi, err := s.cfg.Board.Group(id)
+		if err != nil {
+			return gi, err
+		}
+		if writable && gi.Relation != store.Member {
+			return gi, errorf(errForbidden, "this node follows group %s read-only; it cannot write to its board", gi.Name)
+		}
+		return gi, nil
+	}
+	var cands []replica.GroupInfo
+	for _, gi := range s.cfg.Board.Groups() {
+		if !writable || gi.Relation == store.Member {
+			cands = append(cands, gi)
+		}
+	}
+	switch len(cands) {
+	case 1:
+		return cands[0], nil
+	case 0:
+		return replica.GroupInfo{}, errorf(errConflict, "this node is in no group yet: create or join one first")
+	}
+	return replica.GroupInfo{}, inputErr("group: missing; this node has %d groups, so say which", len(cands))
+}

@@ -1,0 +1,293 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/web"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// Board is what the API needs of a node's boards. *replica.Replica
+// implements it.
+type Board interface {
+	Self() crdt.PublicKey
+	Groups() []replica.GroupInfo
+	Group(id crdt.ID) (replica.GroupInfo, error)
+	MemberName(group crdt.ID, k crdt.PublicKey) string
+	IsMember(group crdt.ID, k crdt.PublicKey) bool
+
+	Posts(f replica.Filter) ([]*crdt.Post, error)
+	Post(id crdt.ID) (*crdt.Post, error)
+
+	CreatePost(ctx context.Context, group crdt.ID, in replica.PostInput) (*crdt.Post, bool, error)
+	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
+	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
+	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error)
+	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
+
+	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
+	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
+	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
+	Subscribe() (<-chan replica.Event, func())
+}
+
+var _ Board = (*replica.Replica)(nil)
+
+// NodeInfo describes the node for GET /api/v1/node.
+type NodeInfo struct {
+	PeerID string
+	Name   string
+	Addrs  []string // multiaddrs the libp2p host listens on; may be empty
+}
+
+// PeerInfo describes a peer for GET /api/v1/peers.
+type PeerInfo struct {
+	PeerID     string
+	Name       string
+	Addrs      []string
+	Groups     []crdt.ID
+	Connected  bool
+	LastSeen   time.Time // zero: never
+	LastSynced time.Time // zero: never
+}
+
+// Config configures a Server. Only Board is required.
+type Config struct {
+	Board Board
+	// Node describes the node; nil reports only its key as peer ID.
+	Node func() NodeInfo
+	// Peers lists the known peers; nil reports none.
+	Peers func() []PeerInfo
+	// Meeting turns meeting mode on: the node listens beyond loopback,
+	// and requests from other addresses need a session from the join
+	// link (JoinURL).
+	Meeting bool
+	// Hosts are host names, besides IP literals, "localhost", names
+	// under .localhost and .local, that the Host header may carry (e.g.
+	// a name the organiser gave the laptop in the LAN's DNS). Any other
+	// name is refused, so that a web page cannot reach the API by
+	// rebinding its own domain to 127.0.0.1.
+	Hosts []string
+	// Heartbeat is the interval of comments on the event stream, which
+	// keep proxies and browsers from dropping an idle stream. Default 15 s.
+	Heartbeat time.Duration
+	// OnGroup, if set, is called after this node created or joined a
+	// group, with the inviter's addresses for a join (to subscribe to the
+	// group's topic and dial the inviter).
+	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// Now is the clock for expiry and invites' display; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Limits on request bodies.
+const (
+	maxJSONBody = 1 << 20
+	maxCSVBody  = 10 << 20
+)
+
+// Server is the HTTP API and web UI. It is an http.Handler; call Close
+// when the HTTP server shuts down, to end the event streams (which
+// http.Server.Shutdown would otherwise wait for).
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	mux  *http.ServeMux
+	ui   http.Handler
+	cop  *http.CrossOriginProtection
+	done chan struct{}
+	once sync.Once
+
+	allow map[string][]string // path pattern → methods, for 405s
+
+	sessions *sessions // nil unless meeting mode
+}
+
+// New returns a Server. It panics if cfg.Board is nil.
+func New(cfg Config) *Server {
+	if cfg.Board == nil {
+		panic("httpapi: Config.Board is nil")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		mux:   http.NewServeMux(),
+		ui:    web.Handler(),
+		cop:   http.NewCrossOriginProtection(),
+		done:  make(chan struct{}),
+		allow: map[string][]string{},
+	}
+	if cfg.Meeting {
+		s.sessions = newSessions()
+	}
+	s.routes()
+	return s
+}
+
+// Close ends the open event streams. Safe twice.
+func (s *Server) Close() error {
+	s.once.Do(func() { close(s.done) })
+	return nil
+}
+
+func (s *Server) routes() {
+	s.handle("GET /api/v1/node", s.getNode)
+	s.handle("GET /api/v1/peers", s.getPeers)
+	s.handle("GET /api/v1/groups/{id}", s.getGroup)
+	s.handle("GET /api/v1/posts", s.listPosts)
+	s.handle("POST /api/v1/posts", s.createPost)
+	s.handle("GET /api/v1/posts/{id}", s.getPost)
+	s.handle("PATCH /api/v1/posts/{id}", s.editPost)
+	s.handle("POST /api/v1/posts/{id}/status", s.setStatus)
+	s.handle("POST /api/v1/posts/{id}/responses", s.respond)
+	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
+	s.handle("POST /api/v1/groups", s.createGroup)
+	s.handle("POST /api/v1/join", s.joinGroup)
+	s.handle("POST /api/v1/invites", s.createInvite)
+	s.handle("GET /api/v1/invites/qr.png", s.inviteQR)
+	s.handle("GET /api/v1/events", s.events)
+	s.handle("GET /api/v1/digest", s.digest)
+	s.handle("GET /api/v1/posts.csv", s.exportCSV)
+	s.handle("POST /api/v1/import/csv", s.importCSV)
+	s.handle("POST /api/v1/sessions/revoke", s.revokeSessions)
+	s.handle("GET /join", s.join)
+	// A known path with another method: 405 with Allow, as JSON.
+	for path, methods := range s.allow {
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, errorf(errNotAllowed, "%s is not allowed here; use %s", r.Method, allow))
+		})
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(errNotFound, "no such API endpoint: %s", r.URL.Path))
+	})
+	s.mux.Handle("/", s.ui)
+}
+
+// handlerFunc is an API handler: it writes its response only on success,
+// and returns the error otherwise.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.allow[path] = append(s.allow[path], method)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP checks the request's Host, session, origin and content type,
+// then routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkHost(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if err := s.guard(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// guard admits an API request: it needs a session in meeting mode (from
+// another host), must not come cross-origin from a browser if it changes
+// anything, and must declare the content type its body has.
+func (s *Server) guard(r *http.Request) error {
+	if s.sessions != nil && !isLoopback(r) && !s.sessions.valid(r) {
+		return errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if err := s.cop.Check(r); err != nil {
+		return errorf(errForbidden, "cross-origin request refused: %v", err)
+	}
+	if r.Method == http.MethodDelete || r.URL.Path == "/api/v1/sessions/revoke" {
+		return nil // no body is read
+	}
+	want := "application/json"
+	if r.URL.Path == "/api/v1/import/csv" {
+		want = "text/csv"
+	}
+	if !hasMediaType(r, want) {
+		return errorf(errMediaType, "send the body as Content-Type: %s", want)
+	}
+	return nil
+}
+
+func hasMediaType(r *http.Request, want string) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), want)
+}
+
+// isLoopback reports whether the request comes from this machine.
+func isLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		a, err2 := netip.ParseAddr(r.RemoteAddr)
+		if err2 != nil {
+			return false
+		}
+		return a.Unmap().IsLoopback()
+	}
+	return ap.Addr().Unmap().IsLoopback()
+}
+
+// checkHost refuses a Host header that names a domain the node was not
+// told about: a page on evil.example that rebinds its name to 127.0.0.1
+// would otherwise be same-origin with the API.
+func (s *Server) checkHost(r *http.Request) error {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	switch {
+	case host == "", host == "localhost",
+		strings.HasSuffix(host, ".localhost"), strings.HasSuffix(host, ".local"):
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	for _, h := range s.cfg.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return nil
+		}
+	}
+	return errorf(errBadHost, "host %q is not this node's; use its IP address or localhost", r.Host)
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }

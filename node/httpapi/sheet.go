@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/sheet"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// rows turns posts into spreadsheet rows. Contacts go in only where this
+// node may show them.
+func (v *viewer) rows(posts []*crdt.Post) []sheet.Row {
+	rows := make([]sheet.Row, len(posts))
+	for i, p := range posts {
+		r := sheet.Row{
+			Kind:     p.Kind.String(),
+			Title:    p.Title.V,
+			Details:  p.Details.V,
+			Category: p.Category.V,
+			Location: p.Location.V,
+			Quantity: p.Quantity.V,
+			Urgency:  p.Urgency.V.String(),
+			Status:   p.Status.V.String(),
+			Ref:      p.Ref,
+		}
+		if p.Expires.V != 0 {
+			r.Expires = time.UnixMilli(p.Expires.V).UTC()
+		}
+		if v.canSeeContact(p) {
+			r.Contact = p.Contact.V
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+// GET /api/v1/digest?group= → the open board as plain text
+func (s *Server) digest(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.URL.Query().Get("group"), false)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	posts, err := s.cfg.Board.Posts(replica.Filter{Group: gi.ID, OpenOnly: true, Now: now.UnixMilli()})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := sheet.Digest(&buf, gi.Name, s.viewer().rows(posts), now); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+	return nil
+}
+
+// GET /api/v1/posts.csv?group= → every post of the group as CSV
+func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.URL.Query().Get("group"), false)
+	if err != nil {
+		return err
+	}
+	posts, err := s.cfg.Board.Posts(replica.Filter{Group: gi.ID, Now: s.now().UnixMilli()})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := sheet.Write(&buf, s.viewer().rows(posts)); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="mutual-`+gi.ID.Short()+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+	return nil
+}
+
+type rowErrorJSON struct {
+	Row   int    `json:"row"`
+	Error string `json:"error"`
+}
+
+type importJSON struct {
+	Imported   int            `json:"imported"`
+	Duplicates int            `json:"duplicates"`
+	Errors     []rowErrorJSON `json:"errors"`
+}
+
+// POST /api/v1/import/csv?group= body: CSV → {imported, duplicates, errors}
+//
+// Each row becomes a post keyed by its Ref, so importing the same file
+// again adds nothing and reports duplicates. A new post whose row has a
+// status other than open then gets that status. A row the board refuses
+// is reported with its line and the rest go on; an error of the node
+// itself (closing, disk) stops the import and is the answer, and the rows
+// written before it stay (importing the file again completes it).
+func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.URL.Query().Get("group"), true)
+	if err != nil {
+		return err
+	}
+	rows, bad, err := sheet.Read(http.MaxBytesReader(w, r.Body, maxCSVBody), sheet.ReadOptions{})
+	if err != nil {
+		return err
+	}
+	// Rows are written by a few workers at once, so that the replica's
+	// group commit turns many rows into one fsync.
+	type result struct {
+		created bool
+		err     error
+	}
+	results := make([]result, len(rows))
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	sem := make(chan struct{}, importWorkers)
+	var wg sync.WaitGroup
+	for i := range rows {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			created, err := s.importRow(ctx, gi.ID, &rows[i])
+			if err != nil && statusOf(err) != http.StatusBadRequest {
+				cancel(err)
+			}
+			results[i] = result{created, err}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	out := importJSON{Errors: []rowErrorJSON{}}
+	for _, b := range bad {
+		out.Errors = append(out.Errors, rowErrorJSON{b.Line, b.Err})
+	}
+	for i, res := range results {
+		switch {
+		case res.created:
+			out.Imported++
+		case res.err == nil:
+			out.Duplicates++
+		}
+		if res.err != nil {
+			out.Errors = append(out.Errors, rowErrorJSON{rows[i].Line, res.err.Error()})
+		}
+	}
+	slices.SortStableFunc(out.Errors, func(a, b rowErrorJSON) int { return cmp.Compare(a.Row, b.Row) })
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// importWorkers is how many rows an import writes at once.
+const importWorkers = 16
+
+// importRow creates the post for one row and reports whether it is new.
+func (s *Server) importRow(ctx context.Context, group crdt.ID, row *sheet.Row) (bool, error) {
+	in := replica.PostInput{
+		Fields: crdt.Fields{
+			Title:    row.Title,
+			Details:  row.Details,
+			Category: row.Category,
+			Location: row.Location,
+			Contact:  row.Contact,
+			Quantity: row.Quantity,
+		},
+		Ref: row.Ref,
+	}
+	var ok bool
+	if in.Kind, ok = crdt.ParsePostKind(row.Kind); !ok {
+		return false, inputErr("kind %q is neither need nor offer", row.Kind)
+	}
+	if in.Fields.Urgency, ok = crdt.ParseUrgency(row.Urgency); !ok {
+		return false, inputErr("urgency %q is not low, normal or high", row.Urgency)
+	}
+	status := crdt.Open
+	if row.Status != "" {
+		if status, ok = crdt.ParseStatus(row.Status); !ok {
+			return false, inputErr("status %q is not open, claimed, fulfilled or withdrawn", row.Status)
+		}
+	}
+	if !row.Expires.IsZero() {
+		in.Fields.Expires = row.Expires.UnixMilli()
+	}
+	if len(in.Ref) > protocol.MaxRef {
+		return false, inputErr("import key is over %d bytes", protocol.MaxRef)
+	}
+	if err := protocol.CheckFields(&in.Fields); err != nil {
+		return false, inputErr("%v", err)
+	}
+	p, created, err := s.cfg.Board.CreatePost(ctx, group, in)
+	if err != nil || !created || status == crdt.Open {
+		return created, err
+	}
+	if _, err := s.cfg.Board.SetStatus(ctx, group, p.ID, status); err != nil {
+		return true, fmt.Errorf("imported, but its status was not set: %w", err)
+	}
+	return true, nil
+}
