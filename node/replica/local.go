@@ -21,6 +21,21 @@ func (bt *batch) local(l *localOp) error {
 	if gs == nil {
 		return ErrNoGroup
 	}
+	if l.ref != "" {
+		// Checked here, in the writer, so that two imports of one file at
+		// once still create each post once.
+		id, ok := bt.refs[refKey{gs.rec.ID, l.ref}]
+		if !ok {
+			var err error
+			if id, ok, err = r.st.Ref(gs.rec.ID, l.ref); err != nil {
+				return err
+			}
+		}
+		if ok {
+			l.existing = id
+			return nil
+		}
+	}
 	body, err := l.build(gs)
 	if err != nil {
 		return err
@@ -98,6 +113,9 @@ func (r *Replica) Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs
 	admin := false
 	if gs != nil {
 		name = gs.rec.Name
+		if gs.g.Founded {
+			name = gs.g.Name
+		}
 		admin = gs.g.IsAdmin(r.self)
 	}
 	r.mu.RUnlock()
@@ -159,15 +177,7 @@ type PostInput struct {
 // CreatePost creates a post. It returns the post once it is on disk, and
 // whether it was created (false: a post with the same Ref existed).
 func (r *Replica) CreatePost(ctx context.Context, group crdt.ID, in PostInput) (*crdt.Post, bool, error) {
-	if in.Ref != "" {
-		if id, ok, err := r.st.Ref(group, in.Ref); err != nil {
-			return nil, false, err
-		} else if ok {
-			p, err := r.st.Post(group, id)
-			return p, false, err
-		}
-	}
-	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+	l, err := r.doLocal(ctx, &localOp{group: group, ref: in.Ref, build: func(gs *groupState) (crdt.Body, error) {
 		if !gs.canWrite(r.self) {
 			return nil, ErrNotMember
 		}
@@ -175,6 +185,10 @@ func (r *Replica) CreatePost(ctx context.Context, group crdt.ID, in PostInput) (
 	}})
 	if err != nil {
 		return nil, false, err
+	}
+	if !l.existing.IsZero() {
+		p, err := r.st.Post(group, l.existing)
+		return p, false, err
 	}
 	return l.post, true, nil
 }

@@ -66,6 +66,8 @@ type localOp struct {
 	group    crdt.ID
 	newGroup *store.GroupRecord // genesis or join: create the group record
 	build    func(gs *groupState) (crdt.Body, error)
+	ref      string // PostCreate's Ref: if the group has it, nothing is written
+	existing crdt.ID
 	// results
 	op   crdt.Op
 	post *crdt.Post
@@ -135,7 +137,8 @@ type batch struct {
 	changed   []postKey
 	published []localPublish
 	group     crdt.ID // the group of the op being applied (for Get)
-	err       error   // a store read failed: the whole batch fails
+	refs      map[refKey]crdt.ID
+	err       error // a store read failed: the whole batch fails
 }
 
 type logPos struct {
@@ -152,6 +155,11 @@ type mark struct {
 
 type postKey struct{ g, id crdt.ID }
 
+type refKey struct {
+	g   crdt.ID
+	ref string
+}
+
 type postEntry struct {
 	prev, cur *crdt.Post
 	dirty     bool
@@ -163,7 +171,7 @@ type localPublish struct {
 }
 
 func (r *Replica) process(reqs []*request) {
-	bt := &batch{r: r, now: r.nowMillis(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}}
+	bt := &batch{r: r, now: r.nowMillis(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
@@ -328,7 +336,10 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 			bt.posts[k].dirty = true
 		}
 		if c, ok := o.Body.(crdt.PostCreate); ok && c.Ref != "" {
-			bt.b.PutRef(gid, c.Ref, o.ID)
+			if _, dup := bt.refs[refKey{gid, c.Ref}]; !dup {
+				bt.b.PutRef(gid, c.Ref, o.ID)
+				bt.refs[refKey{gid, c.Ref}] = o.ID
+			}
 		}
 	}
 	res.Outcome = New

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/mutual-aid/mutual/node"
+)
+
+func init() {
+	commands = []*command{
+		{name: "init", args: "[--name NAME]", summary: "create this node's identity; prints its peer ID",
+			example: "  mutual init --name laptop-at-the-hall",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.name, "name", "", "this node's display name (default: the host name)")
+			},
+			run: cmdInit},
+		{name: "group create", args: "NAME", summary: "create a group with you as its first admin; prints its ID",
+			example: `  mutual group create "Eastgate Mutual Aid"`, run: cmdGroupCreate},
+		{name: "invite", args: "[--group G] [--role member|admin] [--expires 72h]", summary: "print an invite code (and its QR code) for a newcomer",
+			example: "  mutual invite --role member --expires 24h",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+				fs.StringVar(&o.role, "role", "member", "member or admin")
+				fs.StringVar(&o.expires, "expires", "72h", "how long the code stays valid")
+			},
+			run: cmdInvite},
+		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
+			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
+		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT] [--peer MULTIADDR]... [--no-mdns]", summary: "run the node: sync with peers, serve the API and the web page",
+			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --http 0.0.0.0:7777      # meeting mode: phones in the room join with a link",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.Var(&o.listens, "listen", "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
+				fs.StringVar(&o.httpAddr, "http", "127.0.0.1:7777", "HTTP address of the API and web page")
+				fs.Var(&o.peers, "peer", "multiaddr of a peer to stay connected to (repeatable)")
+				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
+			},
+			run: cmdServe},
+		{name: "post", args: "need|offer --title T [--details D] [--category C] [--location L] [--quantity N] [--urgency low|normal|high] [--expires RFC3339] [--contact X] [--group G]",
+			summary: "add a need or an offer to the board",
+			example: `  mutual post need --title "Winter coats, size L" --quantity 4 --category clothing --urgency high`,
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.title, "title", "", "short title (required)")
+				fs.StringVar(&o.details, "details", "", "details")
+				fs.StringVar(&o.category, "category", "", "category, e.g. food, clothing, transport")
+				fs.StringVar(&o.location, "location", "", "neighbourhood or place (members only)")
+				fs.StringVar(&o.quantity, "quantity", "", "how many")
+				fs.StringVar(&o.urgency, "urgency", "", "low, normal or high")
+				fs.StringVar(&o.expiresAt, "expires", "", "when it drops off the board (RFC3339 or YYYY-MM-DD)")
+				fs.StringVar(&o.contact, "contact", "", "how to reach the person (members only)")
+				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+			},
+			run: cmdPost},
+		{name: "board", args: "[--kind need|offer] [--status S] [--category C] [--group G] [--csv]", summary: "list the board's posts",
+			example: "  mutual board --kind need --status open --category food",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.kind, "kind", "", "need or offer")
+				fs.StringVar(&o.status, "status", "", "open (the open board: not expired), claimed, fulfilled or withdrawn")
+				fs.StringVar(&o.category, "category", "", "category")
+				fs.StringVar(&o.q, "q", "", "text to search for")
+				fs.StringVar(&o.group, "group", "", "group ID")
+				fs.BoolVar(&o.csv, "csv", false, "print the board as a spreadsheet (CSV)")
+			},
+			run: cmdBoard},
+		{name: "status", args: "POST-ID open|claimed|fulfilled|withdrawn", summary: "change a post's status",
+			example: "  mutual status 3f2a…c9 fulfilled", run: cmdStatus},
+		{name: "peers", args: "", summary: "list the peers this node knows and when it last synced with each", run: cmdPeers},
+		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing)",
+			example: "  mutual import-csv requests.csv",
+			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
+			run:     cmdImportCSV},
+		{name: "digest", args: "[--group G]", summary: "print the open needs and offers as short text to paste into a chat (no contact details)",
+			flags: func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
+			run:   cmdDigest},
+	}
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdInit(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("init takes no arguments")
+	}
+	id, created, err := node.Init(o.data, o.name)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, map[string]any{"peer_id": id.PeerID.String(), "name": id.Name, "data": o.data, "created": created})
+	}
+	fmt.Fprintln(e.stdout, id.PeerID)
+	if created {
+		fmt.Fprintf(e.stderr, "created node %q in %s\nnext: `mutual group create NAME` or `mutual join CODE`\n", id.Name, o.data)
+	}
+	return nil
+}
+
+func withClient(o *opts, fn func(c *client) error) error {
+	c, err := openClient(o.data)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
+}
+
+func cmdGroupCreate(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+		return usagef(`usage: mutual group create NAME`)
+	}
+	return withClient(o, func(c *client) error {
+		var g struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		if err := c.do(ctx, "POST", "/api/v1/groups", map[string]string{"name": args[0]}, &g); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, g)
+		}
+		fmt.Fprintln(e.stdout, g.ID)
+		fmt.Fprintf(e.stderr, "created group %q; invite others with `mutual invite`\n", g.Name)
+		return nil
+	})
+}
+
+func cmdInvite(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("invite takes no arguments (use --group, --role, --expires)")
+	}
+	return withClient(o, func(c *client) error {
+		var out struct {
+			Code string `json:"code"`
+		}
+		body := map[string]string{"role": o.role, "expires": o.expires}
+		if o.group != "" {
+			body["group"] = o.group
+		}
+		if err := c.do(ctx, "POST", "/api/v1/invites", body, &out); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, out)
+		}
+		fmt.Fprintln(e.stdout, out.Code)
+		if q, err := qrcode.New(out.Code, qrcode.Low); err == nil {
+			fmt.Fprint(e.stdout, q.ToSmallString(false))
+		}
+		fmt.Fprintf(e.stderr, "valid for %s; the newcomer runs `mutual join CODE`\n", o.expires)
+		return nil
+	})
+}
+
+func cmdJoin(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual join CODE")
+	}
+	return withClient(o, func(c *client) error {
+		var g struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		if err := c.do(ctx, "POST", "/api/v1/join", map[string]string{"code": args[0]}, &g); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, g)
+		}
+		fmt.Fprintln(e.stdout, g.ID)
+		fmt.Fprintf(e.stderr, "joined %q; the board arrives when this node first syncs with a member (run `mutual serve`)\n", g.Name)
+		return nil
+	})
+}
+
+func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("serve takes no arguments")
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	_, created, err := node.Init(o.data, "")
+	if err != nil {
+		return err
+	}
+	return node.Serve(ctx, node.ServeConfig{
+		Dir: o.data, Listen: o.listens, HTTP: o.httpAddr, Peers: o.peers, NoMDNS: o.noMDNS, Logger: log,
+		Ready: func(addr, joinURL string, n *node.Node) {
+			id := n.Local.ID
+			fmt.Fprintf(e.stdout, "mutual node %q (%s)\n", id.Name, id.PeerID)
+			if created {
+				fmt.Fprintf(e.stdout, "created a new identity and store in %s\n", o.data)
+			}
+			fmt.Fprintf(e.stdout, "web page and API: http://%s\n", addr)
+			for _, a := range n.Host.Addrs() {
+				fmt.Fprintf(e.stdout, "peer address: %s\n", a)
+			}
+			if joinURL != "" {
+				fmt.Fprintf(e.stdout, "\nmeeting mode: phones in the room join with this link (or scan it):\n%s\n", joinURL)
+				if q, err := qrcode.New(joinURL, qrcode.Low); err == nil {
+					fmt.Fprint(e.stdout, q.ToSmallString(false))
+				}
+			}
+			if len(n.Local.Replica.Groups()) == 0 {
+				fmt.Fprintf(e.stdout, "\nno group yet: create one with `mutual group create NAME`, or join one with `mutual join CODE`\n")
+			}
+		},
+	})
+}
+
+// post is the API's post, as the CLI prints it.
+type post struct {
+	ID              string `json:"id"`
+	Kind            string `json:"kind"`
+	Title           string `json:"title"`
+	Category        string `json:"category"`
+	Location        string `json:"location"`
+	Quantity        uint32 `json:"quantity"`
+	Urgency         string `json:"urgency"`
+	Expires         string `json:"expires"`
+	Status          string `json:"status"`
+	Expired         bool   `json:"expired"`
+	OverClaimed     bool   `json:"over_claimed"`
+	ClaimedQuantity uint64 `json:"claimed_quantity"`
+	AuthorName      string `json:"author_name"`
+}
+
+func cmdPost(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 || (args[0] != "need" && args[0] != "offer") {
+		return usagef("usage: mutual post need|offer --title T [...]")
+	}
+	body := map[string]any{"kind": args[0], "title": o.title}
+	for k, v := range map[string]string{"details": o.details, "category": o.category, "location": o.location,
+		"urgency": o.urgency, "expires": o.expiresAt, "contact": o.contact, "group": o.group} {
+		if v != "" {
+			body[k] = v
+		}
+	}
+	if o.quantity != "" {
+		var n int64
+		if _, err := fmt.Sscan(o.quantity, &n); err != nil || n < 0 || fmt.Sprint(n) != o.quantity {
+			return usagef("--quantity must be a whole number, not %q", o.quantity)
+		}
+		body["quantity"] = n
+	}
+	return withClient(o, func(c *client) error {
+		var raw json.RawMessage
+		if err := c.do(ctx, "POST", "/api/v1/posts", body, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var p post
+		json.Unmarshal(raw, &p)
+		fmt.Fprintln(e.stdout, p.ID)
+		return nil
+	})
+}
+
+func cmdBoard(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("board takes no arguments (use --kind, --status, --category)")
+	}
+	v := url.Values{}
+	for k, x := range map[string]string{"kind": o.kind, "status": o.status, "category": o.category, "group": o.group, "q": o.q} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return withClient(o, func(c *client) error {
+		if o.csv {
+			var b []byte
+			if err := c.doRaw(ctx, "GET", "/api/v1/posts.csv?"+v.Encode(), "", nil, &b); err != nil {
+				return err
+			}
+			_, err := e.stdout.Write(b)
+			return err
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", "/api/v1/posts?"+v.Encode(), nil, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var ps []post
+		if err := json.Unmarshal(raw, &ps); err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(e.stderr, "no posts match")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE")
+		for _, p := range ps {
+			st := p.Status
+			if p.Expired {
+				st += " (expired)"
+			}
+			if p.OverClaimed {
+				st += " (over-claimed)"
+			}
+			qty := ""
+			if p.Quantity > 0 {
+				qty = fmt.Sprint(p.Quantity)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID[:12], p.Kind, st, p.Urgency, qty, p.Category, p.Title)
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 2 {
+		return usagef("usage: mutual status POST-ID open|claimed|fulfilled|withdrawn")
+	}
+	return withClient(o, func(c *client) error {
+		id, err := resolvePostID(ctx, c, args[0])
+		if err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "POST", "/api/v1/posts/"+id+"/status", map[string]string{"status": args[1]}, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var p post
+		json.Unmarshal(raw, &p)
+		fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Status)
+		return nil
+	})
+}
+
+// resolvePostID accepts a full ID or a unique prefix of at least 6 hex
+// digits, as the board table prints 12.
+func resolvePostID(ctx context.Context, c *client, s string) (string, error) {
+	if len(s) == 64 || len(s) < 6 {
+		return s, nil
+	}
+	var ps []post
+	if err := c.do(ctx, "GET", "/api/v1/posts", nil, &ps); err != nil {
+		return "", err
+	}
+	found := ""
+	for _, p := range ps {
+		if strings.HasPrefix(p.ID, strings.ToLower(s)) {
+			if found != "" {
+				return "", fmt.Errorf("post ID %q is ambiguous: give more digits", s)
+			}
+			found = p.ID
+		}
+	}
+	if found == "" {
+		return "", fmt.Errorf("no post with ID %q", s)
+	}
+	return found, nil
+}
+
+func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
+	return withClient(o, func(c *client) error {
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", "/api/v1/peers", nil, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var ps []struct {
+			PeerID     string   `json:"peer_id"`
+			Name       string   `json:"name"`
+			Connected  bool     `json:"connected"`
+			LastSynced string   `json:"last_synced"`
+			Groups     []string `json:"groups"`
+		}
+		json.Unmarshal(raw, &ps)
+		if len(ps) == 0 {
+			fmt.Fprintln(e.stderr, "no peers yet (is `mutual serve` running?)")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, p.Name, p.Connected, ago(p.LastSynced))
+		}
+		return tw.Flush()
+	})
+}
+
+func ago(ts string) string {
+	t, err := time.Parse(time.RFC3339, ts)
+	if err != nil || t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	}
+	return t.Local().Format("2 Jan 15:04")
+}
+
+func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual import-csv FILE [--group G]")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v := url.Values{}
+	if o.group != "" {
+		v.Set("group", o.group)
+	}
+	return withClient(o, func(c *client) error {
+		var rep struct {
+			Imported   int `json:"imported"`
+			Duplicates int `json:"duplicates"`
+			Errors     []struct {
+				Row   int    `json:"row"`
+				Error string `json:"error"`
+			} `json:"errors"`
+		}
+		var raw json.RawMessage
+		if err := c.doRaw(ctx, "POST", "/api/v1/import/csv?"+v.Encode(), "text/csv", f, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		json.Unmarshal(raw, &rep)
+		fmt.Fprintf(e.stdout, "imported %d, already had %d, could not read %d\n", rep.Imported, rep.Duplicates, len(rep.Errors))
+		for _, x := range rep.Errors {
+			fmt.Fprintf(e.stdout, "  row %d: %s\n", x.Row, x.Error)
+		}
+		return nil
+	})
+}
+
+func cmdDigest(ctx context.Context, e *env, o *opts, args []string) error {
+	v := url.Values{}
+	if o.group != "" {
+		v.Set("group", o.group)
+	}
+	return withClient(o, func(c *client) error {
+		var b []byte
+		if err := c.doRaw(ctx, "GET", "/api/v1/digest?"+v.Encode(), "", nil, &b); err != nil {
+			return err
+		}
+		_, err := e.stdout.Write(b)
+		return err
+	})
+}

@@ -1,0 +1,70 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/httpapi"
+	"github.com/mutual-aid/mutual/node/p2p"
+)
+
+// addrsFile remembers the node's libp2p addresses from its last run, so
+// that an invite made while the node is not running still tells the
+// newcomer where to find it.
+const addrsFile = "addrs.json"
+
+// LocalInfo describes a data dir opened without a running host.
+func LocalInfo(l *Local) httpapi.NodeInfo {
+	ni := httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.ID.Name}
+	if b, err := os.ReadFile(filepath.Join(l.Dir, addrsFile)); err == nil {
+		json.Unmarshal(b, &ni.Addrs)
+	}
+	return ni
+}
+
+func nodeInfo(l *Local, h *p2p.Host) httpapi.NodeInfo {
+	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.ID.Name, Addrs: h.Addrs()}
+}
+
+func peerInfos(l *Local, h *p2p.Host) []httpapi.PeerInfo {
+	groups := l.Replica.Groups()
+	var out []httpapi.PeerInfo
+	for _, p := range h.Peers() {
+		pi := httpapi.PeerInfo{PeerID: p.ID.String(), Addrs: p.Addrs, Connected: p.Connected, LastSeen: p.LastSeen, LastSynced: p.LastSynced}
+		for _, g := range groups {
+			if l.Replica.IsMember(g.ID, p.Key) {
+				pi.Groups = append(pi.Groups, g.ID)
+				if pi.Name == "" {
+					pi.Name = l.Replica.MemberName(g.ID, p.Key)
+				}
+			}
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+func rememberAddrs(dir string, h *p2p.Host) {
+	b, _ := json.Marshal(h.Addrs())
+	os.WriteFile(filepath.Join(dir, addrsFile), b, 0o644)
+}
+
+// onGroup subscribes to a new group's topic and dials the inviter.
+func onGroup(ctx context.Context, h *p2p.Host, log interface{ Info(string, ...any) }, g crdt.ID, addrs []string) {
+	if err := h.JoinGroup(g); err != nil {
+		log.Info("subscribe", "group", g.Short(), "err", err)
+	}
+	for _, a := range addrs {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := h.Connect(cctx, a); err == nil {
+				log.Info("connected to the inviter", "addr", a)
+			}
+		}()
+	}
+}

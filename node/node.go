@@ -1,0 +1,235 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/httpapi"
+	"github.com/mutual-aid/mutual/node/p2p"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
+)
+
+// ErrRunning means a node is serving this data dir; talk to it over HTTP.
+var ErrRunning = store.ErrLocked
+
+// Local is a data dir opened in this process: identity, store, replica.
+type Local struct {
+	Dir      string
+	ID       *Identity
+	Store    *store.Store
+	Replica  *replica.Replica
+	onLocal  atomic.Pointer[func(crdt.ID, []byte)]
+	closeOne bool
+}
+
+// OpenLocal opens a data dir, creating the identity on first use. It
+// fails with ErrRunning when another process has it open.
+func OpenLocal(dir string, logger *slog.Logger) (*Local, error) {
+	id, _, err := Init(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(dir, storeDir), store.Config{})
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{Dir: dir, ID: id, Store: st}
+	rep, err := replica.Open(st, replica.Config{
+		Key: id.Key, Name: id.Name, Logger: logger,
+		OnLocalOp: func(g crdt.ID, raw []byte) {
+			if f := l.onLocal.Load(); f != nil {
+				(*f)(g, raw)
+			}
+		},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	l.Replica = rep
+	return l, nil
+}
+
+// Close closes the replica, then the store.
+func (l *Local) Close() error {
+	if l.closeOne {
+		return nil
+	}
+	l.closeOne = true
+	l.Replica.Close()
+	return l.Store.Close()
+}
+
+// ServeConfig configures Serve.
+type ServeConfig struct {
+	Dir    string
+	Listen []string // libp2p multiaddrs; empty = defaults
+	HTTP   string   // default 127.0.0.1:7777
+	Peers  []string
+	NoMDNS bool
+	Logger *slog.Logger
+	// Ready, if set, is called once the node serves, with its HTTP
+	// address and the join URL in meeting mode ("" otherwise).
+	Ready func(httpAddr, joinURL string, n *Node)
+}
+
+// Node is a serving node.
+type Node struct {
+	Local *Local
+	Host  *p2p.Host
+	API   *httpapi.Server
+}
+
+// Serve runs a node until ctx ends.
+func Serve(ctx context.Context, cfg ServeConfig) error {
+	if cfg.HTTP == "" {
+		cfg.HTTP = "127.0.0.1:7777"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	l, err := OpenLocal(cfg.Dir, log)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			if a := APIAddr(cfg.Dir); a != "" {
+				return fmt.Errorf("a node is already serving %s (http://%s)", cfg.Dir, a)
+			}
+		}
+		return err
+	}
+	defer l.Close()
+
+	host, err := p2p.Start(p2p.Config{
+		Key:      l.ID.LibP2PKey(),
+		Listen:   cfg.Listen,
+		Peers:    cfg.Peers,
+		MDNS:     !cfg.NoMDNS,
+		PeerFile: filepath.Join(cfg.Dir, peersFile),
+		Logger:   log,
+	}, l.Replica.Sync())
+	if err != nil {
+		return fmt.Errorf("start libp2p: %w", err)
+	}
+	defer host.Close()
+	n := &Node{Local: l, Host: host}
+	for _, g := range l.Replica.Groups() {
+		if err := host.JoinGroup(g.ID); err != nil {
+			return err
+		}
+	}
+	// The replica's writer hands over this node's new ops; a publisher
+	// goroutine sends them, so that the writer never waits on the network.
+	// If the queue is full, the op is not lost: catch-up delivers it.
+	type outOp struct {
+		g   crdt.ID
+		raw []byte
+	}
+	queue := make(chan outOp, 4096)
+	pubDone := make(chan struct{})
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	go func() {
+		defer close(pubDone)
+		for {
+			select {
+			case <-pubCtx.Done():
+				return
+			case o := <-queue:
+				if err := host.JoinGroup(o.g); err != nil {
+					log.Warn("join topic", "err", err)
+				}
+				ctx, cancel := context.WithTimeout(pubCtx, 5*time.Second)
+				if err := host.Publish(ctx, o.g, o.raw); err != nil {
+					log.Debug("publish", "err", err)
+				}
+				cancel()
+			}
+		}
+	}()
+	defer func() { stopPub(); <-pubDone }()
+	publish := func(g crdt.ID, raw []byte) {
+		select {
+		case queue <- outOp{g, raw}:
+		default:
+			log.Warn("publish queue full; peers get this op at the next catch-up")
+		}
+	}
+	l.onLocal.Store(&publish)
+	rememberAddrs(cfg.Dir, host)
+	// A node that joined with an invite dials the inviter's addresses.
+	for _, g := range l.Replica.Groups() {
+		onGroup(ctx, host, log, g.ID, g.Addrs)
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("HTTP on %s: %w", cfg.HTTP, err)
+	}
+	meeting := !isLoopback(ln.Addr())
+	api := httpapi.New(httpapi.Config{
+		Board:   l.Replica,
+		Node:    func() httpapi.NodeInfo { return nodeInfo(l, host) },
+		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
+		Meeting: meeting,
+		Logger:  log,
+		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+	})
+	defer api.Close()
+	n.API = api
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	addr := ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(cfg.Dir, apiFile), []byte(addr+"\n"), 0o644); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(filepath.Join(cfg.Dir, apiFile))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	joinURL := ""
+	if meeting {
+		joinURL = api.JoinURL("http://" + lanAddr(ln.Addr()))
+	}
+	if cfg.Ready != nil {
+		cfg.Ready(addr, joinURL, n)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
+}
+
+// lanAddr replaces an unspecified listen address with this machine's
+// first non-loopback address, for the join link.
+func lanAddr(a net.Addr) string {
+	t, ok := a.(*net.TCPAddr)
+	if !ok || !t.IP.IsUnspecified() {
+		return a.String()
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, x := range addrs {
+		if ipn, ok := x.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return net.JoinHostPort(ipn.IP.String(), fmt.Sprint(t.Port))
+		}
+	}
+	return a.String()
+}
