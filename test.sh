@@ -2,19 +2,23 @@
 # Runs every test: unit, property, scenario, simulation, end-to-end and
 # browser tests under the race detector, then each fuzz target briefly.
 #   ./test.sh              everything
-#   FUZZTIME=60s ./test.sh longer fuzzing
+#   FUZZTIME=60s SIM_SEEDS=20000 ./test.sh   longer fuzzing and simulation
 set -euo pipefail
 cd "$(dirname "$0")"
 fuzztime=${FUZZTIME:-8s}
 
 go test -race -count=1 -timeout 20m ./...
 
+# The seeded simulation, 1,000 schedules (the race run above does fewer:
+# the race detector slows it tenfold). A failure prints the seed to replay.
+go test -count=1 -run '^TestSimulation$' ./node/catchup -sim.seeds="${SIM_SEEDS:-1000}"
+
 # Each fuzz target, briefly, from its committed seed corpus.
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/mutual-fuzz.log 2>&1 || { cat /tmp/mutual-fuzz.log; exit 1; }
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" >/tmp/mutual-fuzz.log 2>&1 || { cat /tmp/mutual-fuzz.log; exit 1; }
   done
 done
 echo "all tests passed"

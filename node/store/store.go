@@ -74,6 +74,11 @@ func Open(dir string, cfg Config) (*Store, error) {
 	opts.SyncWrites = !cfg.NoSync
 	opts.Truncate = true
 	opts.ValueLogLoadingMode = options.FileIO
+	// Read tables with pread rather than mmap, and keep two memtables
+	// instead of five: a Raspberry Pi has little memory, and a board's
+	// hot posts are in our own LRU anyway.
+	opts.TableLoadingMode = options.FileIO
+	opts.NumMemtables = 2
 	opts.GcInterval = 10 * time.Minute
 	opts.Logger = quietLogger{}
 	ds, err := dsbadger.NewDatastore(filepath.Clean(dir), &opts)
