@@ -320,3 +320,6 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// OpID returns the ID of an encoded op: the SHA-256 of its bytes.
+func OpID(raw []byte) crdt.ID { return sha256.Sum256(raw) }

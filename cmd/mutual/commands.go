@@ -76,6 +76,14 @@ func init() {
 		{name: "status", args: "POST-ID open|claimed|fulfilled|withdrawn", summary: "change a post's status",
 			example: "  mutual status 3f2a…c9 fulfilled", run: cmdStatus},
 		{name: "peers", args: "", summary: "list the peers this node knows and when it last synced with each", run: cmdPeers},
+		{name: "export", args: "FILE [--group G]", summary: "write a bundle of this node's signed ops (all groups, or one) for a USB stick",
+			example: "  mutual export /media/usb/eastgate.mutual --group 3f2a…",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group ID (default: every group)")
+			},
+			run: cmdExport},
+		{name: "import", args: "FILE", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused",
+			example: "  mutual import /media/usb/eastgate.mutual", run: cmdImport},
 		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing)",
 			example: "  mutual import-csv requests.csv",
 			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
@@ -473,5 +481,73 @@ func cmdDigest(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		_, err := e.stdout.Write(b)
 		return err
+	})
+}
+
+func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual export FILE [--group G]")
+	}
+	v := url.Values{}
+	if o.group != "" {
+		v.Set("group", o.group)
+	}
+	return withClient(o, func(c *client) error {
+		var b []byte
+		if err := c.doRaw(ctx, "GET", "/api/v1/bundle?"+v.Encode(), "", nil, &b); err != nil {
+			return err
+		}
+		// Write to a temporary file and rename, so a full USB stick never
+		// leaves half a bundle under the real name.
+		tmp := args[0] + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, args[0]); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, map[string]any{"file": args[0], "bytes": len(b)})
+		}
+		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", args[0], len(b))
+		return nil
+	})
+}
+
+func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual import FILE")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return withClient(o, func(c *client) error {
+		var raw json.RawMessage
+		if err := c.doRaw(ctx, "POST", "/api/v1/bundle", "application/octet-stream", f, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var rep struct {
+			New, Had, Refused, Waiting int
+			Followed                   []string
+			Errors                     []string
+		}
+		json.Unmarshal(raw, &rep)
+		fmt.Fprintf(e.stdout, "new %d, already had %d, refused %d", rep.New, rep.Had, rep.Refused)
+		if rep.Waiting > 0 {
+			fmt.Fprintf(e.stdout, ", waiting %d (authors not yet known, or clocks ahead)", rep.Waiting)
+		}
+		fmt.Fprintln(e.stdout)
+		for _, g := range rep.Followed {
+			fmt.Fprintf(e.stdout, "now following group %s (read-only)\n", g)
+		}
+		for _, x := range rep.Errors {
+			fmt.Fprintf(e.stdout, "  %s\n", x)
+		}
+		return nil
 	})
 }

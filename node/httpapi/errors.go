@@ -8,6 +8,7 @@ import (
 
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/sheet"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // Errors of this package. A handler wraps one of them (with apiError, so
@@ -53,6 +54,10 @@ func statusOf(err error) int {
 	case errors.Is(err, errInput),
 		errors.Is(err, replica.ErrInvalidPost),
 		errors.Is(err, replica.ErrInviteOld),
+		errors.Is(err, replica.ErrNotBundle),
+		errors.Is(err, protocol.ErrMalformed),
+		errors.Is(err, protocol.ErrBadSignature),
+		errors.Is(err, protocol.ErrUnsupported),
 		errors.Is(err, sheet.ErrNotCSV),
 		errors.Is(err, sheet.ErrNoHeader),
 		errors.Is(err, sheet.ErrNoColumns),

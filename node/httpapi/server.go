@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,6 +38,8 @@ type Board interface {
 
 	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
 	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
+	Export(w io.Writer, groups []crdt.ID) (int, error)
+	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
 	Subscribe() (<-chan replica.Event, func())
 }
@@ -162,6 +165,8 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)
 	s.handle("POST /api/v1/join", s.joinGroup)
+	s.handle("GET /api/v1/bundle", s.exportBundle)
+	s.handle("POST /api/v1/bundle", s.importBundle)
 	s.handle("POST /api/v1/invites", s.createInvite)
 	s.handle("GET /api/v1/invites/qr.png", s.inviteQR)
 	s.handle("GET /api/v1/events", s.events)
@@ -238,8 +243,11 @@ func (s *Server) guard(r *http.Request) error {
 		return nil // no body is read
 	}
 	want := "application/json"
-	if r.URL.Path == "/api/v1/import/csv" {
+	switch r.URL.Path {
+	case "/api/v1/import/csv":
 		want = "text/csv"
+	case "/api/v1/bundle":
+		want = "application/octet-stream"
 	}
 	if !hasMediaType(r, want) {
 		return errorf(errMediaType, "send the body as Content-Type: %s", want)

@@ -1,0 +1,161 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// A bundle is a file of signed ops for the sneakernet: a USB stick
+// carried between nodes that never meet. It is the magic line
+// BundleMagic followed by catch-up Ops frames (docs/protocol-catchup.md),
+// each group's membership ops first. Importing validates every op exactly
+// as if it came from the network.
+const BundleMagic = "mutual-bundle/1\n"
+
+// ErrNotBundle means a file is not a bundle.
+var ErrNotBundle = errors.New("not a mutual bundle (it does not start with " + `"mutual-bundle/1"` + ")")
+
+// Export writes a bundle of every op this node holds of the given groups
+// (all its groups when none are given), and returns the number of ops.
+func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
+	if len(groups) == 0 {
+		for _, g := range r.Groups() {
+			groups = append(groups, g.ID)
+		}
+	}
+	bw := bufio.NewWriter(w)
+	if _, err := bw.WriteString(BundleMagic); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, g := range groups {
+		r.mu.RLock()
+		gs := r.groups[g]
+		r.mu.RUnlock()
+		if gs == nil {
+			return total, fmt.Errorf("%w: %s", ErrNoGroup, g.Short())
+		}
+		ow := protocol.NewOpsWriter(bw, g)
+		// Membership first, so that an importer admits the posts at once.
+		members, err := r.st.MembershipOps(g)
+		if err != nil {
+			return total, err
+		}
+		seen := map[[32]byte]bool{}
+		for _, raw := range members {
+			if err := ow.Add(raw); err != nil {
+				return total, err
+			}
+			seen[opID(raw)] = true
+		}
+		var authors []crdt.PublicKey
+		if err := r.st.LogSeqs(g, func(a crdt.PublicKey, seq uint64) {
+			if len(authors) == 0 || authors[len(authors)-1] != a {
+				authors = append(authors, a)
+			}
+		}); err != nil {
+			return total, err
+		}
+		for _, a := range slices.Compact(authors) {
+			err := r.st.OpsAfter(g, a, 0, func(_ uint64, raw []byte) error {
+				if seen[opID(raw)] {
+					return nil
+				}
+				return ow.Add(raw)
+			})
+			if err != nil {
+				return total, err
+			}
+		}
+		if err := ow.Flush(); err != nil {
+			return total, err
+		}
+		total += ow.Ops
+	}
+	return total, bw.Flush()
+}
+
+func opID(raw []byte) [32]byte { return protocol.OpID(raw) }
+
+// ImportReport says what a bundle brought.
+type ImportReport struct {
+	New, Had, Refused, Waiting int      // waiting: parked or not judged yet (e.g. future clock)
+	Followed                   []crdt.ID // groups the bundle made this node follow
+	Errors                     []string  // why ops were refused (first few)
+}
+
+// Import reads a bundle and ingests its ops as if they came from the
+// network. Groups this node neither belongs to nor follows are followed
+// (replicated read-only). A malformed frame stops the import with an
+// error; ops already stored stay (they are valid).
+func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error) {
+	var rep ImportReport
+	br := bufio.NewReader(rd)
+	magic := make([]byte, len(BundleMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != BundleMagic {
+		return rep, ErrNotBundle
+	}
+	for {
+		f, err := protocol.ReadFrame(br)
+		if err == io.EOF {
+			return rep, nil
+		}
+		if err != nil {
+			return rep, fmt.Errorf("bundle: %w", err)
+		}
+		if f.Type != protocol.MsgOps {
+			return rep, fmt.Errorf("bundle: %w: unexpected %s frame", protocol.ErrMalformed, f.Type)
+		}
+		if _, err := r.Group(f.Group); errors.Is(err, ErrNoGroup) {
+			if err := r.Follow(ctx, f.Group, ""); err != nil {
+				return rep, err
+			}
+			rep.Followed = append(rep.Followed, f.Group)
+		}
+		res, err := r.Ingest(ctx, f.Ops)
+		if err != nil {
+			return rep, err
+		}
+		for _, x := range res {
+			switch x.Outcome {
+			case New:
+				rep.New++
+			case Dup:
+				rep.Had++
+			case Rejected, Fork:
+				rep.Refused++
+				if len(rep.Errors) < 10 && x.Err != nil {
+					rep.Errors = append(rep.Errors, fmt.Sprintf("op %s: %v", x.ID.Short(), x.Err))
+				}
+			default:
+				rep.Waiting++
+			}
+		}
+	}
+}
+
+// Follow makes this node replicate a group's board read-only. The board
+// arrives from a bundle or, once federation lands, from peers.
+func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.groups[group] != nil {
+		return nil
+	}
+	rec := store.GroupRecord{ID: group, Name: name, Relation: store.Follower}
+	var b store.Batch
+	b.PutGroup(rec)
+	if err := r.st.Commit(&b); err != nil {
+		return err
+	}
+	r.groups[group] = &groupState{rec: rec, g: crdt.NewGroup(group), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+	return nil
+}

@@ -1,0 +1,61 @@
+package replica_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+)
+
+func TestBundleRoundTripAndHostileBundles(t *testing.T) {
+	ctx := context.Background()
+	a, b := newNode(t), newNode(t)
+	g, _ := a.r.CreateGroup(ctx, "g")
+	for i := 0; i < 50; i++ {
+		a.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Contact: "555-0101"}})
+	}
+	var buf bytes.Buffer
+	n, err := a.r.Export(&buf, nil)
+	if err != nil || n != 51 {
+		t.Fatalf("export: %d ops, %v", n, err)
+	}
+	bundle := buf.Bytes()
+
+	// Junk and a truncated bundle: clear errors, nothing half-applied.
+	if _, err := b.r.Import(ctx, bytes.NewReader([]byte("not a bundle"))); !errors.Is(err, replica.ErrNotBundle) {
+		t.Fatalf("junk: %v", err)
+	}
+	if _, err := b.r.Import(ctx, bytes.NewReader(bundle[:len(bundle)-7])); err == nil {
+		t.Fatal("a truncated bundle imported without an error")
+	}
+	// A bundle with one op's signature flipped: that op is refused, the
+	// rest arrive.
+	bad := bytes.Clone(bundle)
+	bad[len(bad)-10] ^= 0xff
+	c := newNode(t)
+	rep, err := c.r.Import(ctx, bytes.NewReader(bad))
+	if err != nil || rep.Refused != 1 || rep.New != 50 {
+		t.Fatalf("tampered bundle: %+v %v", rep, err)
+	}
+
+	rep, err = b.r.Import(ctx, bytes.NewReader(bundle))
+	if err != nil || rep.New+rep.Had != 51 || rep.Refused != 0 || len(rep.Followed) != 1 || rep.Followed[0] != g {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	ha, _ := a.r.StateHash(g)
+	hb, _ := b.r.StateHash(g)
+	if ha != hb {
+		t.Fatal("the bundle did not reproduce the board")
+	}
+	rep, _ = b.r.Import(ctx, bytes.NewReader(bundle))
+	if rep.Had != 51 || rep.New != 0 {
+		t.Fatalf("re-import: %+v", rep)
+	}
+	gi, _ := b.r.Group(g)
+	if gi.Name != "g" {
+		t.Fatalf("followed group name %q", gi.Name)
+	}
+}
