@@ -38,13 +38,14 @@ func init() {
 			run: cmdInvite},
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
 			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
-		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT] [--peer MULTIADDR]... [--no-mdns]", summary: "run the node: sync with peers, serve the API and the web page",
+		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns]", summary: "run the node: sync with peers, serve the API and the web page",
 			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --http 0.0.0.0:7777      # meeting mode: phones in the room join with a link",
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.Var(&o.listens, "listen", "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
 				fs.StringVar(&o.httpAddr, "http", "127.0.0.1:7777", "HTTP address of the API and web page")
 				fs.Var(&o.peers, "peer", "multiaddr of a peer to stay connected to (repeatable)")
 				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
+				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room (same as --http 0.0.0.0:7777)")
 			},
 			run: cmdServe},
 		{name: "post", args: "need|offer --title T [--details D] [--category C] [--location L] [--quantity N] [--urgency low|normal|high] [--expires RFC3339] [--contact X] [--group G]",
@@ -203,6 +204,9 @@ func cmdJoin(ctx context.Context, e *env, o *opts, args []string) error {
 func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 	if len(args) > 0 {
 		return usagef("serve takes no arguments")
+	}
+	if o.lan {
+		o.httpAddr = "0.0.0.0:7777"
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	_, created, err := node.Init(o.data, "")

@@ -43,7 +43,7 @@ const (
 	// forgetAfter drops a remembered peer not seen for that long.
 	forgetAfter = 60 * 24 * time.Hour
 	// gossip queue sizes: GossipSub's default of 32 drops live messages
-	// under a burst (see docs/operations-network.md).
+	// under a burst (see docs/operations.md).
 	outboundQueue = 4096
 	validateQueue = 4096
 )

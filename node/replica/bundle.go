@@ -87,7 +87,7 @@ func opID(raw []byte) [32]byte { return protocol.OpID(raw) }
 
 // ImportReport says what a bundle brought.
 type ImportReport struct {
-	New, Had, Refused, Waiting int      // waiting: parked or not judged yet (e.g. future clock)
+	New, Had, Refused, Waiting int       // waiting: parked or not judged yet (e.g. future clock)
 	Followed                   []crdt.ID // groups the bundle made this node follow
 	Errors                     []string  // why ops were refused (first few)
 }

@@ -3,6 +3,8 @@ package replica
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
@@ -22,11 +24,7 @@ func (r *Replica) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
 			n++
 		}
 		req := &request{kind: reqIngest, ops: make([]decoded, n)}
-		for i, raw := range raws[:n] {
-			d := &req.ops[i]
-			d.raw = raw
-			d.op, d.err = protocol.DecodeOp(raw)
-		}
+		decodeAll(req.ops, raws[:n])
 		if err := r.submit(ctx, req); err != nil {
 			return out, err
 		}
@@ -116,4 +114,23 @@ func (v syncView) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, erro
 		return crdt.Reject, res[0].Err
 	}
 	return crdt.Ignore, res[0].Err
+}
+
+// decodeAll decodes and verifies ops on every core: signature checks are
+// most of the cost of receiving an op, and they need no shared state.
+func decodeAll(out []decoded, raws [][]byte) {
+	workers := min(runtime.GOMAXPROCS(0), len(raws)/16+1)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(raws); i += workers {
+				d := &out[i]
+				d.raw = raws[i]
+				d.op, d.err = protocol.DecodeOp(raws[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
