@@ -99,6 +99,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger
+	t0 := time.Now()
 	l, err := OpenLocal(cfg.Dir, log)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
@@ -109,6 +110,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	defer l.Close()
+	tStore := time.Since(t0)
 
 	host, err := p2p.Start(p2p.Config{
 		Key:      l.ID.LibP2PKey(),
@@ -199,6 +201,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if meeting {
 		joinURL = api.JoinURL("http://" + lanAddr(ln.Addr()))
 	}
+	log.Info("node ready", "store_ms", tStore.Milliseconds(), "total_ms", time.Since(t0).Milliseconds(), "groups", len(l.Replica.Groups()))
 	if cfg.Ready != nil {
 		cfg.Ready(addr, joinURL, n)
 	}
