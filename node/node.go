@@ -189,6 +189,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	defer api.Close()
 	n.API = api
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// Open event streams would hold Shutdown until its timeout: end them.
+	srv.RegisterOnShutdown(func() { api.Close() })
 	addr := ln.Addr().String()
 	if err := os.WriteFile(filepath.Join(cfg.Dir, apiFile), []byte(addr+"\n"), 0o644); err != nil {
 		ln.Close()

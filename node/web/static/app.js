@@ -286,7 +286,7 @@
   function statusButtons(p) {
     const st = known(STATUSES, p.status, 'open');
     return `<div class="statusbar" role="group" aria-label="${te('changeStatus')}">` +
-      STATUSES.map((s) => `<button type="button" id="set-${s}" data-act="status" data-status="${s}" aria-pressed="${s === st}">${te('set_' + s)}</button>`).join(' ') + '</div>';
+      STATUSES.map((s) => `<button type="button" id="set-${s}" data-act="status" data-status="${s}" aria-pressed="${s === st}">${te((s === st ? 'status_' : 'set_') + s)}</button>`).join(' ') + '</div>';
   }
   function row(labelId, value, cls) {
     if (value === '' || value == null) return '';
