@@ -85,6 +85,11 @@ func init() {
 			run: cmdExport},
 		{name: "import", args: "FILE", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused",
 			example: "  mutual import /media/usb/eastgate.mutual", run: cmdImport},
+		{name: "check", args: "[--group G]", summary: "recompute the board from its signed ops and compare it with the stored board",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group ID (default: every group)")
+			},
+			run: cmdCheck},
 		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing)",
 			example: "  mutual import-csv requests.csv",
 			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
@@ -551,6 +556,46 @@ func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		for _, x := range rep.Errors {
 			fmt.Fprintf(e.stdout, "  %s\n", x)
+		}
+		return nil
+	})
+}
+
+func cmdCheck(ctx context.Context, e *env, o *opts, args []string) error {
+	return withClient(o, func(c *client) error {
+		var node struct {
+			Groups []struct{ ID, Name string } `json:"groups"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/node", nil, &node); err != nil {
+			return err
+		}
+		var results []map[string]any
+		bad := 0
+		for _, g := range node.Groups {
+			if o.group != "" && g.ID != o.group {
+				continue
+			}
+			var res map[string]any
+			if err := c.do(ctx, "GET", "/api/v1/groups/"+g.ID+"/check", nil, &res); err != nil {
+				return err
+			}
+			results = append(results, res)
+			if res["ok"] != true {
+				bad++
+			}
+			if !o.json {
+				verdict := "ok"
+				if res["ok"] != true {
+					verdict = "MISMATCH"
+				}
+				fmt.Fprintf(e.stdout, "%s %s %s\n", g.ID[:12], g.Name, verdict)
+			}
+		}
+		if o.json {
+			printJSON(e.stdout, results)
+		}
+		if bad > 0 {
+			return fmt.Errorf("%d group(s) differ from their recomputed state; please report this", bad)
 		}
 		return nil
 	})

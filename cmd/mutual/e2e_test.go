@@ -113,6 +113,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	if r := mutual(t, data, "board"); r.code != 0 || !strings.Contains(r.stdout, "Winter coats") {
 		t.Fatalf("board table: %+v", r)
 	}
+	if r := mutual(t, data, "check"); r.code != 0 || !strings.Contains(r.stdout, " ok") {
+		t.Fatalf("check: %+v", r)
+	}
 	if r := mutual(t, data, "help", "post"); r.code != 0 || !strings.Contains(r.stdout, "Example") {
 		t.Fatalf("help post: %+v", r)
 	}

@@ -52,3 +52,20 @@ func (s *Server) joinGroup(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": c.Invite.Group.String(), "name": c.GroupName})
 	return nil
 }
+
+// GET /api/v1/groups/{id}/check -> {group, stored, recomputed, ok}: the
+// group's state recomputed from its stored ops alone, compared with the
+// materialised board that queries read.
+func (s *Server) checkGroup(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	stored, recomputed, err := s.cfg.Board.Check(gi.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"group": gi.ID.String(), "stored": stored.String(),
+		"recomputed": recomputed.String(), "ok": stored == recomputed})
+	return nil
+}

@@ -38,6 +38,7 @@ type Board interface {
 
 	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
 	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
+	Check(group crdt.ID) (stored, recomputed crdt.ID, err error)
 	Export(w io.Writer, groups []crdt.ID) (int, error)
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
@@ -156,6 +157,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/node", s.getNode)
 	s.handle("GET /api/v1/peers", s.getPeers)
 	s.handle("GET /api/v1/groups/{id}", s.getGroup)
+	s.handle("GET /api/v1/groups/{id}/check", s.checkGroup)
 	s.handle("GET /api/v1/posts", s.listPosts)
 	s.handle("POST /api/v1/posts", s.createPost)
 	s.handle("GET /api/v1/posts/{id}", s.getPost)
