@@ -36,6 +36,9 @@ const (
 	// afterMesh is when, after a connection, a second catch-up session
 	// runs: by then the GossipSub mesh has formed (one heartbeat).
 	afterMesh = 3 * time.Second
+	// spreadDelay is how soon after a catch-up that brought new ops the
+	// node syncs with its other peers (see Host.spread).
+	spreadDelay = 200 * time.Millisecond
 	// dialTimeout bounds one dial.
 	dialTimeout = 15 * time.Second
 	// rememberMax bounds the peer file; the least recently seen go first.

@@ -54,13 +54,14 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	peers    map[peer.ID]*peerRecord
-	topics   map[crdt.ID]*groupTopic
-	sessions map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
-	wake     map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
-	dialled  map[peer.ID]bool          // peers with a dialler
+	mu        sync.Mutex
+	closed    bool
+	peers     map[peer.ID]*peerRecord
+	topics    map[crdt.ID]*groupTopic
+	sessions  map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
+	wake      map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
+	dialled   map[peer.ID]bool          // peers with a dialler
+	spreading bool                      // a spread is scheduled
 
 	dialFailures atomic.Int64 // failed dials of kept peers, for tests
 

@@ -114,7 +114,40 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	}
 	_ = s.Close()
 	h.synced(p, key)
+	if st.NewOps > 0 {
+		h.spread()
+	}
 	return st, nil
+}
+
+// spread is called when a session brought new ops. Catch-up, unlike
+// gossip, does not forward what it receives, so the other connected peers
+// may still lack those ops: sync with them shortly. Calls within
+// spreadDelay are merged into one round. It ends by itself: a session
+// that brings nothing new spreads nothing.
+func (h *Host) spread() {
+	h.mu.Lock()
+	if h.spreading {
+		h.mu.Unlock()
+		return
+	}
+	h.spreading = true
+	h.mu.Unlock()
+	h.spawn(func() {
+		t := time.NewTimer(spreadDelay)
+		defer t.Stop()
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		h.spreading = false
+		h.mu.Unlock()
+		for _, p := range h.host.Network().Peers() {
+			h.spawn(func() { h.syncBackground(p, "spread") })
+		}
+	})
 }
 
 // synced records a successful session. A peer that reads one of our
