@@ -589,6 +589,11 @@ func cmdCheck(ctx context.Context, e *env, o *opts, args []string) error {
 					verdict = "MISMATCH"
 				}
 				fmt.Fprintf(e.stdout, "%s %s %s\n", g.ID[:12], g.Name, verdict)
+				forks, _ := res["forks"].([]any)
+				for _, f := range forks {
+					m, _ := f.(map[string]any)
+					fmt.Fprintf(e.stdout, "  fork: %v (%v) signed two different ops at seq %v — is its identity copied to another machine?\n", m["author_name"], m["author"], m["seq"])
+				}
 			}
 		}
 		if o.json {

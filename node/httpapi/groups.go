@@ -65,7 +65,15 @@ func (s *Server) checkGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	forks, err := s.cfg.Board.Forks(gi.ID)
+	if err != nil {
+		return err
+	}
+	fj := []map[string]any{}
+	for _, f := range forks {
+		fj = append(fj, map[string]any{"author": f.Author.String(), "author_name": s.cfg.Board.MemberName(gi.ID, f.Author), "seq": f.Seq, "op": f.Op.String()})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"group": gi.ID.String(), "stored": stored.String(),
-		"recomputed": recomputed.String(), "ok": stored == recomputed})
+		"recomputed": recomputed.String(), "ok": stored == recomputed, "forks": fj})
 	return nil
 }

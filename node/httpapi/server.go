@@ -14,6 +14,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/node/web"
 	"github.com/mutual-aid/mutual/protocol"
 )
@@ -39,6 +40,7 @@ type Board interface {
 	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
 	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	Check(group crdt.ID) (stored, recomputed crdt.ID, err error)
+	Forks(group crdt.ID) ([]store.Fork, error)
 	Export(w io.Writer, groups []crdt.ID) (int, error)
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)

@@ -71,6 +71,12 @@ func (bt *batch) local(l *localOp) error {
 	if id, ok := crdt.PostOf(&op); ok {
 		if e := bt.posts[postKey{gs.rec.ID, id}]; e != nil {
 			l.post = e.cur
+		} else if res.Outcome == Parked {
+			// A newcomer's op before its first sync: signed and stored, but
+			// on the board only once the group confirms the join. Answer
+			// with the post as the op makes it.
+			l.post = crdt.NewPost(gs.rec.ID, id)
+			l.post.Apply(&op)
 		}
 	}
 	bt.published = append(bt.published, localPublish{gs.rec.ID, raw})

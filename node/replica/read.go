@@ -162,3 +162,8 @@ func (r *Replica) StateHash(group crdt.ID) (crdt.ID, error) {
 	defer r.mu.RUnlock()
 	return crdt.StateHash(gs.g, slices.Values(posts)), nil
 }
+
+// Forks returns the forks recorded in a group: an author that signed two
+// different ops with the same seq (a copied identity, or tampering). The
+// first op seen stays in the log; the other is kept as evidence.
+func (r *Replica) Forks(group crdt.ID) ([]store.Fork, error) { return r.st.Forks(group) }

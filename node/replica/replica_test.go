@@ -144,8 +144,8 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	if _, err := b.r.Join(ctx, code); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil {
-		t.Fatalf("a newcomer can post before its first sync: %v", err)
+	if p, created, err := b.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil || !created || p == nil || p.Title.V != "van" {
+		t.Fatalf("a newcomer can post before its first sync: %v %v %v", p, created, err)
 	}
 	a.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
 	exchange(t, a, b, g)

@@ -255,3 +255,25 @@ func (s *Store) Groups() ([]GroupRecord, error) {
 	})
 	return out, err
 }
+
+// Fork is evidence that an author signed two different ops at one seq.
+type Fork struct {
+	Author crdt.PublicKey
+	Seq    uint64
+	Op     crdt.ID // the op kept as evidence (the log holds the other)
+}
+
+// Forks lists the forks recorded in a group.
+func (s *Store) Forks(g crdt.ID) ([]Fork, error) {
+	var out []Fork
+	err := s.scan(key(pFork, g[:]), nil, false, func(k, _ []byte) error {
+		var f Fork
+		rest := k[1+32:]
+		copy(f.Author[:], rest[:32])
+		f.Seq = seqOf(rest[:40])
+		copy(f.Op[:], rest[40:])
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}
