@@ -114,7 +114,7 @@ func (m *MemoryReplica) Add(raw []byte) error {
 		return ErrUnknownGroup
 	}
 	m.cache.put(op)
-	if _, v, err := m.apply(g, &op, raw, m.now()); v != crdt.Accept && !errors.Is(err, crdt.ErrNotMember) {
+	if _, v, err := m.apply(g, &op, raw, m.now(), true); v != crdt.Accept && !errors.Is(err, crdt.ErrNotMember) {
 		return err
 	}
 	return nil
@@ -221,6 +221,9 @@ func (m *MemoryReplica) decode(raws [][]byte) ([]decoded, error) {
 		if !ok {
 			var err error
 			op, err = protocol.DecodeOp(raw)
+			if errors.Is(err, protocol.ErrUnsupported) {
+				continue // a newer version or kind: skipped, not held against the peer
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
 			}
@@ -261,7 +264,7 @@ func (m *MemoryReplica) Ingest(ctx context.Context, raws [][]byte) (int, error) 
 		if g == nil {
 			continue
 		}
-		n, _, _ := m.apply(g, &ops[i].op, ops[i].raw, now)
+		n, _, _ := m.apply(g, &ops[i].op, ops[i].raw, now, false)
 		fresh += n
 	}
 	return fresh, nil
@@ -285,7 +288,7 @@ func (m *MemoryReplica) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict
 	if g == nil {
 		return crdt.Ignore, ErrUnknownGroup
 	}
-	n, v, err := m.apply(g, &ops[0].op, raw, m.now())
+	n, v, err := m.apply(g, &ops[0].op, raw, m.now(), false)
 	switch {
 	case v == crdt.Reject:
 		return v, fmt.Errorf("%w: %w", ErrRejected, err)
@@ -301,7 +304,7 @@ var errFork = errors.New("catchup: a different op with the same author and seq i
 // apply judges and merges one decoded op. It returns how many ops moved
 // into the log (the op itself and the parked ops it released) and the
 // verdict. The caller holds m.mu.
-func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64) (int, crdt.Verdict, error) {
+func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64, local bool) (int, crdt.Verdict, error) {
 	if _, ok := g.ids[op.ID]; ok {
 		return 0, crdt.Accept, nil
 	}
@@ -333,7 +336,7 @@ func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64) (
 		n++
 	}
 	if err != nil {
-		if op.Author == m.self {
+		if local && op.Author == m.self {
 			m.store(g, op, raw)
 			return n + 1, crdt.Accept, nil
 		}
@@ -452,7 +455,7 @@ func (m *MemoryReplica) Restart() error {
 		})
 		for i := range ops {
 			// Stored ops passed the drift check once: do not judge it again.
-			m.apply(g, &ops[i].op, ops[i].raw, math.MaxInt64/2)
+			m.apply(g, &ops[i].op, ops[i].raw, math.MaxInt64/2, true) // all of the log, own ops included, was stored before
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -16,22 +17,56 @@ import (
 // and stores the valid ones. It returns one Result per op, in order. An
 // error means a local failure (nothing of the failing batch was stored).
 func (r *Replica) Ingest(ctx context.Context, raws [][]byte) ([]Result, error) {
-	out := make([]Result, 0, len(raws))
-	for len(raws) > 0 {
+	ops := make([]decoded, len(raws))
+	decodeAll(ops, raws)
+	return r.submitDecoded(ctx, ops)
+}
+
+// submitDecoded hands decoded ops to the writer in requests that fit a
+// group commit.
+func (r *Replica) submitDecoded(ctx context.Context, ops []decoded) ([]Result, error) {
+	out := make([]Result, 0, len(ops))
+	for len(ops) > 0 {
 		n, size := 0, 0
-		for n < len(raws) && n < r.cfg.MaxBatch && (n == 0 || size+len(raws[n]) <= maxRequestBytes) {
-			size += len(raws[n])
+		for n < len(ops) && n < r.cfg.MaxBatch && (n == 0 || size+len(ops[n].raw) <= maxRequestBytes) {
+			size += len(ops[n].raw)
 			n++
 		}
-		req := &request{kind: reqIngest, ops: make([]decoded, n)}
-		decodeAll(req.ops, raws[:n])
+		req := &request{kind: reqIngest, ops: ops[:n:n]}
 		if err := r.submit(ctx, req); err != nil {
 			return out, err
 		}
 		out = append(out, req.results...)
-		raws = raws[n:]
+		ops = ops[n:]
 	}
 	return out, nil
+}
+
+// rejectAny returns the first reason to reject any of ops, judging
+// them all before anything is stored: decoding, and the crdt's reject
+// checks, which do not depend on the group state that the writer changes
+// (so judging them here, outside the writer, gives the writer's answer).
+func (r *Replica) rejectAny(ops []decoded) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	now := r.nowMillis()
+	for i := range ops {
+		d := &ops[i]
+		if d.err != nil {
+			if errors.Is(d.err, protocol.ErrUnsupported) {
+				continue
+			}
+			return fmt.Errorf("%w: op %d: %w", catchup.ErrRejected, i, d.err)
+		}
+		gs := r.groups[d.op.GroupID()]
+		if gs == nil {
+			continue
+		}
+		if v, err := gs.g.Check(&d.op, now); v == crdt.Reject {
+			return fmt.Errorf("%w: op %s: %w", catchup.ErrRejected, d.op.ID.Short(), err)
+		}
+	}
+	return nil
 }
 
 // Sync returns the view of the replica that catch-up and gossip use.
@@ -85,8 +120,15 @@ func (v syncView) OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, f
 	return v.r.st.OpsAfter(group, author, after, func(_ uint64, raw []byte) error { return fn(raw) })
 }
 
+// Ingest stores a batch from a peer all or nothing: if any op in it is
+// invalid, the peer sent junk and nothing of the batch is stored.
 func (v syncView) Ingest(ctx context.Context, raws [][]byte) (int, error) {
-	res, err := v.r.Ingest(ctx, raws)
+	ops := make([]decoded, len(raws))
+	decodeAll(ops, raws)
+	if err := v.r.rejectAny(ops); err != nil {
+		return 0, err
+	}
+	res, err := v.r.submitDecoded(ctx, ops)
 	if err != nil {
 		return 0, err
 	}
@@ -94,8 +136,10 @@ func (v syncView) Ingest(ctx context.Context, raws [][]byte) (int, error) {
 	for _, x := range res {
 		switch x.Outcome {
 		case New:
-			n++
-		case Rejected:
+			n += 1 + x.released
+		case Parked, Ignored, Dup, Fork:
+			n += x.released
+		case Rejected: // not expected after rejectAny
 			return n, fmt.Errorf("%w: op %s: %v", catchup.ErrRejected, x.ID.Short(), x.Err)
 		}
 	}
@@ -111,7 +155,7 @@ func (v syncView) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, erro
 	case New:
 		return crdt.Accept, nil
 	case Rejected:
-		return crdt.Reject, res[0].Err
+		return crdt.Reject, fmt.Errorf("%w: %w", catchup.ErrRejected, res[0].Err)
 	}
 	return crdt.Ignore, res[0].Err
 }

@@ -33,6 +33,9 @@ type Result struct {
 	ID      crdt.ID
 	Outcome Outcome
 	Err     error
+	// released counts other authors' parked ops that this op (a join)
+	// admitted, which were stored with it.
+	released int
 }
 
 type reqKind int
@@ -319,6 +322,9 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 		o := &ready[i]
 		oraw := raw
 		if o.ID != op.ID {
+			if o.Author != bt.r.self { // this node's own ops were in its log already
+				res.released++
+			}
 			bt.b.Unpark(o)
 			if oraw, err = protocol.EncodeOp(o); err != nil {
 				bt.err = err
