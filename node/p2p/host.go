@@ -61,6 +61,7 @@ type Host struct {
 	sessions  map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
 	wake      map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
 	dialled   map[peer.ID]bool          // peers with a dialler
+	dialling  map[peer.ID]chan struct{} // one direct dial per peer at a time (dialDirect)
 	spreading bool                      // a spread is scheduled
 
 	dialFailures atomic.Int64 // failed dials of kept peers, for tests
@@ -110,6 +111,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		sessions: map[peer.ID]chan struct{}{},
 		wake:     map[peer.ID]chan struct{}{},
 		dialled:  map[peer.ID]bool{},
+		dialling: map[peer.ID]chan struct{}{},
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {
@@ -308,10 +310,49 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 	if ai.ID == h.host.ID() {
 		return fmt.Errorf("p2p: %s is this node", addr)
 	}
-	if err := h.host.Connect(network.WithForceDirectDial(ctx, "user"), *ai); err != nil {
+	if err := h.dialDirect(ctx, *ai, "user"); err != nil {
 		return fmt.Errorf("p2p: connect %s: %w", addr, err)
 	}
 	return nil
+}
+
+// dialDirect dials p directly, unless a direct connection to p exists
+// already, one dial of p at a time. A second connection to a peer is not
+// harmless: when one of the two closes, GossipSub (v0.19.0,
+// handleDeadPeers) forgets the peer's subscriptions and reopens only its
+// own stream, which does not make the peer announce them again; the peer
+// then stays out of this host's topic peers, mesh and gossip for as long
+// as it stays connected, and gets this host's ops only by catch-up. Calls
+// for each address of an invite at once (node.onGroup) made two
+// connections, TCP and QUIC; in about one three-node setup in 15 (node's
+// TestRelayLatency) one of them closed, and the inviter never sent the
+// newcomer an op by gossip again.
+func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
+	sem := h.dialSlot(ai.ID)
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-sem }()
+	for _, c := range h.host.Network().ConnsToPeer(ai.ID) {
+		if !c.Stat().Limited {
+			h.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+			return nil
+		}
+	}
+	return h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
+}
+
+func (h *Host) dialSlot(p peer.ID) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sem := h.dialling[p]
+	if sem == nil {
+		sem = make(chan struct{}, 1)
+		h.dialling[p] = sem
+	}
+	return sem
 }
 
 // Peers returns the peers connected now and those remembered, by ID.
@@ -459,7 +500,7 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 		}
 		if !h.gate.blocked(ai.ID) {
 			ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
-			err := h.host.Connect(network.WithForceDirectDial(ctx, "kept peer"), peer.AddrInfo{ID: ai.ID})
+			err := h.dialDirect(ctx, peer.AddrInfo{ID: ai.ID}, "kept peer")
 			cancel()
 			if err == nil {
 				h.log.Info("connected to kept peer", "remote", ai.ID)
