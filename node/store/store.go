@@ -49,8 +49,10 @@ type Config struct {
 	NoSync bool
 }
 
-// Store is a node's Badger store. Reads are safe from any goroutine;
-// Commit must be called by one goroutine at a time (the replica's writer).
+// Store is a node's Badger store. Its methods are safe for concurrent
+// use; the replica's writer is the only one that commits ops and posts (a
+// batch's post records are computed from what the store held when the
+// batch began, so two writers of posts would lose updates).
 type Store struct {
 	ds    *dsbadger.Datastore
 	db    *badger.DB
