@@ -157,17 +157,33 @@ func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error {
 // its /p2p/ suffix, within the protocol's limits.
 func (s *Server) inviteAddrs() []string {
 	ni := s.nodeInfo()
-	var out []string
+	var lan, loop []string
 	for _, a := range ni.Addrs {
 		if ni.PeerID != "" && !strings.Contains(a, "/p2p/") {
 			a += "/p2p/" + ni.PeerID
 		}
-		if len(a) <= protocol.MaxAddrLen && len(out) < protocol.MaxInviteAddrs {
-			out = append(out, a)
+		if len(a) > protocol.MaxAddrLen {
+			continue
+		}
+		if strings.HasPrefix(a, "/ip4/127.") || strings.HasPrefix(a, "/ip6/::1/") {
+			loop = append(loop, a)
+		} else {
+			lan = append(lan, a)
 		}
 	}
-	return out
+	// Loopback addresses only help a newcomer on this same machine: use
+	// them only when there is nothing else. Keep the code short enough
+	// for a QR code a phone can read across a table.
+	out := lan
+	if len(out) == 0 {
+		out = loop
+	}
+	return out[:min(len(out), maxInviteAddrs)]
 }
+
+// maxInviteAddrs is how many addresses an invite code carries (the
+// protocol allows protocol.MaxInviteAddrs).
+const maxInviteAddrs = 4
 
 // GET /api/v1/invites/qr.png?code= → the code as a QR image
 func (s *Server) inviteQR(w http.ResponseWriter, r *http.Request) error {
