@@ -41,9 +41,8 @@ var ErrNotJoined = errors.New("p2p: group not joined")
 //   - large queues: GossipSub drops messages silently when a peer's
 //     outbound queue or the validation queue is full.
 func (h *Host) newPubSub() (*pubsub.PubSub, error) {
-	protos := []libp2pproto.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11, pubsub.GossipSubID_v10}
 	return pubsub.NewGossipSub(h.ctx, h.host,
-		pubsub.WithGossipSubProtocols(protos, pubsub.GossipSubDefaultFeatures),
+		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
 		pubsub.WithFloodPublish(false),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
@@ -55,6 +54,9 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
 	)
 }
+
+// gossipProtocols are the GossipSub versions spoken, newest first.
+var gossipProtocols = []libp2pproto.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11, pubsub.GossipSubID_v10}
 
 func slogWithFloor(l *slog.Logger) *slog.Logger {
 	return slog.New(floorHandler{l.Handler(), libp2pLogFloor})

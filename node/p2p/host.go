@@ -142,6 +142,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	}
 	h.spawn(h.eventLoop)
 	h.spawn(h.syncLoop)
+	h.spawn(h.repairLoop)
 
 	if cfg.PeerFile != "" {
 		h.file = &peerFile{path: cfg.PeerFile}
@@ -429,6 +430,7 @@ func (h *Host) disconnected(p peer.ID) {
 	wake := h.wake[p]
 	h.mu.Unlock()
 	h.mesh.RemovePeer(p)
+	h.mesh.subs.forget(p)
 	h.log.Debug("peer disconnected", "remote", p)
 	if wake != nil {
 		select {

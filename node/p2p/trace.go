@@ -20,6 +20,8 @@ type meshTracer struct {
 	mu   sync.Mutex
 	mesh map[string]map[peer.ID]struct{}
 
+	subs subsTracker // the topics each peer announced (see repair.go)
+
 	dropped     atomic.Int64
 	lastWarning atomic.Int64 // unix nanoseconds
 }
@@ -62,8 +64,8 @@ func (t *meshTracer) Leave(topic string) {
 	delete(t.mesh, topic)
 }
 
-// RemovePeer drops a disconnected peer from every mesh (the host calls
-// it: pubsub does not trace disconnections).
+// RemovePeer drops a peer from every mesh (the host calls it on
+// disconnection too).
 func (t *meshTracer) RemovePeer(p peer.ID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -71,6 +73,14 @@ func (t *meshTracer) RemovePeer(p peer.ID) {
 		delete(m, p)
 	}
 }
+
+// RecvRPC records the subscriptions a peer announces.
+func (t *meshTracer) RecvRPC(rpc *pubsub.RPC) { t.subs.recv(rpc) }
+
+// OnClosedOutboundStream drops p from every mesh: GossipSub's router
+// does so (OnClosedOutboundStream) without tracing a Prune, when its
+// stream to p dies, connected or not (see repair.go).
+func (t *meshTracer) OnClosedOutboundStream(p peer.ID) { t.RemovePeer(p) }
 
 // DropRPC counts an RPC dropped because the peer's outbound queue was
 // full, and warns at most once a minute: catch-up will deliver the ops,
@@ -87,13 +97,11 @@ func (t *meshTracer) DropRPC(rpc *pubsub.RPC, p peer.ID) {
 func (t *meshTracer) UndeliverableMessage(*pubsub.Message) {}
 
 func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
 func (t *meshTracer) Join(string)                                          {}
 func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
 func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
 func (t *meshTracer) RejectMessage(*pubsub.Message, string)                {}
 func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     {}
 func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
-func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
 func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}

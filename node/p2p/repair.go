@@ -1,0 +1,187 @@
+package p2p
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Repair of forgotten subscriptions.
+//
+// GossipSub v0.19.0 forgets a peer's subscriptions whenever its own
+// outbound stream to the peer dies while the peer stays connected
+// (handleDeadPeers: a duplicate connection closed, or a write that timed
+// out). It reopens its own stream, announcing its own topics, but the
+// peer has no reason to announce its topics again: its stream to this
+// host is fine. From then on this host sends the peer nothing on those
+// topics (no mesh, no IHAVE) until they reconnect, and the peer gets this
+// host's ops only by catch-up. One dial per peer (dialDirect) makes that
+// rarer; two nodes dialling each other at once (mDNS at a meeting) can
+// still make two connections.
+//
+// repairLoop finds the state: a connected peer that announced a group
+// topic (subsTracker, from the RPCs pubsub traces) and that pubsub no
+// longer lists for that topic for repairGrace. The repair resets both
+// pubsub streams with the peer: each side then declares the other dead,
+// reopens its stream and sends its subscriptions again, on the same
+// connection. Pubsub allows a few such reopenings per peer in ten
+// minutes (MaxBackoffAttempts; past them it drops the peer altogether),
+// so a peer that needs repair again within repairReset of its stream
+// reset is disconnected instead and redialled: a new connection starts
+// pubsub afresh on both sides.
+const (
+	repairEvery = time.Second
+	repairGrace = 2 * time.Second
+	repairReset = 10 * time.Minute // pubsub's backoff TimeToLive
+)
+
+// subsTracker records which topics each peer told this host it
+// subscribes to, from the RPCs received (pubsub's RawTracer.RecvRPC).
+type subsTracker struct {
+	mu   sync.Mutex
+	subs map[peer.ID]map[string]bool
+}
+
+func (s *subsTracker) recv(rpc *pubsub.RPC) {
+	opts := rpc.GetSubscriptions()
+	if len(opts) == 0 {
+		return
+	}
+	from := rpc.From()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs == nil {
+		s.subs = map[peer.ID]map[string]bool{}
+	}
+	for _, o := range opts {
+		if o.GetSubscribe() {
+			if s.subs[from] == nil {
+				s.subs[from] = map[string]bool{}
+			}
+			s.subs[from][o.GetTopicid()] = true
+		} else {
+			delete(s.subs[from], o.GetTopicid())
+		}
+	}
+}
+
+func (s *subsTracker) forget(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.subs, p)
+}
+
+func (s *subsTracker) announced(p peer.ID, topic string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs[p][topic]
+}
+
+// repairState is repairLoop's memory.
+type repairState struct {
+	missing  map[peer.ID]time.Time // since when a peer is missing from a topic it announced
+	repaired map[peer.ID]time.Time // last stream reset of a peer
+}
+
+func (h *Host) repairLoop() {
+	st := repairState{missing: map[peer.ID]time.Time{}, repaired: map[peer.ID]time.Time{}}
+	t := time.NewTicker(repairEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			h.checkTopicPeers(&st, time.Now())
+		}
+	}
+}
+
+// checkTopicPeers repairs the peers pubsub forgot for repairGrace.
+func (h *Host) checkTopicPeers(st *repairState, now time.Time) {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.topics))
+	for _, gt := range h.topics {
+		names = append(names, gt.topic.String())
+	}
+	h.mu.Unlock()
+	missing := map[peer.ID]bool{}
+	for _, name := range names {
+		listed := h.ps.ListPeers(name)
+		for _, p := range h.host.Network().Peers() {
+			if missing[p] || slices.Contains(listed, p) || !h.mesh.subs.announced(p, name) || !h.peerFilter(p, name) {
+				continue
+			}
+			missing[p] = true
+		}
+	}
+	for p := range st.missing {
+		if !missing[p] {
+			delete(st.missing, p)
+		}
+	}
+	for p, at := range st.repaired {
+		if now.Sub(at) > repairReset {
+			delete(st.repaired, p)
+		}
+	}
+	for p := range missing {
+		since, ok := st.missing[p]
+		if !ok {
+			st.missing[p] = now
+			continue
+		}
+		if now.Sub(since) < repairGrace || h.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		delete(st.missing, p)
+		if _, again := st.repaired[p]; !again {
+			st.repaired[p] = now
+			h.log.Info("gossip forgot a connected member's topics; resetting its pubsub streams", "remote", p)
+			h.resetPubsubStreams(p)
+			h.spawn(func() { h.syncAfterMesh(p, "pubsub repair") })
+			continue
+		}
+		h.log.Info("gossip forgot a connected member's topics again; reconnecting", "remote", p)
+		h.spawn(func() { h.reconnect(p) })
+	}
+}
+
+// resetPubsubStreams resets every GossipSub stream with p, both ways.
+func (h *Host) resetPubsubStreams(p peer.ID) {
+	for _, c := range h.host.Network().ConnsToPeer(p) {
+		for _, s := range c.GetStreams() {
+			if slices.Contains(gossipProtocols, s.Protocol()) {
+				_ = s.Reset()
+			}
+		}
+	}
+}
+
+// reconnect closes every connection to p and dials it again; the peer,
+// if it keeps this host, dials too.
+func (h *Host) reconnect(p peer.ID) {
+	_ = h.host.Network().ClosePeer(p)
+	ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
+	defer cancel()
+	if err := h.dialDirect(ctx, peer.AddrInfo{ID: p}, "pubsub repair"); err != nil {
+		h.log.Debug("redial after pubsub repair failed", "remote", p, "err", err)
+	}
+}
+
+// syncAfterMesh runs a catch-up session with p once the mesh has formed
+// again: ops published before then went to no one by gossip.
+func (h *Host) syncAfterMesh(p peer.ID, why string) {
+	t := time.NewTimer(jitter(afterMesh))
+	defer t.Stop()
+	select {
+	case <-h.ctx.Done():
+	case <-t.C:
+		h.syncBackground(p, why)
+	}
+}
