@@ -115,6 +115,7 @@ func ioCount(resp *http.Response) (int, error) {
 func serveBench(b *testing.B, data string) (*exec.Cmd, string) {
 	os.Remove(filepath.Join(data, "api.addr"))
 	cmd := exec.Command(binaryB(b), "serve", "--data", data, "--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns")
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -101,6 +101,7 @@ func (n *proc) start() {
 	cmd := exec.Command(binary(t), args...)
 	n.logs = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
