@@ -38,7 +38,29 @@ var (
 	ErrLocked = errors.New("the data dir is in use by another mutual process")
 	// ErrNotFound means no such op or post.
 	ErrNotFound = errors.New("not found")
+	// ErrDamaged means the store's files are damaged. The store refuses
+	// to open rather than drop anything; see DamageError.
+	ErrDamaged = errors.New("the store is damaged")
 )
+
+// DamageError says which file of a store is damaged. Opening changed
+// nothing; `mutual repair` salvages every intact op.
+type DamageError struct {
+	Dir    string // the store
+	File   string // the damaged file, if known
+	Detail string
+}
+
+func (e *DamageError) Error() string {
+	where := e.Dir
+	if e.File != "" {
+		where = e.File
+	}
+	return fmt.Sprintf("the store is damaged: %s: %s. Nothing was changed: run `mutual check` to see the damage, "+
+		"then `mutual repair` to rebuild the store from every intact op (the damaged files are kept); peers resend the rest", where, e.Detail)
+}
+
+func (e *DamageError) Unwrap() error { return ErrDamaged }
 
 // Config configures a Store. The zero value works.
 type Config struct {
@@ -57,24 +79,72 @@ type Store struct {
 	ds    *dsbadger.Datastore
 	db    *badger.DB
 	posts *lru.Cache[postKey, *crdt.Post]
+	tmp   string // a copy opened by OpenReadOnly, removed by Close
 }
 
 type postKey struct{ group, post crdt.ID }
 
 // Open opens or creates the store in dir.
 func Open(dir string, cfg Config) (*Store, error) {
-	if cfg.PostCache <= 0 {
-		cfg.PostCache = 20000
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	if problems := checkTables(dir); len(problems) > 0 {
+		return nil, &DamageError{Dir: dir, File: problems[0].File, Detail: problems[0].Detail}
+	}
+	opts := badgerOptions(cfg)
+	ds, err := openBadger(dir, &opts)
+	if errors.Is(err, badger.ErrTruncateNeeded) {
+		ds, err = openAfterUnfinishedWrite(dir, &opts)
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "directory lock") {
+			return nil, ErrLocked
+		}
+		var de *DamageError
+		if errors.As(err, &de) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return newStore(ds, cfg), nil
+}
+
+func newStore(ds *dsbadger.Datastore, cfg Config) *Store {
+	if cfg.PostCache <= 0 {
+		cfg.PostCache = 20000
+	}
+	cache, _ := lru.New[postKey, *crdt.Post](cfg.PostCache)
+	return &Store{ds: ds, db: ds.DB, posts: cache}
+}
+
+// openBadger opens Badger, turning a panic on damaged files (a cut
+// MANIFEST makes badger v1 slice out of range) into a DamageError.
+func openBadger(dir string, opts *dsbadger.Options) (ds *dsbadger.Datastore, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ds, err = nil, &DamageError{Dir: dir, Detail: fmt.Sprintf("Badger cannot read it (%v)", r)}
+		}
+	}()
+	ds, err = dsbadger.NewDatastore(filepath.Clean(dir), opts)
+	if err != nil && strings.Contains(err.Error(), "manifest") {
+		err = &DamageError{Dir: dir, File: filepath.Join(dir, "MANIFEST"), Detail: err.Error()}
+	}
+	return ds, err
+}
+
+func badgerOptions(cfg Config) dsbadger.Options {
 	opts := dsbadger.DefaultOptions
 	// Acknowledged means fsynced: an op whose commit returned survives a
-	// crash. With SyncWrites on, Truncate only ever drops a torn tail that
-	// no commit acknowledged.
+	// crash.
 	opts.SyncWrites = !cfg.NoSync
-	opts.Truncate = true
+	// Badger v1 with Truncate on drops every record after the first bad
+	// byte of the value log it replays, and the whole file when damage
+	// lies before its replay point (dgraph-io/badger#434): acknowledged
+	// ops, silently. So never: an unfinished last write is dropped by
+	// openAfterUnfinishedWrite, which keeps the bytes it drops, and any
+	// other damage refuses to open.
+	opts.Truncate = false
 	opts.ValueLogLoadingMode = options.FileIO
 	// Read tables with pread rather than mmap, and keep two memtables
 	// instead of five: a Raspberry Pi has little memory, and a board's
@@ -87,15 +157,7 @@ func Open(dir string, cfg Config) (*Store, error) {
 	opts.ValueThreshold = 64
 	opts.GcInterval = 10 * time.Minute
 	opts.Logger = quietLogger{}
-	ds, err := dsbadger.NewDatastore(filepath.Clean(dir), &opts)
-	if err != nil {
-		if strings.Contains(err.Error(), "directory lock") {
-			return nil, ErrLocked
-		}
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	cache, _ := lru.New[postKey, *crdt.Post](cfg.PostCache)
-	return &Store{ds: ds, db: ds.DB, posts: cache}, nil
+	return opts
 }
 
 // Close closes the store. It is safe to call twice.
@@ -106,6 +168,9 @@ func (s *Store) Close() error {
 	err := s.ds.Close()
 	if errors.Is(err, dsbadger.ErrClosed) {
 		return nil
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
 	}
 	return err
 }
