@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -27,7 +28,17 @@ type client struct {
 }
 
 func openClient(dir string) (*client, error) {
-	l, err := node.OpenLocal(dir, quietLogger())
+	return open(dir, node.OpenLocal)
+}
+
+// openCheckClient is openClient for `mutual check`: without a running
+// node, the data dir is opened read-only.
+func openCheckClient(dir string) (*client, error) {
+	return open(dir, node.OpenLocalReadOnly)
+}
+
+func open(dir string, openLocal func(string, *slog.Logger) (*node.Local, error)) (*client, error) {
+	l, err := openLocal(dir, quietLogger())
 	if errors.Is(err, store.ErrLocked) {
 		addr := node.APIAddr(dir)
 		if addr == "" {

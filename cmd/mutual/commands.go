@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"github.com/mutual-aid/mutual/node"
+	"github.com/mutual-aid/mutual/node/store"
 )
 
 func init() {
@@ -85,11 +87,14 @@ func init() {
 			run: cmdExport},
 		{name: "import", args: "FILE", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused",
 			example: "  mutual import /media/usb/eastgate.mutual", run: cmdImport},
-		{name: "check", args: "[--group G]", summary: "recompute the board from its signed ops and compare it with the stored board",
+		{name: "check", args: "[--group G]", summary: "verify the store read-only: every file byte for byte, every op, and the board recomputed from the ops",
+			example: "  mutual check            # exit status 0: nothing is damaged",
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.StringVar(&o.group, "group", "", "group ID (default: every group)")
 			},
 			run: cmdCheck},
+		{name: "repair", args: "", summary: "rebuild a damaged store from every intact op (the damaged files are kept); peers resend the rest",
+			example: "  mutual repair           # with `mutual serve` stopped", run: cmdRepair},
 		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing)",
 			example: "  mutual import-csv requests.csv",
 			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
@@ -562,46 +567,117 @@ func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
 }
 
 func cmdCheck(ctx context.Context, e *env, o *opts, args []string) error {
-	return withClient(o, func(c *client) error {
-		var node struct {
-			Groups []struct{ ID, Name string } `json:"groups"`
-		}
-		if err := c.do(ctx, "GET", "/api/v1/node", nil, &node); err != nil {
+	if !store.Locked(node.StoreDir(o.data)) {
+		// No node runs: read the files before Badger does (it panics on
+		// some damaged records).
+		files, err := store.CheckFiles(node.StoreDir(o.data))
+		if err != nil {
 			return err
 		}
-		var results []map[string]any
-		bad := 0
-		for _, g := range node.Groups {
-			if o.group != "" && g.ID != o.group {
+		if damaged(files) {
+			if o.json {
+				printJSON(e.stdout, map[string]any{"ok": false, "files": files, "groups": []any{}})
+			} else {
+				printFileProblems(e.stdout, files)
+			}
+			return errDamaged
+		}
+	}
+	c, err := openCheckClient(o.data)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var res struct {
+		OK     bool                `json:"ok"`
+		Files  []store.FileProblem `json:"files"`
+		Groups []struct {
+			Group    string   `json:"group"`
+			Name     string   `json:"name"`
+			OK       bool     `json:"ok"`
+			Problems []string `json:"problems"`
+			Forks    []struct {
+				Author     string `json:"author"`
+				AuthorName string `json:"author_name"`
+				Seq        uint64 `json:"seq"`
+			} `json:"forks"`
+		} `json:"groups"`
+	}
+	var raw []byte
+	if err := c.do(ctx, "GET", "/api/v1/check", nil, &raw); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return err
+	}
+	if o.json {
+		printJSON(e.stdout, json.RawMessage(raw))
+	} else {
+		printFileProblems(e.stdout, res.Files)
+		for _, g := range res.Groups {
+			if o.group != "" && !strings.HasPrefix(g.Group, o.group) && g.Name != o.group {
 				continue
 			}
-			var res map[string]any
-			if err := c.do(ctx, "GET", "/api/v1/groups/"+g.ID+"/check", nil, &res); err != nil {
-				return err
+			verdict := "ok"
+			if !g.OK {
+				verdict = "DAMAGED"
 			}
-			results = append(results, res)
-			if res["ok"] != true {
-				bad++
+			fmt.Fprintf(e.stdout, "%s %s %s\n", g.Group[:12], g.Name, verdict)
+			for _, p := range g.Problems {
+				fmt.Fprintf(e.stdout, "  %s\n", p)
 			}
-			if !o.json {
-				verdict := "ok"
-				if res["ok"] != true {
-					verdict = "MISMATCH"
-				}
-				fmt.Fprintf(e.stdout, "%s %s %s\n", g.ID[:12], g.Name, verdict)
-				forks, _ := res["forks"].([]any)
-				for _, f := range forks {
-					m, _ := f.(map[string]any)
-					fmt.Fprintf(e.stdout, "  fork: %v (%v) signed two different ops at seq %v — is its identity copied to another machine?\n", m["author_name"], m["author"], m["seq"])
-				}
+			for _, f := range g.Forks {
+				fmt.Fprintf(e.stdout, "  fork: %s (%s) signed two different ops at seq %d — is its identity copied to another machine?\n", f.AuthorName, f.Author, f.Seq)
 			}
 		}
-		if o.json {
-			printJSON(e.stdout, results)
+	}
+	if !res.OK {
+		return errDamaged
+	}
+	return nil
+}
+
+var errDamaged = errors.New("the store is damaged: stop the node and run `mutual repair` (it keeps the damaged files and rebuilds from every intact op)")
+
+func damaged(files []store.FileProblem) bool {
+	for _, f := range files {
+		if !f.Unfinished {
+			return true
 		}
-		if bad > 0 {
-			return fmt.Errorf("%d group(s) differ from their recomputed state; please report this", bad)
+	}
+	return false
+}
+
+func printFileProblems(w io.Writer, files []store.FileProblem) {
+	for _, f := range files {
+		if f.Unfinished {
+			fmt.Fprintf(w, "note: %s %s; it is dropped at the next start (its bytes kept)\n", f.File, f.Detail)
+			continue
 		}
-		return nil
-	})
+		fmt.Fprintf(w, "DAMAGED %s: %s\n", f.File, f.Detail)
+	}
+}
+
+func cmdRepair(ctx context.Context, e *env, o *opts, args []string) error {
+	rep, err := node.Repair(ctx, o.data, quietLogger())
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, rep)
+	}
+	fmt.Fprintf(e.stdout, "the damaged store is kept in %s\n", rep.Kept)
+	printFileProblems(e.stdout, rep.Damage)
+	fmt.Fprintf(e.stdout, "found %d intact ops: %d restored to the board, %d waiting (authors not yet known, or clocks ahead), %d refused\n",
+		rep.Found, rep.Restored, rep.Waiting, rep.Refused)
+	if rep.Invalid > 0 {
+		fmt.Fprintf(e.stdout, "%d damaged op records could not be read: peers send them again at the next sync\n", rep.Invalid)
+	}
+	for _, g := range rep.Groups {
+		fmt.Fprintf(e.stdout, "  %s %s: %d ops\n", g.ID[:12], g.Name, g.Ops)
+	}
+	if len(rep.Damage) > 0 || rep.Invalid > 0 {
+		fmt.Fprintln(e.stdout, "what was lost comes back from the group's other nodes: start `mutual serve` where it can reach them")
+	}
+	return nil
 }

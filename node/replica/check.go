@@ -2,20 +2,32 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
 // Check recomputes a group's state from its stored ops alone, with the
 // reference model (crdt.Board), and compares it with the materialised
-// posts the store serves queries from. It returns both hashes; they
+// posts the store serves queries from, read from disk (not from the
+// cache, which would hide damage on disk). It returns both hashes; they
 // differ only if the store's derived records are wrong.
 func (r *Replica) Check(group crdt.ID) (stored, recomputed crdt.ID, err error) {
-	stored, err = r.StateHash(group)
-	if err != nil {
+	r.mu.RLock()
+	gs := r.groups[group]
+	r.mu.RUnlock()
+	if gs == nil {
+		return stored, recomputed, ErrNoGroup
+	}
+	var posts []*crdt.Post
+	if err := r.st.PostsOnDisk(group, func(p *crdt.Post) error { posts = append(posts, p); return nil }); err != nil {
 		return stored, recomputed, err
 	}
+	r.mu.RLock()
+	stored = crdt.StateHash(gs.g, slices.Values(posts))
+	r.mu.RUnlock()
 	b := crdt.NewBoard(group)
 	// Time far in the future: every stored op passed the drift check
 	// when it arrived.
@@ -45,3 +57,10 @@ func (r *Replica) Check(group crdt.ID) (stored, recomputed crdt.ID, err error) {
 	}
 	return stored, b.Hash(), nil
 }
+
+// Audit reads every stored record of a group from disk and reports, one
+// line each, what does not decode or does not agree with the rest.
+func (r *Replica) Audit(group crdt.ID) ([]string, error) { return r.st.Audit(group) }
+
+// CheckFiles checks the store's files byte for byte.
+func (r *Replica) CheckFiles() ([]store.FileProblem, error) { return r.st.CheckFiles() }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dgraph-io/badger"
+	dsbadger "github.com/ipfs/go-ds-badger"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -53,56 +54,59 @@ func CheckFiles(dir string) ([]FileProblem, error) {
 }
 
 // OpenReadOnly opens a store for reading only: no byte of dir changes.
-// Badger cannot open a store read-only after an unclean shutdown (it
-// must replay its log), so then a copy is opened instead, made next to
-// dir (hard links for the tables, which never change) and removed by
-// Close.
+// Badger is not opened on dir itself: even read-only, it deletes tables
+// that its MANIFEST does not list. It opens a twin of dir made of hard
+// links next to it (removed by Close), read-only; and when it would have
+// to replay its log (after an unclean shutdown), a twin whose value logs
+// and MANIFEST are copies, read-write.
 func OpenReadOnly(dir string) (*Store, error) {
-	opts := badgerOptions(Config{})
-	opts.ReadOnly = true
-	opts.GcInterval = 0
+	dir = filepath.Clean(dir)
 	if problems := checkTables(dir); len(problems) > 0 {
 		return nil, &DamageError{Dir: dir, File: problems[0].File, Detail: problems[0].Detail}
 	}
-	ds, err := openBadger(dir, &opts)
-	if err == nil {
-		return newStore(ds, Config{}), nil
-	}
-	if !errors.Is(err, badger.ErrReplayNeeded) {
-		if strings.Contains(err.Error(), "directory lock") {
-			return nil, ErrLocked
+	for _, copyLogs := range []bool{false, true} {
+		tmp, err := os.MkdirTemp(filepath.Dir(dir), ".check-")
+		if err != nil {
+			return nil, fmt.Errorf("a twin of the store to read it without changing it: %w", err)
 		}
-		if _, serr := os.Stat(dir); serr != nil {
-			return nil, fmt.Errorf("open store: %w", serr)
+		if err := twin(dir, tmp, copyLogs); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("a twin of the store to read it without changing it: %w", err)
+		}
+		var st *Store
+		if copyLogs {
+			st, err = Open(tmp, Config{NoSync: true})
+		} else {
+			opts := badgerOptions(Config{})
+			opts.ReadOnly = true
+			opts.GcInterval = 0
+			var ds *dsbadger.Datastore
+			if ds, err = openBadger(tmp, &opts); err == nil {
+				st = newStore(tmp, ds, Config{})
+			}
+		}
+		if err == nil {
+			st.tmp, st.dir = tmp, dir
+			return st, nil
+		}
+		os.RemoveAll(tmp)
+		if !copyLogs && errors.Is(err, badger.ErrReplayNeeded) {
+			continue
 		}
 		var de *DamageError
 		if errors.As(err, &de) {
-			return nil, err
+			de.Dir, de.File = dir, strings.Replace(de.File, tmp, dir, 1)
+			return nil, de
 		}
-		return nil, &DamageError{Dir: dir, Detail: err.Error()}
+		return nil, &DamageError{Dir: dir, Detail: strings.ReplaceAll(err.Error(), tmp, dir)}
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".check-")
-	if err != nil {
-		return nil, fmt.Errorf("the store was not closed cleanly and needs a copy to be read without changing it: %w", err)
-	}
-	if err := copyStore(dir, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("the store was not closed cleanly and needs a copy to be read without changing it: %w", err)
-	}
-	st, err := Open(tmp, Config{NoSync: true})
-	if err != nil {
-		os.RemoveAll(tmp)
-		var de *DamageError
-		if errors.As(err, &de) {
-			de.Dir, de.File = dir, strings.Replace(de.File, tmp, filepath.Clean(dir), 1)
-		}
-		return nil, err
-	}
-	st.tmp = tmp
-	return st, nil
+	panic("unreachable")
 }
 
-func copyStore(from, to string) error {
+// twin fills to with hard links to the files of from (copies where a
+// link cannot be made), and copies of its value logs and MANIFEST if
+// copyLogs.
+func twin(from, to string, copyLogs bool) error {
 	ents, err := os.ReadDir(from)
 	if err != nil {
 		return err
@@ -112,7 +116,8 @@ func copyStore(from, to string) error {
 			continue
 		}
 		src, dst := filepath.Join(from, e.Name()), filepath.Join(to, e.Name())
-		if strings.HasSuffix(e.Name(), ".sst") && os.Link(src, dst) == nil {
+		mutable := strings.HasSuffix(e.Name(), ".vlog") || e.Name() == "MANIFEST"
+		if !(copyLogs && mutable) && os.Link(src, dst) == nil {
 			continue
 		}
 		if err := copyFile(src, dst); err != nil {

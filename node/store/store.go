@@ -79,8 +79,12 @@ type Store struct {
 	ds    *dsbadger.Datastore
 	db    *badger.DB
 	posts *lru.Cache[postKey, *crdt.Post]
+	dir   string // where its files are (the original, for a copy)
 	tmp   string // a copy opened by OpenReadOnly, removed by Close
 }
+
+// CheckFiles checks the store's files byte for byte; see CheckFiles.
+func (s *Store) CheckFiles() ([]FileProblem, error) { return CheckFiles(s.dir) }
 
 type postKey struct{ group, post crdt.ID }
 
@@ -107,15 +111,15 @@ func Open(dir string, cfg Config) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return newStore(ds, cfg), nil
+	return newStore(dir, ds, cfg), nil
 }
 
-func newStore(ds *dsbadger.Datastore, cfg Config) *Store {
+func newStore(dir string, ds *dsbadger.Datastore, cfg Config) *Store {
 	if cfg.PostCache <= 0 {
 		cfg.PostCache = 20000
 	}
 	cache, _ := lru.New[postKey, *crdt.Post](cfg.PostCache)
-	return &Store{ds: ds, db: ds.DB, posts: cache}
+	return &Store{ds: ds, db: ds.DB, posts: cache, dir: filepath.Clean(dir)}
 }
 
 // openBadger opens Badger, turning a panic on damaged files (a cut

@@ -29,16 +29,23 @@ func checkTables(dir string) (problems []FileProblem) {
 	}
 	defer f.Close()
 	var m badger.Manifest
+	var end int64
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("unreadable (%v)", r)
 			}
 		}()
-		m, _, err = badger.ReplayManifestFile(f)
+		m, end, err = badger.ReplayManifestFile(f)
 	}()
 	if err != nil {
 		return []FileProblem{{File: path, Detail: err.Error()}}
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > end {
+		// Badger would cut these bytes off, and then delete the tables
+		// the change they held added: we cannot tell a torn write from
+		// damage here, so say so, and let repair rebuild from the logs.
+		return []FileProblem{{File: path, Detail: fmt.Sprintf("its last %d bytes are no complete change", fi.Size()-end)}}
 	}
 	for id, tm := range m.Tables {
 		tp := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
