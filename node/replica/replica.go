@@ -133,6 +133,7 @@ func (r *Replica) load() error {
 	if err != nil {
 		return err
 	}
+	now := r.nowMillis()
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
 		gs := &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
@@ -166,7 +167,9 @@ func (r *Replica) load() error {
 				return err
 			}
 			gs.prev = op.ID
-			r.clock.Observe(op.Time)
+			// Not adopted if it is beyond what this node may stamp now:
+			// it was made while the clock ran ahead.
+			r.clock.Observe(op.Time, now)
 		}
 		groups[rec.ID] = gs
 	}

@@ -332,7 +332,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 			}
 		}
 		bt.addLog(gs, o, oraw)
-		bt.r.clock.Observe(o.Time)
+		bt.r.clock.Observe(o.Time, bt.now)
 		bt.group = gid
 		if p := crdt.ApplyPost(bt, o); p != nil {
 			k := postKey{gid, p.ID}
