@@ -313,3 +313,38 @@ func TestClockWarnsWhenAheadOfPeers(t *testing.T) {
 		}
 	})
 }
+
+// The documented cost of having been ahead (docs/design.md, Clocks): a
+// field set by an op stamped in the future beats an edit made after the
+// clock was put right, until real time passes that stamp; the status,
+// which a create op does not set, can still be changed, so the post can
+// be withdrawn.
+func TestClockFieldsSetWhileAheadWinUntilTimeCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	real := time.Now()
+	clk := &wallClock{t: real}
+	_, key, _ := ed25519.GenerateKey(nil)
+	n := open(t, t.TempDir(), key, replica.Config{Now: clk.Now})
+	defer n.close()
+	g, _ := n.r.CreateGroup(ctx, "g")
+	clk.set(real.Add(time.Hour))
+	p, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "made ahead"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.set(real)
+	got, err := n.r.EditPost(ctx, g, p.ID, crdt.FieldTitle, crdt.Fields{Title: "edited after the fix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title.V != "made ahead" {
+		t.Fatalf("title %q: the edit stamped before the create won", got.Title.V)
+	}
+	if got, err = n.r.SetStatus(ctx, g, p.ID, crdt.Withdrawn); err != nil || got.Status.V != crdt.Withdrawn {
+		t.Fatalf("withdraw after the fix: %v, %v", got.Status.V, err)
+	}
+	clk.set(real.Add(time.Hour + time.Second))
+	if got, err = n.r.EditPost(ctx, g, p.ID, crdt.FieldTitle, crdt.Fields{Title: "an hour later"}); err != nil || got.Title.V != "an hour later" {
+		t.Fatalf("edit once time passed the create's stamp: %q, %v", got.Title.V, err)
+	}
+}
