@@ -146,13 +146,20 @@ func (v syncView) Ingest(ctx context.Context, raws [][]byte) (int, error) {
 	return n, nil
 }
 
+// IngestOne is the gossip path, so a peer's op that is new here is fresh:
+// its stamp tells how this node's clock compares with its author's.
 func (v syncView) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, error) {
-	res, err := v.r.Ingest(ctx, [][]byte{raw})
+	ops := make([]decoded, 1)
+	decodeAll(ops, [][]byte{raw})
+	res, err := v.r.submitDecoded(ctx, ops)
 	if err != nil {
 		return crdt.Ignore, err
 	}
 	switch res[0].Outcome {
 	case New:
+		if op := &ops[0].op; op.Author != v.r.self {
+			v.r.watch.live(v.r.now(), op.Author, op.Time)
+		}
 		return crdt.Accept, nil
 	case Rejected:
 		return crdt.Reject, fmt.Errorf("%w: %w", catchup.ErrRejected, res[0].Err)

@@ -40,6 +40,9 @@ func (bt *batch) local(l *localOp) error {
 	if err != nil {
 		return err
 	}
+	if r.clock.Ahead(bt.now) {
+		r.watch.ownFuture(bt.wall, r.clock.Last())
+	}
 	op := crdt.Op{Group: l.group, Seq: gs.seq + 1, Prev: gs.prev, Time: r.clock.Now(bt.now), Body: body}
 	if _, ok := body.(crdt.Genesis); ok {
 		op.Group = crdt.ID{}
@@ -135,7 +138,7 @@ func (r *Replica) Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs
 		return "", nil, fmt.Errorf("%w: an invite must expire in the future", ErrInvalidPost)
 	}
 	c := &protocol.InviteCode{
-		Invite:    crdt.Invite{Group: group, Role: role, Expires: r.cfg.Now().Add(ttl).UnixMilli()},
+		Invite:    crdt.Invite{Group: group, Role: role, Expires: r.now().Add(ttl).UnixMilli()},
 		GroupName: name,
 		Addrs:     addrs,
 	}

@@ -66,6 +66,7 @@ type Replica struct {
 	mu     sync.RWMutex // guards groups and everything in them
 	groups map[crdt.ID]*groupState
 	clock  crdt.Clock // writer only
+	watch  *clockWatch
 
 	events broadcaster
 }
@@ -104,6 +105,7 @@ func Open(st *store.Store, cfg Config) (*Replica, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		groups: map[crdt.ID]*groupState{},
+		watch:  newClockWatch(cfg.Logger),
 	}
 	copy(r.self[:], cfg.Key.Public().(ed25519.PublicKey))
 	if err := r.load(); err != nil {
@@ -133,6 +135,8 @@ func (r *Replica) load() error {
 	if err != nil {
 		return err
 	}
+	wall := r.now()
+	now := wall.UnixMilli()
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
 		gs := &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
@@ -166,7 +170,12 @@ func (r *Replica) load() error {
 				return err
 			}
 			gs.prev = op.ID
-			r.clock.Observe(op.Time)
+			// Not adopted if it is beyond what this node may stamp now:
+			// it was made while the clock ran ahead.
+			if op.Time.Wall > now+crdt.MaxLead.Milliseconds() {
+				r.watch.ownFuture(wall, op.Time)
+			}
+			r.clock.Observe(op.Time, now)
 		}
 		groups[rec.ID] = gs
 	}
@@ -201,7 +210,14 @@ func (gs *groupState) mark(a crdt.PublicKey, seq uint64) {
 	gs.vv[a] = c
 }
 
-func (r *Replica) nowMillis() int64 { return r.cfg.Now().UnixMilli() }
+// now reads the wall clock, and notices when it steps back.
+func (r *Replica) now() time.Time {
+	t := r.cfg.Now()
+	r.watch.read(t)
+	return t
+}
+
+func (r *Replica) nowMillis() int64 { return r.now().UnixMilli() }
 
 // submit hands a request to the writer and waits for its answer.
 func (r *Replica) submit(ctx context.Context, req *request) error {

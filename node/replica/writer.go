@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger"
 
@@ -132,7 +133,8 @@ func (req *request) size() (ops, bytes int) {
 type batch struct {
 	r         *Replica
 	b         store.Batch
-	now       int64
+	wall      time.Time // the wall clock when the batch began
+	now       int64     // and in Unix ms
 	seen      map[crdt.ID]bool
 	logged    map[logPos]crdt.ID
 	marks     []mark
@@ -174,7 +176,8 @@ type localPublish struct {
 }
 
 func (r *Replica) process(reqs []*request) {
-	bt := &batch{r: r, now: r.nowMillis(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}}
+	wall := r.now()
+	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
@@ -332,7 +335,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 			}
 		}
 		bt.addLog(gs, o, oraw)
-		bt.r.clock.Observe(o.Time)
+		bt.r.clock.Observe(o.Time, bt.now)
 		bt.group = gid
 		if p := crdt.ApplyPost(bt, o); p != nil {
 			k := postKey{gid, p.ID}
