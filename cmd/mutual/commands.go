@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -95,7 +96,7 @@ func init() {
 			run: cmdCheck},
 		{name: "repair", args: "", summary: "rebuild a damaged store from every intact op (the damaged files are kept); peers resend the rest",
 			example: "  mutual repair           # with `mutual serve` stopped", run: cmdRepair},
-		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing)",
+		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing and finish rows an interrupted import left half done)",
 			example: "  mutual import-csv requests.csv",
 			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
 			run:     cmdImportCSV},
@@ -460,9 +461,11 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 	}
 	return withClient(o, func(c *client) error {
 		var rep struct {
-			Imported   int `json:"imported"`
-			Duplicates int `json:"duplicates"`
-			Errors     []struct {
+			Imported      int   `json:"imported"`
+			Duplicates    int   `json:"duplicates"`
+			Completed     int   `json:"completed"`
+			CompletedRows []int `json:"completed_rows"`
+			Errors        []struct {
 				Row   int    `json:"row"`
 				Error string `json:"error"`
 			} `json:"errors"`
@@ -475,7 +478,14 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 			return printJSON(e.stdout, raw)
 		}
 		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "imported %d, already had %d, could not read %d\n", rep.Imported, rep.Duplicates, len(rep.Errors))
+		fmt.Fprintf(e.stdout, "imported %d, already had %d, completed %d left half done, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
+		if len(rep.CompletedRows) > 0 {
+			rows := make([]string, len(rep.CompletedRows))
+			for i, r := range rep.CompletedRows {
+				rows[i] = strconv.Itoa(r)
+			}
+			fmt.Fprintf(e.stdout, "  completed (status set): rows %s\n", strings.Join(rows, ", "))
+		}
 		for _, x := range rep.Errors {
 			fmt.Fprintf(e.stdout, "  row %d: %s\n", x.Row, x.Error)
 		}

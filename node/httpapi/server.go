@@ -32,6 +32,7 @@ type Board interface {
 	Post(id crdt.ID) (*crdt.Post, error)
 
 	CreatePost(ctx context.Context, group crdt.ID, in replica.PostInput) (*crdt.Post, bool, error)
+	ImportPost(ctx context.Context, group crdt.ID, in replica.PostInput) (*crdt.Post, replica.Imported, error)
 	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -91,19 +90,24 @@ type rowErrorJSON struct {
 }
 
 type importJSON struct {
-	Imported   int            `json:"imported"`
-	Duplicates int            `json:"duplicates"`
-	Errors     []rowErrorJSON `json:"errors"`
+	Imported      int            `json:"imported"`
+	Duplicates    int            `json:"duplicates"`
+	Completed     int            `json:"completed"`
+	CompletedRows []int          `json:"completed_rows"`
+	Errors        []rowErrorJSON `json:"errors"`
 }
 
-// POST /api/v1/import/csv?group= body: CSV → {imported, duplicates, errors}
+// POST /api/v1/import/csv?group= body: CSV →
+// {imported, duplicates, completed, completed_rows, errors}
 //
-// Each row becomes a post keyed by its Ref, so importing the same file
-// again adds nothing and reports duplicates. A new post whose row has a
-// status other than open then gets that status. A row the board refuses
-// is reported with its line and the rest go on; an error of the node
-// itself (closing, disk) stops the import and is the answer, and the rows
-// written before it stay (importing the file again completes it).
+// Each row becomes a post keyed by its Ref, with its status, in one
+// commit; importing the same file again adds nothing and reports
+// duplicates. A row whose post is there without its status (left so by
+// an import of older versions that stopped between the two) gets the
+// status, and is reported as completed with its line. A row the board
+// refuses is reported with its line and the rest go on; an error of the
+// node itself (closing, disk) stops the import and is the answer, and the
+// rows written before it stay (importing the file again completes it).
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 	gi, err := s.group(r.URL.Query().Get("group"), true)
 	if err != nil {
@@ -116,8 +120,8 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 	// Rows are written by a few workers at once, so that the replica's
 	// group commit turns many rows into one fsync.
 	type result struct {
-		created bool
-		err     error
+		what replica.Imported
+		err  error
 	}
 	results := make([]result, len(rows))
 	ctx, cancel := context.WithCancelCause(r.Context())
@@ -131,30 +135,34 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			created, err := s.importRow(ctx, gi.ID, &rows[i])
+			what, err := s.importRow(ctx, gi.ID, &rows[i])
 			if err != nil && statusOf(err) != http.StatusBadRequest {
 				cancel(err)
 			}
-			results[i] = result{created, err}
+			results[i] = result{what, err}
 		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	out := importJSON{Errors: []rowErrorJSON{}}
+	out := importJSON{CompletedRows: []int{}, Errors: []rowErrorJSON{}}
 	for _, b := range bad {
 		out.Errors = append(out.Errors, rowErrorJSON{b.Line, b.Err})
 	}
 	for i, res := range results {
-		switch {
-		case res.created:
-			out.Imported++
-		case res.err == nil:
-			out.Duplicates++
-		}
 		if res.err != nil {
 			out.Errors = append(out.Errors, rowErrorJSON{rows[i].Line, res.err.Error()})
+			continue
+		}
+		switch res.what {
+		case replica.ImportedNew:
+			out.Imported++
+		case replica.ImportedHad:
+			out.Duplicates++
+		case replica.ImportedCompleted:
+			out.Completed++
+			out.CompletedRows = append(out.CompletedRows, rows[i].Line)
 		}
 	}
 	slices.SortStableFunc(out.Errors, func(a, b rowErrorJSON) int { return cmp.Compare(a.Row, b.Row) })
@@ -165,8 +173,9 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 // importWorkers is how many rows an import writes at once.
 const importWorkers = 16
 
-// importRow creates the post for one row and reports whether it is new.
-func (s *Server) importRow(ctx context.Context, group crdt.ID, row *sheet.Row) (bool, error) {
+// importRow writes the post of one row, with its status, and says what
+// it did.
+func (s *Server) importRow(ctx context.Context, group crdt.ID, row *sheet.Row) (replica.Imported, error) {
 	in := replica.PostInput{
 		Fields: crdt.Fields{
 			Title:    row.Title,
@@ -180,32 +189,25 @@ func (s *Server) importRow(ctx context.Context, group crdt.ID, row *sheet.Row) (
 	}
 	var ok bool
 	if in.Kind, ok = crdt.ParsePostKind(row.Kind); !ok {
-		return false, inputErr("kind %q is neither need nor offer", row.Kind)
+		return 0, inputErr("kind %q is neither need nor offer", row.Kind)
 	}
 	if in.Fields.Urgency, ok = crdt.ParseUrgency(row.Urgency); !ok {
-		return false, inputErr("urgency %q is not low, normal or high", row.Urgency)
+		return 0, inputErr("urgency %q is not low, normal or high", row.Urgency)
 	}
-	status := crdt.Open
 	if row.Status != "" {
-		if status, ok = crdt.ParseStatus(row.Status); !ok {
-			return false, inputErr("status %q is not open, claimed, fulfilled or withdrawn", row.Status)
+		if in.Status, ok = crdt.ParseStatus(row.Status); !ok {
+			return 0, inputErr("status %q is not open, claimed, fulfilled or withdrawn", row.Status)
 		}
 	}
 	if !row.Expires.IsZero() {
 		in.Fields.Expires = row.Expires.UnixMilli()
 	}
 	if len(in.Ref) > protocol.MaxRef {
-		return false, inputErr("import key is over %d bytes", protocol.MaxRef)
+		return 0, inputErr("import key is over %d bytes", protocol.MaxRef)
 	}
 	if err := protocol.CheckFields(&in.Fields); err != nil {
-		return false, inputErr("%v", err)
+		return 0, inputErr("%v", err)
 	}
-	p, created, err := s.cfg.Board.CreatePost(ctx, group, in)
-	if err != nil || !created || status == crdt.Open {
-		return created, err
-	}
-	if _, err := s.cfg.Board.SetStatus(ctx, group, p.ID, status); err != nil {
-		return true, fmt.Errorf("imported, but its status was not set: %w", err)
-	}
-	return true, nil
+	_, what, err := s.cfg.Board.ImportPost(ctx, group, in)
+	return what, err
 }

@@ -11,8 +11,12 @@ import (
 	"github.com/mutual-aid/mutual/protocol"
 )
 
-// local builds, signs, validates and stores an op authored by this node.
+// local builds, signs, validates and adds to the batch the ops of a
+// change authored by this node. If an op fails after others of the
+// change went into the batch, l.torn tells process to write the batch
+// without them.
 func (bt *batch) local(l *localOp) error {
+	l.existing, l.ops, l.post, l.torn = crdt.ID{}, nil, nil, false // a batch may be processed again
 	r := bt.r
 	gs := r.groups[l.group]
 	if l.newGroup != nil && gs == nil {
@@ -21,6 +25,7 @@ func (bt *batch) local(l *localOp) error {
 	if gs == nil {
 		return ErrNoGroup
 	}
+	build, next := l.build, l.next
 	if l.ref != "" {
 		// Checked here, in the writer, so that two imports of one file at
 		// once still create each post once.
@@ -33,13 +38,41 @@ func (bt *batch) local(l *localOp) error {
 		}
 		if ok {
 			l.existing = id
-			return nil
+			if l.complete == nil {
+				return nil
+			}
+			bt.group = gs.rec.ID
+			p := bt.Get(id)
+			if bt.err != nil {
+				return bt.err
+			}
+			if p == nil {
+				return nil
+			}
+			build, next = func(gs *groupState) (crdt.Body, error) { return l.complete(gs, p) }, nil
 		}
 	}
-	body, err := l.build(gs)
-	if err != nil {
-		return err
+	body, err := build(gs)
+	for body != nil && err == nil {
+		var op crdt.Op
+		if op, err = bt.write(gs, l, body); err != nil {
+			break
+		}
+		l.ops = append(l.ops, op)
+		if next == nil {
+			break
+		}
+		body, err = next(gs, l.ops)
 	}
+	if err != nil && len(l.ops) > 0 {
+		l.torn = true
+	}
+	return err
+}
+
+// write signs one op of a local change and adds it to the batch.
+func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, error) {
+	r := bt.r
 	if r.clock.Ahead(bt.now) {
 		r.watch.ownFuture(bt.wall, r.clock.Last())
 	}
@@ -49,7 +82,7 @@ func (bt *batch) local(l *localOp) error {
 	}
 	raw, err := protocol.SignOp(&op, r.cfg.Key)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidPost, err)
+		return op, fmt.Errorf("%w: %w", ErrInvalidPost, err)
 	}
 	if _, ok := body.(crdt.Genesis); ok {
 		gs.rec.ID = op.ID
@@ -67,10 +100,9 @@ func (bt *batch) local(l *localOp) error {
 		if res.Err == nil {
 			res.Err = fmt.Errorf("op %s", res.Outcome)
 		}
-		return fmt.Errorf("%w: %w", ErrInvalidPost, res.Err)
+		return op, fmt.Errorf("%w: %w", ErrInvalidPost, res.Err)
 	}
 	gs.seq, gs.prev = op.Seq, op.ID
-	l.op = op
 	if id, ok := crdt.PostOf(&op); ok {
 		if e := bt.posts[postKey{gs.rec.ID, id}]; e != nil {
 			l.post = e.cur
@@ -78,12 +110,14 @@ func (bt *batch) local(l *localOp) error {
 			// A newcomer's op before its first sync: signed and stored, but
 			// on the board only once the group confirms the join. Answer
 			// with the post as the op makes it.
-			l.post = crdt.NewPost(gs.rec.ID, id)
+			if l.post == nil || l.post.ID != id {
+				l.post = crdt.NewPost(gs.rec.ID, id)
+			}
 			l.post.Apply(&op)
 		}
 	}
 	bt.published = append(bt.published, localPublish{gs.rec.ID, raw})
-	return nil
+	return op, nil
 }
 
 func (r *Replica) doLocal(ctx context.Context, l *localOp) (*localOp, error) {
@@ -110,7 +144,7 @@ func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	if err != nil {
 		return crdt.ID{}, err
 	}
-	return l.op.ID, nil
+	return l.ops[0].ID, nil
 }
 
 // Invite returns an invite code for a group, signed by this node, which
@@ -180,26 +214,79 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 type PostInput struct {
 	Kind   crdt.PostKind
 	Fields crdt.Fields
-	Ref    string // import key; a post with the same Ref in the group is returned instead
+	Status crdt.Status // other than open: set in the same commit as the post
+	Ref    string      // import key; a post with the same Ref in the group is returned instead
 }
 
+// Imported is what ImportPost did.
+type Imported int
+
+// What ImportPost did.
+const (
+	// ImportedNew: the post was created.
+	ImportedNew Imported = iota + 1
+	// ImportedHad: the group had a post with the Ref; nothing was written.
+	ImportedHad
+	// ImportedCompleted: the group had a post with the Ref but without
+	// the status asked for, as an import that wrote a post and its status
+	// in two commits left it when it stopped between them; its status is
+	// now set.
+	ImportedCompleted
+)
+
 // CreatePost creates a post. It returns the post once it is on disk, and
-// whether it was created (false: a post with the same Ref existed).
+// whether it was created (false: a post with the same Ref existed). It is
+// ImportPost, reporting only whether the post is new.
 func (r *Replica) CreatePost(ctx context.Context, group crdt.ID, in PostInput) (*crdt.Post, bool, error) {
-	l, err := r.doLocal(ctx, &localOp{group: group, ref: in.Ref, build: func(gs *groupState) (crdt.Body, error) {
-		if !gs.canWrite(r.self) {
-			return nil, ErrNotMember
-		}
-		return crdt.PostCreate{PostKind: in.Kind, Fields: in.Fields, Ref: in.Ref}, nil
-	}})
-	if err != nil {
-		return nil, false, err
+	p, what, err := r.ImportPost(ctx, group, in)
+	return p, what == ImportedNew, err
+}
+
+// ImportPost creates a post and sets its status in one commit, so that a
+// crash leaves both or neither. If the group has a post with in.Ref, it
+// is returned instead; and if that post never had a status set since it
+// was created and in.Status is not open, its status is set: an import
+// interrupted between the two commits of older versions left it so. A
+// post whose status was set on the board keeps it, as newer than the
+// sheet.
+func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (*crdt.Post, Imported, error) {
+	if in.Status > crdt.Withdrawn {
+		return nil, 0, fmt.Errorf("%w: status %d", ErrInvalidPost, in.Status)
 	}
-	if !l.existing.IsZero() {
-		p, err := r.st.Post(group, l.existing)
-		return p, false, err
+	l := &localOp{group: group, ref: in.Ref,
+		build: func(gs *groupState) (crdt.Body, error) {
+			if !gs.canWrite(r.self) {
+				return nil, ErrNotMember
+			}
+			return crdt.PostCreate{PostKind: in.Kind, Fields: in.Fields, Ref: in.Ref}, nil
+		},
+		next: func(gs *groupState, done []crdt.Op) (crdt.Body, error) {
+			if len(done) > 1 || in.Status == crdt.Open {
+				return nil, nil
+			}
+			return crdt.PostStatus{Post: done[0].ID, Status: in.Status}, nil
+		},
+		complete: func(gs *groupState, p *crdt.Post) (crdt.Body, error) {
+			if in.Status == crdt.Open || !p.Created || p.Status.S != (crdt.Stamp{}) {
+				return nil, nil
+			}
+			if !gs.canWrite(r.self) {
+				return nil, ErrNotMember
+			}
+			return crdt.PostStatus{Post: p.ID, Status: in.Status}, nil
+		},
 	}
-	return l.post, true, nil
+	if _, err := r.doLocal(ctx, l); err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case l.existing.IsZero():
+		return l.post, ImportedNew, nil
+	case len(l.ops) > 0:
+		return l.post, ImportedCompleted, nil
+	}
+	p, err := r.st.Post(group, l.existing)
+	return p, ImportedHad, err
 }
 
 // postOp writes an op that changes an existing post.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -130,6 +131,68 @@ func TestRefMakesImportIdempotent(t *testing.T) {
 	p2, c2, err2 := n.r.CreatePost(ctx, g, in)
 	if err != nil || err2 != nil || !c1 || c2 || p1.ID != p2.ID {
 		t.Fatalf("re-import created a second post: %v %v %v %v", c1, c2, err, err2)
+	}
+}
+
+// TestImportPostCompletesAPostWithoutItsStatus: a post with a status is
+// written in one commit; a post left without its status (by an import of
+// older versions that stopped between the post and its status) gets it
+// from the next import; a post complete, or whose status was set since,
+// is left alone and nothing is written.
+func TestImportPostCompletesAPostWithoutItsStatus(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	g, _ := n.r.CreateGroup(ctx, "g")
+	ops := func() int {
+		c, err := n.r.Export(io.Discard, []crdt.ID{g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	hash := func() crdt.ID {
+		h, err := n.r.StateHash(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	in := replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "rice"}, Status: crdt.Fulfilled, Ref: "csv:new"}
+	p, what, err := n.r.ImportPost(ctx, g, in)
+	if err != nil || what != replica.ImportedNew || p.Status.V != crdt.Fulfilled {
+		t.Fatalf("new: %v %v %v", p, what, err)
+	}
+
+	half := replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}, Ref: "csv:half"}
+	if _, _, err := n.r.CreatePost(ctx, g, half); err != nil {
+		t.Fatal(err)
+	}
+	half.Status = crdt.Claimed
+	p, what, err = n.r.ImportPost(ctx, g, half)
+	if err != nil || what != replica.ImportedCompleted || p.Status.V != crdt.Claimed {
+		t.Fatalf("half done: %v %v %v", p, what, err)
+	}
+
+	set := replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}, Ref: "csv:set"}
+	ps, _, _ := n.r.CreatePost(ctx, g, set)
+	if _, err := n.r.SetStatus(ctx, g, ps.ID, crdt.Withdrawn); err != nil {
+		t.Fatal(err)
+	}
+	set.Status = crdt.Claimed
+
+	before, h := ops(), hash()
+	for _, in := range []replica.PostInput{in, half, set} {
+		p, what, err := n.r.ImportPost(ctx, g, in)
+		if err != nil || what != replica.ImportedHad || p == nil || p.Ref != in.Ref {
+			t.Errorf("again %s: %v %v %v", in.Ref, p, what, err)
+		}
+	}
+	if after := ops(); after != before || hash() != h {
+		t.Errorf("importing complete posts again wrote %d ops", after-before)
+	}
+	if p, _ := n.r.Post(ps.ID); p.Status.V != crdt.Withdrawn {
+		t.Errorf("a status set on the board became %s", p.Status.V)
 	}
 }
 

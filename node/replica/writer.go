@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger"
@@ -64,17 +65,29 @@ type decoded struct {
 	err error // decode error: the op is rejected
 }
 
-// localOp is an op this node authors. build runs in the writer with the
-// group state locked, so it sees the state the op will apply to.
+// localOp is a change this node authors: one op, or several that are
+// written in one commit, all or none (a post and its status). build and
+// next run in the writer with the group state locked, so they see the
+// state the ops will apply to.
 type localOp struct {
 	group    crdt.ID
 	newGroup *store.GroupRecord // genesis or join: create the group record
 	build    func(gs *groupState) (crdt.Body, error)
-	ref      string // PostCreate's Ref: if the group has it, nothing is written
-	existing crdt.ID
+	// next, if set, returns the body of a further op of the change,
+	// given the ops written so far, or nil when there is none.
+	next func(gs *groupState, done []crdt.Op) (crdt.Body, error)
+	// ref is PostCreate's Ref: if the group has it, build is not called
+	// and nothing is written unless complete says so.
+	ref string
+	// complete, if set, is called when the group has ref, with the post
+	// as this batch sees it (do not modify), and returns the body of an
+	// op that completes the post, or nil.
+	complete func(gs *groupState, p *crdt.Post) (crdt.Body, error)
 	// results
-	op   crdt.Op
-	post *crdt.Post
+	existing crdt.ID   // the post that had ref
+	ops      []crdt.Op // the ops written
+	post     *crdt.Post
+	torn     bool // an op failed after others of the change were in the batch
 }
 
 func (r *Replica) writer() {
@@ -208,6 +221,13 @@ func (r *Replica) process(reqs []*request) {
 	}
 	r.mu.Unlock()
 
+	if bt.err == nil {
+		if i := slices.IndexFunc(reqs, func(req *request) bool { return req.kind == reqLocal && req.local.torn }); i >= 0 {
+			r.untear(reqs, i)
+			return
+		}
+	}
+
 	err := bt.err
 	if err == nil {
 		err = r.st.Commit(&bt.b)
@@ -255,6 +275,32 @@ func (r *Replica) process(reqs []*request) {
 		for _, l := range bt.published {
 			r.cfg.OnLocalOp(l.g, l.raw)
 		}
+	}
+}
+
+// untear answers reqs[i], a change of several ops of which some are in
+// this batch and a later one failed, with its error, and writes the
+// batch again without it, so that nothing of it is stored. The batch is
+// not committed: the in-memory state it changed is loaded again.
+func (r *Replica) untear(reqs []*request, i int) {
+	torn := reqs[i]
+	torn.local.ops, torn.local.post = nil, nil
+	rest := slices.Delete(slices.Clone(reqs), i, i+1)
+	if err := r.load(); err != nil {
+		r.cfg.Logger.Error("reload after a failed change", "err", err)
+		for _, req := range rest {
+			req.err = fmt.Errorf("store: %w", err)
+			close(req.reply)
+		}
+		close(torn.reply)
+		return
+	}
+	close(torn.reply)
+	for _, req := range rest {
+		req.results, req.err = nil, nil
+	}
+	if len(rest) > 0 {
+		r.process(rest)
 	}
 }
 

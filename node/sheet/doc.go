@@ -80,7 +80,9 @@
 // location, contact and the Timestamp cell when there is one. Status,
 // urgency, quantity and expiry are left out on purpose, so re-importing
 // a sheet in which a volunteer has marked a request "Delivered" finds the
-// same post and can update it rather than create a second one. Rows
+// same post rather than create a second one. (The node's importer then
+// gives that post the sheet's status only if no status was set on the
+// board since the post was created: the board's changes are newer.) Rows
 // identical in every identity cell are told apart by their order in the
 // file. The same file read twice gives the same Refs.
 //

@@ -352,6 +352,7 @@
     r = r || {};
     const errs = r.errors || [];
     let h = `<p>${te('imported', { n: r.imported || 0, d: r.duplicates || 0 })}</p>`;
+    if (r.completed) h += `<p>${te('importCompleted', { n: r.completed, rows: (r.completed_rows || []).join(', ') })}</p>`;
     if (errs.length) {
       h += `<p>${te('importErrors', { n: errs.length })}</p><ul class="errors">` +
         errs.map((e) => `<li>${te('rowError', { row: e.row, error: e.error })}</li>`).join('') + '</ul>';

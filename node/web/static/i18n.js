@@ -118,6 +118,7 @@ var I18N = {
   importCsv: 'Import CSV',
   chooseFile: 'Choose a CSV file first.',
   imported: 'Imported: {n}. Already on the board: {d}.',
+  importCompleted: 'Completed (status set, left out by an interrupted import): {n}, rows {rows}.',
   importErrors: 'Rows not imported: {n}',
   rowError: 'Row {row}: {error}',
   copyText: 'Copy the board as text',

@@ -50,7 +50,7 @@ function allViews() {
     post: A.viewPost(evilPost(), ctx),
     newPost: A.viewNew(Object.assign({}, ctx, { kind: EVIL })),
     group: A.viewGroup(ctx) + A.membersTable({ id: EVIL, name: EVIL, members: [{ id: EVIL, name: EVIL, role: EVIL }] }) +
-      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, errors: [{ row: EVIL, error: EVIL }] }),
+      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }] }),
     peers: A.viewPeers([{ peer_id: EVIL, name: EVIL, connected: true, last_synced: EVIL, last_seen: iso(-3 * 60e3) }], now),
   };
 }
