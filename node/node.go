@@ -14,6 +14,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/httpapi"
+	"github.com/mutual-aid/mutual/node/loglimit"
 	"github.com/mutual-aid/mutual/node/p2p"
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/store"
@@ -39,7 +40,7 @@ func OpenLocal(dir string, logger *slog.Logger) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(filepath.Join(dir, storeDir), store.Config{})
+	st, err := store.Open(filepath.Join(dir, storeDir), store.Config{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -77,11 +78,20 @@ type ServeConfig struct {
 	HTTP   string   // default 127.0.0.1:7777
 	Peers  []string
 	NoMDNS bool
+	// Logger receives the node's logs, Badger's and libp2p's included,
+	// each kind at most once a minute (see logLimit). Nil means
+	// slog.Default().
 	Logger *slog.Logger
 	// Ready, if set, is called once the node serves, with its HTTP
 	// address and the join URL in meeting mode ("" otherwise).
 	Ready func(httpAddr, joinURL string, n *Node)
 }
+
+// logLimit is the rate limit of a node's log: a path that load or a peer
+// can repeat (a full queue, a full disk, a failing peer) writes a line at
+// most once a minute, with a count of the ones held back. The same event
+// about another peer or group is another kind.
+var logLimit = loglimit.Config{Every: time.Minute, Distinct: []string{"remote", "group"}}
 
 // Node is a serving node.
 type Node struct {
@@ -98,7 +108,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger
+	// Every component logs through this one limited logger. Its counts
+	// are written last, once everything else has stopped.
+	lim := loglimit.New(cfg.Logger.Handler(), logLimit)
+	log := slog.New(lim)
+	limCtx, stopLim := context.WithCancel(context.Background())
+	limDone := make(chan struct{})
+	go func() { defer close(limDone); lim.Run(limCtx) }()
+	defer func() { stopLim(); <-limDone }()
 	t0 := time.Now()
 	l, err := OpenLocal(cfg.Dir, log)
 	if err != nil {

@@ -69,6 +69,9 @@ type Config struct {
 	// NoSync turns fsync off. Only for benchmarks that measure something
 	// else; a node never sets it.
 	NoSync bool
+	// Logger receives Badger's warnings and errors (see badgerlog.go).
+	// Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is a node's Badger store. Its methods are safe for concurrent
@@ -90,6 +93,10 @@ type postKey struct{ group, post crdt.ID }
 
 // Open opens or creates the store in dir.
 func Open(dir string, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	routeBadgerLogs(cfg.Logger.Handler())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -160,7 +167,6 @@ func badgerOptions(cfg Config) dsbadger.Options {
 	// value in the tree, a 100,000-op catch-up peaked at 392-450 MB.
 	opts.ValueThreshold = 64
 	opts.GcInterval = 10 * time.Minute
-	opts.Logger = quietLogger{}
 	return opts
 }
 
@@ -184,16 +190,3 @@ func (s *Store) DiskUsage() int64 {
 	lsm, vlog := s.db.Size()
 	return lsm + vlog
 }
-
-// quietLogger passes Badger's errors and warnings to slog and drops its
-// chatter.
-type quietLogger struct{}
-
-func (quietLogger) Errorf(f string, a ...interface{}) {
-	slog.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
-}
-func (quietLogger) Warningf(f string, a ...interface{}) {
-	slog.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
-}
-func (quietLogger) Infof(string, ...interface{})  {}
-func (quietLogger) Debugf(string, ...interface{}) {}
