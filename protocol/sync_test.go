@@ -216,7 +216,10 @@ func TestPeekOp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		op, _ := DecodeOp(raw)
+		op, err := DecodeOp(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ref.Group != g || ref.Author != op.Author || ref.Seq != uint64(i+1) {
 			t.Fatalf("op %d: %+v", i, ref)
 		}
