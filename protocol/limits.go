@@ -34,6 +34,7 @@ var (
 	ErrNotCanonical = fmt.Errorf("%w: not the canonical encoding", ErrMalformed)
 	ErrFieldTooLong = fmt.Errorf("%w: field too long", ErrMalformed)
 	ErrBadUTF8      = fmt.Errorf("%w: text is not UTF-8", ErrMalformed)
+	ErrTooDeep      = fmt.Errorf("%w: nested too deep", ErrMalformed) // more than maxDepth levels below the outermost value
 	ErrBadSignature = errors.New("bad signature")
 	ErrUnsupported  = errors.New("unsupported version or kind")
 )

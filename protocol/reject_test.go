@@ -270,7 +270,9 @@ func TestForgedInviteInJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	op.Author = pub(bobKey)
-	b, _ = EncodeOp(&op)
+	if b, err = EncodeOp(&op); err != nil {
+		t.Fatal(err)
+	}
 	_, err = DecodeOp(b)
 	wantErr(t, "op signed by another key", err, ErrBadSignature)
 }
@@ -283,7 +285,10 @@ func TestInviteCodes(t *testing.T) {
 	if c, err := DecodeInviteCode("  " + code + "\n"); err != nil || c.GroupName != "Food bank" || len(c.Addrs) != 2 {
 		t.Fatalf("valid code with spaces around: %+v, %v", c, err)
 	}
-	payload, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(code, invitePrefix))
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(code, invitePrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	enc := func(b []byte) string { return invitePrefix + base64.RawURLEncoding.EncodeToString(b) }
 
 	// Altered: any byte of the signed invite (group, role, expiry, nonce,
@@ -323,7 +328,10 @@ func TestInviteCodes(t *testing.T) {
 	odd := fixtureInviteCode()
 	odd.Invite.Role = 3
 	SignInvite(&odd.Invite, aliceKey)
-	oc, _ := EncodeInviteCode(odd)
+	oc, err := EncodeInviteCode(odd)
+	if err != nil {
+		t.Fatal(err) // else "" would be refused as malformed for the wrong reason
+	}
 	_, err = DecodeInviteCode(oc)
 	wantErr(t, "role 3", err, ErrMalformed)
 	// Truncated anywhere.

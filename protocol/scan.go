@@ -12,7 +12,7 @@ import (
 // bytes to the msgpack library, whose allocation limit does not hold.
 func scan(b []byte, depth int) (int, error) {
 	if depth > maxDepth {
-		return 0, fmt.Errorf("%w: nested too deep", ErrMalformed)
+		return 0, ErrTooDeep
 	}
 	if len(b) == 0 {
 		return 0, ErrTruncated

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/mutual-aid/mutual/crdt"
 )
 
@@ -134,12 +136,29 @@ func TestFrameRefusesHostileBodies(t *testing.T) {
 		"trailing":               "910500",
 		"map instead of array":   "8105c0",
 		"group too short":        "9302c41f" + zeros(31) + "90",
-		"nested too deep":        "9191919191919191919191",
 		"hello version not uint": "9401a13101c3",
 	} {
 		b, _ := hex.DecodeString(body)
 		if _, err := DecodeFrame(b); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Nested deeper than the limit, yet complete and well-formed: only the
+	// depth limit refuses it (eleven arrays of one element, around a 0).
+	deep := append(bytes.Repeat([]byte{0x91}, 11), 0x00)
+	var v any
+	if err := msgpack.Unmarshal(deep, &v); err != nil {
+		t.Fatalf("the deep input is not well-formed msgpack: %v", err)
+	}
+	if _, err := DecodeFrame(deep); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("nested too deep: %v, want ErrTooDeep", err)
+	}
+	// The limit is exact: maxDepth levels below the outermost value pass
+	// the pre-scan, one more does not.
+	for arrays, want := range map[int]error{maxDepth: nil, maxDepth + 1: ErrTooDeep} {
+		b := append(bytes.Repeat([]byte{0x91}, arrays), 0x00)
+		if n, err := scan(b, 0); !errors.Is(err, want) || (err == nil && n != len(b)) {
+			t.Errorf("%d nested arrays: scanned %d of %d bytes, %v, want %v", arrays, n, len(b), err, want)
 		}
 	}
 	// A truncated frame is io.ErrUnexpectedEOF, not a malformed one.
@@ -197,7 +216,10 @@ func TestPeekOp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		op, _ := DecodeOp(raw)
+		op, err := DecodeOp(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ref.Group != g || ref.Author != op.Author || ref.Seq != uint64(i+1) {
 			t.Fatalf("op %d: %+v", i, ref)
 		}

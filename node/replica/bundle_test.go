@@ -13,9 +13,9 @@ import (
 func TestBundleRoundTripAndHostileBundles(t *testing.T) {
 	ctx := context.Background()
 	a, b := newNode(t), newNode(t)
-	g, _ := a.r.CreateGroup(ctx, "g")
+	g := newGroup(t, a, "g")
 	for i := 0; i < 50; i++ {
-		a.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Contact: "555-0101"}})
+		post(t, a, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Contact: "555-0101"}})
 	}
 	var buf bytes.Buffer
 	n, err := a.r.Export(&buf, nil)
@@ -45,17 +45,15 @@ func TestBundleRoundTripAndHostileBundles(t *testing.T) {
 	if err != nil || rep.New+rep.Had != 51 || rep.Refused != 0 || len(rep.Followed) != 1 || rep.Followed[0] != g {
 		t.Fatalf("import: %+v %v", rep, err)
 	}
-	ha, _ := a.r.StateHash(g)
-	hb, _ := b.r.StateHash(g)
-	if ha != hb {
+	if ha, hb := stateHash(t, a, g), stateHash(t, b, g); ha != hb {
 		t.Fatal("the bundle did not reproduce the board")
 	}
-	rep, _ = b.r.Import(ctx, bytes.NewReader(bundle))
-	if rep.Had != 51 || rep.New != 0 {
-		t.Fatalf("re-import: %+v", rep)
+	rep, err = b.r.Import(ctx, bytes.NewReader(bundle))
+	if err != nil || rep.Had != 51 || rep.New != 0 {
+		t.Fatalf("re-import: %+v %v", rep, err)
 	}
-	gi, _ := b.r.Group(g)
-	if gi.Name != "g" {
-		t.Fatalf("followed group name %q", gi.Name)
+	gi, err := b.r.Group(g)
+	if err != nil || gi.Name != "g" {
+		t.Fatalf("followed group name %q: %v", gi.Name, err)
 	}
 }

@@ -50,11 +50,9 @@ func TestForkIsKeptAsEvidenceAndReported(t *testing.T) {
 		t.Fatal("the first op was lost")
 	}
 	// The evidence is not offered again as new.
-	res, _ = n.r.Ingest(ctx, [][]byte{braw})
-	if res[0].Outcome != replica.Dup {
-		t.Fatalf("re-sent fork: %s", res[0].Outcome)
+	res, err = n.r.Ingest(ctx, [][]byte{braw})
+	if err != nil || res[0].Outcome != replica.Dup {
+		t.Fatalf("re-sent fork: %+v %v", res, err)
 	}
-	if s, r, err := n.r.Check(gen.ID); err != nil || s != r {
-		t.Fatal("check failed after a fork")
-	}
+	check(t, n, gen.ID)
 }

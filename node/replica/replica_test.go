@@ -45,21 +45,62 @@ func newNode(t testing.TB) *node {
 	return n
 }
 
+// newGroup creates a group on n.
+func newGroup(t testing.TB, n *node, name string) crdt.ID {
+	t.Helper()
+	g, err := n.r.CreateGroup(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// post creates a post on n and fails the test unless it was created.
+func post(t testing.TB, n *node, g crdt.ID, in replica.PostInput) *crdt.Post {
+	t.Helper()
+	p, created, err := n.r.CreatePost(context.Background(), g, in)
+	if err != nil || !created {
+		t.Fatalf("create post %q: created %v, %v", in.Fields.Title, created, err)
+	}
+	return p
+}
+
+// stateHash returns n's state hash of g. A zero hash fails the test, so
+// that two hashes compared for equality are never both an error's zero.
+func stateHash(t testing.TB, n *node, g crdt.ID) crdt.ID {
+	t.Helper()
+	h, err := n.r.StateHash(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == (crdt.ID{}) {
+		t.Fatal("zero state hash")
+	}
+	return h
+}
+
+// check fails the test unless n's stored state of g matches the state
+// recomputed from its ops.
+func check(t testing.TB, n *node, g crdt.ID) {
+	t.Helper()
+	stored, recomputed, err := n.r.Check(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored == (crdt.ID{}) || stored != recomputed {
+		t.Fatalf("stored state %s != recomputed %s", stored.Short(), recomputed.Short())
+	}
+}
+
 func TestPostsSurviveReopenAndMatchRecomputedState(t *testing.T) {
 	ctx := context.Background()
 	_, key, _ := ed25519.GenerateKey(nil)
 	dir := t.TempDir()
 	n := open(t, dir, key, replica.Config{})
-	g, err := n.r.CreateGroup(ctx, "Eastgate")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGroup(t, n, "Eastgate")
 	var ids []crdt.ID
 	for i := 0; i < 20; i++ {
-		p, created, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Category: "Clothing", Quantity: 4}})
-		if err != nil || !created {
-			t.Fatal(err, created)
-		}
+		p := post(t, n, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Category: "Clothing", Quantity: 4}})
 		ids = append(ids, p.ID)
 	}
 	if _, err := n.r.SetStatus(ctx, g, ids[0], crdt.Claimed); err != nil {
@@ -68,41 +109,33 @@ func TestPostsSurviveReopenAndMatchRecomputedState(t *testing.T) {
 	if _, err := n.r.Respond(ctx, g, ids[1], 5, "I have 5"); err != nil {
 		t.Fatal(err)
 	}
-	open1, _ := n.r.Posts(replica.Filter{Group: g, OpenOnly: true, Category: "clothing"})
-	if len(open1) != 19 {
-		t.Fatalf("open board has %d posts, want 19", len(open1))
+	open1, err := n.r.Posts(replica.Filter{Group: g, OpenOnly: true, Category: "clothing"})
+	if err != nil || len(open1) != 19 {
+		t.Fatalf("open board has %d posts, want 19: %v", len(open1), err)
 	}
-	h1, _ := n.r.StateHash(g)
+	h1 := stateHash(t, n, g)
 	n.close()
 
 	n = open(t, dir, key, replica.Config{})
 	defer n.close()
-	h2, err := n.r.StateHash(g)
-	if err != nil || h1 != h2 {
-		t.Fatalf("state hash changed across reopen: %v", err)
+	if h2 := stateHash(t, n, g); h1 != h2 {
+		t.Fatalf("state hash changed across reopen: %s, then %s", h1.Short(), h2.Short())
 	}
-	stored, recomputed, err := n.r.Check(g)
-	if err != nil || stored != recomputed {
-		t.Fatalf("stored state %s != recomputed %s (%v)", stored.Short(), recomputed.Short(), err)
-	}
+	check(t, n, g)
 	p, err := n.r.Post(ids[1])
 	if err != nil || !p.OverClaimed() {
 		t.Fatalf("post 1 should be over-claimed: %v", err)
 	}
 	// The node's own seq chain continues after reopen.
-	if _, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil {
-		t.Fatal(err)
-	}
-	if s, r, _ := n.r.Check(g); s != r {
-		t.Fatal("check failed after reopen+post")
-	}
+	post(t, n, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}})
+	check(t, n, g)
 }
 
 func TestInvalidPostStoresNothing(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t)
-	g, _ := n.r.CreateGroup(ctx, "g")
-	h, _ := n.r.StateHash(g)
+	g := newGroup(t, n, "g")
+	h := stateHash(t, n, g)
 	for _, in := range []replica.PostInput{
 		{Kind: crdt.Need},                          // no title
 		{Kind: 7, Fields: crdt.Fields{Title: "x"}}, // bad kind
@@ -113,19 +146,18 @@ func TestInvalidPostStoresNothing(t *testing.T) {
 			t.Errorf("%+v: got %v, want ErrInvalidPost", in, err)
 		}
 	}
-	if h2, _ := n.r.StateHash(g); h2 != h {
+	if h2 := stateHash(t, n, g); h2 != h {
 		t.Fatal("a refused post changed the state")
 	}
 	// And the seq chain has no gap: a valid post still works and checks.
-	if _, _, err := n.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "ok"}}); err != nil {
-		t.Fatal(err)
-	}
+	post(t, n, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "ok"}})
+	check(t, n, g)
 }
 
 func TestRefMakesImportIdempotent(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t)
-	g, _ := n.r.CreateGroup(ctx, "g")
+	g := newGroup(t, n, "g")
 	in := replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "rice"}, Ref: "csv:abc"}
 	p1, c1, err := n.r.CreatePost(ctx, g, in)
 	p2, c2, err2 := n.r.CreatePost(ctx, g, in)
@@ -199,7 +231,7 @@ func TestImportPostCompletesAPostWithoutItsStatus(t *testing.T) {
 func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	ctx := context.Background()
 	a, b := newNode(t), newNode(t)
-	g, _ := a.r.CreateGroup(ctx, "g")
+	g := newGroup(t, a, "g")
 	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -210,20 +242,19 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	if p, created, err := b.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}}); err != nil || !created || p == nil || p.Title.V != "van" {
 		t.Fatalf("a newcomer can post before its first sync: %v %v %v", p, created, err)
 	}
-	a.r.CreatePost(ctx, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
+	post(t, a, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
 	exchange(t, a, b, g)
 	exchange(t, b, a, g)
-	ha, _ := a.r.StateHash(g)
-	hb, _ := b.r.StateHash(g)
+	ha, hb := stateHash(t, a, g), stateHash(t, b, g)
 	if ha != hb {
 		t.Fatal("replicas differ after exchanging all ops")
 	}
-	if ps, _ := b.r.Posts(replica.Filter{Group: g}); len(ps) != 2 {
-		t.Fatalf("b sees %d posts, want 2", len(ps))
+	if ps, err := b.r.Posts(replica.Filter{Group: g}); err != nil || len(ps) != 2 {
+		t.Fatalf("b sees %d posts, want 2: %v", len(ps), err)
 	}
 	// Replaying everything again changes nothing.
 	exchange(t, a, b, g)
-	if hb2, _ := b.r.StateHash(g); hb2 != hb {
+	if hb2 := stateHash(t, b, g); hb2 != hb {
 		t.Fatal("duplicate delivery changed state")
 	}
 }
@@ -232,10 +263,18 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 func exchange(t *testing.T, from, to *node, g crdt.ID) {
 	t.Helper()
 	s := from.r.Sync()
-	vv, _ := s.VersionVector(g)
+	vv, err := s.VersionVector(g)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var raws [][]byte
 	for a := range vv {
-		s.OpsAfter(g, a, 0, func(raw []byte) error { raws = append(raws, raw); return nil })
+		if err := s.OpsAfter(g, a, 0, func(raw []byte) error { raws = append(raws, raw); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(raws) == 0 {
+		t.Fatal("nothing to exchange")
 	}
 	if _, err := to.r.Ingest(context.Background(), raws); err != nil {
 		t.Fatal(err)
@@ -249,8 +288,11 @@ func TestForgedAndExpiredRefused(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(nil)
 	b := open(t, t.TempDir(), key, replica.Config{Now: func() time.Time { return now.Add(2 * time.Hour) }})
 	defer b.close()
-	g, _ := a.r.CreateGroup(ctx, "g")
-	code, _, _ := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	g := newGroup(t, a, "g")
+	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.r.Join(ctx, code); !errors.Is(err, replica.ErrInviteOld) {
 		t.Fatalf("expired invite: got %v", err)
 	}
@@ -267,7 +309,7 @@ func TestForgedAndExpiredRefused(t *testing.T) {
 func TestGroupCommitUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t)
-	g, _ := n.r.CreateGroup(ctx, "g")
+	g := newGroup(t, n, "g")
 	var wg sync.WaitGroup
 	for c := 0; c < 16; c++ {
 		wg.Add(1)
@@ -282,11 +324,9 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	ps, _ := n.r.Posts(replica.Filter{Group: g})
-	if len(ps) != 400 {
-		t.Fatalf("%d posts, want 400", len(ps))
+	ps, err := n.r.Posts(replica.Filter{Group: g})
+	if err != nil || len(ps) != 400 {
+		t.Fatalf("%d posts, want 400: %v", len(ps), err)
 	}
-	if s, r, err := n.r.Check(g); err != nil || s != r {
-		t.Fatal("check failed", err)
-	}
+	check(t, n, g)
 }

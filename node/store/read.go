@@ -29,10 +29,17 @@ func (s *Store) get(k []byte) ([]byte, error) {
 // scan calls fn for each key with prefix, in order, from start (which
 // must have the prefix; nil = from the beginning). The key and value are
 // only valid during the call.
+//
+// Values are read synchronously, never with PrefetchValues: badger v1.6.2
+// starts a goroutine per item to prefetch its value, and Iterator.Close
+// waits for those of the items it queued but not for the current one —
+// the item the loop stopped on, such as the first key past the prefix.
+// That goroutine outlives the scan, and if the store closes first it
+// blocks forever on the value log file's lock, which Close never releases.
 func (s *Store) scan(prefix, start []byte, values bool, fn func(k, v []byte) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
-		opt.PrefetchValues = values
+		opt.PrefetchValues = false
 		opt.Prefix = prefix
 		it := txn.NewIterator(opt)
 		defer it.Close()

@@ -90,23 +90,23 @@ func TestOpsPostsAndIndexSurviveReopen(t *testing.T) {
 	if len(seqs) != 2 || seqs[0] != 2 || seqs[1] != 3 {
 		t.Fatalf("OpsAfter(1) = %v, want [2 3]", seqs)
 	}
-	if has, _ := st.HasOp(status.ID); !has {
-		t.Fatal("HasOp lost the op")
+	if has, err := st.HasOp(status.ID); err != nil || !has {
+		t.Fatalf("HasOp lost the op: %v", err)
 	}
 	if raw, err := st.Op(create.ID); err != nil || string(raw) != string(craw) {
 		t.Fatal("Op by ID differs")
 	}
-	ops, _ := st.PostOps(g, create.ID)
-	if len(ops) != 2 {
-		t.Fatalf("post ops: %d, want 2", len(ops))
+	ops, err := st.PostOps(g, create.ID)
+	if err != nil || len(ops) != 2 {
+		t.Fatalf("post ops: %d, want 2: %v", len(ops), err)
 	}
-	ms, _ := st.MembershipOps(g)
-	if len(ms) != 1 {
-		t.Fatalf("membership ops: %d, want 1", len(ms))
+	ms, err := st.MembershipOps(g)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("membership ops: %d, want 1: %v", len(ms), err)
 	}
-	gs, _ := st.Groups()
-	if len(gs) != 1 || gs[0].Name != "g" {
-		t.Fatalf("groups: %+v", gs)
+	gs, err := st.Groups()
+	if err != nil || len(gs) != 1 || gs[0].Name != "g" {
+		t.Fatalf("groups: %+v %v", gs, err)
 	}
 	if _, err := st.Post(g, crdt.ID{1}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing post: %v", err)
