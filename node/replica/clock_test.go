@@ -138,7 +138,7 @@ const (
 	logAhead     = "wall clock is ahead of peers' stamps"
 )
 
-func post(t *testing.T, n *node, g crdt.ID, title string) {
+func postTitled(t *testing.T, n *node, g crdt.ID, title string) {
 	t.Helper()
 	if _, _, err := n.r.CreatePost(context.Background(), g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: title}}); err != nil {
 		t.Fatal(err)
@@ -157,22 +157,22 @@ func TestClockWarnsWhenWallClockStepsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.set(real.Add(-10 * time.Second))
-	post(t, n, g, "a")
+	postTitled(t, n, g, "a")
 	if got := logs.count(logStepBack); got != 1 {
 		t.Fatalf("after a step back of 10s: %d warnings, want 1", got)
 	}
-	post(t, n, g, "b") // no step: no warning
+	postTitled(t, n, g, "b") // no step: no warning
 	clk.set(real.Add(20 * time.Second))
-	post(t, n, g, "c")
+	postTitled(t, n, g, "c")
 	clk.set(real.Add(15 * time.Second)) // a minute has not passed: quiet
-	post(t, n, g, "d")
+	postTitled(t, n, g, "d")
 	if got := logs.count(logStepBack); got != 1 {
 		t.Fatalf("a second step back within a minute: %d warnings, want 1", got)
 	}
 	clk.set(real.Add(2 * time.Minute))
-	post(t, n, g, "e")
+	postTitled(t, n, g, "e")
 	clk.set(real.Add(2*time.Minute - 5*time.Second))
-	post(t, n, g, "f")
+	postTitled(t, n, g, "f")
 	if got := logs.count(logStepBack); got != 2 {
 		t.Fatalf("a step back two minutes later: %d warnings, want 2", got)
 	}
@@ -200,14 +200,14 @@ func TestClockWarnsOnceAfterRunningAhead(t *testing.T) {
 				t.Fatal(err)
 			}
 			clk.set(real.Add(time.Hour))
-			post(t, n, g, "ahead")
+			postTitled(t, n, g, "ahead")
 			clk.set(real)
 			if restart {
 				n.close()
 				n = open(t, dir, key, cfg)
 			}
 			for i := range 3 {
-				post(t, n, g, fmt.Sprint(i))
+				postTitled(t, n, g, fmt.Sprint(i))
 			}
 			if got := logs.count(logOwnFuture); got != 1 {
 				t.Fatalf("%d warnings that the clock was ahead, want 1", got)
@@ -278,7 +278,7 @@ func TestClockWarnsWhenAheadOfPeers(t *testing.T) {
 		if got := logs.count(logAhead); got != 1 {
 			t.Fatalf("a peer's live op stamped 10 minutes behind: %d warnings, want 1", got)
 		}
-		post(t, b, g, "soup")
+		postTitled(t, b, g, "soup")
 		gossip(t, b, a, g)
 		if got := logs.count(logAhead); got != 1 {
 			t.Fatalf("a second live op within a minute: %d warnings, want 1", got)
@@ -291,7 +291,7 @@ func TestClockWarnsWhenAheadOfPeers(t *testing.T) {
 		// that a gets by catch-up.
 		b := joiner(t, a, g, -time.Hour)
 		for i := range 3 {
-			post(t, b, g, fmt.Sprint(i))
+			postTitled(t, b, g, fmt.Sprint(i))
 		}
 		var raws [][]byte
 		b.r.Sync().OpsAfter(g, b.r.Self(), 0, func(raw []byte) error { raws = append(raws, append([]byte(nil), raw...)); return nil })
