@@ -210,8 +210,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	srv.RegisterOnShutdown(func() { api.Close() })
 	addr := ln.Addr().String()
 	if err := os.WriteFile(filepath.Join(cfg.Dir, apiFile), []byte(addr+"\n"), 0o644); err != nil {
-		ln.Close()
-		return err
+		// A full disk: serve the board anyway (read-only, see the store).
+		log.Warn("could not record the API address in the data dir: commands run on it will not find this node", "err", err)
 	}
 	defer os.Remove(filepath.Join(cfg.Dir, apiFile))
 	errc := make(chan error, 1)

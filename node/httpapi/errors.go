@@ -8,6 +8,7 @@ import (
 
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/sheet"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -81,6 +82,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(err, store.ErrDiskFull):
+		return http.StatusInsufficientStorage
 	case errors.Is(err, replica.ErrClosed),
 		errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):
@@ -95,8 +98,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := statusOf(err)
 	msg := err.Error()
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var full *store.DiskFullError
+	switch {
+	case errors.As(err, &mbe):
 		msg = fmt.Sprintf("request body is over %d bytes", mbe.Limit)
+	case errors.As(err, &full):
+		msg = full.Error()
+	}
+	var damaged *store.DamageError
+	if code == http.StatusInternalServerError && errors.As(err, &damaged) {
+		s.log.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, code, map[string]string{"error": damaged.Error()})
+		return
 	}
 	if code == http.StatusInternalServerError {
 		s.log.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -25,6 +25,9 @@ type nodeJSON struct {
 	Addrs   []string       `json:"addrs"`
 	Groups  []groupRefJSON `json:"groups"`
 	Meeting bool           `json:"meeting"`
+	// StoreError says why the node cannot save anything (a full disk);
+	// absent while it can.
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // roleName is this node's role in a group: admin or member; pending
@@ -60,6 +63,9 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, gi := range s.cfg.Board.Groups() {
 		out.Groups = append(out.Groups, groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi)})
+	}
+	if err := s.cfg.Board.Writable(); err != nil {
+		out.StoreError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -43,6 +43,7 @@ type Board interface {
 	Check(group crdt.ID) (stored, recomputed crdt.ID, err error)
 	Audit(group crdt.ID) ([]string, error)
 	CheckFiles() ([]store.FileProblem, error)
+	Writable() error
 	Forks(group crdt.ID) ([]store.Fork, error)
 	Export(w io.Writer, groups []crdt.ID) (int, error)
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)

@@ -64,3 +64,7 @@ func (r *Replica) Audit(group crdt.ID) ([]string, error) { return r.st.Audit(gro
 
 // CheckFiles checks the store's files byte for byte.
 func (r *Replica) CheckFiles() ([]store.FileProblem, error) { return r.st.CheckFiles() }
+
+// Writable returns nil while the store can save, else why not (a
+// *store.DiskFullError).
+func (r *Replica) Writable() error { return r.st.Writable() }

@@ -90,7 +90,8 @@ func OpenReadOnly(dir string) (*Store, error) {
 			return st, nil
 		}
 		os.RemoveAll(tmp)
-		if !copyLogs && errors.Is(err, badger.ErrReplayNeeded) {
+		if !copyLogs && strings.Contains(err.Error(), badger.ErrReplayNeeded.Error()) {
+			// (Badger wraps it with %v.)
 			continue
 		}
 		var de *DamageError

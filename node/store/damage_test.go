@@ -263,3 +263,39 @@ func equalSums(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// After an unclean shutdown Badger cannot open read-only (it would have
+// to replay its log); OpenReadOnly still reads everything, and changes
+// nothing.
+func TestOpenReadOnlyAfterCrash(t *testing.T) {
+	src := t.TempDir()
+	st, err := store.Open(src, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ids := fill(t, st, 300)
+	image := copyDir(t, src)
+	st.Close()
+	sums := dirSums(t, image)
+	ro, err := store.OpenReadOnly(image)
+	if err != nil {
+		t.Fatalf("read-only open of a crashed store: %v", err)
+	}
+	for _, id := range ids {
+		if _, err := ro.Op(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lines, err := ro.Audit(g); err != nil || len(lines) > 0 {
+		t.Fatalf("audit: %v %v", lines, err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !equalSums(dirSums(t, image), sums) {
+		t.Fatal("read-only open changed the store")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(image), ".check-*")); len(left) > 0 {
+		t.Fatalf("the twin was left behind: %v", left)
+	}
+}

@@ -10,9 +10,19 @@ import (
 	"github.com/mutual-aid/mutual/protocol"
 )
 
-func (s *Store) get(k []byte) ([]byte, error) {
-	var v []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+// readPanic turns a panic of Badger reading a damaged record (a value
+// pointer into garbage makes badger v1 slice out of range) into a
+// DamageError. Reads run in the caller's goroutine (no prefetching, see
+// scan), so the panic is recoverable here.
+func (s *Store) readPanic(err *error) {
+	if r := recover(); r != nil {
+		*err = &DamageError{Dir: s.dir, Detail: fmt.Sprintf("a record cannot be read (%v)", r)}
+	}
+}
+
+func (s *Store) get(k []byte) (v []byte, err error) {
+	defer s.readPanic(&err)
+	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
 		if err != nil {
 			return err
@@ -36,7 +46,8 @@ func (s *Store) get(k []byte) ([]byte, error) {
 // the item the loop stopped on, such as the first key past the prefix.
 // That goroutine outlives the scan, and if the store closes first it
 // blocks forever on the value log file's lock, which Close never releases.
-func (s *Store) scan(prefix, start []byte, values bool, fn func(k, v []byte) error) error {
+func (s *Store) scan(prefix, start []byte, values bool, fn func(k, v []byte) error) (err error) {
+	defer s.readPanic(&err)
 	return s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
 		opt.PrefetchValues = false

@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger"
@@ -84,7 +86,36 @@ type Store struct {
 	posts *lru.Cache[postKey, *crdt.Post]
 	dir   string // where its files are (the original, for a copy)
 	tmp   string // a copy opened by OpenReadOnly, removed by Close
+	log   *slog.Logger
+	// full is set once the disk was found full: every write is refused
+	// from then on (after a failed write Badger's value log may end in
+	// a partial record, which must stay its last), until a restart.
+	full      atomic.Pointer[DiskFullError]
+	closeOnce sync.Once
+	closeErr  error
 }
+
+// Writable returns nil, or the error every write gets: a
+// *DiskFullError once the disk was found full.
+func (s *Store) Writable() error {
+	if e := s.full.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// diskFull records that the disk is full, logs it once, and returns the
+// error every write gets from now on.
+func (s *Store) diskFull() error {
+	e := &DiskFullError{Dir: s.dir, Free: freeBytes(s.dir)}
+	if s.full.CompareAndSwap(nil, e) {
+		s.log.Error(e.Error())
+	}
+	return s.full.Load()
+}
+
+// Dir returns the directory of the store's files.
+func (s *Store) Dir() string { return s.dir }
 
 // CheckFiles checks the store's files byte for byte; see CheckFiles.
 func (s *Store) CheckFiles() ([]FileProblem, error) { return CheckFiles(s.dir) }
@@ -104,6 +135,20 @@ func Open(dir string, cfg Config) (*Store, error) {
 		return nil, &DamageError{Dir: dir, File: problems[0].File, Detail: problems[0].Detail}
 	}
 	opts := badgerOptions(cfg)
+	full := false
+	if free := freeBytes(dir); free >= 0 && free < minFreeToWrite {
+		// A full disk: open to read, and refuse writes. Badger cannot
+		// open read-only after an unclean shutdown (which a full disk
+		// causes); then it opens as usual, and nothing is written.
+		full = true
+		ro := opts
+		ro.ReadOnly, ro.GcInterval = true, 0
+		if ds, err := openBadger(dir, &ro); err == nil {
+			st := newStore(dir, ds, cfg)
+			st.diskFull()
+			return st, nil
+		}
+	}
 	ds, err := openBadger(dir, &opts)
 	if errors.Is(err, badger.ErrTruncateNeeded) {
 		ds, err = openAfterUnfinishedWrite(dir, &opts)
@@ -116,9 +161,16 @@ func Open(dir string, cfg Config) (*Store, error) {
 		if errors.As(err, &de) {
 			return nil, err
 		}
+		if isNoSpace(err) {
+			return nil, &DiskFullError{Dir: dir, Free: freeBytes(dir)}
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return newStore(dir, ds, cfg), nil
+	st := newStore(dir, ds, cfg)
+	if full {
+		st.diskFull()
+	}
+	return st, nil
 }
 
 func newStore(dir string, ds *dsbadger.Datastore, cfg Config) *Store {
@@ -126,7 +178,10 @@ func newStore(dir string, ds *dsbadger.Datastore, cfg Config) *Store {
 		cfg.PostCache = 20000
 	}
 	cache, _ := lru.New[postKey, *crdt.Post](cfg.PostCache)
-	return &Store{ds: ds, db: ds.DB, posts: cache, dir: filepath.Clean(dir)}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Store{ds: ds, db: ds.DB, posts: cache, dir: filepath.Clean(dir), log: cfg.Logger}
 }
 
 // openBadger opens Badger, turning a panic on damaged files (a cut
@@ -171,19 +226,45 @@ func badgerOptions(cfg Config) dsbadger.Options {
 }
 
 // Close closes the store. It is safe to call twice.
+//
+// Closing flushes Badger's memtable to a table, and on a full disk
+// Badger retries that every second, forever. So Close waits a few
+// seconds at most (CloseTimeout), then returns ErrCloseTimeout and leaves
+// Badger to it: everything acknowledged is already in the value log,
+// and the next start replays it.
 func (s *Store) Close() error {
 	if s == nil || s.ds == nil {
 		return nil
 	}
-	err := s.ds.Close()
-	if errors.Is(err, dsbadger.ErrClosed) {
-		return nil
-	}
-	if s.tmp != "" {
-		os.RemoveAll(s.tmp)
-	}
-	return err
+	s.closeOnce.Do(func() {
+		done := make(chan error, 1)
+		go func() { done <- s.ds.Close() }()
+		timeout := CloseTimeout
+		if s.full.Load() != nil {
+			timeout = min(timeout, 2*time.Second)
+		}
+		select {
+		case err := <-done:
+			if errors.Is(err, dsbadger.ErrClosed) {
+				err = nil
+			}
+			s.closeErr = err
+		case <-time.After(timeout):
+			s.closeErr = fmt.Errorf("%w after %s (is the disk full?): everything acknowledged is in the value log and replays at the next start", ErrCloseTimeout, timeout)
+			s.log.Error(s.closeErr.Error())
+		}
+		if s.tmp != "" {
+			os.RemoveAll(s.tmp)
+		}
+	})
+	return s.closeErr
 }
+
+// CloseTimeout is how long Close waits for Badger.
+var CloseTimeout = 10 * time.Second
+
+// ErrCloseTimeout means Badger did not finish closing in time.
+var ErrCloseTimeout = errors.New("the store did not finish closing")
 
 // DiskUsage returns the bytes Badger uses on disk.
 func (s *Store) DiskUsage() int64 {

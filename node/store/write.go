@@ -103,6 +103,9 @@ func (s *Store) Commit(b *Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	if err := s.Writable(); err != nil {
+		return err
+	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, d := range b.dels {
@@ -119,6 +122,9 @@ func (s *Store) Commit(b *Batch) error {
 		}
 	}
 	if err := txn.Commit(); err != nil {
+		if isNoSpace(err) {
+			return s.diskFull()
+		}
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	for _, p := range b.posts {

@@ -440,6 +440,8 @@
       if (!res.ok) {
         const e = new Error((data && data.error) || t('errHttp', { code: res.status }));
         e.status = res.status;
+        // 507: the node's disk is full; nothing can be saved until it has room.
+        if (res.status === 507) showStoreError(e.message);
         throw e;
       }
       showAuth(false);
@@ -453,6 +455,14 @@
     if (!a || a.hidden === !on) return;
     a.textContent = on ? t('needSession') : '';
     a.hidden = !on;
+  }
+  // showStoreError keeps the reason the node cannot save (a full disk) in
+  // a banner until the page is reloaded.
+  function showStoreError(msg) {
+    const a = $('store-error');
+    if (!a || !msg) return;
+    a.textContent = msg;
+    a.hidden = false;
   }
   function say(id, text) {
     const el = $(id);
@@ -827,6 +837,7 @@
     try {
       st.node = await api('GET', '/api/v1/node');
       say('node-name', st.node.name || short(st.node.peer_id));
+      showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
     route();
     loadPosts();
