@@ -2,7 +2,8 @@
 # Runs every test: unit, property, scenario, simulation, end-to-end and
 # browser tests under the race detector, then each fuzz target briefly.
 #   ./test.sh              everything
-#   FUZZTIME=2000000x SIM_SEEDS=20000 ./test.sh   longer fuzzing and simulation
+#   FUZZTIME=2000000x SIM_SEEDS=20000 CRASH_CYCLES=5000 ./test.sh
+#                          longer fuzzing, simulation and crash loop
 set -euo pipefail
 cd "$(dirname "$0")"
 # Counts, not durations: go1.26's fuzz coordinator can fail a run with a
@@ -14,6 +15,12 @@ go test -race -count=1 -timeout 20m ./...
 # The seeded simulation, 1,000 schedules (the race run above does fewer:
 # the race detector slows it tenfold). A failure prints the seed to replay.
 go test -count=1 -run '^TestSimulation$' ./node/catchup -sim.seeds="${SIM_SEEDS:-1000}"
+
+# The crash loop, 200 SIGKILLs of a serving node (the race run above does
+# 20): after each, `mutual check` passes and every acknowledged change is
+# there. A failure prints the seed. A cycle takes under a second.
+crash_cycles=${CRASH_CYCLES:-200}
+go test -count=1 -timeout "$((10 + crash_cycles / 60))m" -run '^TestCrashLoop$' ./cmd/mutual -crash.cycles="$crash_cycles"
 
 # Each fuzz target, briefly, from its committed seed corpus.
 for pkg in $(go list ./...); do

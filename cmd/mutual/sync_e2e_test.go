@@ -36,6 +36,9 @@ type proc struct {
 	logs   *syncBuffer
 	base   string // http://127.0.0.1:PORT
 	exited chan struct{}
+	// cleanup is set once the process's cleanup (kill, logs on
+	// failure) is registered: once for all its runs.
+	cleanup bool
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writes and the
@@ -55,6 +58,21 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// tail returns the last max bytes (about) of the buffer.
+func (s *syncBuffer) tail(max int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.b.Bytes()
+	if len(b) <= max {
+		return string(b)
+	}
+	b = b[len(b)-max:]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return "(earlier logs cut)\n" + string(b)
 }
 
 // freeListen returns libp2p listen addresses on loopback with ports that
@@ -90,6 +108,14 @@ func startNode(t *testing.T, name, data string, listen []string, extra ...string
 }
 
 func (n *proc) start() {
+	n.t.Helper()
+	n.launch()
+	n.waitUp()
+}
+
+// launch execs `mutual serve` without waiting for its API. Its logs go on
+// after those of the process's earlier runs.
+func (n *proc) launch() {
 	t := n.t
 	t.Helper()
 	os.Remove(filepath.Join(n.data, "api.addr"))
@@ -99,7 +125,11 @@ func (n *proc) start() {
 	}
 	args = append(args, n.extra...)
 	cmd := exec.Command(binary(t), args...)
-	n.logs = &syncBuffer{}
+	if n.logs == nil {
+		n.logs = &syncBuffer{}
+	} else {
+		fmt.Fprintf(n.logs, "--- %s restarted\n", n.name)
+	}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
 	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
@@ -109,18 +139,26 @@ func (n *proc) start() {
 	exited := make(chan struct{})
 	n.exited = exited
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("--- logs of %s (%s):\n%s", n.name, n.data, n.logs.String())
-		}
-	})
+	if !n.cleanup {
+		n.cleanup = true
+		t.Cleanup(func() {
+			n.kill()
+			if t.Failed() {
+				t.Logf("--- logs of %s (%s):\n%s", n.name, n.data, n.logs.tail(64<<10))
+			}
+		})
+	}
+}
+
+// waitUp waits until the process's API answers.
+func (n *proc) waitUp() {
+	t := n.t
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
-			t.Fatalf("%s: serve exited:\n%s", n.name, n.logs.String())
+		case <-n.exited:
+			t.Fatalf("%s: serve exited (%v):\n%s", n.name, n.cmd.ProcessState, n.logs.tail(16<<10))
 		default:
 		}
 		if b, err := os.ReadFile(filepath.Join(n.data, "api.addr")); err == nil {
@@ -133,9 +171,15 @@ func (n *proc) start() {
 				}
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s: serve did not come up:\n%s", n.name, n.logs.String())
+	t.Fatalf("%s: serve did not come up:\n%s", n.name, n.logs.tail(16<<10))
+}
+
+// kill sends SIGKILL and waits until the process is gone.
+func (n *proc) kill() {
+	n.cmd.Process.Kill()
+	<-n.exited
 }
 
 // stop sends SIGTERM and waits for a clean exit.

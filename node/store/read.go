@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -49,29 +50,35 @@ func (s *Store) get(k []byte) (v []byte, err error) {
 func (s *Store) scan(prefix, start []byte, values bool, fn func(k, v []byte) error) (err error) {
 	defer s.readPanic(&err)
 	return s.db.View(func(txn *badger.Txn) error {
-		opt := badger.DefaultIteratorOptions
-		opt.PrefetchValues = false
-		opt.Prefix = prefix
-		it := txn.NewIterator(opt)
-		defer it.Close()
-		if start == nil {
-			start = prefix
-		}
-		for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-			item := it.Item()
-			var v []byte
-			if values {
-				var err error
-				if v, err = item.ValueCopy(nil); err != nil {
-					return err
-				}
-			}
-			if err := fn(item.Key(), v); err != nil {
+		return scanTxn(txn, prefix, start, values, fn)
+	})
+}
+
+// scanTxn is scan within a read transaction, so that several scans can
+// see one snapshot.
+func scanTxn(txn *badger.Txn, prefix, start []byte, values bool, fn func(k, v []byte) error) error {
+	opt := badger.DefaultIteratorOptions
+	opt.PrefetchValues = false
+	opt.Prefix = prefix
+	it := txn.NewIterator(opt)
+	defer it.Close()
+	if start == nil {
+		start = prefix
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		var v []byte
+		if values {
+			var err error
+			if v, err = item.ValueCopy(nil); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		if err := fn(item.Key(), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errStop ends a scan early without an error.
@@ -209,8 +216,10 @@ type Query struct {
 }
 
 // Query calls fn for each created post that matches q, until fn returns
-// false. Order: by kind, status, category, then ID.
-func (s *Store) Query(q Query, fn func(*crdt.Post) bool) error {
+// false. Order: by kind, status, category, then ID. The index is read in
+// one snapshot: a post whose status changes meanwhile is listed once.
+func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
+	defer s.readPanic(&err)
 	kinds := []crdt.PostKind{crdt.Need, crdt.Offer}
 	if q.Kind != 0 {
 		kinds = []crdt.PostKind{q.Kind}
@@ -219,31 +228,50 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) error {
 	if statuses == nil {
 		statuses = []crdt.Status{crdt.Open, crdt.Claimed, crdt.Fulfilled, crdt.Withdrawn}
 	}
-	for _, k := range kinds {
-		for _, st := range statuses {
-			prefix := key(pIndex, q.Group[:], []byte{byte(k), byte(st)})
-			if q.Category != "" {
-				prefix = append(prefix, categoryKey(q.Category)...)
-			}
-			err := s.scan(prefix, nil, true, func(key, v []byte) error {
-				p, err := s.decodeCached(q.Group, key[len(key)-32:], v)
+	err = s.db.View(func(txn *badger.Txn) error {
+		for _, k := range kinds {
+			for _, st := range statuses {
+				prefix := key(pIndex, q.Group[:], []byte{byte(k), byte(st)})
+				if q.Category != "" {
+					prefix = append(prefix, categoryKey(q.Category)...)
+				}
+				err := scanTxn(txn, prefix, nil, true, func(key, v []byte) error {
+					p, err := s.decodeIndexed(q.Group, key, v)
+					if err != nil {
+						return err
+					}
+					if !fn(p) {
+						return errStop
+					}
+					return nil
+				})
 				if err != nil {
 					return err
 				}
-				if !fn(p) {
-					return errStop
-				}
-				return nil
-			})
-			if err == errStop {
-				return nil
-			}
-			if err != nil {
-				return err
 			}
 		}
+		return nil
+	})
+	if err == errStop {
+		return nil
 	}
-	return nil
+	return err
+}
+
+// decodeIndexed returns the post of a board index entry: the cached
+// state if the post is still under that entry, else the entry's own
+// record (the cache can be newer than the snapshot being read).
+func (s *Store) decodeIndexed(g crdt.ID, ikey, rec []byte) (*crdt.Post, error) {
+	idb := ikey[len(ikey)-32:]
+	var id crdt.ID
+	copy(id[:], idb)
+	if p, ok := s.posts.Get(postKey{g, id}); ok {
+		if bytes.Equal(indexKey(p), ikey) {
+			return p, nil
+		}
+		return protocol.DecodePost(rec)
+	}
+	return s.decodeCached(g, idb, rec)
 }
 
 // Ref returns the post an imported row became.

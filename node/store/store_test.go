@@ -112,3 +112,54 @@ func TestOpsPostsAndIndexSurviveReopen(t *testing.T) {
 		t.Fatalf("missing post: %v", err)
 	}
 }
+
+// A listing is one snapshot: a post whose status changes while the index
+// is scanned is listed once, not under its old status and again under
+// its new one (nor missed, when it moves to a status already scanned).
+func TestQueryIsOneSnapshot(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	st, err := store.Open(t.TempDir(), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	gen, graw := signed(t, key, crdt.Op{Seq: 1, Time: crdt.HLC{Wall: 1}, Body: crdt.Genesis{Name: "g"}})
+	g := gen.ID
+	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
+		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
+	p := crdt.NewPost(g, create.ID)
+	p.Apply(&create)
+	var b store.Batch
+	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
+	b.AddOp(&gen, graw)
+	b.AddOp(&create, craw)
+	b.PutPost(nil, p)
+	if err := st.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := 0
+	err = st.Query(store.Query{Group: g}, func(got *crdt.Post) bool {
+		seen++
+		if seen == 1 {
+			// The post is claimed while the listing is under way.
+			status, sraw := signed(t, key, crdt.Op{Group: g, Seq: 3, Prev: create.ID, Time: crdt.HLC{Wall: 3},
+				Body: crdt.PostStatus{Post: create.ID, Status: crdt.Claimed}})
+			p2 := p.Clone()
+			p2.Apply(&status)
+			b := store.Batch{}
+			b.AddOp(&status, sraw)
+			b.PutPost(p, p2)
+			if err := st.Commit(&b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Fatalf("the post was listed %d times", seen)
+	}
+}
