@@ -171,6 +171,7 @@ func (s *Store) Post(g, id crdt.ID) (*crdt.Post, error) {
 	if p, ok := s.posts.Get(postKey{g, id}); ok {
 		return p, nil
 	}
+	gen := s.commits()
 	rec, err := s.get(key(pPost, g[:], id[:]))
 	if err != nil {
 		return nil, err
@@ -179,14 +180,40 @@ func (s *Store) Post(g, id crdt.ID) (*crdt.Post, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.posts.Add(postKey{g, id}, p)
+	if s.afterRead != nil {
+		s.afterRead()
+	}
+	s.fill(gen, p)
 	return p, nil
+}
+
+// The post cache is filled by writers (with what they committed) and by
+// readers (with what they read). A reader's post may be older than what
+// a writer committed meanwhile, and the writer's next batch starts from
+// the cache: so a reader fills the cache only if no commit happened
+// since it began reading.
+
+// commits returns the number of commits so far.
+func (s *Store) commits() uint64 {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	return s.gen
+}
+
+// fill caches p, read when commits() was gen, unless a commit came since.
+func (s *Store) fill(gen uint64, p *crdt.Post) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.gen == gen {
+		s.posts.Add(postKey{p.Group, p.ID}, p)
+	}
 }
 
 // Posts calls fn for every post of a group (stubs included) in ID order.
 func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
+	gen := s.commits()
 	return s.scan(key(pPost, g[:]), nil, true, func(k, v []byte) error {
-		p, err := s.decodeCached(g, k[len(k)-32:], v)
+		p, err := s.decodeCached(gen, g, k[len(k)-32:], v)
 		if err != nil {
 			return err
 		}
@@ -194,7 +221,7 @@ func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
 	})
 }
 
-func (s *Store) decodeCached(g crdt.ID, idb, rec []byte) (*crdt.Post, error) {
+func (s *Store) decodeCached(gen uint64, g crdt.ID, idb, rec []byte) (*crdt.Post, error) {
 	var id crdt.ID
 	copy(id[:], idb)
 	if p, ok := s.posts.Get(postKey{g, id}); ok {
@@ -202,7 +229,7 @@ func (s *Store) decodeCached(g crdt.ID, idb, rec []byte) (*crdt.Post, error) {
 	}
 	p, err := protocol.DecodePost(rec)
 	if err == nil {
-		s.posts.Add(postKey{g, id}, p)
+		s.fill(gen, p)
 	}
 	return p, err
 }
@@ -228,6 +255,7 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 	if statuses == nil {
 		statuses = []crdt.Status{crdt.Open, crdt.Claimed, crdt.Fulfilled, crdt.Withdrawn}
 	}
+	gen := s.commits()
 	err = s.db.View(func(txn *badger.Txn) error {
 		for _, k := range kinds {
 			for _, st := range statuses {
@@ -236,7 +264,7 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 					prefix = append(prefix, categoryKey(q.Category)...)
 				}
 				err := scanTxn(txn, prefix, nil, true, func(key, v []byte) error {
-					p, err := s.decodeIndexed(q.Group, key, v)
+					p, err := s.decodeIndexed(gen, q.Group, key, v)
 					if err != nil {
 						return err
 					}
@@ -261,7 +289,7 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 // decodeIndexed returns the post of a board index entry: the cached
 // state if the post is still under that entry, else the entry's own
 // record (the cache can be newer than the snapshot being read).
-func (s *Store) decodeIndexed(g crdt.ID, ikey, rec []byte) (*crdt.Post, error) {
+func (s *Store) decodeIndexed(gen uint64, g crdt.ID, ikey, rec []byte) (*crdt.Post, error) {
 	idb := ikey[len(ikey)-32:]
 	var id crdt.ID
 	copy(id[:], idb)
@@ -271,7 +299,7 @@ func (s *Store) decodeIndexed(g crdt.ID, ikey, rec []byte) (*crdt.Post, error) {
 		}
 		return protocol.DecodePost(rec)
 	}
-	return s.decodeCached(g, idb, rec)
+	return s.decodeCached(gen, g, idb, rec)
 }
 
 // Ref returns the post an imported row became.

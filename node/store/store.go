@@ -93,6 +93,10 @@ type Store struct {
 	full      atomic.Pointer[DiskFullError]
 	closeOnce sync.Once
 	closeErr  error
+
+	cacheMu   sync.Mutex // orders filling the post cache: see fill
+	gen       uint64     // commits so far
+	afterRead func()     // tests: runs between a read and its fill
 }
 
 // Writable returns nil, or the error every write gets: a

@@ -163,3 +163,59 @@ func TestQueryIsOneSnapshot(t *testing.T) {
 		t.Fatalf("the post was listed %d times", seen)
 	}
 }
+
+// A reader that misses the cache reads a post from disk; if a writer
+// commits a newer state before the reader caches what it read, the cache
+// must not end up with the older state: the writer's next batch starts
+// from the cache, and would write a post that lost the newer change.
+func TestReaderNeverCachesAnOlderPost(t *testing.T) {
+	dir := t.TempDir()
+	_, key, _ := ed25519.GenerateKey(nil)
+	st, err := store.Open(dir, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, graw := signed(t, key, crdt.Op{Seq: 1, Time: crdt.HLC{Wall: 1}, Body: crdt.Genesis{Name: "g"}})
+	g := gen.ID
+	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
+		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
+	p := crdt.NewPost(g, create.ID)
+	p.Apply(&create)
+	var b store.Batch
+	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
+	b.AddOp(&gen, graw)
+	b.AddOp(&create, craw)
+	b.PutPost(nil, p)
+	if err := st.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if st, err = store.Open(dir, store.Config{}); err != nil { // an empty cache
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	status, sraw := signed(t, key, crdt.Op{Group: g, Seq: 3, Prev: create.ID, Time: crdt.HLC{Wall: 3},
+		Body: crdt.PostStatus{Post: create.ID, Status: crdt.Claimed}})
+	claimed := p.Clone()
+	claimed.Apply(&status)
+	store.SetAfterRead(st, func() {
+		store.SetAfterRead(st, nil)
+		var b store.Batch
+		b.AddOp(&status, sraw)
+		b.PutPost(p, claimed)
+		if err := st.Commit(&b); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := st.Post(g, create.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Post(g, create.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.V != crdt.Claimed {
+		t.Fatalf("the cache holds the post as it was before the last commit (status %v)", got.Status.V)
+	}
+}

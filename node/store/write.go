@@ -127,8 +127,11 @@ func (s *Store) Commit(b *Batch) error {
 		}
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.cacheMu.Lock()
+	s.gen++
 	for _, p := range b.posts {
 		s.posts.Add(postKey{p.Group, p.ID}, p)
 	}
+	s.cacheMu.Unlock()
 	return nil
 }
