@@ -65,6 +65,7 @@ type Host struct {
 	spreading bool                      // a spread is scheduled
 
 	dialFailures atomic.Int64 // failed dials of kept peers, for tests
+	keptDials    atomic.Int64 // successful dials of kept peers, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -505,7 +506,18 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 			err := h.dialDirect(ctx, peer.AddrInfo{ID: ai.ID}, "kept peer")
 			cancel()
 			if err == nil {
+				h.keptDials.Add(1)
 				h.log.Info("connected to kept peer", "remote", ai.ID)
+				// A peer may close the connection at once (its resource
+				// manager still counts this node's connections from before
+				// a restart): look again only after the backoff, or this
+				// loop spins.
+				if !h.sleep(jitter(backoff)) {
+					return
+				}
+				if h.host.Network().Connectedness(ai.ID) != network.Connected {
+					backoff = min(backoff*2, redialMax)
+				}
 				continue
 			}
 			if h.ctx.Err() != nil {
@@ -514,13 +526,21 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 			h.dialFailures.Add(1)
 			h.log.Debug("dial failed; will retry", "remote", ai.ID, "in", backoff, "err", err)
 		}
-		t := time.NewTimer(jitter(backoff))
-		select {
-		case <-h.ctx.Done():
-			t.Stop()
+		if !h.sleep(jitter(backoff)) {
 			return
-		case <-t.C:
 		}
 		backoff = min(backoff*2, redialMax)
+	}
+}
+
+// sleep waits d, or until the host closes (then it returns false).
+func (h *Host) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-h.ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

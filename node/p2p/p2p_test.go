@@ -392,3 +392,30 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Fatal("peer address without /p2p/ accepted")
 	}
 }
+
+// A kept peer that closes each connection at once (its resource manager
+// still counting this node's connections from before a restart) used to
+// make the dialler spin: hundreds of dials a second. It backs off.
+func TestKeptPeerThatHangsUpIsNotDialledInALoop(t *testing.T) {
+	tg := newTestGroup(t)
+	ra, rb := tg.replica(t, tg.a), tg.replica(t, tg.b)
+	aID, err := peer.IDFromPrivateKey(tg.a.libp2pKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, loopbackConfig(t, tg.b), rb)
+	b.host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if c.RemotePeer() == aID {
+			go c.Close()
+		}
+	}})
+	cfg := loopbackConfig(t, tg.a)
+	cfg.Peers = []string{b.Addrs()[0]}
+	a := start(t, cfg, ra)
+	waitFor(t, 5*time.Second, "a first dial", func() bool { return a.keptDials.Load() > 0 })
+	time.Sleep(3 * time.Second)
+	// Backoff from 1 s doubling: about three dials in 3 s, not hundreds.
+	if n := a.keptDials.Load(); n > 6 {
+		t.Fatalf("%d dials in about 3 s to a peer that hangs up at once", n)
+	}
+}
