@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,33 +14,9 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node"
+	"github.com/mutual-aid/mutual/node/logtest"
 	"github.com/mutual-aid/mutual/node/replica"
 )
-
-// logBuffer captures a node's log lines; safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the captured lines that contain s.
-func (l *logBuffer) lines(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 var suppressedAttr = regexp.MustCompile(`suppressed=(\d+)`)
 
@@ -87,7 +62,7 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		t.Skip("floods a real node")
 	}
 	const msg = "publish queue full"
-	var logs logBuffer
+	var logs logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *node.Node, 1)
@@ -131,7 +106,7 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 	// then keep the burst going a while.
 	t0 := time.Now()
 	var posted, extra atomic.Int64
-	overflowed := func() bool { return len(logs.lines(msg)) > 0 }
+	overflowed := func() bool { return len(logs.Lines(msg)) > 0 }
 	var wg sync.WaitGroup
 	for w := 0; w < 32; w++ {
 		wg.Add(1)
@@ -158,7 +133,7 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		t.Fatalf("%d posts in %v did not fill the publish queue", posted.Load(), elapsed)
 	}
 	stop()
-	lines := logs.lines(msg)
+	lines := logs.Lines(msg)
 	t.Logf("%d posts in %v: %d %q lines for %d overflows", posted.Load(), elapsed.Round(time.Millisecond), len(lines), msg, occurrences(t, lines))
 	checkLimited(t, msg, lines, elapsed)
 	if strings.Contains(lines[0], "suppressed=") {

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,37 +12,14 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mutual-aid/mutual/node/loglimit"
+	"github.com/mutual-aid/mutual/node/logtest"
 )
-
-// lockedBuffer is a log output read while written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // GossipSub calls DropRPC for every message a full queue drops, thousands
 // a second under load: the host's logger gets each, and a node's limited
 // logger writes one line a minute per peer, with the count.
 func TestGossipQueueFullIsRateLimitedPerPeer(t *testing.T) {
-	var out lockedBuffer
+	var out logtest.Buffer
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	lim := loglimit.New(slog.NewTextHandler(&out, nil), loglimit.Config{
@@ -64,7 +40,7 @@ func TestGossipQueueFullIsRateLimitedPerPeer(t *testing.T) {
 		}
 	}
 	const msg = "gossip queue full"
-	got := out.lines(msg)
+	got := out.Lines(msg)
 	if len(got) != 2 || !strings.HasSuffix(got[0], "dropped_total=1") || !strings.HasSuffix(got[1], "dropped_total=2") {
 		t.Fatalf("%d drops from two peers wrote %d lines; want the first of each:\n%s", n+n/10, len(got), strings.Join(got[:min(len(got), 5)], "\n"))
 	}
@@ -72,7 +48,7 @@ func TestGossipQueueFullIsRateLimitedPerPeer(t *testing.T) {
 	now = now.Add(time.Minute)
 	mu.Unlock()
 	lim.Tick()
-	got = out.lines(msg)
+	got = out.Lines(msg)
 	// Each count line is the peer's latest drop, with the others held back.
 	want := []string{
 		fmt.Sprintf("dropped_total=%d suppressed=%d", n+n/10, n-2),

@@ -1,49 +1,24 @@
 package store_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	golog "github.com/ipfs/go-log/v2"
 
 	"github.com/mutual-aid/mutual/node/loglimit"
+	"github.com/mutual-aid/mutual/node/logtest"
 	"github.com/mutual-aid/mutual/node/store"
 )
-
-// lockedBuffer is a log output read while written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // Badger's errors reach the store's logger, and one that Badger repeats
 // with varying text (a full disk: it retries a flush every second, each
 // time with a new table file) is one kind for the rate limit.
 func TestBadgerErrorsReachTheStoreLoggerRateLimited(t *testing.T) {
-	var out lockedBuffer
+	var out logtest.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	lim := loglimit.New(slog.NewTextHandler(&out, nil), loglimit.Config{Now: func() time.Time { return now }})
 	st, err := store.Open(t.TempDir(), store.Config{Logger: slog.New(lim)})
@@ -62,18 +37,18 @@ func TestBadgerErrorsReachTheStoreLoggerRateLimited(t *testing.T) {
 	}
 	badger.Infof("Running GC round") // chatter: dropped
 	const flush = "badger: Failure while flushing memtable to disk"
-	if got := out.lines(flush); len(got) != 1 || !strings.Contains(got[0], "level=ERROR") || !strings.Contains(got[0], "000000.sst") {
+	if got := out.Lines(flush); len(got) != 1 || !strings.Contains(got[0], "level=ERROR") || !strings.Contains(got[0], "000000.sst") {
 		t.Fatalf("%d flush errors wrote %d lines; want the first, at error level:\n%s", n, len(got), strings.Join(got[:min(len(got), 5)], "\n"))
 	}
-	if got := out.lines("badger: Truncate Needed"); len(got) != 1 || !strings.Contains(got[0], "level=WARN") {
+	if got := out.Lines("badger: Truncate Needed"); len(got) != 1 || !strings.Contains(got[0], "level=WARN") {
 		t.Fatalf("%d warnings wrote %d lines; want 1 at warning level", n, len(got))
 	}
-	if got := out.lines("GC round"); len(got) != 0 {
+	if got := out.Lines("GC round"); len(got) != 0 {
 		t.Fatalf("Badger's info lines reached the log: %q", got)
 	}
 	now = now.Add(time.Minute)
 	lim.Tick()
-	got := out.lines(flush)
+	got := out.Lines(flush)
 	if len(got) != 2 || !strings.Contains(got[1], fmt.Sprintf("%06d.sst", n-1)) || !strings.Contains(got[1], fmt.Sprintf("suppressed=%d", n-2)) {
 		t.Fatalf("after a minute, the flush error lines are:\n%s\nwant a second with the last error and suppressed=%d", strings.Join(got, "\n"), n-2)
 	}

@@ -1,0 +1,41 @@
+// Package logtest captures log output for tests: a Buffer that slog
+// handlers write to while a test reads the lines written so far.
+package logtest
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+)
+
+// Buffer is an io.Writer whose content may be read while it is written.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Lines returns the lines written so far that contain s.
+func (l *Buffer) Lines(s string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// String returns everything written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
