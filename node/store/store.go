@@ -71,6 +71,9 @@ type Config struct {
 	// NoSync turns fsync off. Only for benchmarks that measure something
 	// else; a node never sets it.
 	NoSync bool
+	// MaxTableSize sets Badger's memtable and table size; 0 means the
+	// default (16 MB). Only tests that need small memtables set it.
+	MaxTableSize int64
 	// Logger receives Badger's warnings and errors (see badgerlog.go).
 	// Nil means slog.Default().
 	Logger *slog.Logger
@@ -226,6 +229,9 @@ func badgerOptions(cfg Config) dsbadger.Options {
 	// value in the tree, a 100,000-op catch-up peaked at 392-450 MB.
 	opts.ValueThreshold = 64
 	opts.GcInterval = 10 * time.Minute
+	if cfg.MaxTableSize > 0 {
+		opts.MaxTableSize = cfg.MaxTableSize
+	}
 	return opts
 }
 
