@@ -1,3 +1,4 @@
+//go:build dragonfly || freebsd || windows || plan9
 // +build dragonfly freebsd windows plan9
 
 /*

@@ -1,3 +1,4 @@
+//go:build darwin && !go1.12
 // +build darwin,!go1.12
 
 /*

@@ -1,3 +1,4 @@
+//go:build !windows && !darwin && !plan9
 // +build !windows,!darwin,!plan9
 
 /*
