@@ -123,20 +123,7 @@ func TestQueryIsOneSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	gen, graw := signed(t, key, crdt.Op{Seq: 1, Time: crdt.HLC{Wall: 1}, Body: crdt.Genesis{Name: "g"}})
-	g := gen.ID
-	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
-		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
-	p := crdt.NewPost(g, create.ID)
-	p.Apply(&create)
-	var b store.Batch
-	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
-	b.AddOp(&gen, graw)
-	b.AddOp(&create, craw)
-	b.PutPost(nil, p)
-	if err := st.Commit(&b); err != nil {
-		t.Fatal(err)
-	}
+	g, create, p := groupWithPost(t, st, key)
 
 	seen := 0
 	err = st.Query(store.Query{Group: g}, func(got *crdt.Post) bool {
@@ -175,20 +162,7 @@ func TestReaderNeverCachesAnOlderPost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, graw := signed(t, key, crdt.Op{Seq: 1, Time: crdt.HLC{Wall: 1}, Body: crdt.Genesis{Name: "g"}})
-	g := gen.ID
-	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
-		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
-	p := crdt.NewPost(g, create.ID)
-	p.Apply(&create)
-	var b store.Batch
-	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
-	b.AddOp(&gen, graw)
-	b.AddOp(&create, craw)
-	b.PutPost(nil, p)
-	if err := st.Commit(&b); err != nil {
-		t.Fatal(err)
-	}
+	g, create, p := groupWithPost(t, st, key)
 	st.Close()
 	if st, err = store.Open(dir, store.Config{}); err != nil { // an empty cache
 		t.Fatal(err)
@@ -218,4 +192,25 @@ func TestReaderNeverCachesAnOlderPost(t *testing.T) {
 	if got.Status.V != crdt.Claimed {
 		t.Fatalf("the cache holds the post as it was before the last commit (status %v)", got.Status.V)
 	}
+}
+
+// groupWithPost commits a group with one post ("coats") by key, and
+// returns the group, the post's create op and the post.
+func groupWithPost(t *testing.T, st *store.Store, key ed25519.PrivateKey) (crdt.ID, crdt.Op, *crdt.Post) {
+	t.Helper()
+	gen, graw := signed(t, key, crdt.Op{Seq: 1, Time: crdt.HLC{Wall: 1}, Body: crdt.Genesis{Name: "g"}})
+	g := gen.ID
+	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
+		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
+	p := crdt.NewPost(g, create.ID)
+	p.Apply(&create)
+	var b store.Batch
+	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
+	b.AddOp(&gen, graw)
+	b.AddOp(&create, craw)
+	b.PutPost(nil, p)
+	if err := st.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	return g, create, p
 }
