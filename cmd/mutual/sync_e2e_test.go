@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mutual-aid/mutual/node/logtest"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -33,46 +33,12 @@ type proc struct {
 	listen []string
 	extra  []string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	base   string // http://127.0.0.1:PORT
 	exited chan struct{}
 	// cleanup is set once the process's cleanup (kill, logs on
 	// failure) is registered: once for all its runs.
 	cleanup bool
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// tail returns the last max bytes (about) of the buffer.
-func (s *syncBuffer) tail(max int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) <= max {
-		return string(b)
-	}
-	b = b[len(b)-max:]
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return "(earlier logs cut)\n" + string(b)
 }
 
 // freeListen returns libp2p listen addresses on loopback with ports that
@@ -126,7 +92,7 @@ func (n *proc) launch() {
 	args = append(args, n.extra...)
 	cmd := exec.Command(binary(t), args...)
 	if n.logs == nil {
-		n.logs = &syncBuffer{}
+		n.logs = &logtest.Buffer{}
 	} else {
 		fmt.Fprintf(n.logs, "--- %s restarted\n", n.name)
 	}
@@ -144,7 +110,7 @@ func (n *proc) launch() {
 		t.Cleanup(func() {
 			n.kill()
 			if t.Failed() {
-				t.Logf("--- logs of %s (%s):\n%s", n.name, n.data, n.logs.tail(64<<10))
+				t.Logf("--- logs of %s (%s):\n%s", n.name, n.data, n.logs.Tail(64<<10))
 			}
 		})
 	}
@@ -158,7 +124,7 @@ func (n *proc) waitUp() {
 	for time.Now().Before(deadline) {
 		select {
 		case <-n.exited:
-			t.Fatalf("%s: serve exited (%v):\n%s", n.name, n.cmd.ProcessState, n.logs.tail(16<<10))
+			t.Fatalf("%s: serve exited (%v):\n%s", n.name, n.cmd.ProcessState, n.logs.Tail(16<<10))
 		default:
 		}
 		if b, err := os.ReadFile(filepath.Join(n.data, "api.addr")); err == nil {
@@ -173,7 +139,7 @@ func (n *proc) waitUp() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s: serve did not come up:\n%s", n.name, n.logs.tail(16<<10))
+	t.Fatalf("%s: serve did not come up:\n%s", n.name, n.logs.Tail(16<<10))
 }
 
 // kill sends SIGKILL and waits until the process is gone.

@@ -39,3 +39,18 @@ func (l *Buffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Tail returns about the last max bytes written, from a line start.
+func (l *Buffer) Tail(max int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b.Bytes()
+	if len(b) <= max {
+		return string(b)
+	}
+	b = b[len(b)-max:]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return "(earlier logs cut)\n" + string(b)
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mutual-aid/mutual/node"
+	"github.com/mutual-aid/mutual/node/logtest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -48,24 +49,7 @@ type testNode struct {
 	url  string // http://host:port of its HTTP API and page
 	join string // meeting-mode join URL; "" otherwise
 	n    *node.Node
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *logtest.Buffer
 }
 
 // startNode runs a node named name on a fresh data dir, with libp2p on loopback and HTTP on
@@ -77,7 +61,7 @@ func startNode(tb testing.TB, name, httpAddr string) *testNode {
 	if _, _, err := node.Init(dir, name); err != nil {
 		tb.Fatalf("init %s: %v", name, err)
 	}
-	tn := &testNode{name: name, logs: &lockedBuffer{}}
+	tn := &testNode{name: name, logs: &logtest.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(tn.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	type readyInfo struct {
