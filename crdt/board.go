@@ -6,44 +6,23 @@ import (
 	"slices"
 )
 
-// PostSet is where ApplyPost finds and keeps posts. Board keeps them in a
-// map; package node loads the posts a batch of ops touches from its store
-// into memory first, so ApplyPost never waits on I/O.
-type PostSet interface {
-	Get(id ID) *Post // nil when the set has no such post
-	Put(p *Post)
-}
-
-// ApplyPost merges an admitted op into the post it targets, creating a
-// stub if the post is unknown, and returns the post when it changed (nil
-// otherwise, and for ops that target no post).
-func ApplyPost(posts PostSet, op *Op) *Post {
-	id, ok := PostOf(op)
-	if !ok {
-		return nil
-	}
-	p := posts.Get(id)
-	if p == nil {
-		p = NewPost(op.GroupID(), id)
-	}
-	if !p.Apply(op) {
-		return nil
-	}
-	posts.Put(p)
-	return p
-}
-
-// Board is one group's whole state in memory: membership plus posts. It
-// is the reference model that the store-backed node must agree with, and
-// what simulations run on.
+// Board is one group's whole state in memory: every op held, and the
+// membership and posts they make. It is the reference model that the
+// store-backed node must agree with, and what simulations run on. It
+// computes its state from scratch from the ops held, lazily, so it is a
+// pure function of the set of ops by construction.
 type Board struct {
 	Group *Group
-	Posts map[ID]*Post
+	Posts map[ID]*Post // valid after Refresh (Hash and SortedPosts refresh)
+
+	ops   map[ID]Op
+	log   map[PublicKey]map[uint64][]ID // every op held at each (author, seq)
+	dirty bool
 }
 
 // NewBoard returns the empty board of a group.
 func NewBoard(group ID) *Board {
-	return &Board{Group: NewGroup(group), Posts: map[ID]*Post{}}
+	return &Board{Group: NewGroup(group), Posts: map[ID]*Post{}, ops: map[ID]Op{}, log: map[PublicKey]map[uint64][]ID{}}
 }
 
 // Get implements PostSet.
@@ -52,28 +31,87 @@ func (b *Board) Get(id ID) *Post { return b.Posts[id] }
 // Put implements PostSet.
 func (b *Board) Put(p *Post) { b.Posts[p.ID] = p }
 
-// Apply validates op at nowMillis and merges it. It returns the verdict,
-// the reason for a non-accept, and the posts that changed.
+// Apply validates op at nowMillis and, unless it is rejected or stamped
+// too far ahead, holds it. It returns the verdict and the reason for a
+// non-accept. Whether the op counts is decided over every op held; the
+// last result is always nil (kept for callers of the old signature).
 func (b *Board) Apply(op Op, nowMillis int64) (Verdict, error, []*Post) {
 	v, err := b.Group.Check(&op, nowMillis)
-	if v == Reject || (v == Ignore && err != ErrNotMember) {
+	if v != Accept {
 		return v, err, nil
 	}
-	ready, err := b.Group.Admit(op)
-	var changed []*Post
-	for i := range ready {
-		if p := ApplyPost(b, &ready[i]); p != nil {
-			changed = append(changed, p)
+	if _, dup := b.ops[op.ID]; dup {
+		return Accept, nil, nil
+	}
+	b.ops[op.ID] = op
+	seqs := b.log[op.Author]
+	if seqs == nil {
+		seqs = map[uint64][]ID{}
+		b.log[op.Author] = seqs
+	}
+	seqs[op.Seq] = append(seqs[op.Seq], op.ID)
+	b.Group.Hold(&op)
+	b.dirty = true
+	return Accept, nil, nil
+}
+
+// Held reports whether the board holds op id.
+func (b *Board) Held(id ID) bool { _, ok := b.ops[id]; return ok }
+
+// Refresh recomputes heads, forks and posts from the ops held.
+func (b *Board) Refresh() {
+	if !b.dirty {
+		return
+	}
+	b.dirty = false
+	for a, seqs := range b.log {
+		head, fork := chain(seqs, b.ops)
+		if fork != 0 {
+			b.Group.Fork(a, fork)
+		}
+		b.Group.SetHead(a, head)
+	}
+	byPost := map[ID][]Op{}
+	for a, seqs := range b.log {
+		for s := uint64(1); s <= b.Group.Head(a); s++ {
+			op := b.ops[seqs[s][0]]
+			if id, ok := PostOf(&op); ok {
+				byPost[id] = append(byPost[id], op)
+			}
 		}
 	}
-	if err != nil {
-		return Ignore, err, changed
+	b.Posts = map[ID]*Post{}
+	roleOf := func(op *Op) Role { return b.Group.RoleAt(op.Author, op.Seq) }
+	for id, ops := range byPost {
+		if p := RebuildPost(b.Group.ID, id, ops, roleOf); p != nil {
+			b.Posts[id] = p
+		}
 	}
-	return Accept, nil, changed
+}
+
+// chain returns how far an author's log runs from seq 1 with one op per
+// seq, each linked to the one before by Prev, and the lowest seq at
+// which the author signed conflicting ops (0 if none).
+func chain(seqs map[uint64][]ID, ops map[ID]Op) (head, fork uint64) {
+	for _, s := range slices.Sorted(maps.Keys(seqs)) {
+		if len(seqs[s]) > 1 && (fork == 0 || s < fork) {
+			fork = s
+		}
+		if ids := seqs[s+1]; len(ids) == 1 && len(seqs[s]) == 1 && ops[ids[0]].Prev != seqs[s][0] && (fork == 0 || s < fork) {
+			fork = s
+		}
+	}
+	for s := uint64(1); ; s++ {
+		ids := seqs[s]
+		if len(ids) != 1 || (fork != 0 && s >= fork) {
+			return s - 1, fork
+		}
+	}
 }
 
 // SortedPosts yields the posts in ID order.
 func (b *Board) SortedPosts() iter.Seq[*Post] {
+	b.Refresh()
 	return func(yield func(*Post) bool) {
 		for _, id := range slices.SortedFunc(maps.Keys(b.Posts), ID.Compare) {
 			if !yield(b.Posts[id]) {
@@ -84,4 +122,7 @@ func (b *Board) SortedPosts() iter.Seq[*Post] {
 }
 
 // Hash returns the board's state hash.
-func (b *Board) Hash() ID { return StateHash(b.Group, b.SortedPosts()) }
+func (b *Board) Hash() ID {
+	b.Refresh()
+	return StateHash(b.Group, b.SortedPosts())
+}

@@ -30,36 +30,25 @@ func (v Verdict) String() string {
 }
 
 // Validation errors. Reject-class errors wrap ErrInvalid; Ignore-class
-// errors are ErrFuture, ErrNotMember and ErrPendingFull.
+// errors are ErrFuture and ErrNotMember.
 var (
-	ErrInvalid     = errors.New("invalid op")
-	ErrWrongGroup  = fmt.Errorf("%w: op is for another group", ErrInvalid)
-	ErrBadChain    = fmt.Errorf("%w: seq and prev do not agree", ErrInvalid)
-	ErrBadValue    = fmt.Errorf("%w: field value out of range", ErrInvalid)
-	ErrExpired     = fmt.Errorf("%w: invite had expired when the join was made", ErrInvalid)
-	ErrFuture      = errors.New("op is stamped too far in the future")
-	ErrNotMember   = errors.New("author is not (yet) a member of the group")
-	ErrPendingFull = errors.New("too many ops waiting for their authors' joins")
+	ErrInvalid    = errors.New("invalid op")
+	ErrWrongGroup = fmt.Errorf("%w: op is for another group", ErrInvalid)
+	ErrBadChain   = fmt.Errorf("%w: seq and prev do not agree", ErrInvalid)
+	ErrBadValue   = fmt.Errorf("%w: field value out of range", ErrInvalid)
+	ErrFuture     = errors.New("op is stamped too far in the future")
+	ErrNotMember  = errors.New("author is not (yet) known in the group")
 )
 
-// MaxPending bounds the ops a group keeps parked while their authors'
-// joins are unknown. Past it, such ops are ignored; catch-up offers them
-// again later.
-const MaxPending = 4096
-
-// Member is a member of a group.
-type Member struct {
-	Key      PublicKey
-	Name     string
-	Role     Role
-	JoinedAt HLC
-	Via      ID // the op that made the member (genesis or the join with the highest role)
-	nameAt   Stamp
-}
-
-// Group is a group's membership state: who may write to its board. It is
-// derived from the genesis op and the join ops; like a post it is a pure
-// function of the set of ops admitted.
+// Group is a group's membership: who may write to its board, with which
+// role, for which of their ops. Like a post it is a pure function of the
+// ops held — here the membership ops (genesis, join, invite, revoke,
+// admit, role, leave) and, per author, how far its log is held without a
+// gap or a fork (its head). See membership.go for the rules.
+//
+// The caller feeds it: Hold for each membership op it stores, SetHead as
+// an author's log grows, Fork when an author is found to have signed two
+// histories. Everything else is derived, on demand.
 type Group struct {
 	ID      ID
 	Name    string
@@ -67,44 +56,106 @@ type Group struct {
 	Created HLC
 	Founded bool // the genesis op has been seen
 
-	members map[PublicKey]*Member
-	parked  map[ID]Op // ops waiting for their author's (or invite issuer's) admission
+	ops   map[ID]*Op            // membership ops held, valid or not
+	seqs  map[PublicKey][]uint64 // per author, the seqs of its membership ops, sorted
+	heads map[PublicKey]uint64   // per author: its ops 1..head are held, linked by Prev, fork-free
+	forks map[PublicKey]uint64   // per author: the lowest seq at which it signed conflicting ops
+	ev    *evaluation            // nil when something changed since the last evaluation
 }
 
 // NewGroup returns the state of group id before any op.
 func NewGroup(id ID) *Group {
-	return &Group{ID: id, members: map[PublicKey]*Member{}, parked: map[ID]Op{}}
+	return &Group{ID: id, ops: map[ID]*Op{}, seqs: map[PublicKey][]uint64{}, heads: map[PublicKey]uint64{}, forks: map[PublicKey]uint64{}}
 }
 
-// Member returns a member, or nil.
-func (g *Group) Member(k PublicKey) *Member { return g.members[k] }
-
-// IsMember reports whether k may write to the board.
-func (g *Group) IsMember(k PublicKey) bool { return g.members[k] != nil }
-
-// IsAdmin reports whether k is an admin.
-func (g *Group) IsAdmin(k PublicKey) bool {
-	m := g.members[k]
-	return m != nil && m.Role == RoleAdmin
-}
-
-// Members returns the members sorted by key.
-func (g *Group) Members() []Member {
-	keys := slices.SortedFunc(maps.Keys(g.members), PublicKey.Compare)
-	out := make([]Member, len(keys))
-	for i, k := range keys {
-		out[i] = *g.members[k]
+// IsMembership reports whether op changes the membership (kinds 1–7).
+func IsMembership(op *Op) bool {
+	switch op.Body.(type) {
+	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave:
+		return true
 	}
-	return out
+	return false
 }
 
-// Parked returns the number of ops waiting for an admission.
-func (g *Group) Parked() int { return len(g.parked) }
+// Hold adds a membership op that the caller has stored. Other ops are
+// ignored. Holding an op twice does nothing.
+func (g *Group) Hold(op *Op) {
+	if !IsMembership(op) || g.ops[op.ID] != nil {
+		return
+	}
+	c := *op
+	g.ops[op.ID] = &c
+	if gen, ok := op.Body.(Genesis); ok && op.ID == g.ID && !g.Founded {
+		g.Founded, g.Name, g.Founder, g.Created = true, gen.Name, op.Author, op.Time
+	}
+	s := g.seqs[op.Author]
+	i, _ := slices.BinarySearch(s, op.Seq)
+	g.seqs[op.Author] = slices.Insert(s, i, op.Seq)
+	if op.Seq <= g.heads[op.Author] {
+		g.ev = nil
+	}
+}
+
+// SetHead records that author's ops 1..seq are held and linked by their
+// Prev hashes. A head past a known fork is cut back to just before it.
+func (g *Group) SetHead(author PublicKey, seq uint64) {
+	if f, ok := g.forks[author]; ok && seq >= f {
+		seq = f - 1
+	}
+	old := g.heads[author]
+	if seq == old {
+		return
+	}
+	if seq == 0 {
+		delete(g.heads, author)
+	} else {
+		g.heads[author] = seq
+	}
+	lo, hi := min(old, seq), max(old, seq)
+	s := g.seqs[author]
+	i, _ := slices.BinarySearch(s, lo+1)
+	if i < len(s) && s[i] <= hi {
+		g.ev = nil // a membership op came into (or left) the valid prefix
+	}
+}
+
+// Head returns how far author's log is held without a gap or a fork.
+func (g *Group) Head(author PublicKey) uint64 { return g.heads[author] }
+
+// Fork records that author signed conflicting ops at seq: two ops at
+// seq, or an op at seq+1 whose Prev is not the op held at seq. The
+// author's ops from seq on are void, on every replica that learns it.
+func (g *Group) Fork(author PublicKey, seq uint64) {
+	if seq == 0 {
+		seq = 1
+	}
+	if f, ok := g.forks[author]; ok && f <= seq {
+		return
+	}
+	g.forks[author] = seq
+	if g.heads[author] >= seq {
+		g.SetHead(author, seq-1)
+	}
+	g.ev = nil
+}
+
+// ForkedAt returns the seq at which author forked, or 0.
+func (g *Group) ForkedAt(author PublicKey) uint64 { return g.forks[author] }
+
+// Forks returns the authors known to have forked, with the fork seqs.
+func (g *Group) Forks() map[PublicKey]uint64 { return maps.Clone(g.forks) }
+
+// HeldOp returns a held membership op, or nil.
+func (g *Group) HeldOp(id ID) *Op { return g.ops[id] }
 
 // Check validates op against the group at the receiver's wall clock
-// nowMillis. It does not change g. Structural checks that need no state
-// (sizes, signatures, invite signatures) are package protocol's job and
-// have been done before.
+// nowMillis, as far as that can be decided from the op alone: its shape,
+// its group, and that it is not stamped too far in the future. It does
+// not change g. Whether the op counts (its author's membership, role and
+// the post rules) is decided when the group is evaluated, from every op
+// held, so that the order ops arrive in never matters. Structural checks
+// that need no state (sizes, signatures, the invite and its proof) are
+// package protocol's job and have been done before.
 func (g *Group) Check(op *Op, nowMillis int64) (Verdict, error) {
 	if err := checkShape(op); err != nil {
 		return Reject, err
@@ -116,22 +167,14 @@ func (g *Group) Check(op *Op, nowMillis int64) (Verdict, error) {
 		return Reject, ErrWrongGroup
 	}
 	switch b := op.Body.(type) {
-	case Genesis:
-		return Accept, nil
 	case Join:
 		if b.Invite.Group != g.ID {
 			return Reject, ErrWrongGroup
 		}
-		if op.Time.Wall > b.Invite.Expires {
-			return Reject, ErrExpired
+	case InviteMade:
+		if b.Invite.Group != g.ID {
+			return Reject, ErrWrongGroup
 		}
-		if !g.IsAdmin(b.Invite.Issuer) {
-			return Ignore, ErrNotMember
-		}
-		return Accept, nil
-	}
-	if !g.IsMember(op.Author) {
-		return Ignore, ErrNotMember
 	}
 	return Accept, nil
 }
@@ -144,6 +187,13 @@ func checkShape(op *Op) error {
 	if op.Seq == 0 || (op.Seq == 1) != op.Prev.IsZero() {
 		return ErrBadChain
 	}
+	switch op.Body.(type) {
+	case Genesis, Join:
+	default:
+		if op.Seq == 1 {
+			return fmt.Errorf("%w: an author's first op in a group is its genesis or join", ErrInvalid)
+		}
+	}
 	switch b := op.Body.(type) {
 	case Genesis:
 		if !op.Group.IsZero() || op.Seq != 1 {
@@ -151,9 +201,35 @@ func checkShape(op *Op) error {
 		}
 		return nil
 	case Join:
-		if b.Invite.Role != RoleMember && b.Invite.Role != RoleAdmin {
-			return fmt.Errorf("%w: role %d", ErrBadValue, b.Invite.Role)
+		if err := checkInvite(&b.Invite); err != nil {
+			return err
 		}
+	case InviteMade:
+		if err := checkInvite(&b.Invite); err != nil {
+			return err
+		}
+		if b.Invite.Issuer != op.Author {
+			return fmt.Errorf("%w: an invite is recorded by its issuer", ErrInvalid)
+		}
+	case Revoke:
+		if b.Invite.IsZero() {
+			return fmt.Errorf("%w: revoke of no invite", ErrBadValue)
+		}
+	case Admit:
+		if b.Join.IsZero() {
+			return fmt.Errorf("%w: admit of no join", ErrBadValue)
+		}
+	case SetRole:
+		if b.Role > RoleAdmin {
+			return fmt.Errorf("%w: role %d", ErrBadValue, b.Role)
+		}
+		if b.Cut == 0 {
+			return fmt.Errorf("%w: a role change needs a cut of at least 1", ErrBadValue)
+		}
+		if b.Member == op.Author {
+			return fmt.Errorf("%w: a member changes its own role only by leaving", ErrInvalid)
+		}
+	case Leave:
 	case PostCreate:
 		if b.PostKind != Need && b.PostKind != Offer {
 			return fmt.Errorf("%w: post kind %d", ErrBadValue, b.PostKind)
@@ -161,7 +237,9 @@ func checkShape(op *Op) error {
 		if b.Fields.Title == "" {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
-		return checkFields(&b.Fields)
+		if err := checkFields(&b.Fields); err != nil {
+			return err
+		}
 	case PostEdit:
 		if b.Set == 0 || b.Set&^AllFields != 0 {
 			return fmt.Errorf("%w: field mask %#x", ErrBadValue, b.Set)
@@ -169,7 +247,9 @@ func checkShape(op *Op) error {
 		if b.Set&FieldTitle != 0 && b.Fields.Title == "" {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
-		return checkFields(&b.Fields)
+		if err := checkFields(&b.Fields); err != nil {
+			return err
+		}
 	case PostStatus:
 		if b.Status > Withdrawn {
 			return fmt.Errorf("%w: status %d", ErrBadValue, b.Status)
@@ -184,6 +264,16 @@ func checkShape(op *Op) error {
 	return nil
 }
 
+func checkInvite(in *Invite) error {
+	if in.Role != RoleMember && in.Role != RoleAdmin {
+		return fmt.Errorf("%w: invite role %d", ErrBadValue, in.Role)
+	}
+	if in.Expires <= 0 {
+		return fmt.Errorf("%w: invite expiry %d", ErrBadValue, in.Expires)
+	}
+	return nil
+}
+
 func checkFields(f *Fields) error {
 	if f.Urgency > UrgencyHigh {
 		return fmt.Errorf("%w: urgency %d", ErrBadValue, f.Urgency)
@@ -194,94 +284,19 @@ func checkFields(f *Fields) error {
 	return nil
 }
 
-// Admit takes an op that Check accepted or ignored for want of a member,
-// and returns the ops now ready to apply to posts: op itself if its author
-// is a member, plus any parked ops that op released. Genesis and join ops
-// change the membership here; they are returned too (ApplyPost skips
-// them), so the caller can persist every admitted op in one place.
-//
-// An op that cannot be admitted yet is parked (up to MaxPending) and
-// Admit returns nil and ErrNotMember, or ErrPendingFull when full.
-func (g *Group) Admit(op Op) ([]Op, error) {
-	if !g.admissible(&op) {
-		if _, dup := g.parked[op.ID]; dup {
-			return nil, ErrNotMember
-		}
-		if len(g.parked) >= MaxPending {
-			return nil, ErrPendingFull
-		}
-		g.parked[op.ID] = op
-		return nil, ErrNotMember
-	}
-	ready := []Op{op}
-	if !g.admitMembership(&op) {
-		return ready, nil
-	}
-	// Membership grew: release what waited for it, until nothing moves.
-	for {
-		moved := false
-		for _, id := range slices.SortedFunc(maps.Keys(g.parked), ID.Compare) {
-			p := g.parked[id]
-			if !g.admissible(&p) {
-				continue
-			}
-			delete(g.parked, id)
-			ready = append(ready, p)
-			if g.admitMembership(&p) {
-				moved = true
-			}
-		}
-		if !moved {
-			return ready, nil
-		}
-	}
-}
-
-func (g *Group) admissible(op *Op) bool {
+// Storable reports whether a replica should keep op, which Check
+// accepted: the genesis; a join whose invite's issuer is known; any
+// other op of a known author. known reports whether the replica holds
+// the first op of a key in the group. So a stranger's ops cost a
+// replica nothing until someone the group knows vouches for it, and ops
+// that arrive before their author's join are dropped and sent again by
+// catch-up (which sends each author's first op first).
+func Storable(op *Op, known func(PublicKey) bool) bool {
 	switch b := op.Body.(type) {
 	case Genesis:
 		return true
 	case Join:
-		return g.IsAdmin(b.Invite.Issuer)
+		return known(b.Invite.Issuer) && (op.Seq == 1 || known(op.Author))
 	}
-	return g.IsMember(op.Author)
-}
-
-// admitMembership applies a genesis or join op and reports whether the
-// set of members or admins changed.
-func (g *Group) admitMembership(op *Op) bool {
-	switch b := op.Body.(type) {
-	case Genesis:
-		if g.Founded {
-			return false
-		}
-		g.Founded, g.Name, g.Founder, g.Created = true, b.Name, op.Author, op.Time
-		return g.addMember(op, b.AuthorName, RoleAdmin)
-	case Join:
-		return g.addMember(op, b.Name, b.Invite.Role)
-	}
-	return false
-}
-
-// addMember merges a membership: the highest role wins, the name is a
-// last-writer-wins register, and the join time is the earliest.
-func (g *Group) addMember(op *Op, name string, role Role) bool {
-	m := g.members[op.Author]
-	s := op.Stamp()
-	if m == nil {
-		g.members[op.Author] = &Member{Key: op.Author, Name: name, Role: role, JoinedAt: op.Time, Via: op.ID, nameAt: s}
-		return true
-	}
-	grew := false
-	if role > m.Role || (role == m.Role && op.ID.Compare(m.Via) < 0) {
-		grew = role > m.Role
-		m.Role, m.Via = role, op.ID
-	}
-	if op.Time.Compare(m.JoinedAt) < 0 {
-		m.JoinedAt = op.Time
-	}
-	if s.Compare(m.nameAt) > 0 {
-		m.Name, m.nameAt = name, s
-	}
-	return grew
+	return known(op.Author)
 }

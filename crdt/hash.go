@@ -16,11 +16,45 @@ func StateHash(g *Group, posts iter.Seq[*Post]) ID {
 	h.bytes(g.ID[:])
 	h.str(g.Name)
 	h.bytes(g.Founder[:])
-	for _, m := range g.Members() {
+	h.hlc(g.Created)
+	members := g.Members()
+	roles := g.Spans()
+	h.u64(uint64(len(members)))
+	for _, m := range members {
 		h.bytes(m.Key[:])
 		h.str(m.Name)
 		h.u64(uint64(m.Role))
 		h.hlc(m.JoinedAt)
+		h.Write(m.Via[:])
+		h.u64(m.Cut)
+		h.hlc(m.EndedAt)
+		h.u64(m.Forked)
+		flags := uint64(0)
+		if m.Removed {
+			flags |= 1
+		}
+		if m.Left {
+			flags |= 2
+		}
+		h.u64(flags)
+		spans := roles[m.Key]
+		h.u64(uint64(len(spans)))
+		for _, sp := range spans {
+			h.u64(sp.From)
+			h.u64(sp.To)
+			h.u64(uint64(sp.Role))
+		}
+	}
+	invites := g.Invites()
+	h.u64(uint64(len(invites)))
+	for _, in := range invites {
+		h.Write(in.Invite.ID[:])
+		h.u64(uint64(in.Used))
+		if in.Revoked {
+			h.u64(1)
+		} else {
+			h.u64(0)
+		}
 	}
 	for p := range posts {
 		h.post(p)
@@ -78,6 +112,12 @@ func (h hasher) post(p *Post) {
 	h.stamp(p.Expires.S)
 	h.u64(uint64(p.Status.V))
 	h.stamp(p.Status.S)
+	if p.Withdrawn.V {
+		h.u64(1)
+	} else {
+		h.u64(0)
+	}
+	h.stamp(p.Withdrawn.S)
 	h.u64(uint64(len(p.Responses)))
 	for _, r := range p.Responses {
 		h.Write(r.ID[:])

@@ -37,6 +37,11 @@ type Kind uint8
 const (
 	KindGenesis    Kind = 1
 	KindJoin       Kind = 2
+	KindInvite     Kind = 3
+	KindRevoke     Kind = 4
+	KindAdmit      Kind = 5
+	KindSetRole    Kind = 6
+	KindLeave      Kind = 7
 	KindPostCreate Kind = 16
 	KindPostEdit   Kind = 17
 	KindPostStatus Kind = 18
@@ -50,6 +55,16 @@ func (k Kind) String() string {
 		return "genesis"
 	case KindJoin:
 		return "join"
+	case KindInvite:
+		return "invite"
+	case KindRevoke:
+		return "revoke"
+	case KindAdmit:
+		return "admit"
+	case KindSetRole:
+		return "role"
+	case KindLeave:
+		return "leave"
 	case KindPostCreate:
 		return "post"
 	case KindPostEdit:
@@ -81,8 +96,10 @@ type PostBody interface {
 // Role is a member's role in a group.
 type Role uint8
 
-// Roles, in increasing power. The zero Role is "none".
+// Roles, in increasing power. The zero Role is "none": in a SetRole op
+// it removes the member.
 const (
+	RoleNone   Role = 0
 	RoleMember Role = 1
 	RoleAdmin  Role = 2
 )
@@ -116,25 +133,71 @@ type Genesis struct {
 	AuthorName string   // the founder's display name
 }
 
-// Invite is a capability signed by an admin: whoever holds it may join
-// Group with Role until Expires. It is checked offline by every node, so
-// a newcomer can join at a meeting with no admin node online. An invite
-// may be used by several newcomers until it expires (one QR code on the
-// wall of a meeting room).
+// Invite is a capability signed by an admin: whoever holds it may ask to
+// join Group with Role until Expires. It is checked offline by every
+// node, so a newcomer can join at a meeting with no admin node online.
+//
+// The invite names the public half (Key) of a one-time key pair whose
+// secret half travels only in the invite code. A join proves possession
+// of the secret by signing the joiner's key with it (Join.Proof), so
+// whoever sees a join op learns nothing that lets them join again, or
+// with another role. Uses limits how many keys may join with it (0 = any
+// number until it expires: the QR code on the wall of a meeting room).
 type Invite struct {
+	ID      ID // hash of the signed encoding (set by package protocol); not itself signed
 	Group   ID
 	Role    Role
-	Expires int64 // Unix milliseconds
-	Nonce   [16]byte
+	Expires int64  // Unix milliseconds, by the witnessing member's clock
+	Uses    uint32 // how many newcomers may join with it; 0 = unlimited
+	Key     PublicKey
 	Issuer  PublicKey
 	Sig     Signature // by Issuer, over the canonical encoding (package protocol)
 }
 
-// Join adds its author to a group, carrying the invite that allows it.
+// Join asks to add its author to a group, carrying the invite that
+// allows it and the proof that the author holds the invite's secret. A
+// join takes effect once a member has witnessed it (Admit) before the
+// invite expired by that member's clock.
 type Join struct {
 	Invite Invite
-	Name   string // the newcomer's display name
+	Name   string    // the newcomer's display name
+	Proof  Signature // by the invite's one-time key, over the group, invite ID and author (package protocol)
 }
+
+// InviteMade records in the issuer's log that an invite was made, so
+// that every member's node can list the unused invites and any admin can
+// revoke them. A join needs no InviteMade: the invite inside it is
+// enough.
+type InviteMade struct {
+	Invite Invite
+}
+
+// Revoke ends an invite: joins that a member witnesses after the revoke
+// (in HLC order) do not count.
+type Revoke struct {
+	Invite ID
+}
+
+// Admit is a member's witness of a join: "my node saw this join before
+// the invite expired, by my clock". It makes the join count; the
+// joiner's own clock plays no part.
+type Admit struct {
+	Join ID
+}
+
+// SetRole changes a member's role, or removes the member (Role
+// RoleNone). Cut is the highest seq of the member's ops that the admin's
+// node held: the change applies to the member's ops after the cut,
+// wherever and whenever they arrive. A removal therefore also voids ops
+// the member made while offline, even backdated ones.
+type SetRole struct {
+	Member PublicKey
+	Role   Role
+	Cut    uint64
+}
+
+// Leave ends its author's membership: the author's later ops are void.
+type Leave struct{}
 
 // PostKind says whether a post is a need or an offer.
 type PostKind uint8
@@ -310,6 +373,11 @@ type Unrespond struct {
 
 func (Genesis) Kind() Kind    { return KindGenesis }
 func (Join) Kind() Kind       { return KindJoin }
+func (InviteMade) Kind() Kind { return KindInvite }
+func (Revoke) Kind() Kind     { return KindRevoke }
+func (Admit) Kind() Kind      { return KindAdmit }
+func (SetRole) Kind() Kind    { return KindSetRole }
+func (Leave) Kind() Kind      { return KindLeave }
 func (PostCreate) Kind() Kind { return KindPostCreate }
 func (PostEdit) Kind() Kind   { return KindPostEdit }
 func (PostStatus) Kind() Kind { return KindPostStatus }

@@ -60,14 +60,16 @@ type Tombstone struct {
 // Post is the merged state of one need or offer.
 //
 // Every field is a last-writer-wins register ordered by Stamp. The
-// status is a register too: concurrent status changes resolve to the one
-// with the greatest (HLC, author, op ID), whatever it says. Any status may
-// follow any other (a fulfilled post can be reopened). This is simple to
-// reason about and needs no coordination; the roles issue may restrict
-// who may set which status, not how conflicts resolve.
+// status is two registers: Status (open, claimed, fulfilled), which any
+// member may set, and Withdrawn, which only the post's author and admins
+// may set (see rights.go). A post is shown withdrawn while Withdrawn
+// holds true; when the author or an admin sets any other status, that
+// also clears Withdrawn. Concurrent writes to each register resolve to
+// the greatest (HLC, author, op ID), whatever they say, and any status
+// may follow any other (a fulfilled post can be reopened).
 //
-// A Post whose create op has not arrived yet exists as a stub (Created
-// false) that collects edits; it is not shown on the board.
+// A Post exists once its create op counts; ops that arrive before it are
+// kept by the caller and replayed (RebuildPost).
 type Post struct {
 	ID        ID
 	Group     ID
@@ -87,6 +89,8 @@ type Post struct {
 	Urgency  Reg[Urgency]
 	Expires  Reg[int64]
 	Status   Reg[Status]
+	// Withdrawn is set by the author or an admin.
+	Withdrawn Reg[bool]
 
 	Responses  []Response  // sorted by ID
 	Tombstones []Tombstone // sorted by (Response, Author)
@@ -104,9 +108,10 @@ func (p *Post) Clone() *Post {
 }
 
 // Apply merges one post op into p and reports whether p changed. The
-// caller has checked that op targets p (PostOf) and that its author may
-// write. Apply is commutative, associative and idempotent over ops.
-func (p *Post) Apply(op *Op) bool {
+// caller has checked that op targets p (PostOf) and that it counts
+// (MayChange); privileged says its author is the post's author or an
+// admin. Apply is commutative, associative and idempotent over ops.
+func (p *Post) Apply(op *Op, privileged bool) bool {
 	s := op.Stamp()
 	changed := false
 	switch b := op.Body.(type) {
@@ -119,7 +124,14 @@ func (p *Post) Apply(op *Op) bool {
 	case PostEdit:
 		changed = p.setFields(b.Set&AllFields, &b.Fields, s)
 	case PostStatus:
+		if b.Status == Withdrawn {
+			changed = p.Withdrawn.Set(true, s)
+			break
+		}
 		changed = p.Status.Set(b.Status, s)
+		if privileged {
+			changed = p.Withdrawn.Set(false, s) || changed
+		}
 	case Respond:
 		i, found := slices.BinarySearchFunc(p.Responses, op.ID, func(r Response, id ID) int { return r.ID.Compare(id) })
 		if !found {
@@ -224,5 +236,14 @@ func (p *Post) Expired(nowMillis int64) bool {
 // nowMillis: created, open, and not expired. Expiry needs no op: the
 // board is computed at a time passed in.
 func (p *Post) OnOpenBoard(nowMillis int64) bool {
-	return p.Created && p.Status.V == Open && !p.Expired(nowMillis)
+	return p.Created && p.State() == Open && !p.Expired(nowMillis)
+}
+
+// State returns the status shown: Withdrawn while the Withdrawn register
+// holds true, else the Status register.
+func (p *Post) State() Status {
+	if p.Withdrawn.V {
+		return Withdrawn
+	}
+	return p.Status.V
 }

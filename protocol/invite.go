@@ -1,7 +1,10 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"math"
@@ -10,20 +13,22 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 )
 
-// An invite is encoded as [group bin32, role, expires, nonce bin16,
+// An invite is encoded as [group bin32, role, expires, uses, key bin32,
 // issuer bin32, sig bin64]; the signature covers inviteDomain followed by
-// the first five elements in a 5-element array.
+// the first six elements in a 6-element array. Its ID is the SHA-256 of
+// the whole encoding.
 
 func writeInvite(w *writer, in *crdt.Invite, withSig bool) {
 	if withSig {
-		w.array(6)
+		w.array(7)
 	} else {
-		w.array(5)
+		w.array(6)
 	}
 	w.bin(in.Group[:])
 	w.uint(uint64(in.Role))
 	w.int(in.Expires)
-	w.bin(in.Nonce[:])
+	w.uint(uint64(in.Uses))
+	w.bin(in.Key[:])
 	w.bin(in.Issuer[:])
 	if withSig {
 		w.bin(in.Sig[:])
@@ -31,13 +36,17 @@ func writeInvite(w *writer, in *crdt.Invite, withSig bool) {
 }
 
 func readInvite(r *reader, in *crdt.Invite) {
-	r.array(6)
+	r.array(7)
 	r.fixed(in.Group[:])
 	in.Role = crdt.Role(r.uint(math.MaxUint8))
 	in.Expires = r.int()
-	r.fixed(in.Nonce[:])
+	in.Uses = uint32(r.uint(math.MaxUint32))
+	r.fixed(in.Key[:])
 	r.fixed(in.Issuer[:])
 	r.fixed(in.Sig[:])
+	if r.err == nil {
+		in.ID = InviteID(in) // the encoding is canonical: this is the hash of the bytes read
+	}
 }
 
 func inviteSigningBytes(in *crdt.Invite) []byte {
@@ -47,14 +56,35 @@ func inviteSigningBytes(in *crdt.Invite) []byte {
 	return w.bytes()
 }
 
-// SignInvite sets in.Issuer and in.Sig from key.
+// InviteID returns the ID of a signed invite: the SHA-256 of its encoding.
+func InviteID(in *crdt.Invite) crdt.ID {
+	w := newWriter()
+	writeInvite(w, in, true)
+	return sha256.Sum256(w.bytes())
+}
+
+// NewInvite makes an invite signed by key, with a fresh one-time key
+// pair whose secret (an ed25519 seed) it returns: the secret goes only
+// into the invite code.
+func NewInvite(in crdt.Invite, key ed25519.PrivateKey) (crdt.Invite, [32]byte, error) {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return in, seed, err
+	}
+	copy(in.Key[:], ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+	SignInvite(&in, key)
+	return in, seed, nil
+}
+
+// SignInvite sets in.Issuer, in.Sig and in.ID from key.
 func SignInvite(in *crdt.Invite, key ed25519.PrivateKey) {
 	copy(in.Issuer[:], key.Public().(ed25519.PublicKey))
 	copy(in.Sig[:], ed25519.Sign(key, inviteSigningBytes(in)))
+	in.ID = InviteID(in)
 }
 
 // VerifyInvite checks an invite's signature by its issuer. Whether the
-// issuer is an admin is the group state's question (crdt.Group.Check).
+// issuer is an admin is the group state's question (crdt.Group).
 func VerifyInvite(in *crdt.Invite) error {
 	if !ed25519.Verify(in.Issuer[:], inviteSigningBytes(in), in.Sig[:]) {
 		return fmt.Errorf("%w: invite", ErrBadSignature)
@@ -62,11 +92,41 @@ func VerifyInvite(in *crdt.Invite) error {
 	return nil
 }
 
+func proofBytes(group, invite crdt.ID, joiner crdt.PublicKey) []byte {
+	b := make([]byte, 0, len(proofDomain)+96)
+	b = append(b, proofDomain...)
+	b = append(b, group[:]...)
+	b = append(b, invite[:]...)
+	return append(b, joiner[:]...)
+}
+
+// ProveJoin returns a join's proof that joiner holds the invite's
+// secret: the secret's signature over the group, the invite's ID and the
+// joiner's key. Nobody who sees the proof can make one for another key.
+func ProveJoin(in *crdt.Invite, secret [32]byte, joiner crdt.PublicKey) crdt.Signature {
+	var sig crdt.Signature
+	copy(sig[:], ed25519.Sign(ed25519.NewKeyFromSeed(secret[:]), proofBytes(in.Group, in.ID, joiner)))
+	return sig
+}
+
+// VerifyJoin checks a join's invite and its proof of the invite's secret.
+func VerifyJoin(j *crdt.Join, joiner crdt.PublicKey) error {
+	if err := VerifyInvite(&j.Invite); err != nil {
+		return err
+	}
+	if !ed25519.Verify(j.Invite.Key[:], proofBytes(j.Invite.Group, j.Invite.ID, joiner), j.Proof[:]) {
+		return fmt.Errorf("%w: the join does not prove its author holds the invite", ErrBadSignature)
+	}
+	return nil
+}
+
 // InviteCode is what `mutual invite` prints and `mutual join` reads: the
-// signed capability, the group's name, and addresses where the inviter's
-// node may be reached.
+// signed capability, its one-time secret, the group's name, and
+// addresses where the inviter's node may be reached. Whoever holds the
+// code may join: it is as secret as a house key.
 type InviteCode struct {
 	Invite    crdt.Invite
+	Secret    [32]byte
 	GroupName string
 	Addrs     []string // multiaddrs with /p2p/ suffix
 }
@@ -90,8 +150,9 @@ func EncodeInviteCode(c *InviteCode) (string, error) {
 		}
 	}
 	w := newWriter()
-	w.array(3)
+	w.array(4)
 	writeInvite(w, &c.Invite, true)
+	w.bin(c.Secret[:])
 	w.str(c.GroupName)
 	w.strs(addrs)
 	return invitePrefix + base64.RawURLEncoding.EncodeToString(w.bytes()), nil
@@ -118,8 +179,9 @@ func DecodeInviteCode(s string) (*InviteCode, error) {
 	}
 	c := &InviteCode{}
 	r := newReader(b)
-	r.array(3)
+	r.array(4)
 	readInvite(r, &c.Invite)
+	r.fixed(c.Secret[:])
 	c.GroupName = r.str("group name", MaxName)
 	c.Addrs = r.strs("address", MaxInviteAddrs, MaxAddrLen)
 	if err := r.end(); err != nil {
@@ -130,6 +192,9 @@ func DecodeInviteCode(s string) (*InviteCode, error) {
 	}
 	if err := VerifyInvite(&c.Invite); err != nil {
 		return nil, fmt.Errorf("invite code: %w (altered or forged)", err)
+	}
+	if !bytes.Equal(ed25519.NewKeyFromSeed(c.Secret[:]).Public().(ed25519.PublicKey), c.Invite.Key[:]) {
+		return nil, fmt.Errorf("invite code: %w: its secret does not match the invite (altered)", ErrMalformed)
 	}
 	return c, nil
 }

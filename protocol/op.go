@@ -18,7 +18,8 @@ const OpVersion = 1
 // mistaken for one over an invite, or anything else.
 const (
 	opDomain     = "mutual/op/1\n"
-	inviteDomain = "mutual/invite/1\n"
+	inviteDomain = "mutual/invite/2\n"
+	proofDomain  = "mutual/join-proof/1\n"
 )
 
 // An encoded op is a msgpack array:
@@ -83,8 +84,13 @@ func DecodeOp(b []byte) (crdt.Op, error) {
 	if !ed25519.Verify(op.Author[:], msg, op.Sig[:]) {
 		return op, ErrBadSignature
 	}
-	if j, ok := op.Body.(crdt.Join); ok {
-		if err := VerifyInvite(&j.Invite); err != nil {
+	switch b := op.Body.(type) {
+	case crdt.Join:
+		if err := VerifyJoin(&b, op.Author); err != nil {
+			return op, err
+		}
+	case crdt.InviteMade:
+		if err := VerifyInvite(&b.Invite); err != nil {
 			return op, err
 		}
 	}
@@ -179,9 +185,26 @@ func writeBody(w *writer, body crdt.Body) error {
 		if err := checkText("name", b.Name, MaxName); err != nil {
 			return err
 		}
-		w.array(2)
+		w.array(3)
 		writeInvite(w, &b.Invite, true)
 		w.str(b.Name)
+		w.bin(b.Proof[:])
+	case crdt.InviteMade:
+		w.array(1)
+		writeInvite(w, &b.Invite, true)
+	case crdt.Revoke:
+		w.array(1)
+		w.bin(b.Invite[:])
+	case crdt.Admit:
+		w.array(1)
+		w.bin(b.Join[:])
+	case crdt.SetRole:
+		w.array(3)
+		w.bin(b.Member[:])
+		w.uint(uint64(b.Role))
+		w.uint(b.Cut)
+	case crdt.Leave:
+		w.array(0)
 	case crdt.PostCreate:
 		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef)); err != nil {
 			return err
@@ -232,10 +255,36 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		body = b
 	case crdt.KindJoin:
 		var b crdt.Join
-		r.array(2)
+		r.array(3)
 		readInvite(r, &b.Invite)
 		b.Name = r.str("name", MaxName)
+		r.fixed(b.Proof[:])
 		body = b
+	case crdt.KindInvite:
+		var b crdt.InviteMade
+		r.array(1)
+		readInvite(r, &b.Invite)
+		body = b
+	case crdt.KindRevoke:
+		var b crdt.Revoke
+		r.array(1)
+		r.fixed(b.Invite[:])
+		body = b
+	case crdt.KindAdmit:
+		var b crdt.Admit
+		r.array(1)
+		r.fixed(b.Join[:])
+		body = b
+	case crdt.KindSetRole:
+		var b crdt.SetRole
+		r.array(3)
+		r.fixed(b.Member[:])
+		b.Role = crdt.Role(r.uint(math.MaxUint8))
+		b.Cut = r.uint(math.MaxUint64)
+		body = b
+	case crdt.KindLeave:
+		r.array(0)
+		body = crdt.Leave{}
 	case crdt.KindPostCreate:
 		var b crdt.PostCreate
 		r.array(3)

@@ -13,13 +13,13 @@ import (
 //
 //	[version, id, group, created, kind, author, created_at, ref, updated_at,
 //	 [stamp...], title, details, category, location, contact, quantity,
-//	 urgency, expires, status, [response...], [tombstone...]]
+//	 urgency, expires, status, withdrawn, [response...], [tombstone...]]
 //
 // A register is [value, stamp index]; index 0 is the zero stamp, i > 0
 // is the i-th stamp of the list (most registers share the create's stamp).
 const (
-	postVersion     = 1
-	postFields      = 21
+	postVersion     = 2
+	postFields      = 22
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
 	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
@@ -55,7 +55,7 @@ func EncodePost(p *crdt.Post) []byte {
 		return uint64(len(stamps))
 	}
 	idx := []uint64{index(p.Title.S), index(p.Details.S), index(p.Category.S), index(p.Location.S),
-		index(p.Contact.S), index(p.Quantity.S), index(p.Urgency.S), index(p.Expires.S), index(p.Status.S)}
+		index(p.Contact.S), index(p.Quantity.S), index(p.Urgency.S), index(p.Expires.S), index(p.Status.S), index(p.Withdrawn.S)}
 	w.array(len(stamps))
 	for _, s := range stamps {
 		w.array(3)
@@ -77,6 +77,9 @@ func EncodePost(p *crdt.Post) []byte {
 		}
 		w.uint(idx[5+i])
 	}
+	w.array(2)
+	w.bool(p.Withdrawn.V)
+	w.uint(idx[9])
 	w.array(len(p.Responses))
 	for _, r := range p.Responses {
 		w.array(5)
@@ -145,6 +148,9 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 	r.array(2)
 	p.Status.V = crdt.Status(r.uint(math.MaxUint8))
 	p.Status.S = stamp()
+	r.array(2)
+	p.Withdrawn.V = r.bool()
+	p.Withdrawn.S = stamp()
 	// Bound counts by the smallest encoding of an element, so a record
 	// cannot make us allocate more than a few times its size.
 	if n := r.arrayMax(len(b) / minResponseBytes); n > 0 {

@@ -389,6 +389,7 @@ type OpRef struct {
 	Group  crdt.ID // the op's group (for a genesis op, its own ID)
 	Author crdt.PublicKey
 	Seq    uint64
+	Time   crdt.HLC
 }
 
 // PeekOp reads an encoded op's group, author and sequence number without
@@ -408,6 +409,10 @@ func PeekOp(raw []byte) (OpRef, error) {
 	r.fixed(ref.Group[:])
 	r.fixed(ref.Author[:])
 	ref.Seq = r.uint(math.MaxUint64)
+	var prev crdt.ID
+	r.fixed(prev[:])
+	ref.Time.Wall = r.int()
+	ref.Time.Logical = uint32(r.uint(math.MaxUint32))
 	if r.err != nil {
 		return ref, r.err
 	}

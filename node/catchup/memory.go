@@ -18,15 +18,16 @@ import (
 // replica: it holds encoded ops per (group, author, seq) — its "durable
 // log" — and one crdt.Board per group. It is safe for concurrent use.
 //
-// What it stores follows the node's rules:
-//   - ops of members (and the genesis and admitted joins) go into the log;
-//   - its own ops go into the log even while crdt.Group.Admit parks them
-//     (a newcomer holds only its join until it meets the group);
-//   - others' parked ops are kept aside, in memory only: they are neither
-//     in the log nor served nor in the version vector, and move into the
-//     log when Admit releases them;
-//   - a second, different op for an (author, seq) already held is a fork:
-//     counted (Forks) and otherwise ignored.
+// What it stores follows the node's rules (crdt.Storable):
+//   - the genesis; a join whose invite's issuer is known (the log holds
+//     an op of it); any op of an author whose log is known, members or
+//     not: whether an op counts is the board's question, decided over
+//     everything held, so every replica holding the same ops agrees;
+//   - its own ops, always (a newcomer holds only its join until it meets
+//     the group);
+//   - a second, different op for an (author, seq) already held is a
+//     fork: kept aside as evidence, sent on to peers, and handed to the
+//     board, which voids the author's ops from there on.
 type MemoryReplica struct {
 	self crdt.PublicKey
 	now  func() int64
@@ -38,11 +39,10 @@ type MemoryReplica struct {
 }
 
 type memGroup struct {
-	board   *crdt.Board
-	authors map[crdt.PublicKey]*memAuthor
-	ids     map[crdt.ID]struct{}    // ops in the log
-	aside   map[crdt.ID][]byte      // others' ops parked by Admit
-	issuers map[crdt.PublicKey]bool // issuers of the invites in this node's own joins
+	board    *crdt.Board
+	authors  map[crdt.PublicKey]*memAuthor
+	ids      map[crdt.ID]struct{} // ops in the log or kept as evidence
+	evidence [][]byte             // forked ops
 }
 
 type memAuthor struct {
@@ -77,8 +77,6 @@ func newMemGroup(id crdt.ID) *memGroup {
 		board:   crdt.NewBoard(id),
 		authors: map[crdt.PublicKey]*memAuthor{},
 		ids:     map[crdt.ID]struct{}{},
-		aside:   map[crdt.ID][]byte{},
-		issuers: map[crdt.PublicKey]bool{},
 	}
 }
 
@@ -128,13 +126,45 @@ func (m *MemoryReplica) Groups() []crdt.ID {
 }
 
 // MayRead implements Replica: peer is a member of the group on this
-// replica's board, or the issuer of the invite in one of this node's own
-// joins (so a newcomer can push its join to the admin who invited it).
+// replica's board; or this node is a newcomer whose join does not count
+// yet, which offers it to any peer (a member of the group will want it,
+// and admit it).
 func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.groups[group]
-	return g != nil && (g.board.Group.IsMember(peer) || g.issuers[peer])
+	if g == nil {
+		return false
+	}
+	return g.board.Group.IsMember(peer) || m.newcomer(g)
+}
+
+// newcomer reports whether this node holds a join of its own that does
+// not count yet.
+func (m *MemoryReplica) newcomer(g *memGroup) bool {
+	if g.board.Group.IsMember(m.self) {
+		return false
+	}
+	a := g.authors[m.self]
+	return a != nil && len(a.seqs) > 0
+}
+
+// Evidence implements Replica.
+func (m *MemoryReplica) Evidence(group crdt.ID, fn func(raw []byte) error) error {
+	m.mu.Lock()
+	g := m.groups[group]
+	if g == nil {
+		m.mu.Unlock()
+		return ErrUnknownGroup
+	}
+	ev := slices.Clone(g.evidence)
+	m.mu.Unlock()
+	for _, raw := range ev {
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrUnknownGroup is returned for a group the replica does not replicate.
@@ -298,68 +328,34 @@ func (m *MemoryReplica) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict
 	return v, err
 }
 
-// errFork is apply's reason for ignoring a forked op.
-var errFork = errors.New("catchup: a different op with the same author and seq is held (fork)")
-
-// apply judges and merges one decoded op. It returns how many ops moved
-// into the log (the op itself and the parked ops it released) and the
-// verdict. The caller holds m.mu.
+// apply judges and stores one decoded op. It returns how many ops it
+// stored (0 or 1) and the verdict. The caller holds m.mu.
 func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64, local bool) (int, crdt.Verdict, error) {
 	if _, ok := g.ids[op.ID]; ok {
 		return 0, crdt.Accept, nil
 	}
-	if m.forked(g, op) {
-		return 0, crdt.Ignore, errFork
-	}
 	v, err := g.board.Group.Check(op, now)
-	if v == crdt.Reject || (v == crdt.Ignore && err != crdt.ErrNotMember) {
+	if v != crdt.Accept {
 		return 0, v, err
 	}
-	ready, err := g.board.Group.Admit(*op)
-	n := 0
-	for i := range ready {
-		r := &ready[i]
-		if _, ok := g.ids[r.ID]; ok { // own op, parked in the log until now
-			crdt.ApplyPost(g.board, r)
-			continue
-		}
-		rraw := raw
-		if r.ID != op.ID {
-			rraw = g.aside[r.ID]
-			delete(g.aside, r.ID)
-		}
-		if m.forked(g, r) {
-			continue
-		}
-		crdt.ApplyPost(g.board, r)
-		m.store(g, r, rraw)
-		n++
+	known := func(k crdt.PublicKey) bool {
+		a := g.authors[k]
+		return a != nil && a.contig > 0
 	}
-	if err != nil {
-		if local && op.Author == m.self {
-			m.store(g, op, raw)
-			return n + 1, crdt.Accept, nil
+	if !local && !crdt.Storable(op, known) {
+		return 0, crdt.Ignore, crdt.ErrNotMember
+	}
+	g.board.Apply(*op, now)
+	g.ids[op.ID] = struct{}{}
+	if a := g.authors[op.Author]; a != nil {
+		if held, ok := a.ops[op.Seq]; ok && held.id != op.ID {
+			m.forks++
+			g.evidence = append(g.evidence, raw)
+			return 1, crdt.Accept, nil
 		}
-		if err == crdt.ErrNotMember {
-			g.aside[op.ID] = raw
-		}
-		return n, crdt.Ignore, err
 	}
-	return n, crdt.Accept, nil
-}
-
-// forked reports (and counts) an op whose (author, seq) holds another op.
-func (m *MemoryReplica) forked(g *memGroup, op *crdt.Op) bool {
-	a := g.authors[op.Author]
-	if a == nil {
-		return false
-	}
-	held, ok := a.ops[op.Seq]
-	if ok && held.id != op.ID {
-		m.forks++
-		return true
-	}
-	return false
+	m.store(g, op, raw)
+	return 1, crdt.Accept, nil
 }
 
 func (m *MemoryReplica) store(g *memGroup, op *crdt.Op, raw []byte) {
@@ -380,10 +376,6 @@ func (m *MemoryReplica) store(g *memGroup, op *crdt.Op, raw []byte) {
 			break
 		}
 		a.contig++
-	}
-	g.ids[op.ID] = struct{}{}
-	if j, ok := op.Body.(crdt.Join); ok && op.Author == m.self {
-		g.issuers[j.Invite.Issuer] = true
 	}
 }
 
@@ -437,28 +429,23 @@ func (m *MemoryReplica) Restart() error {
 				ops = append(ops, decoded{op, raw})
 			}
 		}
-		// Membership first, so that every later op is admitted at once.
-		rank := func(d decoded) int {
-			switch d.op.Body.(type) {
-			case crdt.Genesis:
-				return 0
-			case crdt.Join:
-				return 1
-			}
-			return 2
-		}
-		slices.SortStableFunc(ops, func(a, b decoded) int {
-			if c := rank(a) - rank(b); c != 0 {
-				return c
-			}
-			return a.op.ID.Compare(b.op.ID)
-		})
+		ops = append(ops, decodedAll(old.evidence)...)
 		for i := range ops {
 			// Stored ops passed the drift check once: do not judge it again.
-			m.apply(g, &ops[i].op, ops[i].raw, math.MaxInt64/2, true) // all of the log, own ops included, was stored before
+			m.apply(g, &ops[i].op, ops[i].raw, math.MaxInt64/2, true)
 		}
 	}
 	return nil
+}
+
+func decodedAll(raws [][]byte) []decoded {
+	out := make([]decoded, 0, len(raws))
+	for _, raw := range raws {
+		if op, err := protocol.DecodeStoredOp(raw); err == nil {
+			out = append(out, decoded{op, raw})
+		}
+	}
+	return out
 }
 
 // OpCache remembers ops that decoded and verified, keyed by their ID (the

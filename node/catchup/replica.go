@@ -27,6 +27,10 @@ type Replica interface {
 	// writes to the network): OpsAfter must not hold, while fn runs, a
 	// lock that Ingest needs.
 	OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, fn func(raw []byte) error) error
+	// Evidence calls fn with each op held outside the log as evidence of
+	// a fork (a second op at an author's seq), so that every replica
+	// learns of every fork. The same rules as OpsAfter apply.
+	Evidence(group crdt.ID, fn func(raw []byte) error) error
 	// Ingest validates (protocol.DecodeOp and the crdt checks) and stores
 	// ops durably as one batch, and returns how many were new. The error
 	// wraps ErrRejected if any op was invalid (the peer sent junk); then

@@ -472,13 +472,18 @@ func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs m
 var errFirstOnly = errors.New("first op only")
 
 // sendGroup streams the ops of g that the peer lacks: for each author in
-// this node's vector, the ops after the peer's seq. The first op of each
-// author the peer does not know at all goes first: those are the genesis
-// and the joins, so that the peer can admit every later op as it arrives
-// instead of parking it.
+// this node's vector, the ops after the peer's seq, then the evidence of
+// forks. The first op of each author the peer does not know at all goes
+// first, oldest first: those are the genesis and the joins, and a
+// replica keeps a join only once it knows the invite's issuer.
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 	ow := protocol.NewOpsWriter(ss.bw, g)
 	authors := slices.SortedFunc(maps.Keys(ours), crdt.PublicKey.Compare)
+	type first struct {
+		t   crdt.HLC
+		raw []byte
+	}
+	var firsts []first
 	sentFirst := map[crdt.PublicKey]uint64{}
 	for _, a := range authors {
 		if theirs[a] != 0 {
@@ -490,12 +495,16 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 				return fmt.Errorf("catchup: stored op of %s is unreadable: %w", a.String()[:12], err)
 			}
 			sentFirst[a] = ref.Seq
-			if err := ow.Add(raw); err != nil {
-				return err
-			}
+			firsts = append(firsts, first{ref.Time, slices.Clone(raw)})
 			return errFirstOnly
 		})
 		if err != nil && err != errFirstOnly {
+			return err
+		}
+	}
+	slices.SortStableFunc(firsts, func(a, b first) int { return a.t.Compare(b.t) })
+	for _, f := range firsts {
+		if err := ow.Add(f.raw); err != nil {
 			return err
 		}
 	}
@@ -503,6 +512,9 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 		if err := ss.r.OpsAfter(g, a, max(theirs[a], sentFirst[a]), ow.Add); err != nil {
 			return err
 		}
+	}
+	if err := ss.r.Evidence(g, ow.Add); err != nil {
+		return err
 	}
 	if err := ow.Flush(); err != nil {
 		return err

@@ -132,6 +132,7 @@ func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error {
 		Group   string `json:"group"`
 		Role    string `json:"role"`
 		Expires string `json:"expires"`
+		Uses    uint32 `json:"uses"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -151,11 +152,11 @@ func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	code, c, err := s.cfg.Board.Invite(gi.ID, role, ttl, s.inviteAddrs())
+	code, c, err := s.cfg.Board.Invite(r.Context(), gi.ID, replica.InviteOptions{Role: role, TTL: ttl, Uses: body.Uses, Addrs: s.inviteAddrs()})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"code": code, "expires": fmtMillis(c.Invite.Expires)})
+	writeJSON(w, http.StatusOK, map[string]any{"code": code, "id": c.Invite.ID.String(), "expires": fmtMillis(c.Invite.Expires), "uses": c.Invite.Uses})
 	return nil
 }
 

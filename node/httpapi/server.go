@@ -38,7 +38,12 @@ type Board interface {
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
 
-	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
+	Invite(ctx context.Context, group crdt.ID, o replica.InviteOptions) (string, *protocol.InviteCode, error)
+	Members(group crdt.ID) ([]crdt.Member, error)
+	Invites(group crdt.ID) ([]crdt.InviteState, error)
+	SetRole(ctx context.Context, group crdt.ID, member crdt.PublicKey, role crdt.Role) error
+	Leave(ctx context.Context, group crdt.ID) error
+	RevokeInvite(ctx context.Context, group crdt.ID, id crdt.ID) error
 	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	Check(group crdt.ID) (stored, recomputed crdt.ID, err error)
 	Audit(group crdt.ID) ([]string, error)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -84,9 +85,10 @@ func (v syncView) Groups() []crdt.ID {
 	return out
 }
 
-// MayRead: a group's ops go only to its members, and to the admin whose
-// invite this node joined with (so that a newcomer can hand over its
-// join before it knows the group).
+// MayRead: a group's ops go only to its members; but a newcomer, whose
+// join does not count yet, offers its own ops to any peer, so that it
+// gets in through whichever member it meets first (that member's node
+// witnesses the join).
 func (v syncView) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	r := v.r
 	r.mu.RLock()
@@ -95,10 +97,27 @@ func (v syncView) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	if gs == nil {
 		return false
 	}
-	if gs.g.IsMember(peer) {
-		return true
+	return gs.g.IsMember(peer) || gs.newcomer(r.self)
+}
+
+// newcomer reports whether this node has joined the group and its join
+// does not count yet.
+func (gs *groupState) newcomer(self crdt.PublicKey) bool {
+	return gs.rec.Relation == store.Member && gs.seq > 0 && !gs.g.IsMember(self)
+}
+
+// Evidence sends the ops kept as evidence of forks.
+func (v syncView) Evidence(group crdt.ID, fn func(raw []byte) error) error {
+	raws, err := v.r.st.ForkOps(group)
+	if err != nil {
+		return err
 	}
-	return gs.inviter == peer && gs.inviter != crdt.PublicKey{}
+	for _, raw := range raws {
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (v syncView) VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64, error) {
@@ -135,10 +154,8 @@ func (v syncView) Ingest(ctx context.Context, raws [][]byte) (int, error) {
 	n := 0
 	for _, x := range res {
 		switch x.Outcome {
-		case New:
-			n += 1 + x.released
-		case Parked, Ignored, Dup, Fork:
-			n += x.released
+		case New, Parked, Fork:
+			n++
 		case Rejected: // not expected after rejectAny
 			return n, fmt.Errorf("%w: op %s: %v", catchup.ErrRejected, x.ID.Short(), x.Err)
 		}

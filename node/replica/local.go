@@ -20,7 +20,7 @@ func (bt *batch) local(l *localOp) error {
 	r := bt.r
 	gs := r.groups[l.group]
 	if l.newGroup != nil && gs == nil {
-		gs = &groupState{rec: *l.newGroup, g: crdt.NewGroup(l.newGroup.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+		gs = newGroupState(*l.newGroup)
 	}
 	if gs == nil {
 		return ErrNoGroup
@@ -113,7 +113,7 @@ func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, err
 			if l.post == nil || l.post.ID != id {
 				l.post = crdt.NewPost(gs.rec.ID, id)
 			}
-			l.post.Apply(&op)
+			l.post.Apply(&op, true)
 		}
 	}
 	bt.published = append(bt.published, localPublish{gs.rec.ID, raw})
@@ -147,44 +147,50 @@ func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	return l.ops[0].ID, nil
 }
 
-// Invite returns an invite code for a group, signed by this node, which
-// must be an admin. addrs are where this node can be reached.
-func (r *Replica) Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error) {
-	r.mu.RLock()
-	gs := r.groups[group]
-	var name string
-	admin := false
-	if gs != nil {
-		name = gs.rec.Name
-		if gs.g.Founded {
-			name = gs.g.Name
-		}
-		admin = gs.g.IsAdmin(r.self)
-	}
-	r.mu.RUnlock()
-	if gs == nil {
-		return "", nil, ErrNoGroup
-	}
-	if !admin {
-		return "", nil, ErrNotAdmin
-	}
-	if ttl <= 0 {
+// InviteOptions are what an invite allows.
+type InviteOptions struct {
+	Role  crdt.Role
+	TTL   time.Duration // how long it may be used
+	Uses  uint32        // how many newcomers may join with it; 0 = any number until it expires
+	Addrs []string      // where this node can be reached
+}
+
+// Invite makes an invite for a group, signed by this node, which must be
+// an admin, and records it in the group (an InviteMade op) so that every
+// member's node can list it and any admin can revoke it. It returns the
+// code, which holds the invite's one-time secret.
+func (r *Replica) Invite(ctx context.Context, group crdt.ID, o InviteOptions) (string, *protocol.InviteCode, error) {
+	if o.TTL <= 0 {
 		return "", nil, fmt.Errorf("%w: an invite must expire in the future", ErrInvalidPost)
 	}
-	c := &protocol.InviteCode{
-		Invite:    crdt.Invite{Group: group, Role: role, Expires: r.now().Add(ttl).UnixMilli()},
-		GroupName: name,
-		Addrs:     addrs,
+	c := &protocol.InviteCode{Addrs: o.Addrs}
+	_, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.g.IsAdmin(r.self) {
+			return nil, ErrNotAdmin
+		}
+		c.GroupName = gs.rec.Name
+		if gs.g.Founded {
+			c.GroupName = gs.g.Name
+		}
+		in, secret, err := protocol.NewInvite(crdt.Invite{Group: group, Role: o.Role, Expires: r.now().Add(o.TTL).UnixMilli(), Uses: o.Uses}, r.cfg.Key)
+		if err != nil {
+			return nil, err
+		}
+		c.Invite, c.Secret = in, secret
+		return crdt.InviteMade{Invite: in}, nil
+	}})
+	if err != nil {
+		return "", nil, err
 	}
-	rand.Read(c.Invite.Nonce[:])
-	protocol.SignInvite(&c.Invite, r.cfg.Key)
 	code, err := protocol.EncodeInviteCode(c)
 	return code, c, err
 }
 
 // Join joins a group with an invite code, offline: it checks the code's
-// signature and expiry on this node's clock and writes the join op. The
-// board arrives at the first sync with a member.
+// signature and expiry on this node's clock and writes the join op,
+// with the proof that this node holds the code. The join counts once a
+// member's node has seen it before the invite expires; the board
+// arrives at the first sync with any member.
 func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, error) {
 	c, err := protocol.DecodeInviteCode(code)
 	if err != nil {
@@ -197,11 +203,10 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 		group:    c.Invite.Group,
 		newGroup: &store.GroupRecord{ID: c.Invite.Group, Name: c.GroupName, Relation: store.Member, Addrs: c.Addrs},
 		build: func(gs *groupState) (crdt.Body, error) {
-			if gs.g.IsMember(r.self) || gs.seq > 0 {
+			if gs.g.IsMember(r.self) || gs.newcomer(r.self) {
 				return nil, ErrInviteUsed
 			}
-			gs.inviter = c.Invite.Issuer
-			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name}, nil
+			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name, Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self)}, nil
 		},
 	})
 	if err != nil {
@@ -267,7 +272,7 @@ func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (
 			return crdt.PostStatus{Post: done[0].ID, Status: in.Status}, nil
 		},
 		complete: func(gs *groupState, p *crdt.Post) (crdt.Body, error) {
-			if in.Status == crdt.Open || !p.Created || p.Status.S != (crdt.Stamp{}) {
+			if in.Status == crdt.Open || !p.Created || p.Status.S != (crdt.Stamp{}) || p.Withdrawn.S != (crdt.Stamp{}) {
 				return nil, nil
 			}
 			if !gs.canWrite(r.self) {
@@ -289,7 +294,9 @@ func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (
 	return p, ImportedHad, err
 }
 
-// postOp writes an op that changes an existing post.
+// postOp writes an op that changes an existing post, if this node may
+// (crdt.MayChange): an op the rules void would be signed and sent for
+// nothing.
 func (r *Replica) postOp(ctx context.Context, group, post crdt.ID, body crdt.Body) (*crdt.Post, error) {
 	if _, err := r.st.Post(group, post); err != nil {
 		if err == store.ErrNotFound {
@@ -300,6 +307,14 @@ func (r *Replica) postOp(ctx context.Context, group, post crdt.ID, body crdt.Bod
 	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
 		if !gs.canWrite(r.self) {
 			return nil, ErrNotMember
+		}
+		p, err := r.st.Post(group, post)
+		if err != nil {
+			return nil, err
+		}
+		op := crdt.Op{Author: r.self, Body: body}
+		if role := gs.g.RoleAt(r.self, gs.seq); role != crdt.RoleNone && !crdt.MayChange(p, &op, role) {
+			return nil, ErrNotAllowed
 		}
 		return body, nil
 	}})

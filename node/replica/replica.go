@@ -37,6 +37,10 @@ var (
 	ErrInviteUsed  = errors.New("this node is already a member of that group")
 	ErrInviteOld   = errors.New("the invite has expired")
 	ErrInvalidPost = errors.New("invalid post")
+	ErrNotAllowed  = errors.New("only the post's author or an admin may edit or withdraw it")
+	ErrLastAdmin   = errors.New("the group's last admin cannot be removed, demoted or leave: make someone else an admin first")
+	ErrNoMember    = errors.New("no such member in the group")
+	ErrNoInvite    = errors.New("no such invite in the group")
 )
 
 // Config configures a Replica.
@@ -78,9 +82,15 @@ type groupState struct {
 	above map[crdt.PublicKey]map[uint64]bool // seqs held past the contiguous ones
 	seq   uint64                             // this node's last seq in the group
 	prev  crdt.ID                            // and that op's ID
-	// inviter is the issuer of the invite this node joined with: it may
-	// read this node's ops before this node knows the group's members.
-	inviter crdt.PublicKey
+	// What the stored posts reflect: the membership's spans and, per
+	// author, the head up to which its ops were merged.
+	spans   map[crdt.PublicKey][]crdt.Span
+	applied map[crdt.PublicKey]uint64
+}
+
+func newGroupState(rec store.GroupRecord) *groupState {
+	return &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{},
+		spans: map[crdt.PublicKey][]crdt.Span{}, applied: map[crdt.PublicKey]uint64{}}
 }
 
 // Open loads a replica from a store. The store stays the caller's to
@@ -139,27 +149,38 @@ func (r *Replica) load() error {
 	now := wall.UnixMilli()
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
-		gs := &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
-		for _, load := range []func(crdt.ID) ([][]byte, error){r.st.MembershipOps, r.st.ParkedOps} {
-			raws, err := load(rec.ID)
-			if err != nil {
-				return err
-			}
-			for _, raw := range raws {
-				op, err := protocol.DecodeStoredOp(raw)
-				if err != nil {
-					return fmt.Errorf("load group %s: %w", rec.ID.Short(), err)
-				}
-				gs.g.Admit(op)
-				if j, ok := op.Body.(crdt.Join); ok && op.Author == r.self {
-					gs.inviter = j.Invite.Issuer
-				}
-			}
-		}
-		err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) { gs.mark(a, seq) })
+		gs := newGroupState(rec)
+		raws, err := r.st.MembershipOps(rec.ID)
 		if err != nil {
 			return err
 		}
+		for _, raw := range raws {
+			op, err := protocol.DecodeStoredOp(raw)
+			if err != nil {
+				return fmt.Errorf("load group %s: %w", rec.ID.Short(), err)
+			}
+			gs.g.Hold(&op)
+		}
+		if err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) { gs.mark(a, seq) }); err != nil {
+			return err
+		}
+		forks, err := r.st.Forks(rec.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range forks {
+			gs.g.Fork(f.Author, f.Seq)
+		}
+		if err := r.st.Breaks(rec.ID, gs.g.Fork); err != nil {
+			return err
+		}
+		for a, seq := range gs.vv {
+			gs.g.SetHead(a, seq)
+			if h := gs.g.Head(a); h > 0 {
+				gs.applied[a] = h
+			}
+		}
+		gs.spans = gs.g.Spans()
 		if gs.seq = gs.vv[r.self]; gs.seq > 0 {
 			raw, err := r.st.LogOp(rec.ID, r.self, gs.seq)
 			if err != nil {

@@ -35,9 +35,6 @@ type Result struct {
 	ID      crdt.ID
 	Outcome Outcome
 	Err     error
-	// released counts other authors' parked ops that this op (a join)
-	// admitted, which were stored with it.
-	released int
 }
 
 type reqKind int
@@ -156,7 +153,10 @@ type batch struct {
 	published []localPublish
 	group     crdt.ID // the group of the op being applied (for Get)
 	refs      map[refKey]crdt.ID
-	err       error // a store read failed: the whole batch fails
+	ops       map[logPos]*crdt.Op    // the ops this batch adds to logs
+	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
+	rebuilds  map[postKey]bool       // posts to compute again from their ops
+	err       error                  // a store read failed: the whole batch fails
 }
 
 type logPos struct {
@@ -190,7 +190,7 @@ type localPublish struct {
 
 func (r *Replica) process(reqs []*request) {
 	wall := r.now()
-	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}}
+	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
@@ -215,8 +215,12 @@ func (r *Replica) process(reqs []*request) {
 		}
 	}
 	for _, e := range bt.posts {
-		if e.dirty {
+		switch {
+		case !e.dirty:
+		case e.cur != nil:
 			bt.b.PutPost(e.prev, e.cur)
+		case e.prev != nil:
+			bt.b.DelPost(e.prev)
 		}
 	}
 	r.mu.Unlock()
@@ -269,7 +273,11 @@ func (r *Replica) process(reqs []*request) {
 		close(req.reply)
 	}
 	for _, k := range bt.changed {
-		r.events.publish(Event{Type: "post", Group: k.g, Post: bt.posts[k].cur})
+		if p := bt.posts[k].cur; p != nil {
+			r.events.publish(Event{Type: "post", Group: k.g, Post: p})
+		} else {
+			r.events.publish(Event{Type: "gone", Group: k.g, Post: &crdt.Post{ID: k.id, Group: k.g}})
+		}
 	}
 	if r.cfg.OnLocalOp != nil {
 		for _, l := range bt.published {
@@ -302,155 +310,4 @@ func (r *Replica) untear(reqs []*request, i int) {
 	if len(rest) > 0 {
 		r.process(rest)
 	}
-}
-
-// ingest validates one op and adds what it changes to the batch.
-func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
-	res := Result{ID: op.ID}
-	if bt.err != nil {
-		res.Outcome, res.Err = Ignored, bt.err
-		return res
-	}
-	if bt.seen[op.ID] {
-		res.Outcome = Dup
-		return res
-	}
-	if has, err := bt.r.st.HasOp(op.ID); err != nil {
-		bt.err = err
-		res.Outcome, res.Err = Ignored, err
-		return res
-	} else if has {
-		res.Outcome = Dup
-		return res
-	}
-	gid := op.GroupID()
-	gs := bt.r.groups[gid]
-	if gs == nil {
-		res.Outcome, res.Err = Ignored, ErrNoGroup
-		return res
-	}
-	v, err := gs.g.Check(op, bt.now)
-	if v == crdt.Reject {
-		res.Outcome, res.Err = Rejected, err
-		return res
-	}
-	if v == crdt.Ignore && !errors.Is(err, crdt.ErrNotMember) {
-		res.Outcome, res.Err = Ignored, err
-		return res
-	}
-	pos := logPos{gid, op.Author, op.Seq}
-	if other, err := bt.logHolds(pos); err != nil {
-		bt.err = err
-		res.Outcome, res.Err = Ignored, err
-		return res
-	} else if !other.IsZero() && other != op.ID {
-		bt.b.AddFork(op, raw)
-		bt.seen[op.ID] = true
-		bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gid.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
-		res.Outcome = Fork
-		return res
-	}
-	bt.seen[op.ID] = true
-	ready, err := gs.g.Admit(*op)
-	if err != nil {
-		if !errors.Is(err, crdt.ErrNotMember) {
-			res.Outcome, res.Err = Ignored, err
-			return res
-		}
-		// Kept aside until the author's join arrives. This node's own
-		// ops also go into its log, so that a newcomer can hand its join
-		// to the group it is joining.
-		bt.b.Park(op, raw)
-		if own {
-			bt.addLog(gs, op, raw)
-		}
-		res.Outcome = Parked
-		return res
-	}
-	for i := range ready {
-		o := &ready[i]
-		oraw := raw
-		if o.ID != op.ID {
-			if o.Author != bt.r.self { // this node's own ops were in its log already
-				res.released++
-			}
-			bt.b.Unpark(o)
-			if oraw, err = protocol.EncodeOp(o); err != nil {
-				bt.err = err
-				break
-			}
-		}
-		bt.addLog(gs, o, oraw)
-		bt.r.clock.Observe(o.Time, bt.now)
-		bt.group = gid
-		if p := crdt.ApplyPost(bt, o); p != nil {
-			k := postKey{gid, p.ID}
-			if e := bt.posts[k]; !e.dirty {
-				bt.changed = append(bt.changed, k)
-			}
-			bt.posts[k].dirty = true
-		}
-		if c, ok := o.Body.(crdt.PostCreate); ok && c.Ref != "" {
-			if _, dup := bt.refs[refKey{gid, c.Ref}]; !dup {
-				bt.b.PutRef(gid, c.Ref, o.ID)
-				bt.refs[refKey{gid, c.Ref}] = o.ID
-			}
-		}
-	}
-	res.Outcome = New
-	return res
-}
-
-func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
-	pos := logPos{gs.rec.ID, op.Author, op.Seq}
-	bt.logged[pos] = op.ID
-	bt.b.AddOp(op, raw)
-	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})
-}
-
-// logHolds returns the ID of the op held at a log position, or zero.
-func (bt *batch) logHolds(pos logPos) (crdt.ID, error) {
-	if id, ok := bt.logged[pos]; ok {
-		return id, nil
-	}
-	raw, err := bt.r.st.LogOp(pos.g, pos.a, pos.seq)
-	if errors.Is(err, store.ErrNotFound) {
-		return crdt.ID{}, nil
-	}
-	if err != nil {
-		return crdt.ID{}, err
-	}
-	op, err := protocol.DecodeStoredOp(raw)
-	return op.ID, err
-}
-
-// Get implements crdt.PostSet over the store and this batch: a post is
-// read from the store once per batch and changed on a private copy.
-func (bt *batch) Get(id crdt.ID) *crdt.Post {
-	k := postKey{bt.group, id}
-	if e := bt.posts[k]; e != nil {
-		return e.cur
-	}
-	p, err := bt.r.st.Post(bt.group, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		if bt.err == nil {
-			bt.err = err
-		}
-		return nil
-	}
-	bt.posts[k] = &postEntry{prev: p, cur: p.Clone()}
-	return bt.posts[k].cur
-}
-
-// Put implements crdt.PostSet.
-func (bt *batch) Put(p *crdt.Post) {
-	k := postKey{bt.group, p.ID}
-	if e := bt.posts[k]; e != nil {
-		e.cur = p
-		return
-	}
-	bt.posts[k] = &postEntry{cur: p}
 }

@@ -13,17 +13,19 @@ import (
 //	o op                         -> log key of the op (dedup, lookup by ID)
 //	l group author seq(8, BE)    -> encoded op: each author's log, for catch-up
 //	f group author seq op        -> encoded op: a fork (second op at a seq), kept as evidence
+//	b group author seq           -> (empty): op seq+1's Prev is not the op at seq (a fork too)
 //	q group post op              -> (empty): the ops of a post, to recompute it
 //	p group post                 -> post record
 //	x group kind status cat post -> post record: the board index (cat is lower-cased, length-prefixed)
-//	m group op                   -> encoded op: membership ops (genesis, join), loaded at start
-//	k group op                   -> encoded op: parked ops of authors not yet known to be members
+//	m group op                   -> encoded op: membership ops (kinds 1–7), loaded at start
+//	k group op                   -> encoded op: parked ops (no longer written; older stores)
 //	r group ref                  -> post ID: imported rows, so re-imports create nothing
 //	g group                      -> group record (name, how we relate to it)
 const (
 	pOp     = 'o'
 	pLog    = 'l'
 	pFork   = 'f'
+	pBreak  = 'b'
 	pPostOp = 'q'
 	pPost   = 'p'
 	pIndex  = 'x'

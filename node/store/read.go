@@ -134,7 +134,7 @@ func (s *Store) LogSeqs(g crdt.ID, fn func(a crdt.PublicKey, seq uint64)) error 
 	})
 }
 
-// MembershipOps returns a group's genesis and join ops.
+// MembershipOps returns a group's membership ops (kinds 1–7).
 func (s *Store) MembershipOps(g crdt.ID) ([][]byte, error) { return s.values(key(pMember, g[:])) }
 
 // ParkedOps returns the ops parked in a group.
@@ -336,6 +336,19 @@ type Fork struct {
 	Seq    uint64
 	Op     crdt.ID // the op kept as evidence (the log holds the other)
 }
+
+// Breaks calls fn for every break recorded in a group (AddBreak).
+func (s *Store) Breaks(g crdt.ID, fn func(a crdt.PublicKey, seq uint64)) error {
+	return s.scan(key(pBreak, g[:]), nil, false, func(k, _ []byte) error {
+		var a crdt.PublicKey
+		copy(a[:], k[1+32:1+64])
+		fn(a, seqOf(k))
+		return nil
+	})
+}
+
+// ForkOps returns the ops kept as evidence of forks in a group.
+func (s *Store) ForkOps(g crdt.ID) ([][]byte, error) { return s.values(key(pFork, g[:])) }
 
 // Forks lists the forks recorded in a group.
 func (s *Store) Forks(g crdt.ID) ([]Fork, error) {

@@ -15,6 +15,7 @@ type Batch struct {
 	sets  []kv
 	dels  [][]byte
 	posts []*crdt.Post
+	gone  []postKey
 	size  int
 }
 
@@ -41,8 +42,7 @@ func (b *Batch) AddOp(op *crdt.Op, raw []byte) {
 	lk := logKey(g, op.Author, op.Seq)
 	b.set(lk, raw)
 	b.set(key(pOp, op.ID[:]), lk)
-	switch op.Body.(type) {
-	case crdt.Genesis, crdt.Join:
+	if crdt.IsMembership(op) {
 		b.set(key(pMember, g[:], op.ID[:]), raw)
 	}
 	if post, ok := crdt.PostOf(op); ok {
@@ -56,6 +56,24 @@ func (b *Batch) AddFork(op *crdt.Op, raw []byte) {
 	g := op.GroupID()
 	b.set(key(pFork, g[:], op.Author[:], seqBytes(op.Seq), op.ID[:]), raw)
 	b.set(key(pOp, op.ID[:]), key(pFork, g[:], op.Author[:], seqBytes(op.Seq), op.ID[:]))
+}
+
+// AddBreak records that author signed conflicting ops at seq of a
+// group's log: op seq+1's Prev is not the op held at seq. Both ops stay
+// in the log, as evidence anyone can check.
+func (b *Batch) AddBreak(g crdt.ID, author crdt.PublicKey, seq uint64) {
+	b.set(key(pBreak, g[:], author[:], seqBytes(seq)), nil)
+}
+
+// DelPost removes a post's record and its board index entry: the ops
+// that made it no longer count (its author was removed past its create,
+// or forked).
+func (b *Batch) DelPost(prev *crdt.Post) {
+	b.del(key(pPost, prev.Group[:], prev.ID[:]))
+	if prev.Created {
+		b.del(indexKey(prev))
+	}
+	b.gone = append(b.gone, postKey{prev.Group, prev.ID})
 }
 
 // Park keeps an op whose author is not yet known to be a member.
@@ -131,6 +149,9 @@ func (s *Store) Commit(b *Batch) error {
 	s.gen++
 	for _, p := range b.posts {
 		s.posts.Add(postKey{p.Group, p.ID}, p)
+	}
+	for _, k := range b.gone {
+		s.posts.Remove(k)
 	}
 	s.cacheMu.Unlock()
 	return nil

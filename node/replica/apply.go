@@ -1,0 +1,459 @@
+package replica
+
+import (
+	"errors"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// How one op goes through the writer (batch.ingest):
+//
+//  1. judge:  duplicate? group known? crdt Check (reject, or ignore a
+//     future stamp)? worth storing (crdt.Storable: its author is known)?
+//  2. chain:  a second op at its (author, seq) is a fork: kept as
+//     evidence, and the author's ops from there on stop counting. An op
+//     whose Prev is not the op held before it, or that the op held after
+//     it does not name, is a fork too (a "break").
+//  3. store:  into the author's log, with its indexes.
+//  4. count:  the membership takes the op (if it is one) and the
+//     author's head (how far its log runs without a gap or fork). Then
+//     settle: if the membership is unchanged, the ops that just came
+//     within the head are merged into their posts; if it changed, every
+//     op whose standing changed is found by comparing spans, and the
+//     posts they touch are rebuilt from their ops.
+//  5. witness: a join this node may witness gets an Admit from it.
+//
+// Everything lands in one batch, committed at once: a failed commit
+// reloads the in-memory state from the store.
+
+// ingest validates one op and adds what it changes to the batch.
+func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
+	res := Result{ID: op.ID}
+	gs, outcome, err := bt.judge(op, own)
+	if gs == nil {
+		res.Outcome, res.Err = outcome, err
+		return res
+	}
+	bt.seen[op.ID] = true
+	if bt.forked(gs, op, raw) {
+		res.Outcome = Fork
+		return res
+	}
+	bt.link(gs, op)
+	bt.addLog(gs, op, raw)
+	gs.g.Hold(op)
+	before := gs.g.Head(op.Author)
+	h := before
+	for bt.holds(gs, op.Author, h+1) {
+		h++
+	}
+	gs.g.SetHead(op.Author, h)
+	bt.settle(gs, op.Author)
+	if bt.err != nil {
+		res.Outcome, res.Err = Ignored, bt.err
+		return res
+	}
+	if _, ok := op.Body.(crdt.Join); ok && !own {
+		bt.witness(gs, op)
+	}
+	res.Outcome = New
+	if !own && gs.g.RoleAt(op.Author, op.Seq) == crdt.RoleNone {
+		res.Outcome = Parked // stored, but it does not count (yet)
+	}
+	return res
+}
+
+// judge decides whether op goes any further. It returns the group state
+// if it does, else the outcome and why.
+func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
+	if bt.err != nil {
+		return nil, Ignored, bt.err
+	}
+	if bt.seen[op.ID] {
+		return nil, Dup, nil
+	}
+	if has, err := bt.r.st.HasOp(op.ID); err != nil {
+		bt.err = err
+		return nil, Ignored, err
+	} else if has {
+		return nil, Dup, nil
+	}
+	gs := bt.r.groups[op.GroupID()]
+	if gs == nil {
+		return nil, Ignored, ErrNoGroup
+	}
+	switch v, err := gs.g.Check(op, bt.now); v {
+	case crdt.Reject:
+		return nil, Rejected, err
+	case crdt.Ignore:
+		return nil, Ignored, err
+	}
+	if !own && !crdt.Storable(op, func(k crdt.PublicKey) bool { return bt.holds(gs, k, 1) }) {
+		return nil, Ignored, crdt.ErrNotMember
+	}
+	return gs, New, nil
+}
+
+// forked keeps op as evidence if its log position holds another op.
+func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
+	other, err := bt.logHolds(logPos{gs.rec.ID, op.Author, op.Seq})
+	if err != nil {
+		bt.fail(err)
+		return true
+	}
+	if other.IsZero() || other == op.ID {
+		return false
+	}
+	bt.b.AddFork(op, raw)
+	bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gs.rec.ID.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
+	gs.g.Fork(op.Author, op.Seq)
+	bt.settle(gs, op.Author)
+	return true
+}
+
+// link checks op's Prev against the ops held next to it.
+func (bt *batch) link(gs *groupState, op *crdt.Op) {
+	g := gs.rec.ID
+	if op.Seq > 1 {
+		if prev, err := bt.logHolds(logPos{g, op.Author, op.Seq - 1}); err != nil {
+			bt.fail(err)
+		} else if !prev.IsZero() && prev != op.Prev {
+			bt.broken(gs, op.Author, op.Seq-1)
+		}
+	}
+	if next := bt.logOp(logPos{g, op.Author, op.Seq + 1}); next != nil && next.Prev != op.ID {
+		bt.broken(gs, op.Author, op.Seq)
+	}
+}
+
+func (bt *batch) broken(gs *groupState, author crdt.PublicKey, seq uint64) {
+	bt.b.AddBreak(gs.rec.ID, author, seq)
+	bt.r.cfg.Logger.Warn("fork: an author's ops disagree on its history", "group", gs.rec.ID.Short(), "author", author.String()[:12], "seq", seq)
+	gs.g.Fork(author, seq)
+}
+
+// settle brings the posts in line with the group's membership and heads
+// after a change to author's log; what the posts reflect is gs.spans
+// and gs.applied.
+func (bt *batch) settle(gs *groupState, author crdt.PublicKey) {
+	if bt.err != nil {
+		return
+	}
+	if gs.g.Evaluated() {
+		// Same membership: only author's head moved, forward. Merge the
+		// ops that came within it.
+		h := gs.g.Head(author)
+		for s := gs.applied[author] + 1; s <= h; s++ {
+			if op := bt.logOp(logPos{gs.rec.ID, author, s}); op != nil {
+				bt.merge(gs, op)
+			}
+		}
+		gs.applied[author] = h
+		return
+	}
+	// The membership changed (a membership op came within a head, or a
+	// fork): find every op whose standing changed, and rebuild the posts
+	// they touch.
+	spans := gs.g.Spans()
+	heads := map[crdt.PublicKey]uint64{}
+	for a := range gs.applied {
+		heads[a] = gs.g.Head(a)
+	}
+	for a := range spans {
+		heads[a] = gs.g.Head(a)
+	}
+	heads[author] = gs.g.Head(author)
+	for a, h := range heads {
+		for _, r := range changed(gs.spans[a], gs.applied[a], spans[a], h) {
+			bt.restand(gs, a, r[0], r[1])
+		}
+		if h == 0 {
+			delete(gs.applied, a)
+		} else {
+			gs.applied[a] = h
+		}
+	}
+	gs.spans = spans
+	bt.flushRebuilds(gs)
+}
+
+// merge applies one op that just came within its author's head.
+func (bt *batch) merge(gs *groupState, op *crdt.Op) {
+	role := gs.g.RoleAt(op.Author, op.Seq)
+	if role == crdt.RoleNone {
+		return
+	}
+	bt.r.clock.Observe(op.Time, bt.now)
+	id, ok := crdt.PostOf(op)
+	if !ok {
+		return
+	}
+	if _, create := op.Body.(crdt.PostCreate); create {
+		// Ops on the post may have come before it: build it from all.
+		bt.rebuild(gs, id)
+		bt.flushRebuilds(gs)
+		return
+	}
+	bt.group = gs.rec.ID
+	if p := crdt.ApplyPost(bt, op, role); p != nil {
+		bt.touched(postKey{gs.rec.ID, p.ID})
+	}
+}
+
+// restand marks for rebuilding the posts that author's ops from..to
+// touch: their standing changed.
+func (bt *batch) restand(gs *groupState, author crdt.PublicKey, from, to uint64) {
+	for s := from; s <= to && s != 0; s++ {
+		op := bt.logOp(logPos{gs.rec.ID, author, s})
+		if op == nil {
+			if s > gs.g.Head(author) && s > gs.applied[author] {
+				return // past anything held in order
+			}
+			continue
+		}
+		if id, ok := crdt.PostOf(op); ok {
+			bt.rebuild(gs, id)
+		}
+		if s == math.MaxUint64 {
+			return
+		}
+	}
+}
+
+// rebuild queues post id to be computed again from its ops.
+func (bt *batch) rebuild(gs *groupState, id crdt.ID) {
+	if bt.rebuilds == nil {
+		bt.rebuilds = map[postKey]bool{}
+	}
+	bt.rebuilds[postKey{gs.rec.ID, id}] = true
+}
+
+// flushRebuilds computes every queued post from its ops, with each op's
+// standing now.
+func (bt *batch) flushRebuilds(gs *groupState) {
+	for _, k := range slices.SortedFunc(maps.Keys(bt.rebuilds), func(a, b postKey) int { return a.id.Compare(b.id) }) {
+		if k.g != gs.rec.ID {
+			continue
+		}
+		delete(bt.rebuilds, k)
+		ops, err := bt.postOps(k)
+		if err != nil {
+			bt.fail(err)
+			return
+		}
+		p := crdt.RebuildPost(k.g, k.id, ops, func(op *crdt.Op) crdt.Role { return gs.g.RoleAt(op.Author, op.Seq) })
+		bt.group = k.g
+		bt.Get(k.id) // load what the store holds, to replace its index entry
+		e := bt.posts[k]
+		if e == nil {
+			if p == nil {
+				continue
+			}
+			e = &postEntry{}
+			bt.posts[k] = e
+		}
+		if p == nil && e.cur == nil {
+			continue
+		}
+		e.cur = p
+		bt.touched(k)
+	}
+}
+
+func (bt *batch) touched(k postKey) {
+	e := bt.posts[k]
+	if !e.dirty {
+		bt.changed = append(bt.changed, k)
+	}
+	e.dirty = true
+}
+
+// postOps returns the ops of a post held in the store and in this batch.
+func (bt *batch) postOps(k postKey) ([]crdt.Op, error) {
+	raws, err := bt.r.st.PostOps(k.g, k.id)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[crdt.ID]bool{}
+	out := make([]crdt.Op, 0, len(raws)+len(bt.postIdx[k]))
+	for _, raw := range raws {
+		op, err := protocol.DecodeStoredOp(raw)
+		if err != nil {
+			return nil, err
+		}
+		seen[op.ID] = true
+		out = append(out, op)
+	}
+	for _, op := range bt.postIdx[k] {
+		if !seen[op.ID] {
+			out = append(out, *op)
+		}
+	}
+	return out, nil
+}
+
+// witness writes an Admit for join if this node is a member, the invite
+// has not expired by this node's clock, and nobody has witnessed it yet.
+func (bt *batch) witness(gs *groupState, join *crdt.Op) {
+	g := gs.g
+	in := join.Body.(crdt.Join).Invite
+	if bt.err != nil || g.Counts(join.ID) || !g.IsMember(bt.r.self) || bt.now > in.Expires || !g.IsAdmin(in.Issuer) || g.Witnessed(join.ID) {
+		return
+	}
+	if m := g.Member(join.Author); m != nil && m.Role != crdt.RoleNone {
+		return
+	}
+	l := &localOp{group: gs.rec.ID, build: func(*groupState) (crdt.Body, error) { return crdt.Admit{Join: join.ID}, nil }}
+	if err := bt.local(l); err != nil {
+		bt.r.cfg.Logger.Warn("could not witness a join", "group", gs.rec.ID.Short(), "err", err)
+	}
+}
+
+func (bt *batch) fail(err error) {
+	if bt.err == nil {
+		bt.err = err
+	}
+}
+
+func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
+	pos := logPos{gs.rec.ID, op.Author, op.Seq}
+	bt.logged[pos] = op.ID
+	c := *op
+	bt.ops[pos] = &c
+	if id, ok := crdt.PostOf(op); ok {
+		k := postKey{gs.rec.ID, id}
+		if bt.postIdx == nil {
+			bt.postIdx = map[postKey][]*crdt.Op{}
+		}
+		bt.postIdx[k] = append(bt.postIdx[k], &c)
+	}
+	if c, ok := op.Body.(crdt.PostCreate); ok && c.Ref != "" {
+		if _, dup := bt.refs[refKey{gs.rec.ID, c.Ref}]; !dup {
+			bt.b.PutRef(gs.rec.ID, c.Ref, op.ID)
+			bt.refs[refKey{gs.rec.ID, c.Ref}] = op.ID
+		}
+	}
+	bt.b.AddOp(op, raw)
+	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})
+}
+
+// holds reports whether the log (or this batch) holds author's op at seq.
+func (bt *batch) holds(gs *groupState, author crdt.PublicKey, seq uint64) bool {
+	if seq <= gs.vv[author] || gs.above[author][seq] {
+		return true
+	}
+	_, ok := bt.logged[logPos{gs.rec.ID, author, seq}]
+	return ok
+}
+
+// logHolds returns the ID of the op held at a log position, or zero.
+func (bt *batch) logHolds(pos logPos) (crdt.ID, error) {
+	if id, ok := bt.logged[pos]; ok {
+		return id, nil
+	}
+	raw, err := bt.r.st.LogOp(pos.g, pos.a, pos.seq)
+	if errors.Is(err, store.ErrNotFound) {
+		return crdt.ID{}, nil
+	}
+	if err != nil {
+		return crdt.ID{}, err
+	}
+	op, err := protocol.DecodeStoredOp(raw)
+	return op.ID, err
+}
+
+// logOp returns the op held at a log position, or nil.
+func (bt *batch) logOp(pos logPos) *crdt.Op {
+	if op := bt.ops[pos]; op != nil {
+		return op
+	}
+	raw, err := bt.r.st.LogOp(pos.g, pos.a, pos.seq)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		bt.fail(err)
+		return nil
+	}
+	op, err := protocol.DecodeStoredOp(raw)
+	if err != nil {
+		bt.fail(err)
+		return nil
+	}
+	return &op
+}
+
+// Get implements crdt.PostSet over the store and this batch: a post is
+// read from the store once per batch and changed on a private copy.
+func (bt *batch) Get(id crdt.ID) *crdt.Post {
+	k := postKey{bt.group, id}
+	if e := bt.posts[k]; e != nil {
+		return e.cur
+	}
+	p, err := bt.r.st.Post(bt.group, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		bt.fail(err)
+		return nil
+	}
+	bt.posts[k] = &postEntry{prev: p, cur: p.Clone()}
+	return bt.posts[k].cur
+}
+
+// Put implements crdt.PostSet.
+func (bt *batch) Put(p *crdt.Post) {
+	k := postKey{bt.group, p.ID}
+	if e := bt.posts[k]; e != nil {
+		e.cur = p
+		return
+	}
+	bt.posts[k] = &postEntry{cur: p}
+}
+
+// changed returns the runs of seqs whose standing differs between (old
+// spans, old head) and (new spans, new head), as [from, to] pairs.
+func changed(old []crdt.Span, oldHead uint64, cur []crdt.Span, curHead uint64) [][2]uint64 {
+	bounds := []uint64{1, oldHead + 1, curHead + 1}
+	for _, ss := range [][]crdt.Span{old, cur} {
+		for _, sp := range ss {
+			bounds = append(bounds, sp.From)
+			if sp.To != math.MaxUint64 {
+				bounds = append(bounds, sp.To+1)
+			}
+		}
+	}
+	top := max(oldHead, curHead)
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	role := func(spans []crdt.Span, head, s uint64) crdt.Role {
+		if s > head {
+			return crdt.RoleNone
+		}
+		return crdt.RoleIn(spans, s)
+	}
+	var out [][2]uint64
+	for i, b := range bounds {
+		if b == 0 || b > top {
+			continue
+		}
+		end := top
+		if i+1 < len(bounds) && bounds[i+1]-1 < end {
+			end = bounds[i+1] - 1
+		}
+		if role(old, oldHead, b) != role(cur, curHead, b) {
+			if n := len(out); n > 0 && out[n-1][1]+1 == b {
+				out[n-1][1] = end
+			} else {
+				out = append(out, [2]uint64{b, end})
+			}
+		}
+	}
+	return out
+}
