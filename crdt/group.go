@@ -56,7 +56,7 @@ type Group struct {
 	Created HLC
 	Founded bool // the genesis op has been seen
 
-	ops   map[ID]*Op            // membership ops held, valid or not
+	ops   map[ID]*Op             // membership ops held, valid or not
 	seqs  map[PublicKey][]uint64 // per author, the seqs of its membership ops, sorted
 	heads map[PublicKey]uint64   // per author: its ops 1..head are held, linked by Prev, fork-free
 	forks map[PublicKey]uint64   // per author: the lowest seq at which it signed conflicting ops
