@@ -58,23 +58,22 @@ func (b *Board) Apply(op Op, nowMillis int64) (Verdict, error, []*Post) {
 // Held reports whether the board holds op id.
 func (b *Board) Held(id ID) bool { _, ok := b.ops[id]; return ok }
 
-// Refresh recomputes heads, forks and posts from the ops held.
+// Refresh recomputes forks and posts from the ops held.
 func (b *Board) Refresh() {
 	if !b.dirty {
 		return
 	}
 	b.dirty = false
-	for a, seqs := range b.log {
-		head, fork := chain(seqs, b.ops)
-		if fork != 0 {
-			b.Group.Fork(a, fork)
-		}
-		b.Group.SetHead(a, head)
-	}
 	byPost := map[ID][]Op{}
 	for a, seqs := range b.log {
-		for s := uint64(1); s <= b.Group.Head(a); s++ {
-			op := b.ops[seqs[s][0]]
+		if fork := forkOf(seqs, b.ops); fork != 0 {
+			b.Group.Fork(a, fork)
+		}
+		for _, ids := range seqs {
+			if len(ids) != 1 {
+				continue // a fork: neither counts
+			}
+			op := b.ops[ids[0]]
 			if id, ok := PostOf(&op); ok {
 				byPost[id] = append(byPost[id], op)
 			}
@@ -89,24 +88,23 @@ func (b *Board) Refresh() {
 	}
 }
 
-// chain returns how far an author's log runs from seq 1 with one op per
-// seq, each linked to the one before by Prev, and the lowest seq at
-// which the author signed conflicting ops (0 if none).
-func chain(seqs map[uint64][]ID, ops map[ID]Op) (head, fork uint64) {
-	for _, s := range slices.Sorted(maps.Keys(seqs)) {
-		if len(seqs[s]) > 1 && (fork == 0 || s < fork) {
-			fork = s
+// forkOf returns the lowest seq at which an author signed conflicting
+// ops — two ops at one seq, or an op whose Prev is not the op held
+// before it — or 0.
+func forkOf(seqs map[uint64][]ID, ops map[ID]Op) (fork uint64) {
+	for s, ids := range seqs {
+		f := uint64(0)
+		switch {
+		case len(ids) > 1:
+			f = s
+		case len(seqs[s-1]) == 1 && ops[ids[0]].Prev != seqs[s-1][0]:
+			f = s - 1
 		}
-		if ids := seqs[s+1]; len(ids) == 1 && len(seqs[s]) == 1 && ops[ids[0]].Prev != seqs[s][0] && (fork == 0 || s < fork) {
-			fork = s
-		}
-	}
-	for s := uint64(1); ; s++ {
-		ids := seqs[s]
-		if len(ids) != 1 || (fork != 0 && s >= fork) {
-			return s - 1, fork
+		if f != 0 && (fork == 0 || f < fork) {
+			fork = f
 		}
 	}
+	return fork
 }
 
 // SortedPosts yields the posts in ID order.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 )
 
 // Verdict is the outcome of validating an op, as in GossipSub: accept it,
@@ -43,12 +42,12 @@ var (
 // Group is a group's membership: who may write to its board, with which
 // role, for which of their ops. Like a post it is a pure function of the
 // ops held — here the membership ops (genesis, join, invite, revoke,
-// admit, role, leave) and, per author, how far its log is held without a
-// gap or a fork (its head). See membership.go for the rules.
+// admit, role, leave) and the forks: the seqs at which authors signed
+// conflicting ops. See membership.go for the rules.
 //
-// The caller feeds it: Hold for each membership op it stores, SetHead as
-// an author's log grows, Fork when an author is found to have signed two
-// histories. Everything else is derived, on demand.
+// The caller feeds it: Hold for each membership op it stores, Fork when
+// an author is found to have signed two histories. Everything else is
+// derived, on demand.
 type Group struct {
 	ID      ID
 	Name    string
@@ -56,16 +55,14 @@ type Group struct {
 	Created HLC
 	Founded bool // the genesis op has been seen
 
-	ops   map[ID]*Op             // membership ops held, valid or not
-	seqs  map[PublicKey][]uint64 // per author, the seqs of its membership ops, sorted
-	heads map[PublicKey]uint64   // per author: its ops 1..head are held, linked by Prev, fork-free
-	forks map[PublicKey]uint64   // per author: the lowest seq at which it signed conflicting ops
-	ev    *evaluation            // nil when something changed since the last evaluation
+	ops   map[ID]*Op           // membership ops held, valid or not
+	forks map[PublicKey]uint64 // per author: the lowest seq at which it signed conflicting ops
+	ev    *evaluation          // nil when something changed since the last evaluation
 }
 
 // NewGroup returns the state of group id before any op.
 func NewGroup(id ID) *Group {
-	return &Group{ID: id, ops: map[ID]*Op{}, seqs: map[PublicKey][]uint64{}, heads: map[PublicKey]uint64{}, forks: map[PublicKey]uint64{}}
+	return &Group{ID: id, ops: map[ID]*Op{}, forks: map[PublicKey]uint64{}}
 }
 
 // IsMembership reports whether op changes the membership (kinds 1–7).
@@ -88,43 +85,14 @@ func (g *Group) Hold(op *Op) {
 	if gen, ok := op.Body.(Genesis); ok && op.ID == g.ID && !g.Founded {
 		g.Founded, g.Name, g.Founder, g.Created = true, gen.Name, op.Author, op.Time
 	}
-	s := g.seqs[op.Author]
-	i, _ := slices.BinarySearch(s, op.Seq)
-	g.seqs[op.Author] = slices.Insert(s, i, op.Seq)
-	if op.Seq <= g.heads[op.Author] {
+	if !g.forked(op.Author, op.Seq) {
 		g.ev = nil
 	}
 }
 
-// SetHead records that author's ops 1..seq are held and linked by their
-// Prev hashes. A head past a known fork is cut back to just before it.
-func (g *Group) SetHead(author PublicKey, seq uint64) {
-	if f, ok := g.forks[author]; ok && seq >= f {
-		seq = f - 1
-	}
-	old := g.heads[author]
-	if seq == old {
-		return
-	}
-	if seq == 0 {
-		delete(g.heads, author)
-	} else {
-		g.heads[author] = seq
-	}
-	lo, hi := min(old, seq), max(old, seq)
-	s := g.seqs[author]
-	i, _ := slices.BinarySearch(s, lo+1)
-	if i < len(s) && s[i] <= hi {
-		g.ev = nil // a membership op came into (or left) the valid prefix
-	}
-}
-
-// Head returns how far author's log is held without a gap or a fork.
-func (g *Group) Head(author PublicKey) uint64 { return g.heads[author] }
-
 // Fork records that author signed conflicting ops at seq: two ops at
 // seq, or an op at seq+1 whose Prev is not the op held at seq. The
-// author's ops from seq on are void, on every replica that learns it.
+// author's ops from seq on do not count, on every replica that learns it.
 func (g *Group) Fork(author PublicKey, seq uint64) {
 	if seq == 0 {
 		seq = 1
@@ -133,10 +101,13 @@ func (g *Group) Fork(author PublicKey, seq uint64) {
 		return
 	}
 	g.forks[author] = seq
-	if g.heads[author] >= seq {
-		g.SetHead(author, seq-1)
-	}
 	g.ev = nil
+}
+
+// forked reports whether author's op at seq is at or past its fork.
+func (g *Group) forked(author PublicKey, seq uint64) bool {
+	f, ok := g.forks[author]
+	return ok && seq >= f
 }
 
 // ForkedAt returns the seq at which author forked, or 0.

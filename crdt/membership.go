@@ -12,8 +12,8 @@ import (
 //
 // Tenure. A member's ops count from the seq of the join (or genesis)
 // that admitted it to the seq where a removal's cut or its own leave
-// ended that tenure; a new invite starts a new tenure. Ops past an
-// author's head (a gap, or a fork) never count.
+// ended that tenure; a new invite starts a new tenure. An author's ops
+// from a fork on never count.
 //
 // Role. Within a tenure the role is the invite's, changed by SetRole ops
 // for the member's ops after each change's cut: the change with the
@@ -27,7 +27,7 @@ import (
 // first joins witnessed, in stamp order), and only once per key and
 // invite.
 //
-// Evaluation. The membership ops in their authors' valid prefixes are
+// Evaluation. The membership ops held, but those at or past a fork, are
 // replayed in stamp order (HLC, author, op ID; causal for honest clocks),
 // each judged by its author's rights at its seq as known so far. Then
 // every op that counted is judged again against the final tenures and
@@ -111,7 +111,7 @@ func (g *Group) eval() *evaluation {
 	}
 	var cands []*Op
 	for _, op := range g.ops {
-		if op.Seq <= g.heads[op.Author] {
+		if !g.forked(op.Author, op.Seq) {
 			cands = append(cands, op)
 		}
 	}
@@ -353,10 +353,10 @@ func (m *Member) finish() {
 }
 
 // RoleAt returns the role with which author's op at seq counts:
-// RoleNone if it does not count (not a member then, or past the
-// author's head).
+// RoleNone if it does not count (not a member then, or at or past a
+// fork of the author).
 func (g *Group) RoleAt(author PublicKey, seq uint64) Role {
-	if seq == 0 || seq > g.heads[author] {
+	if seq == 0 || g.forked(author, seq) {
 		return RoleNone
 	}
 	t := g.eval().tenureAt(author, seq)
@@ -468,8 +468,8 @@ func (g *Group) Witnessed(join ID) bool {
 }
 
 // Spans returns, per author, the runs of seqs whose ops count, with
-// their roles, ignoring heads (an op counts only if it is also within
-// its author's head). Equal spans and heads mean equal validity for
+// their roles, ignoring forks (an op counts only if it is also before
+// its author's fork). Equal spans and forks mean equal standing for
 // every op, so a replica compares them to find what a change of
 // membership changed.
 func (g *Group) Spans() map[PublicKey][]Span {
@@ -497,7 +497,7 @@ func (g *Group) Spans() map[PublicKey][]Span {
 }
 
 // Evaluated reports whether the membership is evaluated for the ops and
-// heads held: false after a change that may change who counts.
+// forks held: false after a change that may change who counts.
 func (g *Group) Evaluated() bool { return g.ev != nil }
 
 // Span is a run of an author's seqs that count with one role.

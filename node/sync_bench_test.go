@@ -105,7 +105,7 @@ func newCatchupFixture(tb testing.TB, root string, n int) *catchupFixture {
 		tb.Fatal(err)
 	}
 	f.authorA = la.Replica.Self()
-	code, _, err := la.Replica.Invite(f.group, crdt.RoleMember, time.Hour, nil)
+	code, _, err := la.Replica.Invite(context.Background(), f.group, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
 	if err != nil {
 		tb.Fatal(err)
 	}

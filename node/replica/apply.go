@@ -20,12 +20,11 @@ import (
 //     whose Prev is not the op held before it, or that the op held after
 //     it does not name, is a fork too (a "break").
 //  3. store:  into the author's log, with its indexes.
-//  4. count:  the membership takes the op (if it is one) and the
-//     author's head (how far its log runs without a gap or fork). Then
-//     settle: if the membership is unchanged, the ops that just came
-//     within the head are merged into their posts; if it changed, every
-//     op whose standing changed is found by comparing spans, and the
-//     posts they touch are rebuilt from their ops.
+//  4. count:  the membership takes the op, if it is one. Then settle:
+//     if the membership is unchanged, the op is merged into its post;
+//     if it changed (a membership op, a fork), every op whose standing
+//     changed is found by comparing spans and forks, and the posts they
+//     touch are rebuilt from their ops.
 //  5. witness: a join this node may witness gets an Admit from it.
 //
 // Everything lands in one batch, committed at once: a failed commit
@@ -47,13 +46,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 	bt.link(gs, op)
 	bt.addLog(gs, op, raw)
 	gs.g.Hold(op)
-	before := gs.g.Head(op.Author)
-	h := before
-	for bt.holds(gs, op.Author, h+1) {
-		h++
-	}
-	gs.g.SetHead(op.Author, h)
-	bt.settle(gs, op.Author)
+	bt.settle(gs, op)
 	if bt.err != nil {
 		res.Outcome, res.Err = Ignored, bt.err
 		return res
@@ -62,7 +55,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 		bt.witness(gs, op)
 	}
 	res.Outcome = New
-	if !own && gs.g.RoleAt(op.Author, op.Seq) == crdt.RoleNone {
+	if gs.g.RoleAt(op.Author, op.Seq) == crdt.RoleNone {
 		res.Outcome = Parked // stored, but it does not count (yet)
 	}
 	return res
@@ -112,7 +105,7 @@ func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
 	bt.b.AddFork(op, raw)
 	bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gs.rec.ID.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
 	gs.g.Fork(op.Author, op.Seq)
-	bt.settle(gs, op.Author)
+	bt.settle(gs, nil)
 	return true
 }
 
@@ -137,48 +130,42 @@ func (bt *batch) broken(gs *groupState, author crdt.PublicKey, seq uint64) {
 	gs.g.Fork(author, seq)
 }
 
-// settle brings the posts in line with the group's membership and heads
-// after a change to author's log; what the posts reflect is gs.spans
-// and gs.applied.
-func (bt *batch) settle(gs *groupState, author crdt.PublicKey) {
+// settle brings the posts in line with the group's membership after op
+// (nil: after a fork) was stored; what the posts reflect is gs.spans and
+// gs.forks.
+func (bt *batch) settle(gs *groupState, op *crdt.Op) {
 	if bt.err != nil {
 		return
 	}
 	if gs.g.Evaluated() {
-		// Same membership: only author's head moved, forward. Merge the
-		// ops that came within it.
-		h := gs.g.Head(author)
-		for s := gs.applied[author] + 1; s <= h; s++ {
-			if op := bt.logOp(logPos{gs.rec.ID, author, s}); op != nil {
-				bt.merge(gs, op)
-			}
+		if op != nil {
+			bt.merge(gs, op) // same membership: only this op is new
 		}
-		gs.applied[author] = h
 		return
 	}
-	// The membership changed (a membership op came within a head, or a
-	// fork): find every op whose standing changed, and rebuild the posts
-	// they touch.
-	spans := gs.g.Spans()
-	heads := map[crdt.PublicKey]uint64{}
-	for a := range gs.applied {
-		heads[a] = gs.g.Head(a)
+	// The membership changed: find every op whose standing changed, and
+	// rebuild the posts they touch.
+	spans, forks := gs.g.Spans(), gs.g.Forks()
+	authors := map[crdt.PublicKey]bool{}
+	for _, m := range []map[crdt.PublicKey][]crdt.Span{gs.spans, spans} {
+		for a := range m {
+			authors[a] = true
+		}
 	}
-	for a := range spans {
-		heads[a] = gs.g.Head(a)
+	for a := range forks {
+		authors[a] = true
 	}
-	heads[author] = gs.g.Head(author)
-	for a, h := range heads {
-		for _, r := range changed(gs.spans[a], gs.applied[a], spans[a], h) {
+	for a := range authors {
+		for _, r := range changed(gs.spans[a], gs.forks[a], spans[a], forks[a]) {
 			bt.restand(gs, a, r[0], r[1])
 		}
-		if h == 0 {
-			delete(gs.applied, a)
-		} else {
-			gs.applied[a] = h
+	}
+	gs.spans, gs.forks = spans, forks
+	if op != nil {
+		if id, ok := crdt.PostOf(op); ok {
+			bt.rebuild(gs, id)
 		}
 	}
-	gs.spans = spans
 	bt.flushRebuilds(gs)
 }
 
@@ -208,22 +195,34 @@ func (bt *batch) merge(gs *groupState, op *crdt.Op) {
 // restand marks for rebuilding the posts that author's ops from..to
 // touch: their standing changed.
 func (bt *batch) restand(gs *groupState, author crdt.PublicKey, from, to uint64) {
-	for s := from; s <= to && s != 0; s++ {
-		op := bt.logOp(logPos{gs.rec.ID, author, s})
-		if op == nil {
-			if s > gs.g.Head(author) && s > gs.applied[author] {
-				return // past anything held in order
-			}
-			continue
-		}
+	mark := func(op *crdt.Op) {
 		if id, ok := crdt.PostOf(op); ok {
 			bt.rebuild(gs, id)
 		}
-		if s == math.MaxUint64 {
-			return
+	}
+	err := bt.r.st.OpsAfter(gs.rec.ID, author, from-1, func(seq uint64, raw []byte) error {
+		if seq > to {
+			return errStop
+		}
+		op, err := protocol.DecodeStoredOp(raw)
+		if err != nil {
+			return err
+		}
+		mark(&op)
+		return nil
+	})
+	if err != nil && err != errStop {
+		bt.fail(err)
+		return
+	}
+	for pos, op := range bt.ops {
+		if pos.g == gs.rec.ID && pos.a == author && pos.seq >= from && pos.seq <= to {
+			mark(op)
 		}
 	}
 }
+
+var errStop = errors.New("stop")
 
 // rebuild queues post id to be computed again from its ops.
 func (bt *batch) rebuild(gs *groupState, id crdt.ID) {
@@ -343,6 +342,7 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 }
 
 // holds reports whether the log (or this batch) holds author's op at seq.
+// Ops held past a gap in an author's log count too.
 func (bt *batch) holds(gs *groupState, author crdt.PublicKey, seq uint64) bool {
 	if seq <= gs.vv[author] || gs.above[author][seq] {
 		return true
@@ -418,9 +418,15 @@ func (bt *batch) Put(p *crdt.Post) {
 }
 
 // changed returns the runs of seqs whose standing differs between (old
-// spans, old head) and (new spans, new head), as [from, to] pairs.
-func changed(old []crdt.Span, oldHead uint64, cur []crdt.Span, curHead uint64) [][2]uint64 {
-	bounds := []uint64{1, oldHead + 1, curHead + 1}
+// spans, old fork) and (new spans, new fork), as [from, to] pairs. A
+// fork of 0 is none.
+func changed(old []crdt.Span, oldFork uint64, cur []crdt.Span, curFork uint64) [][2]uint64 {
+	bounds := []uint64{1}
+	for _, f := range []uint64{oldFork, curFork} {
+		if f != 0 {
+			bounds = append(bounds, f)
+		}
+	}
 	for _, ss := range [][]crdt.Span{old, cur} {
 		for _, sp := range ss {
 			bounds = append(bounds, sp.From)
@@ -429,25 +435,21 @@ func changed(old []crdt.Span, oldHead uint64, cur []crdt.Span, curHead uint64) [
 			}
 		}
 	}
-	top := max(oldHead, curHead)
 	slices.Sort(bounds)
 	bounds = slices.Compact(bounds)
-	role := func(spans []crdt.Span, head, s uint64) crdt.Role {
-		if s > head {
+	role := func(spans []crdt.Span, fork, s uint64) crdt.Role {
+		if fork != 0 && s >= fork {
 			return crdt.RoleNone
 		}
 		return crdt.RoleIn(spans, s)
 	}
 	var out [][2]uint64
 	for i, b := range bounds {
-		if b == 0 || b > top {
-			continue
-		}
-		end := top
-		if i+1 < len(bounds) && bounds[i+1]-1 < end {
+		end := uint64(math.MaxUint64)
+		if i+1 < len(bounds) {
 			end = bounds[i+1] - 1
 		}
-		if role(old, oldHead, b) != role(cur, curHead, b) {
+		if role(old, oldFork, b) != role(cur, curFork, b) {
 			if n := len(out); n > 0 && out[n-1][1]+1 == b {
 				out[n-1][1] = end
 			} else {

@@ -156,6 +156,6 @@ func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error 
 	if err := r.st.Commit(&b); err != nil {
 		return err
 	}
-	r.groups[group] = &groupState{rec: rec, g: crdt.NewGroup(group), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+	r.groups[group] = newGroupState(rec)
 	return nil
 }

@@ -55,6 +55,17 @@ func (r *Replica) Check(group crdt.ID) (stored, recomputed crdt.ID, err error) {
 	if err != nil {
 		return stored, recomputed, err
 	}
+	evidence, err := r.st.ForkOps(group)
+	if err != nil {
+		return stored, recomputed, err
+	}
+	for _, raw := range evidence {
+		op, err := protocol.DecodeStoredOp(raw)
+		if err != nil {
+			return stored, recomputed, fmt.Errorf("stored fork evidence: %w", err)
+		}
+		b.Apply(op, farFuture)
+	}
 	return stored, b.Hash(), nil
 }
 

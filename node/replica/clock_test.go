@@ -81,7 +81,7 @@ func TestClockAheadThenCorrected(t *testing.T) {
 
 			// b's clock was right all along.
 			b := newNode(t)
-			code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+			code, _, err := a.r.Invite(context.Background(), g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +238,7 @@ func joiner(t *testing.T, a *node, g crdt.ID, skew time.Duration) *node {
 	_, key, _ := ed25519.GenerateKey(nil)
 	n := open(t, t.TempDir(), key, replica.Config{Now: func() time.Time { return time.Now().Add(skew) }})
 	t.Cleanup(n.close)
-	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	code, _, err := a.r.Invite(context.Background(), g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +340,8 @@ func TestClockFieldsSetWhileAheadWinUntilTimeCatchesUp(t *testing.T) {
 	if got.Title.V != "made ahead" {
 		t.Fatalf("title %q: the edit stamped before the create won", got.Title.V)
 	}
-	if got, err = n.r.SetStatus(ctx, g, p.ID, crdt.Withdrawn); err != nil || got.Status.V != crdt.Withdrawn {
-		t.Fatalf("withdraw after the fix: %v, %v", got.Status.V, err)
+	if got, err = n.r.SetStatus(ctx, g, p.ID, crdt.Withdrawn); err != nil || got.State() != crdt.Withdrawn {
+		t.Fatalf("withdraw after the fix: %v, %v", got.State(), err)
 	}
 	clk.set(real.Add(time.Hour + time.Second))
 	if got, err = n.r.EditPost(ctx, g, p.ID, crdt.FieldTitle, crdt.Fields{Title: "an hour later"}); err != nil || got.Title.V != "an hour later" {

@@ -11,8 +11,7 @@ import (
 // and ingests its genesis op.
 func AddGroupForTest(r *Replica, g crdt.ID, genesis []byte) error {
 	r.mu.Lock()
-	r.groups[g] = &groupState{rec: store.GroupRecord{ID: g, Name: "bench", Relation: store.Member}, g: crdt.NewGroup(g),
-		vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+	r.groups[g] = newGroupState(store.GroupRecord{ID: g, Name: "bench", Relation: store.Member})
 	r.mu.Unlock()
 	_, err := r.Ingest(context.Background(), [][]byte{genesis})
 	return err

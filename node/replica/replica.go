@@ -82,15 +82,14 @@ type groupState struct {
 	above map[crdt.PublicKey]map[uint64]bool // seqs held past the contiguous ones
 	seq   uint64                             // this node's last seq in the group
 	prev  crdt.ID                            // and that op's ID
-	// What the stored posts reflect: the membership's spans and, per
-	// author, the head up to which its ops were merged.
-	spans   map[crdt.PublicKey][]crdt.Span
-	applied map[crdt.PublicKey]uint64
+	// What the stored posts reflect: the membership's spans and forks.
+	spans map[crdt.PublicKey][]crdt.Span
+	forks map[crdt.PublicKey]uint64
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
 	return &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{},
-		spans: map[crdt.PublicKey][]crdt.Span{}, applied: map[crdt.PublicKey]uint64{}}
+		spans: map[crdt.PublicKey][]crdt.Span{}, forks: map[crdt.PublicKey]uint64{}}
 }
 
 // Open loads a replica from a store. The store stays the caller's to
@@ -174,13 +173,7 @@ func (r *Replica) load() error {
 		if err := r.st.Breaks(rec.ID, gs.g.Fork); err != nil {
 			return err
 		}
-		for a, seq := range gs.vv {
-			gs.g.SetHead(a, seq)
-			if h := gs.g.Head(a); h > 0 {
-				gs.applied[a] = h
-			}
-		}
-		gs.spans = gs.g.Spans()
+		gs.spans, gs.forks = gs.g.Spans(), gs.g.Forks()
 		if gs.seq = gs.vv[r.self]; gs.seq > 0 {
 			raw, err := r.st.LogOp(rec.ID, r.self, gs.seq)
 			if err != nil {

@@ -223,8 +223,8 @@ func TestImportPostCompletesAPostWithoutItsStatus(t *testing.T) {
 	if after := ops(); after != before || hash() != h {
 		t.Errorf("importing complete posts again wrote %d ops", after-before)
 	}
-	if p, _ := n.r.Post(ps.ID); p.Status.V != crdt.Withdrawn {
-		t.Errorf("a status set on the board became %s", p.Status.V)
+	if p, _ := n.r.Post(ps.ID); p.State() != crdt.Withdrawn {
+		t.Errorf("a status set on the board became %s", p.State())
 	}
 }
 
@@ -232,7 +232,7 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	ctx := context.Background()
 	a, b := newNode(t), newNode(t)
 	g := newGroup(t, a, "g")
-	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	code, _, err := a.r.Invite(context.Background(), g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,8 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	}
 	post(t, a, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
 	exchange(t, a, b, g)
-	exchange(t, b, a, g)
+	exchange(t, b, a, g) // a witnesses b's join: an Admit in a's log
+	exchange(t, a, b, g)
 	ha, hb := stateHash(t, a, g), stateHash(t, b, g)
 	if ha != hb {
 		t.Fatal("replicas differ after exchanging all ops")
@@ -289,7 +290,7 @@ func TestForgedAndExpiredRefused(t *testing.T) {
 	b := open(t, t.TempDir(), key, replica.Config{Now: func() time.Time { return now.Add(2 * time.Hour) }})
 	defer b.close()
 	g := newGroup(t, a, "g")
-	code, _, err := a.r.Invite(g, crdt.RoleMember, time.Hour, nil)
+	code, _, err := a.r.Invite(context.Background(), g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

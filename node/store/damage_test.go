@@ -31,7 +31,7 @@ func fill(t *testing.T, st *store.Store, n int) (crdt.ID, []crdt.ID) {
 		op, raw := signed(t, key, crdt.Op{Group: g, Seq: uint64(i + 2), Prev: prev, Time: crdt.HLC{Wall: int64(i + 2)},
 			Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: strings.Repeat("coats ", 20), Category: "clothing"}}})
 		p := crdt.NewPost(g, op.ID)
-		p.Apply(&op)
+		p.Apply(&op, true)
 		b.AddOp(&op, raw)
 		b.PutPost(nil, p)
 		ids = append(ids, op.ID)

@@ -31,7 +31,7 @@ func TestOpsPostsAndIndexSurviveReopen(t *testing.T) {
 	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
 		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats", Category: "Clothing"}}})
 	p := crdt.NewPost(g, create.ID)
-	p.Apply(&create)
+	p.Apply(&create, true)
 	var b store.Batch
 	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
 	b.AddOp(&gen, graw)
@@ -50,7 +50,7 @@ func TestOpsPostsAndIndexSurviveReopen(t *testing.T) {
 	status, sraw := signed(t, key, crdt.Op{Group: g, Seq: 3, Prev: create.ID, Time: crdt.HLC{Wall: 3},
 		Body: crdt.PostStatus{Post: create.ID, Status: crdt.Claimed}})
 	p2 := p.Clone()
-	p2.Apply(&status)
+	p2.Apply(&status, true)
 	b = store.Batch{}
 	b.AddOp(&status, sraw)
 	b.PutPost(p, p2)
@@ -133,7 +133,7 @@ func TestQueryIsOneSnapshot(t *testing.T) {
 			status, sraw := signed(t, key, crdt.Op{Group: g, Seq: 3, Prev: create.ID, Time: crdt.HLC{Wall: 3},
 				Body: crdt.PostStatus{Post: create.ID, Status: crdt.Claimed}})
 			p2 := p.Clone()
-			p2.Apply(&status)
+			p2.Apply(&status, true)
 			b := store.Batch{}
 			b.AddOp(&status, sraw)
 			b.PutPost(p, p2)
@@ -172,7 +172,7 @@ func TestReaderNeverCachesAnOlderPost(t *testing.T) {
 	status, sraw := signed(t, key, crdt.Op{Group: g, Seq: 3, Prev: create.ID, Time: crdt.HLC{Wall: 3},
 		Body: crdt.PostStatus{Post: create.ID, Status: crdt.Claimed}})
 	claimed := p.Clone()
-	claimed.Apply(&status)
+	claimed.Apply(&status, true)
 	store.SetAfterRead(st, func() {
 		store.SetAfterRead(st, nil)
 		var b store.Batch
@@ -203,7 +203,7 @@ func groupWithPost(t *testing.T, st *store.Store, key ed25519.PrivateKey) (crdt.
 	create, craw := signed(t, key, crdt.Op{Group: g, Seq: 2, Prev: g, Time: crdt.HLC{Wall: 2},
 		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
 	p := crdt.NewPost(g, create.ID)
-	p.Apply(&create)
+	p.Apply(&create, true)
 	var b store.Batch
 	b.PutGroup(store.GroupRecord{ID: g, Name: "g", Relation: store.Member})
 	b.AddOp(&gen, graw)
