@@ -23,10 +23,10 @@ type command struct {
 
 // opts holds every flag value; each command registers the ones it takes.
 type opts struct {
-	data, name, group, role, expires, listen, httpAddr                 string
+	data, name, group, role, expires, listen, httpAddr, uses           string
 	kind, status, category, title, details, location, contact, urgency string
 	expiresAt, quantity, q                                             string
-	json, csv, noMDNS, lan                                             bool
+	json, csv, noMDNS, lan, all                                        bool
 	limit                                                              int
 	peers, listens                                                     stringList
 }
@@ -88,8 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	name := args[0]
 	rest := args[1:]
-	if name == "group" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		name, rest = "group "+rest[0], rest[1:]
+	// Two-word commands: "group create", "member remove", "invite revoke".
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && (name == "group" || lookup(name+" "+rest[0]) != nil) {
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	c := lookup(name)
 	if c == nil {

@@ -31,12 +31,13 @@ func init() {
 			run: cmdInit},
 		{name: "group create", args: "NAME", summary: "create a group with you as its first admin; prints its ID",
 			example: `  mutual group create "Eastgate Mutual Aid"`, run: cmdGroupCreate},
-		{name: "invite", args: "[--group G] [--role member|admin] [--expires 72h]", summary: "print an invite code (and its QR code) for a newcomer",
-			example: "  mutual invite --role member --expires 24h",
+		{name: "invite", args: "[--group G] [--role member|admin] [--expires 72h] [--uses N]", summary: "print an invite code (and its QR code) for a newcomer",
+			example: "  mutual invite --role member --expires 24h --uses 1   # a personal invite\n  mutual invite --expires 3h                           # the QR on the wall of a meeting",
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
 				fs.StringVar(&o.role, "role", "member", "member or admin")
 				fs.StringVar(&o.expires, "expires", "72h", "how long the code stays valid")
+				fs.StringVar(&o.uses, "uses", "0", "how many newcomers may join with it (0: any number until it expires)")
 			},
 			run: cmdInvite},
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
@@ -104,6 +105,7 @@ func init() {
 			flags: func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
 			run:   cmdDigest},
 	}
+	commands = append(commands, membershipCommands()...)
 }
 
 func quietLogger() *slog.Logger {
@@ -172,7 +174,11 @@ func cmdInvite(ctx context.Context, e *env, o *opts, args []string) error {
 		var out struct {
 			Code string `json:"code"`
 		}
-		body := map[string]string{"role": o.role, "expires": o.expires}
+		uses, err := strconv.ParseUint(o.uses, 10, 32)
+		if err != nil {
+			return usagef("--uses must be a whole number, not %q", o.uses)
+		}
+		body := map[string]any{"role": o.role, "expires": o.expires, "uses": uses}
 		if o.group != "" {
 			body["group"] = o.group
 		}
@@ -186,7 +192,13 @@ func cmdInvite(ctx context.Context, e *env, o *opts, args []string) error {
 		if q, err := qrcode.New(out.Code, qrcode.Low); err == nil {
 			fmt.Fprint(e.stdout, q.ToSmallString(false))
 		}
-		fmt.Fprintf(e.stderr, "valid for %s; the newcomer runs `mutual join CODE`\n", o.expires)
+		n := "any number of newcomers"
+		if uses == 1 {
+			n = "one newcomer"
+		} else if uses > 1 {
+			n = fmt.Sprintf("%d newcomers", uses)
+		}
+		fmt.Fprintf(e.stderr, "valid for %s, for %s; the newcomer runs `mutual join CODE`; keep it as private as a house key\n", o.expires, n)
 		return nil
 	})
 }

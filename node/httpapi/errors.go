@@ -69,16 +69,19 @@ func statusOf(err error) int {
 	case errors.Is(err, errForbidden),
 		errors.Is(err, errBadHost),
 		errors.Is(err, replica.ErrNotAdmin),
-		errors.Is(err, replica.ErrNotMember):
+		errors.Is(err, replica.ErrNotMember),
+		errors.Is(err, replica.ErrNotAllowed):
 		return http.StatusForbidden
 	case errors.Is(err, errNotFound),
 		errors.Is(err, errNotMeeting),
 		errors.Is(err, replica.ErrNoGroup),
-		errors.Is(err, replica.ErrNoPost):
+		errors.Is(err, replica.ErrNoPost),
+		errors.Is(err, replica.ErrNoMember),
+		errors.Is(err, replica.ErrNoInvite):
 		return http.StatusNotFound
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed):
+	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrLastAdmin):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType

@@ -205,7 +205,7 @@ func TestImportCSVRowIsOneCommit(t *testing.T) {
 			if e.Type != "post" || e.Post.Title.V != "Winter coat" {
 				continue
 			}
-			if s := e.Post.Status.V; s != crdt.Fulfilled {
+			if s := e.Post.State(); s != crdt.Fulfilled {
 				t.Fatalf("the post was committed with status %s before its status", s)
 			}
 			return

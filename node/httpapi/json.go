@@ -168,7 +168,7 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		Quantity:        p.Quantity.V,
 		Urgency:         p.Urgency.V.String(),
 		Expires:         fmtMillis(p.Expires.V),
-		Status:          p.Status.V.String(),
+		Status:          p.State().String(),
 		Author:          p.Author.String(),
 		AuthorName:      b.MemberName(p.Group, p.Author),
 		CreatedAt:       fmtTime(p.CreatedAt.Time()),

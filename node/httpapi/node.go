@@ -98,35 +98,7 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type memberJSON struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	JoinedAt string `json:"joined_at"`
-}
-
-type groupJSON struct {
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Role    string       `json:"role"` // this node's
-	Members []memberJSON `json:"members"`
-}
-
-// GET /api/v1/groups/{id}
-func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
-	gi, err := s.group(r.PathValue("id"), false)
-	if err != nil {
-		return err
-	}
-	out := groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: []memberJSON{}}
-	for _, m := range gi.Members {
-		out.Members = append(out.Members, memberJSON{ID: m.Key.String(), Name: m.Name, Role: m.Role.String(), JoinedAt: fmtTime(m.JoinedAt.Time())})
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// POST /api/v1/invites {group?, role?, expires?} → {code, expires}
+// POST /api/v1/invites {group?, role?, expires?, uses?} → {code, id, expires, uses}
 func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Group   string `json:"group"`

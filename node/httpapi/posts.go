@@ -87,7 +87,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	}
 	if openBoard { // "open" is the open board: open posts that have not expired
 		posts = slices.DeleteFunc(posts, func(p *crdt.Post) bool {
-			return p.Status.V == crdt.Open && p.Expired(f.Now)
+			return p.State() == crdt.Open && p.Expired(f.Now)
 		})
 	}
 	if after != nil {

@@ -28,7 +28,7 @@ func (v *viewer) rows(posts []*crdt.Post) []sheet.Row {
 			Location: p.Location.V,
 			Quantity: p.Quantity.V,
 			Urgency:  p.Urgency.V.String(),
-			Status:   p.Status.V.String(),
+			Status:   p.State().String(),
 			Ref:      p.Ref,
 		}
 		if p.Expires.V != 0 {

@@ -192,7 +192,7 @@ func TestImportPostCompletesAPostWithoutItsStatus(t *testing.T) {
 
 	in := replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "rice"}, Status: crdt.Fulfilled, Ref: "csv:new"}
 	p, what, err := n.r.ImportPost(ctx, g, in)
-	if err != nil || what != replica.ImportedNew || p.Status.V != crdt.Fulfilled {
+	if err != nil || what != replica.ImportedNew || p.State() != crdt.Fulfilled {
 		t.Fatalf("new: %v %v %v", p, what, err)
 	}
 
@@ -202,7 +202,7 @@ func TestImportPostCompletesAPostWithoutItsStatus(t *testing.T) {
 	}
 	half.Status = crdt.Claimed
 	p, what, err = n.r.ImportPost(ctx, g, half)
-	if err != nil || what != replica.ImportedCompleted || p.Status.V != crdt.Claimed {
+	if err != nil || what != replica.ImportedCompleted || p.State() != crdt.Claimed {
 		t.Fatalf("half done: %v %v %v", p, what, err)
 	}
 

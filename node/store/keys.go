@@ -68,5 +68,5 @@ func categoryKey(c string) []byte {
 }
 
 func indexKey(p *crdt.Post) []byte {
-	return key(pIndex, p.Group[:], []byte{byte(p.Kind), byte(p.Status.V)}, categoryKey(p.Category.V), p.ID[:])
+	return key(pIndex, p.Group[:], []byte{byte(p.Kind), byte(p.State())}, categoryKey(p.Category.V), p.ID[:])
 }

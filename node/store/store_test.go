@@ -189,8 +189,8 @@ func TestReaderNeverCachesAnOlderPost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status.V != crdt.Claimed {
-		t.Fatalf("the cache holds the post as it was before the last commit (status %v)", got.Status.V)
+	if got.State() != crdt.Claimed {
+		t.Fatalf("the cache holds the post as it was before the last commit (status %v)", got.State())
 	}
 }
 

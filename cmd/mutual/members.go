@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+)
+
+// The membership commands: members, member remove|promote|demote, leave,
+// invites, invite revoke.
+func membershipCommands() []*command {
+	groupFlag := func(fs *flag.FlagSet, o *opts) {
+		fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+	}
+	member := func(verb, summary string) *command {
+		return &command{name: "member " + verb, args: "MEMBER [--group G]", summary: summary,
+			example: "  mutual member " + verb + " Sam        # a unique name, or a key (or its first characters)",
+			flags:   groupFlag,
+			run:     func(ctx context.Context, e *env, o *opts, args []string) error { return cmdMember(ctx, e, o, verb, args) }}
+	}
+	return []*command{
+		{name: "members", args: "[--group G] [--json]", summary: "list the group's members, with role, joined, removed or left, and forks",
+			flags: groupFlag, run: cmdMembers},
+		member("remove", "admin only: remove a member; its ops that this node has not seen yet will count nowhere"),
+		member("promote", "admin only: make a member an admin"),
+		member("demote", "admin only: make an admin a plain member"),
+		{name: "leave", args: "[--group G]", summary: "stop being a member of the group (your later ops there count nowhere)",
+			flags: groupFlag, run: cmdLeave},
+		{name: "invites", args: "[--group G] [--all] [--json]", summary: "list the group's invites that can still admit someone (--all: every invite)",
+			flags: func(fs *flag.FlagSet, o *opts) {
+				groupFlag(fs, o)
+				fs.BoolVar(&o.all, "all", false, "also list used up, expired and revoked invites")
+			},
+			run: cmdInvites},
+		{name: "invite revoke", args: "INVITE-ID [--group G]", summary: "admin only: revoke an invite on every member's node",
+			example: "  mutual invite revoke 3f2a9c", flags: groupFlag, run: cmdInviteRevoke},
+	}
+}
+
+// groupID resolves --group (an ID, a unique ID prefix or a name; empty
+// when the node has exactly one group) to a group ID.
+func groupID(ctx context.Context, c *client, name string) (string, error) {
+	var info struct {
+		Groups []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"groups"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/node", nil, &info); err != nil {
+		return "", err
+	}
+	var found []string
+	for _, g := range info.Groups {
+		if name == "" || g.ID == name || g.Name == name || (len(name) >= 4 && len(g.ID) >= len(name) && g.ID[:len(name)] == name) {
+			found = append(found, g.ID)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case len(info.Groups) == 0:
+		return "", fmt.Errorf("this node is in no group yet: create or join one first")
+	case name == "":
+		return "", usagef("this node has %d groups: say which with --group", len(info.Groups))
+	case len(found) == 0:
+		return "", fmt.Errorf("no group %q on this node", name)
+	}
+	return "", usagef("--group %q matches %d groups: give more of the ID", name, len(found))
+}
+
+type memberOut struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	JoinedAt  string `json:"joined_at"`
+	RemovedAt string `json:"removed_at"`
+	Removed   bool   `json:"removed"`
+	Left      bool   `json:"left"`
+	Forked    uint64 `json:"forked"`
+}
+
+func cmdMembers(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("members takes no arguments (use --group)")
+	}
+	return withClient(o, func(c *client) error {
+		g, err := groupID(ctx, c, o.group)
+		if err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", "/api/v1/groups/"+g, nil, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var out struct {
+			Members []memberOut `json:"members"`
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tJOINED\tSTATE\tKEY")
+		for _, m := range out.Members {
+			state := "active"
+			switch {
+			case m.Removed:
+				state = "removed " + m.RemovedAt
+			case m.Left:
+				state = "left " + m.RemovedAt
+			}
+			if m.Forked != 0 {
+				state += fmt.Sprintf(", FORKED at op %d (its ops from there count nowhere)", m.Forked)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Role, m.JoinedAt, state, m.ID[:16])
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdMember(ctx context.Context, e *env, o *opts, verb string, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual member %s MEMBER [--group G]", verb)
+	}
+	return withClient(o, func(c *client) error {
+		g, err := groupID(ctx, c, o.group)
+		if err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "POST", "/api/v1/groups/"+g+"/members/"+url.PathEscape(args[0])+"/"+verb, map[string]any{}, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		done := map[string]string{"remove": "removed", "promote": "promoted to admin", "demote": "demoted to member"}[verb]
+		fmt.Fprintf(e.stdout, "%s %s\n", args[0], done)
+		return nil
+	})
+}
+
+func cmdLeave(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("leave takes no arguments (use --group)")
+	}
+	return withClient(o, func(c *client) error {
+		g, err := groupID(ctx, c, o.group)
+		if err != nil {
+			return err
+		}
+		if err := c.do(ctx, "POST", "/api/v1/groups/"+g+"/leave", map[string]any{}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "left the group; to come back you need a new invite")
+		return nil
+	})
+}
+
+func cmdInvites(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("invites takes no arguments (use --group, --all)")
+	}
+	return withClient(o, func(c *client) error {
+		g, err := groupID(ctx, c, o.group)
+		if err != nil {
+			return err
+		}
+		path := "/api/v1/groups/" + g + "/invites"
+		if o.all {
+			path += "?all=1"
+		}
+		var raw json.RawMessage
+		if err := c.do(ctx, "GET", path, nil, &raw); err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(e.stdout, raw)
+		}
+		var ins []struct {
+			ID      string `json:"id"`
+			Role    string `json:"role"`
+			Expires string `json:"expires"`
+			Uses    uint32 `json:"uses"`
+			Used    int    `json:"used"`
+			MadeBy  string `json:"made_by"`
+			Revoked bool   `json:"revoked"`
+			Open    bool   `json:"open"`
+		}
+		if err := json.Unmarshal(raw, &ins); err != nil {
+			return err
+		}
+		if len(ins) == 0 {
+			fmt.Fprintln(e.stdout, "no open invites")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tEXPIRES\tUSED\tBY\tSTATE")
+		for _, in := range ins {
+			uses := fmt.Sprintf("%d of any number", in.Used)
+			if in.Uses > 0 {
+				uses = fmt.Sprintf("%d of %d", in.Used, in.Uses)
+			}
+			state := "open"
+			switch {
+			case in.Revoked:
+				state = "revoked"
+			case !in.Open:
+				state = "closed"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID[:12], in.Role, in.Expires, uses, in.MadeBy, state)
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdInviteRevoke(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) != 1 {
+		return usagef("usage: mutual invite revoke INVITE-ID [--group G]")
+	}
+	return withClient(o, func(c *client) error {
+		g, err := groupID(ctx, c, o.group)
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Revoked string `json:"revoked"`
+		}
+		if err := c.do(ctx, "POST", "/api/v1/groups/"+g+"/invites/"+url.PathEscape(args[0])+"/revoke", map[string]any{}, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked invite %s on this node; every member's node learns it at its next sync\n", out.Revoked)
+		return nil
+	})
+}

@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
+type memberJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Role      string `json:"role"` // "none" once removed or left
+	JoinedAt  string `json:"joined_at"`
+	RemovedAt string `json:"removed_at,omitempty"`
+	Removed   bool   `json:"removed,omitempty"`
+	Left      bool   `json:"left,omitempty"`
+	// Cut is the member's last op that counts, when removed or left.
+	Cut uint64 `json:"cut,omitempty"`
+	// Forked is the seq at which the member signed two histories: its
+	// ops from there on count nowhere.
+	Forked uint64 `json:"forked,omitempty"`
+}
+
+type groupJSON struct {
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Role    string       `json:"role"` // this node's
+	Members []memberJSON `json:"members"`
+}
+
+func membersJSON(ms []crdt.Member) []memberJSON {
+	out := make([]memberJSON, 0, len(ms))
+	for _, m := range ms {
+		j := memberJSON{ID: m.Key.String(), Name: m.Name, Role: m.Role.String(), JoinedAt: fmtTime(m.JoinedAt.Time()),
+			Removed: m.Removed, Left: m.Left, Forked: m.Forked}
+		if m.Removed || m.Left {
+			j.RemovedAt, j.Cut = fmtTime(m.EndedAt.Time()), m.Cut
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// GET /api/v1/groups/{id} → {id, name, role, members[]}: members past
+// and present.
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members)})
+	return nil
+}
+
+// POST /api/v1/groups/{id}/members/{key}/remove | promote | demote:
+// admin only. {key} is a member's key, a unique prefix of it, or a
+// unique name.
+func (s *Server) changeMember(role crdt.Role) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		gi, err := s.group(r.PathValue("id"), false)
+		if err != nil {
+			return err
+		}
+		k, err := findMember(gi.Members, r.PathValue("key"))
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Board.SetRole(r.Context(), gi.ID, k, role); err != nil {
+			return err
+		}
+		return s.getGroup(w, r)
+	}
+}
+
+// POST /api/v1/groups/{id}/leave: this node stops being a member.
+func (s *Server) leaveGroup(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Board.Leave(r.Context(), gi.ID); err != nil {
+		return err
+	}
+	return s.getGroup(w, r)
+}
+
+type inviteJSON struct {
+	ID      string `json:"id"`
+	Role    string `json:"role"`
+	Expires string `json:"expires"`
+	Uses    uint32 `json:"uses"` // 0: any number
+	Used    int    `json:"used"`
+	MadeBy  string `json:"made_by"`
+	MadeAt  string `json:"made_at"`
+	Revoked bool   `json:"revoked,omitempty"`
+	Open    bool   `json:"open"` // can still admit someone
+}
+
+// GET /api/v1/groups/{id}/invites[?all=1] → [invite]: the invites that
+// can still admit someone (all=1: every invite recorded).
+func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	ins, err := s.cfg.Board.Invites(gi.ID)
+	if err != nil {
+		return err
+	}
+	all := r.URL.Query().Get("all") != ""
+	now := s.now().UnixMilli()
+	out := []inviteJSON{}
+	for _, in := range ins {
+		open := in.Open(now)
+		if !open && !all {
+			continue
+		}
+		out = append(out, inviteJSON{ID: in.Invite.ID.String(), Role: in.Invite.Role.String(), Expires: fmtMillis(in.Invite.Expires),
+			Uses: in.Invite.Uses, Used: in.Used, MadeBy: s.cfg.Board.MemberName(gi.ID, in.MadeBy), MadeAt: fmtTime(in.MadeAt.Time()),
+			Revoked: in.Revoked, Open: open})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// POST /api/v1/groups/{id}/invites/{invite}/revoke: admin only; {invite}
+// is an invite ID or a unique prefix of it.
+func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	ins, err := s.cfg.Board.Invites(gi.ID)
+	if err != nil {
+		return err
+	}
+	want := strings.ToLower(strings.TrimSpace(r.PathValue("invite")))
+	var found []crdt.ID
+	for _, in := range ins {
+		if strings.HasPrefix(in.Invite.ID.String(), want) {
+			found = append(found, in.Invite.ID)
+		}
+	}
+	switch {
+	case want == "" || len(found) == 0:
+		return errorf(errNotFound, "no invite %q in this group", want)
+	case len(found) > 1:
+		return inputErr("invite %q: %d invites start so; give more of the ID", want, len(found))
+	}
+	if err := s.cfg.Board.RevokeInvite(r.Context(), gi.ID, found[0]); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": found[0].String()})
+	return nil
+}
+
+// findMember resolves a member's key, a unique hex prefix of it, or a
+// unique name (case-insensitive).
+func findMember(ms []crdt.Member, s string) (crdt.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return crdt.PublicKey{}, inputErr("member: give a key or a name")
+	}
+	var byKey, byName []crdt.PublicKey
+	lower := strings.ToLower(s)
+	_, hexErr := hex.DecodeString(strings.TrimSuffix(lower, lower[len(lower)%2:]))
+	for _, m := range ms {
+		if hexErr == nil && strings.HasPrefix(m.Key.String(), lower) {
+			byKey = append(byKey, m.Key)
+		}
+		if strings.EqualFold(m.Name, s) {
+			byName = append(byName, m.Key)
+		}
+	}
+	switch {
+	case len(byKey) == 1:
+		return byKey[0], nil
+	case len(byKey) > 1:
+		return crdt.PublicKey{}, inputErr("member %q: %d members' keys start so; give more of the key", s, len(byKey))
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byName) > 1:
+		return crdt.PublicKey{}, inputErr("member %q: %d members have that name; give the key", s, len(byName))
+	}
+	return crdt.PublicKey{}, errorf(errNotFound, "no member %q in this group", s)
+}
