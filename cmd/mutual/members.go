@@ -19,7 +19,9 @@ func membershipCommands() []*command {
 		return &command{name: "member " + verb, args: "MEMBER [--group G]", summary: summary,
 			example: "  mutual member " + verb + " Sam        # a unique name, or a key (or its first characters)",
 			flags:   groupFlag,
-			run:     func(ctx context.Context, e *env, o *opts, args []string) error { return cmdMember(ctx, e, o, verb, args) }}
+			run: func(ctx context.Context, e *env, o *opts, args []string) error {
+				return cmdMember(ctx, e, o, verb, args)
+			}}
 	}
 	return []*command{
 		{name: "members", args: "[--group G] [--json]", summary: "list the group's members, with role, joined, removed or left, and forks",
