@@ -112,15 +112,17 @@ func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
 // link checks op's Prev against the ops held next to it.
 func (bt *batch) link(gs *groupState, op *crdt.Op) {
 	g := gs.rec.ID
-	if op.Seq > 1 {
+	if op.Seq > 1 && bt.holds(gs, op.Author, op.Seq-1) {
 		if prev, err := bt.logHolds(logPos{g, op.Author, op.Seq - 1}); err != nil {
 			bt.fail(err)
 		} else if !prev.IsZero() && prev != op.Prev {
 			bt.broken(gs, op.Author, op.Seq-1)
 		}
 	}
-	if next := bt.logOp(logPos{g, op.Author, op.Seq + 1}); next != nil && next.Prev != op.ID {
-		bt.broken(gs, op.Author, op.Seq)
+	if bt.holds(gs, op.Author, op.Seq+1) {
+		if next := bt.logOp(logPos{g, op.Author, op.Seq + 1}); next != nil && next.Prev != op.ID {
+			bt.broken(gs, op.Author, op.Seq)
+		}
 	}
 }
 

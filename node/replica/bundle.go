@@ -44,9 +44,13 @@ func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 			return total, fmt.Errorf("%w: %s", ErrNoGroup, g.Short())
 		}
 		ow := protocol.NewOpsWriter(bw, g)
-		// Membership first, so that an importer admits the posts at once.
+		// Membership first, oldest first, so that an importer knows each
+		// invite's issuer before the join (crdt.Storable).
 		members, err := r.st.MembershipOps(g)
 		if err != nil {
+			return total, err
+		}
+		if err := sortByStamp(members); err != nil {
 			return total, err
 		}
 		seen := map[[32]byte]bool{}
@@ -75,6 +79,16 @@ func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 				return total, err
 			}
 		}
+		// And the evidence of forks, so that the importer learns them.
+		evidence, err := r.st.ForkOps(g)
+		if err != nil {
+			return total, err
+		}
+		for _, raw := range evidence {
+			if err := ow.Add(raw); err != nil {
+				return total, err
+			}
+		}
 		if err := ow.Flush(); err != nil {
 			return total, err
 		}
@@ -84,6 +98,20 @@ func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 }
 
 func opID(raw []byte) [32]byte { return protocol.OpID(raw) }
+
+// sortByStamp sorts encoded ops by their stamps (HLC, author, ID).
+func sortByStamp(raws [][]byte) error {
+	stamps := make(map[*byte]crdt.Stamp, len(raws))
+	for _, raw := range raws {
+		op, err := protocol.DecodeStoredOp(raw)
+		if err != nil {
+			return err
+		}
+		stamps[&raw[0]] = op.Stamp()
+	}
+	slices.SortFunc(raws, func(a, b []byte) int { return stamps[&a[0]].Compare(stamps[&b[0]]) })
+	return nil
+}
 
 // ImportReport says what a bundle brought.
 type ImportReport struct {
