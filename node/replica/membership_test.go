@@ -230,3 +230,52 @@ func TestReplicaAgreesWithReferenceModelUnderMembershipChanges(tt *testing.T) {
 		}
 	})
 }
+
+// Ops that arrive before their author's join are not kept aside any
+// more (they were, under a key that a release in the same batch left on
+// disk forever): they are dropped and sent again by catch-up, and once
+// the join is held they are stored in the author's log like any other.
+func TestOpsBeforeTheirJoinLeaveNothingAside(t *testing.T) {
+	ctx := context.Background()
+	a, b := newNode(t), newNode(t)
+	g := newGroup(t, a, "g")
+	code, _, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	p := post(t, b, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}})
+	var join, create []byte
+	if err := b.r.Sync().OpsAfter(g, b.r.Self(), 0, func(raw []byte) error {
+		if join == nil {
+			join = raw
+		} else {
+			create = raw
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.r.Ingest(ctx, [][]byte{create})
+	if err != nil || res[0].Outcome != replica.Ignored {
+		t.Fatalf("a post before its author's join: %+v %v; want ignored", res, err)
+	}
+	// The join and the post in one batch: the join is witnessed, the
+	// post counts, and nothing stays aside.
+	if _, err := a.r.Ingest(ctx, [][]byte{create, join, create}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.r.Ingest(ctx, [][]byte{create}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.r.Post(p.ID); err != nil || got.Title.V != "van" {
+		t.Fatalf("the newcomer's post on the admin's board: %v %v", got, err)
+	}
+	parked, err := a.st.ParkedOps(g)
+	if err != nil || len(parked) != 0 {
+		t.Fatalf("%d ops left aside on disk (%v)", len(parked), err)
+	}
+	check(t, a, g)
+}
