@@ -9,7 +9,9 @@
 // or did not.
 //
 // Trust. Requests from the loopback interface are trusted, as for any
-// program of the same user. In meeting mode (Config.Meeting) the node
+// program of the same user, unless their Host header is an mDNS (.local)
+// name, which any machine on the LAN can claim and rebind to 127.0.0.1:
+// those are treated like requests from another machine. In meeting mode (Config.Meeting) the node
 // also listens on the LAN; there every /api/v1 request from another
 // address needs a session, which a browser gets by opening the join link
 // (Server.JoinURL) shown on the organiser's screen. Whatever the mode,

@@ -234,12 +234,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// guard admits an API request: it needs a session in meeting mode (from
-// another host), must not come cross-origin from a browser if it changes
-// anything, and must declare the content type its body has.
+// guard admits an API request: one not from this machine's own user
+// needs a session in meeting mode and is refused otherwise; one that
+// changes anything must not come cross-origin from a browser, and must
+// declare the content type its body has.
 func (s *Server) guard(r *http.Request) error {
-	if s.sessions != nil && !isLoopback(r) && !s.sessions.valid(r) {
-		return errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+	if !s.trusted(r) {
+		if s.sessions == nil {
+			return errorf(errForbidden, "this node serves only its own machine: open http://localhost on it (a .local name is not trusted)")
+		}
+		if !s.sessions.valid(r) {
+			return errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+		}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -269,6 +275,31 @@ func hasMediaType(r *http.Request, want string) bool {
 	return strings.EqualFold(strings.TrimSpace(ct), want)
 }
 
+// trusted reports whether the request is from this machine's own user:
+// it comes over loopback and does not name the node by an mDNS (.local)
+// name. Any machine on the LAN can answer for a .local name, so a web
+// page served under one can rebind it to 127.0.0.1 and send requests
+// over loopback with its own name in the Host header; such a request is
+// treated like one from another machine.
+func (s *Server) trusted(r *http.Request) bool {
+	return isLoopback(r) && !isMDNS(hostName(r))
+}
+
+// isMDNS reports whether host is an mDNS name.
+func isMDNS(host string) bool {
+	return host == "local" || strings.HasSuffix(host, ".local")
+}
+
+// hostName returns the request's Host without port, brackets or final
+// dot, in lower case.
+func hostName(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+}
+
 // isLoopback reports whether the request comes from this machine.
 func isLoopback(r *http.Request) bool {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -285,12 +316,10 @@ func isLoopback(r *http.Request) bool {
 // checkHost refuses a Host header that names a domain the node was not
 // told about: a page on evil.example that rebinds its name to 127.0.0.1
 // would otherwise be same-origin with the API.
+// A .local name passes here (phones at a meeting may use one) but is
+// not trusted as this machine's user (see trusted).
 func (s *Server) checkHost(r *http.Request) error {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	host := hostName(r)
 	switch {
 	case host == "", host == "localhost",
 		strings.HasSuffix(host, ".localhost"), strings.HasSuffix(host, ".local"):
