@@ -257,7 +257,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note); err != nil {
+	if p, _, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note, ""); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.viewer().post(p))

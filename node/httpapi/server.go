@@ -35,7 +35,7 @@ type Board interface {
 	ImportPost(ctx context.Context, group crdt.ID, in replica.PostInput) (*crdt.Post, replica.Imported, error)
 	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
-	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error)
+	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
 
 	Invite(group crdt.ID, role crdt.Role, ttl time.Duration, addrs []string) (string, *protocol.InviteCode, error)
