@@ -249,4 +249,8 @@ func TestLocalHostIsNotLoopback(t *testing.T) {
 	if rec := local("GET", "/api/v1/posts", "", session); rec.Code != http.StatusOK {
 		t.Errorf("with a session: %d %s", rec.Code, rec.Body)
 	}
+	// A phone's rights, not the organiser's.
+	if rec := local("POST", "/api/v1/invites", `{"role":"admin"}`, session); rec.Code != http.StatusForbidden {
+		t.Errorf("admin invite with a session over a .local Host: %d %s, want 403", rec.Code, rec.Body)
+	}
 }

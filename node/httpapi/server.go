@@ -161,6 +161,8 @@ func (s *Server) Close() error {
 
 func (s *Server) routes() {
 	s.handle("GET /api/v1/node", s.getNode)
+	s.handle("GET /api/v1/session", s.getSession)
+	s.handle("POST /api/v1/session", s.setSession)
 	s.handle("GET /api/v1/peers", s.getPeers)
 	s.handle("GET /api/v1/groups/{id}", s.getGroup)
 	s.handle("GET /api/v1/groups/{id}/check", s.checkGroup)
@@ -206,11 +208,17 @@ func (s *Server) routes() {
 // and returns the error otherwise.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// handle registers an API route. A phone's session reaches the handler
+// only as phoneRoutes allows.
 func (s *Server) handle(pattern string, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.allow[path] = append(s.allow[path], method)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := s.phoneMay(pattern, r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -226,36 +234,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if err := s.guard(r); err != nil {
+		sid, err := s.guard(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if sid != "" {
+			r = withSession(r, sid)
 		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
 // guard admits an API request: one not from this machine's own user
-// needs a session in meeting mode and is refused otherwise; one that
-// changes anything must not come cross-origin from a browser, and must
-// declare the content type its body has.
-func (s *Server) guard(r *http.Request) error {
+// needs a session in meeting mode (whose ID it returns) and is refused
+// otherwise; one that changes anything must not come cross-origin from a
+// browser, and must declare the content type its body has.
+func (s *Server) guard(r *http.Request) (session string, err error) {
 	if !s.trusted(r) {
 		if s.sessions == nil {
-			return errorf(errForbidden, "this node serves only its own machine: open http://localhost on it (a .local name is not trusted)")
+			return "", errorf(errForbidden, "this node serves only its own machine: open http://localhost on it (a .local name is not trusted)")
 		}
-		if !s.sessions.valid(r) {
-			return errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+		if session = s.sessions.lookup(r, time.Now()); session == "" {
+			return "", errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
 		}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return nil
+		return session, nil
 	}
 	if err := s.cop.Check(r); err != nil {
-		return errorf(errForbidden, "cross-origin request refused: %v", err)
+		return "", errorf(errForbidden, "cross-origin request refused: %v", err)
 	}
 	if r.Method == http.MethodDelete || r.URL.Path == "/api/v1/sessions/revoke" {
-		return nil // no body is read
+		return session, nil // no body is read
 	}
 	want := "application/json"
 	switch r.URL.Path {
@@ -265,9 +277,9 @@ func (s *Server) guard(r *http.Request) error {
 		want = "application/octet-stream"
 	}
 	if !hasMediaType(r, want) {
-		return errorf(errMediaType, "send the body as Content-Type: %s", want)
+		return "", errorf(errMediaType, "send the body as Content-Type: %s", want)
 	}
-	return nil
+	return session, nil
 }
 
 func hasMediaType(r *http.Request, want string) bool {
