@@ -75,6 +75,7 @@ func (m *opMaker) op(author crdt.PublicKey, t crdt.HLC, body crdt.Body) crdt.Op 
 var (
 	smallText = []string{"", "a", "b", "coats", "Décor ☂"}
 	titles    = []string{"a", "b", "coats", "blankets"}
+	byNames   = []string{"", "", "Sam", "Lee"} // mostly the node's own user
 )
 
 func genFields(t *rapid.T, label string) crdt.Fields {
@@ -174,6 +175,7 @@ func genOpSet(t *rapid.T) opSet {
 				PostKind: crdt.PostKind(rapid.IntRange(1, 2).Draw(t, label+" post kind")),
 				Fields:   genFields(t, label),
 				Ref:      rapid.SampledFrom([]string{"", "row-1"}).Draw(t, label+" ref"),
+				By:       rapid.SampledFrom(byNames).Draw(t, label+" by"),
 			}
 		case 1:
 			body = crdt.PostEdit{
@@ -188,6 +190,7 @@ func genOpSet(t *rapid.T) opSet {
 				Post:     target,
 				Quantity: rapid.Uint32Range(0, 3).Draw(t, label+" qty"),
 				Note:     rapid.SampledFrom(smallText).Draw(t, label+" note"),
+				By:       rapid.SampledFrom(byNames).Draw(t, label+" by"),
 			}
 		case 4:
 			r := response{id: phantom, post: target, author: author}
@@ -240,7 +243,7 @@ func genPostOps(t *rapid.T) (group, post crdt.ID, ops []crdt.Op) {
 		case 1:
 			body = crdt.PostStatus{Post: post, Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, label+" status"))}
 		case 2:
-			body = crdt.Respond{Post: post, Quantity: rapid.Uint32Range(0, 3).Draw(t, label+" qty")}
+			body = crdt.Respond{Post: post, Quantity: rapid.Uint32Range(0, 3).Draw(t, label+" qty"), By: rapid.SampledFrom(byNames).Draw(t, label+" by")}
 		case 3:
 			r := response{id: m.nextID(), author: author}
 			if len(responses) > 0 {

@@ -99,6 +99,7 @@ func (h hasher) post(p *Post) {
 	h.Write(p.Author[:])
 	h.hlc(p.CreatedAt)
 	h.str(p.Ref)
+	h.str(p.By)
 	h.hlc(p.UpdatedAt)
 	for _, r := range []*Reg[string]{&p.Title, &p.Details, &p.Category, &p.Location, &p.Contact} {
 		h.str(r.V)
@@ -125,6 +126,7 @@ func (h hasher) post(p *Post) {
 		h.hlc(r.Time)
 		h.u64(uint64(r.Quantity))
 		h.str(r.Note)
+		h.str(r.By)
 	}
 	h.u64(uint64(len(p.Tombstones)))
 	for _, t := range p.Tombstones {

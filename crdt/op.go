@@ -342,6 +342,10 @@ type PostCreate struct {
 	PostKind PostKind
 	Fields   Fields
 	Ref      string // optional external key (e.g. a spreadsheet row), for idempotent imports
+	// By is the display name of the person who made the post through
+	// the author's node (a phone at a meeting, on the laptop's key);
+	// empty when the node's own user did.
+	By string
 }
 
 // PostEdit sets the fields named by Set.
@@ -363,6 +367,7 @@ type Respond struct {
 	Post     ID
 	Quantity uint32
 	Note     string
+	By       string // who responded through the author's node; as PostCreate.By
 }
 
 // Unrespond withdraws a response. Only the response's author may.

@@ -48,6 +48,7 @@ type Response struct {
 	Time     HLC
 	Quantity uint32
 	Note     string
+	By       string // Respond.By: who responded through the author's node
 }
 
 // Tombstone records an Unrespond: the response ID and who withdrew it.
@@ -78,7 +79,8 @@ type Post struct {
 	Author    PublicKey
 	CreatedAt HLC
 	Ref       string
-	UpdatedAt HLC // greatest HLC of any op applied
+	By        string // PostCreate.By: who made the post through the author's node
+	UpdatedAt HLC    // greatest HLC of any op applied
 
 	Title    Reg[string]
 	Details  Reg[string]
@@ -117,7 +119,7 @@ func (p *Post) Apply(op *Op, privileged bool) bool {
 	switch b := op.Body.(type) {
 	case PostCreate:
 		if !p.Created {
-			p.Created, p.Kind, p.Author, p.CreatedAt, p.Ref = true, b.PostKind, op.Author, op.Time, b.Ref
+			p.Created, p.Kind, p.Author, p.CreatedAt, p.Ref, p.By = true, b.PostKind, op.Author, op.Time, b.Ref, b.By
 			changed = true
 		}
 		changed = p.setFields(AllFields, &b.Fields, s) || changed
@@ -135,7 +137,7 @@ func (p *Post) Apply(op *Op, privileged bool) bool {
 	case Respond:
 		i, found := slices.BinarySearchFunc(p.Responses, op.ID, func(r Response, id ID) int { return r.ID.Compare(id) })
 		if !found {
-			p.Responses = slices.Insert(p.Responses, i, Response{ID: op.ID, Author: op.Author, Time: op.Time, Quantity: b.Quantity, Note: b.Note})
+			p.Responses = slices.Insert(p.Responses, i, Response{ID: op.ID, Author: op.Author, Time: op.Time, Quantity: b.Quantity, Note: b.Note, By: b.By})
 			changed = true
 		}
 	case Unrespond:

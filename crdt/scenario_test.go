@@ -2,6 +2,7 @@ package crdt_test
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ import (
 //	edit carol coats title="warm coats" qty=6 at=300 the keys given make the mask
 //	status bob coats claimed at=400
 //	respond carol coats r1 qty=3 note="two bags" at=500   creates response "r1"
+//	post and respond may carry by=NAME: who acted through the author's node
 //	unrespond carol coats r1 at=600
 //
 // Times are "wall" or "wall.logical". Every op line may end with
@@ -38,6 +40,7 @@ import (
 // alphabetical order, as readable in the transcript.
 //
 //	expect post coats status=claimed title="warm coats" qty=6 claimed=7 over_claimed=true
+//	expect post coats by=Sam responders=Lee,-     the active responses' by, "-" for none
 //	expect open at=5000 coats blankets          exactly these posts are on the open board
 //	expect member bob role=admin name=Bob       role=none for a non-member
 //	expect parked 2
@@ -274,9 +277,11 @@ func (s *scenario) do(words []string, autoLabel string) {
 		if !ok {
 			s.fatalf("post kind %q", pos[3])
 		}
+		by := kv["by"]
+		delete(kv, "by")
 		f, _ := s.fields(kv)
 		author, label = pos[1], pos[2]
-		body = crdt.PostCreate{PostKind: k, Fields: f}
+		body = crdt.PostCreate{PostKind: k, Fields: f, By: by}
 	case "edit":
 		s.need(pos, 3, "edit <author> <post> field=value... at=T")
 		f, m := s.fields(kv)
@@ -297,7 +302,7 @@ func (s *scenario) do(words []string, autoLabel string) {
 			q = s.int(v)
 		}
 		author, label = pos[1], pos[3]
-		body = crdt.Respond{Post: idOf(pos[2]), Quantity: uint32(q), Note: kv["note"]}
+		body = crdt.Respond{Post: idOf(pos[2]), Quantity: uint32(q), Note: kv["note"], By: kv["by"]}
 	case "unrespond":
 		s.need(pos, 4, "unrespond <author> <post> <response> at=T")
 		author = pos[1]
@@ -423,6 +428,14 @@ func postField(p *crdt.Post, k string, now int64) string {
 		return fmt.Sprint(len(p.ActiveResponses()))
 	case "all_responses":
 		return fmt.Sprint(len(p.Responses))
+	case "by":
+		return p.By
+	case "responders": // the active responses' By, in ID order; "-" for the node's own user
+		var bys []string
+		for _, r := range p.ActiveResponses() {
+			bys = append(bys, cmp.Or(r.By, "-"))
+		}
+		return strings.Join(bys, ",")
 	case "on_open_board":
 		return strconv.FormatBool(p.OnOpenBoard(now))
 	}

@@ -87,6 +87,26 @@ func (r *reader) arrayMax(max int) int {
 	return got
 }
 
+// optional returns the length of an array of n elements followed by
+// one optional string, which is left out when empty.
+func optional(n int, s string) int {
+	if s == "" {
+		return n
+	}
+	return n + 1
+}
+
+// arrayRange reads an array header of min to max elements, for arrays
+// whose last elements are optional (left out when empty, so that older
+// encodings stay valid and keep their bytes).
+func (r *reader) arrayRange(min, max int) int {
+	n := r.arrayMax(max)
+	if r.err == nil && n < min {
+		r.fail(fmt.Errorf("array of %d, at least %d", n, min))
+	}
+	return n
+}
+
 func (r *reader) uint(max uint64) uint64 {
 	if r.err != nil {
 		return 0

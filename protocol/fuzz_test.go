@@ -29,7 +29,7 @@ func decodeErr(err error) bool {
 }
 
 func FuzzDecodeOp(f *testing.F) {
-	for _, fx := range fixtures(f) {
+	for _, fx := range append(fixtures(f), byFixtures(f)...) {
 		f.Add(fx.enc)
 	}
 	for _, bm := range bombs() {
@@ -71,6 +71,10 @@ func FuzzDecodePost(f *testing.F) {
 		f.Add(EncodePost(p))
 	}
 	f.Add(EncodePost(fixtureEmptyPost()))
+	withBy := fixtureEmptyPost()
+	withBy.By = "Sam"
+	withBy.Responses = []crdt.Response{{Note: "one pack", By: "Léa"}}
+	f.Add(EncodePost(withBy))
 	for _, bm := range bombs() {
 		f.Add(bm.b)
 	}

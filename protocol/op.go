@@ -206,13 +206,19 @@ func writeBody(w *writer, body crdt.Body) error {
 	case crdt.Leave:
 		w.array(0)
 	case crdt.PostCreate:
-		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef)); err != nil {
+		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef), checkText("by", b.By, MaxName)); err != nil {
 			return err
 		}
-		w.array(3)
+		// [kind, fields, ref, by?]: by only when not empty, so that a post
+		// of the node's own user keeps the encoding (and the ID) it had
+		// before by existed.
+		w.array(optional(3, b.By))
 		w.uint(uint64(b.PostKind))
 		writeFields(w, &b.Fields)
 		w.str(b.Ref)
+		if b.By != "" {
+			w.str(b.By)
+		}
 	case crdt.PostEdit:
 		if err := checkFields(&b.Fields); err != nil {
 			return err
@@ -226,13 +232,17 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.bin(b.Post[:])
 		w.uint(uint64(b.Status))
 	case crdt.Respond:
-		if err := checkText("note", b.Note, MaxNote); err != nil {
+		if err := firstErr(checkText("note", b.Note, MaxNote), checkText("by", b.By, MaxName)); err != nil {
 			return err
 		}
-		w.array(3)
+		// [post, quantity, note, by?], by as in PostCreate
+		w.array(optional(3, b.By))
 		w.bin(b.Post[:])
 		w.uint(uint64(b.Quantity))
 		w.str(b.Note)
+		if b.By != "" {
+			w.str(b.By)
+		}
 	case crdt.Unrespond:
 		w.array(2)
 		w.bin(b.Post[:])
@@ -287,10 +297,13 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		body = crdt.Leave{}
 	case crdt.KindPostCreate:
 		var b crdt.PostCreate
-		r.array(3)
+		n := r.arrayRange(3, 4)
 		b.PostKind = crdt.PostKind(r.uint(math.MaxUint8))
 		readFields(r, &b.Fields)
 		b.Ref = r.str("ref", MaxRef)
+		if n == 4 { // an empty by here is not canonical: the re-encoding check refuses it
+			b.By = r.str("by", MaxName)
+		}
 		body = b
 	case crdt.KindPostEdit:
 		var b crdt.PostEdit
@@ -307,10 +320,13 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		body = b
 	case crdt.KindRespond:
 		var b crdt.Respond
-		r.array(3)
+		n := r.arrayRange(3, 4)
 		r.fixed(b.Post[:])
 		b.Quantity = uint32(r.uint(math.MaxUint32))
 		b.Note = r.str("note", MaxNote)
+		if n == 4 {
+			b.By = r.str("by", MaxName)
+		}
 		body = b
 	case crdt.KindUnrespond:
 		var b crdt.Unrespond

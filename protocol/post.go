@@ -13,13 +13,15 @@ import (
 //
 //	[version, id, group, created, kind, author, created_at, ref, updated_at,
 //	 [stamp...], title, details, category, location, contact, quantity,
-//	 urgency, expires, status, withdrawn, [response...], [tombstone...]]
+//	 urgency, expires, status, withdrawn, [response...], [tombstone...], by?]
 //
 // A register is [value, stamp index]; index 0 is the zero stamp, i > 0
 // is the i-th stamp of the list (most registers share the create's stamp).
+// A response is [id, author, time, quantity, note, by?]. The by fields
+// (crdt.Post.By, crdt.Response.By) are left out when empty.
 const (
 	postVersion     = 2
-	postFields      = 22
+	postFields      = 22 // without the optional by
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
 	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
@@ -30,7 +32,7 @@ const (
 // EncodePost encodes a post record.
 func EncodePost(p *crdt.Post) []byte {
 	w := newWriter()
-	w.array(postFields)
+	w.array(optional(postFields, p.By))
 	w.uint(postVersion)
 	w.bin(p.ID[:])
 	w.bin(p.Group[:])
@@ -82,18 +84,24 @@ func EncodePost(p *crdt.Post) []byte {
 	w.uint(idx[9])
 	w.array(len(p.Responses))
 	for _, r := range p.Responses {
-		w.array(5)
+		w.array(optional(5, r.By))
 		w.bin(r.ID[:])
 		w.bin(r.Author[:])
 		writeHLC(w, r.Time)
 		w.uint(uint64(r.Quantity))
 		w.str(r.Note)
+		if r.By != "" {
+			w.str(r.By)
+		}
 	}
 	w.array(len(p.Tombstones))
 	for _, t := range p.Tombstones {
 		w.array(2)
 		w.bin(t.Response[:])
 		w.bin(t.Author[:])
+	}
+	if p.By != "" {
+		w.str(p.By)
 	}
 	return w.bytes()
 }
@@ -105,7 +113,7 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 	}
 	p := &crdt.Post{}
 	r := newReader(b)
-	r.array(postFields)
+	n := r.arrayRange(postFields, postFields+1)
 	if v := r.uint(math.MaxUint8); r.err == nil && v != postVersion {
 		return nil, fmt.Errorf("post record: %w: version %d", ErrUnsupported, v)
 	}
@@ -157,12 +165,15 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 		p.Responses = make([]crdt.Response, n)
 		for i := range p.Responses {
 			x := &p.Responses[i]
-			r.array(5)
+			m := r.arrayRange(5, 6)
 			r.fixed(x.ID[:])
 			r.fixed(x.Author[:])
 			x.Time = readHLC(r)
 			x.Quantity = uint32(r.uint(math.MaxUint32))
 			x.Note = r.str("note", MaxNote)
+			if m == 6 {
+				x.By = r.str("by", MaxName)
+			}
 		}
 	}
 	if n := r.arrayMax(len(b) / minTombstoneBytes); n > 0 {
@@ -172,6 +183,9 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 			r.fixed(p.Tombstones[i].Response[:])
 			r.fixed(p.Tombstones[i].Author[:])
 		}
+	}
+	if n == postFields+1 {
+		p.By = r.str("by", MaxName)
 	}
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("post record: %w", err)

@@ -97,6 +97,7 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 			PostKind: crdt.PostKind(rapid.IntRange(1, 2).Draw(t, "post kind")),
 			Fields:   genFields(t, true),
 			Ref:      genText(t, "ref", MaxRef),
+			By:       genText(t, "by", MaxName),
 		}
 	case 4:
 		set := crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, "mask"))
@@ -104,7 +105,7 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 	case 5:
 		op.Body = crdt.PostStatus{Post: genID(t, "post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
 	case 6:
-		op.Body = crdt.Respond{Post: genID(t, "post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote)}
+		op.Body = crdt.Respond{Post: genID(t, "post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
 	case 7:
 		op.Body = crdt.Unrespond{Post: genID(t, "post"), Response: genID(t, "response")}
 	}
@@ -167,6 +168,7 @@ func genPost(t *rapid.T) *crdt.Post {
 	p.CreatedAt = crdt.HLC{Wall: rapid.Int64().Draw(t, "created at"), Logical: rapid.Uint32().Draw(t, "created logical")}
 	p.UpdatedAt = crdt.HLC{Wall: rapid.Int64().Draw(t, "updated at"), Logical: rapid.Uint32().Draw(t, "updated logical")}
 	p.Ref = genText(t, "ref", MaxRef)
+	p.By = genText(t, "by", MaxName)
 	f := genFields(t, false)
 	p.Title = crdt.Reg[string]{V: f.Title, S: stamp("title")}
 	p.Details = crdt.Reg[string]{V: f.Details, S: stamp("details")}
@@ -178,7 +180,7 @@ func genPost(t *rapid.T) *crdt.Post {
 	p.Expires = crdt.Reg[int64]{V: rapid.Int64().Draw(t, "expires"), S: stamp("expires")}
 	p.Status = crdt.Reg[crdt.Status]{V: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status")), S: stamp("status")}
 	for range rapid.IntRange(0, 4).Draw(t, "responses") {
-		r := crdt.Response{ID: genID(t, "response"), Time: crdt.HLC{Wall: rapid.Int64().Draw(t, "rt")}, Quantity: rapid.Uint32().Draw(t, "rq"), Note: genText(t, "note", MaxNote)}
+		r := crdt.Response{ID: genID(t, "response"), Time: crdt.HLC{Wall: rapid.Int64().Draw(t, "rt")}, Quantity: rapid.Uint32().Draw(t, "rq"), Note: genText(t, "note", MaxNote), By: genText(t, "rby", MaxName)}
 		r.Author = crdt.PublicKey(genID(t, "ra"))
 		p.Responses = append(p.Responses, r)
 	}

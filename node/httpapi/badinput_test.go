@@ -3,7 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -140,7 +143,7 @@ func TestForeignHostAndCrossSite(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("foreign Host: %d", res.StatusCode)
 	}
-	for _, host := range []string{"localhost:7777", "127.0.0.1", "[::1]:7777", "mutual.local"} {
+	for _, host := range []string{"localhost:7777", "127.0.0.1", "[::1]:7777", "mutual.localhost"} {
 		req, _ := http.NewRequest("GET", n.srv.URL+"/api/v1/node", nil)
 		req.Host = host
 		res, err := n.srv.Client().Do(req)
@@ -168,5 +171,86 @@ func TestForeignHostAndCrossSite(t *testing.T) {
 	}
 	if !bytes.Equal(before, n.board()) {
 		t.Error("cross-site POST changed the board")
+	}
+}
+
+// A .local (mDNS) name can be claimed by any machine on the LAN: a page
+// served under one may rebind it to 127.0.0.1 and reach the API over
+// loopback. Such a request is never this machine's own user: outside
+// meeting mode it is refused; in meeting mode it needs a session, like a
+// phone, and has only a phone's rights.
+func TestLocalHostIsNotLoopback(t *testing.T) {
+	for _, host := range []string{"mutual.local", "Amal-Laptop.LOCAL.:7777", "local"} {
+		t.Run(host, func(t *testing.T) {
+			n := newTestNode(t, nil)
+			before := n.board()
+			for _, tc := range []struct{ method, path, body string }{
+				{"GET", "/api/v1/node", ""},
+				{"GET", "/api/v1/posts", ""},
+				{"POST", "/api/v1/posts", `{"kind":"need","title":"rebound"}`},
+				{"POST", "/api/v1/invites", `{"role":"admin"}`},
+			} {
+				req, _ := http.NewRequest(tc.method, n.srv.URL+tc.path, strings.NewReader(tc.body))
+				req.Host = host
+				if tc.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				res, err := n.srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var e struct{ Error string }
+				json.NewDecoder(res.Body).Decode(&e)
+				res.Body.Close()
+				if res.StatusCode != http.StatusForbidden || e.Error == "" {
+					t.Errorf("%s %s with Host %s over loopback, not in meeting mode: %d %q, want 403", tc.method, tc.path, host, res.StatusCode, e.Error)
+				}
+			}
+			if !bytes.Equal(before, n.board()) {
+				t.Error("the board changed")
+			}
+		})
+	}
+
+	rep, _ := newReplica(t)
+	s := New(Config{Board: rep, Meeting: true, Logger: quietLogger()})
+	defer s.Close()
+	local := func(method, target, body string, c *http.Cookie) *httptest.ResponseRecorder {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req := httptest.NewRequest(method, target, rd)
+		req.RemoteAddr = "127.0.0.1:50000"
+		req.Host = "mutual.local:7777"
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c != nil {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := local("GET", "/api/v1/posts", "", nil); rec.Code != http.StatusUnauthorized {
+		t.Errorf("meeting mode, .local Host over loopback, no session: %d, want 401", rec.Code)
+	}
+	if rec := local("POST", "/api/v1/invites", `{"role":"admin"}`, nil); rec.Code != http.StatusUnauthorized {
+		t.Errorf("meeting mode, .local Host over loopback, invite without a session: %d, want 401", rec.Code)
+	}
+	u, _ := url.Parse(s.JoinURL("http://mutual.local:7777"))
+	rec := local("GET", u.RequestURI(), "", nil)
+	if rec.Code != http.StatusSeeOther || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("join: %d", rec.Code)
+	}
+	session := rec.Result().Cookies()[0]
+	if rec := local("GET", "/api/v1/posts", "", session); rec.Code != http.StatusOK {
+		t.Errorf("with a session: %d %s", rec.Code, rec.Body)
+	}
+	// A phone's rights, not the organiser's.
+	if rec := local("POST", "/api/v1/invites", `{"role":"admin"}`, session); rec.Code != http.StatusForbidden {
+		t.Errorf("admin invite with a session over a .local Host: %d %s, want 403", rec.Code, rec.Body)
 	}
 }

@@ -9,10 +9,16 @@
 // or did not.
 //
 // Trust. Requests from the loopback interface are trusted, as for any
-// program of the same user. In meeting mode (Config.Meeting) the node
-// also listens on the LAN; there every /api/v1 request from another
-// address needs a session, which a browser gets by opening the join link
-// (Server.JoinURL) shown on the organiser's screen. Whatever the mode,
+// program of the same user, unless their Host header is an mDNS (.local)
+// name, which any machine on the LAN can claim and rebind to 127.0.0.1:
+// those are treated like requests from another machine (refused outside
+// meeting mode). In meeting mode (Config.Meeting) the node also listens
+// on the LAN; there every /api/v1 request from another machine needs a
+// session, which a browser gets by opening the join link
+// (Server.JoinURL) shown on the organiser's screen. A session has a
+// phone's rights, not the organiser's: it may read the board, post and
+// respond under the name it gave, and change or withdraw only what it
+// made; phoneRoutes in phones.go is the whole list. Whatever the mode,
 // the API refuses requests whose Host header names a domain other than
 // localhost (DNS rebinding), state-changing requests that a browser
 // marks as cross-origin (CSRF), and JSON or CSV bodies sent under any

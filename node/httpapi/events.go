@@ -55,7 +55,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				data, err := json.Marshal(struct {
 					Type string   `json:"type"`
 					Post postJSON `json:"post"`
-				}{"post", s.viewer().post(ev.Post)})
+				}{"post", s.viewer(r).post(ev.Post)})
 				if err != nil {
 					s.log.Error("events: encode", "err", err)
 					continue

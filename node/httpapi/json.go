@@ -117,6 +117,11 @@ type postJSON struct {
 	ClaimedQuantity uint64         `json:"claimed_quantity"`
 	Responses       []responseJSON `json:"responses"`
 	Ref             string         `json:"ref,omitempty"`
+	// By is who made the post through the author's node (a phone at a
+	// meeting): shown as "By, via AuthorName". "" for the node's user.
+	By string `json:"by"`
+	// Yours: the caller may change the post (a phone: it made it).
+	Yours bool `json:"yours"`
 }
 
 type responseJSON struct {
@@ -126,19 +131,23 @@ type responseJSON struct {
 	Quantity   uint32 `json:"quantity"`
 	Note       string `json:"note"`
 	CreatedAt  string `json:"created_at"`
+	By         string `json:"by"`    // as the post's
+	Yours      bool   `json:"yours"` // the caller may withdraw it
 }
 
-// viewer renders posts for one response: it remembers which groups this
-// node is a member of, which decides whether contacts are shown.
+// viewer renders posts for one request: it remembers which groups this
+// node is a member of, which decides whether contacts are shown, and who
+// asks (a phone's session, or this node's user), which decides "yours".
 type viewer struct {
-	s      *Server
-	self   crdt.PublicKey
-	member map[crdt.ID]bool
-	now    int64
+	s       *Server
+	self    crdt.PublicKey
+	session string
+	member  map[crdt.ID]bool
+	now     int64
 }
 
-func (s *Server) viewer() *viewer {
-	return &viewer{s: s, self: s.cfg.Board.Self(), member: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
+func (s *Server) viewer(r *http.Request) *viewer {
+	return &viewer{s: s, self: s.cfg.Board.Self(), session: sessionOf(r), member: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
 }
 
 // canSeeContact: contacts are for the group's members only. This node's
@@ -178,6 +187,8 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		ClaimedQuantity: p.Claimed(),
 		Responses:       []responseJSON{},
 		Ref:             p.Ref,
+		By:              p.By,
+		Yours:           v.yoursPost(p),
 	}
 	if v.canSeeContact(p) {
 		c := p.Contact.V
@@ -191,6 +202,8 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 			Quantity:   r.Quantity,
 			Note:       r.Note,
 			CreatedAt:  fmtTime(r.Time.Time()),
+			By:         r.By,
+			Yours:      v.yoursResponse(&r),
 		})
 	}
 	return out

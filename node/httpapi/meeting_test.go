@@ -82,7 +82,14 @@ func TestMeetingMode(t *testing.T) {
 	if rec := serve(t, s, phone, "GET", "/api/v1/node", "", session); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"meeting":true`) {
 		t.Errorf("GET with session: %d %s", rec.Code, rec.Body)
 	}
-	if rec := serve(t, s, phone, "POST", "/api/v1/posts", `{"kind":"need","title":"Blankets"}`, session); rec.Code != http.StatusCreated {
+	// A phone says who it is before it writes.
+	if rec := serve(t, s, phone, "POST", "/api/v1/posts", `{"kind":"need","title":"Blankets"}`, session); rec.Code != http.StatusConflict {
+		t.Errorf("POST with a session without a name: %d %s, want 409", rec.Code, rec.Body)
+	}
+	if rec := serve(t, s, phone, "POST", "/api/v1/session", `{"name":"Sam"}`, session); rec.Code != http.StatusOK {
+		t.Errorf("name the session: %d %s", rec.Code, rec.Body)
+	}
+	if rec := serve(t, s, phone, "POST", "/api/v1/posts", `{"kind":"need","title":"Blankets"}`, session); rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), `"by":"Sam"`) {
 		t.Errorf("POST with session: %d %s", rec.Code, rec.Body)
 	}
 	// A forged cookie is no session.
@@ -90,8 +97,15 @@ func TestMeetingMode(t *testing.T) {
 		t.Errorf("forged cookie: %d", rec.Code)
 	}
 
-	// Revoke (from the session itself) ends it and changes the token.
-	if rec := serve(t, s, phone, "POST", "/api/v1/sessions/revoke", `{}`, session); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"revoked":1`) {
+	// A phone may not log every phone out; the organiser may.
+	if rec := serve(t, s, phone, "POST", "/api/v1/sessions/revoke", `{}`, session); rec.Code != http.StatusForbidden {
+		t.Fatalf("revoke from a phone: %d %s, want 403", rec.Code, rec.Body)
+	}
+	if rec := serve(t, s, phone, "GET", "/api/v1/node", "", session); rec.Code != http.StatusOK {
+		t.Errorf("GET after a refused revoke: %d", rec.Code)
+	}
+	// Revoke ends the session and changes the token.
+	if rec := serve(t, s, "127.0.0.1:1", "POST", "/api/v1/sessions/revoke", `{}`, nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"revoked":1`) {
 		t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
 	}
 	if rec := serve(t, s, phone, "GET", "/api/v1/node", "", session); rec.Code != http.StatusUnauthorized {

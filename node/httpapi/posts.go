@@ -100,7 +100,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if limit >= 0 && len(posts) > limit {
 		posts = posts[:limit]
 	}
-	writeJSON(w, http.StatusOK, s.viewer().posts(posts))
+	writeJSON(w, http.StatusOK, s.viewer(r).posts(posts))
 	return nil
 }
 
@@ -110,7 +110,7 @@ func (s *Server) getPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
 }
 
@@ -158,12 +158,18 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if in.By, err = s.actingName(r); err != nil {
+		return err
+	}
 	p, _, err := s.cfg.Board.CreatePost(r.Context(), gi.ID, in)
 	if err != nil {
 		return err
 	}
+	if sid := sessionOf(r); sid != "" {
+		s.sessions.addPost(sid, p.ID)
+	}
 	w.Header().Set("Location", "/api/v1/posts/"+p.ID.String())
-	writeJSON(w, http.StatusCreated, s.viewer().post(p))
+	writeJSON(w, http.StatusCreated, s.viewer(r).post(p))
 	return nil
 }
 
@@ -198,7 +204,7 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
 }
 
@@ -228,7 +234,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) error {
 	if p, err = s.cfg.Board.SetStatus(r.Context(), p.Group, id, st); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
 }
 
@@ -253,19 +259,27 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	if len(note) > protocol.MaxNote {
 		return inputErr("note: %d bytes, at most %d", len(note), protocol.MaxNote)
 	}
+	by, err := s.actingName(r)
+	if err != nil {
+		return err
+	}
 	p, err := s.cfg.Board.Post(id)
 	if err != nil {
 		return err
 	}
-	if p, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note); err != nil {
+	var rid crdt.ID
+	if p, rid, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note, by); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	if sid := sessionOf(r); sid != "" {
+		s.sessions.addResponse(sid, rid)
+	}
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
 }
 
 // DELETE /api/v1/posts/{id}/responses/{rid}: withdraw one of this
-// node's responses.
+// node's responses (a phone: one of its own, see phoneRoutes).
 func (s *Server) unrespond(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseID("post", r.PathValue("id"))
 	if err != nil {
@@ -290,7 +304,7 @@ func (s *Server) unrespond(w http.ResponseWriter, r *http.Request) error {
 	if p, err = s.cfg.Board.Unrespond(r.Context(), p.Group, id, rid); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewer().post(p))
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
 }
 

@@ -35,7 +35,7 @@ type Board interface {
 	ImportPost(ctx context.Context, group crdt.ID, in replica.PostInput) (*crdt.Post, replica.Imported, error)
 	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
-	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error)
+	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
 
 	Invite(ctx context.Context, group crdt.ID, o replica.InviteOptions) (string, *protocol.InviteCode, error)
@@ -166,6 +166,8 @@ func (s *Server) Close() error {
 
 func (s *Server) routes() {
 	s.handle("GET /api/v1/node", s.getNode)
+	s.handle("GET /api/v1/session", s.getSession)
+	s.handle("POST /api/v1/session", s.setSession)
 	s.handle("GET /api/v1/peers", s.getPeers)
 	s.handle("GET /api/v1/groups/{id}", s.getGroup)
 	s.handle("GET /api/v1/groups/{id}/check", s.checkGroup)
@@ -217,11 +219,17 @@ func (s *Server) routes() {
 // and returns the error otherwise.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// handle registers an API route. A phone's session reaches the handler
+// only as phoneRoutes allows.
 func (s *Server) handle(pattern string, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.allow[path] = append(s.allow[path], method)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := s.phoneMay(pattern, r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -237,30 +245,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if err := s.guard(r); err != nil {
+		sid, err := s.guard(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if sid != "" {
+			r = withSession(r, sid)
 		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// guard admits an API request: it needs a session in meeting mode (from
-// another host), must not come cross-origin from a browser if it changes
-// anything, and must declare the content type its body has.
-func (s *Server) guard(r *http.Request) error {
-	if s.sessions != nil && !isLoopback(r) && !s.sessions.valid(r) {
-		return errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+// guard admits an API request: one not from this machine's own user
+// needs a session in meeting mode (whose ID it returns) and is refused
+// otherwise; one that changes anything must not come cross-origin from a
+// browser, and must declare the content type its body has.
+func (s *Server) guard(r *http.Request) (session string, err error) {
+	if !s.trusted(r) {
+		if s.sessions == nil {
+			return "", errorf(errForbidden, "this node serves only its own machine: open http://localhost on it (a .local name is not trusted)")
+		}
+		if session = s.sessions.lookup(r, time.Now()); session == "" {
+			return "", errorf(errUnauthorized, "open the join link shown on the organiser's screen to use this board")
+		}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return nil
+		return session, nil
 	}
 	if err := s.cop.Check(r); err != nil {
-		return errorf(errForbidden, "cross-origin request refused: %v", err)
+		return "", errorf(errForbidden, "cross-origin request refused: %v", err)
 	}
 	if r.Method == http.MethodDelete || r.URL.Path == "/api/v1/sessions/revoke" {
-		return nil // no body is read
+		return session, nil // no body is read
 	}
 	want := "application/json"
 	switch r.URL.Path {
@@ -270,14 +288,39 @@ func (s *Server) guard(r *http.Request) error {
 		want = "application/octet-stream"
 	}
 	if !hasMediaType(r, want) {
-		return errorf(errMediaType, "send the body as Content-Type: %s", want)
+		return "", errorf(errMediaType, "send the body as Content-Type: %s", want)
 	}
-	return nil
+	return session, nil
 }
 
 func hasMediaType(r *http.Request, want string) bool {
 	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	return strings.EqualFold(strings.TrimSpace(ct), want)
+}
+
+// trusted reports whether the request is from this machine's own user:
+// it comes over loopback and does not name the node by an mDNS (.local)
+// name. Any machine on the LAN can answer for a .local name, so a web
+// page served under one can rebind it to 127.0.0.1 and send requests
+// over loopback with its own name in the Host header; such a request is
+// treated like one from another machine.
+func (s *Server) trusted(r *http.Request) bool {
+	return isLoopback(r) && !isMDNS(hostName(r))
+}
+
+// isMDNS reports whether host is an mDNS name.
+func isMDNS(host string) bool {
+	return host == "local" || strings.HasSuffix(host, ".local")
+}
+
+// hostName returns the request's Host without port, brackets or final
+// dot, in lower case.
+func hostName(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
 }
 
 // isLoopback reports whether the request comes from this machine.
@@ -296,12 +339,10 @@ func isLoopback(r *http.Request) bool {
 // checkHost refuses a Host header that names a domain the node was not
 // told about: a page on evil.example that rebinds its name to 127.0.0.1
 // would otherwise be same-origin with the API.
+// A .local name passes here (phones at a meeting may use one) but is
+// not trusted as this machine's user (see trusted).
 func (s *Server) checkHost(r *http.Request) error {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	host := hostName(r)
 	switch {
 	case host == "", host == "localhost",
 		strings.HasSuffix(host, ".localhost"), strings.HasSuffix(host, ".local"):

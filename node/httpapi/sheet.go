@@ -54,7 +54,7 @@ func (s *Server) digest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := sheet.Digest(&buf, gi.Name, s.viewer().rows(posts), now); err != nil {
+	if err := sheet.Digest(&buf, gi.Name, s.viewer(r).rows(posts), now); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -74,7 +74,7 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := sheet.Write(&buf, s.viewer().rows(posts)); err != nil {
+	if err := sheet.Write(&buf, s.viewer(r).rows(posts)); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

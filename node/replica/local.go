@@ -221,6 +221,7 @@ type PostInput struct {
 	Fields crdt.Fields
 	Status crdt.Status // other than open: set in the same commit as the post
 	Ref    string      // import key; a post with the same Ref in the group is returned instead
+	By     string      // who makes the post through this node (a phone at a meeting); "" for the node's own user
 }
 
 // Imported is what ImportPost did.
@@ -263,7 +264,7 @@ func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (
 			if !gs.canWrite(r.self) {
 				return nil, ErrNotMember
 			}
-			return crdt.PostCreate{PostKind: in.Kind, Fields: in.Fields, Ref: in.Ref}, nil
+			return crdt.PostCreate{PostKind: in.Kind, Fields: in.Fields, Ref: in.Ref, By: in.By}, nil
 		},
 		next: func(gs *groupState, done []crdt.Op) (crdt.Body, error) {
 			if len(done) > 1 || in.Status == crdt.Open {
@@ -298,11 +299,17 @@ func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (
 // (crdt.MayChange): an op the rules void would be signed and sent for
 // nothing.
 func (r *Replica) postOp(ctx context.Context, group, post crdt.ID, body crdt.Body) (*crdt.Post, error) {
+	p, _, err := r.postOpID(ctx, group, post, body)
+	return p, err
+}
+
+// postOpID is postOp that also returns the ID of the op written.
+func (r *Replica) postOpID(ctx context.Context, group, post crdt.ID, body crdt.Body) (*crdt.Post, crdt.ID, error) {
 	if _, err := r.st.Post(group, post); err != nil {
 		if err == store.ErrNotFound {
-			return nil, ErrNoPost
+			return nil, crdt.ID{}, ErrNoPost
 		}
-		return nil, err
+		return nil, crdt.ID{}, err
 	}
 	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
 		if !gs.canWrite(r.self) {
@@ -319,12 +326,17 @@ func (r *Replica) postOp(ctx context.Context, group, post crdt.ID, body crdt.Bod
 		return body, nil
 	}})
 	if err != nil {
-		return nil, err
+		return nil, crdt.ID{}, err
+	}
+	var id crdt.ID
+	if len(l.ops) > 0 {
+		id = l.ops[0].ID
 	}
 	if l.post == nil { // the op changed nothing visible: return the current state
-		return r.st.Post(group, post)
+		p, err := r.st.Post(group, post)
+		return p, id, err
 	}
-	return l.post, nil
+	return l.post, id, nil
 }
 
 // EditPost sets the fields in mask.
@@ -337,9 +349,11 @@ func (r *Replica) SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Sta
 	return r.postOp(ctx, group, post, crdt.PostStatus{Post: post, Status: s})
 }
 
-// Respond adds an "I can help" response.
-func (r *Replica) Respond(ctx context.Context, group, post crdt.ID, qty uint32, note string) (*crdt.Post, error) {
-	return r.postOp(ctx, group, post, crdt.Respond{Post: post, Quantity: qty, Note: note})
+// Respond adds an "I can help" response, made through this node by by
+// ("" for the node's own user). It returns the post and the response's
+// ID (the op's), which is what Unrespond takes.
+func (r *Replica) Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error) {
+	return r.postOpID(ctx, group, post, crdt.Respond{Post: post, Quantity: qty, Note: note, By: by})
 }
 
 // Unrespond withdraws one of this node's responses.

@@ -103,11 +103,17 @@ func TestPostsSurviveReopenAndMatchRecomputedState(t *testing.T) {
 		p := post(t, n, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats", Category: "Clothing", Quantity: 4}})
 		ids = append(ids, p.ID)
 	}
+	// Made through this node by someone at a meeting: the names stay.
+	bySam := post(t, n, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "nappies"}, By: "Sam"})
 	if _, err := n.r.SetStatus(ctx, g, ids[0], crdt.Claimed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.r.Respond(ctx, g, ids[1], 5, "I have 5"); err != nil {
+	if _, _, err := n.r.Respond(ctx, g, ids[1], 5, "I have 5", ""); err != nil {
 		t.Fatal(err)
+	}
+	p, rid, err := n.r.Respond(ctx, g, bySam.ID, 1, "", "Lee")
+	if err != nil || len(p.Responses) != 1 || p.Responses[0].ID != rid || p.Responses[0].By != "Lee" || p.By != "Sam" {
+		t.Fatalf("respond by Lee: %v, %s, %+v", err, rid.Short(), p)
 	}
 	open1, err := n.r.Posts(replica.Filter{Group: g, OpenOnly: true, Category: "clothing"})
 	if err != nil || len(open1) != 19 {
@@ -122,9 +128,12 @@ func TestPostsSurviveReopenAndMatchRecomputedState(t *testing.T) {
 		t.Fatalf("state hash changed across reopen: %s, then %s", h1.Short(), h2.Short())
 	}
 	check(t, n, g)
-	p, err := n.r.Post(ids[1])
+	p, err = n.r.Post(ids[1])
 	if err != nil || !p.OverClaimed() {
 		t.Fatalf("post 1 should be over-claimed: %v", err)
+	}
+	if p, err = n.r.Post(bySam.ID); err != nil || p.By != "Sam" || len(p.Responses) != 1 || p.Responses[0].By != "Lee" {
+		t.Fatalf("after reopen, the post by Sam is %+v (%v)", p, err)
 	}
 	// The node's own seq chain continues after reopen.
 	post(t, n, g, replica.PostInput{Kind: crdt.Offer, Fields: crdt.Fields{Title: "van"}})

@@ -164,7 +164,12 @@ type apiPost struct {
 	Quantity        uint32 `json:"quantity"`
 	Urgency         string `json:"urgency"`
 	AuthorName      string `json:"author_name"`
+	By              string `json:"by"`
 	ClaimedQuantity uint64 `json:"claimed_quantity"`
+	Responses       []struct {
+		ID string `json:"id"`
+		By string `json:"by"`
+	} `json:"responses"`
 }
 
 type apiGroup struct {
@@ -308,10 +313,11 @@ type tab struct {
 }
 
 // newTab opens a tab (in a window of its own, so that it gets animation frames) and fails the
-// test at cleanup if the page threw an uncaught exception or called console.error.
-func newTab(tb testing.TB, browser context.Context, name string) *tab {
+// test at cleanup if the page threw an uncaught exception or called console.error. With
+// chromedp.WithNewBrowserContext() the tab has cookies of its own, like another device.
+func newTab(tb testing.TB, browser context.Context, name string, opts ...chromedp.ContextOption) *tab {
 	tb.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancel := chromedp.NewContext(browser, opts...)
 	tb.Cleanup(cancel)
 	tt := &tab{ctx: ctx, name: name}
 	err := chromedp.Listen(ctx, func(ev any) {

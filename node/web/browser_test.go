@@ -43,7 +43,7 @@ func fillPostForm(tb testing.TB, tt *tab, v map[string]string) {
 	tb.Helper()
 	tt.do(tb, "open the new-post form", chromedp.WaitVisible(chromedp.ID("new-title")))
 	var acts []chromedp.Action[chromedp.Void]
-	for _, k := range []string{"kind", "title", "details", "category", "location", "quantity", "urgency", "expires", "contact"} {
+	for _, k := range []string{"by", "kind", "title", "details", "category", "location", "quantity", "urgency", "expires", "contact"} {
 		val, ok := v[k]
 		if !ok {
 			continue
@@ -295,13 +295,13 @@ func testMeeting(t *testing.T, host *testNode, base, joinURL string) {
 		t.Errorf("fetch /api/v1/posts with the session: %d, want 200", code)
 	}
 
-	// A member of the meeting can post from the phone.
+	// A member of the meeting can post from the phone, under the name it gives.
 	tt.do(t, "go to the form", chromedp.Click(chromedp.CSS(`nav a[data-route=new]`)))
-	fillPostForm(t, tt, map[string]string{"kind": "offer", "title": "Lift home after the meeting", "location": "Northside"})
+	fillPostForm(t, tt, map[string]string{"by": "Sam", "kind": "offer", "title": "Lift home after the meeting", "location": "Northside"})
 	id := submittedPostID(t, tt)
 	var p apiPost
 	host.call(t, http.MethodGet, "/api/v1/posts/"+id, nil, &p)
-	if p.Title != "Lift home after the meeting" || p.Kind != "offer" {
+	if p.Title != "Lift home after the meeting" || p.Kind != "offer" || p.By != "Sam" {
 		t.Errorf("post made with the session: %+v", p)
 	}
 }

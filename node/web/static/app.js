@@ -107,7 +107,7 @@
   function hay(p) {
     if (p.__s === undefined) {
       Object.defineProperty(p, '__s', {
-        value: [p.title, p.details, p.category, p.location, p.author_name].join('\n').toLowerCase(),
+        value: [p.title, p.details, p.category, p.location, p.author_name, p.by].join('\n').toLowerCase(),
       });
     }
     return p.__s;
@@ -156,8 +156,21 @@
     if (!p.claimed_quantity) return t('qty', { n: p.quantity });
     return t('qtyClaimed', { n: p.quantity || 0, c: p.claimed_quantity });
   }
+  // author names who made a post or a response: the node (its member name), or, for someone who used
+  // the node at a meeting (a phone), "Sam, via Amal's laptop".
   function author(x) {
-    return x.author_name || short(x.author) || t('someone');
+    const node = x.author_name || short(x.author) || t('someone');
+    return x.by ? t('via', { name: x.by, node }) : node;
+  }
+  // A phone at a meeting may change only what it made; it gives its name before it first writes.
+  const isPhone = (ctx) => !!(ctx && ctx.session && ctx.session.phone);
+  const mayChange = (p, ctx) => !isPhone(ctx) || !!p.yours;
+  const needsName = (ctx) => isPhone(ctx) && !ctx.session.name;
+  // nameField asks a phone for its name, in a form that writes (id prefix p).
+  function nameField(p) {
+    return `<div class="field who"><label for="${p}by">${te('fYourName')}</label>` +
+      `<input id="${p}by" name="by" value="" required maxlength="100" autocomplete="name" aria-describedby="${p}by-hint">` +
+      `<small class="hint" id="${p}by-hint">${te('hYourName')}</small></div>`;
   }
 
   // card renders one post on the board.
@@ -240,6 +253,7 @@
     const p = fid + '-';
     const groups = (ctx.groups || []).filter((g) => !/^follow/.test(g.role || ''));
     let h = `<form id="${fid}" class="form">`;
+    if (!edit && needsName(ctx)) h += nameField(p);
     if (!edit) {
       h += field(p + 'kind', 'fKind', select(p + 'kind', 'kind', KINDS.map((k) => [k, t('kind_' + k)]), v.kind));
       if (groups.length > 1) h += field(p + 'group', 'fGroup', select(p + 'group', 'group', groupOpts(groups), v.group || ctx.group));
@@ -299,10 +313,11 @@
     h += '<ol class="responses">';
     for (const r of rs) {
       h += `<li><strong>${esc(author(r))}</strong>${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
+      if (r.yours) h += ` <button type="button" class="small" data-act="unrespond" data-rid="${esc(r.id)}">${te('takeBack')}</button>`;
       if (r.note) h += `<p class="note">${esc(r.note)}</p>`;
       h += '</li>';
     }
-    return h + '</ol>';
+    return h + '</ol>' + alertBox('resp-err');
   }
   // postDetails is the live part of the post page (re-rendered on updates).
   function postDetails(p, ctx) {
@@ -319,18 +334,18 @@
     h += row('fContact', p.contact, 'contact');
     if ((ctx.groups || []).length > 1) h += row('fGroup', groupName(ctx.groups, p.group));
     h += row('fAuthor', author(p)) + row('fCreated', when(p.created_at)) + row('fUpdated', when(p.updated_at));
-    h += '</dl>' + statusButtons(p) + alertBox('status-err');
+    h += '</dl>' + (mayChange(p, ctx) ? statusButtons(p) + alertBox('status-err') : '');
     return h + responses(p, now);
   }
-  function helpForm() {
+  function helpForm(ctx) {
     return `<section class="box" aria-labelledby="help-h"><h2 id="help-h">${te('canHelp')}</h2><form id="help" class="form">` +
-      field('help-quantity', 'fHelpQty', input('help-quantity', 'quantity', '', 'type="number" min="1" step="1" inputmode="numeric"')) +
+      (needsName(ctx) ? nameField('help-') : '') + field('help-quantity', 'fHelpQty', input('help-quantity', 'quantity', '', 'type="number" min="1" step="1" inputmode="numeric"')) +
       field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2"></textarea>') +
       alertBox('help-err') + `<p class="msg" id="help-msg" role="status"></p><button type="submit">${te('sendHelp')}</button></form></section>`;
   }
   function viewPost(p, ctx) {
-    return `<article id="post-view">${postDetails(p, ctx)}</article>${helpForm()}` +
-      `<details class="box edit"><summary>${te('edit')}</summary>${postForm('edit', formValues(p), ctx, true)}</details>` +
+    return `<article id="post-view">${postDetails(p, ctx)}</article>${helpForm(ctx)}` +
+      (mayChange(p, ctx) ? `<details class="box edit"><summary>${te('edit')}</summary>${postForm('edit', formValues(p), ctx, true)}</details>` : '') +
       `<p class="actions"><a href="#/">${te('backToBoard')}</a></p>`;
   }
   function viewNew(ctx) {
@@ -359,7 +374,17 @@
     }
     return h;
   }
+  // viewPhone is the group page of a phone at a meeting: its name, and what it cannot do here.
+  function viewPhone(ctx) {
+    const node = ctx.node || {};
+    return heading('groupTitle') + `<dl class="fields">${row('nodeName', node.name)}</dl>` +
+      `<section class="box" aria-labelledby="who-h"><h2 id="who-h">${te('fYourName')}</h2><form id="whoami" class="form">` +
+      field('who-name', 'fYourName', input('who-name', 'name', ctx.session.name || '', 'required maxlength="100" autocomplete="name" aria-describedby="who-name-hint"'), 'hYourName') +
+      alertBox('who-err') + `<p class="msg" id="who-msg" role="status"></p><button type="submit">${te('save')}</button></form></section>` +
+      `<p class="box">${te('phoneLimits')}</p>`;
+  }
   function viewGroup(ctx) {
+    if (isPhone(ctx)) return viewPhone(ctx);
     const node = ctx.node || {}, groups = node.groups || [], gid = ctx.group;
     let h = heading('groupTitle');
     h += `<dl class="fields">${row('nodeName', node.name)}${row('peerId', short(node.peer_id))}</dl>`;
@@ -403,7 +428,7 @@
 
   const exported = {
     t, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
-    card, boardLists, formValues, postBody, postForm, viewBoard, viewPost, postDetails, viewNew,
+    card, boardLists, formValues, postBody, postForm, viewBoard, viewPost, postDetails, viewNew, author,
     viewGroup, membersTable, inviteResult, importResult, viewPeers, peersTable, statusText,
   };
   if (typeof module === 'object' && module.exports) module.exports = exported;
@@ -413,12 +438,12 @@
 
   const $ = (id) => document.getElementById(id);
   const st = {
-    node: null, posts: new Map(), peers: [], online: false, dropped: false, loaded: false,
+    node: null, session: null, posts: new Map(), peers: [], online: false, dropped: false, loaded: false,
     tab: 'need', group: '', cats: [], catKey: '', route: '', id: '',
   };
   const F = { q: '', group: '', kind: '', category: '', status: 'active', urgency: '' };
   const groups = () => (st.node && st.node.groups) || [];
-  const ctx = () => ({ groups: groups(), node: st.node, cats: st.cats, group: st.group, tab: st.tab, now: Date.now() });
+  const ctx = () => ({ groups: groups(), node: st.node, session: st.session, cats: st.cats, group: st.group, tab: st.tab, now: Date.now() });
 
   // api calls the node; it resolves with the decoded body and rejects with an Error whose message
   // is the API's {"error"} text. A 401 shows the "join the meeting" banner.
@@ -651,10 +676,23 @@
 
   // ---- actions ----
 
+  // giveName sends the name a phone typed into a form (v.by), if the form asked for one.
+  async function giveName(v) {
+    if (!('by' in v)) return;
+    st.session = await api('POST', '/api/v1/session', { name: v.by });
+    showWho();
+    for (const el of document.querySelectorAll('.field.who')) el.remove();
+  }
+  function showWho() {
+    const n = st.node || {}, name = n.name || short(n.peer_id);
+    say('node-name', isPhone(st) && st.session.name ? t('youVia', { name: st.session.name, node: name }) : name);
+  }
+
   const submits = {
     async new(form) {
-      const body = postBody(formValuesOf(form));
-      const p = await api('POST', '/api/v1/posts', body);
+      const v = formValuesOf(form);
+      await giveName(v);
+      const p = await api('POST', '/api/v1/posts', postBody(v));
       upsert(p);
       location.hash = '#/post/' + encodeURIComponent(p.id);
     },
@@ -671,12 +709,18 @@
     },
     async help(form) {
       const v = formValuesOf(form), body = {};
+      await giveName(v);
       if (v.quantity.trim()) body.quantity = Number(v.quantity);
       if (v.note.trim()) body.note = v.note.trim();
       const p = await api('POST', '/api/v1/posts/' + encodeURIComponent(st.id) + '/responses', body);
       upsert(p);
       form.reset();
       say('help-msg', t('helpSent'));
+    },
+    async whoami(form) {
+      st.session = await api('POST', '/api/v1/session', { name: formValuesOf(form).name });
+      showWho();
+      say('who-msg', t('nameSaved'));
     },
     async invite(form) {
       const v = formValuesOf(form);
@@ -691,7 +735,7 @@
       if (!st.online) loadPosts();
     },
   };
-  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', invite: 'inv-err', import: 'imp-err' };
+  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', whoami: 'who-err', invite: 'inv-err', import: 'imp-err' };
 
   const acts = {
     tab(b) {
@@ -710,6 +754,16 @@
       } catch (e) {
         say('status-err', e.message);
       } finally {
+        b.disabled = false;
+      }
+    },
+    async unrespond(b) {
+      say('resp-err', '');
+      b.disabled = true;
+      try {
+        upsert(await api('DELETE', '/api/v1/posts/' + encodeURIComponent(st.id) + '/responses/' + encodeURIComponent(b.dataset.rid)));
+      } catch (e) {
+        say('resp-err', e.message);
         b.disabled = false;
       }
     },
@@ -836,7 +890,8 @@
     connect();
     try {
       st.node = await api('GET', '/api/v1/node');
-      say('node-name', st.node.name || short(st.node.peer_id));
+      st.session = await api('GET', '/api/v1/session');
+      showWho();
       showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
     route();

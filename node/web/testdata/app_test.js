@@ -52,7 +52,15 @@ function allViews() {
     group: A.viewGroup(ctx) + A.membersTable({ id: EVIL, name: EVIL, members: [{ id: EVIL, name: EVIL, role: EVIL }] }) +
       A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }] }),
     peers: A.viewPeers([{ peer_id: EVIL, name: EVIL, connected: true, last_synced: EVIL, last_seen: iso(-3 * 60e3) }], now),
+    phonePost: A.viewPost(Object.assign(evilPost(), { by: EVIL, yours: true,
+      responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 1, note: EVIL, created_at: EVIL, by: EVIL, yours: true }] }), phoneCtx('')),
+    phoneNew: A.viewNew(Object.assign(phoneCtx(''), { kind: 'need' })),
+    phoneGroup: A.viewGroup(phoneCtx(EVIL)),
   };
+}
+// phoneCtx is ctx as a phone at a meeting sees it, with the name it gave ('' for none yet).
+function phoneCtx(name) {
+  return Object.assign({}, ctx, { session: { phone: true, name } });
 }
 
 check('esc', () => {
@@ -163,6 +171,33 @@ check('postBody', () => {
   const orig = A.formValues(p), edited = Object.assign({}, orig, { title: 'Coats!', quantity: '', expires: '' });
   assert.deepEqual(A.postBody(edited, orig), { title: 'Coats!', quantity: 0, expires: '' });
   assert.deepEqual(A.postBody(Object.assign({}, orig), orig), {});
+});
+
+check('phones: names, and only their own to change', () => {
+  assert.equal(A.author(post()), 'Ana');
+  assert.equal(A.author(post({ by: 'Sam' })), 'Sam, via Ana');
+  assert.ok(A.card(post({ by: 'Sam' }), now).includes('by Sam, via Ana'));
+  const theirs = post({ by: 'Lee', yours: false, responses: [
+    { id: 'r1', author: 'k', author_name: 'Ana', quantity: 1, note: '', created_at: iso(-H), by: 'Lee', yours: false },
+    { id: 'r2', author: 'k', author_name: 'Ana', quantity: 2, note: '', created_at: iso(-H), by: 'Sam', yours: true }] });
+  const named = phoneCtx('Sam');
+  let h = A.viewPost(theirs, named);
+  assert.ok(h.includes('Lee, via Ana') && h.includes('Sam, via Ana'), h);
+  assert.ok(!h.includes('data-act="status"') && !h.includes('id="edit"'), 'a phone may not change a post it did not make');
+  assert.equal((h.match(/data-act="unrespond"/g) || []).length, 1, 'only its own response can be taken back');
+  assert.ok(h.includes('data-rid="r2"'));
+  assert.ok(!h.includes('name="by"'), 'a phone with a name is not asked again');
+  h = A.viewPost(Object.assign(post(), { yours: true }), named);
+  assert.ok(h.includes('data-act="status"') && h.includes('id="edit"'), 'a phone may change its own post');
+  h = A.viewPost(post(), ctx);
+  assert.ok(h.includes('data-act="status"') && h.includes('id="edit"'), 'the organiser may change any post');
+  // A phone without a name is asked for one where it writes.
+  assert.ok(/<input id="help-by" name="by"[^>]* required/.test(A.viewPost(post(), phoneCtx(''))));
+  assert.ok(/<input id="new-by" name="by"[^>]* required/.test(A.viewNew(Object.assign(phoneCtx(''), { kind: 'need' }))));
+  assert.ok(!A.viewNew(Object.assign({}, ctx, { kind: 'need' })).includes('name="by"'));
+  // Its group page has no organiser's tools.
+  h = A.viewGroup(named);
+  assert.ok(h.includes('id="whoami"') && !h.includes('id="invite"') && !h.includes('id="import"') && !h.includes('data-act="revoke"'), h);
 });
 
 check('statusText', () => {
