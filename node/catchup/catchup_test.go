@@ -17,14 +17,17 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// pair is a founder and a member who both hold the genesis and the join.
+// pair is a founder and a member who both hold the genesis, the
+// member's join and the founder's witness of it (3 ops).
 func pair(t testing.TB) (w *world, f, m *author, rf, rm *MemoryReplica) {
 	w = newWorld(t)
 	f, m = w.founder, newAuthor(2)
+	m.wall = f.wall
 	join := m.join(w.group, f.invite(w.group, crdt.RoleMember))
+	admit := f.admit(w.group, join)
 	rf, rm = w.replica(f), w.replica(m)
-	mustAdd(t, rf, w.ops[0], join)
-	mustAdd(t, rm, w.ops[0], join)
+	mustAdd(t, rf, w.ops[0], join, admit)
+	mustAdd(t, rm, w.ops[0], join, admit)
 	return w, f, m, rf, rm
 }
 
@@ -52,8 +55,8 @@ func TestDisjointOpsConverge(t *testing.T) {
 		t.Fatal(a.err, b.err)
 	}
 	checkConverged(t, w.group, rf, rm)
-	if rf.Len(w.group) != 42 {
-		t.Fatalf("%d ops, want 42", rf.Len(w.group))
+	if rf.Len(w.group) != 43 {
+		t.Fatalf("%d ops, want 43", rf.Len(w.group))
 	}
 	for _, s := range []Stats{a.stats, b.stats} {
 		if s.OpsSent != 20 || s.OpsReceived != 20 || s.NewOps != 20 {
@@ -83,6 +86,10 @@ func TestGapOneDirection(t *testing.T) {
 	}
 }
 
+// A newcomer joins offline with the founder's invite and posts before it
+// meets anyone. It offers its ops to any peer; the founder's node stores
+// them, and they count once the founder witnesses the join; the next
+// session brings the newcomer the board.
 func TestNewcomer(t *testing.T) {
 	w, f, m, rf, rm := pair(t)
 	for i := range 30 {
@@ -91,37 +98,41 @@ func TestNewcomer(t *testing.T) {
 	}
 	syncPair(rf, f.pub, rm, m.pub, nil)
 
-	// The newcomer joins offline with an invite from the founder and
-	// posts before it ever meets the group: it holds only its own ops.
-	n := newAuthor(3)
+	n, stranger := newAuthor(3), newAuthor(9)
+	n.wall = f.wall
 	rn := w.replica(n)
-	mustAdd(t, rn, n.join(w.group, f.invite(w.group, crdt.RoleMember)), n.post(w.group, 0))
+	join, post := n.join(w.group, f.invite(w.group, crdt.RoleMember)), n.post(w.group, 0)
+	mustAdd(t, rn, join, post)
 	if v, _ := rn.VersionVector(w.group); v[n.pub] != 2 {
-		t.Fatalf("newcomer's own parked ops are not in its vector: %v", v)
+		t.Fatalf("newcomer's own ops are not in its vector: %v", v)
 	}
-	if rn.MayRead(w.group, m.pub) || !rn.MayRead(w.group, f.pub) {
-		t.Fatal("newcomer should share its join with its inviter only")
+	if !rn.MayRead(w.group, m.pub) || !rn.MayRead(w.group, stranger.pub) {
+		t.Fatal("a newcomer should offer its group to any peer")
 	}
 	if rf.MayRead(w.group, n.pub) {
 		t.Fatal("founder trusts an unknown newcomer")
 	}
-	// The member does not know the newcomer: they have nothing to say to
-	// each other yet.
-	a, b := syncPair(rm, m.pub, rn, n.pub, nil)
-	if a.err != nil || b.err != nil || a.stats.OpsSent+b.stats.OpsSent != 0 {
-		t.Fatalf("member/newcomer: %+v %v, %+v %v", a.stats, a.err, b.stats, b.err)
+	a, b := syncPair(rn, n.pub, rf, f.pub, nil)
+	if a.err != nil || b.err != nil || a.stats.OpsSent != 2 || b.stats.OpsSent != 0 {
+		t.Fatalf("newcomer/founder: %+v %v, %+v %v; want the newcomer's 2 ops sent, nothing back", a.stats, a.err, b.stats, b.err)
 	}
-	// One session with the inviter brings it all.
+	if rf.MayRead(w.group, n.pub) || rf.onBoard(w.group, post) {
+		t.Fatal("the newcomer counts before anyone witnessed its join")
+	}
+	mustAdd(t, rf, f.admit(w.group, join))
+	if !rf.MayRead(w.group, n.pub) || !rf.onBoard(w.group, post) {
+		t.Fatal("the newcomer does not count once the founder witnessed its join")
+	}
 	a, b = syncPair(rn, n.pub, rf, f.pub, nil)
 	if a.err != nil || b.err != nil {
 		t.Fatal(a.err, b.err)
 	}
 	checkConverged(t, w.group, rf, rn)
-	if got := rf.Len(w.group); got != 1+1+60+2 {
-		t.Fatalf("%d ops, want 64", got)
+	if got := rf.Len(w.group); got != 3+60+2+1 {
+		t.Fatalf("%d ops, want 66", got)
 	}
-	if !rf.MayRead(w.group, n.pub) || !rn.MayRead(w.group, m.pub) {
-		t.Fatal("membership not learnt")
+	if !rn.MayRead(w.group, m.pub) || rn.MayRead(w.group, stranger.pub) {
+		t.Fatal("the newcomer, admitted, should share with members only")
 	}
 	// And now the member and the newcomer can catch up with each other.
 	a, b = syncPair(rm, m.pub, rn, n.pub, nil)
@@ -152,7 +163,7 @@ func TestInterruptedSessionResumes(t *testing.T) {
 	if errors.Is(a.err, ErrRejected) || errors.Is(b.err, ErrRejected) {
 		t.Fatalf("a cut is not junk: %v, %v", a.err, b.err)
 	}
-	stored := rm.Len(w.group) - 2
+	stored := rm.Len(w.group) - 3
 	if stored < n/4 || stored != a.stats.NewOps {
 		t.Fatalf("interrupted session stored %d ops (stats %+v)", stored, a.stats)
 	}
@@ -193,7 +204,7 @@ func TestJunkOpRejected(t *testing.T) {
 	if a.err == nil {
 		t.Fatal("the junk sender's session succeeded")
 	}
-	if rm.Len(w.group) != 2 || rm.Hash(w.group) != before || b.stats.NewOps != 0 {
+	if rm.Len(w.group) != 3 || rm.Hash(w.group) != before || b.stats.NewOps != 0 {
 		t.Fatalf("junk stored: %d ops", rm.Len(w.group))
 	}
 }
@@ -204,16 +215,13 @@ func TestIngestBatchAllOrNothing(t *testing.T) {
 	bad := append([]byte(nil), f.post(w.group, 2)...)
 	bad[len(bad)-1] ^= 1
 	n, err := rf.Ingest(context.Background(), [][]byte{good, bad})
-	if !errors.Is(err, ErrRejected) || n != 0 || rf.Len(w.group) != 2 {
+	if !errors.Is(err, ErrRejected) || n != 0 || rf.Len(w.group) != 3 {
 		t.Fatalf("n=%d err=%v len=%d", n, err, rf.Len(w.group))
 	}
-	// A crdt-invalid op (a join whose invite had expired) is junk too.
+	// A crdt-invalid op (an author's first op that is no join) is junk too.
 	x := newAuthor(9)
-	in := f.invite(w.group, crdt.RoleMember)
-	in.Expires = baseTime - 1
-	protocol.SignInvite(&in, f.key)
-	if _, err := rf.Ingest(context.Background(), [][]byte{good, x.join(w.group, in)}); !errors.Is(err, ErrRejected) || rf.Len(w.group) != 2 {
-		t.Fatalf("expired join: %v, %d ops", err, rf.Len(w.group))
+	if _, err := rf.Ingest(context.Background(), [][]byte{good, x.post(w.group, 0)}); !errors.Is(err, ErrRejected) || rf.Len(w.group) != 3 {
+		t.Fatalf("a first op that is a post: %v, %d ops", err, rf.Len(w.group))
 	}
 }
 
@@ -222,16 +230,23 @@ func TestNonMemberGetsNothing(t *testing.T) {
 	for i := range 10 {
 		mustAdd(t, rf, f.post(w.group, i))
 	}
-	// A stranger who knows the group ID, with a self-made "invite".
+	// A stranger who knows the group ID, with a self-made "invite". It
+	// offers its join, as a newcomer does; the founder's node does not
+	// even store it (its issuer is unknown) and sends nothing back.
 	s := newAuthor(7)
 	rs := w.replica(s)
 	mustAdd(t, rs, s.join(w.group, s.invite(w.group, crdt.RoleAdmin)))
+	before := rf.Len(w.group)
 	a, b := syncPair(rs, s.pub, rf, f.pub, nil)
 	if a.err != nil || b.err != nil {
 		t.Fatal(a.err, b.err)
 	}
-	if b.stats.OpsSent != 0 || rs.Len(w.group) != 1 || a.stats.BytesReceived > 64 {
+	// Bytes: frames only (hello, a want with no authors, ends, next).
+	if b.stats.OpsSent != 0 || rs.Len(w.group) != 1 || a.stats.BytesReceived > 96 {
 		t.Fatalf("stranger got %d ops, %d bytes", b.stats.OpsSent, a.stats.BytesReceived)
+	}
+	if rf.Len(w.group) != before || b.stats.NewOps != 0 {
+		t.Fatalf("the founder's node stored the stranger's join: %d ops, %+v", rf.Len(w.group), b.stats)
 	}
 }
 
@@ -275,8 +290,48 @@ func TestJunkFramesRejected(t *testing.T) {
 			}
 		})
 	}
-	if rf.Len(w.group) != 2 {
+	if rf.Len(w.group) != 3 {
 		t.Fatal("junk stored")
+	}
+}
+
+// A batch framed as one group's that carries an op of another group is
+// junk, whatever else it holds: nothing of it is stored, although this
+// node replicates both groups and would keep each op on its own.
+func TestBatchOfAnotherGroupRejected(t *testing.T) {
+	w, _, m, rf, _ := pair(t)
+	other := newAuthor(8)
+	g2, gen2 := other.genesis("elsewhere")
+	rf.AddGroup(g2)
+	mustAdd(t, rf, gen2)
+	good, stray := m.post(w.group, 0), other.post(g2, 0)
+	script := func(ops ...[]byte) []byte {
+		var b []byte
+		for _, f := range []*protocol.Frame{
+			{Type: protocol.MsgHave, Group: w.group}, {Type: protocol.MsgEnd}, // offer
+			{Type: protocol.MsgEnd}, // want
+			{Type: protocol.MsgOps, Group: w.group, Ops: ops}, {Type: protocol.MsgEnd},
+			{Type: protocol.MsgNext},
+		} {
+			var err error
+			if b, err = protocol.AppendFrame(b, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	if err := scripted(t, rf, m.pub, script(good, stray)); !errors.Is(err, ErrRejected) {
+		t.Fatalf("err = %v, want ErrRejected", err)
+	}
+	if rf.Len(w.group) != 3 || rf.Len(g2) != 1 {
+		t.Fatalf("a rejected batch stored ops: %d and %d", rf.Len(w.group), rf.Len(g2))
+	}
+	// Without the stray op, the same script stores the batch.
+	if err := scripted(t, rf, m.pub, script(good)); err != nil {
+		t.Fatal(err)
+	}
+	if rf.Len(w.group) != 4 {
+		t.Fatalf("the batch without the stray op was not stored: %d ops", rf.Len(w.group))
 	}
 }
 

@@ -3,6 +3,7 @@ package catchup
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -20,11 +21,12 @@ func fixedNow() int64 { return baseTime + 3_600_000 }
 
 // author signs ops for one group, keeping its own seq and prev.
 type author struct {
-	key  ed25519.PrivateKey
-	pub  crdt.PublicKey
-	seq  uint64
-	prev crdt.ID
-	wall int64
+	key     ed25519.PrivateKey
+	pub     crdt.PublicKey
+	seq     uint64
+	prev    crdt.ID
+	wall    int64
+	invites int
 }
 
 func newAuthor(seed uint64) *author {
@@ -59,14 +61,31 @@ func (a *author) genesis(name string) (crdt.ID, []byte) {
 	return op.ID, raw
 }
 
-func (a *author) invite(group crdt.ID, role crdt.Role) crdt.Invite {
+// invite returns an invite code signed by the author. Its one-time
+// secret is derived from the author's key and a counter, not drawn at
+// random as protocol.NewInvite does, so that a simulation's seed replays.
+func (a *author) invite(group crdt.ID, role crdt.Role) *protocol.InviteCode {
+	a.invites++
+	secret := sha256.Sum256(fmt.Appendf(a.key.Seed(), "invite %d", a.invites))
 	in := crdt.Invite{Group: group, Role: role, Expires: baseTime + 1_000_000_000}
+	copy(in.Key[:], ed25519.NewKeyFromSeed(secret[:]).Public().(ed25519.PublicKey))
 	protocol.SignInvite(&in, a.key)
-	return in
+	return &protocol.InviteCode{Invite: in, Secret: secret}
 }
 
-func (a *author) join(group crdt.ID, in crdt.Invite) []byte {
-	_, raw := a.sign(group, crdt.Join{Invite: in, Name: fmt.Sprintf("member-%x", a.pub[:2])})
+// joinBody is the author's join with code, with the proof of its secret.
+func (a *author) joinBody(code *protocol.InviteCode) crdt.Join {
+	return crdt.Join{Invite: code.Invite, Name: fmt.Sprintf("member-%x", a.pub[:2]), Proof: protocol.ProveJoin(&code.Invite, code.Secret, a.pub)}
+}
+
+func (a *author) join(group crdt.ID, code *protocol.InviteCode) []byte {
+	_, raw := a.sign(group, a.joinBody(code))
+	return raw
+}
+
+// admit signs the author's witness of join.
+func (a *author) admit(group crdt.ID, join []byte) []byte {
+	_, raw := a.sign(group, crdt.Admit{Join: protocol.OpID(join)})
 	return raw
 }
 
@@ -103,13 +122,38 @@ func (w *world) replica(self *author) *MemoryReplica {
 	return r
 }
 
+// mustAdd adds ops to r, each of which r must then hold.
 func mustAdd(t testing.TB, r *MemoryReplica, raws ...[]byte) {
 	t.Helper()
 	for _, raw := range raws {
 		if err := r.Add(raw); err != nil {
 			t.Fatal(err)
 		}
+		if !r.holds(protocol.OpID(raw)) {
+			t.Fatalf("op %s not stored (its author unknown?)", protocol.OpID(raw).Short())
+		}
 	}
+}
+
+// holds reports whether r holds op id, in a log or as evidence.
+func (m *MemoryReplica) holds(id crdt.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.groups {
+		if _, ok := g.ids[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// onBoard reports whether the post that op raw created is on r's board.
+func (m *MemoryReplica) onBoard(group crdt.ID, raw []byte) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.groups[group].board
+	b.Refresh()
+	return b.Posts[protocol.OpID(raw)] != nil
 }
 
 // result is one side of a session.

@@ -90,9 +90,9 @@ func (m *MemoryReplica) SetOpCache(c *OpCache) {
 
 // Add stores a local op (or, in tests, any op to seed a replica with). An
 // op authored by this node is trusted to be signed (it signed it just
-// now) and is not verified again. Add fails when the op is invalid or
-// cannot be judged yet, unless it is parked (kept aside, or in the log if
-// it is the node's own).
+// now) and is not verified again, and is stored whatever crdt.Storable
+// says. Add fails when the op is invalid or stamped too far ahead; an op
+// of an author unknown here is dropped, as Ingest drops it.
 func (m *MemoryReplica) Add(raw []byte) error {
 	op, err := protocol.DecodeStoredOp(raw)
 	if err != nil {
@@ -136,6 +136,7 @@ func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	if g == nil {
 		return false
 	}
+	g.board.Refresh() // the heads, which the membership depends on
 	return g.board.Group.IsMember(peer) || m.newcomer(g)
 }
 
@@ -329,7 +330,9 @@ func (m *MemoryReplica) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict
 }
 
 // apply judges and stores one decoded op. It returns how many ops it
-// stored (0 or 1) and the verdict. The caller holds m.mu.
+// stored (0 or 1) and the verdict: a fork, stored as evidence, is
+// ignored (gossip does not forward it; catch-up sends the evidence). The
+// caller holds m.mu.
 func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64, local bool) (int, crdt.Verdict, error) {
 	if _, ok := g.ids[op.ID]; ok {
 		return 0, crdt.Accept, nil
@@ -351,7 +354,7 @@ func (m *MemoryReplica) apply(g *memGroup, op *crdt.Op, raw []byte, now int64, l
 		if held, ok := a.ops[op.Seq]; ok && held.id != op.ID {
 			m.forks++
 			g.evidence = append(g.evidence, raw)
-			return 1, crdt.Accept, nil
+			return 1, crdt.Ignore, nil
 		}
 	}
 	m.store(g, op, raw)
@@ -402,7 +405,7 @@ func (m *MemoryReplica) Len(group crdt.ID) int {
 }
 
 // Forks returns how many forked ops (a second op for an author and seq)
-// were seen and ignored.
+// were seen and kept as evidence.
 func (m *MemoryReplica) Forks() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -476,6 +476,11 @@ var errFirstOnly = errors.New("first op only")
 // forks. The first op of each author the peer does not know at all goes
 // first, oldest first: those are the genesis and the joins, and a
 // replica keeps a join only once it knows the invite's issuer.
+//
+// Each op of evidence goes with the op this node's log holds at its
+// (author, seq), if the peer's vector says it has an op there: the peer
+// may hold the evidence's branch in its log, and learns of the fork only
+// from the other op.
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 	ow := protocol.NewOpsWriter(ss.bw, g)
 	authors := slices.SortedFunc(maps.Keys(ours), crdt.PublicKey.Compare)
@@ -513,13 +518,51 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 			return err
 		}
 	}
-	if err := ss.r.Evidence(g, ow.Add); err != nil {
+	if err := ss.sendEvidence(g, ow, theirs); err != nil {
 		return err
 	}
 	if err := ow.Flush(); err != nil {
 		return err
 	}
 	ss.stats.OpsSent += ow.Ops
+	return nil
+}
+
+// sendEvidence sends the evidence of forks in g, each op with the one it
+// conflicts with when the peer may hold the evidence's branch (see
+// sendGroup).
+func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector) error {
+	type pos struct {
+		author crdt.PublicKey
+		seq    uint64
+	}
+	var forks []pos
+	err := ss.r.Evidence(g, func(raw []byte) error {
+		ref, err := protocol.PeekOp(raw)
+		if err != nil {
+			return fmt.Errorf("catchup: stored evidence is unreadable: %w", err)
+		}
+		if p := (pos{ref.Author, ref.Seq}); p.seq <= theirs[p.author] && !slices.Contains(forks, p) {
+			forks = append(forks, p) // else the loop over the log sent that op
+		}
+		return ow.Add(raw)
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range forks {
+		err := ss.r.OpsAfter(g, p.author, p.seq-1, func(raw []byte) error {
+			if ref, err := protocol.PeekOp(raw); err == nil && ref.Seq == p.seq {
+				if err := ow.Add(raw); err != nil {
+					return err
+				}
+			}
+			return errFirstOnly
+		})
+		if err != nil && err != errFirstOnly {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 var (
@@ -23,12 +24,16 @@ var (
 )
 
 // TestSimulation runs many nodes of one group in one process, driven by a
-// seed: local posts, edits and status changes; a gossip layer that loses,
-// duplicates, delays and so reorders ops; partitions; restarts that keep
-// only the durable log; and catch-up sessions (some cut short) between
-// connected pairs over net.Pipe. Time is a counter. After healing and a
-// final round of sessions, every node must have the board built from all
-// the ops ever made.
+// seed: newcomers joining with an admin's invite, which the admin's node
+// witnesses at once; local posts, edits and status changes; removals by
+// an admin, with a cut at what its node holds of the member, who may
+// keep posting; forks (a node's restored backup signs a second op at a
+// seq); a gossip layer that loses, duplicates, delays and so reorders
+// ops; partitions; restarts that keep only the durable log; and catch-up
+// sessions (some cut short) between connected pairs over net.Pipe. Time
+// is a counter. After healing and a final round of sessions, every node
+// that is a member at the end must hold every op ever made and have the
+// board they make.
 func TestSimulation(t *testing.T) {
 	n := defaultSimSeeds
 	if s := os.Getenv("MUTUAL_SIM_SEEDS"); s != "" {
@@ -60,9 +65,13 @@ func TestSimulation(t *testing.T) {
 
 type simStats struct {
 	Nodes, Ops, Sessions, Cut, Restarts, Partitions, Gossip, Lost int
+	Removals, Forks, Outside                                      int // Outside: nodes not members at the end
 }
 
 func (s *simStats) add(o simStats) {
+	s.Removals += o.Removals
+	s.Forks += o.Forks
+	s.Outside += o.Outside
 	s.Nodes += o.Nodes
 	s.Ops += o.Ops
 	s.Sessions += o.Sessions
@@ -75,11 +84,13 @@ func (s *simStats) add(o simStats) {
 
 type simNode struct {
 	*author
-	r      *MemoryReplica
-	joined bool
-	admin  bool
-	issuer int
-	comp   int // partition component
+	r       *MemoryReplica
+	joined  bool
+	admin   bool
+	removed bool
+	forked  bool
+	issuer  int
+	comp    int // partition component
 }
 
 type delivery struct {
@@ -220,6 +231,19 @@ func (s *sim) joined() []int {
 
 func (s *sim) pick(from []int) int { return from[s.rng.IntN(len(from))] }
 
+// admins returns the joined admins that no one removed and that did not
+// fork (whose ops no longer count: the simulation would lose coverage on
+// their invitees).
+func (s *sim) admins() []int {
+	var out []int
+	for _, i := range s.joined() {
+		if nd := s.nodes[i]; nd.admin && !nd.removed && !nd.forked {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 func (s *sim) run() error {
 	// Node 0 founds the group.
 	f := s.nodes[0]
@@ -242,7 +266,7 @@ func (s *sim) run() error {
 		}
 		joined := s.joined()
 		switch x := s.rng.IntN(100); {
-		case x < 12: // a newcomer joins offline with an invite from an admin
+		case x < 12: // a newcomer joins with an invite from an admin it meets, whose node witnesses the join
 			var out []int
 			for i, nd := range s.nodes {
 				if !nd.joined {
@@ -252,13 +276,7 @@ func (s *sim) run() error {
 			if len(out) == 0 {
 				continue
 			}
-			var admins []int
-			for _, i := range joined {
-				if s.nodes[i].admin {
-					admins = append(admins, i)
-				}
-			}
-			n, iss := s.pick(out), s.pick(admins)
+			n, iss := s.pick(out), s.pick(s.admins())
 			role := crdt.RoleMember
 			if s.rng.IntN(100) < 30 {
 				role = crdt.RoleAdmin
@@ -268,9 +286,16 @@ func (s *sim) run() error {
 			nd.comp = s.nodes[iss].comp // at the meeting, with the admin
 			nd.r.AddGroup(s.group)
 			s.joins = append(s.joins, n)
-			_, raw := s.sign(n, crdt.Join{Invite: s.nodes[iss].invite(s.group, role), Name: "n"})
+			_, raw := s.sign(n, nd.joinBody(s.nodes[iss].invite(s.group, role)))
 			s.logf("node %d joins via %d as %v", n, iss, role)
 			if err := s.local(n, raw); err != nil {
+				return err
+			}
+			if _, err := s.nodes[iss].r.Ingest(context.Background(), [][]byte{raw}); err != nil {
+				return fmt.Errorf("node %d: the join of node %d: %w", iss, n, err)
+			}
+			_, admit := s.sign(iss, crdt.Admit{Join: protocol.OpID(raw)})
+			if err := s.local(iss, admit); err != nil {
 				return err
 			}
 		case x < 45: // a post
@@ -336,6 +361,51 @@ func (s *sim) run() error {
 			}
 			s.stats.Restarts++
 			s.logf("node %d restarts", i)
+		case x < 99: // an admin removes another member (not the founder), with a cut at what its node holds
+			a := s.pick(s.admins())
+			var cands []int
+			for _, i := range joined {
+				if i != 0 && i != a && !s.nodes[i].removed {
+					cands = append(cands, i)
+				}
+			}
+			if len(cands) == 0 {
+				continue
+			}
+			k := s.pick(cands)
+			v, err := s.nodes[a].r.VersionVector(s.group)
+			if err != nil {
+				return err
+			}
+			cut := v[s.nodes[k].pub]
+			if cut == 0 {
+				continue // the admin's node does not know the member yet
+			}
+			_, raw := s.sign(a, crdt.SetRole{Member: s.nodes[k].pub, Role: crdt.RoleNone, Cut: cut})
+			s.nodes[k].removed, s.nodes[k].admin = true, false
+			s.stats.Removals++
+			s.logf("node %d removes node %d at %d", a, k, cut)
+			if err := s.local(a, raw); err != nil {
+				return err
+			}
+		default: // a fork: a node's restored backup signs another op at the seq of its next one
+			if len(joined) < 2 {
+				continue
+			}
+			i := s.pick(joined[1:]) // not the founder: that would void most of the group
+			s.nodes[i].forked = true
+			twin := *s.nodes[i].author
+			_, mine := s.sign(i, crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "mine"}})
+			_, theirs := twin.sign(s.group, crdt.PostCreate{PostKind: crdt.Offer, Fields: crdt.Fields{Title: "the backup's"}})
+			s.all = append(s.all, theirs)
+			s.stats.Ops++
+			s.stats.Forks++
+			s.logf("node %d forks at seq %d", i, s.nodes[i].seq)
+			for _, raw := range [][]byte{mine, theirs} {
+				if err := s.local(i, raw); err != nil {
+					return err
+				}
+			}
 		}
 	}
 
@@ -372,6 +442,10 @@ func (s *sim) run() error {
 	}
 	want := ref.Hash(s.group)
 	for _, n := range s.joins {
+		if !ref.MayRead(s.group, s.nodes[n].pub) {
+			s.stats.Outside++ // removed, or its join never counted: it gets the board no more
+			continue
+		}
 		r := s.nodes[n].r
 		if h := r.Hash(s.group); h != want || r.Len(s.group) != len(s.all) {
 			return fmt.Errorf("node %d: %d of %d ops, hash %s, want %s", n, r.Len(s.group), len(s.all), h.Short(), want.Short())

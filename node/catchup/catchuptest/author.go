@@ -2,6 +2,7 @@ package catchuptest
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"testing"
 
@@ -22,8 +23,9 @@ type Author struct {
 	// stamped one millisecond later. Set it to stamp ops elsewhere.
 	Wall int64
 
-	seq  uint64
-	prev crdt.ID
+	seq     uint64
+	prev    crdt.ID
+	invites int // invites made, to derive each one's secret
 }
 
 // NewAuthor returns an author whose key is derived from seed, so that
@@ -72,17 +74,61 @@ func (a *Author) Genesis(name string) (crdt.ID, []byte) {
 	return op.ID, raw
 }
 
-// Invite returns an invite to group signed by the author, valid for
-// days after Now.
-func (a *Author) Invite(group crdt.ID, role crdt.Role) crdt.Invite {
+// Invite returns an invite code for group, signed by the author and
+// valid for a week after Now, as `mutual invite` makes one: the invite
+// names the public half of a one-time key whose secret only the code
+// carries. Unlike protocol.NewInvite, which draws the secret at random,
+// the secret is derived from the author's key and a counter, so that
+// every run signs the same ops.
+func (a *Author) Invite(group crdt.ID, role crdt.Role) *protocol.InviteCode {
+	a.invites++
+	secret := sha256.Sum256(fmt.Appendf(a.Key.Seed(), "invite %d", a.invites))
 	in := crdt.Invite{Group: group, Role: role, Expires: Now + 7*86_400_000}
+	copy(in.Key[:], ed25519.NewKeyFromSeed(secret[:]).Public().(ed25519.PublicKey))
 	protocol.SignInvite(&in, a.Key)
-	return in
+	return &protocol.InviteCode{Invite: in, Secret: secret, GroupName: "coats"}
 }
 
-// Join signs the author's join to group with invite in.
-func (a *Author) Join(group crdt.ID, in crdt.Invite) []byte {
-	_, raw := a.Sign(group, crdt.Join{Invite: in, Name: fmt.Sprintf("member-%x", a.Pub[:2])})
+// Join signs the author's join to group with the invite of code, and
+// the proof that the author holds the invite's secret.
+func (a *Author) Join(group crdt.ID, code *protocol.InviteCode) []byte {
+	_, raw := a.Sign(group, crdt.Join{
+		Invite: code.Invite,
+		Name:   fmt.Sprintf("member-%x", a.Pub[:2]),
+		Proof:  protocol.ProveJoin(&code.Invite, code.Secret, a.Pub),
+	})
+	return raw
+}
+
+// Admit signs the author's witness of join, which makes the join count
+// if the author is a member (a member's node does this when it sees a
+// join; a replica under test has no author's key, so the suite signs).
+func (a *Author) Admit(group crdt.ID, join []byte) []byte {
+	_, raw := a.Sign(group, crdt.Admit{Join: protocol.OpID(join)})
+	return raw
+}
+
+// SetRole signs a change of member's role for member's ops after cut.
+func (a *Author) SetRole(group crdt.ID, member crdt.PublicKey, role crdt.Role, cut uint64) []byte {
+	_, raw := a.Sign(group, crdt.SetRole{Member: member, Role: role, Cut: cut})
+	return raw
+}
+
+// Remove signs the removal of member, for member's ops after cut (the
+// highest seq of member's ops that the author's node holds).
+func (a *Author) Remove(group crdt.ID, member crdt.PublicKey, cut uint64) []byte {
+	return a.SetRole(group, member, crdt.RoleNone, cut)
+}
+
+// Leave signs the author's leave: its later ops do not count.
+func (a *Author) Leave(group crdt.ID) []byte {
+	_, raw := a.Sign(group, crdt.Leave{})
+	return raw
+}
+
+// Revoke signs the end of an invite.
+func (a *Author) Revoke(group crdt.ID, invite crdt.ID) []byte {
+	_, raw := a.Sign(group, crdt.Revoke{Invite: invite})
 	return raw
 }
 

@@ -29,10 +29,14 @@ func Memory() Factory {
 			}
 			return MemoryNode(r)
 		},
-		Newcomer: func(t *testing.T, self ed25519.PrivateKey, in crdt.Invite) Node {
+		Newcomer: func(t *testing.T, self ed25519.PrivateKey, code *protocol.InviteCode) Node {
 			r := newReplica(self)
+			in := code.Invite
 			r.AddGroup(in.Group)
-			op := crdt.Op{Group: in.Group, Seq: 1, Time: crdt.HLC{Wall: Now}, Body: crdt.Join{Invite: in, Name: "newcomer"}}
+			var pub crdt.PublicKey
+			copy(pub[:], self.Public().(ed25519.PublicKey))
+			op := crdt.Op{Group: in.Group, Seq: 1, Time: crdt.HLC{Wall: Now}, Body: crdt.Join{
+				Invite: in, Name: "newcomer", Proof: protocol.ProveJoin(&in, code.Secret, pub)}}
 			raw, err := protocol.SignOp(&op, self)
 			if err != nil {
 				t.Fatal(err)
