@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup/catchuptest"
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/store"
@@ -49,9 +48,9 @@ func badgerFactory() catchuptest.Factory {
 			}
 			return node(r)
 		},
-		Newcomer: func(t *testing.T, self ed25519.PrivateKey, in crdt.Invite) catchuptest.Node {
+		Newcomer: func(t *testing.T, self ed25519.PrivateKey, c *protocol.InviteCode) catchuptest.Node {
 			r := open(t, self)
-			code, err := protocol.EncodeInviteCode(&protocol.InviteCode{Invite: in, GroupName: "coats"})
+			code, err := protocol.EncodeInviteCode(c)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -106,11 +106,35 @@ func (gs *groupState) newcomer(self crdt.PublicKey) bool {
 	return gs.rec.Relation == store.Member && gs.seq > 0 && !gs.g.IsMember(self)
 }
 
-// Evidence sends the ops kept as evidence of forks.
+// Evidence sends the ops kept as evidence of forks, and for each break
+// (an op whose Prev is not the op held before it) both ops of the break:
+// a peer that holds the other history at that seq learns the fork from
+// them, though its version vector may equal this node's.
 func (v syncView) Evidence(group crdt.ID, fn func(raw []byte) error) error {
-	raws, err := v.r.st.ForkOps(group)
+	st := v.r.st
+	raws, err := st.ForkOps(group)
 	if err != nil {
 		return err
+	}
+	type pos struct {
+		a   crdt.PublicKey
+		seq uint64
+	}
+	var breaks []pos
+	if err := st.Breaks(group, func(a crdt.PublicKey, seq uint64) { breaks = append(breaks, pos{a, seq}) }); err != nil {
+		return err
+	}
+	for _, b := range breaks {
+		for _, seq := range []uint64{b.seq, b.seq + 1} {
+			raw, err := st.LogOp(group, b.a, seq)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // lost to damage and repaired: peers resend it
+			}
+			if err != nil {
+				return err
+			}
+			raws = append(raws, raw)
+		}
 	}
 	for _, raw := range raws {
 		if err := fn(raw); err != nil {

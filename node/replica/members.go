@@ -94,3 +94,14 @@ func (r *Replica) RevokeInvite(ctx context.Context, group crdt.ID, id crdt.ID) e
 	}})
 	return err
 }
+
+// Forked returns the seq at which author forked in a group, or 0.
+func (r *Replica) Forked(group crdt.ID, author crdt.PublicKey) uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	gs := r.groups[group]
+	if gs == nil {
+		return 0
+	}
+	return gs.g.ForkedAt(author)
+}
