@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -126,13 +127,21 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: roles (3–7), group keys (8–15),
-	// federation (32–47), and beyond.
-	for _, k := range []byte{0, 3, 7, 8, 15, 21, 32, 47, 0x7f} {
+	// Unassigned and reserved kinds: group keys (8–15), federation
+	// (32–47), and beyond.
+	for _, k := range []byte{0, 8, 15, 21, 32, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
 		_, err := DecodeOp(b)
 		wantErr(t, "kind", err, ErrUnsupported)
+	}
+	// Kinds 3–7 are known now: a status body under their numbers is
+	// malformed, not unsupported.
+	for k := byte(crdt.KindInvite); k <= byte(crdt.KindLeave); k++ {
+		b := bytes.Clone(f.enc)
+		b[offKind] = k
+		_, err := DecodeOp(b)
+		wantErr(t, fmt.Sprintf("status body as kind %d", k), err, ErrMalformed)
 	}
 	// A kind too large for a byte is malformed, not merely unknown.
 	b := append(append(bytes.Clone(f.enc[:offKind]), 0xcd, 1, 0), f.enc[offKind+1:]...)
@@ -143,9 +152,11 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	rec[3] = 2
-	_, err = DecodePost(rec)
-	wantErr(t, "post record version", err, ErrUnsupported)
+	for _, v := range []byte{1, 3} { // 1: before the Withdrawn register
+		rec[3] = v
+		_, err = DecodePost(rec)
+		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)
+	}
 }
 
 // Over-long fields and invalid UTF-8 are refused before the signature is
@@ -154,6 +165,7 @@ func TestFieldLimits(t *testing.T) {
 	g := fixtureNamed(t, "genesis")
 	c := fixtureNamed(t, "post_create")
 	r := fixtureNamed(t, "respond")
+	j := fixtureNamed(t, "join_member")
 	long := func(n int) string { return strings.Repeat("x", n) }
 	strN := func(s string) []byte {
 		if len(s) <= 0xff {
@@ -177,6 +189,8 @@ func TestFieldLimits(t *testing.T) {
 		{"bad utf-8 name", replaceOnce(t, g.enc, fixstr("Food bank"), fixstr("Food\xffbank")), ErrBadUTF8},
 		{"bad utf-8 title", replaceOnce(t, c.enc, fixstr(title), fixstr("Winter\xc3(oats")), ErrBadUTF8},
 		{"surrogate in note", replaceOnce(t, r.enc, fixstr(note), fixstr("\xed\xa0\x80")), ErrBadUTF8},
+		{"join name", replaceOnce(t, j.enc, fixstr("Bob"), strN(long(MaxName+1))), ErrFieldTooLong},
+		{"bad utf-8 join name", replaceOnce(t, j.enc, fixstr("Bob"), fixstr("B\xc0b")), ErrBadUTF8},
 	}
 	for _, tc := range cases {
 		_, err := DecodeOp(tc.b)
@@ -291,9 +305,12 @@ func TestInviteCodes(t *testing.T) {
 	}
 	enc := func(b []byte) string { return invitePrefix + base64.RawURLEncoding.EncodeToString(b) }
 
-	// Altered: any byte of the signed invite (group, role, expiry, nonce,
-	// issuer, signature) changed.
-	inviteEnd := 1 + 1 + 34 + 1 + 9 + 18 + 34 + 66 // [3 [6 group role expires nonce issuer sig]
+	// Altered: any byte of the signed invite (group, role, expiry, uses,
+	// key, issuer, signature) or of the secret changed.
+	inviteEnd := 1 + 1 + 34 + 1 + 9 + 1 + 34 + 34 + 66 + 34 // [4 [7 group role expires uses key issuer sig] secret
+	if payload[inviteEnd] != fixstr("Food bank")[0] {
+		t.Fatalf("payload %x: the group name is not at %d", payload, inviteEnd)
+	}
 	for i := 2; i < inviteEnd; i++ {
 		b := bytes.Clone(payload)
 		b[i] ^= 0x01
@@ -371,10 +388,12 @@ func TestInviteCodes(t *testing.T) {
 		t.Fatalf("encoder kept %d addresses: %v", len(c.Addrs), err)
 	}
 	w := newWriter()
-	w.array(3)
+	w.array(4)
 	writeInvite(w, &many.Invite, true)
+	w.bin(many.Secret[:])
 	w.str(many.GroupName)
 	w.strs(many.Addrs)
 	_, err = DecodeInviteCode(enc(w.bytes()))
 	wantErr(t, "9 addresses", err, ErrMalformed)
 }
+
