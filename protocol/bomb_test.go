@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
 )
 
 // Decoder bombs: a few hostile bytes whose length prefixes claim far more
@@ -39,7 +41,29 @@ func bombs() []bomb {
 		{"array of array32", []byte{0x92, 0xdd, 0x80, 0x00, 0x00, 0x00, 0x00}},
 		{"array of bin32 2 GiB", []byte{0x92, 0xc6, 0x80, 0x00, 0x00, 0x00, 0x00}},
 		{"array of str32 4 GiB", []byte{0x92, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x00}},
+		// Past a whole op header, in the bodies of kinds 2–7: a join's
+		// proof, an invite's array header and key, a role change's member,
+		// a leave's empty array.
+		{"join with bin32 proof", opHeader(crdt.KindJoin, []byte{0x93, 0x97}, bytes.Repeat([]byte{0x00}, 7), []byte{0xa0, 0xc6, 0x80, 0x00, 0x00, 0x00})},
+		{"join with array32 invite", opHeader(crdt.KindJoin, []byte{0x93, 0xdd, 0x0f, 0xff, 0xff, 0xff})},
+		{"invite made with bin32 key", opHeader(crdt.KindInvite, []byte{0x91, 0x97, 0xc4, 0x20}, make([]byte, 32), []byte{0x01, 0x01, 0x00, 0xc6, 0x10, 0x00, 0x00, 0x00})},
+		{"revoke with map32", opHeader(crdt.KindRevoke, []byte{0xdf, 0xff, 0xff, 0xff, 0xff})},
+		{"role with bin32 member", opHeader(crdt.KindSetRole, []byte{0x93, 0xc6, 0x7f, 0xff, 0xff, 0xff})},
+		{"leave with array32", opHeader(crdt.KindLeave, []byte{0xdd, 0x7f, 0xff, 0xff, 0xff})},
 	}
+}
+
+// opHeader returns the first nine elements of an op of kind (zero group,
+// author and prev; seq 2; wall 1) followed by body.
+func opHeader(kind crdt.Kind, body ...[]byte) []byte {
+	b := []byte{0x9a, 0x01, byte(kind), 0xc4, 0x20}
+	b = append(b, make([]byte, 32)...)
+	b = append(b, 0xc4, 0x20)
+	b = append(b, make([]byte, 32)...)
+	b = append(b, 0x02, 0xc4, 0x20)
+	b = append(b, make([]byte, 32)...)
+	b = append(b, 0x01, 0x00)
+	return append(b, bytes.Join(body, nil)...)
 }
 
 // allocated returns the bytes allocated while f runs.

@@ -39,19 +39,57 @@ var (
 
 const t0 = 1_767_225_600_000 // 2026-01-01T00:00:00Z in Unix milliseconds
 
-// fixtureInvite returns the invite Alice signs for group g.
-func fixtureInvite(g crdt.ID, role crdt.Role) crdt.Invite {
-	in := crdt.Invite{Group: g, Role: role, Expires: t0 + 7*24*3600*1000}
-	for i := range in.Nonce {
-		in.Nonce[i] = byte(0xa0 + i)
+// inviteTTL is how long the fixture invites last.
+const inviteTTL = 7 * 24 * 3600 * 1000
+
+// fixtureSecret is a fixed one-time invite secret (an ed25519 seed).
+func fixtureSecret(seed byte) [32]byte {
+	var s [32]byte
+	for i := range s {
+		s[i] = seed
 	}
-	in.Nonce[0] = byte(role)
-	SignInvite(&in, aliceKey)
-	return in
+	return s
 }
+
+// fixtureInvite returns the invite Alice signs for group g, with the
+// one-time key of the secret fixtureSecret(seed). It is what NewInvite
+// makes, with a fixed secret instead of a random one, so that its bytes
+// never change (TestNewInvite checks that NewInvite derives the key the
+// same way).
+func fixtureInvite(g crdt.ID, role crdt.Role, uses uint32, seed byte) (crdt.Invite, [32]byte) {
+	secret := fixtureSecret(seed)
+	in := crdt.Invite{Group: g, Role: role, Expires: t0 + inviteTTL, Uses: uses}
+	copy(in.Key[:], ed25519.NewKeyFromSeed(secret[:]).Public().(ed25519.PublicKey))
+	SignInvite(&in, aliceKey)
+	return in, secret
+}
+
+// fixtureJoin returns a join of joiner with the invite of seed, and its
+// proof.
+func fixtureJoin(g crdt.ID, role crdt.Role, uses uint32, seed byte, joiner ed25519.PrivateKey, name string) crdt.Join {
+	in, secret := fixtureInvite(g, role, uses, seed)
+	return crdt.Join{Invite: in, Name: name, Proof: ProveJoin(&in, secret, pub(joiner))}
+}
+
+// Secrets of the fixture invites.
+const (
+	seedMemberInvite = 0xa1 // Bob's, one use
+	seedAdminInvite  = 0xa2 // Carol's, unlimited
+	seedMadeInvite   = 0xa3 // recorded by invite_made, then revoked
+	seedCodeInvite   = 0xa4 // in the invite code
+)
 
 // fixtures returns fixed, signed ops of every kind, each valid for the
 // crdt in the order given. They never change: golden files hold them.
+// genesis and post_create are the bytes of version 1 of these fixtures
+// (kinds 1 and 16 did not change when kinds 3-7 came).
+//
+// The story: Alice founds the group; Bob (member) and Carol (admin) join
+// and Alice admits them; Alice posts, Carol offers soup, edits Alice's
+// post, withdraws her offer; Bob claims Alice's post, responds and takes
+// the response back; Alice records an invite and revokes it, promotes
+// Bob, demotes and then removes Carol (each cut at Carol's last op, so
+// her posts stand); Bob leaves.
 func fixtures(tb testing.TB) []fixture {
 	tb.Helper()
 	var out []fixture
@@ -76,8 +114,8 @@ func fixtures(tb testing.TB) []fixture {
 	copy(nonce[:], "0123456789abcdef")
 	genesis := add("genesis", aliceKey, crdt.HLC{Wall: t0}, crdt.Genesis{Name: "Food bank", Nonce: nonce, AuthorName: "Alice"})
 	group = genesis.ID
-	add("join_member", bobKey, crdt.HLC{Wall: t0 + 1000}, crdt.Join{Invite: fixtureInvite(group, crdt.RoleMember), Name: "Bob"})
-	add("join_admin", carolKey, crdt.HLC{Wall: t0 + 1000, Logical: 1}, crdt.Join{Invite: fixtureInvite(group, crdt.RoleAdmin), Name: "Carol"})
+	joinBob := add("join_member", bobKey, crdt.HLC{Wall: t0 + 1000}, fixtureJoin(group, crdt.RoleMember, 1, seedMemberInvite, bobKey, "Bob"))
+	joinCarol := add("join_admin", carolKey, crdt.HLC{Wall: t0 + 1000, Logical: 1}, fixtureJoin(group, crdt.RoleAdmin, 0, seedAdminInvite, carolKey, "Carol"))
 	create := add("post_create", aliceKey, crdt.HLC{Wall: t0 + 2000}, crdt.PostCreate{
 		PostKind: crdt.Need,
 		Fields: crdt.Fields{
@@ -92,14 +130,24 @@ func fixtures(tb testing.TB) []fixture {
 		},
 		Ref: "sheet:row-17",
 	})
-	add("post_create_offer", carolKey, crdt.HLC{Wall: t0 + 2500}, crdt.PostCreate{PostKind: crdt.Offer, Fields: crdt.Fields{Title: "Soup"}})
-	add("post_edit", bobKey, crdt.HLC{Wall: t0 + 3000}, crdt.PostEdit{
+	offer := add("post_create_offer", carolKey, crdt.HLC{Wall: t0 + 2500}, crdt.PostCreate{PostKind: crdt.Offer, Fields: crdt.Fields{Title: "Soup"}})
+	add("post_edit", carolKey, crdt.HLC{Wall: t0 + 3000}, crdt.PostEdit{
 		Post: create.ID, Set: crdt.FieldTitle | crdt.FieldQuantity,
 		Fields: crdt.Fields{Title: "Warm winter coats", Quantity: 6},
 	})
-	add("post_status", carolKey, crdt.HLC{Wall: t0 + 4000}, crdt.PostStatus{Post: create.ID, Status: crdt.Claimed})
+	add("post_status", bobKey, crdt.HLC{Wall: t0 + 4000}, crdt.PostStatus{Post: create.ID, Status: crdt.Claimed})
+	add("post_withdraw", carolKey, crdt.HLC{Wall: t0 + 4500}, crdt.PostStatus{Post: offer.ID, Status: crdt.Withdrawn})
 	respond := add("respond", bobKey, crdt.HLC{Wall: t0 + 5000}, crdt.Respond{Post: create.ID, Quantity: 3, Note: "Three, Saturday 10:00"})
 	add("unrespond", bobKey, crdt.HLC{Wall: t0 + 6000}, crdt.Unrespond{Post: create.ID, Response: respond.ID})
+	add("admit_member", aliceKey, crdt.HLC{Wall: t0 + 6500}, crdt.Admit{Join: joinBob.ID})
+	add("admit_admin", aliceKey, crdt.HLC{Wall: t0 + 6600}, crdt.Admit{Join: joinCarol.ID})
+	made, _ := fixtureInvite(group, crdt.RoleMember, 5, seedMadeInvite)
+	add("invite_made", aliceKey, crdt.HLC{Wall: t0 + 7000}, crdt.InviteMade{Invite: made})
+	add("revoke", aliceKey, crdt.HLC{Wall: t0 + 8000}, crdt.Revoke{Invite: made.ID})
+	add("role_promote", aliceKey, crdt.HLC{Wall: t0 + 9000}, crdt.SetRole{Member: pub(bobKey), Role: crdt.RoleAdmin, Cut: prev[pub(bobKey)].Seq})
+	add("role_demote", aliceKey, crdt.HLC{Wall: t0 + 9100}, crdt.SetRole{Member: pub(carolKey), Role: crdt.RoleMember, Cut: prev[pub(carolKey)].Seq})
+	add("role_remove", aliceKey, crdt.HLC{Wall: t0 + 9200}, crdt.SetRole{Member: pub(carolKey), Role: crdt.RoleNone, Cut: prev[pub(carolKey)].Seq})
+	add("leave", bobKey, crdt.HLC{Wall: t0 + 10_000}, crdt.Leave{})
 	return out
 }
 
@@ -120,18 +168,21 @@ func fixtureBoard(tb testing.TB) (*crdt.Board, crdt.ID) {
 	fs := fixtures(tb)
 	b := crdt.NewBoard(fs[0].op.ID)
 	for _, f := range fs {
-		if v, err, _ := b.Apply(f.op, t0+10_000); v != crdt.Accept {
+		if v, err, _ := b.Apply(f.op, t0+20_000); v != crdt.Accept {
 			tb.Fatalf("fixture %s: %v %v", f.name, v, err)
 		}
 	}
+	b.Refresh()
 	return b, fixtureNamed(tb, "post_create").op.ID
 }
 
 func fixtureInviteCode() *InviteCode {
 	var g crdt.ID
 	copy(g[:], bytes.Repeat([]byte{0x42}, 32))
+	in, secret := fixtureInvite(g, crdt.RoleMember, 10, seedCodeInvite)
 	return &InviteCode{
-		Invite:    fixtureInvite(g, crdt.RoleMember),
+		Invite:    in,
+		Secret:    secret,
 		GroupName: "Food bank",
 		Addrs: []string{
 			"/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN",

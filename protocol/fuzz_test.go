@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -62,6 +63,21 @@ func FuzzDecodeOp(f *testing.F) {
 		if err == nil && !reflect.DeepEqual(op, stored) {
 			t.Fatal("DecodeOp and DecodeStoredOp disagree")
 		}
+		// An invite in an op always carries its ID; a join that DecodeOp
+		// accepts proves its author holds the invite's secret.
+		switch body := stored.Body.(type) {
+		case crdt.Join:
+			if body.Invite.ID != InviteID(&body.Invite) {
+				t.Fatal("join's invite ID is not its hash")
+			}
+			if err == nil && VerifyJoin(&body, stored.Author) != nil {
+				t.Fatal("DecodeOp accepted a join without a valid proof")
+			}
+		case crdt.InviteMade:
+			if body.Invite.ID != InviteID(&body.Invite) {
+				t.Fatal("invite ID is not its hash")
+			}
+		}
 	})
 }
 
@@ -106,7 +122,9 @@ func FuzzDecodeInviteCode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(code)
+	for _, c := range fixtureInviteCodes() {
+		f.Add(c)
+	}
 	f.Add(code[:len(code)/2])
 	f.Add("mutual1-")
 	for _, bm := range bombs() {
@@ -119,6 +137,12 @@ func FuzzDecodeInviteCode(f *testing.F) {
 				t.Fatalf("unnamed error %v", err)
 			}
 			return
+		}
+		if c.Invite.ID != InviteID(&c.Invite) || VerifyInvite(&c.Invite) != nil {
+			t.Fatal("accepted code's invite has a wrong ID or signature")
+		}
+		if !bytes.Equal(ed25519.NewKeyFromSeed(c.Secret[:]).Public().(ed25519.PublicKey), c.Invite.Key[:]) {
+			t.Fatal("accepted code's secret is not the invite key's")
 		}
 		again, err := EncodeInviteCode(c)
 		if err != nil {
@@ -188,6 +212,9 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	corpus["FuzzDecodeInviteCode"]["code_valid"] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", code)
+	for name, c := range fixtureInviteCodes() {
+		corpus["FuzzDecodeInviteCode"]["code_"+name] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", c)
+	}
 	for i, bm := range bombs() {
 		name := fmt.Sprintf("bomb_%02d", i)
 		for _, target := range []string{"FuzzDecodeOp", "FuzzDecodePost", "FuzzScan"} {
@@ -227,4 +254,31 @@ func sanitize(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// fixtureInviteCodes returns codes of other shapes than the golden one,
+// valid and not, as seeds: an admin invite of unlimited uses and no
+// addresses, a code whose secret is not its invite's, and one whose
+// invite has a role the protocol does not know.
+func fixtureInviteCodes() map[string]string {
+	out := map[string]string{}
+	add := func(name string, c *InviteCode) {
+		s, err := EncodeInviteCode(c)
+		if err != nil {
+			panic(err)
+		}
+		out[name] = s
+	}
+	admin := fixtureInviteCode()
+	admin.Invite, admin.Secret = fixtureInvite(admin.Invite.Group, crdt.RoleAdmin, 0, seedCodeInvite+1)
+	admin.Addrs = nil
+	add("admin_unlimited", admin)
+	wrong := fixtureInviteCode()
+	wrong.Secret[0] ^= 1
+	add("wrong_secret", wrong)
+	odd := fixtureInviteCode()
+	odd.Invite.Role = 3
+	SignInvite(&odd.Invite, aliceKey)
+	add("role_3", odd)
+	return out
 }

@@ -109,10 +109,22 @@ func TestGoldenOps(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []crdt.Kind{crdt.KindGenesis, crdt.KindJoin, crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond} {
+	for _, k := range []crdt.Kind{
+		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
+		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
+	} {
 		if !kinds[k] {
 			t.Errorf("no golden op of kind %v", k)
 		}
+	}
+	roles := map[crdt.Role]bool{}
+	for _, f := range fixtures(t) {
+		if b, ok := f.op.Body.(crdt.SetRole); ok {
+			roles[b.Role] = true
+		}
+	}
+	if len(roles) != 3 {
+		t.Errorf("golden role changes set roles %v, want removal, member and admin", roles)
 	}
 }
 
@@ -128,8 +140,18 @@ func TestGoldenSigningBytes(t *testing.T) {
 		t.Fatalf("signing bytes start %q", msg[:16])
 	}
 	checkGolden(t, "signing_post_create", "what the post_create op's signature covers: domain, then the op array without sig", nil, msg)
-	j := fixtureNamed(t, "join_member").op.Body.(crdt.Join).Invite
-	checkGolden(t, "signing_invite", "what join_member's invite signature covers: domain, then the 5-element invite array", nil, inviteSigningBytes(&j))
+	jm := fixtureNamed(t, "join_member")
+	j := jm.op.Body.(crdt.Join)
+	msg = inviteSigningBytes(&j.Invite)
+	if !bytes.HasPrefix(msg, []byte("mutual/invite/2\n")) {
+		t.Fatalf("invite signing bytes start %q", msg[:16])
+	}
+	checkGolden(t, "signing_invite", "what join_member's invite signature covers: domain, then the 6-element invite array", nil, msg)
+	msg = proofBytes(j.Invite.Group, j.Invite.ID, jm.op.Author)
+	if !bytes.HasPrefix(msg, []byte("mutual/join-proof/1\n")) || len(msg) != len("mutual/join-proof/1\n")+3*32 {
+		t.Fatalf("proof bytes %q", msg)
+	}
+	checkGolden(t, "signing_join_proof", "what join_member's proof (by the invite's one-time key) covers: domain, then group, invite ID and joiner key, 32 raw bytes each", nil, msg)
 }
 
 func TestGoldenInviteCode(t *testing.T) {
@@ -158,22 +180,35 @@ func TestGoldenInviteCode(t *testing.T) {
 func TestGoldenPostRecord(t *testing.T) {
 	b, id := fixtureBoard(t)
 	p := b.Posts[id]
-	if p == nil || len(p.Responses) != 1 || len(p.Tombstones) != 1 || !p.Created {
+	if p == nil || len(p.Responses) != 1 || len(p.Tombstones) != 1 || !p.Created ||
+		p.Title.V != "Warm winter coats" || p.Status.V != crdt.Claimed || p.Withdrawn.V {
 		t.Fatalf("fixture post %+v", p)
 	}
-	rec := EncodePost(p)
-	h := crdt.PostHash(p)
-	checkGolden(t, "post_record", "the disk record of the post_create post after every fixture op; id line is crdt.PostHash", &h, rec)
-	if *update {
-		return
+	offer := b.Posts[fixtureNamed(t, "post_create_offer").op.ID]
+	if offer == nil || !offer.Withdrawn.V || offer.State() != crdt.Withdrawn {
+		t.Fatalf("fixture offer %+v", offer)
 	}
-	_, golden := readGolden(t, "post_record")
-	back, err := DecodePost(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if crdt.PostHash(back) != h {
-		t.Fatal("golden record decodes to a different post")
+	for _, g := range []struct {
+		name, comment string
+		p             *crdt.Post
+	}{
+		{"post_record", "the disk record of the post_create post after every fixture op; id line is crdt.PostHash", p},
+		{"post_record_withdrawn", "the disk record of the post_create_offer post, withdrawn by its author; id line is crdt.PostHash", offer},
+	} {
+		rec := EncodePost(g.p)
+		h := crdt.PostHash(g.p)
+		checkGolden(t, g.name, g.comment, &h, rec)
+		if *update {
+			continue
+		}
+		_, golden := readGolden(t, g.name)
+		back, err := DecodePost(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if crdt.PostHash(back) != h || !reflect.DeepEqual(back, g.p) {
+			t.Fatalf("golden record %s decodes to a different post", g.name)
+		}
 	}
 }
 

@@ -45,7 +45,10 @@ func readInvite(r *reader, in *crdt.Invite) {
 	r.fixed(in.Issuer[:])
 	r.fixed(in.Sig[:])
 	if r.err == nil {
-		in.ID = InviteID(in) // the encoding is canonical: this is the hash of the bytes read
+		// The hash of the canonical encoding: in an op, the bytes read
+		// (decodeOp refuses other encodings); in an invite code, which
+		// is not checked for the canonical form, what the join will carry.
+		in.ID = InviteID(in)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -126,13 +127,21 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: roles (3–7), group keys (8–15),
-	// federation (32–47), and beyond.
-	for _, k := range []byte{0, 3, 7, 8, 15, 21, 32, 47, 0x7f} {
+	// Unassigned and reserved kinds: group keys (8–15), federation
+	// (32–47), and beyond.
+	for _, k := range []byte{0, 8, 15, 21, 32, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
 		_, err := DecodeOp(b)
 		wantErr(t, "kind", err, ErrUnsupported)
+	}
+	// Kinds 3–7 are known now: a status body under their numbers is
+	// malformed, not unsupported.
+	for k := byte(crdt.KindInvite); k <= byte(crdt.KindLeave); k++ {
+		b := bytes.Clone(f.enc)
+		b[offKind] = k
+		_, err := DecodeOp(b)
+		wantErr(t, fmt.Sprintf("status body as kind %d", k), err, ErrMalformed)
 	}
 	// A kind too large for a byte is malformed, not merely unknown.
 	b := append(append(bytes.Clone(f.enc[:offKind]), 0xcd, 1, 0), f.enc[offKind+1:]...)
@@ -143,9 +152,11 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	rec[3] = 2
-	_, err = DecodePost(rec)
-	wantErr(t, "post record version", err, ErrUnsupported)
+	for _, v := range []byte{1, 3} { // 1: before the Withdrawn register
+		rec[3] = v
+		_, err = DecodePost(rec)
+		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)
+	}
 }
 
 // Over-long fields and invalid UTF-8 are refused before the signature is
@@ -154,6 +165,7 @@ func TestFieldLimits(t *testing.T) {
 	g := fixtureNamed(t, "genesis")
 	c := fixtureNamed(t, "post_create")
 	r := fixtureNamed(t, "respond")
+	j := fixtureNamed(t, "join_member")
 	long := func(n int) string { return strings.Repeat("x", n) }
 	strN := func(s string) []byte {
 		if len(s) <= 0xff {
@@ -177,6 +189,8 @@ func TestFieldLimits(t *testing.T) {
 		{"bad utf-8 name", replaceOnce(t, g.enc, fixstr("Food bank"), fixstr("Food\xffbank")), ErrBadUTF8},
 		{"bad utf-8 title", replaceOnce(t, c.enc, fixstr(title), fixstr("Winter\xc3(oats")), ErrBadUTF8},
 		{"surrogate in note", replaceOnce(t, r.enc, fixstr(note), fixstr("\xed\xa0\x80")), ErrBadUTF8},
+		{"join name", replaceOnce(t, j.enc, fixstr("Bob"), strN(long(MaxName+1))), ErrFieldTooLong},
+		{"bad utf-8 join name", replaceOnce(t, j.enc, fixstr("Bob"), fixstr("B\xc0b")), ErrBadUTF8},
 	}
 	for _, tc := range cases {
 		_, err := DecodeOp(tc.b)
@@ -291,9 +305,12 @@ func TestInviteCodes(t *testing.T) {
 	}
 	enc := func(b []byte) string { return invitePrefix + base64.RawURLEncoding.EncodeToString(b) }
 
-	// Altered: any byte of the signed invite (group, role, expiry, nonce,
-	// issuer, signature) changed.
-	inviteEnd := 1 + 1 + 34 + 1 + 9 + 18 + 34 + 66 // [3 [6 group role expires nonce issuer sig]
+	// Altered: any byte of the signed invite (group, role, expiry, uses,
+	// key, issuer, signature) or of the secret changed.
+	inviteEnd := 1 + 1 + 34 + 1 + 9 + 1 + 34 + 34 + 66 + 34 // [4 [7 group role expires uses key issuer sig] secret
+	if payload[inviteEnd] != fixstr("Food bank")[0] {
+		t.Fatalf("payload %x: the group name is not at %d", payload, inviteEnd)
+	}
 	for i := 2; i < inviteEnd; i++ {
 		b := bytes.Clone(payload)
 		b[i] ^= 0x01
@@ -371,10 +388,188 @@ func TestInviteCodes(t *testing.T) {
 		t.Fatalf("encoder kept %d addresses: %v", len(c.Addrs), err)
 	}
 	w := newWriter()
-	w.array(3)
+	w.array(4)
 	writeInvite(w, &many.Invite, true)
+	w.bin(many.Secret[:])
 	w.str(many.GroupName)
 	w.strs(many.Addrs)
 	_, err = DecodeInviteCode(enc(w.bytes()))
 	wantErr(t, "9 addresses", err, ErrMalformed)
 }
+
+// withBody returns fixture f's encoding with its body replaced by body
+// (raw msgpack) and its kind by kind: the header and signature as they
+// were, so only the decoder's checks of the body can stop it first.
+func withBody(t *testing.T, f fixture, kind crdt.Kind, body []byte) []byte {
+	t.Helper()
+	op := f.op
+	s := &spec{}
+	s.array(10).uint(1).uint(uint64(kind)).bin(op.Group[:]).bin(op.Author[:]).uint(op.Seq).bin(op.Prev[:])
+	s.int(op.Time.Wall).uint(uint64(op.Time.Logical)).raw(body...).bin(op.Sig[:])
+	return s.b
+}
+
+// The bodies of kinds 2–7, malformed in every way a hostile peer might
+// try: arrays one short or one long, fixed-size bins a byte off, numbers
+// out of range, other types, the version-1 join. Each is refused by the
+// decoder with ErrMalformed (so before any signature is checked), by
+// DecodeOp and DecodeStoredOp alike, and by the reader's own checks, not
+// only by the re-encoding (ErrNotCanonical): except where the msgpack
+// library reads one type as another (a str as bin, nil or a negative
+// number as an unsigned one), which only the re-encoding refuses.
+func TestMalformedMembershipBodies(t *testing.T) {
+	id := bytes.Repeat([]byte{7}, 32)
+	bin := func(n int) []byte { return (&spec{}).bin(bytes.Repeat([]byte{7}, n)).b }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	arr := func(n int, elems ...[]byte) []byte { return cat(append([][]byte{{0x90 | byte(n)}}, elems...)...) }
+	u := func(v uint64) []byte { return (&spec{}).uint(v).b }
+
+	jf := fixtureNamed(t, "join_member")
+	join := jf.op.Body.(crdt.Join)
+	invite := func(n int, fields ...[]byte) []byte { return arr(n, fields...) }
+	in := &join.Invite
+	group, role, expires := (&spec{}).bin(in.Group[:]).b, u(uint64(in.Role)), (&spec{}).int(in.Expires).b
+	uses, key, issuer, sig := u(uint64(in.Uses)), (&spec{}).bin(in.Key[:]).b, (&spec{}).bin(in.Issuer[:]).b, (&spec{}).bin(in.Sig[:]).b
+	goodInvite := invite(7, group, role, expires, uses, key, issuer, sig)
+	name, proof := fixstr("Bob"), (&spec{}).bin(join.Proof[:]).b
+	if !bytes.Equal(withBody(t, jf, crdt.KindJoin, arr(3, goodInvite, name, proof)), jf.enc) {
+		t.Fatal("withBody does not rebuild the join fixture")
+	}
+
+	cases := []struct {
+		name string
+		kind crdt.Kind
+		body []byte
+	}{
+		// Join: [invite, name, proof]
+		{"join of 2 (version 1: no proof)", crdt.KindJoin, arr(2, goodInvite, name)},
+		{"join of 4", crdt.KindJoin, arr(4, goodInvite, name, proof, proof)},
+		{"join proof of 63 bytes", crdt.KindJoin, arr(3, goodInvite, name, bin(63))},
+		{"join proof of 65 bytes", crdt.KindJoin, arr(3, goodInvite, name, bin(65))},
+		{"join proof as str", crdt.KindJoin, arr(3, goodInvite, name, cat([]byte{0xd9, 64}, bytes.Repeat([]byte{'a'}, 64)))},
+		{"join proof nil", crdt.KindJoin, arr(3, goodInvite, name, []byte{0xc0})},
+		{"join without name", crdt.KindJoin, arr(3, goodInvite, proof, proof)},
+		// Invite: [group, role, expires, uses, key, issuer, sig]
+		{"invite of 6 (unsigned)", crdt.KindJoin, arr(3, invite(6, group, role, expires, uses, key, issuer), name, proof)},
+		{"invite of 6 (version 1: nonce, no uses or key)", crdt.KindJoin, arr(3, invite(6, group, role, expires, bin(16), issuer, sig), name, proof)},
+		{"invite of 8", crdt.KindJoin, arr(3, invite(8, group, role, expires, uses, key, issuer, sig, sig), name, proof)},
+		{"invite role 256", crdt.KindJoin, arr(3, invite(7, group, u(256), expires, uses, key, issuer, sig), name, proof)},
+		{"invite role -1", crdt.KindJoin, arr(3, invite(7, group, []byte{0xff}, expires, uses, key, issuer, sig), name, proof)},
+		{"invite uses 2^32", crdt.KindJoin, arr(3, invite(7, group, role, expires, u(1<<32), key, issuer, sig), name, proof)},
+		{"invite uses -1", crdt.KindJoin, arr(3, invite(7, group, role, expires, []byte{0xff}, key, issuer, sig), name, proof)},
+		{"invite expires as bin", crdt.KindJoin, arr(3, invite(7, group, role, bin(8), uses, key, issuer, sig), name, proof)},
+		{"invite key of 31 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, bin(31), issuer, sig), name, proof)},
+		{"invite key of 33 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, bin(33), issuer, sig), name, proof)},
+		{"invite group of 31 bytes", crdt.KindJoin, arr(3, invite(7, bin(31), role, expires, uses, key, issuer, sig), name, proof)},
+		{"invite issuer of 33 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, key, bin(33), sig), name, proof)},
+		{"invite sig of 63 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, key, issuer, bin(63)), name, proof)},
+		{"invite as a map", crdt.KindJoin, arr(3, []byte{0x80}, name, proof)},
+		// InviteMade: [invite]
+		{"invite made of 0", crdt.KindInvite, arr(0)},
+		{"invite made of 2", crdt.KindInvite, arr(2, goodInvite, name)},
+		{"invite made unsigned", crdt.KindInvite, arr(1, invite(6, group, role, expires, uses, key, issuer))},
+		{"invite made as the bare invite", crdt.KindInvite, goodInvite},
+		{"invite made with an ID", crdt.KindInvite, arr(1, (&spec{}).bin(id).b)},
+		// Revoke: [invite bin32]
+		{"revoke of 0", crdt.KindRevoke, arr(0)},
+		{"revoke of 2", crdt.KindRevoke, arr(2, bin(32), bin(32))},
+		{"revoke of 31 bytes", crdt.KindRevoke, arr(1, bin(31))},
+		{"revoke of 33 bytes", crdt.KindRevoke, arr(1, bin(33))},
+		{"revoke of an invite", crdt.KindRevoke, arr(1, goodInvite)},
+		{"revoke as str", crdt.KindRevoke, arr(1, cat([]byte{0xd9, 32}, id))},
+		// Admit: [join bin32]
+		{"admit of 0", crdt.KindAdmit, arr(0)},
+		{"admit of 2", crdt.KindAdmit, arr(2, bin(32), bin(32))},
+		{"admit of 31 bytes", crdt.KindAdmit, arr(1, bin(31))},
+		{"admit of 64 bytes", crdt.KindAdmit, arr(1, bin(64))},
+		{"admit nil", crdt.KindAdmit, arr(1, []byte{0xc0})},
+		// SetRole: [member bin32, role uint, cut uint]
+		{"role of 2", crdt.KindSetRole, arr(2, bin(32), u(1))},
+		{"role of 4", crdt.KindSetRole, arr(4, bin(32), u(1), u(1), u(1))},
+		{"role member of 31 bytes", crdt.KindSetRole, arr(3, bin(31), u(1), u(1))},
+		{"role member of 33 bytes", crdt.KindSetRole, arr(3, bin(33), u(1), u(1))},
+		{"role 256", crdt.KindSetRole, arr(3, bin(32), u(256), u(1))},
+		{"role 2^32", crdt.KindSetRole, arr(3, bin(32), u(1<<32), u(1))},
+		{"role -1", crdt.KindSetRole, arr(3, bin(32), []byte{0xff}, u(1))},
+		{"role -128", crdt.KindSetRole, arr(3, bin(32), []byte{0xd0, 0x80}, u(1))},
+		{"role as bool", crdt.KindSetRole, arr(3, bin(32), []byte{0xc3}, u(1))},
+		{"role cut -1", crdt.KindSetRole, arr(3, bin(32), u(1), []byte{0xff})},
+		{"role cut as float", crdt.KindSetRole, arr(3, bin(32), u(1), []byte{0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0})},
+		{"role cut nil", crdt.KindSetRole, arr(3, bin(32), u(1), []byte{0xc0})},
+		// Leave: []
+		{"leave of 1", crdt.KindLeave, arr(1, u(0))},
+		{"leave nil", crdt.KindLeave, []byte{0xc0}},
+		{"leave as a map", crdt.KindLeave, []byte{0x80}},
+		{"leave as 0", crdt.KindLeave, u(0)},
+		{"leave as str", crdt.KindLeave, fixstr("")},
+	}
+	// Only the re-encoding refuses these.
+	lenient := map[string]bool{"join proof as str": true, "revoke as str": true, "role cut -1": true, "role cut nil": true}
+	for _, tc := range cases {
+		b := withBody(t, jf, tc.kind, tc.body)
+		_, err := DecodeOp(b)
+		wantErr(t, tc.name, err, ErrMalformed)
+		_, err = DecodeStoredOp(b)
+		wantErr(t, tc.name+" (stored)", err, ErrMalformed)
+		if errors.Is(err, ErrNotCanonical) != lenient[tc.name] {
+			t.Errorf("%s: %v (refused only by the re-encoding: %v, want %v)", tc.name, err, !lenient[tc.name], lenient[tc.name])
+		}
+		if testing.Verbose() {
+			t.Logf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// A number in a larger msgpack form than the smallest, in the bodies of
+// kinds 2–7, gives the op a second encoding: refused.
+func TestNonCanonicalMembershipBodies(t *testing.T) {
+	jm := fixtureNamed(t, "join_member")
+	rp := fixtureNamed(t, "role_promote")
+	im := fixtureNamed(t, "invite_made")
+	lv := fixtureNamed(t, "leave")
+	cut := rp.op.Body.(crdt.SetRole).Cut
+	if cut >= 0x80 {
+		t.Fatalf("cut %d", cut)
+	}
+	// Invite: [group, role, expires, uses, ...]: role 1, expires a
+	// uint64, uses a fixint.
+	g := jm.op.Group[:]
+	cases := map[string][]byte{}
+	for name, f := range map[string]fixture{"join": jm, "invite made": im} {
+		// the group in the invite is the op's group too: the second occurrence
+		off := bytes.Index(f.enc[3+34:], append([]byte{0xc4, 0x20}, g...)) + 3 + 34 + 34
+		if f.enc[off] != 0x01 || f.enc[off+1] != 0xcf {
+			t.Fatalf("%s: invite role at %d: %x", name, off, f.enc[off:off+2])
+		}
+		cases[name+": role as uint8"] = cat3(f.enc[:off], []byte{0xcc, 0x01}, f.enc[off+1:])
+		cases[name+": role as int8"] = cat3(f.enc[:off], []byte{0xd0, 0x01}, f.enc[off+1:])
+		usesOff := off + 1 + 9
+		cases[name+": uses as uint32"] = cat3(f.enc[:usesOff], []byte{0xce, 0, 0, 0, f.enc[usesOff]}, f.enc[usesOff+1:])
+		// expires (a uint64 value) as int64
+		cases[name+": expires as int64"] = cat3(f.enc[:off+1], append([]byte{0xd3}, f.enc[off+2:off+10]...), f.enc[off+10:])
+	}
+	// SetRole: [member, role, cut]: role 2 and the cut are fixints.
+	end := len(rp.enc) - 66
+	if rp.enc[end-2] != 0x02 || rp.enc[end-1] != byte(cut) {
+		t.Fatalf("role_promote body ends %x", rp.enc[end-2:end])
+	}
+	cases["role as uint8"] = cat3(rp.enc[:end-2], []byte{0xcc, 0x02}, rp.enc[end-1:])
+	cases["cut as uint64"] = cat3(rp.enc[:end-1], []byte{0xcf, 0, 0, 0, 0, 0, 0, 0, byte(cut)}, rp.enc[end:])
+	cases["cut as int8"] = cat3(rp.enc[:end-1], []byte{0xd0, byte(cut)}, rp.enc[end:])
+	cases["body as array16"] = cat3(rp.enc[:end-2-34-1], []byte{0xdc, 0, 3}, rp.enc[end-2-34:])
+	// Leave: [] as array16 and array32.
+	lend := len(lv.enc) - 66
+	if lv.enc[lend-1] != 0x90 {
+		t.Fatalf("leave body %x", lv.enc[lend-1])
+	}
+	cases["leave as array16"] = cat3(lv.enc[:lend-1], []byte{0xdc, 0, 0}, lv.enc[lend:])
+	cases["leave as array32"] = cat3(lv.enc[:lend-1], []byte{0xdd, 0, 0, 0, 0}, lv.enc[lend:])
+	for name, b := range cases {
+		_, err := DecodeOp(b)
+		wantErr(t, name, err, ErrNotCanonical)
+		_, err = DecodeStoredOp(b)
+		wantErr(t, name+" (stored)", err, ErrNotCanonical)
+	}
+}
+
+func cat3(a, b, c []byte) []byte { return append(append(bytes.Clone(a), b...), c...) }
