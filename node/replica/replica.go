@@ -140,6 +140,7 @@ func (r *Replica) load() error {
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
 		gs := &groupState{rec: rec, g: crdt.NewGroup(rec.ID), vv: map[crdt.PublicKey]uint64{}, above: map[crdt.PublicKey]map[uint64]bool{}}
+		var ownParked *crdt.Op
 		for _, load := range []func(crdt.ID) ([][]byte, error){r.st.MembershipOps, r.st.ParkedOps} {
 			raws, err := load(rec.ID)
 			if err != nil {
@@ -154,28 +155,33 @@ func (r *Replica) load() error {
 				if j, ok := op.Body.(crdt.Join); ok && op.Author == r.self {
 					gs.inviter = j.Invite.Issuer
 				}
+				if op.Author == r.self && (ownParked == nil || op.Seq > ownParked.Seq) {
+					ownParked = &op
+				}
 			}
 		}
-		err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) { gs.mark(a, seq) })
+		var ownSeq uint64 // the highest, which may be past a gap: see own.go
+		err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) {
+			gs.mark(a, seq)
+			if a == r.self {
+				ownSeq = max(ownSeq, seq)
+			}
+		})
 		if err != nil {
 			return err
 		}
-		if gs.seq = gs.vv[r.self]; gs.seq > 0 {
-			raw, err := r.st.LogOp(rec.ID, r.self, gs.seq)
-			if err != nil {
-				return fmt.Errorf("load own last op: %w", err)
-			}
-			op, err := protocol.DecodeStoredOp(raw)
-			if err != nil {
-				return err
-			}
-			gs.prev = op.ID
+		own, err := r.lastOwn(rec.ID, ownSeq, ownParked)
+		if err != nil {
+			return err
+		}
+		if own != nil {
+			gs.seq, gs.prev = own.Seq, own.ID
 			// Not adopted if it is beyond what this node may stamp now:
 			// it was made while the clock ran ahead.
-			if op.Time.Wall > now+crdt.MaxLead.Milliseconds() {
-				r.watch.ownFuture(wall, op.Time)
+			if own.Time.Wall > now+crdt.MaxLead.Milliseconds() {
+				r.watch.ownFuture(wall, own.Time)
 			}
-			r.clock.Observe(op.Time, now)
+			r.clock.Observe(own.Time, now)
 		}
 		groups[rec.ID] = gs
 	}
