@@ -51,6 +51,21 @@ type Config struct {
 	// authored (to publish it by gossip). It must not block for long.
 	OnLocalOp func(group crdt.ID, raw []byte)
 	Logger    *slog.Logger
+
+	// Restored says that the data dir may be an old copy (package node
+	// finds out; see docs/design.md, "Restored data dirs"): this node may
+	// have signed ops that the store lacks. Every group in which it has
+	// signed an op is then unconfirmed until Confirm: a change there
+	// waits for it, then fails with ErrUnconfirmed, so that the node
+	// never signs twice at one seq.
+	Restored bool
+	// Unconfirmed lists more unconfirmed groups: those of an earlier
+	// start that found a copy, which no peer has confirmed since.
+	Unconfirmed []crdt.ID
+	// ConfirmWait is how long a change in an unconfirmed group waits
+	// for Confirm. Zero: it fails at once, which is right where nothing
+	// can confirm it (a command run without `mutual serve`).
+	ConfirmWait time.Duration
 }
 
 // Replica holds a node's groups. Its methods are safe for concurrent use.
@@ -68,7 +83,8 @@ type Replica struct {
 	clock  crdt.Clock // writer only
 	watch  *clockWatch
 
-	events broadcaster
+	events  broadcaster
+	confirm confirmation // see restore.go
 }
 
 type groupState struct {
@@ -111,6 +127,7 @@ func Open(st *store.Store, cfg Config) (*Replica, error) {
 	if err := r.load(); err != nil {
 		return nil, err
 	}
+	r.initConfirmation()
 	go r.writer()
 	return r, nil
 }
