@@ -59,6 +59,9 @@ func TestDisjointOpsConverge(t *testing.T) {
 		if s.OpsSent != 20 || s.OpsReceived != 20 || s.NewOps != 20 {
 			t.Fatalf("stats %+v: want 20 sent, received and new", s)
 		}
+		if len(s.Synced) != 1 || s.Synced[0] != w.group {
+			t.Fatalf("synced %v, want the group", s.Synced)
+		}
 	}
 	// A second session has nothing to send.
 	a, b = syncPair(rf, f.pub, rm, m.pub, nil)
@@ -232,6 +235,9 @@ func TestNonMemberGetsNothing(t *testing.T) {
 	}
 	if b.stats.OpsSent != 0 || rs.Len(w.group) != 1 || a.stats.BytesReceived > 64 {
 		t.Fatalf("stranger got %d ops, %d bytes", b.stats.OpsSent, a.stats.BytesReceived)
+	}
+	if len(a.stats.Synced) != 0 {
+		t.Fatalf("the stranger's session synced %v, which it was not offered", a.stats.Synced)
 	}
 }
 
