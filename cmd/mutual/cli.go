@@ -26,7 +26,7 @@ type opts struct {
 	data, name, group, role, expires, listen, httpAddr                 string
 	kind, status, category, title, details, location, contact, urgency string
 	expiresAt, quantity, q                                             string
-	json, csv, noMDNS, lan                                             bool
+	json, csv, noMDNS, lan, restoredOK                                 bool
 	limit                                                              int
 	peers, listens                                                     stringList
 }
