@@ -54,10 +54,11 @@ type incarnation struct {
 	mu          sync.Mutex
 }
 
-// readIncarnation reads the marker of dir. A data dir with neither
-// anchor nor record is new, or was made by a version without the marker
-// (which could not tell a copy either): it is not taken for a copy. A
-// record that cannot be read is, which errs on the safe side.
+// readIncarnation reads the marker of dir. A data dir without a record
+// is new, or was made by a version without the marker (which could not
+// tell a copy either), or its first start stopped between making the
+// anchor and the record: it is not taken for a copy. A record that
+// cannot be read is, which errs on the safe side.
 func readIncarnation(dir string) *incarnation {
 	inc := &incarnation{dir: dir}
 	var rec incarnationRecord
@@ -74,7 +75,7 @@ func readIncarnation(dir string) *incarnation {
 	id, idErr := fileIDOf(filepath.Join(dir, anchorFile))
 	switch {
 	case errors.Is(idErr, errNoFileID):
-	case errors.Is(recErr, fs.ErrNotExist) && errors.Is(idErr, fs.ErrNotExist):
+	case errors.Is(recErr, fs.ErrNotExist):
 		inc.remake = true
 	case recErr == nil && idErr == nil && rec.Anchor != nil && *rec.Anchor == id:
 	default:
