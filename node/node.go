@@ -31,11 +31,24 @@ type Local struct {
 	Replica  *replica.Replica
 	onLocal  atomic.Pointer[func(crdt.ID, []byte)]
 	closeOne bool
+	inc      *incarnation // nil when opened read-only
+	log      *slog.Logger
 }
 
 // OpenLocal opens a data dir, creating the identity on first use. It
-// fails with ErrRunning when another process has it open.
+// fails with ErrRunning when another process has it open. If the data
+// dir looks like a copy (see incarnation.go), a change in a group where
+// this node has signed ops fails with replica.ErrUnconfirmed: with no
+// network, nothing can confirm it.
 func OpenLocal(dir string, logger *slog.Logger) (*Local, error) {
+	return openLocal(dir, logger, 0)
+}
+
+// openLocal is OpenLocal with replica.Config.ConfirmWait.
+func openLocal(dir string, logger *slog.Logger, confirmWait time.Duration) (*Local, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	id, _, err := Init(dir, "")
 	if err != nil {
 		return nil, err
@@ -44,7 +57,8 @@ func OpenLocal(dir string, logger *slog.Logger) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{Dir: dir, ID: id, Store: st}
+	inc := readIncarnation(dir)
+	l := &Local{Dir: dir, ID: id, Store: st, inc: inc, log: logger}
 	rep, err := replica.Open(st, replica.Config{
 		Key: id.Key, Name: id.Name, Logger: logger,
 		OnLocalOp: func(g crdt.ID, raw []byte) {
@@ -52,12 +66,22 @@ func OpenLocal(dir string, logger *slog.Logger) (*Local, error) {
 				(*f)(g, raw)
 			}
 		},
+		Restored: inc.restored, Unconfirmed: inc.unconfirmed, ConfirmWait: confirmWait,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	l.Replica = rep
+	if n := len(rep.Unconfirmed()); inc.restored && n > 0 {
+		logger.Warn("this data dir looks restored from a copy: in each group where this node has signed ops, it signs nothing more until it has synced with another node of the group",
+			"groups", n)
+	}
+	// A failed write (a full disk) leaves the data dir looking like a
+	// copy at the next start: the safe side.
+	if err := inc.write(rep.Unconfirmed()); err != nil {
+		logger.Warn("cannot record the data dir's incarnation", "err", err)
+	}
 	return l, nil
 }
 
@@ -78,6 +102,15 @@ type ServeConfig struct {
 	HTTP   string   // default 127.0.0.1:7777
 	Peers  []string
 	NoMDNS bool
+	// RestoredOK says that this data dir is not an old copy, or that no
+	// other node can hold ops of this node that it lacks, although the
+	// data dir looks like a copy: the node signs at once (the
+	// --restored-ok flag). If that is wrong, its next ops fork.
+	RestoredOK bool
+	// ConfirmWait is how long a change waits for a sync with another
+	// node of its group when the data dir looks like a copy; default
+	// DefaultConfirmWait.
+	ConfirmWait time.Duration
 	// Logger receives the node's logs, Badger's and libp2p's included,
 	// each kind at most once a minute (see logLimit). Nil means
 	// slog.Default().
@@ -86,6 +119,10 @@ type ServeConfig struct {
 	// address and the join URL in meeting mode ("" otherwise).
 	Ready func(httpAddr, joinURL string, n *Node)
 }
+
+// DefaultConfirmWait is ServeConfig.ConfirmWait's default: time to dial
+// a peer and run a catch-up session with it.
+const DefaultConfirmWait = 10 * time.Second
 
 // logLimit is the rate limit of a node's log: a path that load or a peer
 // can repeat (a full queue, a full disk, a failing peer) writes a line at
@@ -108,6 +145,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ConfirmWait <= 0 {
+		cfg.ConfirmWait = DefaultConfirmWait
+	}
 	// Every component logs through this one limited logger. Its counts
 	// are written last, once everything else has stopped.
 	lim := loglimit.New(cfg.Logger.Handler(), logLimit)
@@ -117,7 +157,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	go func() { defer close(limDone); lim.Run(limCtx) }()
 	defer func() { stopLim(); <-limDone }()
 	t0 := time.Now()
-	l, err := OpenLocal(cfg.Dir, log)
+	l, err := openLocal(cfg.Dir, log, cfg.ConfirmWait)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			if a := APIAddr(cfg.Dir); a != "" {
@@ -128,6 +168,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer l.Close()
 	tStore := time.Since(t0)
+	if g := l.Replica.Unconfirmed(); cfg.RestoredOK && len(g) > 0 {
+		log.Warn("--restored-ok: signing again without hearing from another node first", "groups", len(g))
+		if err := l.Confirm(g...); err != nil {
+			return fmt.Errorf("record --restored-ok in the data dir: %w", err)
+		}
+	}
 
 	host, err := p2p.Start(p2p.Config{
 		Key:      l.ID.LibP2PKey(),
@@ -136,6 +182,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		MDNS:     !cfg.NoMDNS,
 		PeerFile: filepath.Join(cfg.Dir, peersFile),
 		Logger:   log,
+		OnSynced: func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
 	}, l.Replica.Sync())
 	if err != nil {
 		return fmt.Errorf("start libp2p: %w", err)

@@ -202,5 +202,11 @@ func Repair(ctx context.Context, dir string, logger *slog.Logger) (*RepairReport
 	if err := st.Close(); err != nil {
 		return rep, err
 	}
+	// What repair could not read may include this node's latest ops:
+	// the next start takes the data dir for a restored copy, and waits to
+	// hear from a peer before it signs (see incarnation.go).
+	if err := markRestored(dir); err != nil {
+		return rep, fmt.Errorf("repaired, but: %w", err)
+	}
 	return rep, nil
 }

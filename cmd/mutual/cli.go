@@ -26,7 +26,7 @@ type opts struct {
 	data, name, group, role, expires, listen, httpAddr, uses           string
 	kind, status, category, title, details, location, contact, urgency string
 	expiresAt, quantity, q                                             string
-	json, csv, noMDNS, lan, all                                        bool
+	json, csv, noMDNS, lan, all, restoredOK                            bool
 	limit                                                              int
 	peers, listens                                                     stringList
 }

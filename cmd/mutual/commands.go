@@ -42,7 +42,7 @@ func init() {
 			run: cmdInvite},
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
 			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
-		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns]", summary: "run the node: sync with peers, serve the API and the web page",
+		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns] [--restored-ok]", summary: "run the node: sync with peers, serve the API and the web page",
 			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --http 0.0.0.0:7777      # meeting mode: phones in the room join with a link",
 			flags: func(fs *flag.FlagSet, o *opts) {
 				fs.Var(&o.listens, "listen", "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
@@ -50,6 +50,7 @@ func init() {
 				fs.Var(&o.peers, "peer", "multiaddr of a peer to stay connected to (repeatable)")
 				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
 				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room (same as --http 0.0.0.0:7777)")
+				fs.BoolVar(&o.restoredOK, "restored-ok", false, "sign at once although the data dir looks restored from a copy; only if no other node can have this node's changes made since the copy (else they fork)")
 			},
 			run: cmdServe},
 		{name: "post", args: "need|offer --title T [--details D] [--category C] [--location L] [--quantity N] [--urgency low|normal|high] [--expires RFC3339] [--contact X] [--group G]",
@@ -237,7 +238,7 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 		return err
 	}
 	return node.Serve(ctx, node.ServeConfig{
-		Dir: o.data, Listen: o.listens, HTTP: o.httpAddr, Peers: o.peers, NoMDNS: o.noMDNS, Logger: log,
+		Dir: o.data, Listen: o.listens, HTTP: o.httpAddr, Peers: o.peers, NoMDNS: o.noMDNS, RestoredOK: o.restoredOK, Logger: log,
 		Ready: func(addr, joinURL string, n *node.Node) {
 			id := n.Local.ID
 			fmt.Fprintf(e.stdout, "mutual node %q (%s)\n", id.Name, id.PeerID)

@@ -62,6 +62,9 @@ func TestDisjointOpsConverge(t *testing.T) {
 		if s.OpsSent != 20 || s.OpsReceived != 20 || s.NewOps != 20 {
 			t.Fatalf("stats %+v: want 20 sent, received and new", s)
 		}
+		if len(s.Synced) != 1 || s.Synced[0] != w.group {
+			t.Fatalf("synced %v, want the group", s.Synced)
+		}
 	}
 	// A second session has nothing to send.
 	a, b = syncPair(rf, f.pub, rm, m.pub, nil)
@@ -247,6 +250,9 @@ func TestNonMemberGetsNothing(t *testing.T) {
 	}
 	if rf.Len(w.group) != before || b.stats.NewOps != 0 {
 		t.Fatalf("the founder's node stored the stranger's join: %d ops, %+v", rf.Len(w.group), b.stats)
+	}
+	if len(a.stats.Synced) != 0 {
+		t.Fatalf("the stranger's session synced %v, which it was not offered", a.stats.Synced)
 	}
 }
 

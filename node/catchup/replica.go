@@ -54,4 +54,10 @@ var ErrRejected = errors.New("catchup: peer sent an invalid op")
 type Stats struct {
 	OpsSent, OpsReceived, NewOps int
 	BytesSent, BytesReceived     int64
+	// Synced lists, sorted, the groups the peer offered in the session.
+	// When Run returns nil, this node holds every op of them that the
+	// peer held when it offered them (ops that could not be judged yet
+	// aside): a node restored from an old copy of its data dir has its
+	// own later ops back, as far as that peer knows them.
+	Synced []crdt.ID
 }

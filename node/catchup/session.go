@@ -47,6 +47,7 @@ func Run(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey,
 		frames:    make(chan inFrame, 4),
 		resume:    make(chan bool),
 		done:      make(chan struct{}),
+		synced:    map[crdt.ID]bool{},
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -67,6 +68,9 @@ func Run(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey,
 	}
 	ss.stats.BytesSent = ss.out.n.Load()
 	ss.stats.BytesReceived = ss.in.n.Load()
+	if err == nil {
+		ss.stats.Synced = slices.SortedFunc(maps.Keys(ss.synced), crdt.ID.Compare)
+	}
 	return ss.stats, err
 }
 
@@ -102,7 +106,8 @@ type session struct {
 	done   chan struct{}  // closed when run returns
 	wg     sync.WaitGroup // readLoop and the phase senders
 
-	stats Stats
+	stats  Stats
+	synced map[crdt.ID]bool // groups whose ops the peer streamed in full
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -373,6 +378,9 @@ func (ss *session) round(round uint64) (bool, error) {
 	})
 	if err != nil {
 		return false, err
+	}
+	for g := range theirOffer {
+		ss.synced[g] = true
 	}
 
 	// Phase 4, next: another round if the peer may now read a group it

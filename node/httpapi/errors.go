@@ -88,6 +88,7 @@ func statusOf(err error) int {
 	case errors.Is(err, store.ErrDiskFull):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, replica.ErrClosed),
+		errors.Is(err, replica.ErrUnconfirmed),
 		errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable

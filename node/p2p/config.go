@@ -12,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/mutual-aid/mutual/crdt"
 )
 
 // DefaultPort is the TCP and UDP port a node listens on by default.
@@ -79,6 +81,12 @@ type Config struct {
 	// SyncEvery is the period of catch-up with each connected peer, with
 	// ±25% jitter. Zero means DefaultSyncEvery.
 	SyncEvery time.Duration
+
+	// OnSynced, if set, is called after each catch-up session that
+	// completed, either side having started it, with the peer's key and
+	// the groups it offered (catchup.Stats.Synced). It must not block
+	// for long.
+	OnSynced func(remote crdt.PublicKey, groups []crdt.ID)
 
 	// Logger receives the host's logs, and libp2p's own at warning level
 	// and above. Nil means slog.Default().

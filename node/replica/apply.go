@@ -306,6 +306,9 @@ func (bt *batch) witness(gs *groupState, join *crdt.Op) {
 	if bt.err != nil || g.Counts(join.ID) || !g.IsMember(bt.r.self) || bt.now > in.Expires || !g.IsAdmin(in.Issuer) || g.Witnessed(join.ID) {
 		return
 	}
+	if !bt.r.confirmed(gs.rec.ID) {
+		return // a restored data dir signs nothing before it hears from a peer
+	}
 	if m := g.Member(join.Author); m != nil && m.Role != crdt.RoleNone {
 		return
 	}

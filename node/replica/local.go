@@ -121,6 +121,9 @@ func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, err
 }
 
 func (r *Replica) doLocal(ctx context.Context, l *localOp) (*localOp, error) {
+	if err := r.awaitConfirmed(ctx, l.group); err != nil {
+		return nil, err
+	}
 	req := &request{kind: reqLocal, local: l}
 	if err := r.submit(ctx, req); err != nil {
 		return nil, err

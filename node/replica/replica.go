@@ -55,6 +55,21 @@ type Config struct {
 	// authored (to publish it by gossip). It must not block for long.
 	OnLocalOp func(group crdt.ID, raw []byte)
 	Logger    *slog.Logger
+
+	// Restored says that the data dir may be an old copy (package node
+	// finds out; see docs/design.md, "Restored data dirs"): this node may
+	// have signed ops that the store lacks. Every group in which it has
+	// signed an op is then unconfirmed until Confirm: a change there
+	// waits for it, then fails with ErrUnconfirmed, so that the node
+	// never signs twice at one seq.
+	Restored bool
+	// Unconfirmed lists more unconfirmed groups: those of an earlier
+	// start that found a copy, which no peer has confirmed since.
+	Unconfirmed []crdt.ID
+	// ConfirmWait is how long a change in an unconfirmed group waits
+	// for Confirm. Zero: it fails at once, which is right where nothing
+	// can confirm it (a command run without `mutual serve`).
+	ConfirmWait time.Duration
 }
 
 // Replica holds a node's groups. Its methods are safe for concurrent use.
@@ -72,7 +87,8 @@ type Replica struct {
 	clock  crdt.Clock // writer only
 	watch  *clockWatch
 
-	events broadcaster
+	events  broadcaster
+	confirm confirmation // see restore.go
 }
 
 type groupState struct {
@@ -120,6 +136,7 @@ func Open(st *store.Store, cfg Config) (*Replica, error) {
 	if err := r.load(); err != nil {
 		return nil, err
 	}
+	r.initConfirmation()
 	go r.writer()
 	return r, nil
 }
@@ -160,7 +177,14 @@ func (r *Replica) load() error {
 			}
 			gs.g.Hold(&op)
 		}
-		if err := r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) { gs.mark(a, seq) }); err != nil {
+		var ownSeq uint64 // the highest, which may be past a gap: see own.go
+		err = r.st.LogSeqs(rec.ID, func(a crdt.PublicKey, seq uint64) {
+			gs.mark(a, seq)
+			if a == r.self {
+				ownSeq = max(ownSeq, seq)
+			}
+		})
+		if err != nil {
 			return err
 		}
 		forks, err := r.st.Forks(rec.ID)
@@ -174,22 +198,18 @@ func (r *Replica) load() error {
 			return err
 		}
 		gs.spans, gs.forks = gs.g.Spans(), gs.g.Forks()
-		if gs.seq = gs.vv[r.self]; gs.seq > 0 {
-			raw, err := r.st.LogOp(rec.ID, r.self, gs.seq)
-			if err != nil {
-				return fmt.Errorf("load own last op: %w", err)
-			}
-			op, err := protocol.DecodeStoredOp(raw)
-			if err != nil {
-				return err
-			}
-			gs.prev = op.ID
+		own, err := r.lastOwn(rec.ID, ownSeq)
+		if err != nil {
+			return err
+		}
+		if own != nil {
+			gs.seq, gs.prev = own.Seq, own.ID
 			// Not adopted if it is beyond what this node may stamp now:
 			// it was made while the clock ran ahead.
-			if op.Time.Wall > now+crdt.MaxLead.Milliseconds() {
-				r.watch.ownFuture(wall, op.Time)
+			if own.Time.Wall > now+crdt.MaxLead.Milliseconds() {
+				r.watch.ownFuture(wall, own.Time)
 			}
-			r.clock.Observe(op.Time, now)
+			r.clock.Observe(own.Time, now)
 		}
 		groups[rec.ID] = gs
 	}

@@ -209,6 +209,7 @@ func (r *Replica) process(reqs []*request) {
 					continue
 				}
 				req.results[i] = bt.ingest(&d.op, d.raw, false)
+				bt.adoptOwn(&d.op, req.results[i])
 			}
 		case reqLocal:
 			req.err = bt.local(req.local)
