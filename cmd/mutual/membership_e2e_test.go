@@ -383,7 +383,7 @@ func TestRemovedWhileOfflineEverywhere(t *testing.T) {
 	if err := sameHashes(g.ID, a, c); err != nil {
 		t.Error(err)
 	}
-	t.Logf("A and C hold B's %d ops; B stays removed and cut off", len(byB))
+	t.Logf("A and C hold all %d ops of B's", len(byB))
 
 	// B's own node must learn that B was removed, and drop its posts
 	// after the cut from its own board.
@@ -516,7 +516,8 @@ func invites(t *testing.T, data string, args ...string) []jinvite {
 
 // TestInviteUsesAndRevokeE2E: an invite for one admits the first
 // newcomer only, and a revoked invite admits nobody, though the admin's
-// node holds (and witnesses) their joins.
+// node holds (and witnesses) their joins; a member who left comes back
+// with a new invite only.
 func TestInviteUsesAndRevokeE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts several nodes; skipped with -short")
@@ -567,7 +568,7 @@ func TestInviteUsesAndRevokeE2E(t *testing.T) {
 		t.Errorf("invites --all on A: %+v, want the one invite, used once of once, closed", ins)
 	}
 	f.stop()
-	t.Logf("--uses 1: erin in, frank's join held and not counted, %v", time.Since(t0).Round(time.Millisecond))
+	t.Logf("--uses 1: erin admitted, frank's join held and witnessed, %v", time.Since(t0).Round(time.Millisecond))
 
 	// An invite revoked before anyone used it admits nobody.
 	code2 := inviteCode(t, dA)
@@ -606,5 +607,39 @@ func TestInviteUsesAndRevokeE2E(t *testing.T) {
 	if err := wantRoles(ms, two, names); err != nil {
 		t.Errorf("E: %v", err)
 	}
-	t.Logf("revoked: grace's join held and not counted; total %v", time.Since(t0).Round(time.Millisecond))
+	t.Logf("revoked: grace's join held and witnessed, %v", time.Since(t0).Round(time.Millisecond))
+
+	// E leaves, and comes back as `mutual leave` says: with a new invite,
+	// not with the one it joined with.
+	if r := mutual(t, dE, "leave"); r.code != 0 {
+		t.Fatalf("leave on E: %+v", r)
+	}
+	left := map[string]string{keyA: "admin"}
+	eventually(t, 30*time.Second, 200*time.Millisecond, "A lists erin as gone", func() error {
+		ms, err := members(t, dA)
+		if err != nil {
+			return err
+		}
+		if !ms[keyE].Left || ms[keyE].Role != "none" {
+			return fmt.Errorf("erin: %+v", ms[keyE])
+		}
+		delete(ms, keyE)
+		return wantRoles(ms, left, names)
+	})
+	if r := mutual(t, dE, "join", code); r.code == 0 {
+		t.Errorf("E joined again with the invite it joined with before: %+v", r)
+	} else {
+		t.Logf("E joins again with its old code: %s", strings.TrimSpace(r.stderr))
+	}
+	join(t, dE, inviteCode(t, dA, "--uses", "1"), g.ID)
+	for _, n := range []*proc{a, e} {
+		eventually(t, 30*time.Second, 200*time.Millisecond, n.name+" lists erin as a member again", func() error {
+			ms, err := members(t, n.data)
+			if err != nil {
+				return err
+			}
+			return wantRoles(ms, two, names)
+		})
+	}
+	t.Logf("erin left and came back with a new invite; total %v", time.Since(t0).Round(time.Millisecond))
 }
