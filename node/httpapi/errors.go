@@ -81,7 +81,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrLastAdmin):
+	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
+		errors.Is(err, replica.ErrLastAdmin):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType

@@ -193,7 +193,9 @@ func (r *Replica) Invite(ctx context.Context, group crdt.ID, o InviteOptions) (s
 // signature and expiry on this node's clock and writes the join op,
 // with the proof that this node holds the code. The join counts once a
 // member's node has seen it before the invite expires; the board
-// arrives at the first sync with any member.
+// arrives at the first sync with any member. A member cannot join again;
+// a former member (left or removed) can, with an invite it has not
+// joined with before.
 func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, error) {
 	c, err := protocol.DecodeInviteCode(code)
 	if err != nil {
@@ -206,8 +208,11 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 		group:    c.Invite.Group,
 		newGroup: &store.GroupRecord{ID: c.Invite.Group, Name: c.GroupName, Relation: store.Member, Addrs: c.Addrs},
 		build: func(gs *groupState) (crdt.Body, error) {
-			if gs.g.IsMember(r.self) || gs.newcomer(r.self) {
+			if gs.g.IsMember(r.self) {
 				return nil, ErrInviteUsed
+			}
+			if gs.joinedWith(r.self, c.Invite.ID) {
+				return nil, ErrInviteAgain
 			}
 			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name, Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self)}, nil
 		},
@@ -216,6 +221,28 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 		return nil, err
 	}
 	return c, nil
+}
+
+// joinedWith reports whether self holds a join of its own with the
+// invite: one still waiting for a witness, or the one that started its
+// last tenure. (A join of an earlier tenure with it would never count
+// again either; it is not looked for.)
+func (gs *groupState) joinedWith(self crdt.PublicKey, invite crdt.ID) bool {
+	with := func(op *crdt.Op) bool {
+		j, ok := op.Body.(crdt.Join)
+		return ok && op.Author == self && j.Invite.ID == invite
+	}
+	for _, op := range gs.g.Pending() {
+		if with(&op) {
+			return true
+		}
+	}
+	if m := gs.g.Member(self); m != nil {
+		if op := gs.g.HeldOp(m.Via); op != nil && with(op) {
+			return true
+		}
+	}
+	return false
 }
 
 // PostInput is a new post.

@@ -35,6 +35,7 @@ var (
 	ErrNotAdmin    = errors.New("only an admin of the group can do that")
 	ErrNotMember   = errors.New("this node is not a member of the group")
 	ErrInviteUsed  = errors.New("this node is already a member of that group")
+	ErrInviteAgain = errors.New("this node joined with that invite before: coming back needs a new invite")
 	ErrInviteOld   = errors.New("the invite has expired")
 	ErrInvalidPost = errors.New("invalid post")
 	ErrNotAllowed  = errors.New("only the post's author or an admin may edit or withdraw it")

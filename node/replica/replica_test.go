@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -266,6 +267,81 @@ func TestJoinByInviteAndIngestBothWays(t *testing.T) {
 	exchange(t, a, b, g)
 	if hb2 := stateHash(t, b, g); hb2 != hb {
 		t.Fatal("duplicate delivery changed state")
+	}
+}
+
+// TestRejoinAfterLeaveWithANewInvite: a member who left (or was removed)
+// comes back with a new invite, as `mutual leave` tells it to. A node
+// refuses a join only while it is a member, or with an invite it already
+// joined with; so a newcomer whose join can never count (its invite was
+// used up by others) can still come in with a new one.
+func TestRejoinAfterLeaveWithANewInvite(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := newNode(t), newNode(t), newNode(t)
+	g := newGroup(t, a, "g")
+	invite := func(uses uint32) string {
+		t.Helper()
+		code, _, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour, Uses: uses})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	member := func(n *node, k crdt.PublicKey) bool {
+		t.Helper()
+		ms, err := n.r.Members(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ms, func(m crdt.Member) bool { return m.Key == k })
+		return i >= 0 && ms[i].Role == crdt.RoleMember
+	}
+	first := invite(1)
+	for _, n := range []*node{b, c} {
+		if _, err := n.r.Join(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.r.Join(ctx, first); !errors.Is(err, replica.ErrInviteAgain) {
+		t.Fatalf("the same invite twice: %v, want ErrInviteAgain", err)
+	}
+	exchange(t, b, a, g) // a witnesses b's join: the invite is used up
+	exchange(t, c, a, g) // c's join never counts
+	exchange(t, a, b, g)
+	if !member(a, b.r.Self()) || !member(b, b.r.Self()) || member(a, c.r.Self()) {
+		t.Fatal("b should be in with the invite for one, c not")
+	}
+	if _, err := b.r.Join(ctx, invite(0)); !errors.Is(err, replica.ErrInviteUsed) {
+		t.Fatalf("a join by a member: %v, want ErrInviteUsed", err)
+	}
+	if _, err := c.r.Join(ctx, invite(0)); err != nil {
+		t.Fatalf("a newcomer whose join can never count, with a new invite: %v", err)
+	}
+
+	if err := b.r.Leave(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.Join(ctx, first); !errors.Is(err, replica.ErrInviteAgain) {
+		t.Fatalf("a rejoin with the invite b joined with before: %v, want ErrInviteAgain", err)
+	}
+	if _, err := b.r.Join(ctx, invite(0)); err != nil {
+		t.Fatalf("a rejoin with a new invite after leaving: %v", err)
+	}
+	exchange(t, b, a, g) // a holds b's leave and witnesses its new join
+	exchange(t, c, a, g) // and c's second join
+	// Twice: exchange sends authors in any order, and an op that came
+	// before its author's first op was not kept.
+	for range 2 {
+		exchange(t, a, b, g)
+		exchange(t, a, c, g)
+	}
+	for _, n := range []*node{a, b, c} {
+		if !member(n, b.r.Self()) || !member(n, c.r.Self()) {
+			t.Fatalf("b and c should both be members again on every node (%d of 3)", slices.Index([]*node{a, b, c}, n)+1)
+		}
+	}
+	if h := stateHash(t, a, g); stateHash(t, b, g) != h || stateHash(t, c, g) != h {
+		t.Fatal("a, b and c differ")
 	}
 }
 
