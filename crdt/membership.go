@@ -533,3 +533,38 @@ func appendSpan(s []Span, sp Span) []Span {
 	}
 	return append(s, sp)
 }
+
+// RoleChangesOf returns the role changes and removals of k that count,
+// in stamp order: what a former member's node needs to learn that it is
+// one.
+func (g *Group) RoleChangesOf(k PublicKey) []Op {
+	ev := g.eval()
+	var out []Op
+	for _, op := range g.ops {
+		if b, ok := op.Body.(SetRole); ok && b.Member == k && ev.valid[op.ID] {
+			out = append(out, *op)
+		}
+	}
+	slices.SortFunc(out, func(a, b Op) int { return a.Stamp().Compare(b.Stamp()) })
+	return out
+}
+
+// PendingJoinOf reports whether k holds a join that does not count (yet)
+// and is past k's last tenure: k is a newcomer waiting for a witness.
+func (g *Group) PendingJoinOf(k PublicKey) bool {
+	ev := g.eval()
+	var after uint64
+	if m := ev.members[k]; m != nil {
+		t := &m.tenures[len(m.tenures)-1]
+		if t.end == math.MaxUint64 {
+			return false // a member
+		}
+		after = t.end
+	}
+	for _, op := range g.ops {
+		if _, ok := op.Body.(Join); ok && op.Author == k && op.Seq > after && !ev.valid[op.ID] && !g.forked(k, op.Seq) {
+			return true
+		}
+	}
+	return false
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -392,9 +391,6 @@ func TestRemovedWhileOfflineEverywhere(t *testing.T) {
 		bMembers, _ := members(t, dB)
 		t.Logf("B's board: before-cut post %v, %d of %d offline posts, %d of %d later posts; B's members: bob %+v",
 			bBoard[before.ID], len(offline)-len(missing(bBoard, offline)), len(offline), len(again)-len(missing(bBoard, again)), len(again), bMembers[keyB])
-		if !knownBugs() {
-			t.Skip("known bug: a removed member's node never learns of its removal (A and C no longer offer it the group); MUTUAL_KNOWN_BUGS=1 runs this")
-		}
 		eventually(t, 30*time.Second, 200*time.Millisecond, "B lists itself as removed", func() error {
 			ms, err := members(t, dB)
 			if err != nil {
@@ -414,10 +410,6 @@ func TestRemovedWhileOfflineEverywhere(t *testing.T) {
 	})
 	t.Logf("total %v", time.Since(t0).Round(time.Millisecond))
 }
-
-// knownBugs reports whether MUTUAL_KNOWN_BUGS asks the tests of known,
-// not yet fixed bugs to run.
-func knownBugs() bool { return os.Getenv("MUTUAL_KNOWN_BUGS") != "" }
 
 // TestNewcomerGetsInThroughAnyMember: A invites D and goes home; D meets
 // only C, a plain member, whose node witnesses D's join. D is a member,

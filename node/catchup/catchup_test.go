@@ -109,8 +109,11 @@ func TestNewcomer(t *testing.T) {
 	if v, _ := rn.VersionVector(w.group); v[n.pub] != 2 {
 		t.Fatalf("newcomer's own ops are not in its vector: %v", v)
 	}
-	if !rn.MayRead(w.group, m.pub) || !rn.MayRead(w.group, stranger.pub) {
-		t.Fatal("a newcomer should offer its group to any peer")
+	if rn.MayRead(w.group, m.pub) || rn.MayRead(w.group, stranger.pub) {
+		t.Fatal("a newcomer gives the group's ops to peers it does not know as members")
+	}
+	if l, err := rn.Limited(w.group, stranger.pub); err != nil || l.Own == nil || *l.Own != n.pub {
+		t.Fatalf("a newcomer should offer its own ops to any peer: %+v %v", l, err)
 	}
 	if rf.MayRead(w.group, n.pub) {
 		t.Fatal("founder trusts an unknown newcomer")

@@ -126,9 +126,7 @@ func (m *MemoryReplica) Groups() []crdt.ID {
 }
 
 // MayRead implements Replica: peer is a member of the group on this
-// replica's board; or this node is a newcomer whose join does not count
-// yet, which offers it to any peer (a member of the group will want it,
-// and admit it).
+// replica's board.
 func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -136,18 +134,33 @@ func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	if g == nil {
 		return false
 	}
-	g.board.Refresh() // the heads, which the membership depends on
-	return g.board.Group.IsMember(peer) || m.newcomer(g)
+	g.board.Refresh() // the forks, which the membership depends on
+	return g.board.Group.IsMember(peer)
 }
 
-// newcomer reports whether this node holds a join of its own that does
-// not count yet.
-func (m *MemoryReplica) newcomer(g *memGroup) bool {
-	if g.board.Group.IsMember(m.self) {
-		return false
+// Limited implements Replica: a newcomer offers its own ops to any peer;
+// a former member gets the changes of its role.
+func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var l Limit
+	g := m.groups[group]
+	if g == nil {
+		return l, nil
 	}
-	a := g.authors[m.self]
-	return a != nil && len(a.seqs) > 0
+	g.board.Refresh()
+	if g.board.Group.PendingJoinOf(m.self) {
+		self := m.self
+		l.Own = &self
+	}
+	for _, op := range g.board.Group.RoleChangesOf(peer) {
+		raw, err := protocol.EncodeOp(&op)
+		if err != nil {
+			return l, err
+		}
+		l.Notices = append(l.Notices, raw)
+	}
+	return l, nil
 }
 
 // Evidence implements Replica.

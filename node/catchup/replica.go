@@ -17,6 +17,9 @@ type Replica interface {
 	// MayRead reports whether that peer may receive this group's ops
 	// (members only; the node decides).
 	MayRead(group crdt.ID, peer crdt.PublicKey) bool
+	// Limited says what this node offers a peer that may not read the
+	// group (MayRead is false); see Limit. The zero Limit offers nothing.
+	Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error)
 	// VersionVector maps each author to the highest seq S such that
 	// ops 1..S of that author are all held. An author of whom some ops
 	// are held, but not op 1, may appear with 0.
@@ -43,6 +46,21 @@ type Replica interface {
 	// ErrRejected.
 	IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, error)
 }
+
+// Limit is what a node offers a peer that may not read a group.
+type Limit struct {
+	// Own, when set, is this node's key: it is a newcomer whose join does
+	// not count yet, and it offers its own ops (its join first) and
+	// nothing else, to any peer: whichever member it meets may admit it.
+	Own *crdt.PublicKey
+	// Notices are ops the peer may receive all the same: the changes of
+	// its own role, its removal above all, so that a removed member's
+	// node learns it and takes its own later ops off its board.
+	Notices [][]byte
+}
+
+// offers reports whether l offers anything.
+func (l Limit) offers() bool { return l.Own != nil || len(l.Notices) > 0 }
 
 // ErrRejected is wrapped by every error that a peer's misbehaviour
 // causes: an invalid op, a malformed frame, a message out of order. The

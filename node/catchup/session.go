@@ -223,13 +223,24 @@ func (ss *session) run() error {
 // vector is a group's version vector.
 type vector = map[crdt.PublicKey]uint64
 
-// readable returns the groups this node replicates that the peer may
-// read, sorted, at most protocol.MaxSyncGroups of them.
-func (ss *session) readable() []crdt.ID {
+// readable returns the groups this node replicates that it offers the
+// peer, sorted, at most protocol.MaxSyncGroups of them, and the limits of
+// those the peer may not read whole (see Limit).
+func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 	var out []crdt.ID
+	limits := map[crdt.ID]Limit{}
 	for _, g := range ss.r.Groups() {
 		if ss.r.MayRead(g, ss.remote) {
 			out = append(out, g)
+			continue
+		}
+		l, err := ss.r.Limited(g, ss.remote)
+		if err != nil {
+			return nil, nil, fmt.Errorf("catchup: limits of %s: %w", g.Short(), err)
+		}
+		if l.offers() {
+			out = append(out, g)
+			limits[g] = l
 		}
 	}
 	slices.SortFunc(out, crdt.ID.Compare)
@@ -237,18 +248,25 @@ func (ss *session) readable() []crdt.ID {
 	if len(out) > protocol.MaxSyncGroups {
 		out = out[:protocol.MaxSyncGroups]
 	}
-	return out
+	return out, limits, nil
 }
 
 // round runs one round and reports whether another follows.
 func (ss *session) round(round uint64) (bool, error) {
-	// Phase 1, offer: Hello, a Have per group the peer may read, End.
-	offered := ss.readable()
+	// Phase 1, offer: Hello, a Have per group offered, End. A newcomer
+	// offers only its own ops: its vector names only itself.
+	offered, limits, err := ss.readable()
+	if err != nil {
+		return false, err
+	}
 	ours := make(map[crdt.ID]vector, len(offered))
 	for _, g := range offered {
 		v, err := ss.r.VersionVector(g)
 		if err != nil {
 			return false, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+		}
+		if own := limits[g].Own; own != nil {
+			v = vector{*own: v[*own]}
 		}
 		if len(v) > protocol.MaxVectorAuthors {
 			return false, fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
@@ -260,7 +278,7 @@ func (ss *session) round(round uint64) (bool, error) {
 		replicated[g] = true
 	}
 	theirOffer := map[crdt.ID]vector{}
-	err := ss.exchange(func() error {
+	err = ss.exchange(func() error {
 		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: round, Initiator: ss.initiator}); err != nil {
 			return err
 		}
@@ -333,7 +351,7 @@ func (ss *session) round(round uint64) (bool, error) {
 					continue // the peer does not replicate g
 				}
 			}
-			if err := ss.sendGroup(g, ours[g], theirs); err != nil {
+			if err := ss.sendGroup(g, ours[g], theirs, limits[g]); err != nil {
 				return err
 			}
 		}
@@ -387,9 +405,13 @@ func (ss *session) round(round uint64) (bool, error) {
 	// could not (a newcomer's join arrived), or if ops arrived that could
 	// not be admitted next to ones that were (they may be admissible now).
 	more := fresh > 0 && received > fresh
-	for _, g := range ss.readable() {
-		if !isOffered[g] {
-			more = true
+	now, nowLimits, err := ss.readable()
+	if err != nil {
+		return false, err
+	}
+	for _, g := range now {
+		if !isOffered[g] || (limits[g].offers() && !nowLimits[g].offers()) {
+			more = true // the peer may read more now (a newcomer's join counts)
 		}
 	}
 	var theirMore bool
@@ -489,8 +511,15 @@ var errFirstOnly = errors.New("first op only")
 // (author, seq), if the peer's vector says it has an op there: the peer
 // may hold the evidence's branch in its log, and learns of the fork only
 // from the other op.
-func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
+//
+// A peer that may not read the group gets what limit allows: a
+// newcomer's own ops (ours then names only this node), or the notices
+// meant for it and nothing of the log.
+func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error {
 	ow := protocol.NewOpsWriter(ss.bw, g)
+	if limit.offers() && limit.Own == nil {
+		ours = nil
+	}
 	authors := slices.SortedFunc(maps.Keys(ours), crdt.PublicKey.Compare)
 	type first struct {
 		t   crdt.HLC
@@ -526,8 +555,18 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 			return err
 		}
 	}
-	if err := ss.sendEvidence(g, ow, theirs); err != nil {
-		return err
+	// A peer that may not read the group gets no evidence of others'
+	// forks (it holds their ops): a newcomer sends only its own, and a
+	// former member gets the notices meant for it.
+	for _, raw := range limit.Notices {
+		if err := ow.Add(raw); err != nil {
+			return err
+		}
+	}
+	if !limit.offers() || limit.Own != nil {
+		if err := ss.sendEvidence(g, ow, theirs, limit.Own); err != nil {
+			return err
+		}
 	}
 	if err := ow.Flush(); err != nil {
 		return err
@@ -539,7 +578,7 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector) error {
 // sendEvidence sends the evidence of forks in g, each op with the one it
 // conflicts with when the peer may hold the evidence's branch (see
 // sendGroup).
-func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector) error {
+func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector, only *crdt.PublicKey) error {
 	type pos struct {
 		author crdt.PublicKey
 		seq    uint64
@@ -549,6 +588,9 @@ func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector
 		ref, err := protocol.PeekOp(raw)
 		if err != nil {
 			return fmt.Errorf("catchup: stored evidence is unreadable: %w", err)
+		}
+		if only != nil && ref.Author != *only {
+			return nil
 		}
 		if p := (pos{ref.Author, ref.Seq}); p.seq <= theirs[p.author] && !slices.Contains(forks, p) {
 			forks = append(forks, p) // else the loop over the log sent that op

@@ -78,7 +78,7 @@ func (m *member) post(t testing.TB, g crdt.ID, title string) []byte {
 type testGroup struct {
 	id      crdt.ID
 	a, b, c *member
-	setup   [][]byte // genesis and joins
+	setup   [][]byte // genesis, joins and A's witnesses of them
 }
 
 func newTestGroup(t testing.TB) *testGroup {
@@ -86,11 +86,14 @@ func newTestGroup(t testing.TB) *testGroup {
 	gen, raw := tg.a.sign(t, crdt.ID{}, crdt.Genesis{Name: "coats", AuthorName: "a"})
 	tg.id = gen.ID
 	tg.setup = append(tg.setup, raw)
-	inv := crdt.Invite{Group: tg.id, Role: crdt.RoleMember, Expires: nowMillis() + time.Hour.Milliseconds()}
-	protocol.SignInvite(&inv, tg.a.key)
+	inv, secret, err := protocol.NewInvite(crdt.Invite{Group: tg.id, Role: crdt.RoleMember, Expires: nowMillis() + time.Hour.Milliseconds()}, tg.a.key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, m := range []*member{tg.b, tg.c} {
-		_, raw := m.sign(t, tg.id, crdt.Join{Invite: inv, Name: fmt.Sprint("m", i)})
-		tg.setup = append(tg.setup, raw)
+		join, raw := m.sign(t, tg.id, crdt.Join{Invite: inv, Name: fmt.Sprint("m", i), Proof: protocol.ProveJoin(&inv, secret, m.pub)})
+		_, admit := tg.a.sign(t, tg.id, crdt.Admit{Join: join.ID})
+		tg.setup = append(tg.setup, raw, admit)
 	}
 	return tg
 }

@@ -85,25 +85,46 @@ func (v syncView) Groups() []crdt.ID {
 	return out
 }
 
-// MayRead: a group's ops go only to its members; but a newcomer, whose
-// join does not count yet, offers its own ops to any peer, so that it
-// gets in through whichever member it meets first (that member's node
-// witnesses the join).
+// MayRead: a group's ops go only to its members.
 func (v syncView) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	r := v.r
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	gs := r.groups[group]
+	return gs != nil && gs.g.IsMember(peer)
+}
+
+// Limited: a newcomer, whose join does not count yet, offers its own
+// ops to any peer, so that it gets in through whichever member it meets
+// first (that member's node witnesses the join); a former member gets
+// the changes of its role, so that its node learns it was removed.
+func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, error) {
+	r := v.r
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	gs := r.groups[group]
+	var l catchup.Limit
 	if gs == nil {
-		return false
+		return l, nil
 	}
-	return gs.g.IsMember(peer) || gs.newcomer(r.self)
+	if gs.newcomer(r.self) {
+		self := r.self
+		l.Own = &self
+	}
+	for _, op := range gs.g.RoleChangesOf(peer) {
+		raw, err := protocol.EncodeOp(&op)
+		if err != nil {
+			return l, err
+		}
+		l.Notices = append(l.Notices, raw)
+	}
+	return l, nil
 }
 
 // newcomer reports whether this node has joined the group and its join
 // does not count yet.
 func (gs *groupState) newcomer(self crdt.PublicKey) bool {
-	return gs.rec.Relation == store.Member && gs.seq > 0 && !gs.g.IsMember(self)
+	return gs.rec.Relation == store.Member && gs.g.PendingJoinOf(self)
 }
 
 // Evidence sends the ops kept as evidence of forks, and for each break

@@ -544,11 +544,15 @@ func testNewcomer(t *testing.T, fa Factory) {
 	if j, ok := op.Body.(crdt.Join); !ok || op.Seq != 1 || op.Group != fx.group || j.Invite != code.Invite {
 		t.Fatalf("the newcomer's op 1 is %T (seq %d), want its join with the invite", op.Body, op.Seq)
 	}
-	// Until its join counts, a newcomer offers its group to any peer:
-	// whichever member it meets first may witness the join.
+	// Until its join counts, a newcomer offers its own ops — and only
+	// those — to any peer: whichever member it meets first may witness
+	// the join.
 	for _, k := range []*Author{fx.f, fx.m, fx.s} {
-		if !r.MayRead(fx.group, k.Pub) {
-			t.Errorf("the newcomer does not offer its join to %x", k.Pub[:3])
+		if r.MayRead(fx.group, k.Pub) {
+			t.Errorf("the newcomer gives the whole group to %x", k.Pub[:3])
+		}
+		if l, err := r.Limited(fx.group, k.Pub); err != nil || l.Own == nil || *l.Own != n.Pub {
+			t.Errorf("the newcomer does not offer its own ops to %x: %+v %v", k.Pub[:3], l, err)
 		}
 	}
 	// It meets the group: the genesis, a member and its witness.
@@ -556,8 +560,8 @@ func testNewcomer(t *testing.T, fa Factory) {
 	wantVector(t, r, fx.group, map[crdt.PublicKey]uint64{fx.f.Pub: 1, n.Pub: 1}, "the newcomer after the genesis")
 	admitM := fx.f.Admit(fx.group, fx.mJoin)
 	wantIngest(t, r, 2, "a member's join and its witness", fx.mJoin, admitM)
-	if !r.MayRead(fx.group, fx.s.Pub) {
-		t.Error("the newcomer stopped offering its join before it counts")
+	if l, _ := r.Limited(fx.group, fx.s.Pub); l.Own == nil || r.MayRead(fx.group, fx.s.Pub) {
+		t.Error("the newcomer stopped offering its join before it counts, or gives a stranger the group")
 	}
 	// The member witnesses the newcomer's join: the newcomer is in, and
 	// shares with members only.
@@ -566,8 +570,8 @@ func testNewcomer(t *testing.T, fa Factory) {
 	if !r.MayRead(fx.group, fx.f.Pub) || !r.MayRead(fx.group, fx.m.Pub) {
 		t.Error("the newcomer does not share with the members")
 	}
-	if r.MayRead(fx.group, fx.s.Pub) {
-		t.Error("the newcomer, now a member, shares with a stranger")
+	if l, _ := r.Limited(fx.group, fx.s.Pub); r.MayRead(fx.group, fx.s.Pub) || l.Own != nil || len(l.Notices) != 0 {
+		t.Error("the newcomer, now a member, offers a stranger something")
 	}
 	wantOps(t, r, fx.group, n.Pub, 0, own, "the newcomer's own ops after it met the group")
 	wantState(t, r, fx.group, "the newcomer admitted", fx.gen, own[0], fx.mJoin, admitM, admitN)
