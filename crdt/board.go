@@ -97,8 +97,12 @@ func chain(seqs map[uint64][]ID, ops map[ID]Op) (head, fork uint64) {
 		if len(seqs[s]) > 1 && (fork == 0 || s < fork) {
 			fork = s
 		}
-		if ids := seqs[s+1]; len(ids) == 1 && len(seqs[s]) == 1 && ops[ids[0]].Prev != seqs[s][0] && (fork == 0 || s < fork) {
-			fork = s
+		if len(seqs[s]) == 1 {
+			for _, id := range seqs[s+1] {
+				if ops[id].Prev != seqs[s][0] && (fork == 0 || s < fork) {
+					fork = s
+				}
+			}
 		}
 	}
 	for s := uint64(1); ; s++ {
