@@ -92,16 +92,23 @@ func (b *Board) Refresh() {
 // ops — two ops at one seq, or an op whose Prev is not the op held
 // before it — or 0.
 func forkOf(seqs map[uint64][]ID, ops map[ID]Op) (fork uint64) {
-	for s, ids := range seqs {
-		f := uint64(0)
-		switch {
-		case len(ids) > 1:
-			f = s
-		case len(seqs[s-1]) == 1 && ops[ids[0]].Prev != seqs[s-1][0]:
-			f = s - 1
-		}
-		if f != 0 && (fork == 0 || f < fork) {
+	at := func(f uint64) {
+		if fork == 0 || f < fork {
 			fork = f
+		}
+	}
+	for s, ids := range seqs {
+		if len(ids) > 1 {
+			at(s)
+		}
+		// Every op at s against the op at s-1, even when s holds two:
+		// else the answer would depend on which ops arrived first.
+		if prev := seqs[s-1]; len(prev) == 1 {
+			for _, id := range ids {
+				if ops[id].Prev != prev[0] {
+					at(s - 1)
+				}
+			}
 		}
 	}
 	return fork

@@ -5,8 +5,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,35 +19,65 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 )
 
-// Scenario tests are transcripts in testdata/*.txt: the ops a node
-// receives, in the order it receives them, and what the board must look
-// like after. One command a line; '#' starts a comment.
+// Scenario tests are transcripts in testdata/*.txt: the ops a node makes
+// and receives, in the order it receives them, and what the board must
+// look like after. One command a line; '#' starts a comment.
 //
-//	now 10000                                  receiver's wall clock (default 1000000)
-//	genesis alice at=100 name="Food bank"      the group's genesis (its ID is the group ID)
-//	invite inv1 by=alice role=member expires=5000   an invite (no op; used by joins)
-//	join bob via=inv1 at=110 name=Bob
+// Ops. Each op line makes an op and delivers it to the board at once,
+// unless it says send=later. Authors number their ops 1, 2, 3... in the
+// order of their lines, each linked to the one before (Prev).
+//
+//	now 10000                                   receiver's wall clock (default 1000000)
+//	genesis alice at=100 name="Food bank"       the group's genesis (its ID is the group ID)
+//	invite inv by=alice role=member expires=5000 uses=1
+//	                                            an invite (a capability; no op); with at=T the
+//	                                            issuer also records it (an InviteMade op)
+//	join bob via=inv at=110 name=Bob            bob's join (label bob-join unless label= says)
+//	join bob via=inv at=110 witness=alice       ... and alice's Admit of it at 110.1 (label bob-join/w)
+//	admit carol bob-join at=120                 carol witnesses bob's join
+//	revoke alice inv at=130                     alice revokes invite inv
+//	remove alice bob cut=3 at=140               alice removes bob; cut: the highest seq of bob's
+//	promote alice bob cut=3 at=140              ops alice held (default: all of bob's ops so far)
+//	demote alice bob cut=3 at=140
+//	leave bob at=150
 //	post bob coats need title="coats" qty=4 at=200   creates post "coats"
 //	edit carol coats title="warm coats" qty=6 at=300 the keys given make the mask
 //	status bob coats claimed at=400
 //	respond carol coats r1 qty=3 note="two bags" at=500   creates response "r1"
 //	post and respond may carry by=NAME: who acted through the author's node
 //	unrespond carol coats r1 at=600
+//	fork bob 3                                  bob's next op is signed at seq 3 again, after
+//	                                            bob's op at seq 2 (a restored backup)
+//	send L1 bob-join                            deliver ops made before (again, for a duplicate)
 //
-// Times are "wall" or "wall.logical". Every op line may end with
-// "=> accept" (the default), "=> ignore <reason>" or "=> reject <reason>",
-// reasons being future, not-member, pending-full, expired, wrong-group,
-// invalid. An op line may carry label=NAME to name the op.
+// Times are "wall" or "wall.logical". Every op line (and send) may end
+// with "=> accept" (the default), "=> ignore <reason>" or "=> reject
+// <reason>", reasons being future, wrong-group, invalid, bad-chain. An op
+// line may carry label=NAME to name the op (default L<line>), prev=NAME
+// to sign it with a Prev naming that op (a break in the author's
+// history), and send=later.
 //
 // Author keys are the names zero-padded to 32 bytes and op IDs are the
 // labels zero-padded, so ties between authors and between ops break in
 // alphabetical order, as readable in the transcript.
 //
+// Expectations, checked against the board at that point:
+//
 //	expect post coats status=claimed title="warm coats" qty=6 claimed=7 over_claimed=true
 //	expect post coats by=Sam responders=Lee,-     the active responses' by, "-" for none
+//	expect nopost coats blankets               no such posts (their creates do not count)
 //	expect open at=5000 coats blankets          exactly these posts are on the open board
-//	expect member bob role=admin name=Bob       role=none for a non-member
-//	expect parked 2
+//	expect member bob role=admin name=Bob removed=false left=false cut=0 forked=0
+//	                                            role=none for a non-member
+//	expect members alice bob                    exactly these are members now
+//	expect counts L3 bob-join                   these ops count
+//	expect void L4 carol-join                   these ops are held but do not count
+//	expect invite inv used=1 revoked=false open=true   (open: at the receiver's clock)
+//	expect pending carol-join                   exactly these joins are held and do not count
+//
+// After the last line, every transcript is replayed: the ops the board
+// held, delivered to new boards in reverse and in shuffled orders (the
+// state refreshed at random points) must give the same state.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
@@ -56,12 +90,14 @@ func TestScenarios(t *testing.T) {
 
 type scenario struct {
 	t       *testing.T
+	file    string
 	pos     string
 	board   *crdt.Board
 	now     int64
 	invites map[string]crdt.Invite
-	seq     map[crdt.PublicKey]uint64
-	prev    map[crdt.PublicKey]crdt.ID
+	ops     map[string]crdt.Op           // every op made, by label
+	sent    []crdt.Op                    // every op delivered, in order (duplicates too)
+	branch  map[crdt.PublicKey][]crdt.ID // per author, its current history: branch[a][s-1] is its op at seq s
 }
 
 func padded(s string) [32]byte {
@@ -75,6 +111,7 @@ func padded(s string) [32]byte {
 
 func who(name string) crdt.PublicKey { return crdt.PublicKey(padded(name)) }
 func idOf(label string) crdt.ID      { return crdt.ID(padded(label)) }
+func labelOf(id [32]byte) string     { return strings.TrimRight(string(id[:]), "\x00") }
 
 const genesisLabel = "genesis"
 
@@ -86,11 +123,12 @@ func runScenario(t *testing.T, file string) {
 	defer f.Close()
 	s := &scenario{
 		t:       t,
+		file:    file,
 		board:   crdt.NewBoard(idOf(genesisLabel)),
 		now:     1_000_000,
 		invites: map[string]crdt.Invite{},
-		seq:     map[crdt.PublicKey]uint64{},
-		prev:    map[crdt.PublicKey]crdt.ID{},
+		ops:     map[string]crdt.Op{},
+		branch:  map[crdt.PublicKey][]crdt.ID{},
 	}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
@@ -111,6 +149,8 @@ func runScenario(t *testing.T, file string) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	s.pos = file + ": replayed"
+	s.replay()
 }
 
 // tokenize splits a line at spaces, keeping "quoted strings" (Go syntax)
@@ -178,6 +218,14 @@ func (s *scenario) int(v string) int64 {
 	return n
 }
 
+func (s *scenario) bool(v string) bool {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		s.fatalf("%q: %v", v, err)
+	}
+	return b
+}
+
 func (s *scenario) hlc(v string) crdt.HLC {
 	if v == "" {
 		s.fatalf("op needs at=")
@@ -221,7 +269,7 @@ func (s *scenario) fields(kv map[string]string) (crdt.Fields, crdt.FieldMask) {
 			f.Urgency, m = u, m|crdt.FieldUrgency
 		case "expires":
 			f.Expires, m = s.int(v), m|crdt.FieldExpires
-		case "at", "label":
+		case "at", "label", "prev", "send":
 		default:
 			s.fatalf("unknown field %q", k)
 		}
@@ -229,12 +277,26 @@ func (s *scenario) fields(kv map[string]string) (crdt.Fields, crdt.FieldMask) {
 	return f, m
 }
 
+// invite returns the invite named label.
+func (s *scenario) invite(label string) crdt.Invite {
+	in, ok := s.invites[label]
+	if !ok {
+		s.fatalf("no invite %q", label)
+	}
+	return in
+}
+
+// cut returns kv's cut, or by default the seq of member's last op made.
+func (s *scenario) cut(kv map[string]string, member string) uint64 {
+	if v, ok := kv["cut"]; ok {
+		return uint64(s.int(v))
+	}
+	return uint64(len(s.branch[who(member)]))
+}
+
 func (s *scenario) do(words []string, autoLabel string) {
 	pos, kv, verdict := s.args(words)
 	label := autoLabel
-	if l, ok := kv["label"]; ok {
-		label = l
-	}
 	var author string
 	var body crdt.Body
 	switch cmd := pos[0]; cmd {
@@ -242,35 +304,83 @@ func (s *scenario) do(words []string, autoLabel string) {
 		s.need(pos, 2, "now <ms>")
 		s.now = s.int(pos[1])
 		return
+	case "expect":
+		s.expect(pos[1:], kv)
+		return
+	case "send":
+		if len(pos) < 2 {
+			s.fatalf("want: send <label>...")
+		}
+		for _, l := range pos[1:] {
+			op, ok := s.ops[l]
+			if !ok {
+				s.fatalf("no op %q", l)
+			}
+			s.send(op, verdict)
+		}
+		return
+	case "fork":
+		s.need(pos, 3, "fork <author> <seq>")
+		a, seq := who(pos[1]), s.int(pos[2])
+		if seq < 2 || int(seq) > len(s.branch[a]) {
+			s.fatalf("%s has no op at seq %d to fork from", pos[1], seq)
+		}
+		s.branch[a] = s.branch[a][:seq-1]
+		return
 	case "invite":
-		s.need(pos, 2, "invite <label> by=<author> role=<role> expires=<ms>")
+		s.need(pos, 2, "invite <label> by=<author> role=<role> expires=<ms> [uses=N] [at=T]")
 		role, ok := crdt.ParseRole(kv["role"])
 		if !ok {
 			s.fatalf("role %q", kv["role"])
 		}
-		in := crdt.Invite{Group: idOf(genesisLabel), Role: role, Expires: s.int(kv["expires"]), Issuer: who(kv["by"])}
-		copy(in.Nonce[:], pos[1])
+		in := crdt.Invite{
+			ID:      idOf(pos[1]),
+			Group:   idOf(genesisLabel),
+			Role:    role,
+			Expires: s.int(kv["expires"]),
+			Key:     who("key/" + pos[1]),
+			Issuer:  who(kv["by"]),
+		}
+		if v, ok := kv["uses"]; ok {
+			in.Uses = uint32(s.int(v))
+		}
+		if _, dup := s.invites[pos[1]]; dup {
+			s.fatalf("invite %q made twice", pos[1])
+		}
 		s.invites[pos[1]] = in
-		return
-	case "expect":
-		s.expect(pos[1:], kv)
-		return
+		if _, record := kv["at"]; !record {
+			return
+		}
+		author, body = kv["by"], crdt.InviteMade{Invite: in}
 	case "genesis":
 		s.need(pos, 2, "genesis <author> at=T")
 		author, label = pos[1], genesisLabel
 		body = crdt.Genesis{Name: kv["name"], AuthorName: pos[1]}
 	case "join":
-		s.need(pos, 2, "join <author> via=<invite> at=T")
-		in, ok := s.invites[kv["via"]]
-		if !ok {
-			s.fatalf("no invite %q", kv["via"])
-		}
-		author = pos[1]
+		s.need(pos, 2, "join <author> via=<invite> at=T [witness=<member>]")
+		author, label = pos[1], pos[1]+"-join"
 		name := kv["name"]
 		if name == "" {
 			name = author
 		}
-		body = crdt.Join{Invite: in, Name: name}
+		body = crdt.Join{Invite: s.invite(kv["via"]), Name: name}
+	case "admit":
+		s.need(pos, 3, "admit <author> <join> at=T")
+		author = pos[1]
+		body = crdt.Admit{Join: idOf(pos[2])}
+	case "revoke":
+		s.need(pos, 3, "revoke <author> <invite> at=T")
+		author = pos[1]
+		body = crdt.Revoke{Invite: s.invite(pos[2]).ID}
+	case "remove", "promote", "demote":
+		s.need(pos, 3, cmd+" <admin> <member> [cut=N] at=T")
+		author = pos[1]
+		role := map[string]crdt.Role{"remove": crdt.RoleNone, "promote": crdt.RoleAdmin, "demote": crdt.RoleMember}[cmd]
+		body = crdt.SetRole{Member: who(pos[2]), Role: role, Cut: s.cut(kv, pos[2])}
+	case "leave":
+		s.need(pos, 2, "leave <author> at=T")
+		author = pos[1]
+		body = crdt.Leave{}
 	case "post":
 		s.need(pos, 4, "post <author> <label> need|offer title=... at=T")
 		k, ok := crdt.ParsePostKind(pos[3])
@@ -310,27 +420,57 @@ func (s *scenario) do(words []string, autoLabel string) {
 	default:
 		s.fatalf("unknown command %q", cmd)
 	}
-	op := crdt.Op{ID: idOf(label), Group: idOf(genesisLabel), Author: who(author), Time: s.hlc(kv["at"]), Body: body}
+	if l, ok := kv["label"]; ok {
+		label = l
+	}
+	op := s.make(author, label, s.hlc(kv["at"]), body, kv["prev"])
+	if kv["send"] != "later" {
+		s.send(op, verdict)
+	} else if len(verdict) > 0 {
+		s.fatalf("an op sent later has its verdict on the send line")
+	}
+	if w, ok := kv["witness"]; ok {
+		t := op.Time
+		t.Logical++
+		s.send(s.make(w, label+"/w", t, crdt.Admit{Join: op.ID}, ""), nil)
+	}
+}
+
+// make signs (so to speak) an op by author at the end of its current
+// history, or after the op named prev.
+func (s *scenario) make(author, label string, at crdt.HLC, body crdt.Body, prev string) crdt.Op {
+	if _, dup := s.ops[label]; dup {
+		s.fatalf("label %q used twice (send it again with send, or give label=)", label)
+	}
+	a := who(author)
+	op := crdt.Op{ID: idOf(label), Group: idOf(genesisLabel), Author: a, Time: at, Body: body}
 	if _, ok := body.(crdt.Genesis); ok {
 		op.Group = crdt.ID{}
 	}
-	s.seq[op.Author]++
-	op.Seq = s.seq[op.Author]
+	op.Seq = uint64(len(s.branch[a])) + 1
 	if op.Seq > 1 {
-		op.Prev = s.prev[op.Author]
+		op.Prev = s.branch[a][op.Seq-2]
 	}
-	s.prev[op.Author] = op.ID
+	if prev != "" {
+		op.Prev = idOf(prev)
+	}
+	s.branch[a] = append(s.branch[a], op.ID)
+	s.ops[label] = op
+	return op
+}
+
+func (s *scenario) send(op crdt.Op, verdict []string) {
+	s.t.Helper()
 	v, err, _ := s.board.Apply(op, s.now)
 	s.checkVerdict(verdict, v, err)
+	s.sent = append(s.sent, op)
 }
 
 var reasons = map[string]error{
-	"future":       crdt.ErrFuture,
-	"not-member":   crdt.ErrNotMember,
-	"pending-full": crdt.ErrPendingFull,
-	"expired":      crdt.ErrExpired,
-	"wrong-group":  crdt.ErrWrongGroup,
-	"invalid":      crdt.ErrInvalid,
+	"future":      crdt.ErrFuture,
+	"wrong-group": crdt.ErrWrongGroup,
+	"invalid":     crdt.ErrInvalid,
+	"bad-chain":   crdt.ErrBadChain,
 }
 
 func (s *scenario) checkVerdict(want []string, v crdt.Verdict, err error) {
@@ -352,28 +492,44 @@ func (s *scenario) checkVerdict(want []string, v crdt.Verdict, err error) {
 	}
 }
 
+func (s *scenario) op(label string) *crdt.Op {
+	op, ok := s.ops[label]
+	if !ok {
+		s.fatalf("no op %q", label)
+	}
+	return &op
+}
+
 func (s *scenario) expect(pos []string, kv map[string]string) {
 	s.t.Helper()
 	if len(pos) == 0 {
 		s.fatalf("expect what?")
 	}
+	b := s.board
+	b.Refresh()
 	switch pos[0] {
 	case "post":
 		s.need(pos, 2, "expect post <label> key=value...")
-		p := s.board.Posts[idOf(pos[1])]
+		p := b.Posts[idOf(pos[1])]
 		if p == nil {
-			s.fatalf("no post %q (not even a stub)", pos[1])
+			s.fatalf("no post %q", pos[1])
 		}
-		for k, want := range kv {
-			if got := postField(p, k, s.now); got != want {
-				s.fatalf("post %s: %s=%s, want %s", pos[1], k, got, want)
+		for _, k := range slices.Sorted(maps.Keys(kv)) {
+			if got := postField(p, k, s.now); got != kv[k] {
+				s.fatalf("post %s: %s=%s, want %s", pos[1], k, got, kv[k])
+			}
+		}
+	case "nopost":
+		for _, l := range pos[1:] {
+			if p := b.Posts[idOf(l)]; p != nil {
+				s.fatalf("post %s is on the board: %+v", l, p)
 			}
 		}
 	case "open":
 		var got []string
-		for p := range s.board.SortedPosts() {
+		for p := range b.SortedPosts() {
 			if p.OnOpenBoard(s.int(kv["at"])) {
-				got = append(got, strings.TrimRight(string(p.ID[:]), "\x00"))
+				got = append(got, labelOf(p.ID))
 			}
 		}
 		want := slices.Sorted(slices.Values(pos[1:]))
@@ -383,31 +539,100 @@ func (s *scenario) expect(pos []string, kv map[string]string) {
 		}
 	case "member":
 		s.need(pos, 2, "expect member <name> role=...")
-		m := s.board.Group.Member(who(pos[1]))
-		role := "none"
-		if m != nil {
-			role = m.Role.String()
+		m := b.Group.Member(who(pos[1]))
+		if m == nil {
+			m = &crdt.Member{}
 		}
-		if want, ok := kv["role"]; ok && role != want {
-			s.fatalf("%s has role %s, want %s", pos[1], role, want)
+		for _, k := range slices.Sorted(maps.Keys(kv)) {
+			if got := memberField(m, k); got != kv[k] {
+				s.fatalf("member %s: %s=%s, want %s (%+v)", pos[1], k, got, kv[k], *m)
+			}
 		}
-		if want, ok := kv["name"]; ok && (m == nil || m.Name != want) {
-			s.fatalf("%s is named %+v, want %q", pos[1], m, want)
+	case "members":
+		var got []string
+		for _, m := range b.Group.Members() {
+			if m.Role != crdt.RoleNone {
+				got = append(got, labelOf(crdt.ID(m.Key)))
+			}
 		}
-	case "parked":
-		s.need(pos, 2, "expect parked <n>")
-		if got := s.board.Group.Parked(); int64(got) != s.int(pos[1]) {
-			s.fatalf("%d ops parked, want %s", got, pos[1])
+		if want := slices.Sorted(slices.Values(pos[1:])); !slices.Equal(got, want) {
+			s.fatalf("members %v, want %v", got, want)
+		}
+	case "counts", "void":
+		for _, l := range pos[1:] {
+			op := s.op(l)
+			if !b.Held(op.ID) {
+				s.fatalf("%s is not held", l)
+			}
+			if got := counts(b, op); got != (pos[0] == "counts") {
+				s.fatalf("%s (%s by %s, seq %d) counts=%v, want %v", l, op.Body.Kind(), labelOf(crdt.ID(op.Author)), op.Seq, got, !got)
+			}
+		}
+	case "invite":
+		s.need(pos, 2, "expect invite <label> used=N revoked=bool open=bool")
+		id := s.invite(pos[1]).ID
+		var st *crdt.InviteState
+		for _, in := range b.Group.Invites() {
+			if in.Invite.ID == id {
+				st = &in
+			}
+		}
+		if st == nil {
+			s.fatalf("invite %s is not recorded", pos[1])
+		}
+		for _, k := range slices.Sorted(maps.Keys(kv)) {
+			var got string
+			switch k {
+			case "used":
+				got = fmt.Sprint(st.Used)
+			case "revoked":
+				got = strconv.FormatBool(st.Revoked)
+			case "open":
+				got = strconv.FormatBool(st.Open(s.now))
+			default:
+				s.fatalf("unknown invite key %q", k)
+			}
+			if got != kv[k] {
+				s.fatalf("invite %s: %s=%s, want %s", pos[1], k, got, kv[k])
+			}
+		}
+	case "pending":
+		var got []string
+		for _, op := range b.Group.Pending() {
+			got = append(got, labelOf(op.ID))
+		}
+		if want := slices.Sorted(slices.Values(pos[1:])); !slices.Equal(got, want) {
+			s.fatalf("pending joins %v, want %v", got, want)
 		}
 	default:
 		s.fatalf("unknown expectation %q", pos[0])
 	}
 }
 
+func memberField(m *crdt.Member, k string) string {
+	switch k {
+	case "role":
+		return m.Role.String()
+	case "name":
+		return m.Name
+	case "removed":
+		return strconv.FormatBool(m.Removed)
+	case "left":
+		return strconv.FormatBool(m.Left)
+	case "cut":
+		return fmt.Sprint(m.Cut)
+	case "forked":
+		return fmt.Sprint(m.Forked)
+	case "via":
+		return labelOf(m.Via)
+	}
+	return "<unknown key " + k + ">"
+}
+
 func postField(p *crdt.Post, k string, now int64) string {
 	switch k {
-	case "created":
-		return strconv.FormatBool(p.Created)
+	case "author":
+		return labelOf(crdt.ID(p.Author))
 	case "kind":
 		return p.Kind.String()
 	case "title":
@@ -419,7 +644,7 @@ func postField(p *crdt.Post, k string, now int64) string {
 	case "expires":
 		return fmt.Sprint(p.Expires.V)
 	case "status":
-		return p.Status.V.String()
+		return p.State().String()
 	case "claimed":
 		return fmt.Sprint(p.Claimed())
 	case "over_claimed":
@@ -440,4 +665,50 @@ func postField(p *crdt.Post, k string, now int64) string {
 		return strconv.FormatBool(p.OnOpenBoard(now))
 	}
 	return "<unknown key " + k + ">"
+}
+
+// replay delivers the ops the board holds to new boards, in reverse
+// order and in shuffled orders with duplicates, refreshing their state
+// at random points, and requires the same state as the transcript's.
+func (s *scenario) replay() {
+	s.t.Helper()
+	var held []crdt.Op
+	seen := map[crdt.ID]bool{}
+	for _, op := range s.sent {
+		if s.board.Held(op.ID) && !seen[op.ID] {
+			seen[op.ID] = true
+			held = append(held, op)
+		}
+	}
+	want := snapshot(s.board, held)
+	h := fnv.New64a()
+	h.Write([]byte(s.file))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 0))
+	for i := range 20 {
+		order := slices.Clone(held)
+		if i == 0 {
+			slices.Reverse(order)
+		} else {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for range rng.IntN(4) {
+				order = slices.Insert(order, rng.IntN(len(order)+1), held[rng.IntN(len(held))])
+			}
+		}
+		b := crdt.NewBoard(idOf(genesisLabel))
+		for _, op := range order {
+			if v, err, _ := b.Apply(op, farFuture); v != crdt.Accept {
+				s.fatalf("%s: %v %v on replay", labelOf(op.ID), v, err)
+			}
+			if rng.IntN(3) == 0 {
+				b.Refresh()
+			}
+		}
+		if got := snapshot(b, held); !reflect.DeepEqual(got, want) {
+			var labels []string
+			for _, op := range order {
+				labels = append(labels, labelOf(op.ID))
+			}
+			s.fatalf("delivered in the order %v, the state differs:\n%s", labels, want.diff(got, func(b [32]byte) string { return labelOf(b) }))
+		}
+	}
 }

@@ -105,6 +105,15 @@ func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
 	bt.b.AddFork(op, raw)
 	bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gs.rec.ID.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
 	gs.g.Fork(op.Author, op.Seq)
+	// Its Prev counts too (crdt.Board checks every op at a seq against
+	// the one before): else the fork's seq would depend on arrival order.
+	if op.Seq > 1 && bt.holds(gs, op.Author, op.Seq-1) {
+		if prev, err := bt.logHolds(logPos{gs.rec.ID, op.Author, op.Seq - 1}); err != nil {
+			bt.fail(err)
+		} else if !prev.IsZero() && prev != op.Prev {
+			bt.broken(gs, op.Author, op.Seq-1)
+		}
+	}
 	bt.settle(gs, nil)
 	return true
 }
