@@ -11,12 +11,20 @@
 // accepted ops. Applying the same ops in any order, any number of times,
 // yields the same state and so the same StateHash.
 //
-// The data flow for one op is:
-//
-//	verdict, err := group.Check(op, nowMillis)   // pure validation: accept, reject, ignore
-//	ready := group.Admit(op)                      // membership: apply joins, park ops of unknown authors
-//	for _, r := range ready { ApplyPost(posts, r) } // posts: merge LWW registers
-//
-// Board bundles a Group and an in-memory post set for tests and
-// simulations; package node does the same against its Badger store.
+// The data flow. Group.Check judges one op alone (accept, reject, or
+// ignore a far-future stamp). Board, the reference model, holds every op
+// it accepts and decides what counts lazily, from the whole set: on
+// Refresh it finds each author's fork (two ops at one seq, or an op whose
+// Prev is not the op held before it), and the Group evaluates the
+// membership from the membership ops held before their authors' forks;
+// each post is then rebuilt from its ops with the role each author had at
+// each op (Group.RoleAt). Gaps in an author's log cut nothing off; only a
+// fork does. Package node does the same against its store, incrementally
+// (node/replica/apply.go): it keeps what Storable allows, tells
+// Group.Fork of a fork as it links the op to its neighbours in the log,
+// stores the op and gives it to Group.Hold. If the membership is
+// unchanged (Group.Evaluated), it merges the op into its post with
+// ApplyPost; if it changed, it compares Group.Spans and Group.Forks
+// before and after, and rebuilds with RebuildPost the posts touched by
+// every op whose standing changed.
 package crdt

@@ -733,11 +733,13 @@ func requireSameState(t interface{ Fatalf(string, ...any) }, what string, want, 
 	}
 }
 
-// specChains computes, from the spec rather than from board.go, how far
-// each author's log runs (one op per seq from 1, each naming the one
-// before as Prev, before any fork) and the lowest seq at which it forked:
-// two ops at a seq s, or an op at s+1 whose Prev is not the op at s.
-func specChains(ops []crdt.Op) (heads, forks map[crdt.PublicKey]uint64) {
+// specForks computes, from the spec rather than from board.go, the
+// lowest seq at which each author forked: the lowest s such that two ops
+// are held at (author, s), or some op held at s+1 (any of them, when s+1
+// holds two) has a Prev that is not the ID of the single op held at s.
+// Gaps in a log are no fork: an op with nothing held at the seq before it
+// is judged by nothing.
+func specForks(ops []crdt.Op) map[crdt.PublicKey]uint64 {
 	at := map[crdt.PublicKey]map[uint64]map[crdt.ID]crdt.Op{}
 	for _, op := range ops {
 		if at[op.Author] == nil {
@@ -748,37 +750,22 @@ func specChains(ops []crdt.Op) (heads, forks map[crdt.PublicKey]uint64) {
 		}
 		at[op.Author][op.Seq][op.ID] = op
 	}
-	heads, forks = map[crdt.PublicKey]uint64{}, map[crdt.PublicKey]uint64{}
+	forks := map[crdt.PublicKey]uint64{}
 	for a, seqs := range at {
-		fork := uint64(0)
-		lower := func(s uint64) {
-			if fork == 0 || s < fork {
-				fork = s
-			}
-		}
-		for s, here := range seqs {
-			if len(here) > 1 {
-				lower(s)
-			}
+		for _, s := range slices.Sorted(maps.Keys(seqs)) {
+			here := seqs[s]
+			forked := len(here) > 1
 			if len(here) == 1 {
 				id := slices.Collect(maps.Keys(here))[0]
 				for _, next := range seqs[s+1] {
-					if next.Prev != id {
-						lower(s)
-					}
+					forked = forked || next.Prev != id
 				}
 			}
-		}
-		h := uint64(0)
-		for len(seqs[h+1]) == 1 && (fork == 0 || h+1 < fork) {
-			h++
-		}
-		if h > 0 {
-			heads[a] = h
-		}
-		if fork > 0 {
-			forks[a] = fork
+			if forked {
+				forks[a] = s // the lowest: seqs are visited in order
+				break
+			}
 		}
 	}
-	return heads, forks
+	return forks
 }

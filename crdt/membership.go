@@ -7,7 +7,7 @@ import (
 )
 
 // The membership rules. Every replica evaluates them over the same
-// inputs — the membership ops held and each author's head — so every
+// inputs — the membership ops held and each author's fork — so every
 // replica ends with the same members, whatever order the ops came in.
 //
 // Tenure. A member's ops count from the seq of the join (or genesis)
