@@ -32,9 +32,15 @@ var (
 	probePrev     = probeID("prev")
 )
 
+// fataler is what probeBoard needs of a *testing.T or a *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // probeBoard is a group founded a minute before probeNow, with an admin
 // (not the founder) and a member, and one post by the member.
-func probeBoard(t *testing.T) *crdt.Board {
+func probeBoard(t fataler) *crdt.Board {
 	t.Helper()
 	t0 := int64(probeNow - 60_000)
 	join := func(key crdt.PublicKey, role crdt.Role, at int64) crdt.Op {
