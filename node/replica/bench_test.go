@@ -178,3 +178,43 @@ func dirSize(dir string) int64 {
 }
 
 var _ = store.Config{}
+
+// BenchmarkRemoval: a member with 5,000 posts is removed with a cut at
+// its 2,500th op, on the admin's node: the 2,500 posts past the cut go
+// off the board (each rebuilt from its ops, and found to be no post).
+func BenchmarkRemoval(b *testing.B) {
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		a, m := newNode(b), newNode(b)
+		g := newGroup(b, a, "g")
+		code, _, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.r.Join(ctx, code); err != nil {
+			b.Fatal(err)
+		}
+		exchange(b, m, a, g)
+		exchange(b, a, m, g)
+		for j := range 5000 {
+			post(b, m, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: fmt.Sprint("p", j)}})
+		}
+		exchange(b, m, a, g)
+		if n, _ := a.r.Posts(replica.Filter{Group: g}); len(n) != 5000 {
+			b.Fatalf("%d posts before", len(n))
+		}
+		vv, _ := a.r.Sync().VersionVector(g)
+		cut := vv[m.r.Self()] / 2
+		b.StartTimer()
+		err = replica.SetRoleAt(ctx, a.r, g, m.r.Self(), crdt.RoleNone, cut)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, _ := a.r.Posts(replica.Filter{Group: g}); len(n) >= 5000 {
+			b.Fatalf("%d posts after the removal", len(n))
+		}
+		b.StartTimer()
+	}
+}

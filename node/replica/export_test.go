@@ -16,3 +16,8 @@ func AddGroupForTest(r *Replica, g crdt.ID, genesis []byte) error {
 	_, err := r.Ingest(context.Background(), [][]byte{genesis})
 	return err
 }
+
+// SetRoleAt is SetRole with a cut below what r holds of the member.
+func SetRoleAt(ctx context.Context, r *Replica, group crdt.ID, member crdt.PublicKey, role crdt.Role, cut uint64) error {
+	return r.setRole(ctx, group, member, role, cut)
+}

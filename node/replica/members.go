@@ -35,6 +35,11 @@ func (r *Replica) Invites(group crdt.ID) ([]crdt.InviteState, error) {
 // in order (the cut), wherever they arrive later. This node must be an
 // admin, and the group keeps at least one admin.
 func (r *Replica) SetRole(ctx context.Context, group crdt.ID, member crdt.PublicKey, role crdt.Role) error {
+	return r.setRole(ctx, group, member, role, 0)
+}
+
+// setRole is SetRole with a cut; 0 is what this node holds of the member.
+func (r *Replica) setRole(ctx context.Context, group crdt.ID, member crdt.PublicKey, role crdt.Role, at uint64) error {
 	_, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
 		g := gs.g
 		if !g.IsAdmin(r.self) {
@@ -59,6 +64,9 @@ func (r *Replica) SetRole(ctx context.Context, group crdt.ID, member crdt.Public
 		cut := gs.vv[member]
 		if cut == 0 {
 			return nil, ErrNoMember
+		}
+		if at != 0 {
+			cut = min(cut, at)
 		}
 		return crdt.SetRole{Member: member, Role: role, Cut: cut}, nil
 	}})

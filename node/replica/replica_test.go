@@ -346,7 +346,7 @@ func TestRejoinAfterLeaveWithANewInvite(t *testing.T) {
 }
 
 // exchange hands every op from's log holds to to.
-func exchange(t *testing.T, from, to *node, g crdt.ID) {
+func exchange(t testing.TB, from, to *node, g crdt.ID) {
 	t.Helper()
 	s := from.r.Sync()
 	vv, err := s.VersionVector(g)
