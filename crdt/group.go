@@ -212,6 +212,9 @@ func checkShape(op *Op) error {
 			return err
 		}
 	case PostEdit:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
 		if b.Set == 0 || b.Set&^AllFields != 0 {
 			return fmt.Errorf("%w: field mask %#x", ErrBadValue, b.Set)
 		}
@@ -222,15 +225,36 @@ func checkShape(op *Op) error {
 			return err
 		}
 	case PostStatus:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
 		if b.Status > Withdrawn {
 			return fmt.Errorf("%w: status %d", ErrBadValue, b.Status)
 		}
-	case Respond, Unrespond:
+	case Respond:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
+	case Unrespond:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
+		if b.Response.IsZero() {
+			return fmt.Errorf("%w: unrespond of no response", ErrBadValue)
+		}
 	default:
 		return fmt.Errorf("%w: unknown body", ErrInvalid)
 	}
 	if op.Group.IsZero() {
 		return fmt.Errorf("%w: no group", ErrInvalid)
+	}
+	return nil
+}
+
+// checkTarget checks the post an op changes: an ID, not zero.
+func checkTarget(post ID) error {
+	if post.IsZero() {
+		return fmt.Errorf("%w: no post", ErrBadValue)
 	}
 	return nil
 }

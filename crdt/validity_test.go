@@ -276,6 +276,24 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		)
 	}
 
+	// An edit, a status, a response and an unresponse name a post, and
+	// an unresponse names a response: an ID, not zero. Any other ID is
+	// accepted (the post may come later, or never).
+	zero := crdt.ID{}
+	rules["post target"] = []probe{
+		accept("edit of a post not held", probeOp(crdt.PostEdit{Post: probeOther, Set: crdt.FieldTitle, Fields: probeFields()})),
+		reject("edit of no post", probeOp(crdt.PostEdit{Post: zero, Set: crdt.FieldTitle, Fields: probeFields()}), crdt.ErrBadValue),
+		accept("status of a post not held", probeOp(crdt.PostStatus{Post: probeOther, Status: crdt.Claimed})),
+		reject("status of no post", probeOp(crdt.PostStatus{Post: zero, Status: crdt.Claimed}), crdt.ErrBadValue),
+		reject("withdrawal of no post", probeOp(crdt.PostStatus{Post: zero, Status: crdt.Withdrawn}), crdt.ErrBadValue),
+		accept("response to a post not held", probeOp(crdt.Respond{Post: probeOther})),
+		reject("response to no post", probeOp(crdt.Respond{Post: zero}), crdt.ErrBadValue),
+		accept("unresponse of a post and response not held", probeOp(crdt.Unrespond{Post: probeOther, Response: probeOther})),
+		reject("unresponse of no post", probeOp(crdt.Unrespond{Post: zero, Response: probeID("response")}), crdt.ErrBadValue),
+		reject("unresponse of no response", probeOp(crdt.Unrespond{Post: probePost, Response: zero}), crdt.ErrBadValue),
+		reject("unresponse of neither", probeOp(crdt.Unrespond{}), crdt.ErrBadValue),
+	}
+
 	// An op is stamped after 1970, whatever its kind.
 	for _, body := range probeBodies() {
 		k := body.Kind().String()
@@ -478,6 +496,7 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		reject("MaxDrift+1 ahead, genesis at seq 2", probeOp(genesis, ahead, chain(2, probePrev)), crdt.ErrInvalid),
 		reject("MaxDrift+1 ahead, invite role 0", probeOp(probeJoin(func(in *crdt.Invite) { in.Role = 0 }), ahead), crdt.ErrBadValue),
 		reject("MaxDrift+1 ahead, cut 0", probeOp(probeSetRole(probeMember, crdt.RoleNone, 0), ahead), crdt.ErrBadValue),
+		reject("MaxDrift+1 ahead, status of no post", probeOp(crdt.PostStatus{Status: crdt.Claimed}, ahead), crdt.ErrBadValue),
 		ignore("MaxDrift+1 ahead, another group", probeOp(status, ahead, inGroup(probeOther)), crdt.ErrFuture),
 		ignore("MaxDrift+1 ahead, join with an invite for another group", probeOp(probeJoin(func(in *crdt.Invite) { in.Group = probeOther }), ahead), crdt.ErrFuture),
 		ignore("MaxDrift+1 ahead, genesis of another group", probeOp(genesis, ahead, func(op *crdt.Op) { op.ID = probeOther }), crdt.ErrFuture),

@@ -96,6 +96,7 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		}
 		fields(b.Fields)
 	case crdt.PostEdit:
+		nonzero(b.Post)
 		if b.Set == 0 || b.Set > 0xff {
 			add(crdt.ErrBadValue)
 		}
@@ -104,10 +105,15 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		}
 		fields(b.Fields)
 	case crdt.PostStatus:
+		nonzero(b.Post)
 		if b.Status > 3 {
 			add(crdt.ErrBadValue)
 		}
-	case crdt.Respond, crdt.Unrespond:
+	case crdt.Respond:
+		nonzero(b.Post)
+	case crdt.Unrespond:
+		nonzero(b.Post)
+		nonzero(b.Response)
 	default: // a decoder never yields one (section 3); the crdt refuses it too
 		add(crdt.ErrInvalid)
 	}
@@ -162,16 +168,16 @@ var hostileKinds = []struct {
 	rules []string
 }{
 	{"create", []string{"post kind", "title", "urgency", "expires"}},
-	{"edit", []string{"mask", "title", "urgency", "expires"}},
-	{"status", []string{"status"}},
+	{"edit", []string{"mask", "title", "urgency", "expires", "post"}},
+	{"status", []string{"status", "post"}},
 	{"join", []string{"invite group", "role", "invite expires"}},
 	{"invite", []string{"invite group", "role", "invite expires", "issuer"}},
 	{"role", []string{"new role", "cut", "member"}},
 	{"admit", []string{"join"}},
 	{"revoke", []string{"invite"}},
 	{"genesis", []string{"genesis id"}},
-	{"respond", nil},
-	{"unrespond", nil},
+	{"respond", []string{"post"}},
+	{"unrespond", []string{"post", "response"}},
 	{"leave", nil},
 	{"unknown", nil},
 	{"none", nil},
@@ -230,7 +236,7 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 		Urgency:  drawValue(d, "urgency", []crdt.Urgency{0, 1, 2}, []crdt.Urgency{3, 255}),
 		Expires:  drawValue(d, "expires", []int64{0, 1, math.MaxInt64}, []int64{-1, math.MinInt64}),
 	}
-	post := rapid.SampledFrom(append(ids, crdt.ID{})).Draw(t, "post")
+	post := drawValue(d, "post", ids, []crdt.ID{{}})
 	invite := func() crdt.Invite {
 		return crdt.Invite{
 			ID:      rapid.SampledFrom(ids).Draw(t, "invite id"),
@@ -282,7 +288,7 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 	case "respond":
 		op.Body = crdt.Respond{Post: post, Quantity: fields.Quantity}
 	case "unrespond":
-		op.Body = crdt.Unrespond{Post: post, Response: rapid.SampledFrom(append(ids, crdt.ID{})).Draw(t, "response")}
+		op.Body = crdt.Unrespond{Post: post, Response: drawValue(d, "response", ids, []crdt.ID{{}})}
 	case "leave":
 		op.Body = crdt.Leave{}
 	case "unknown":

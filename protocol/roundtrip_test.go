@@ -149,13 +149,13 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 		}
 	case crdt.KindPostEdit:
 		set := crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, "mask"))
-		op.Body = crdt.PostEdit{Post: genID(t, "post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0)}
+		op.Body = crdt.PostEdit{Post: nonZero("post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0)}
 	case crdt.KindPostStatus:
-		op.Body = crdt.PostStatus{Post: genID(t, "post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
+		op.Body = crdt.PostStatus{Post: nonZero("post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
 	case crdt.KindRespond:
-		op.Body = crdt.Respond{Post: genID(t, "post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
+		op.Body = crdt.Respond{Post: nonZero("post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
 	case crdt.KindUnrespond:
-		op.Body = crdt.Unrespond{Post: genID(t, "post"), Response: genID(t, "response")}
+		op.Body = crdt.Unrespond{Post: nonZero("post"), Response: nonZero("response")}
 	}
 	return op, key
 }
