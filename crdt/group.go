@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 )
 
 // Verdict is the outcome of validating an op, as in GossipSub: accept it,
@@ -170,6 +171,9 @@ func checkShape(op *Op) error {
 		if !op.Group.IsZero() || op.Seq != 1 {
 			return fmt.Errorf("%w: genesis must have no group and seq 1", ErrInvalid)
 		}
+		if blank(b.Name) {
+			return fmt.Errorf("%w: a group needs a name", ErrBadValue)
+		}
 		return nil
 	case Join:
 		if err := checkInvite(&b.Invite); err != nil {
@@ -205,7 +209,7 @@ func checkShape(op *Op) error {
 		if b.PostKind != Need && b.PostKind != Offer {
 			return fmt.Errorf("%w: post kind %d", ErrBadValue, b.PostKind)
 		}
-		if b.Fields.Title == "" {
+		if blank(b.Fields.Title) {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
 		if err := checkFields(&b.Fields); err != nil {
@@ -218,7 +222,7 @@ func checkShape(op *Op) error {
 		if b.Set == 0 || b.Set&^AllFields != 0 {
 			return fmt.Errorf("%w: field mask %#x", ErrBadValue, b.Set)
 		}
-		if b.Set&FieldTitle != 0 && b.Fields.Title == "" {
+		if b.Set&FieldTitle != 0 && blank(b.Fields.Title) {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
 		if err := checkFields(&b.Fields); err != nil {
@@ -258,6 +262,10 @@ func checkTarget(post ID) error {
 	}
 	return nil
 }
+
+// blank reports whether s is empty or only white space (the Unicode
+// White_Space property): as a title or a group name, it is no name.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 func checkInvite(in *Invite) error {
 	if in.Role != RoleMember && in.Role != RoleAdmin {

@@ -189,6 +189,14 @@ func reject(name string, op crdt.Op, err error) probe {
 }
 func ignore(name string, op crdt.Op, err error) probe { return probe{name, op, crdt.Ignore, err} }
 
+// blanks are texts made only of white space (the Unicode White_Space
+// property, which strings.TrimSpace trims): as a title or a group name
+// they are refused like the empty text.
+var blanks = []string{" ", "\t", "\n\v\f\r", "\u0085", "\u00a0", "\u1680", "\u2000", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", " \t\u3000 "}
+
+// notBlanks are texts with something that is not white space.
+var notBlanks = []string{"x", " x ", "\u3000x", "\u200b" /* zero width space: not White_Space */, "\u00ad" /* soft hyphen */}
+
 func TestCheckRulesValueByValue(t *testing.T) {
 	drift := crdt.MaxDrift.Milliseconds()
 	rules := map[string][]probe{}
@@ -214,7 +222,8 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		reject("255", kind(255), crdt.ErrBadValue),
 	}
 
-	// A post has a title: a create, and an edit that sets the title.
+	// A post has a title: a create, and an edit that sets the title. A
+	// title of white space only is no title.
 	title := func(s string) func(*crdt.Fields) { return func(f *crdt.Fields) { f.Title = s } }
 	rules["title"] = []probe{
 		accept("create with a one-byte title", probeOp(probeCreate(title("x")))),
@@ -224,6 +233,20 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		reject("edit of all fields, title empty", probeOp(probeEdit(crdt.AllFields, title(""))), crdt.ErrBadValue),
 		accept("edit of the details, title empty", probeOp(probeEdit(crdt.FieldDetails, title("")))),
 		accept("edit of all but the title, title empty", probeOp(probeEdit(crdt.AllFields&^crdt.FieldTitle, title("")))),
+	}
+	for _, s := range blanks {
+		rules["title"] = append(rules["title"],
+			reject(fmt.Sprintf("create with title %q", s), probeOp(probeCreate(title(s))), crdt.ErrBadValue),
+			reject(fmt.Sprintf("edit of the title to %q", s), probeOp(probeEdit(crdt.FieldTitle, title(s))), crdt.ErrBadValue),
+			reject(fmt.Sprintf("edit of all fields, title %q", s), probeOp(probeEdit(crdt.AllFields, title(s))), crdt.ErrBadValue),
+			accept(fmt.Sprintf("edit of the details, title %q", s), probeOp(probeEdit(crdt.FieldDetails, title(s)))),
+		)
+	}
+	for _, s := range notBlanks {
+		rules["title"] = append(rules["title"],
+			accept(fmt.Sprintf("create with title %q", s), probeOp(probeCreate(title(s)))),
+			accept(fmt.Sprintf("edit of the title to %q", s), probeOp(probeEdit(crdt.FieldTitle, title(s)))),
+		)
 	}
 
 	// An edit's mask names at least one field and no unknown one.
@@ -337,8 +360,9 @@ func TestCheckRulesValueByValue(t *testing.T) {
 	)
 
 	// A genesis is its author's first op and names no group: its own ID
-	// is the group's.
+	// is the group's. The group has a name that is not only white space.
 	genesis := crdt.Genesis{Name: "probe", AuthorName: "founder"}
+	named := func(n string) crdt.Genesis { return crdt.Genesis{Name: n, AuthorName: "founder"} }
 	rules["genesis"] = []probe{
 		accept("seq 1", probeOp(genesis)),
 		accept("again, by another author", probeOp(genesis, byAuthor(probeOutsider))),
@@ -349,6 +373,13 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		reject("with its own group", probeOp(genesis, inGroup(probeGroup)), crdt.ErrInvalid),
 		reject("with another group", probeOp(genesis, inGroup(probeOther)), crdt.ErrInvalid),
 		reject("of another group", probeOp(genesis, func(op *crdt.Op) { op.ID = probeOther }), crdt.ErrWrongGroup),
+		reject("with an empty name", probeOp(named("")), crdt.ErrBadValue),
+	}
+	for _, s := range blanks {
+		rules["genesis"] = append(rules["genesis"], reject(fmt.Sprintf("named %q", s), probeOp(named(s)), crdt.ErrBadValue))
+	}
+	for _, s := range notBlanks {
+		rules["genesis"] = append(rules["genesis"], accept(fmt.Sprintf("named %q", s), probeOp(named(s))))
 	}
 
 	// An invite, in a join and in an invite record, grants member or admin
@@ -496,6 +527,7 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		reject("MaxDrift+1 ahead, genesis at seq 2", probeOp(genesis, ahead, chain(2, probePrev)), crdt.ErrInvalid),
 		reject("MaxDrift+1 ahead, invite role 0", probeOp(probeJoin(func(in *crdt.Invite) { in.Role = 0 }), ahead), crdt.ErrBadValue),
 		reject("MaxDrift+1 ahead, cut 0", probeOp(probeSetRole(probeMember, crdt.RoleNone, 0), ahead), crdt.ErrBadValue),
+		reject("MaxDrift+1 ahead, blank title", probeOp(probeCreate(title(" ")), ahead), crdt.ErrBadValue),
 		reject("MaxDrift+1 ahead, status of no post", probeOp(crdt.PostStatus{Status: crdt.Claimed}, ahead), crdt.ErrBadValue),
 		ignore("MaxDrift+1 ahead, another group", probeOp(status, ahead, inGroup(probeOther)), crdt.ErrFuture),
 		ignore("MaxDrift+1 ahead, join with an invite for another group", probeOp(probeJoin(func(in *crdt.Invite) { in.Group = probeOther }), ahead), crdt.ErrFuture),

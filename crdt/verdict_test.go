@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"unicode"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"pgregory.net/rapid"
@@ -26,6 +27,15 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 	var broken []error
 	add := func(err error) { broken = append(broken, err) }
 	zero := crdt.ID{}
+	// blank: empty or only white space (the Unicode White_Space property).
+	blank := func(s string) bool {
+		for _, r := range s {
+			if !unicode.Is(unicode.White_Space, r) {
+				return false
+			}
+		}
+		return true
+	}
 	fields := func(f crdt.Fields) { // every field, in the mask or not (section 3)
 		if f.Urgency > 2 {
 			add(crdt.ErrBadValue)
@@ -68,6 +78,9 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		if op.Group != zero || op.Seq != 1 {
 			add(crdt.ErrInvalid)
 		}
+		if blank(b.Name) {
+			add(crdt.ErrBadValue)
+		}
 	case crdt.Join:
 		invite(b.Invite)
 	case crdt.InviteMade:
@@ -91,7 +104,7 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		if b.PostKind != 1 && b.PostKind != 2 {
 			add(crdt.ErrBadValue)
 		}
-		if b.Fields.Title == "" {
+		if blank(b.Fields.Title) {
 			add(crdt.ErrBadValue)
 		}
 		fields(b.Fields)
@@ -100,7 +113,7 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		if b.Set == 0 || b.Set > 0xff {
 			add(crdt.ErrBadValue)
 		}
-		if b.Set&1 != 0 && b.Fields.Title == "" {
+		if b.Set&1 != 0 && blank(b.Fields.Title) {
 			add(crdt.ErrBadValue)
 		}
 		fields(b.Fields)
@@ -175,7 +188,7 @@ var hostileKinds = []struct {
 	{"role", []string{"new role", "cut", "member"}},
 	{"admit", []string{"join"}},
 	{"revoke", []string{"invite"}},
-	{"genesis", []string{"genesis id"}},
+	{"genesis", []string{"genesis id", "group name"}},
 	{"respond", []string{"post"}},
 	{"unrespond", []string{"post", "response"}},
 	{"leave", nil},
@@ -231,7 +244,7 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 	op.Seq, op.Prev = l.seq, l.prev
 
 	fields := crdt.Fields{
-		Title:    drawValue(d, "title", []string{"x", "coats", " x "}, []string{""}),
+		Title:    drawValue(d, "title", notBlanks, append([]string{""}, blanks...)),
 		Quantity: rapid.SampledFrom([]uint32{0, math.MaxUint32}).Draw(t, "quantity"),
 		Urgency:  drawValue(d, "urgency", []crdt.Urgency{0, 1, 2}, []crdt.Urgency{3, 255}),
 		Expires:  drawValue(d, "expires", []int64{0, 1, math.MaxInt64}, []int64{-1, math.MinInt64}),
@@ -283,7 +296,7 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 	case "revoke":
 		op.Body = crdt.Revoke{Invite: drawValue(d, "invite", ids, []crdt.ID{{}})}
 	case "genesis":
-		op.Body = crdt.Genesis{Name: "probe"}
+		op.Body = crdt.Genesis{Name: drawValue(d, "group name", notBlanks, append([]string{""}, blanks...))}
 		op.ID = drawValue(d, "genesis id", []crdt.ID{probeGroup}, []crdt.ID{probeOther})
 	case "respond":
 		op.Body = crdt.Respond{Post: post, Quantity: fields.Quantity}

@@ -50,7 +50,7 @@ func genFields(t *rapid.T, needTitle bool) crdt.Fields {
 		Urgency:  crdt.Urgency(rapid.IntRange(0, 2).Draw(t, "urgency")),
 		Expires:  rapid.Int64Range(0, math.MaxInt64).Draw(t, "expires"),
 	}
-	if needTitle && f.Title == "" {
+	if needTitle && strings.TrimSpace(f.Title) == "" { // a blank title is no title
 		f.Title = "t"
 	}
 	return f
@@ -115,6 +115,9 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 	case crdt.KindGenesis:
 		var b crdt.Genesis
 		b.Name = genText(t, "name", MaxName)
+		if strings.TrimSpace(b.Name) == "" { // a group needs a name
+			b.Name = "g"
+		}
 		copy(b.Nonce[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "nonce"))
 		b.AuthorName = genText(t, "author name", MaxName)
 		op.Body, op.Group, op.Seq, op.Prev = b, crdt.ID{}, 1, crdt.ID{}
