@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 )
 
 // Verdict is the outcome of validating an op, as in GossipSub: accept it,
@@ -170,6 +171,9 @@ func checkShape(op *Op) error {
 		if !op.Group.IsZero() || op.Seq != 1 {
 			return fmt.Errorf("%w: genesis must have no group and seq 1", ErrInvalid)
 		}
+		if blank(b.Name) {
+			return fmt.Errorf("%w: a group needs a name", ErrBadValue)
+		}
 		return nil
 	case Join:
 		if err := checkInvite(&b.Invite); err != nil {
@@ -205,27 +209,43 @@ func checkShape(op *Op) error {
 		if b.PostKind != Need && b.PostKind != Offer {
 			return fmt.Errorf("%w: post kind %d", ErrBadValue, b.PostKind)
 		}
-		if b.Fields.Title == "" {
+		if blank(b.Fields.Title) {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
 		if err := checkFields(&b.Fields); err != nil {
 			return err
 		}
 	case PostEdit:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
 		if b.Set == 0 || b.Set&^AllFields != 0 {
 			return fmt.Errorf("%w: field mask %#x", ErrBadValue, b.Set)
 		}
-		if b.Set&FieldTitle != 0 && b.Fields.Title == "" {
+		if b.Set&FieldTitle != 0 && blank(b.Fields.Title) {
 			return fmt.Errorf("%w: a post needs a title", ErrBadValue)
 		}
 		if err := checkFields(&b.Fields); err != nil {
 			return err
 		}
 	case PostStatus:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
 		if b.Status > Withdrawn {
 			return fmt.Errorf("%w: status %d", ErrBadValue, b.Status)
 		}
-	case Respond, Unrespond:
+	case Respond:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
+	case Unrespond:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
+		if b.Response.IsZero() {
+			return fmt.Errorf("%w: unrespond of no response", ErrBadValue)
+		}
 	default:
 		return fmt.Errorf("%w: unknown body", ErrInvalid)
 	}
@@ -234,6 +254,18 @@ func checkShape(op *Op) error {
 	}
 	return nil
 }
+
+// checkTarget checks the post an op changes: an ID, not zero.
+func checkTarget(post ID) error {
+	if post.IsZero() {
+		return fmt.Errorf("%w: no post", ErrBadValue)
+	}
+	return nil
+}
+
+// blank reports whether s is empty or only white space (the Unicode
+// White_Space property): as a title or a group name, it is no name.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 func checkInvite(in *Invite) error {
 	if in.Role != RoleMember && in.Role != RoleAdmin {

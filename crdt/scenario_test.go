@@ -355,7 +355,11 @@ func (s *scenario) do(words []string, autoLabel string) {
 	case "genesis":
 		s.need(pos, 2, "genesis <author> at=T")
 		author, label = pos[1], genesisLabel
-		body = crdt.Genesis{Name: kv["name"], AuthorName: pos[1]}
+		name := kv["name"]
+		if name == "" {
+			name = "group" // a group needs a name
+		}
+		body = crdt.Genesis{Name: name, AuthorName: pos[1]}
 	case "join":
 		s.need(pos, 2, "join <author> via=<invite> at=T [witness=<member>]")
 		author, label = pos[1], pos[1]+"-join"

@@ -50,7 +50,7 @@ func genFields(t *rapid.T, needTitle bool) crdt.Fields {
 		Urgency:  crdt.Urgency(rapid.IntRange(0, 2).Draw(t, "urgency")),
 		Expires:  rapid.Int64Range(0, math.MaxInt64).Draw(t, "expires"),
 	}
-	if needTitle && f.Title == "" {
+	if needTitle && strings.TrimSpace(f.Title) == "" { // a blank title is no title
 		f.Title = "t"
 	}
 	return f
@@ -115,6 +115,9 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 	case crdt.KindGenesis:
 		var b crdt.Genesis
 		b.Name = genText(t, "name", MaxName)
+		if strings.TrimSpace(b.Name) == "" { // a group needs a name
+			b.Name = "g"
+		}
 		copy(b.Nonce[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "nonce"))
 		b.AuthorName = genText(t, "author name", MaxName)
 		op.Body, op.Group, op.Seq, op.Prev = b, crdt.ID{}, 1, crdt.ID{}
@@ -149,13 +152,13 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 		}
 	case crdt.KindPostEdit:
 		set := crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, "mask"))
-		op.Body = crdt.PostEdit{Post: genID(t, "post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0)}
+		op.Body = crdt.PostEdit{Post: nonZero("post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0)}
 	case crdt.KindPostStatus:
-		op.Body = crdt.PostStatus{Post: genID(t, "post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
+		op.Body = crdt.PostStatus{Post: nonZero("post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
 	case crdt.KindRespond:
-		op.Body = crdt.Respond{Post: genID(t, "post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
+		op.Body = crdt.Respond{Post: nonZero("post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
 	case crdt.KindUnrespond:
-		op.Body = crdt.Unrespond{Post: genID(t, "post"), Response: genID(t, "response")}
+		op.Body = crdt.Unrespond{Post: nonZero("post"), Response: nonZero("response")}
 	}
 	return op, key
 }

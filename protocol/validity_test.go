@@ -22,7 +22,40 @@ import (
 // fixtureKeys are the signers of the fixture ops.
 var fixtureKeys = map[string]ed25519.PrivateKey{
 	"genesis": aliceKey, "join_member": bobKey, "join_admin": carolKey, "post_create": aliceKey,
-	"post_create_offer": carolKey, "post_edit": bobKey, "post_status": carolKey, "respond": bobKey, "unrespond": bobKey,
+	"post_create_offer": carolKey, "post_edit": carolKey, "post_status": bobKey, "post_withdraw": carolKey,
+	"respond": bobKey, "unrespond": bobKey, "admit_member": aliceKey, "admit_admin": aliceKey,
+	"invite_made": aliceKey, "revoke": aliceKey, "role_promote": aliceKey, "role_demote": aliceKey,
+	"role_remove": aliceKey, "leave": bobKey,
+}
+
+// TestFixtureKeys checks fixtureKeys against the fixtures' authors.
+func TestFixtureKeys(t *testing.T) {
+	fs := fixtures(t)
+	if len(fs) != len(fixtureKeys) {
+		t.Errorf("%d fixtures, %d keys", len(fs), len(fixtureKeys))
+	}
+	for _, f := range fs {
+		if k, ok := fixtureKeys[f.name]; !ok || pub(k) != f.op.Author {
+			t.Errorf("fixture %s: not signed by its key in fixtureKeys", f.name)
+		}
+	}
+}
+
+// editInvite changes the invite of a join or an invite record, which
+// Alice signs again; a join's proof is made again for joiner with the
+// secret of seed (the invite's one-time key does not change).
+func editInvite(op *crdt.Op, joiner ed25519.PrivateKey, seed byte, edit func(*crdt.Invite)) {
+	switch b := op.Body.(type) {
+	case crdt.Join:
+		edit(&b.Invite)
+		SignInvite(&b.Invite, aliceKey)
+		b.Proof = ProveJoin(&b.Invite, fixtureSecret(seed), pub(joiner))
+		op.Body = b
+	case crdt.InviteMade:
+		edit(&b.Invite)
+		SignInvite(&b.Invite, aliceKey)
+		op.Body = b
+	}
 }
 
 // variant is a fixture op with its body changed by edit, signed again.
@@ -110,6 +143,12 @@ func TestTextLimitsEveryField(t *testing.T) {
 		{"note", "respond", MaxNote,
 			func(op *crdt.Op, s string) { b := op.Body.(crdt.Respond); b.Note = s; op.Body = b },
 			func(op *crdt.Op) string { return op.Body.(crdt.Respond).Note }},
+		{"post by", "post_create", MaxName,
+			func(op *crdt.Op, s string) { b := op.Body.(crdt.PostCreate); b.By = s; op.Body = b },
+			func(op *crdt.Op) string { return op.Body.(crdt.PostCreate).By }},
+		{"response by", "respond", MaxName,
+			func(op *crdt.Op, s string) { b := op.Body.(crdt.Respond); b.By = s; op.Body = b },
+			func(op *crdt.Op) string { return op.Body.(crdt.Respond).By }},
 	}
 	postFields := []struct {
 		name string
@@ -234,14 +273,32 @@ func TestIntegerRangesEveryField(t *testing.T) {
 		{"response quantity", "respond", math.MaxUint32,
 			func(op *crdt.Op, v uint64) { b := op.Body.(crdt.Respond); b.Quantity = uint32(v); op.Body = b },
 			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.Respond).Quantity) }},
-		{"invite role", "join_member", math.MaxUint8,
+		{"join's invite role", "join_member", math.MaxUint8,
 			func(op *crdt.Op, v uint64) {
-				b := op.Body.(crdt.Join)
-				b.Invite.Role = crdt.Role(v)
-				SignInvite(&b.Invite, aliceKey)
-				op.Body = b
+				editInvite(op, bobKey, seedMemberInvite, func(in *crdt.Invite) { in.Role = crdt.Role(v) })
 			},
 			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.Join).Invite.Role) }},
+		{"join's invite uses", "join_member", math.MaxUint32,
+			func(op *crdt.Op, v uint64) {
+				editInvite(op, bobKey, seedMemberInvite, func(in *crdt.Invite) { in.Uses = uint32(v) })
+			},
+			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.Join).Invite.Uses) }},
+		{"recorded invite role", "invite_made", math.MaxUint8,
+			func(op *crdt.Op, v uint64) {
+				editInvite(op, nil, 0, func(in *crdt.Invite) { in.Role = crdt.Role(v) })
+			},
+			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.InviteMade).Invite.Role) }},
+		{"recorded invite uses", "invite_made", math.MaxUint32,
+			func(op *crdt.Op, v uint64) {
+				editInvite(op, nil, 0, func(in *crdt.Invite) { in.Uses = uint32(v) })
+			},
+			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.InviteMade).Invite.Uses) }},
+		{"new role", "role_promote", math.MaxUint8,
+			func(op *crdt.Op, v uint64) { b := op.Body.(crdt.SetRole); b.Role = crdt.Role(v); op.Body = b },
+			func(op *crdt.Op) uint64 { return uint64(op.Body.(crdt.SetRole).Role) }},
+		{"cut", "role_promote", math.MaxUint64,
+			func(op *crdt.Op, v uint64) { b := op.Body.(crdt.SetRole); b.Cut = v; op.Body = b },
+			func(op *crdt.Op) uint64 { return op.Body.(crdt.SetRole).Cut }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -253,14 +310,18 @@ func TestIntegerRangesEveryField(t *testing.T) {
 			if c.get(&got) != c.max {
 				t.Fatalf("%d decoded as %d", c.max, c.get(&got))
 			}
-			for name, enc := range map[string][]byte{
+			bad := map[string][]byte{
 				"max+1":        encUint(c.max + 1),
 				"-1":           {0xff},
 				"-1 as int8":   {0xd0, 0xff},
-				"max as int64": binary.BigEndian.AppendUint64([]byte{0xd3}, c.max), // not canonical
+				"max as int64": binary.BigEndian.AppendUint64([]byte{0xd3}, c.max), // not canonical, or negative
 				"255.0":        {0xcb, 0x40, 0x6f, 0xe0, 0, 0, 0, 0, 0},
 				"nil":          {0xc0},
-			} {
+			}
+			if c.max == math.MaxUint64 {
+				delete(bad, "max+1") // msgpack has no larger integer
+			}
+			for name, enc := range bad {
 				_, err := DecodeOp(patchBody(t, b, &op, encUint(c.max), enc))
 				wantErr(t, name, err, ErrMalformed)
 			}
@@ -307,7 +368,8 @@ func TestHeaderIntegerRanges(t *testing.T) {
 }
 
 // A bin of the wrong length, one byte short or long, anywhere a fixed
-// size is due: group, author, prev, a post ID, a nonce, a signature.
+// size is due: group, author, prev, a post, response, invite or join ID,
+// a key, a nonce, a signature, a join's proof.
 func TestFixedSizesExact(t *testing.T) {
 	binOf := func(b []byte) []byte { return encoded(func(w *writer) { w.bin(b) }) }
 	for _, tc := range []struct {
@@ -323,9 +385,17 @@ func TestFixedSizesExact(t *testing.T) {
 		{"unrespond", "response", true, func(op *crdt.Op) []byte { r := op.Body.(crdt.Unrespond).Response; return r[:] }},
 		{"genesis", "nonce", true, func(op *crdt.Op) []byte { n := op.Body.(crdt.Genesis).Nonce; return n[:] }},
 		{"join_member", "invite group", true, func(op *crdt.Op) []byte { g := op.Body.(crdt.Join).Invite.Group; return g[:] }},
-		{"join_member", "invite nonce", true, func(op *crdt.Op) []byte { n := op.Body.(crdt.Join).Invite.Nonce; return n[:] }},
+		{"join_member", "invite key", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.Join).Invite.Key; return k[:] }},
 		{"join_member", "invite issuer", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.Join).Invite.Issuer; return k[:] }},
 		{"join_member", "invite signature", true, func(op *crdt.Op) []byte { s := op.Body.(crdt.Join).Invite.Sig; return s[:] }},
+		{"join_member", "proof", true, func(op *crdt.Op) []byte { p := op.Body.(crdt.Join).Proof; return p[:] }},
+		{"invite_made", "invite group", true, func(op *crdt.Op) []byte { g := op.Body.(crdt.InviteMade).Invite.Group; return g[:] }},
+		{"invite_made", "invite key", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.InviteMade).Invite.Key; return k[:] }},
+		{"invite_made", "invite issuer", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.InviteMade).Invite.Issuer; return k[:] }},
+		{"invite_made", "invite signature", true, func(op *crdt.Op) []byte { s := op.Body.(crdt.InviteMade).Invite.Sig; return s[:] }},
+		{"revoke", "invite ID", true, func(op *crdt.Op) []byte { id := op.Body.(crdt.Revoke).Invite; return id[:] }},
+		{"admit_member", "join ID", true, func(op *crdt.Op) []byte { id := op.Body.(crdt.Admit).Join; return id[:] }},
+		{"role_promote", "member", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.SetRole).Member; return k[:] }},
 		{"post_status", "signature", false, func(op *crdt.Op) []byte { return op.Sig[:] }},
 	} {
 		f := fixtureNamed(t, tc.fixture)
@@ -346,6 +416,35 @@ func TestFixedSizesExact(t *testing.T) {
 	}
 }
 
+// Every int64 decodes as an invite's expiry, in a join and in an invite
+// record: the crdt judges it (section 8).
+func TestInviteExpiresAnyInt64(t *testing.T) {
+	for _, e := range []int64{math.MinInt64, -1, 0, 1, math.MaxInt64} {
+		for _, v := range []variant{
+			{"join_member", func(op *crdt.Op) {
+				editInvite(op, bobKey, seedMemberInvite, func(in *crdt.Invite) { in.Expires = e })
+			}},
+			{"invite_made", func(op *crdt.Op) { editInvite(op, nil, 0, func(in *crdt.Invite) { in.Expires = e }) }},
+		} {
+			_, b := v.sign(t)
+			got, err := DecodeOp(b)
+			if err != nil {
+				t.Fatalf("%s, expiry %d: %v", v.fixture, e, err)
+			}
+			var in crdt.Invite
+			switch body := got.Body.(type) {
+			case crdt.Join:
+				in = body.Invite
+			case crdt.InviteMade:
+				in = body.Invite
+			}
+			if in.Expires != e {
+				t.Fatalf("%s: expiry %d decoded as %d", v.fixture, e, in.Expires)
+			}
+		}
+	}
+}
+
 // Values that break a crdt rule but no protocol limit, properly signed,
 // are rejected by one layer or the other: today the decoder passes them
 // as they are and the group state rejects them with the named error. A
@@ -355,6 +454,26 @@ func TestCrdtRulesBehindTheDecoder(t *testing.T) {
 	newcomer := testKey(9)
 	board, post := fixtureBoard(t)
 	genesis := fixtureNamed(t, "genesis").op
+	respond := fixtureNamed(t, "respond").op
+	// Edits of a fixture op: of its body, of its invite.
+	type edit = func(op *crdt.Op)
+	create := func(f func(*crdt.PostCreate)) edit {
+		return func(op *crdt.Op) { b := op.Body.(crdt.PostCreate); f(&b); op.Body = b }
+	}
+	postEdit := func(f func(*crdt.PostEdit)) edit {
+		return func(op *crdt.Op) { b := op.Body.(crdt.PostEdit); f(&b); op.Body = b }
+	}
+	setRole := func(f func(*crdt.SetRole)) edit {
+		return func(op *crdt.Op) { b := op.Body.(crdt.SetRole); f(&b); op.Body = b }
+	}
+	named := func(name string) edit {
+		return func(op *crdt.Op) { b := op.Body.(crdt.Genesis); b.Name = name; op.Body = b }
+	}
+	// A newcomer's join with Bob's invite, edited.
+	join := func(f func(*crdt.Invite)) edit {
+		return func(op *crdt.Op) { editInvite(op, newcomer, seedMemberInvite, f) }
+	}
+	record := func(f func(*crdt.Invite)) edit { return func(op *crdt.Op) { editInvite(op, nil, 0, f) } }
 	cases := []struct {
 		name string
 		v    variant
@@ -362,59 +481,50 @@ func TestCrdtRulesBehindTheDecoder(t *testing.T) {
 		want error
 	}{
 		{"status 4", variant{"post_status", func(op *crdt.Op) { op.Body = crdt.PostStatus{Post: post, Status: crdt.Withdrawn + 1} }}, nil, crdt.ErrBadValue},
-		{"post kind 3", variant{"post_create", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostCreate)
-			b.PostKind = 3
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"create without title", variant{"post_create", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostCreate)
-			b.Fields.Title = ""
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"edit to no title", variant{"post_edit", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostEdit)
-			b.Fields.Title = ""
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"mask 0", variant{"post_edit", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostEdit)
-			b.Set = 0
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"mask with an unknown bit", variant{"post_edit", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostEdit)
-			b.Set |= crdt.AllFields + 1
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"urgency 3", variant{"post_create", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostCreate)
-			b.Fields.Urgency = crdt.UrgencyHigh + 1
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
-		{"expiry -1", variant{"post_create", func(op *crdt.Op) {
-			b := op.Body.(crdt.PostCreate)
-			b.Fields.Expires = -1
-			op.Body = b
-		}}, nil, crdt.ErrBadValue},
+		{"post kind 3", variant{"post_create", create(func(b *crdt.PostCreate) { b.PostKind = 3 })}, nil, crdt.ErrBadValue},
+		{"create without title", variant{"post_create", create(func(b *crdt.PostCreate) { b.Fields.Title = "" })}, nil, crdt.ErrBadValue},
+		{"edit to no title", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Fields.Title = "" })}, nil, crdt.ErrBadValue},
+		{"mask 0", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Set = 0 })}, nil, crdt.ErrBadValue},
+		{"mask with an unknown bit", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Set |= crdt.AllFields + 1 })}, nil, crdt.ErrBadValue},
+		{"urgency 3", variant{"post_create", create(func(b *crdt.PostCreate) { b.Fields.Urgency = crdt.UrgencyHigh + 1 })}, nil, crdt.ErrBadValue},
+		{"urgency 3 outside the mask", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Fields.Urgency = crdt.UrgencyHigh + 1 })}, nil, crdt.ErrBadValue},
+		{"expiry -1", variant{"post_create", create(func(b *crdt.PostCreate) { b.Fields.Expires = -1 })}, nil, crdt.ErrBadValue},
 		{"wall 0", variant{"respond", func(op *crdt.Op) { op.Time.Wall = 0 }}, nil, crdt.ErrBadValue},
 		{"seq 0", variant{"respond", func(op *crdt.Op) { op.Seq = 0 }}, nil, crdt.ErrBadChain},
 		{"seq 1 with prev", variant{"respond", func(op *crdt.Op) { op.Seq = 1 }}, nil, crdt.ErrBadChain},
 		{"seq 2 without prev", variant{"respond", func(op *crdt.Op) { op.Prev = crdt.ID{} }}, nil, crdt.ErrBadChain},
+		{"a response as an author's first op", variant{"respond", func(op *crdt.Op) { op.Seq, op.Prev = 1, crdt.ID{} }}, newcomer, crdt.ErrInvalid},
+		{"a leave as an author's first op", variant{"leave", func(op *crdt.Op) { op.Seq, op.Prev = 1, crdt.ID{} }}, newcomer, crdt.ErrInvalid},
 		{"genesis at seq 2", variant{"genesis", func(op *crdt.Op) { op.Seq, op.Prev = 2, genesis.ID }}, nil, crdt.ErrInvalid},
 		{"another group", variant{"respond", func(op *crdt.Op) { op.Group = crdt.ID{1} }}, nil, crdt.ErrWrongGroup},
-		{"invite role 0", variant{"join_member", func(op *crdt.Op) {
-			b := op.Body.(crdt.Join)
-			b.Invite.Role = 0
-			SignInvite(&b.Invite, aliceKey)
+		{"no group", variant{"respond", func(op *crdt.Op) { op.Group = crdt.ID{} }}, nil, crdt.ErrInvalid},
+		{"join's invite role 0", variant{"join_member", join(func(in *crdt.Invite) { in.Role = 0 })}, newcomer, crdt.ErrBadValue},
+		{"join's invite role 3", variant{"join_member", join(func(in *crdt.Invite) { in.Role = crdt.RoleAdmin + 1 })}, newcomer, crdt.ErrBadValue},
+		{"join's invite expiring at 0", variant{"join_member", join(func(in *crdt.Invite) { in.Expires = 0 })}, newcomer, crdt.ErrBadValue},
+		{"join's invite for another group", variant{"join_member", join(func(in *crdt.Invite) { in.Group = crdt.ID{1} })}, newcomer, crdt.ErrWrongGroup},
+		{"recorded invite role 0", variant{"invite_made", record(func(in *crdt.Invite) { in.Role = 0 })}, nil, crdt.ErrBadValue},
+		{"recorded invite role 3", variant{"invite_made", record(func(in *crdt.Invite) { in.Role = crdt.RoleAdmin + 1 })}, nil, crdt.ErrBadValue},
+		{"recorded invite expiring at -1", variant{"invite_made", record(func(in *crdt.Invite) { in.Expires = -1 })}, nil, crdt.ErrBadValue},
+		{"recorded invite for another group", variant{"invite_made", record(func(in *crdt.Invite) { in.Group = crdt.ID{1} })}, nil, crdt.ErrWrongGroup},
+		{"an invite recorded by another than its issuer", variant{"invite_made", func(op *crdt.Op) {
+			b := op.Body.(crdt.InviteMade)
+			SignInvite(&b.Invite, carolKey) // a valid invite of Carol's, in Alice's log
 			op.Body = b
-		}}, newcomer, crdt.ErrBadValue},
-		{"invite role 3", variant{"join_member", func(op *crdt.Op) {
-			b := op.Body.(crdt.Join)
-			b.Invite.Role = crdt.RoleAdmin + 1
-			SignInvite(&b.Invite, aliceKey)
-			op.Body = b
-		}}, newcomer, crdt.ErrBadValue},
+		}}, nil, crdt.ErrInvalid},
+		{"revoke of no invite", variant{"revoke", func(op *crdt.Op) { op.Body = crdt.Revoke{} }}, nil, crdt.ErrBadValue},
+		{"admit of no join", variant{"admit_member", func(op *crdt.Op) { op.Body = crdt.Admit{} }}, nil, crdt.ErrBadValue},
+		{"role 3", variant{"role_promote", setRole(func(b *crdt.SetRole) { b.Role = crdt.RoleAdmin + 1 })}, nil, crdt.ErrBadValue},
+		{"cut 0", variant{"role_promote", setRole(func(b *crdt.SetRole) { b.Cut = 0 })}, nil, crdt.ErrBadValue},
+		{"a role change of its own author", variant{"role_demote", setRole(func(b *crdt.SetRole) { b.Member = pub(aliceKey) })}, nil, crdt.ErrInvalid},
+		{"status of no post", variant{"post_status", func(op *crdt.Op) { op.Body = crdt.PostStatus{Status: crdt.Claimed} }}, nil, crdt.ErrBadValue},
+		{"edit of no post", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Post = crdt.ID{} })}, nil, crdt.ErrBadValue},
+		{"response to no post", variant{"respond", func(op *crdt.Op) { op.Body = crdt.Respond{Quantity: 1} }}, nil, crdt.ErrBadValue},
+		{"unresponse of no post", variant{"unrespond", func(op *crdt.Op) { op.Body = crdt.Unrespond{Response: respond.ID} }}, nil, crdt.ErrBadValue},
+		{"unresponse of no response", variant{"unrespond", func(op *crdt.Op) { op.Body = crdt.Unrespond{Post: post} }}, nil, crdt.ErrBadValue},
+		{"create with a blank title", variant{"post_create", create(func(b *crdt.PostCreate) { b.Fields.Title = " \u3000 " })}, nil, crdt.ErrBadValue},
+		{"edit to a blank title", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Fields.Title = "\t" })}, nil, crdt.ErrBadValue},
+		{"genesis without a name", variant{"genesis", named("")}, nil, crdt.ErrBadValue},
+		{"genesis with a blank name", variant{"genesis", named("\u00a0")}, nil, crdt.ErrBadValue},
 	}
 	for _, c := range cases {
 		op := fixtureNamed(t, c.v.fixture).op

@@ -20,9 +20,9 @@ import (
 // other group (whose catch-up never offered it) or skip it in silence.
 
 // twoGroups is the founder of group A and a member of it, who also
-// founded group B and invited the founder of A into it. The founder's
-// replica rf holds both groups up to date; postB is an op of B that it
-// lacks.
+// founded group B, invited the founder of A into it and witnessed its
+// join. The founder's replica rf holds both groups up to date; postB is
+// an op of B that it lacks, and would store (its author is B's founder).
 type twoGroups struct {
 	w          *world
 	f, m       *author
@@ -38,9 +38,13 @@ func newTwoGroups(t *testing.T) *twoGroups {
 	fB, mB := newAuthor(1), newAuthor(2)
 	groupB, genesisB := mB.genesis("group B")
 	joinB := fB.join(groupB, mB.invite(groupB, crdt.RoleMember))
+	admitB := mB.admit(groupB, joinB)
 	for _, r := range []*MemoryReplica{rf, rm} {
 		r.AddGroup(groupB)
-		mustAdd(t, r, genesisB, joinB)
+		mustAdd(t, r, genesisB, joinB, admitB)
+	}
+	if !rm.MayRead(groupB, f.pub) {
+		t.Fatal("the founder of A is not a member of B")
 	}
 	_, genesisOfC := newAuthor(3).genesis("group C")
 	return &twoGroups{w: w, f: f, m: m, rf: rf, rm: rm, groupB: groupB, postB: mB.post(groupB, 0), genesisOfC: genesisOfC}
@@ -177,4 +181,7 @@ func TestCatchupRejectsOpsFrameMixingGroups(t *testing.T) {
 	if got, want := tg.rf.Len(tg.w.group), tg.held(tg.rm).lenA+1; got != want {
 		t.Fatalf("a clean batch: %d ops of A stored, want %d", got, want)
 	}
+	// And B's op, on its own, is one the receiver stores: the rejections
+	// are for its place in a batch of A, not for the op.
+	mustAdd(t, tg.rf, tg.postB)
 }
