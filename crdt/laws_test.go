@@ -1,6 +1,7 @@
 package crdt_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -535,9 +536,28 @@ func TestBoardApplyNeverPanics(t *testing.T) {
 				Time:   crdt.HLC{Wall: rapid.Int64().Draw(t, "wall"), Logical: rapid.Uint32().Draw(t, "logical")},
 				Body:   bodies.Draw(t, "body"),
 			}
-			v, err, _ := b.Apply(op, rapid.Int64().Draw(t, "now"))
+			now := rapid.Int64().Draw(t, "now")
+			v, err, _ := b.Apply(op, now)
 			if (v == crdt.Accept) != (err == nil) {
 				t.Fatalf("verdict %v with error %v", v, err)
+			}
+			// The verdict is the one the rules give (docs/protocol.md §8,
+			// written out in verdict_test.go), with an error of its class.
+			if op.Body != nil { // a nil body is no op a decoder yields
+				want := judgeByRules(&op, w.group, now)
+				if v != want.v {
+					t.Fatalf("%T: verdict %v (%v), the rules say %v %v", op.Body, v, err, want.v, want.errs)
+				}
+			}
+			switch v {
+			case crdt.Reject:
+				if !errors.Is(err, crdt.ErrInvalid) {
+					t.Fatalf("reject with %v, which is no ErrInvalid", err)
+				}
+			case crdt.Ignore:
+				if !errors.Is(err, crdt.ErrFuture) || errors.Is(err, crdt.ErrInvalid) {
+					t.Fatalf("ignore with %v, which is no ErrFuture", err)
+				}
 			}
 			if rapid.Bool().Draw(t, "look") {
 				b.Hash()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -133,7 +134,7 @@ func (r *Replica) doLocal(ctx context.Context, l *localOp) (*localOp, error) {
 
 // CreateGroup founds a group with this node as its first admin.
 func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error) {
-	if name == "" {
+	if strings.TrimSpace(name) == "" {
 		return crdt.ID{}, fmt.Errorf("%w: a group needs a name", ErrInvalidPost)
 	}
 	var nonce [16]byte
