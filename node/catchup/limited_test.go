@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"context"
 	"testing"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -38,9 +39,22 @@ func TestNonMembersGiveStrangersNothingOfTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var held [][]byte
 	for a := range v {
-		if err := rf.OpsAfter(w.group, a, 0, func(raw []byte) error { mustAdd(t, rn, raw); return nil }); err != nil {
+		if err := rf.OpsAfter(w.group, a, 0, func(raw []byte) error { held = append(held, raw); return nil }); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Twice: an op whose author's join comes later in the batch is kept
+	// only the second time (crdt.Storable).
+	for range 2 {
+		if _, err := rn.Ingest(context.Background(), held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, raw := range held {
+		if !rn.holds(protocol.OpID(raw)) {
+			t.Fatalf("the newcomer does not hold op %s of the group", protocol.OpID(raw).Short())
 		}
 	}
 	join := n.join(w.group, f.invite(w.group, crdt.RoleMember))
