@@ -183,6 +183,7 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		v, err := h.r.IngestOne(ctx, m.Data)
 		switch v {
 		case crdt.Accept:
+			h.mendGap(group, &op, from)
 			return pubsub.ValidationAccept
 		case crdt.Reject:
 			h.spawn(func() { h.punish(from, err) })
@@ -196,6 +197,22 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		}
 		return pubsub.ValidationIgnore
 	}
+}
+
+// mendGap starts a catch-up session with the peer that sent op when op
+// came past a gap in its author's log here: gossip lost the ops between
+// (queues full, a mesh not formed yet), and waiting for the periodic
+// session would leave the board without them for up to half a minute.
+// A session already running with the peer is enough.
+func (h *Host) mendGap(group crdt.ID, op *crdt.Op, from peer.ID) {
+	if op.Seq <= 1 {
+		return
+	}
+	v, err := h.r.VersionVector(group)
+	if err != nil || v[op.Author] >= op.Seq {
+		return
+	}
+	h.spawn(func() { h.syncBackground(from, "gap") })
 }
 
 // errFound stops the OpsAfter scan of heldAlready.

@@ -419,3 +419,28 @@ func TestKeptPeerThatHangsUpIsNotDialledInALoop(t *testing.T) {
 		t.Fatalf("%d dials in about 3 s to a peer that hangs up at once", n)
 	}
 }
+
+// An op that arrives by gossip past a gap in its author's log (gossip
+// lost the ones between, or they were stored behind the network's back)
+// starts a catch-up session with the peer that sent it: the gap is
+// filled at once, not at the next periodic session (a minute here).
+func TestGossipPastAGapStartsCatchUp(t *testing.T) {
+	tg := newTestGroup(t)
+	ra, rb := tg.replica(t, tg.a), tg.replica(t, tg.b)
+	a := start(t, loopbackConfig(t, tg.a), ra)
+	b := start(t, loopbackConfig(t, tg.b), rb)
+	connected := time.Now()
+	connect(t, b, a)
+	waitMesh(t, tg.id, a, b)
+	// Let the session that follows the mesh (afterMesh, with jitter) pass,
+	// so that only the gap can start the next one.
+	time.Sleep(time.Until(connected.Add(afterMesh * 5 / 4).Add(500 * time.Millisecond)))
+	// Five ops stored on A without gossip (an import), then one published.
+	for i := range 5 {
+		if _, err := ra.IngestOne(context.Background(), tg.a.post(t, tg.id, fmt.Sprint("imported ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, a, tg.id, tg.a.post(t, tg.id, "published"))
+	waitFor(t, 2*time.Second, "the gap filled", func() bool { return converged(tg.id, len(tg.setup)+6, ra, rb) })
+}
