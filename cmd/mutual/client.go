@@ -89,6 +89,20 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return c.doRaw(ctx, method, path, "application/json", rd, out)
 }
 
+// record sends a JSON request for a command that prints records: with
+// --json it prints the answer as it came and reports printed; else it
+// decodes the answer into out for the command to print its own way.
+func (c *client) record(ctx context.Context, e *env, o *opts, method, path string, body, out any) (printed bool, err error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, method, path, body, &raw); err != nil {
+		return false, err
+	}
+	if o.json {
+		return true, printJSON(e.stdout, raw)
+	}
+	return false, json.Unmarshal(raw, out)
+}
+
 func (c *client) doRaw(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {

@@ -298,15 +298,10 @@ func cmdPost(ctx context.Context, e *env, o *opts, args []string) error {
 		body["quantity"] = n
 	}
 	return withClient(o, func(c *client) error {
-		var raw json.RawMessage
-		if err := c.do(ctx, "POST", "/api/v1/posts", body, &raw); err != nil {
+		var p post
+		if printed, err := c.record(ctx, e, o, "POST", "/api/v1/posts", body, &p); printed || err != nil {
 			return err
 		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		var p post
-		json.Unmarshal(raw, &p)
 		fmt.Fprintln(e.stdout, p.ID)
 		return nil
 	})
@@ -331,15 +326,8 @@ func cmdBoard(ctx context.Context, e *env, o *opts, args []string) error {
 			_, err := e.stdout.Write(b)
 			return err
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/posts?"+v.Encode(), nil, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
 		var ps []post
-		if err := json.Unmarshal(raw, &ps); err != nil {
+		if printed, err := c.record(ctx, e, o, "GET", "/api/v1/posts?"+v.Encode(), nil, &ps); printed || err != nil {
 			return err
 		}
 		if len(ps) == 0 {
@@ -375,15 +363,10 @@ func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
 		if err != nil {
 			return err
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "POST", "/api/v1/posts/"+id+"/status", map[string]string{"status": args[1]}, &raw); err != nil {
+		var p post
+		if printed, err := c.record(ctx, e, o, "POST", "/api/v1/posts/"+id+"/status", map[string]string{"status": args[1]}, &p); printed || err != nil {
 			return err
 		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		var p post
-		json.Unmarshal(raw, &p)
 		fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Status)
 		return nil
 	})
@@ -416,13 +399,6 @@ func resolvePostID(ctx context.Context, c *client, s string) (string, error) {
 
 func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
 	return withClient(o, func(c *client) error {
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/peers", nil, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
 		var ps []struct {
 			PeerID     string   `json:"peer_id"`
 			Name       string   `json:"name"`
@@ -430,7 +406,9 @@ func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
 			LastSynced string   `json:"last_synced"`
 			Groups     []string `json:"groups"`
 		}
-		json.Unmarshal(raw, &ps)
+		if printed, err := c.record(ctx, e, o, "GET", "/api/v1/peers", nil, &ps); printed || err != nil {
+			return err
+		}
 		if len(ps) == 0 {
 			fmt.Fprintln(e.stderr, "no peers yet (is `mutual serve` running?)")
 			return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -93,17 +92,10 @@ func cmdMembers(ctx context.Context, e *env, o *opts, args []string) error {
 		if err != nil {
 			return err
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", "/api/v1/groups/"+g, nil, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
 		var out struct {
 			Members []memberOut `json:"members"`
 		}
-		if err := json.Unmarshal(raw, &out); err != nil {
+		if printed, err := c.record(ctx, e, o, "GET", "/api/v1/groups/"+g, nil, &out); printed || err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -134,12 +126,9 @@ func cmdMember(ctx context.Context, e *env, o *opts, verb string, args []string)
 		if err != nil {
 			return err
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "POST", "/api/v1/groups/"+g+"/members/"+url.PathEscape(args[0])+"/"+verb, map[string]any{}, &raw); err != nil {
+		var out struct{}
+		if printed, err := c.record(ctx, e, o, "POST", "/api/v1/groups/"+g+"/members/"+url.PathEscape(args[0])+"/"+verb, map[string]any{}, &out); printed || err != nil {
 			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
 		}
 		done := map[string]string{"remove": "removed", "promote": "promoted to admin", "demote": "demoted to member"}[verb]
 		fmt.Fprintf(e.stdout, "%s %s\n", args[0], done)
@@ -177,13 +166,6 @@ func cmdInvites(ctx context.Context, e *env, o *opts, args []string) error {
 		if o.all {
 			path += "?all=1"
 		}
-		var raw json.RawMessage
-		if err := c.do(ctx, "GET", path, nil, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
 		var ins []struct {
 			ID      string `json:"id"`
 			Role    string `json:"role"`
@@ -194,7 +176,7 @@ func cmdInvites(ctx context.Context, e *env, o *opts, args []string) error {
 			Revoked bool   `json:"revoked"`
 			Open    bool   `json:"open"`
 		}
-		if err := json.Unmarshal(raw, &ins); err != nil {
+		if printed, err := c.record(ctx, e, o, "GET", path, nil, &ins); printed || err != nil {
 			return err
 		}
 		if len(ins) == 0 {

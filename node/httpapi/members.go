@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
 )
 
 type memberJSON struct {
@@ -101,11 +102,7 @@ type inviteJSON struct {
 // GET /api/v1/groups/{id}/invites[?all=1] → [invite]: the invites that
 // can still admit someone (all=1: every invite recorded).
 func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error {
-	gi, err := s.group(r.PathValue("id"), false)
-	if err != nil {
-		return err
-	}
-	ins, err := s.cfg.Board.Invites(gi.ID)
+	gi, ins, err := s.invites(r)
 	if err != nil {
 		return err
 	}
@@ -128,11 +125,7 @@ func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error {
 // POST /api/v1/groups/{id}/invites/{invite}/revoke: admin only; {invite}
 // is an invite ID or a unique prefix of it.
 func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request) error {
-	gi, err := s.group(r.PathValue("id"), false)
-	if err != nil {
-		return err
-	}
-	ins, err := s.cfg.Board.Invites(gi.ID)
+	gi, ins, err := s.invites(r)
 	if err != nil {
 		return err
 	}
@@ -154,6 +147,16 @@ func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": found[0].String()})
 	return nil
+}
+
+// invites returns the group named by the path's {id} and its invites.
+func (s *Server) invites(r *http.Request) (replica.GroupInfo, []crdt.InviteState, error) {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return gi, nil, err
+	}
+	ins, err := s.cfg.Board.Invites(gi.ID)
+	return gi, ins, err
 }
 
 // findMember resolves a member's key, a unique hex prefix of it, or a
