@@ -20,7 +20,7 @@ type Outcome int
 const (
 	New      Outcome = iota // valid, new, stored
 	Dup                     // already held
-	Parked                  // valid signature, author not yet known as a member: kept aside
+	Parked                  // valid and stored, but it does not count (yet): its author is no member at that seq, or forked
 	Ignored                 // cannot be judged now (clock too far ahead, unknown group, queue full)
 	Rejected                // invalid: never stored
 	Fork                    // a second op at an author's seq: kept as evidence, not applied

@@ -76,18 +76,6 @@ func (b *Batch) DelPost(prev *crdt.Post) {
 	b.gone = append(b.gone, postKey{prev.Group, prev.ID})
 }
 
-// Park keeps an op whose author is not yet known to be a member.
-func (b *Batch) Park(op *crdt.Op, raw []byte) {
-	g := op.GroupID()
-	b.set(key(pPark, g[:], op.ID[:]), raw)
-}
-
-// Unpark removes a parked op (it was admitted).
-func (b *Batch) Unpark(op *crdt.Op) {
-	g := op.GroupID()
-	b.del(key(pPark, g[:], op.ID[:]))
-}
-
 // PutPost writes a post's new state. prev is its state before this
 // batch (nil if the store had none), so the old index entry goes.
 func (b *Batch) PutPost(prev, p *crdt.Post) {
