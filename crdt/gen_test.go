@@ -80,12 +80,19 @@ func genFields(t *rapid.T, label string) crdt.Fields {
 		Title:    rapid.SampledFrom(titles).Draw(t, label+" title"),
 		Details:  rapid.SampledFrom(smallText).Draw(t, label+" details"),
 		Category: rapid.SampledFrom(smallText).Draw(t, label+" category"),
-		Location: rapid.SampledFrom(smallText).Draw(t, label+" location"),
-		Contact:  rapid.SampledFrom(smallText).Draw(t, label+" contact"),
 		Quantity: rapid.Uint32Range(0, 5).Draw(t, label+" qty"),
 		Urgency:  crdt.Urgency(rapid.IntRange(0, 2).Draw(t, label+" urgency")),
 		Expires:  rapid.SampledFrom([]int64{0, 0, 500, 1002, 5000}).Draw(t, label+" expires"),
 	}
+}
+
+// genPrivate draws the hash of a sealed blob, or none.
+func genPrivate(t *rapid.T, label string) crdt.ID {
+	v := rapid.SampledFrom(smallText).Draw(t, label+" private")
+	if v == "" {
+		return crdt.ID{}
+	}
+	return sha256.Sum256([]byte(v))
 }
 
 type response struct {
@@ -145,7 +152,7 @@ func genWorld(t *rapid.T) *world {
 		// rapid draws small indexes more often: the commonest ops first.
 		kind := rapid.SampledFrom(stepKinds).Draw(t, label+" kind")
 		need := crdt.RoleMember
-		if kind == "invite" || kind == "role" || kind == "revoke" {
+		if kind == "invite" || kind == "role" || kind == "revoke" || kind == "settings" {
 			need = crdt.RoleAdmin
 		}
 		actor := w.actor(need, label)
@@ -173,6 +180,17 @@ func genWorld(t *rapid.T) *world {
 			w.add(m.op(actor, w.time(actor, label), w.postBody(actor, label)))
 		case "post":
 			w.add(m.op(actor, w.time(actor, label), w.postBody(actor, label)))
+		case "key":
+			// a new key, or one named before, shared with one or two members
+			key := crdt.KeyID{byte(rapid.IntRange(1, 3).Draw(t, label+" key"))}
+			var shares []crdt.Share
+			for _, k := range w.authors[:min(len(w.authors), rapid.IntRange(1, 2).Draw(t, label+" shares"))] {
+				shares = append(shares, crdt.Share{Member: k, Sealed: [crdt.SealedShareSize]byte{key[0]}})
+			}
+			slices.SortFunc(shares, func(a, b crdt.Share) int { return a.Member.Compare(b.Member) })
+			w.add(m.op(actor, w.time(actor, label), crdt.GroupKey{Key: key, Shares: shares}))
+		case "settings":
+			w.add(m.op(actor, w.time(actor, label), crdt.Settings{Retention: rapid.Int64Range(1, 5).Draw(t, label+" retention")}))
 		case "fork":
 			if rapid.Bool().Draw(t, label+" fork") {
 				w.fork(w.other(label+" forker"), label)
@@ -187,6 +205,7 @@ func genWorld(t *rapid.T) *world {
 var stepKinds = []string{
 	"post", "admit", "join", "post", "invite", "role", "post", "admit", "join", "post",
 	"leave", "revoke", "post", "role", "fork", "post", "admit", "post", "invite", "post",
+	"key", "settings",
 }
 
 func (w *world) add(op crdt.Op) {
@@ -403,12 +422,13 @@ func (w *world) postBody(actor crdt.PublicKey, label string) crdt.Body {
 			responses = append(responses, response{id: op.ID, post: b.Post, author: op.Author})
 		}
 	}
-	kind := rapid.IntRange(0, 4).Draw(t, label+" post op")
+	kind := rapid.IntRange(0, 5).Draw(t, label+" post op")
 	if kind == 0 || len(posts) == 0 && rapid.Bool().Draw(t, label+" create") {
 		return crdt.PostCreate{
 			PostKind: crdt.PostKind(rapid.IntRange(1, 2).Draw(t, label+" post kind")),
 			Fields:   genFields(t, label),
 			Ref:      rapid.SampledFrom([]string{"", "row-1"}).Draw(t, label+" ref"),
+			Private:  genPrivate(t, label),
 		}
 	}
 	target := sha256.Sum256([]byte("phantom"))
@@ -418,12 +438,15 @@ func (w *world) postBody(actor crdt.PublicKey, label string) crdt.Body {
 	switch kind {
 	case 1:
 		return crdt.PostEdit{
-			Post:   target,
-			Set:    crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, label+" mask")),
-			Fields: genFields(t, label),
+			Post:    target,
+			Set:     crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, label+" mask")),
+			Fields:  genFields(t, label),
+			Private: genPrivate(t, label),
 		}
 	case 2:
 		return crdt.PostStatus{Post: target, Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, label+" status"))}
+	case 5:
+		return crdt.Erase{Post: target}
 	case 3:
 		return crdt.Respond{
 			Post:     target,
@@ -492,9 +515,10 @@ func genPostOps(t *rapid.T) (group, post crdt.ID, ops []crdt.Op) {
 		switch rapid.IntRange(0, 3).Draw(t, label+" kind") {
 		case 0:
 			body = crdt.PostEdit{
-				Post:   post,
-				Set:    crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, label+" mask")),
-				Fields: genFields(t, label),
+				Post:    post,
+				Set:     crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, label+" mask")),
+				Fields:  genFields(t, label),
+				Private: genPrivate(t, label),
 			}
 		case 1:
 			body = crdt.PostStatus{Post: post, Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, label+" status"))}

@@ -50,11 +50,12 @@ var (
 // an author is found to have signed two histories. Everything else is
 // derived, on demand.
 type Group struct {
-	ID      ID
-	Name    string
-	Founder PublicKey
-	Created HLC
-	Founded bool // the genesis op has been seen
+	ID       ID
+	Name     string
+	Founder  PublicKey
+	Created  HLC
+	Founded  bool  // the genesis op has been seen
+	FirstKey KeyID // the genesis's Key, from which the topic is derived
 
 	ops   map[ID]*Op           // membership ops held, valid or not
 	forks map[PublicKey]uint64 // per author: the lowest seq at which it signed conflicting ops
@@ -66,10 +67,11 @@ func NewGroup(id ID) *Group {
 	return &Group{ID: id, ops: map[ID]*Op{}, forks: map[PublicKey]uint64{}}
 }
 
-// IsMembership reports whether op changes the membership (kinds 1–7).
+// IsMembership reports whether op belongs to the group rather than to a
+// post: the membership (kinds 1–7), group keys and settings.
 func IsMembership(op *Op) bool {
 	switch op.Body.(type) {
-	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave:
+	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings:
 		return true
 	}
 	return false
@@ -84,7 +86,7 @@ func (g *Group) Hold(op *Op) {
 	c := *op
 	g.ops[op.ID] = &c
 	if gen, ok := op.Body.(Genesis); ok && op.ID == g.ID && !g.Founded {
-		g.Founded, g.Name, g.Founder, g.Created = true, gen.Name, op.Author, op.Time
+		g.Founded, g.Name, g.Founder, g.Created, g.FirstKey = true, gen.Name, op.Author, op.Time, gen.Key
 	}
 	if !g.forked(op.Author, op.Seq) {
 		g.ev = nil
@@ -205,6 +207,26 @@ func checkShape(op *Op) error {
 			return fmt.Errorf("%w: a member changes its own role only by leaving", ErrInvalid)
 		}
 	case Leave:
+	case GroupKey:
+		if b.Key.IsZero() {
+			return fmt.Errorf("%w: group key with no ID", ErrBadValue)
+		}
+		if len(b.Shares) == 0 || len(b.Shares) > MaxShares {
+			return fmt.Errorf("%w: %d shares in a group key op, 1 to %d", ErrBadValue, len(b.Shares), MaxShares)
+		}
+		for i := 1; i < len(b.Shares); i++ {
+			if b.Shares[i-1].Member.Compare(b.Shares[i].Member) >= 0 {
+				return fmt.Errorf("%w: shares not sorted by member, or repeated", ErrInvalid)
+			}
+		}
+	case Settings:
+		if b.Retention <= 0 || b.Retention > MaxRetention {
+			return fmt.Errorf("%w: retention %d ms", ErrBadValue, b.Retention)
+		}
+	case Erase:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
 	case PostCreate:
 		if b.PostKind != Need && b.PostKind != Offer {
 			return fmt.Errorf("%w: post kind %d", ErrBadValue, b.PostKind)
@@ -278,6 +300,9 @@ func checkInvite(in *Invite) error {
 }
 
 func checkFields(f *Fields) error {
+	if f.Location != "" || f.Contact != "" {
+		return fmt.Errorf("%w: private field in clear", ErrInvalid)
+	}
 	if f.Urgency > UrgencyHigh {
 		return fmt.Errorf("%w: urgency %d", ErrBadValue, f.Urgency)
 	}

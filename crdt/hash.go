@@ -119,6 +119,7 @@ func (h hasher) post(p *Post) {
 		h.u64(0)
 	}
 	h.stamp(p.Withdrawn.S)
+	h.stamp(p.ErasedAt)
 	h.u64(uint64(len(p.Responses)))
 	for _, r := range p.Responses {
 		h.Write(r.ID[:])

@@ -516,6 +516,11 @@ func TestBoardApplyNeverPanics(t *testing.T) {
 			rapid.Custom(func(t *rapid.T) crdt.Body {
 				return crdt.PostEdit{Post: id.Draw(t, "post"), Set: crdt.FieldMask(rapid.Uint16().Draw(t, "mask")), Fields: fields.Draw(t, "fields")}
 			}),
+			rapid.Custom(func(t *rapid.T) crdt.Body { return crdt.Erase{Post: id.Draw(t, "post")} }),
+			rapid.Custom(func(t *rapid.T) crdt.Body { return crdt.Settings{Retention: rapid.Int64().Draw(t, "retention")} }),
+			rapid.Custom(func(t *rapid.T) crdt.Body {
+				return crdt.GroupKey{Key: crdt.KeyID{u8.Draw(t, "key")}, Shares: []crdt.Share{{Member: key.Draw(t, "member")}}}
+			}),
 			rapid.Custom(func(t *rapid.T) crdt.Body {
 				return crdt.PostStatus{Post: id.Draw(t, "post"), Status: crdt.Status(u8.Draw(t, "status"))}
 			}),

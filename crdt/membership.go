@@ -51,6 +51,7 @@ type Member struct {
 	EndedAt  HLC  // when the removal or leave was made
 	Cut      uint64
 	Forked   uint64 // the seq at which the member signed conflicting ops, 0 if never
+	Box      BoxKey // the key group keys are sealed to, from the join (or genesis) of the last tenure
 
 	tenures []tenure
 }
@@ -97,11 +98,20 @@ func (s *InviteState) Open(nowMillis int64) bool {
 	return !s.Revoked && nowMillis <= s.Invite.Expires && (s.Invite.Uses == 0 || s.Used < int(s.Invite.Uses))
 }
 
+// KeyState is a group key as the GroupKey ops that count describe it.
+type KeyState struct {
+	ID     KeyID
+	Since  Stamp // the first GroupKey op that named it
+	Shares map[PublicKey][SealedShareSize]byte
+}
+
 type evaluation struct {
-	members map[PublicKey]*Member
-	valid   map[ID]bool // membership ops that count
-	invites map[ID]*InviteState
-	used    map[ID]map[PublicKey]bool
+	members   map[PublicKey]*Member
+	valid     map[ID]bool // membership ops that count
+	invites   map[ID]*InviteState
+	used      map[ID]map[PublicKey]bool
+	keys      map[KeyID]*KeyState
+	retention Reg[int64]
 }
 
 // eval returns the current evaluation, computing it if needed.
@@ -135,7 +145,7 @@ func (g *Group) eval() *evaluation {
 
 // replay runs the ops in stamp order, skipping excluded ones.
 func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
-	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}}
+	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}, keys: map[KeyID]*KeyState{}}
 	joins := map[ID]*Op{}
 	witnesses := map[ID][]*Op{} // join ID → admits seen before the join (rare: a lying clock)
 	revoked := map[ID]bool{}
@@ -146,7 +156,7 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 		switch b := op.Body.(type) {
 		case Genesis:
 			if op.ID == g.ID {
-				ev.open(op, RoleAdmin, b.AuthorName)
+				ev.open(op, RoleAdmin, b.AuthorName, b.Box)
 				ev.valid[op.ID] = true
 			}
 		case Join:
@@ -197,6 +207,27 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 			t := ev.tenureAt(op.Author, op.Seq)
 			t.end, t.endBy = op.Seq, op
 			ev.valid[op.ID] = true
+		case GroupKey:
+			if !ev.may(op.Author, op.Seq, RoleMember) {
+				continue
+			}
+			ev.valid[op.ID] = true
+			k := ev.keys[b.Key]
+			if k == nil {
+				k = &KeyState{ID: b.Key, Since: op.Stamp(), Shares: map[PublicKey][SealedShareSize]byte{}}
+				ev.keys[b.Key] = k
+			}
+			for _, sh := range b.Shares {
+				if _, ok := k.Shares[sh.Member]; !ok {
+					k.Shares[sh.Member] = sh.Sealed
+				}
+			}
+		case Settings:
+			if !ev.may(op.Author, op.Seq, RoleAdmin) {
+				continue
+			}
+			ev.valid[op.ID] = true
+			ev.retention.Set(b.Retention, op.Stamp())
 		}
 	}
 	for _, m := range ev.members {
@@ -206,13 +237,13 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 }
 
 // open starts a tenure for op's author.
-func (ev *evaluation) open(op *Op, role Role, name string) {
+func (ev *evaluation) open(op *Op, role Role, name string, box BoxKey) {
 	m := ev.members[op.Author]
 	if m == nil {
 		m = &Member{Key: op.Author}
 		ev.members[op.Author] = m
 	}
-	m.Name = name
+	m.Name, m.Box = name, box
 	m.tenures = append(m.tenures, tenure{start: op.Seq, end: math.MaxUint64, role: role, via: op})
 }
 
@@ -241,7 +272,7 @@ func (ev *evaluation) admit(g *Group, j, w *Op, revoked map[ID]bool) bool {
 	if s := ev.invites[in.ID]; s != nil {
 		s.Used++
 	}
-	ev.open(j, in.Role, j.Body.(Join).Name)
+	ev.open(j, in.Role, j.Body.(Join).Name, j.Body.(Join).Box)
 	ev.valid[j.ID] = true
 	return true
 }
@@ -327,7 +358,7 @@ func (ev *evaluation) stillHolds(op *Op) bool {
 	switch op.Body.(type) {
 	case Genesis, Join:
 		return true
-	case Admit, Leave:
+	case Admit, Leave, GroupKey:
 		return ev.may(op.Author, op.Seq, RoleMember)
 	case SetRole:
 		return ev.may(op.Author, op.Seq, RoleAdmin) || ev.exempt(op)
@@ -567,4 +598,26 @@ func (g *Group) PendingJoinOf(k PublicKey) bool {
 		}
 	}
 	return false
+}
+
+// Keys returns the group keys that GroupKey ops which count have named,
+// oldest first (by the stamp of the first op naming each). The last is
+// the one private fields are sealed under.
+func (g *Group) Keys() []*KeyState {
+	ev := g.eval()
+	out := make([]*KeyState, 0, len(ev.keys))
+	for _, k := range ev.keys {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b *KeyState) int { return a.Since.Compare(b.Since) })
+	return out
+}
+
+// Retention returns how long, in milliseconds, a settled post keeps its
+// private fields: the latest Settings of an admin, else DefaultRetention.
+func (g *Group) Retention() int64 {
+	if r := g.eval().retention; r.V > 0 {
+		return r.V
+	}
+	return DefaultRetention
 }

@@ -13,6 +13,13 @@ type Op struct {
 	Time   HLC       // when the author made it
 	Body   Body      // the typed payload
 	Sig    Signature // ed25519 over the canonical encoding of all fields above but ID
+
+	// Blob is the sealed blob of a post op's private fields (see
+	// PostCreate.Private): it travels after the op's encoding, is not
+	// signed (its SHA-256 is), and is nil when the op has none or when
+	// this copy of the op comes without it (stored, erased, or sent to a
+	// node that may not read it).
+	Blob []byte
 }
 
 // GroupID returns the group the op belongs to: its own ID for a genesis
@@ -29,8 +36,7 @@ func (op *Op) Stamp() Stamp { return Stamp{Time: op.Time, Author: op.Author, Op:
 
 // Kind numbers the op bodies. The numbers are part of the wire format
 // (docs/protocol.md): never reuse one. Gaps are reserved for the issues
-// that come next: roles and removal (3–7), group keys for private fields
-// (8–15), federation between groups (32–47).
+// that come next: federation between groups (32–47).
 type Kind uint8
 
 // Op kinds.
@@ -42,6 +48,9 @@ const (
 	KindAdmit      Kind = 5
 	KindSetRole    Kind = 6
 	KindLeave      Kind = 7
+	KindGroupKey   Kind = 8
+	KindErase      Kind = 9
+	KindSettings   Kind = 10
 	KindPostCreate Kind = 16
 	KindPostEdit   Kind = 17
 	KindPostStatus Kind = 18
@@ -65,6 +74,12 @@ func (k Kind) String() string {
 		return "role"
 	case KindLeave:
 		return "leave"
+	case KindGroupKey:
+		return "key"
+	case KindErase:
+		return "erase"
+	case KindSettings:
+		return "settings"
 	case KindPostCreate:
 		return "post"
 	case KindPostEdit:
@@ -131,7 +146,73 @@ type Genesis struct {
 	Name       string   // the group's name
 	Nonce      [16]byte // makes two groups of the same name and founder distinct
 	AuthorName string   // the founder's display name
+	Box        BoxKey   // the founder's key for receiving group keys
+	// Key names the group's first key, which the founder shares with
+	// itself in its next op. The GossipSub topic is derived from it, so
+	// only those who hold it can find the group's topic.
+	Key KeyID
 }
+
+// BoxKey is the X25519 public key a member receives group keys on. Each
+// node derives it from its signing key (package protocol).
+type BoxKey [32]byte
+
+// IsZero reports whether k is the zero key.
+func (k BoxKey) IsZero() bool { return k == BoxKey{} }
+
+// KeyID names a group key: a hash of the key (package protocol), so
+// naming it reveals nothing and a share can be checked against it.
+type KeyID [16]byte
+
+// IsZero reports whether k is the zero ID.
+func (k KeyID) IsZero() bool { return k == KeyID{} }
+
+// SealedShareSize is the size of a group key sealed to one member: an
+// ephemeral X25519 key, the 32-byte key and an AEAD tag.
+const SealedShareSize = 32 + 32 + 16
+
+// Share is a group key sealed to one member's BoxKey.
+type Share struct {
+	Member PublicKey
+	Sealed [SealedShareSize]byte
+}
+
+// MaxShares bounds the shares in one GroupKey op; a key goes to more
+// members in several ops.
+const MaxShares = 64
+
+// GroupKey shares the group key Key with members (a new key, when no op
+// named it before: a rotation). Any member may share a key it holds
+// with a newcomer, so admission needs no admin online; after a removal
+// or a leave an admin's node makes a new key and shares it with the
+// members that remain, and private fields are sealed under the newest
+// key from then on. Shares are sorted by Member, without repeats.
+type GroupKey struct {
+	Key    KeyID
+	Shares []Share
+}
+
+// Erase asks every member's node to erase the private fields of a post
+// (the blobs of its ops made before the erase): the signed history
+// stays, the personal data goes. Its author must be the post's author
+// or an admin.
+type Erase struct {
+	Post ID
+}
+
+// Settings sets a group's settings; only admins' count, the latest
+// (by stamp) wins.
+type Settings struct {
+	// Retention is how long, in milliseconds, a fulfilled or withdrawn
+	// post keeps its private fields before member nodes erase them.
+	Retention int64
+}
+
+// DefaultRetention is the retention of a group without Settings: 14 days.
+const DefaultRetention = 14 * 24 * 60 * 60 * 1000
+
+// MaxRetention bounds Settings.Retention: ten years.
+const MaxRetention = 10 * 365 * 24 * 60 * 60 * 1000
 
 // Invite is a capability signed by an admin: whoever holds it may ask to
 // join Group with Role until Expires. It is checked offline by every
@@ -162,6 +243,7 @@ type Join struct {
 	Invite Invite
 	Name   string    // the newcomer's display name
 	Proof  Signature // by the invite's one-time key, over the group, invite ID and author (package protocol)
+	Box    BoxKey    // the newcomer's key for receiving group keys
 }
 
 // InviteMade records in the issuer's log that an invite was made, so
@@ -304,10 +386,12 @@ func ParseStatus(s string) (Status, bool) {
 
 // Fields are a post's editable fields.
 //
-// Contact and Location are for the group's members only. Today they
-// travel in clear inside ops that are only ever sent to members; the
-// privacy issue will move them into a field sealed to the group's key,
-// under a new op kind, without changing the others.
+// Location and Contact are private: for the group's members only. They
+// never travel or rest in an op in clear: the node seals them into the
+// op's Blob (under the group key) and the op carries only the blob's
+// hash (PostCreate.Private, PostEdit.Private); an encoded op with either
+// set here is refused. In a Post, their registers hold the stamp of the
+// op whose blob holds the value, and no value.
 type Fields struct {
 	Title    string
 	Details  string
@@ -346,13 +430,23 @@ type PostCreate struct {
 	// the author's node (a phone at a meeting, on the laptop's key);
 	// empty when the node's own user did.
 	By string
+	// Private is the SHA-256 of the op's sealed blob, which holds the
+	// post's location and contact; zero when the post has neither.
+	Private ID
 }
 
-// PostEdit sets the fields named by Set.
+// PrivateFields are the fields sealed into a blob.
+const PrivateFields = FieldLocation | FieldContact
+
+// PostEdit sets the fields named by Set. When Set names a private field,
+// its value comes from the blob whose SHA-256 is Private (which holds
+// both: the one Set does not name is ignored); a private field set with
+// no blob (Private zero) is cleared.
 type PostEdit struct {
-	Post   ID
-	Set    FieldMask
-	Fields Fields
+	Post    ID
+	Set     FieldMask
+	Fields  Fields
+	Private ID
 }
 
 // PostStatus sets a post's status.
@@ -383,6 +477,9 @@ func (Revoke) Kind() Kind     { return KindRevoke }
 func (Admit) Kind() Kind      { return KindAdmit }
 func (SetRole) Kind() Kind    { return KindSetRole }
 func (Leave) Kind() Kind      { return KindLeave }
+func (GroupKey) Kind() Kind   { return KindGroupKey }
+func (Erase) Kind() Kind      { return KindErase }
+func (Settings) Kind() Kind   { return KindSettings }
 func (PostCreate) Kind() Kind { return KindPostCreate }
 func (PostEdit) Kind() Kind   { return KindPostEdit }
 func (PostStatus) Kind() Kind { return KindPostStatus }
@@ -394,6 +491,19 @@ func (b PostEdit) Target() ID   { return b.Post }
 func (b PostStatus) Target() ID { return b.Post }
 func (b Respond) Target() ID    { return b.Post }
 func (b Unrespond) Target() ID  { return b.Post }
+func (b Erase) Target() ID      { return b.Post }
+
+// PrivateOf returns the hash of op's sealed blob, and false when the op
+// has none.
+func PrivateOf(op *Op) (ID, bool) {
+	switch b := op.Body.(type) {
+	case PostCreate:
+		return b.Private, !b.Private.IsZero()
+	case PostEdit:
+		return b.Private, !b.Private.IsZero()
+	}
+	return ID{}, false
+}
 
 // PostOf returns the ID of the post an op changes, and false for ops
 // that change no post.

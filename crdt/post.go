@@ -93,6 +93,9 @@ type Post struct {
 	Status   Reg[Status]
 	// Withdrawn is set by the author or an admin.
 	Withdrawn Reg[bool]
+	// ErasedAt is the greatest stamp of an Erase that counts: the
+	// private fields of the post's ops before it are erased.
+	ErasedAt Stamp
 
 	Responses  []Response  // sorted by ID
 	Tombstones []Tombstone // sorted by (Response, Author)
@@ -138,6 +141,11 @@ func (p *Post) Apply(op *Op, privileged bool) bool {
 		i, found := slices.BinarySearchFunc(p.Responses, op.ID, func(r Response, id ID) int { return r.ID.Compare(id) })
 		if !found {
 			p.Responses = slices.Insert(p.Responses, i, Response{ID: op.ID, Author: op.Author, Time: op.Time, Quantity: b.Quantity, Note: b.Note, By: b.By})
+			changed = true
+		}
+	case Erase:
+		if s.Compare(p.ErasedAt) > 0 {
+			p.ErasedAt = s
 			changed = true
 		}
 	case Unrespond:
@@ -239,6 +247,19 @@ func (p *Post) Expired(nowMillis int64) bool {
 // board is computed at a time passed in.
 func (p *Post) OnOpenBoard(nowMillis int64) bool {
 	return p.Created && p.State() == Open && !p.Expired(nowMillis)
+}
+
+// Settled returns when the post was fulfilled or withdrawn, for
+// retention: the stamp of the register that makes it so, and false while
+// it is open or claimed.
+func (p *Post) Settled() (Stamp, bool) {
+	switch {
+	case p.Withdrawn.V:
+		return p.Withdrawn.S, true
+	case p.Status.V == Fulfilled:
+		return p.Status.S, true
+	}
+	return Stamp{}, false
 }
 
 // State returns the status shown: Withdrawn while the Withdrawn register

@@ -14,6 +14,7 @@ import "slices"
 //	                                     from the author or an admin it also un-withdraws
 //	respond ("I can help")               any member
 //	unrespond                            the response's author (anyone else's hides nothing)
+//	erase private fields                 the post's author, an admin
 
 // MayChange reports whether op, whose author had role at the op, counts
 // against post p (created). A create always counts for a member.
@@ -24,7 +25,7 @@ func MayChange(p *Post, op *Op, role Role) bool {
 	switch b := op.Body.(type) {
 	case PostCreate, Respond, Unrespond:
 		return true
-	case PostEdit:
+	case PostEdit, Erase:
 		return privileged(p, op, role)
 	case PostStatus:
 		return b.Status != Withdrawn || privileged(p, op, role)

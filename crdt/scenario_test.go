@@ -256,9 +256,9 @@ func (s *scenario) fields(kv map[string]string) (crdt.Fields, crdt.FieldMask) {
 		case "category":
 			f.Category, m = v, m|crdt.FieldCategory
 		case "location":
-			f.Location, m = v, m|crdt.FieldLocation
+			m |= crdt.FieldLocation
 		case "contact":
-			f.Contact, m = v, m|crdt.FieldContact
+			m |= crdt.FieldContact
 		case "qty":
 			f.Quantity, m = uint32(s.int(v)), m|crdt.FieldQuantity
 		case "urgency":

@@ -1,6 +1,7 @@
 package crdt_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -37,6 +38,9 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 		return true
 	}
 	fields := func(f crdt.Fields) { // every field, in the mask or not (section 3)
+		if f.Location != "" || f.Contact != "" { // private fields travel sealed
+			add(crdt.ErrInvalid)
+		}
 		if f.Urgency > 2 {
 			add(crdt.ErrBadValue)
 		}
@@ -100,6 +104,21 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 			add(crdt.ErrInvalid)
 		}
 	case crdt.Leave:
+	case crdt.GroupKey:
+		if b.Key == (crdt.KeyID{}) || len(b.Shares) == 0 || len(b.Shares) > crdt.MaxShares {
+			add(crdt.ErrBadValue)
+		}
+		for i := 1; i < len(b.Shares); i++ {
+			if bytes.Compare(b.Shares[i-1].Member[:], b.Shares[i].Member[:]) >= 0 {
+				add(crdt.ErrInvalid)
+			}
+		}
+	case crdt.Settings:
+		if b.Retention <= 0 || b.Retention > crdt.MaxRetention {
+			add(crdt.ErrBadValue)
+		}
+	case crdt.Erase:
+		nonzero(b.Post)
 	case crdt.PostCreate:
 		if b.PostKind != 1 && b.PostKind != 2 {
 			add(crdt.ErrBadValue)

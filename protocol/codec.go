@@ -194,3 +194,33 @@ func (r *reader) end() error {
 	}
 	return r.err
 }
+
+// optFixed reads nil (leaving dst zero) or a bin value of exactly
+// len(dst) bytes. A bin of zeros is read, and the re-encoding check of
+// the caller refuses it: the zero value is written as nil.
+func (r *reader) optFixed(dst []byte) {
+	if r.err != nil {
+		return
+	}
+	c, err := r.d.PeekCode()
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if c == 0xc0 {
+		_ = r.d.Skip()
+		return
+	}
+	r.fixed(dst)
+}
+
+// optBin writes b as nil when it is all zeros, else as bin.
+func (w *writer) optBin(b []byte) {
+	for _, c := range b {
+		if c != 0 {
+			w.bin(b)
+			return
+		}
+	}
+	_ = w.e.EncodeNil()
+}

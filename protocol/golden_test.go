@@ -219,8 +219,10 @@ func TestGoldenProtocolIDs(t *testing.T) {
 	}
 	var g crdt.ID
 	g[0], g[31] = 0xab, 0x01
-	want := "/mutual/group/1.0.0/ab00000000000000000000000000000000000000000000000000000000000001"
-	if Topic(g) != want {
-		t.Errorf("Topic = %q, want %q", Topic(g), want)
+	var k [GroupKeySize]byte
+	k[0] = 0xcd
+	want := "/mutual/group/2.0.0/GOLDEN"
+	if Topic(g, k) != want {
+		t.Errorf("Topic = %q, want %q", Topic(g, k), want)
 	}
 }

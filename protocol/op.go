@@ -72,10 +72,24 @@ func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
 // DecodeOp decodes an op from a peer or a file: it enforces every limit,
 // requires the canonical encoding, verifies the op's signature (and an
 // invite's, in a join) and sets op.ID.
+//
+// b may be followed by the op's sealed blob (one bin, see SplitBlob);
+// then the op must name it (its Private is the blob's SHA-256), and
+// op.Blob is set to it.
 func DecodeOp(b []byte) (crdt.Op, error) {
-	op, err := decodeOp(b)
+	raw, blob, err := SplitBlob(b)
+	if err != nil {
+		return crdt.Op{}, err
+	}
+	op, err := decodeOp(raw)
 	if err != nil {
 		return op, err
+	}
+	if blob != nil {
+		if sum, ok := crdt.PrivateOf(&op); !ok || sum != sha256.Sum256(blob) {
+			return op, ErrBlobMismatch
+		}
+		op.Blob = blob
 	}
 	msg, err := SigningBytes(&op)
 	if err != nil {
@@ -177,18 +191,21 @@ func writeBody(w *writer, body crdt.Body) error {
 		if err := firstErr(checkText("group name", b.Name, MaxName), checkText("name", b.AuthorName, MaxName)); err != nil {
 			return err
 		}
-		w.array(3)
+		w.array(5)
 		w.str(b.Name)
 		w.bin(b.Nonce[:])
 		w.str(b.AuthorName)
+		w.bin(b.Box[:])
+		w.bin(b.Key[:])
 	case crdt.Join:
 		if err := checkText("name", b.Name, MaxName); err != nil {
 			return err
 		}
-		w.array(3)
+		w.array(4)
 		writeInvite(w, &b.Invite, true)
 		w.str(b.Name)
 		w.bin(b.Proof[:])
+		w.bin(b.Box[:])
 	case crdt.InviteMade:
 		w.array(1)
 		writeInvite(w, &b.Invite, true)
@@ -205,28 +222,43 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.uint(b.Cut)
 	case crdt.Leave:
 		w.array(0)
+	case crdt.GroupKey:
+		if len(b.Shares) > crdt.MaxShares {
+			return fmt.Errorf("%w: %d shares, at most %d", ErrTooLarge, len(b.Shares), crdt.MaxShares)
+		}
+		w.array(2)
+		w.bin(b.Key[:])
+		w.array(len(b.Shares))
+		for i := range b.Shares {
+			w.array(2)
+			w.bin(b.Shares[i].Member[:])
+			w.bin(b.Shares[i].Sealed[:])
+		}
+	case crdt.Erase:
+		w.array(1)
+		w.bin(b.Post[:])
+	case crdt.Settings:
+		w.array(1)
+		w.int(b.Retention)
 	case crdt.PostCreate:
 		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef), checkText("by", b.By, MaxName)); err != nil {
 			return err
 		}
-		// [kind, fields, ref, by?]: by only when not empty, so that a post
-		// of the node's own user keeps the encoding (and the ID) it had
-		// before by existed.
-		w.array(optional(3, b.By))
+		w.array(5)
 		w.uint(uint64(b.PostKind))
 		writeFields(w, &b.Fields)
 		w.str(b.Ref)
-		if b.By != "" {
-			w.str(b.By)
-		}
+		w.str(b.By)
+		w.optBin(b.Private[:])
 	case crdt.PostEdit:
 		if err := checkFields(&b.Fields); err != nil {
 			return err
 		}
-		w.array(3)
+		w.array(4)
 		w.bin(b.Post[:])
 		w.uint(uint64(b.Set))
 		writeFields(w, &b.Fields)
+		w.optBin(b.Private[:])
 	case crdt.PostStatus:
 		w.array(2)
 		w.bin(b.Post[:])
@@ -258,17 +290,20 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 	switch kind {
 	case crdt.KindGenesis:
 		var b crdt.Genesis
-		r.array(3)
+		r.array(5)
 		b.Name = r.str("group name", MaxName)
 		r.fixed(b.Nonce[:])
 		b.AuthorName = r.str("name", MaxName)
+		r.fixed(b.Box[:])
+		r.fixed(b.Key[:])
 		body = b
 	case crdt.KindJoin:
 		var b crdt.Join
-		r.array(3)
+		r.array(4)
 		readInvite(r, &b.Invite)
 		b.Name = r.str("name", MaxName)
 		r.fixed(b.Proof[:])
+		r.fixed(b.Box[:])
 		body = b
 	case crdt.KindInvite:
 		var b crdt.InviteMade
@@ -295,22 +330,46 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 	case crdt.KindLeave:
 		r.array(0)
 		body = crdt.Leave{}
+	case crdt.KindGroupKey:
+		var b crdt.GroupKey
+		r.array(2)
+		r.fixed(b.Key[:])
+		n := r.arrayMax(crdt.MaxShares)
+		if n > 0 {
+			b.Shares = make([]crdt.Share, n)
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			r.array(2)
+			r.fixed(b.Shares[i].Member[:])
+			r.fixed(b.Shares[i].Sealed[:])
+		}
+		body = b
+	case crdt.KindErase:
+		var b crdt.Erase
+		r.array(1)
+		r.fixed(b.Post[:])
+		body = b
+	case crdt.KindSettings:
+		var b crdt.Settings
+		r.array(1)
+		b.Retention = r.int()
+		body = b
 	case crdt.KindPostCreate:
 		var b crdt.PostCreate
-		n := r.arrayRange(3, 4)
+		r.array(5)
 		b.PostKind = crdt.PostKind(r.uint(math.MaxUint8))
 		readFields(r, &b.Fields)
 		b.Ref = r.str("ref", MaxRef)
-		if n == 4 { // an empty by here is not canonical: the re-encoding check refuses it
-			b.By = r.str("by", MaxName)
-		}
+		b.By = r.str("by", MaxName)
+		r.optFixed(b.Private[:])
 		body = b
 	case crdt.KindPostEdit:
 		var b crdt.PostEdit
-		r.array(3)
+		r.array(4)
 		r.fixed(b.Post[:])
 		b.Set = crdt.FieldMask(r.uint(math.MaxUint16))
 		readFields(r, &b.Fields)
+		r.optFixed(b.Private[:])
 		body = b
 	case crdt.KindPostStatus:
 		var b crdt.PostStatus
@@ -340,40 +399,52 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 	return body, r.err
 }
 
+// writeFields writes the public fields; the private ones (location,
+// contact) are never encoded in an op: checkFields refuses them.
 func writeFields(w *writer, f *crdt.Fields) {
-	w.array(8)
+	w.array(6)
 	w.str(f.Title)
 	w.str(f.Details)
 	w.str(f.Category)
-	w.str(f.Location)
-	w.str(f.Contact)
 	w.uint(uint64(f.Quantity))
 	w.uint(uint64(f.Urgency))
 	w.int(f.Expires)
 }
 
 func readFields(r *reader, f *crdt.Fields) {
-	r.array(8)
+	r.array(6)
 	f.Title = r.str("title", MaxTitle)
 	f.Details = r.str("details", MaxDetails)
 	f.Category = r.str("category", MaxCategory)
-	f.Location = r.str("location", MaxLocation)
-	f.Contact = r.str("contact", MaxContact)
 	f.Quantity = uint32(r.uint(math.MaxUint32))
 	f.Urgency = crdt.Urgency(r.uint(math.MaxUint8))
 	f.Expires = r.int()
 }
 
-// CheckFields checks a post's fields against the limits.
-func CheckFields(f *crdt.Fields) error { return checkFields(f) }
+// ErrClearPrivate is the error of encoding an op whose fields hold a
+// private value in clear: the node must seal it into the op's blob.
+var ErrClearPrivate = errors.New("location or contact in clear in an op: they travel sealed")
 
-func checkFields(f *crdt.Fields) error {
+// CheckFields checks a post's fields against the limits, private ones
+// included (the node checks them before it seals them).
+func CheckFields(f *crdt.Fields) error {
 	return firstErr(
 		checkText("title", f.Title, MaxTitle),
 		checkText("details", f.Details, MaxDetails),
 		checkText("category", f.Category, MaxCategory),
 		checkText("location", f.Location, MaxLocation),
 		checkText("contact", f.Contact, MaxContact),
+	)
+}
+
+func checkFields(f *crdt.Fields) error {
+	if f.Location != "" || f.Contact != "" {
+		return ErrClearPrivate
+	}
+	return firstErr(
+		checkText("title", f.Title, MaxTitle),
+		checkText("details", f.Details, MaxDetails),
+		checkText("category", f.Category, MaxCategory),
 	)
 }
 
@@ -386,5 +457,60 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// OpID returns the ID of an encoded op: the SHA-256 of its bytes.
-func OpID(raw []byte) crdt.ID { return sha256.Sum256(raw) }
+// OpID returns the ID of an encoded op: the SHA-256 of its bytes, its
+// blob (if any follows) left out.
+func OpID(raw []byte) crdt.ID {
+	if n, err := scan(raw, 0); err == nil && n < len(raw) {
+		raw = raw[:n]
+	}
+	return sha256.Sum256(raw)
+}
+
+// MaxBlobBytes bounds a sealed blob.
+const MaxBlobBytes = 1024
+
+// ErrBlobMismatch is the error of an op followed by a blob it does not
+// name.
+var ErrBlobMismatch = fmt.Errorf("%w: the blob after the op is not the one it names", ErrMalformed)
+
+// SplitBlob splits b, an encoded op possibly followed by its sealed blob,
+// into the op's encoding and the blob (nil when none follows). The blob
+// is one msgpack bin of 1 to MaxBlobBytes bytes, and nothing follows it.
+func SplitBlob(b []byte) (op, blob []byte, err error) {
+	if len(b) > MaxOpBytes+MaxBlobBytes+3 {
+		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxOpBytes+MaxBlobBytes+3)
+	}
+	n, err := scan(b, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == len(b) {
+		return b, nil, nil
+	}
+	rest := b[n:]
+	var size, hdr int
+	switch {
+	case len(rest) >= 2 && rest[0] == 0xc4:
+		size, hdr = int(rest[1]), 2
+	case len(rest) >= 3 && rest[0] == 0xc5:
+		size, hdr = int(rest[1])<<8|int(rest[2]), 3
+	default:
+		return nil, nil, ErrTrailing
+	}
+	if size == 0 || size > MaxBlobBytes || hdr+size != len(rest) || (hdr == 3 && size < 256) {
+		return nil, nil, fmt.Errorf("%w: blob of %d bytes in %d", ErrMalformed, size, len(rest)-hdr)
+	}
+	return b[:n], rest[hdr:], nil
+}
+
+// JoinBlob returns an op's encoding followed by its blob (raw itself
+// when blob is nil): what is sent to a node that may read the blob.
+func JoinBlob(raw, blob []byte) []byte {
+	if blob == nil {
+		return raw
+	}
+	w := newWriter()
+	w.raw(raw)
+	w.bin(blob)
+	return w.bytes()
+}
