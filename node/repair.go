@@ -90,6 +90,10 @@ func Repair(ctx context.Context, dir string, logger *slog.Logger) (*RepairReport
 		return nil, fmt.Errorf("moving the damaged store aside: %w", err)
 	}
 	restore := func(err error) error {
+		// The vault first, if it moved: it holds what no peer may have.
+		if rerr := os.Rename(filepath.Join(path, store.VaultFile), filepath.Join(rep.Kept, store.VaultFile)); rerr != nil && !os.IsNotExist(rerr) {
+			return fmt.Errorf("%w (and moving the vault back to %s failed: %v; it is in %s)", err, rep.Kept, rerr, path)
+		}
 		os.RemoveAll(path)
 		if rerr := os.Rename(rep.Kept, path); rerr != nil {
 			return fmt.Errorf("%w (and moving the damaged store back from %s failed: %v)", err, rep.Kept, rerr)
@@ -149,6 +153,14 @@ func Repair(ctx context.Context, dir string, logger *slog.Logger) (*RepairReport
 		recs[g] = rec
 	}
 
+	// The vault (private fields, sealed) moves to the new store: it is
+	// not Badger's, Salvage did not read it, and erasure must reach it.
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return nil, restore(err)
+	}
+	if err := os.Rename(filepath.Join(rep.Kept, store.VaultFile), filepath.Join(path, store.VaultFile)); err != nil && !os.IsNotExist(err) {
+		return nil, restore(err)
+	}
 	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		return nil, restore(err)

@@ -112,8 +112,23 @@ func DecodeOp(b []byte) (crdt.Op, error) {
 }
 
 // DecodeStoredOp decodes an op that this node verified before storing
-// it. It checks the encoding but not the signatures.
-func DecodeStoredOp(b []byte) (crdt.Op, error) { return decodeOp(b) }
+// it (or one whose signature is checked later). It checks the encoding,
+// and a blob after the op as DecodeOp does, but not the signatures.
+func DecodeStoredOp(b []byte) (crdt.Op, error) {
+	raw, blob, err := SplitBlob(b)
+	if err != nil {
+		return crdt.Op{}, err
+	}
+	op, err := decodeOp(raw)
+	if err != nil || blob == nil {
+		return op, err
+	}
+	if sum, ok := crdt.PrivateOf(&op); !ok || sum != sha256.Sum256(blob) {
+		return op, ErrBlobMismatch
+	}
+	op.Blob = blob
+	return op, nil
+}
 
 func decodeOp(b []byte) (crdt.Op, error) {
 	var op crdt.Op

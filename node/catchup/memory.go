@@ -127,6 +127,17 @@ func (m *MemoryReplica) Groups() []crdt.ID {
 
 // MayRead implements Replica: peer is a member of the group on this
 // replica's board.
+// Topic names a group's topic as the node does, with the group ID in the
+// place of its first key: the twin keeps no keys.
+func (m *MemoryReplica) Topic(group crdt.ID) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.groups[group]; !ok {
+		return "", false
+	}
+	return protocol.Topic(group, group), true
+}
+
 func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

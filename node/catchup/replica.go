@@ -14,6 +14,10 @@ import (
 type Replica interface {
 	// Groups returns the groups this node replicates.
 	Groups() []crdt.ID
+	// Topic returns the GossipSub topic of a group, which only those who
+	// hold the group's first key can derive; false until this node holds
+	// it (a newcomer, before a member shares the keys with it).
+	Topic(group crdt.ID) (string, bool)
 	// MayRead reports whether that peer may receive this group's ops
 	// (members only; the node decides).
 	MayRead(group crdt.ID, peer crdt.PublicKey) bool

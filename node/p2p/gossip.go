@@ -21,6 +21,7 @@ import (
 // (is in its mesh) without a subscription: the validator is where
 // inbound ops are delivered, so no subscription queue can overflow.
 type groupTopic struct {
+	name  string
 	topic *pubsub.Topic
 	relay pubsub.RelayCancelFunc
 }
@@ -69,11 +70,27 @@ func opID(m *pb.Message) string {
 }
 
 // peerFilter admits p to a topic's mesh only if p may read the group.
+// A topic names no group (protocol.Topic): the host knows which group
+// each of its topics is.
 func (h *Host) peerFilter(p peer.ID, topic string) bool {
-	g, ok := protocol.GroupOfTopic(topic)
+	g, ok := h.topicGroup(topic)
 	if !ok {
 		return false
 	}
+	return h.mayRead(p, g)
+}
+
+// topicGroup returns the group of a topic this host joined.
+func (h *Host) topicGroup(topic string) (crdt.ID, bool) {
+	g, ok := h.byTopic.Load(topic)
+	if !ok {
+		return crdt.ID{}, false
+	}
+	return g.(crdt.ID), true
+}
+
+// mayRead reports whether peer p may read group g.
+func (h *Host) mayRead(p peer.ID, g crdt.ID) bool {
 	key, err := KeyOf(p)
 	if err != nil {
 		return false
@@ -84,7 +101,9 @@ func (h *Host) peerFilter(p peer.ID, topic string) bool {
 // JoinGroup joins a group's topic, with the validator. Joining twice is a
 // no-op. Connected peers are offered a catch-up session at once, so a
 // group joined at run time (`mutual join`, `mutual follow`) fills up
-// without waiting for the next periodic session.
+// without waiting for the next periodic session. A group whose topic
+// this node cannot derive yet (a newcomer holds no key before a member
+// shares them) is joined after a catch-up session brings the key.
 func (h *Host) JoinGroup(group crdt.ID) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -94,7 +113,15 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 	if _, ok := h.topics[group]; ok {
 		return nil
 	}
-	name := protocol.Topic(group)
+	name, ok := h.r.Topic(group)
+	if !ok {
+		if !h.pendingTopics[group] {
+			h.pendingTopics[group] = true
+			h.syncAllLocked("join")
+		}
+		return nil
+	}
+	delete(h.pendingTopics, group)
 	if err := h.ps.RegisterTopicValidator(name, h.validator(group)); err != nil {
 		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
 	}
@@ -109,18 +136,44 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 		_ = h.ps.UnregisterTopicValidator(name)
 		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
 	}
-	h.topics[group] = &groupTopic{topic: t, relay: relay}
-	if h.host.Network() != nil {
-		for _, p := range h.host.Network().Peers() {
-			h.wg.Add(1)
-			go func() {
-				defer h.wg.Done()
-				h.syncBackground(p, "join")
-			}()
-		}
-	}
+	h.topics[group] = &groupTopic{name: name, topic: t, relay: relay}
+	h.byTopic.Store(name, group)
+	h.syncAllLocked("join")
 	h.log.Info("joined group topic", "group", group.Short())
 	return nil
+}
+
+// syncAllLocked offers every connected peer a catch-up session. h.mu is
+// held.
+func (h *Host) syncAllLocked(why string) {
+	if h.host.Network() == nil {
+		return
+	}
+	for _, p := range h.host.Network().Peers() {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.syncBackground(p, why)
+		}()
+	}
+}
+
+// joinPending joins the topics of groups whose key has arrived since
+// JoinGroup was called for them.
+func (h *Host) joinPending() {
+	h.mu.Lock()
+	var ready []crdt.ID
+	for g := range h.pendingTopics {
+		if _, ok := h.r.Topic(g); ok {
+			ready = append(ready, g)
+		}
+	}
+	h.mu.Unlock()
+	for _, g := range ready {
+		if err := h.JoinGroup(g); err != nil {
+			h.log.Warn("join topic", "group", g.Short(), "err", err)
+		}
+	}
 }
 
 // Publish sends a local op to the group's peers. The op is stored first
@@ -236,7 +289,7 @@ var errFound = errors.New("found")
 // no relay out of it. Parked ops (author not yet a member), fork evidence
 // and ops that cannot be judged yet are not in the log: still ignored.
 func (h *Host) heldAlready(group crdt.ID, op *crdt.Op, raw []byte, from peer.ID) bool {
-	if op.Seq == 0 || !h.peerFilter(from, protocol.Topic(group)) {
+	if op.Seq == 0 || !h.mayRead(from, group) {
 		return false
 	}
 	held := false

@@ -161,7 +161,11 @@ func waitMesh(t testing.TB, g crdt.ID, hs ...*Host) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "the gossip mesh", func() bool {
 		for _, h := range hs {
-			if n := len(h.mesh.meshPeers(protocol.Topic(g))); n < len(hs)-1 {
+			topic, ok := h.r.Topic(g)
+			if !ok {
+				return false
+			}
+			if n := len(h.mesh.meshPeers(topic)); n < len(hs)-1 {
 				return false
 			}
 		}

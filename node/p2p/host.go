@@ -54,15 +54,17 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex
-	closed    bool
-	peers     map[peer.ID]*peerRecord
-	topics    map[crdt.ID]*groupTopic
-	sessions  map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
-	wake      map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
-	dialled   map[peer.ID]bool          // peers with a dialler
-	dialling  map[peer.ID]chan struct{} // one direct dial per peer at a time (dialDirect)
-	spreading bool                      // a spread is scheduled
+	mu            sync.Mutex
+	closed        bool
+	peers         map[peer.ID]*peerRecord
+	topics        map[crdt.ID]*groupTopic
+	byTopic       sync.Map                  // topic name → group ID, of the topics joined
+	pendingTopics map[crdt.ID]bool          // groups to join once their topic is known
+	sessions      map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
+	wake          map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
+	dialled       map[peer.ID]bool          // peers with a dialler
+	dialling      map[peer.ID]chan struct{} // one direct dial per peer at a time (dialDirect)
+	spreading     bool                      // a spread is scheduled
 
 	dialFailures atomic.Int64 // failed dials of kept peers, for tests
 	keptDials    atomic.Int64 // successful dials of kept peers, for tests
@@ -103,16 +105,17 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	}
 	routeLibp2pLogs(cfg.Logger.Handler())
 	h := &Host{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "p2p"),
-		r:        r,
-		gate:     newDenyList(time.Now),
-		peers:    map[peer.ID]*peerRecord{},
-		topics:   map[crdt.ID]*groupTopic{},
-		sessions: map[peer.ID]chan struct{}{},
-		wake:     map[peer.ID]chan struct{}{},
-		dialled:  map[peer.ID]bool{},
-		dialling: map[peer.ID]chan struct{}{},
+		cfg:           cfg,
+		log:           cfg.Logger.With("component", "p2p"),
+		r:             r,
+		gate:          newDenyList(time.Now),
+		peers:         map[peer.ID]*peerRecord{},
+		topics:        map[crdt.ID]*groupTopic{},
+		pendingTopics: map[crdt.ID]bool{},
+		sessions:      map[peer.ID]chan struct{}{},
+		wake:          map[peer.ID]chan struct{}{},
+		dialled:       map[peer.ID]bool{},
+		dialling:      map[peer.ID]chan struct{}{},
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {

@@ -51,7 +51,7 @@ func TestSpecGossipInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic := protocol.Topic(tg.id)
+	topic := protocol.Topic(tg.id, tg.id) // the replica twin names topics with the group ID in the place of the first key
 	tp, err := ps.Join(topic)
 	if err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ func TestStrangerGetsNothing(t *testing.T) {
 	connect(t, b, a)
 
 	var got atomic.Int64
-	topic := protocol.Topic(tg.id)
+	topic := protocol.Topic(tg.id, tg.id)
 	strangers := make([]*member, 2)
 	for i := range strangers {
 		s := newMember(t)
@@ -229,7 +229,7 @@ func TestForgedOpDisconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := ps.Join(protocol.Topic(tg.id))
+	tp, err := ps.Join(protocol.Topic(tg.id, tg.id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestRelayForwardsOpHeldAlready(t *testing.T) {
 	c := start(t, loopbackConfig(t, tg.c), rc)
 	connect(t, b, a)
 	connect(t, c, a)
-	topic := protocol.Topic(tg.id)
+	topic := protocol.Topic(tg.id, tg.id)
 	waitFor(t, 10*time.Second, "the star mesh (A: B and C; B: A; C: A)", func() bool {
 		return len(a.mesh.meshPeers(topic)) == 2 && len(b.mesh.meshPeers(topic)) == 1 && len(c.mesh.meshPeers(topic)) == 1
 	})

@@ -26,7 +26,7 @@ func TestRepairForgottenSubscription(t *testing.T) {
 	a := start(t, loopbackConfig(t, tg.a), tg.replica(t, tg.a))
 	b := start(t, loopbackConfig(t, tg.b), rb)
 	connect(t, b, a)
-	topic := protocol.Topic(tg.id)
+	topic := protocol.Topic(tg.id, tg.id)
 	listed := func(h, p *Host) bool { return slices.Contains(h.ps.ListPeers(topic), p.ID()) }
 	waitFor(t, 10*time.Second, "A and B in each other's topic peers and mesh", func() bool {
 		return listed(a, b) && listed(b, a) && slices.Contains(a.mesh.meshPeers(topic), b.ID())

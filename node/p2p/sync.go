@@ -114,6 +114,9 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	}
 	_ = s.Close()
 	h.synced(p, key)
+	if len(st.Synced) > 0 {
+		h.joinPending()
+	}
 	if h.cfg.OnSynced != nil && len(st.Synced) > 0 {
 		h.cfg.OnSynced(key, st.Synced)
 	}

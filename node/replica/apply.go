@@ -25,7 +25,11 @@ import (
 //     if it changed (a membership op, a fork), every op whose standing
 //     changed is found by comparing spans and forks, and the posts they
 //     touch are rebuilt from their ops.
-//  5. witness: a join this node may witness gets an Admit from it.
+//  5. witness: a join this node may witness gets an Admit from it, and
+//     the group keys this node holds (sealing.go).
+//
+// A membership op also opens the group keys shared with this node, and
+// marks the group for keyUpkeep once the batch's ops are in.
 //
 // Everything lands in one batch, committed at once: a failed commit
 // reloads the in-memory state from the store.
@@ -50,6 +54,10 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 	if bt.err != nil {
 		res.Outcome, res.Err = Ignored, bt.err
 		return res
+	}
+	if crdt.IsMembership(op) {
+		bt.r.openKeys(gs)
+		bt.upkeep[gs] = true
 	}
 	if _, ok := op.Body.(crdt.Join); ok && !own {
 		bt.witness(gs, op)
@@ -321,7 +329,14 @@ func (bt *batch) witness(gs *groupState, join *crdt.Op) {
 	if m := g.Member(join.Author); m != nil && m.Role != crdt.RoleNone {
 		return
 	}
-	l := &localOp{group: gs.rec.ID, build: func(*groupState) (crdt.Body, error) { return crdt.Admit{Join: join.ID}, nil }}
+	shares := bt.r.witnessShares(gs, join)
+	l := &localOp{group: gs.rec.ID, build: func(*groupState) (crdt.Body, error) { return crdt.Admit{Join: join.ID}, nil },
+		next: func(_ *groupState, done []crdt.Op) (crdt.Body, error) {
+			if i := len(done) - 1; i < len(shares) {
+				return shares[i], nil
+			}
+			return nil, nil
+		}}
 	if err := bt.local(l); err != nil {
 		bt.r.cfg.Logger.Warn("could not witness a join", "group", gs.rec.ID.Short(), "err", err)
 	}
@@ -352,6 +367,11 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 		}
 	}
 	bt.b.AddOp(op, raw)
+	// A blob is kept by members' nodes only (a follower could never open
+	// it), and not for a post erased as far as op goes.
+	if op.Blob != nil && gs.rec.Relation == store.Member && !bt.erased(gs, op) {
+		bt.b.AddBlob(op.ID, op.Blob)
+	}
 	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})
 }
 

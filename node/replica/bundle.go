@@ -25,6 +25,8 @@ var ErrNotBundle = errors.New("not a mutual bundle (it does not start with " + `
 
 // Export writes a bundle of every op this node holds of the given groups
 // (all its groups when none are given), and returns the number of ops.
+// Post ops carry their blobs: private fields sealed to the group's keys,
+// which only members' nodes can open.
 func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 	if len(groups) == 0 {
 		for _, g := range r.Groups() {
@@ -73,7 +75,8 @@ func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 				if seen[opID(raw)] {
 					return nil
 				}
-				return ow.Add(raw)
+				// With its blob: a bundle goes from member to member.
+				return ow.Add(r.withBlob(raw))
 			})
 			if err != nil {
 				return total, err

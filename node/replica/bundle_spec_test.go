@@ -43,8 +43,8 @@ func TestSpecBundleFramesAndOrder(t *testing.T) {
 		}
 		ops = append(ops, f.Ops...)
 	}
-	if len(ops) != 6 {
-		t.Fatalf("%d ops exported, want 6", len(ops))
+	if len(ops) != 7 { // the genesis, the founder's key, and five more
+		t.Fatalf("%d ops exported, want 7", len(ops))
 	}
 
 	// Only Ops frames: an End frame after a valid Ops frame stops the
@@ -65,11 +65,11 @@ func TestSpecBundleFramesAndOrder(t *testing.T) {
 	}
 	c := newNode(t)
 	rep, err := c.r.Import(ctx, bytes.NewReader(rev))
-	if err != nil || rep.New != 1 || rep.Waiting != 5 || rep.Refused != 0 {
+	if err != nil || rep.New != 1 || rep.Waiting != 6 || rep.Refused != 0 {
 		t.Fatalf("reversed bundle, first pass: %+v, %v", rep, err)
 	}
 	rep, err = c.r.Import(ctx, bytes.NewReader(rev))
-	if err != nil || rep.New != 5 || rep.Had != 1 {
+	if err != nil || rep.New != 6 || rep.Had != 1 {
 		t.Fatalf("reversed bundle, second pass: %+v, %v", rep, err)
 	}
 	if stateHash(t, a, g) != stateHash(t, c, g) {

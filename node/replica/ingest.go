@@ -180,9 +180,14 @@ func (v syncView) VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64, error
 	return out, nil
 }
 
+// OpsAfter sends each op with its blob, if this node has it: only
+// members read a group's ops (MayRead), and the blob is sealed to them.
 func (v syncView) OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, fn func(raw []byte) error) error {
-	return v.r.st.OpsAfter(group, author, after, func(_ uint64, raw []byte) error { return fn(raw) })
+	return v.r.st.OpsAfter(group, author, after, func(_ uint64, raw []byte) error { return fn(v.r.withBlob(raw)) })
 }
+
+// Topic is the group's GossipSub topic (Replica.Topic).
+func (v syncView) Topic(group crdt.ID) (string, bool) { return v.r.Topic(group) }
 
 // Ingest stores a batch from a peer all or nothing: if any op in it is
 // invalid, the peer sent junk and nothing of the batch is stored.
@@ -242,6 +247,9 @@ func decodeAll(out []decoded, raws [][]byte) {
 				d := &out[i]
 				d.raw = raws[i]
 				d.op, d.err = protocol.DecodeOp(raws[i])
+				if d.op.Blob != nil { // what is stored is the op alone; its blob goes to the vault
+					d.raw, _, _ = protocol.SplitBlob(raws[i])
+				}
 			}
 		}()
 	}

@@ -77,7 +77,11 @@ func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, err
 	if r.clock.Ahead(bt.now) {
 		r.watch.ownFuture(bt.wall, r.clock.Last())
 	}
-	op := crdt.Op{Group: l.group, Seq: gs.seq + 1, Prev: gs.prev, Time: r.clock.Now(bt.now), Body: body}
+	body, blob, err := r.seal(gs, body)
+	if err != nil {
+		return crdt.Op{}, err
+	}
+	op := crdt.Op{Group: l.group, Seq: gs.seq + 1, Prev: gs.prev, Time: r.clock.Now(bt.now), Body: body, Blob: blob}
 	if _, ok := body.(crdt.Genesis); ok {
 		op.Group = crdt.ID{}
 	}
@@ -117,7 +121,7 @@ func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, err
 			l.post.Apply(&op, true)
 		}
 	}
-	bt.published = append(bt.published, localPublish{gs.rec.ID, raw})
+	bt.published = append(bt.published, localPublish{gs.rec.ID, protocol.JoinBlob(raw, op.Blob)})
 	return op, nil
 }
 
@@ -139,10 +143,18 @@ func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	}
 	var nonce [16]byte
 	rand.Read(nonce[:])
+	key, keyID := protocol.NewGroupKey()
 	l, err := r.doLocal(ctx, &localOp{
 		newGroup: &store.GroupRecord{Name: name, Relation: store.Member},
 		build: func(*groupState) (crdt.Body, error) {
-			return crdt.Genesis{Name: name, Nonce: nonce, AuthorName: r.cfg.Name}, nil
+			return crdt.Genesis{Name: name, Nonce: nonce, AuthorName: r.cfg.Name, Box: r.boxPub, Key: keyID}, nil
+		},
+		// The group's first key, shared with the founder itself.
+		next: func(_ *groupState, done []crdt.Op) (crdt.Body, error) {
+			if len(done) > 1 {
+				return nil, nil
+			}
+			return shareKey(done[0].ID, key, r.self, r.boxPub)
 		},
 	})
 	if err != nil {
@@ -215,7 +227,7 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 			if gs.joinedWith(r.self, c.Invite.ID) {
 				return nil, ErrInviteAgain
 			}
-			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name, Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self)}, nil
+			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name, Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self), Box: r.boxPub}, nil
 		},
 	})
 	if err != nil {
@@ -318,12 +330,12 @@ func (r *Replica) ImportPost(ctx context.Context, group crdt.ID, in PostInput) (
 	}
 	switch {
 	case l.existing.IsZero():
-		return l.post, ImportedNew, nil
+		return r.Reveal(l.post), ImportedNew, nil
 	case len(l.ops) > 0:
-		return l.post, ImportedCompleted, nil
+		return r.Reveal(l.post), ImportedCompleted, nil
 	}
 	p, err := r.st.Post(group, l.existing)
-	return p, ImportedHad, err
+	return r.Reveal(p), ImportedHad, err
 }
 
 // postOp writes an op that changes an existing post, if this node may
@@ -365,9 +377,9 @@ func (r *Replica) postOpID(ctx context.Context, group, post crdt.ID, body crdt.B
 	}
 	if l.post == nil { // the op changed nothing visible: return the current state
 		p, err := r.st.Post(group, post)
-		return p, id, err
+		return r.Reveal(p), id, err
 	}
-	return l.post, id, nil
+	return r.Reveal(l.post), id, nil
 }
 
 // EditPost sets the fields in mask.

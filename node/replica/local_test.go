@@ -53,7 +53,7 @@ func TestChangeIsWrittenWhollyOrNotAtAll(t *testing.T) {
 	if _, ok, err := st.Ref(g, "csv:torn"); ok || err != nil {
 		t.Errorf("the torn change's post is stored (%v)", err)
 	}
-	if after.err != nil || len(after.local.ops) != 1 || after.local.ops[0].Seq != 2 {
+	if after.err != nil || len(after.local.ops) != 1 || after.local.ops[0].Seq != 3 {
 		t.Fatalf("the request after it: %v %v", after.err, after.local.ops)
 	}
 	if _, ok, _ := st.Ref(g, "csv:after"); !ok {

@@ -99,33 +99,33 @@ func TestOwnOpsFromPeersAdvanceSeq(t *testing.T) {
 	dir := t.TempDir()
 	a := open(t, dir, key, replica.Config{})
 	g := newGroup(t, a, "g")
-	post(t, a, g, need("coats")) // seq 2
+	post(t, a, g, need("coats")) // seq 3 (1 is the genesis, 2 the group's key)
 	a.close()
 	old := backup(t, dir)
 	a = open(t, dir, key, replica.Config{})
 	defer a.close()
-	for _, title := range []string{"blankets", "soup", "a van"} { // seqs 3, 4, 5
+	for _, title := range []string{"blankets", "soup", "a van"} { // seqs 4, 5, 6
 		post(t, a, g, need(title))
 	}
 	later := ownLog(t, a, g)
 
 	b := open(t, old, key, replica.Config{})
-	// Ops 3 and 5 come back, 4 not yet: the next op is 6, after 5.
-	ingest(t, b, replica.New, later[3], later[5])
-	if s := seqOf(t, b, g, post(t, b, g, need("after the restore"))); s != 6 {
-		t.Errorf("the first post after the restore has seq %d, want 6", s)
+	// Ops 4 and 6 come back, 5 not yet: the next op is 7, after 6.
+	ingest(t, b, replica.New, later[4], later[6])
+	if s := seqOf(t, b, g, post(t, b, g, need("after the restore"))); s != 7 {
+		t.Errorf("the first post after the restore has seq %d, want 7", s)
 	}
 	// A restart takes the highest own op in the log, past the gap.
 	b.close()
 	b = open(t, old, key, replica.Config{})
 	defer b.close()
-	if s := seqOf(t, b, g, post(t, b, g, need("after a restart"))); s != 7 {
-		t.Errorf("the first post after a restart has seq %d, want 7", s)
+	if s := seqOf(t, b, g, post(t, b, g, need("after a restart"))); s != 8 {
+		t.Errorf("the first post after a restart has seq %d, want 8", s)
 	}
-	// Op 4 fills the gap, and a gets 6 and 7: no fork anywhere.
-	ingest(t, b, replica.New, later[4])
+	// Op 5 fills the gap, and a gets 7 and 8: no fork anywhere.
+	ingest(t, b, replica.New, later[5])
 	mine := ownLog(t, b, g)
-	ingest(t, a, replica.New, mine[6], mine[7])
+	ingest(t, a, replica.New, mine[7], mine[8])
 	noForks(t, g, a, b)
 	check(t, b, g)
 	if ha, hb := stateHash(t, a, g), stateHash(t, b, g); ha != hb {

@@ -104,6 +104,7 @@ func (r *Replica) Posts(f Filter) ([]*crdt.Post, error) {
 		if f.OpenOnly && p.Expired(f.Now) {
 			return true
 		}
+		p = r.Reveal(p)
 		if text != "" && !matches(p, text) {
 			return true
 		}
@@ -139,7 +140,7 @@ func (r *Replica) Post(id crdt.ID) (*crdt.Post, error) {
 			return nil, err
 		}
 		if p.Created {
-			return p, nil
+			return r.Reveal(p), nil
 		}
 	}
 	return nil, ErrNoPost

@@ -15,12 +15,15 @@ package replica
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/store"
@@ -90,6 +93,10 @@ type Replica struct {
 
 	events  broadcaster
 	confirm confirmation // see restore.go
+
+	box      *ecdh.PrivateKey // this node's key for receiving group keys (sealing.go)
+	boxPub   crdt.BoxKey
+	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
 }
 
 type groupState struct {
@@ -102,6 +109,8 @@ type groupState struct {
 	// What the stored posts reflect: the membership's spans and forks.
 	spans map[crdt.PublicKey][]crdt.Span
 	forks map[crdt.PublicKey]uint64
+	// The group keys shared with this node, opened (memory only).
+	keys map[crdt.KeyID][protocol.GroupKeySize]byte
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
@@ -134,6 +143,8 @@ func Open(st *store.Store, cfg Config) (*Replica, error) {
 		watch:  newClockWatch(cfg.Logger),
 	}
 	copy(r.self[:], cfg.Key.Public().(ed25519.PublicKey))
+	r.box, r.boxPub = protocol.BoxKeyOf(cfg.Key)
+	r.revealed, _ = lru.New[crdt.ID, protocol.Private](4096)
 	if err := r.load(); err != nil {
 		return nil, err
 	}
@@ -199,6 +210,7 @@ func (r *Replica) load() error {
 			return err
 		}
 		gs.spans, gs.forks = gs.g.Spans(), gs.g.Forks()
+		r.openKeys(gs)
 		own, err := r.lastOwn(rec.ID, ownSeq)
 		if err != nil {
 			return err

@@ -27,7 +27,7 @@ func TestRestoredReplicaWaitsForConfirmation(t *testing.T) {
 	old := backup(t, dir)
 	a = open(t, dir, key, replica.Config{})
 	defer a.close()
-	post(t, a, g, need("blankets")) // seq 3
+	post(t, a, g, need("blankets")) // seq 4
 
 	b := open(t, old, key, replica.Config{Restored: true})
 	if u := b.r.Unconfirmed(); len(u) != 1 || u[0] != g {
@@ -37,8 +37,8 @@ func TestRestoredReplicaWaitsForConfirmation(t *testing.T) {
 	if !errors.Is(err, replica.ErrUnconfirmed) || !strings.Contains(err.Error(), `"Eastgate"`) || !strings.Contains(err.Error(), "--restored-ok") {
 		t.Fatalf("a post before any peer was heard from: %v", err)
 	}
-	if n := len(ownLog(t, b, g)); n != 2 {
-		t.Fatalf("the refused post stored something: %d own ops, want 2", n)
+	if n := len(ownLog(t, b, g)); n != 3 {
+		t.Fatalf("the refused post stored something: %d own ops, want 3", n)
 	}
 	b.close()
 
@@ -65,8 +65,8 @@ func TestRestoredReplicaWaitsForConfirmation(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if s := seqOf(t, b, g, p); s != 4 {
-		t.Errorf("the post has seq %d, want 4", s)
+	if s := seqOf(t, b, g, p); s != 5 {
+		t.Errorf("the post has seq %d, want 5", s)
 	}
 	exchange(t, b, a, g)
 	noForks(t, g, a, b)

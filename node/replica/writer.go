@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -156,6 +157,7 @@ type batch struct {
 	ops       map[logPos]*crdt.Op    // the ops this batch adds to logs
 	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
+	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
 	err       error                  // a store read failed: the whole batch fails
 }
 
@@ -190,7 +192,7 @@ type localPublish struct {
 
 func (r *Replica) process(reqs []*request) {
 	wall := r.now()
-	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}}
+	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}, upkeep: map[*groupState]bool{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
@@ -215,6 +217,10 @@ func (r *Replica) process(reqs []*request) {
 			req.err = bt.local(req.local)
 		}
 	}
+	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
+		bt.keyUpkeep(gs)
+	}
+	erase := bt.toErase()
 	for _, e := range bt.posts {
 		switch {
 		case !e.dirty:
@@ -265,6 +271,7 @@ func (r *Replica) process(reqs []*request) {
 		m.gs.mark(m.a, m.s)
 	}
 	r.mu.Unlock()
+	r.eraseBlobs(erase)
 	for _, req := range reqs {
 		if req.kind == reqLocal && req.err == nil && req.local.post != nil {
 			if e := bt.posts[postKey{req.local.post.Group, req.local.post.ID}]; e != nil {
@@ -275,7 +282,7 @@ func (r *Replica) process(reqs []*request) {
 	}
 	for _, k := range bt.changed {
 		if p := bt.posts[k].cur; p != nil {
-			r.events.publish(Event{Type: "post", Group: k.g, Post: p})
+			r.events.publish(Event{Type: "post", Group: k.g, Post: r.Reveal(p)})
 		} else {
 			r.events.publish(Event{Type: "gone", Group: k.g, Post: &crdt.Post{ID: k.id, Group: k.g}})
 		}

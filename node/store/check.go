@@ -83,6 +83,9 @@ func OpenReadOnly(dir string) (*Store, error) {
 			var ds *dsbadger.Datastore
 			if ds, err = openBadger(tmp, &opts); err == nil {
 				st = newStore(tmp, ds, Config{})
+				if err = st.openVault(); err != nil {
+					ds.Close()
+				}
 			}
 		}
 		if err == nil {
@@ -118,7 +121,9 @@ func twin(from, to string, copyLogs bool) error {
 		}
 		src, dst := filepath.Join(from, e.Name()), filepath.Join(to, e.Name())
 		mutable := strings.HasSuffix(e.Name(), ".vlog") || e.Name() == "MANIFEST"
-		if !(copyLogs && mutable) && os.Link(src, dst) == nil {
+		// The vault is always copied: opening it may finish an erasure or
+		// cut a torn tail, which must not reach the original.
+		if e.Name() != VaultFile && !(copyLogs && mutable) && os.Link(src, dst) == nil {
 			continue
 		}
 		if err := copyFile(src, dst); err != nil {

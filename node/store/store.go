@@ -86,6 +86,7 @@ type Config struct {
 type Store struct {
 	ds    *dsbadger.Datastore
 	db    *badger.DB
+	vault *Vault // sealed blobs of private fields (blobs.go)
 	posts *lru.Cache[postKey, *crdt.Post]
 	dir   string // where its files are (the original, for a copy)
 	tmp   string // a copy opened by OpenReadOnly, removed by Close
@@ -152,6 +153,10 @@ func Open(dir string, cfg Config) (*Store, error) {
 		ro.ReadOnly, ro.GcInterval = true, 0
 		if ds, err := openBadger(dir, &ro); err == nil {
 			st := newStore(dir, ds, cfg)
+			if err := st.openVault(); err != nil {
+				ds.Close()
+				return nil, err
+			}
 			st.diskFull()
 			return st, nil
 		}
@@ -174,6 +179,10 @@ func Open(dir string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	st := newStore(dir, ds, cfg)
+	if err := st.openVault(); err != nil {
+		ds.Close()
+		return nil, err
+	}
 	if full {
 		st.diskFull()
 	}
@@ -262,6 +271,11 @@ func (s *Store) Close() error {
 		case <-time.After(timeout):
 			s.closeErr = fmt.Errorf("%w after %s (is the disk full?): everything acknowledged is in the value log and replays at the next start", ErrCloseTimeout, timeout)
 			s.log.Error(s.closeErr.Error())
+		}
+		if s.vault != nil {
+			if err := s.vault.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
 		}
 		if s.tmp != "" {
 			os.RemoveAll(s.tmp)

@@ -12,6 +12,7 @@ import (
 // Batch collects the writes of one group commit. Build it with its
 // methods, then pass it to Store.Commit: all of it lands, or none.
 type Batch struct {
+	blobs []Blob
 	sets  []kv
 	dels  [][]byte
 	posts []*crdt.Post
@@ -111,6 +112,15 @@ func (s *Store) Commit(b *Batch) error {
 	}
 	if err := s.Writable(); err != nil {
 		return err
+	}
+	// The blobs first: an op in Badger has its blob (unless erased).
+	if len(b.blobs) > 0 && s.vault != nil {
+		if err := s.vault.Put(b.blobs); err != nil {
+			if isNoSpace(err) {
+				return s.diskFull()
+			}
+			return fmt.Errorf("store: vault: %w", err)
+		}
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
