@@ -395,8 +395,12 @@ type OpRef struct {
 // PeekOp reads an encoded op's group, author and sequence number without
 // decoding the rest or verifying anything, so that a receiver can check
 // that an op is where a peer says it is before paying for its signature.
-func PeekOp(raw []byte) (OpRef, error) {
+func PeekOp(b []byte) (OpRef, error) {
 	var ref OpRef
+	raw, _, err := SplitBlob(b) // a blob may follow the op
+	if err != nil {
+		return ref, err
+	}
 	if err := checkFrame(raw, MaxOpBytes); err != nil {
 		return ref, err
 	}

@@ -2,6 +2,8 @@ package replica
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -164,4 +166,31 @@ func (r *Replica) withBlob(raw []byte) []byte {
 		return raw
 	}
 	return protocol.JoinBlob(raw, blob)
+}
+
+// SetRetention sets how long a group's fulfilled and withdrawn posts
+// keep their private fields. Only an admin may.
+func (r *Replica) SetRetention(ctx context.Context, group crdt.ID, d time.Duration) error {
+	ms := d.Milliseconds()
+	if ms <= 0 || ms > crdt.MaxRetention {
+		return fmt.Errorf("%w: retention %s: from a millisecond to ten years", ErrInvalidPost, d)
+	}
+	_, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.g.IsAdmin(r.self) {
+			return nil, ErrNotAdmin
+		}
+		return crdt.Settings{Retention: ms}, nil
+	}})
+	return err
+}
+
+// Retention returns a group's retention.
+func (r *Replica) Retention(group crdt.ID) (time.Duration, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	gs := r.groups[group]
+	if gs == nil {
+		return 0, ErrNoGroup
+	}
+	return time.Duration(gs.g.Retention()) * time.Millisecond, nil
 }
