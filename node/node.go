@@ -232,6 +232,25 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	l.onLocal.Store(&publish)
 	rememberAddrs(cfg.Dir, host)
+	// Retention: erase the private fields of posts settled long enough,
+	// now (and whatever an erasure cut short finished) and every hour.
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			if _, err := l.Replica.SweepErasure(); err != nil {
+				log.Warn("erasing the private fields of settled posts", "err", err)
+			}
+			select {
+			case <-pubCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { stopPub(); <-sweepDone }()
 	// A node that joined with an invite dials the inviter's addresses.
 	for _, g := range l.Replica.Groups() {
 		onGroup(ctx, host, log, g.ID, g.Addrs)

@@ -107,6 +107,7 @@ func init() {
 			run:   cmdDigest},
 	}
 	commands = append(commands, membershipCommands()...)
+	commands = append(commands, privateCommands()...)
 }
 
 func quietLogger() *slog.Logger {

@@ -82,7 +82,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
-		errors.Is(err, replica.ErrLastAdmin):
+		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
@@ -29,6 +30,9 @@ type groupJSON struct {
 	Name    string       `json:"name"`
 	Role    string       `json:"role"` // this node's
 	Members []memberJSON `json:"members"`
+	// RetentionDays: how long a fulfilled or withdrawn post keeps its
+	// private fields before every member's node erases them.
+	RetentionDays float64 `json:"retention_days"`
 }
 
 func membersJSON(ms []crdt.Member) []memberJSON {
@@ -51,8 +55,34 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members)})
+	ret, err := s.cfg.Board.Retention(gi.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members),
+		RetentionDays: ret.Hours() / 24})
 	return nil
+}
+
+// POST /api/v1/groups/{id}/retention {days} → group: admin only.
+func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), false)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Days *float64 `json:"days"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.Days == nil || *body.Days <= 0 || *body.Days > 3650 {
+		return inputErr("days: how many days a fulfilled or withdrawn post keeps its private fields, more than 0 and at most 3650")
+	}
+	if err := s.cfg.Board.SetRetention(r.Context(), gi.ID, time.Duration(*body.Days*24*float64(time.Hour))); err != nil {
+		return err
+	}
+	return s.getGroup(w, r)
 }
 
 // POST /api/v1/groups/{id}/members/{key}/remove | promote | demote:

@@ -238,6 +238,25 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// POST /api/v1/posts/{id}/erase → post: its private fields are erased on
+// every member's node (the post and its history stay). The post's
+// author or an admin only.
+func (s *Server) erasePost(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID("post", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Board.Post(id)
+	if err != nil {
+		return err
+	}
+	if p, err = s.cfg.Board.Erase(r.Context(), p.Group, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
+	return nil
+}
+
 // POST /api/v1/posts/{id}/responses {quantity?, note?} → post
 func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseID("post", r.PathValue("id"))

@@ -37,6 +37,9 @@ type Board interface {
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
+	Erase(ctx context.Context, group, post crdt.ID) (*crdt.Post, error)
+	SetRetention(ctx context.Context, group crdt.ID, d time.Duration) error
+	Retention(group crdt.ID) (time.Duration, error)
 
 	Invite(ctx context.Context, group crdt.ID, o replica.InviteOptions) (string, *protocol.InviteCode, error)
 	Members(group crdt.ID) ([]crdt.Member, error)
@@ -183,6 +186,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/posts/{id}", s.getPost)
 	s.handle("PATCH /api/v1/posts/{id}", s.editPost)
 	s.handle("POST /api/v1/posts/{id}/status", s.setStatus)
+	s.handle("POST /api/v1/posts/{id}/erase", s.erasePost)
+	s.handle("POST /api/v1/groups/{id}/retention", s.setRetention)
 	s.handle("POST /api/v1/posts/{id}/responses", s.respond)
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)

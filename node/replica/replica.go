@@ -41,7 +41,7 @@ var (
 	ErrInviteAgain = errors.New("this node joined with that invite before: coming back needs a new invite")
 	ErrInviteOld   = errors.New("the invite has expired")
 	ErrInvalidPost = errors.New("invalid post")
-	ErrNotAllowed  = errors.New("only the post's author or an admin may edit or withdraw it")
+	ErrNotAllowed  = errors.New("only the post's author or an admin may edit, withdraw or erase it")
 	ErrLastAdmin   = errors.New("the group's last admin cannot be removed, demoted or leave: make someone else an admin first")
 	ErrNoMember    = errors.New("no such member in the group")
 	ErrNoInvite    = errors.New("no such invite in the group")
