@@ -13,15 +13,17 @@ import (
 //
 //	[version, id, group, created, kind, author, created_at, ref, updated_at,
 //	 [stamp...], title, details, category, location, contact, quantity,
-//	 urgency, expires, status, withdrawn, [response...], [tombstone...], by?]
+//	 urgency, expires, status, withdrawn, erased, [response...],
+//	 [tombstone...], by?]
 //
 // A register is [value, stamp index]; index 0 is the zero stamp, i > 0
 // is the i-th stamp of the list (most registers share the create's stamp).
+// erased is the stamp index of crdt.Post.ErasedAt.
 // A response is [id, author, time, quantity, note, by?]. The by fields
 // (crdt.Post.By, crdt.Response.By) are left out when empty.
 const (
-	postVersion     = 2
-	postFields      = 22 // without the optional by
+	postVersion     = 3
+	postFields      = 23 // without the optional by
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
 	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
@@ -57,7 +59,7 @@ func EncodePost(p *crdt.Post) []byte {
 		return uint64(len(stamps))
 	}
 	idx := []uint64{index(p.Title.S), index(p.Details.S), index(p.Category.S), index(p.Location.S),
-		index(p.Contact.S), index(p.Quantity.S), index(p.Urgency.S), index(p.Expires.S), index(p.Status.S), index(p.Withdrawn.S)}
+		index(p.Contact.S), index(p.Quantity.S), index(p.Urgency.S), index(p.Expires.S), index(p.Status.S), index(p.Withdrawn.S), index(p.ErasedAt)}
 	w.array(len(stamps))
 	for _, s := range stamps {
 		w.array(3)
@@ -82,6 +84,7 @@ func EncodePost(p *crdt.Post) []byte {
 	w.array(2)
 	w.bool(p.Withdrawn.V)
 	w.uint(idx[9])
+	w.uint(idx[10])
 	w.array(len(p.Responses))
 	for _, r := range p.Responses {
 		w.array(optional(5, r.By))
@@ -159,6 +162,7 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 	r.array(2)
 	p.Withdrawn.V = r.bool()
 	p.Withdrawn.S = stamp()
+	p.ErasedAt = stamp()
 	// Bound counts by the smallest encoding of an element, so a record
 	// cannot make us allocate more than a few times its size.
 	if n := r.arrayMax(len(b) / minResponseBytes); n > 0 {

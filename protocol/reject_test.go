@@ -152,7 +152,7 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	for _, v := range []byte{1, 3} { // 1: before the Withdrawn register
+	for _, v := range []byte{1, 2, 4} { // 1: before the Withdrawn register; 2: before ErasedAt
 		rec[3] = v
 		_, err = DecodePost(rec)
 		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)

@@ -231,6 +231,7 @@ func genPost(t *rapid.T) *crdt.Post {
 	p.Expires = crdt.Reg[int64]{V: rapid.Int64().Draw(t, "expires"), S: stamp("expires")}
 	p.Status = crdt.Reg[crdt.Status]{V: crdt.Status(rapid.IntRange(0, 2).Draw(t, "status")), S: stamp("status")}
 	p.Withdrawn = crdt.Reg[bool]{V: rapid.Bool().Draw(t, "withdrawn"), S: stamp("withdrawn")}
+	p.ErasedAt = stamp("erased")
 	for range rapid.IntRange(0, 4).Draw(t, "responses") {
 		r := crdt.Response{ID: genID(t, "response"), Time: crdt.HLC{Wall: rapid.Int64().Draw(t, "rt")}, Quantity: rapid.Uint32().Draw(t, "rq"), Note: genText(t, "note", MaxNote), By: genText(t, "rby", MaxName)}
 		r.Author = crdt.PublicKey(genID(t, "ra"))
