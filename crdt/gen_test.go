@@ -612,14 +612,16 @@ func counts(b *crdt.Board, op *crdt.Op) bool {
 
 // state is what a replica shows of a board, for comparing replicas.
 type state struct {
-	Hash    crdt.ID
-	Members []crdt.Member
-	Spans   map[crdt.PublicKey][]crdt.Span
-	Invites []crdt.InviteState
-	Pending []crdt.Op
-	Forks   map[crdt.PublicKey]uint64
-	Counts  []crdt.ID // of the ops asked about, those that count, sorted
-	Posts   map[crdt.ID]crdt.Post
+	Hash      crdt.ID
+	Members   []crdt.Member
+	Spans     map[crdt.PublicKey][]crdt.Span
+	Invites   []crdt.InviteState
+	Pending   []crdt.Op
+	Forks     map[crdt.PublicKey]uint64
+	Keys      []crdt.KeyState
+	Retention int64
+	Counts    []crdt.ID // of the ops asked about, those that count, sorted
+	Posts     map[crdt.ID]crdt.Post
 }
 
 func snapshot(b *crdt.Board, ops []crdt.Op) state {
@@ -631,6 +633,11 @@ func snapshot(b *crdt.Board, ops []crdt.Op) state {
 		Pending: b.Group.Pending(),
 		Forks:   b.Group.Forks(),
 		Posts:   map[crdt.ID]crdt.Post{},
+
+		Retention: b.Group.Retention(),
+	}
+	for _, k := range b.Group.Keys() {
+		s.Keys = append(s.Keys, *k)
 	}
 	for i := range ops {
 		if counts(b, &ops[i]) && !slices.Contains(s.Counts, ops[i].ID) {
@@ -683,6 +690,12 @@ func (s state) diff(o state, name func([32]byte) string) string {
 	}
 	if !reflect.DeepEqual(s.Forks, o.Forks) {
 		fmt.Fprintf(&out, "forks: %v, %v\n", namedSeqs(s.Forks, name), namedSeqs(o.Forks, name))
+	}
+	if !reflect.DeepEqual(s.Keys, o.Keys) {
+		fmt.Fprintf(&out, "group keys:\n  %+v\n  %+v\n", s.Keys, o.Keys)
+	}
+	if s.Retention != o.Retention {
+		fmt.Fprintf(&out, "retention: %d, %d\n", s.Retention, o.Retention)
 	}
 	if !slices.Equal(s.Counts, o.Counts) {
 		only := func(a, b []crdt.ID) string {

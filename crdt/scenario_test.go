@@ -46,6 +46,9 @@ import (
 //	respond carol coats r1 qty=3 note="two bags" at=500   creates response "r1"
 //	post and respond may carry by=NAME: who acted through the author's node
 //	unrespond carol coats r1 at=600
+//	erase bob coats at=700                      erases the private fields of post coats
+//	settings alice retention=5000 at=800        the group's retention, in ms
+//	key alice k1 to=alice,bob at=900            shares group key k1 with alice and bob
 //	fork bob 3                                  bob's next op is signed at seq 3 again, after
 //	                                            bob's op at seq 2 (a restored backup)
 //	send L1 bob-join                            deliver ops made before (again, for a duplicate)
@@ -74,6 +77,10 @@ import (
 //	expect void L4 carol-join                   these ops are held but do not count
 //	expect invite inv used=1 revoked=false open=true   (open: at the receiver's clock)
 //	expect pending carol-join                   exactly these joins are held and do not count
+//	expect post coats erased=L7                 the Erase that counts last ("-" for none)
+//	expect retention 5000                       Group.Retention()
+//	expect keys k1 k2                           Group.Keys(), in order; expect keys k1 to=alice,bob:
+//	                                            ... and who holds a share of each
 //
 // After the last line, every transcript is replayed: the ops the board
 // held, delivered to new boards in reverse and in shuffled orders (the
@@ -110,6 +117,7 @@ func padded(s string) [32]byte {
 }
 
 func who(name string) crdt.PublicKey { return crdt.PublicKey(padded(name)) }
+func keyIDOf(name string) crdt.KeyID { p := padded(name); return crdt.KeyID(p[:16]) }
 func idOf(label string) crdt.ID      { return crdt.ID(padded(label)) }
 func labelOf(id [32]byte) string     { return strings.TrimRight(string(id[:]), "\x00") }
 
@@ -269,7 +277,7 @@ func (s *scenario) fields(kv map[string]string) (crdt.Fields, crdt.FieldMask) {
 			f.Urgency, m = u, m|crdt.FieldUrgency
 		case "expires":
 			f.Expires, m = s.int(v), m|crdt.FieldExpires
-		case "at", "label", "prev", "send":
+		case "at", "label", "prev", "send", "to", "retention":
 		default:
 			s.fatalf("unknown field %q", k)
 		}
@@ -421,6 +429,23 @@ func (s *scenario) do(words []string, autoLabel string) {
 		s.need(pos, 4, "unrespond <author> <post> <response> at=T")
 		author = pos[1]
 		body = crdt.Unrespond{Post: idOf(pos[2]), Response: idOf(pos[3])}
+	case "erase":
+		s.need(pos, 3, "erase <author> <post> at=T")
+		author = pos[1]
+		body = crdt.Erase{Post: idOf(pos[2])}
+	case "settings":
+		s.need(pos, 2, "settings <author> retention=<ms> at=T")
+		author = pos[1]
+		body = crdt.Settings{Retention: s.int(kv["retention"])}
+	case "key":
+		s.need(pos, 3, "key <author> <key> to=<member>,... at=T")
+		author = pos[1]
+		gk := crdt.GroupKey{Key: keyIDOf(pos[2])}
+		for _, m := range strings.Split(kv["to"], ",") {
+			gk.Shares = append(gk.Shares, crdt.Share{Member: who(m)})
+		}
+		slices.SortFunc(gk.Shares, func(a, b crdt.Share) int { return a.Member.Compare(b.Member) })
+		body = gk
 	default:
 		s.fatalf("unknown command %q", cmd)
 	}
@@ -600,6 +625,32 @@ func (s *scenario) expect(pos []string, kv map[string]string) {
 				s.fatalf("invite %s: %s=%s, want %s", pos[1], k, got, kv[k])
 			}
 		}
+	case "retention":
+		s.need(pos, 2, "expect retention <ms>")
+		if got := b.Group.Retention(); got != s.int(pos[1]) {
+			s.fatalf("retention %d, want %s", got, pos[1])
+		}
+	case "keys":
+		var got []string
+		for _, k := range b.Group.Keys() {
+			got = append(got, strings.TrimRight(string(k.ID[:]), "\x00"))
+		}
+		if !slices.Equal(got, pos[1:]) {
+			s.fatalf("keys %v, want %v", got, pos[1:])
+		}
+		if to, ok := kv["to"]; ok {
+			if len(pos) != 2 {
+				s.fatalf("want: expect keys <key> to=<member>,...")
+			}
+			var holders []string
+			for m := range b.Group.Keys()[0].Shares {
+				holders = append(holders, labelOf(crdt.ID(m)))
+			}
+			slices.Sort(holders)
+			if strings.Join(holders, ",") != to {
+				s.fatalf("key %s is shared with %v, want %s", pos[1], holders, to)
+			}
+		}
 	case "pending":
 		var got []string
 		for _, op := range b.Group.Pending() {
@@ -667,6 +718,8 @@ func postField(p *crdt.Post, k string, now int64) string {
 		return strings.Join(bys, ",")
 	case "on_open_board":
 		return strconv.FormatBool(p.OnOpenBoard(now))
+	case "erased":
+		return cmp.Or(labelOf(p.ErasedAt.Op), "-")
 	}
 	return "<unknown key " + k + ">"
 }

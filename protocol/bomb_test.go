@@ -44,12 +44,18 @@ func bombs() []bomb {
 		// Past a whole op header, in the bodies of kinds 2–7: a join's
 		// proof, an invite's array header and key, a role change's member,
 		// a leave's empty array.
-		{"join with bin32 proof", opHeader(crdt.KindJoin, []byte{0x93, 0x97}, bytes.Repeat([]byte{0x00}, 7), []byte{0xa0, 0xc6, 0x80, 0x00, 0x00, 0x00})},
-		{"join with array32 invite", opHeader(crdt.KindJoin, []byte{0x93, 0xdd, 0x0f, 0xff, 0xff, 0xff})},
+		{"join with bin32 proof", opHeader(crdt.KindJoin, []byte{0x94, 0x97}, bytes.Repeat([]byte{0x00}, 7), []byte{0xa0, 0xc6, 0x80, 0x00, 0x00, 0x00})},
+		{"join with array32 invite", opHeader(crdt.KindJoin, []byte{0x94, 0xdd, 0x0f, 0xff, 0xff, 0xff})},
 		{"invite made with bin32 key", opHeader(crdt.KindInvite, []byte{0x91, 0x97, 0xc4, 0x20}, make([]byte, 32), []byte{0x01, 0x01, 0x00, 0xc6, 0x10, 0x00, 0x00, 0x00})},
 		{"revoke with map32", opHeader(crdt.KindRevoke, []byte{0xdf, 0xff, 0xff, 0xff, 0xff})},
 		{"role with bin32 member", opHeader(crdt.KindSetRole, []byte{0x93, 0xc6, 0x7f, 0xff, 0xff, 0xff})},
 		{"leave with array32", opHeader(crdt.KindLeave, []byte{0xdd, 0x7f, 0xff, 0xff, 0xff})},
+		// The bodies of kinds 8–10 and the private hash of a post (issue 9).
+		{"group key with array32 shares", opHeader(crdt.KindGroupKey, []byte{0x92, 0xc4, 0x10}, make([]byte, 16), []byte{0xdd, 0x0f, 0xff, 0xff, 0xff})},
+		{"group key with bin32 sealed share", opHeader(crdt.KindGroupKey, []byte{0x92, 0xc4, 0x10}, make([]byte, 16), []byte{0x91, 0x92, 0xc4, 0x20}, make([]byte, 32), []byte{0xc6, 0x7f, 0xff, 0xff, 0xff})},
+		{"erase with bin32 post", opHeader(crdt.KindErase, []byte{0x91, 0xc6, 0x10, 0x00, 0x00, 0x00})},
+		{"settings with str32", opHeader(crdt.KindSettings, []byte{0x91, 0xdb, 0xff, 0xff, 0xff, 0xff})},
+		{"post with bin32 private", opHeader(crdt.KindPostCreate, []byte{0x95, 0x01, 0x96, 0xa1, 't', 0xa0, 0xa0, 0x00, 0x00, 0x00, 0xa0, 0xa0, 0xc6, 0x10, 0x00, 0x00, 0x00})},
 	}
 }
 
@@ -102,6 +108,25 @@ func TestDecoderBombs(t *testing.T) {
 		if _, err := scan(bm.b, 0); !errors.Is(err, ErrMalformed) {
 			t.Errorf("scan %s: %v", bm.name, err)
 		}
+	}
+}
+
+// A valid op followed by a blob whose length prefix claims far more than
+// follows, or by a bomb in place of the blob: refused fast, allocating
+// little.
+func TestBlobBombs(t *testing.T) {
+	f := fixtureNamed(t, "post_create")
+	for name, tail := range map[string][]byte{
+		"bin32 of 256 MiB":  {0xc6, 0x10, 0x00, 0x00, 0x00},
+		"bin16 of 64 KiB":   {0xc5, 0xff, 0xff, 0x01},
+		"bin8 of 255 bytes": {0xc4, 0xff, 0x01},
+		"array32 of 268M":   {0xdd, 0x0f, 0xff, 0xff, 0xff},
+		"str32 of 4 GiB":    {0xdb, 0xff, 0xff, 0xff, 0xff},
+		"nested 1000 deep":  bytes.Repeat([]byte{0x91}, 1000),
+	} {
+		b := append(bytes.Clone(f.enc), tail...)
+		checkBomb(t, "DecodeOp "+name, func() error { _, err := DecodeOp(b); return err })
+		checkBomb(t, "SplitBlob "+name, func() error { _, _, err := SplitBlob(b); return err })
 	}
 }
 

@@ -12,10 +12,11 @@ import (
 )
 
 // PostCreate.By and Respond.By (who acted through the author's node, a
-// phone at a meeting) are an optional last element of their arrays: left
-// out when empty, so every op signed before they existed keeps its bytes
-// and its ID (the golden ops without by prove that), and present when
-// not empty, as these golden ops show.
+// phone at a meeting). Respond's is an optional last element of its
+// array: left out when empty, so every response signed before it existed
+// keeps its bytes and its ID. PostCreate's is always written since the
+// sealed op format (issue 9) changed its array anyway: [kind, fields,
+// ref, by, private].
 
 // byFixtures returns ops that carry by, continuing the authors' chains of
 // fixtures: a post made through Alice's node by Sam, and a response made
@@ -51,7 +52,7 @@ func TestGoldenOpsWithBy(t *testing.T) {
 	for _, f := range byFixtures(t) {
 		t.Run(f.name, func(t *testing.T) {
 			id := crdt.ID(sha256.Sum256(f.enc))
-			checkGolden(t, "op_"+f.name, f.op.Body.Kind().String()+" op with by (a 4-element body), signed with ed25519.NewKeyFromSeed of a repeated byte", &id, f.enc)
+			checkGolden(t, "op_"+f.name, f.op.Body.Kind().String()+" op with by, signed with ed25519.NewKeyFromSeed of a repeated byte", &id, f.enc)
 			if *update {
 				return
 			}
@@ -102,18 +103,51 @@ func TestGoldenPostRecordWithBy(t *testing.T) {
 func TestByLimits(t *testing.T) {
 	c := fixtureNamed(t, "post_create")
 	r := fixtureNamed(t, "respond")
-	for _, f := range []fixture{c, r} {
-		// An empty by written out is a second encoding of the same op.
-		withEmpty := bytes.Clone(f.enc)
-		body := bodyOffset(t, f)
-		if withEmpty[body] != 0x93 {
-			t.Fatalf("%s: body array header %#x, want fixarray 3", f.name, withEmpty[body])
+	// A response's empty by written out is a second encoding of the same
+	// op; a post's is always written, and leaving it out is malformed.
+	withEmpty := bytes.Clone(r.enc)
+	body := bodyOffset(t, r)
+	if withEmpty[body] != 0x93 {
+		t.Fatalf("respond: body array header %#x, want fixarray 3", withEmpty[body])
+	}
+	withEmpty[body] = 0x94
+	sig := len(withEmpty) - 66
+	withEmpty = append(append(withEmpty[:sig:sig], 0xa0), r.enc[sig:]...)
+	_, err := DecodeStoredOp(withEmpty)
+	wantErr(t, "respond with an empty by", err, ErrNotCanonical)
+	cb := c.op.Body.(crdt.PostCreate)
+	if cb.By != "" {
+		t.Fatal("the post_create fixture has a by")
+	}
+	var noBy []byte
+	for _, p := range []crdt.ID{{}, cb.Private} { // [..., ref, "", nil] and [..., ref, "", bin32]
+		op := c.op
+		b := cb
+		b.Private = p
+		op.Body = b
+		enc, err := SignOp(&op, aliceKey)
+		if err != nil {
+			t.Fatal(err)
 		}
-		withEmpty[body] = 0x94
-		sig := len(withEmpty) - 66
-		withEmpty = append(append(withEmpty[:sig:sig], 0xa0), f.enc[sig:]...)
-		_, err := DecodeStoredOp(withEmpty)
-		wantErr(t, f.name+" with an empty by", err, ErrNotCanonical)
+		at := bodyOffset(t, fixture{op: op, enc: enc})
+		if enc[at] != 0x95 {
+			t.Fatalf("post_create: body array header %#x, want fixarray 5", enc[at])
+		}
+		tail := (&spec{}).str(b.Ref).str("").optBin(p[:]).b
+		end := len(enc) - 66
+		if !bytes.Equal(enc[end-len(tail):end], tail) {
+			t.Fatalf("post_create body ends %x, want %x", enc[end-len(tail):end], tail)
+		}
+		// by left out: an array of 4 (ref, private) is malformed
+		noBy = cat3(enc[:end-len(tail)], (&spec{}).str(b.Ref).optBin(p[:]).b, enc[end:])
+		noBy[at] = 0x94
+		_, err = DecodeStoredOp(noBy)
+		wantErr(t, "post_create without by", err, ErrMalformed)
+	}
+
+	for _, f := range []fixture{c, r} {
+		body := bodyOffset(t, f)
+		sig := len(f.enc) - 66
 
 		// Too long or not UTF-8: the encoder refuses, so nothing is signed
 		// that peers would refuse; and the decoder refuses.
@@ -132,9 +166,18 @@ func TestByLimits(t *testing.T) {
 				t.Errorf("%s: SignOp with by %q succeeded", f.name, by[:3])
 			}
 		}
-		long := bytes.Clone(f.enc)
-		long[body] = 0x94
-		long = append(append(long[:sig:sig], str8(strings.Repeat("x", MaxName+1))...), f.enc[sig:]...)
+		var long []byte
+		if f.name == "respond" {
+			long = bytes.Clone(f.enc)
+			long[body] = 0x94
+			long = append(append(long[:sig:sig], str8(strings.Repeat("x", MaxName+1))...), f.enc[sig:]...)
+		} else { // the empty by, then the private hash (32 bytes + 2), before the signature
+			at := sig - 34 - 1
+			if f.enc[at] != 0xa0 {
+				t.Fatalf("post_create: by at %d is %#x", at, f.enc[at])
+			}
+			long = cat3(f.enc[:at], str8(strings.Repeat("x", MaxName+1)), f.enc[at+1:])
+		}
 		_, err = DecodeStoredOp(long)
 		wantErr(t, f.name+" with a long by", err, ErrFieldTooLong)
 	}

@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"flag"
+	"slices"
 	"testing"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -23,10 +25,56 @@ func pub(k ed25519.PrivateKey) crdt.PublicKey {
 }
 
 // fixture is one signed op (or other encoded value) with a stable name.
+// op.Blob is nil: blob holds the op's sealed blob when it names one, and
+// private what the blob holds.
 type fixture struct {
-	name string
-	op   crdt.Op
-	enc  []byte
+	name    string
+	op      crdt.Op
+	enc     []byte
+	blob    []byte
+	private Private
+}
+
+// fixtureGroupKey is the fixture group key number n: n repeated.
+func fixtureGroupKey(n byte) [GroupKeySize]byte {
+	return [GroupKeySize]byte(bytes.Repeat([]byte{n}, GroupKeySize))
+}
+
+// fixtureKeyring holds the fixture group keys 1 and 2.
+func fixtureKeyring(id crdt.KeyID) ([GroupKeySize]byte, bool) {
+	for _, n := range []byte{1, 2} {
+		if k := fixtureGroupKey(n); KeyIDOf(k) == id {
+			return k, true
+		}
+	}
+	return [GroupKeySize]byte{}, false
+}
+
+// boxOf is the box key a member announces.
+func boxOf(k ed25519.PrivateKey) crdt.BoxKey {
+	_, b := BoxKeyOf(k)
+	return b
+}
+
+// fixtureShares shares group key n of group with members, sealed with
+// fixed ephemeral keys (seed 0xe0+n, then the member's index) so that
+// the bytes never change, sorted by member.
+func fixtureShares(tb testing.TB, group crdt.ID, n byte, members ...ed25519.PrivateKey) crdt.GroupKey {
+	k := fixtureGroupKey(n)
+	gk := crdt.GroupKey{Key: KeyIDOf(k)}
+	for i, m := range members {
+		var eph [32]byte
+		eph[0], eph[1] = 0xe0+n, byte(i)
+		gk.Shares = append(gk.Shares, crdt.Share{Member: pub(m), Sealed: specSealShare(tb, group, k, pub(m), boxOf(m), eph)})
+	}
+	slices.SortFunc(gk.Shares, func(a, b crdt.Share) int { return a.Member.Compare(b.Member) })
+	return gk
+}
+
+// fixtureSeal seals p under group key 1 with a fixed nonce (n repeated).
+func fixtureSeal(tb testing.TB, group crdt.ID, n byte, p Private) ([]byte, crdt.ID) {
+	blob := specSealPrivate(tb, group, fixtureGroupKey(1), [24]byte(bytes.Repeat([]byte{n}, 24)), p.Location, p.Contact)
+	return blob, sha256.Sum256(blob)
 }
 
 // Fixed keys: the founder (Alice), a member (Bob) and an admin (Carol).
@@ -68,7 +116,7 @@ func fixtureInvite(g crdt.ID, role crdt.Role, uses uint32, seed byte) (crdt.Invi
 // proof.
 func fixtureJoin(g crdt.ID, role crdt.Role, uses uint32, seed byte, joiner ed25519.PrivateKey, name string) crdt.Join {
 	in, secret := fixtureInvite(g, role, uses, seed)
-	return crdt.Join{Invite: in, Name: name, Proof: ProveJoin(&in, secret, pub(joiner))}
+	return crdt.Join{Invite: in, Name: name, Proof: ProveJoin(&in, secret, pub(joiner)), Box: boxOf(joiner)}
 }
 
 // Secrets of the fixture invites.
@@ -80,21 +128,26 @@ const (
 )
 
 // fixtures returns fixed, signed ops of every kind, each valid for the
-// crdt in the order given. They never change: golden files hold them.
-// genesis and post_create are the bytes of version 1 of these fixtures
-// (kinds 1 and 16 did not change when kinds 3-7 came).
+// crdt in the order given. They never change: golden files hold them
+// (and the sealed parts are made with fixed ephemeral keys and nonces).
 //
-// The story: Alice founds the group; Bob (member) and Carol (admin) join
-// and Alice admits them; Alice posts, Carol offers soup, edits Alice's
-// post, withdraws her offer; Bob claims Alice's post, responds and takes
-// the response back; Alice records an invite and revokes it, promotes
-// Bob, demotes and then removes Carol (each cut at Carol's last op, so
-// her posts stand); Bob leaves.
+// The story: Alice founds the group (naming group key 1); Bob (member)
+// and Carol (admin) join and Alice admits them; Alice posts, with the
+// location and contact sealed in a blob; Carol offers soup, edits
+// Alice's post, withdraws her offer; Bob claims Alice's post, responds
+// and takes the response back; Alice shares key 1 with the three of
+// them, moves her post's location (a new blob), records an invite and
+// revokes it, promotes Bob, demotes and then removes Carol (each cut at
+// Carol's last op, so her posts stand), shares a new key 2 with Bob and
+// herself, erases her post's private fields and sets the retention to a
+// week; Bob leaves.
 func fixtures(tb testing.TB) []fixture {
 	tb.Helper()
 	var out []fixture
 	prev := map[crdt.PublicKey]crdt.Op{}
 	var group crdt.ID
+	var blob []byte // the next op's
+	var private Private
 	add := func(name string, key ed25519.PrivateKey, at crdt.HLC, body crdt.Body) crdt.Op {
 		op := crdt.Op{Group: group, Time: at, Body: body}
 		if p, ok := prev[pub(key)]; ok {
@@ -107,28 +160,33 @@ func fixtures(tb testing.TB) []fixture {
 			tb.Fatalf("%s: %v", name, err)
 		}
 		prev[op.Author] = op
-		out = append(out, fixture{name: name, op: op, enc: b})
+		out = append(out, fixture{name: name, op: op, enc: b, blob: blob, private: private})
+		blob, private = nil, Private{}
 		return op
 	}
 	var nonce [16]byte
 	copy(nonce[:], "0123456789abcdef")
-	genesis := add("genesis", aliceKey, crdt.HLC{Wall: t0}, crdt.Genesis{Name: "Food bank", Nonce: nonce, AuthorName: "Alice"})
+	genesis := add("genesis", aliceKey, crdt.HLC{Wall: t0}, crdt.Genesis{
+		Name: "Food bank", Nonce: nonce, AuthorName: "Alice", Box: boxOf(aliceKey), Key: KeyIDOf(fixtureGroupKey(1)),
+	})
 	group = genesis.ID
 	joinBob := add("join_member", bobKey, crdt.HLC{Wall: t0 + 1000}, fixtureJoin(group, crdt.RoleMember, 1, seedMemberInvite, bobKey, "Bob"))
 	joinCarol := add("join_admin", carolKey, crdt.HLC{Wall: t0 + 1000, Logical: 1}, fixtureJoin(group, crdt.RoleAdmin, 0, seedAdminInvite, carolKey, "Carol"))
+	private = Private{Location: "Community hall, back door", Contact: "+44 20 7946 0000"}
+	var sum crdt.ID
+	blob, sum = fixtureSeal(tb, group, 0x11, private)
 	create := add("post_create", aliceKey, crdt.HLC{Wall: t0 + 2000}, crdt.PostCreate{
 		PostKind: crdt.Need,
 		Fields: crdt.Fields{
 			Title:    "Winter coats",
 			Details:  "Adult sizes M–XL, clean, for the Saturday drop-in. ☃",
 			Category: "clothing",
-			Location: "Community hall, back door",
-			Contact:  "+44 20 7946 0000",
 			Quantity: 4,
 			Urgency:  crdt.UrgencyHigh,
 			Expires:  t0 + 14*24*3600*1000,
 		},
-		Ref: "sheet:row-17",
+		Ref:     "sheet:row-17",
+		Private: sum,
 	})
 	offer := add("post_create_offer", carolKey, crdt.HLC{Wall: t0 + 2500}, crdt.PostCreate{PostKind: crdt.Offer, Fields: crdt.Fields{Title: "Soup"}})
 	add("post_edit", carolKey, crdt.HLC{Wall: t0 + 3000}, crdt.PostEdit{
@@ -141,12 +199,21 @@ func fixtures(tb testing.TB) []fixture {
 	add("unrespond", bobKey, crdt.HLC{Wall: t0 + 6000}, crdt.Unrespond{Post: create.ID, Response: respond.ID})
 	add("admit_member", aliceKey, crdt.HLC{Wall: t0 + 6500}, crdt.Admit{Join: joinBob.ID})
 	add("admit_admin", aliceKey, crdt.HLC{Wall: t0 + 6600}, crdt.Admit{Join: joinCarol.ID})
+	add("group_key", aliceKey, crdt.HLC{Wall: t0 + 6700}, fixtureShares(tb, group, 1, aliceKey, bobKey, carolKey))
+	private = Private{Location: "Community hall, front door"}
+	blob, sum = fixtureSeal(tb, group, 0x12, private)
+	add("post_edit_private", aliceKey, crdt.HLC{Wall: t0 + 6800}, crdt.PostEdit{
+		Post: create.ID, Set: crdt.FieldLocation | crdt.FieldContact, Private: sum,
+	})
 	made, _ := fixtureInvite(group, crdt.RoleMember, 5, seedMadeInvite)
 	add("invite_made", aliceKey, crdt.HLC{Wall: t0 + 7000}, crdt.InviteMade{Invite: made})
 	add("revoke", aliceKey, crdt.HLC{Wall: t0 + 8000}, crdt.Revoke{Invite: made.ID})
 	add("role_promote", aliceKey, crdt.HLC{Wall: t0 + 9000}, crdt.SetRole{Member: pub(bobKey), Role: crdt.RoleAdmin, Cut: prev[pub(bobKey)].Seq})
 	add("role_demote", aliceKey, crdt.HLC{Wall: t0 + 9100}, crdt.SetRole{Member: pub(carolKey), Role: crdt.RoleMember, Cut: prev[pub(carolKey)].Seq})
 	add("role_remove", aliceKey, crdt.HLC{Wall: t0 + 9200}, crdt.SetRole{Member: pub(carolKey), Role: crdt.RoleNone, Cut: prev[pub(carolKey)].Seq})
+	add("group_key_rotate", aliceKey, crdt.HLC{Wall: t0 + 9250}, fixtureShares(tb, group, 2, aliceKey, bobKey))
+	add("erase", aliceKey, crdt.HLC{Wall: t0 + 9300}, crdt.Erase{Post: create.ID})
+	add("settings", aliceKey, crdt.HLC{Wall: t0 + 9400}, crdt.Settings{Retention: 7 * 24 * 3600 * 1000})
 	add("leave", bobKey, crdt.HLC{Wall: t0 + 10_000}, crdt.Leave{})
 	return out
 }

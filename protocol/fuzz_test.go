@@ -12,8 +12,10 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/mutual-aid/mutual/crdt"
 	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/mutual-aid/mutual/crdt"
 )
 
 // Fuzz targets for every decoder of bytes from a peer or a file. Seed
@@ -32,6 +34,9 @@ func decodeErr(err error) bool {
 func FuzzDecodeOp(f *testing.F) {
 	for _, fx := range append(fixtures(f), byFixtures(f)...) {
 		f.Add(fx.enc)
+		if fx.blob != nil {
+			f.Add(JoinBlob(fx.enc, fx.blob))
+		}
 	}
 	for _, bm := range bombs() {
 		f.Add(bm.b)
@@ -41,6 +46,25 @@ func FuzzDecodeOp(f *testing.F) {
 		if err != nil && !decodeErr(err) {
 			t.Fatalf("unnamed error %v", err)
 		}
+		// An op may be followed by its blob: DecodeOp takes it, a stored
+		// op never has one.
+		raw, blob, splitErr := SplitBlob(b)
+		if splitErr != nil {
+			if err == nil {
+				t.Fatalf("DecodeOp accepts what SplitBlob refuses: %v", splitErr)
+			}
+			raw, blob = b, nil
+		}
+		if err == nil {
+			if !bytes.Equal(op.Blob, blob) || op.ID != OpID(b) || op.ID != OpID(raw) {
+				t.Fatal("DecodeOp's blob or ID is not the split's")
+			}
+			if sum, ok := crdt.PrivateOf(&op); blob != nil && (!ok || sum != sha256.Sum256(blob)) {
+				t.Fatal("DecodeOp accepted a blob the op does not name")
+			}
+			op.Blob = nil
+		}
+		b = raw
 		// The fuzzer cannot forge signatures, so most of its inputs stop
 		// there; DecodeStoredOp checks everything else.
 		stored, serr := DecodeStoredOp(b)
@@ -155,6 +179,54 @@ func FuzzDecodeInviteCode(f *testing.F) {
 	})
 }
 
+// FuzzOpenPrivate opens arbitrary blobs with the fixture keys: no panic,
+// only the named errors, and what opens is within the limits and seals
+// again to a blob that opens to the same. The second input is sealed as
+// the plaintext of a valid blob, so that the fuzzer also reaches the
+// decoding of what the AEAD lets through.
+func FuzzOpenPrivate(f *testing.F) {
+	for _, fx := range fixtures(f) {
+		if fx.blob != nil {
+			f.Add(fx.blob, []byte{0x92, 0xa0, 0xa0})
+		}
+	}
+	f.Add([]byte{}, []byte{})
+	f.Add([]byte{1}, []byte{0xdd, 0x0f, 0xff, 0xff, 0xff})
+	f.Add([]byte{2}, []byte{0x92, 0xdb, 0xff, 0xff, 0xff, 0xff})
+	group := fixtureNamed(f, "genesis").op.ID
+	k := fixtureGroupKey(1)
+	f.Fuzz(func(t *testing.T, blob, plain []byte) {
+		if len(plain) > 2*MaxBlobBytes {
+			return
+		}
+		var nonce [24]byte
+		copy(nonce[:], blob)
+		aead, err := chacha20poly1305.NewX(k[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := KeyIDOf(k)
+		sealed := append(append([]byte{1}, id[:]...), nonce[:]...)
+		sealed = aead.Seal(sealed, nonce[:], plain, append(append([]byte("mutual/private/1\n"), group[:]...), id[:]...))
+		for _, b := range [][]byte{blob, sealed} {
+			p, err := OpenPrivate(group, b, fixtureKeyring)
+			if err != nil {
+				if !errors.Is(err, ErrCannotOpen) && !errors.Is(err, ErrNoKey) && !decodeErr(err) {
+					t.Fatalf("unnamed error %v", err)
+				}
+				continue
+			}
+			again, _, err := SealPrivate(group, k, p)
+			if err != nil {
+				t.Fatalf("opened %+v, which does not seal again: %v", p, err)
+			}
+			if back, err := OpenPrivate(group, again, fixtureKeyring); err != nil || back != p {
+				t.Fatalf("sealed again, opens to %+v, %v", back, err)
+			}
+		}
+	})
+}
+
 // FuzzScan checks the pre-scan against the msgpack library: whatever
 // scan accepts, the library can skip, in exactly as many bytes.
 func FuzzScan(f *testing.F) {
@@ -197,12 +269,26 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 		"FuzzDecodePost":       {},
 		"FuzzDecodeInviteCode": {},
 		"FuzzScan":             {},
+		"FuzzOpenPrivate":      {},
 	}
 	bytesEntry := func(b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b) }
+	twoBytesEntry := func(a, b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n", a, b) }
 	for _, fx := range fixtures(t) {
 		corpus["FuzzDecodeOp"]["op_"+fx.name] = bytesEntry(fx.enc)
 		corpus["FuzzScan"]["op_"+fx.name] = bytesEntry(fx.enc)
+		if fx.blob == nil {
+			continue
+		}
+		// the op with its blob, and with a blob it does not name
+		corpus["FuzzDecodeOp"]["op_"+fx.name+"_blob"] = bytesEntry(JoinBlob(fx.enc, fx.blob))
+		other := bytes.Clone(fx.blob)
+		other[len(other)-1] ^= 1
+		corpus["FuzzDecodeOp"]["op_"+fx.name+"_other_blob"] = bytesEntry(JoinBlob(fx.enc, other))
+		corpus["FuzzOpenPrivate"]["blob_"+fx.name] = twoBytesEntry(fx.blob, []byte{0x92, 0xa1, 'x', 0xa0})
+		corpus["FuzzOpenPrivate"]["blob_"+fx.name+"_truncated"] = twoBytesEntry(fx.blob[:blobHeader], []byte{0x92, 0xd9, 0xc9})
 	}
+	corpus["FuzzOpenPrivate"]["blob_version_2"] = twoBytesEntry(append([]byte{2}, make([]byte, 60)...), []byte{0x91, 0xa0})
+	corpus["FuzzOpenPrivate"]["plain_bomb"] = twoBytesEntry(nil, []byte{0x92, 0xdb, 0xff, 0xff, 0xff, 0xff})
 	board, _ := fixtureBoard(t)
 	for p := range board.SortedPosts() {
 		corpus["FuzzDecodePost"]["record_"+p.Title.V] = bytesEntry(EncodePost(p))

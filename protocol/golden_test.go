@@ -95,6 +95,10 @@ func TestGoldenOps(t *testing.T) {
 				t.Fatalf("ID %s is not the SHA-256 of the encoding (%s)", f.op.ID, id)
 			}
 			checkGolden(t, "op_"+f.name, fmt.Sprintf("%s op, signed with ed25519.NewKeyFromSeed of a repeated byte", f.op.Body.Kind()), &id, f.enc)
+			if f.blob != nil {
+				sum := crdt.ID(sha256.Sum256(f.blob))
+				checkGolden(t, "blob_"+f.name, fmt.Sprintf("sealed blob of op_%s (group key 1, a fixed nonce); id line is its SHA-256, which the op names", f.name), &sum, f.blob)
+			}
 			if *update {
 				return
 			}
@@ -107,10 +111,35 @@ func TestGoldenOps(t *testing.T) {
 			if op.ID.String() != wantID || !reflect.DeepEqual(op, f.op) {
 				t.Fatalf("golden bytes decode to\n%+v\nwant\n%+v", op, f.op)
 			}
+			if f.blob == nil {
+				if _, ok := crdt.PrivateOf(&f.op); ok {
+					t.Fatal("the op names a blob the fixture lacks")
+				}
+				return
+			}
+			// The sealed blob is golden too; after the op it is set as
+			// op.Blob and changes neither the op nor its ID.
+			_, goldenBlob := readGolden(t, "blob_"+f.name)
+			withBlob, err := DecodeOp(JoinBlob(golden, goldenBlob))
+			if err != nil {
+				t.Fatalf("golden op and blob do not decode: %v", err)
+			}
+			if withBlob.ID.String() != wantID || !bytes.Equal(withBlob.Blob, goldenBlob) {
+				t.Fatalf("with its blob: ID %s, blob %x", withBlob.ID, withBlob.Blob)
+			}
+			withBlob.Blob = nil
+			if !reflect.DeepEqual(withBlob, f.op) {
+				t.Fatal("the blob changed the op")
+			}
+			p, err := OpenPrivate(f.op.Group, goldenBlob, fixtureKeyring)
+			if err != nil || p != f.private {
+				t.Fatalf("golden blob opens to %+v, %v", p, err)
+			}
 		})
 	}
 	for _, k := range []crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 	} {
 		if !kinds[k] {
@@ -221,7 +250,11 @@ func TestGoldenProtocolIDs(t *testing.T) {
 	g[0], g[31] = 0xab, 0x01
 	var k [GroupKeySize]byte
 	k[0] = 0xcd
-	want := "/mutual/group/2.0.0/GOLDEN"
+	// "/mutual/group/2.0.0/" + hex of SHA-256("mutual/topic/1\n" || g || k)[:16]
+	want := "/mutual/group/2.0.0/5910137eb15ef34b8c15985e8783cfe6"
+	if got := specTopic(g, k); got != want {
+		t.Fatalf("the spec's topic is %q, the golden %q", got, want)
+	}
 	if Topic(g, k) != want {
 		t.Errorf("Topic = %q, want %q", Topic(g, k), want)
 	}

@@ -127,17 +127,17 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: group keys (8–15), federation
-	// (32–47), and beyond.
-	for _, k := range []byte{0, 8, 15, 21, 32, 47, 0x7f} {
+	// Unassigned and reserved kinds: 11–15, federation (32–47), and
+	// beyond.
+	for _, k := range []byte{0, 11, 15, 21, 32, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
 		_, err := DecodeOp(b)
 		wantErr(t, "kind", err, ErrUnsupported)
 	}
-	// Kinds 3–7 are known now: a status body under their numbers is
+	// Kinds 3–10 are known now: a status body under their numbers is
 	// malformed, not unsupported.
-	for k := byte(crdt.KindInvite); k <= byte(crdt.KindLeave); k++ {
+	for k := byte(crdt.KindInvite); k <= byte(crdt.KindSettings); k++ {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
 		_, err := DecodeOp(b)
@@ -152,7 +152,7 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	for _, v := range []byte{1, 3} { // 1: before the Withdrawn register
+	for _, v := range []byte{1, 2, 4} { // 1: before the Withdrawn register; 2: before ErasedAt
 		rec[3] = v
 		_, err = DecodePost(rec)
 		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)
@@ -200,8 +200,7 @@ func TestFieldLimits(t *testing.T) {
 	op := c.op
 	body := op.Body.(crdt.PostCreate)
 	body.Fields.Title, body.Fields.Details = long(MaxTitle), long(MaxDetails)
-	body.Fields.Location, body.Fields.Contact = long(MaxLocation), long(MaxContact)
-	body.Fields.Category, body.Ref = long(MaxCategory), long(MaxRef)
+	body.Fields.Category, body.Ref, body.By = long(MaxCategory), long(MaxRef), long(MaxName)
 	op.Body = body
 	b, err := SignOp(&op, aliceKey)
 	if err != nil {
@@ -220,6 +219,26 @@ func TestFieldLimits(t *testing.T) {
 	op.Body = body
 	_, err = EncodeOp(&op)
 	wantErr(t, "EncodeOp with bad UTF-8", err, ErrBadUTF8)
+	// Location and contact are never encoded in an op, whatever their
+	// length: they travel sealed in its blob.
+	for _, clear := range []crdt.Fields{{Title: "t", Location: "x"}, {Title: "t", Contact: "x"}, {Location: long(MaxLocation + 1)}} {
+		for _, b := range []crdt.Body{
+			crdt.PostCreate{PostKind: crdt.Need, Fields: clear},
+			crdt.PostEdit{Post: c.op.ID, Set: crdt.FieldLocation, Fields: clear},
+		} {
+			op.Body = b
+			_, err = SignOp(&op, aliceKey)
+			wantErr(t, "SignOp with a private field in clear", err, ErrClearPrivate)
+			_, err = EncodeOp(&op)
+			wantErr(t, "EncodeOp with a private field in clear", err, ErrClearPrivate)
+		}
+	}
+	// The fields of the format before issue 9 (8 elements, location and
+	// contact in clear) are malformed.
+	eight := (&spec{}).array(8).str("Winter coats").str("").str("").str("Community hall").str("+44").uint(0).uint(0).int(0).b
+	old := withBody(t, c, crdt.KindPostCreate, cat3((&spec{}).array(5).uint(1).b, eight, (&spec{}).str("").str("").raw(0xc0).b))
+	_, err = DecodeOp(old)
+	wantErr(t, "fields of 8", err, ErrMalformed)
 	_, err = EncodeInviteCode(&InviteCode{GroupName: long(MaxName + 1)})
 	wantErr(t, "invite code group name", err, ErrFieldTooLong)
 	_, err = EncodeInviteCode(&InviteCode{Addrs: []string{long(MaxAddrLen + 1)}})
@@ -228,9 +247,20 @@ func TestFieldLimits(t *testing.T) {
 
 func TestTooLarge(t *testing.T) {
 	f := fixtureNamed(t, "post_create")
-	b := append(bytes.Clone(f.enc), make([]byte, MaxOpBytes+1-len(f.enc))...)
+	// An op may be followed by its blob: DecodeOp takes at most an op's
+	// and a blob's bytes (and a bin16 header).
+	b := append(bytes.Clone(f.enc), make([]byte, MaxOpBytes+MaxBlobBytes+4-len(f.enc))...)
 	_, err := DecodeOp(b)
-	wantErr(t, "MaxOpBytes+1", err, ErrTooLarge)
+	wantErr(t, "MaxOpBytes+MaxBlobBytes+4", err, ErrTooLarge)
+	_, err = DecodeOp(b[:MaxOpBytes+1])
+	wantErr(t, "MaxOpBytes+1 (zeros after the op)", err, ErrTrailing)
+	_, err = DecodeStoredOp(b[:MaxOpBytes+1])
+	wantErr(t, "MaxOpBytes+1 (stored)", err, ErrTooLarge)
+	// An op over MaxOpBytes with a valid blob after it: too large.
+	big, n := make([]byte, MaxOpBytes+1), MaxOpBytes-2 // one bin16 of MaxOpBytes+1 bytes in all
+	big[0], big[1], big[2] = 0xc5, byte(n>>8), byte(n)
+	_, err = DecodeOp(JoinBlob(big, f.blob))
+	wantErr(t, "op of MaxOpBytes+1 and its blob", err, ErrTooLarge)
 	_, err = DecodeOp(make([]byte, 1<<20))
 	wantErr(t, "1 MiB", err, ErrTooLarge)
 	// Exactly MaxOpBytes is not "too large" (it is trailing garbage here).
@@ -409,7 +439,7 @@ func withBody(t *testing.T, f fixture, kind crdt.Kind, body []byte) []byte {
 	return s.b
 }
 
-// The bodies of kinds 2–7, malformed in every way a hostile peer might
+// The bodies of kinds 1–10 and 16–17, malformed in every way a hostile peer might
 // try: arrays one short or one long, fixed-size bins a byte off, numbers
 // out of range, other types, the version-1 join. Each is refused by the
 // decoder with ErrMalformed (so before any signature is checked), by
@@ -423,6 +453,7 @@ func TestMalformedMembershipBodies(t *testing.T) {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	arr := func(n int, elems ...[]byte) []byte { return cat(append([][]byte{{0x90 | byte(n)}}, elems...)...) }
 	u := func(v uint64) []byte { return (&spec{}).uint(v).b }
+	fields6 := arr(6, fixstr("t"), fixstr(""), fixstr(""), u(0), u(0), u(0))
 
 	jf := fixtureNamed(t, "join_member")
 	join := jf.op.Body.(crdt.Join)
@@ -431,8 +462,8 @@ func TestMalformedMembershipBodies(t *testing.T) {
 	group, role, expires := (&spec{}).bin(in.Group[:]).b, u(uint64(in.Role)), (&spec{}).int(in.Expires).b
 	uses, key, issuer, sig := u(uint64(in.Uses)), (&spec{}).bin(in.Key[:]).b, (&spec{}).bin(in.Issuer[:]).b, (&spec{}).bin(in.Sig[:]).b
 	goodInvite := invite(7, group, role, expires, uses, key, issuer, sig)
-	name, proof := fixstr("Bob"), (&spec{}).bin(join.Proof[:]).b
-	if !bytes.Equal(withBody(t, jf, crdt.KindJoin, arr(3, goodInvite, name, proof)), jf.enc) {
+	name, proof, box := fixstr("Bob"), (&spec{}).bin(join.Proof[:]).b, (&spec{}).bin(join.Box[:]).b
+	if !bytes.Equal(withBody(t, jf, crdt.KindJoin, arr(4, goodInvite, name, proof, box)), jf.enc) {
 		t.Fatal("withBody does not rebuild the join fixture")
 	}
 
@@ -441,29 +472,33 @@ func TestMalformedMembershipBodies(t *testing.T) {
 		kind crdt.Kind
 		body []byte
 	}{
-		// Join: [invite, name, proof]
+		// Join: [invite, name, proof, box]
 		{"join of 2 (version 1: no proof)", crdt.KindJoin, arr(2, goodInvite, name)},
-		{"join of 4", crdt.KindJoin, arr(4, goodInvite, name, proof, proof)},
-		{"join proof of 63 bytes", crdt.KindJoin, arr(3, goodInvite, name, bin(63))},
-		{"join proof of 65 bytes", crdt.KindJoin, arr(3, goodInvite, name, bin(65))},
-		{"join proof as str", crdt.KindJoin, arr(3, goodInvite, name, cat([]byte{0xd9, 64}, bytes.Repeat([]byte{'a'}, 64)))},
-		{"join proof nil", crdt.KindJoin, arr(3, goodInvite, name, []byte{0xc0})},
-		{"join without name", crdt.KindJoin, arr(3, goodInvite, proof, proof)},
+		{"join of 3 (before issue 9: no box)", crdt.KindJoin, arr(3, goodInvite, name, proof)},
+		{"join of 5", crdt.KindJoin, arr(5, goodInvite, name, proof, box, box)},
+		{"join proof of 63 bytes", crdt.KindJoin, arr(4, goodInvite, name, bin(63), box)},
+		{"join proof of 65 bytes", crdt.KindJoin, arr(4, goodInvite, name, bin(65), box)},
+		{"join proof as str", crdt.KindJoin, arr(4, goodInvite, name, cat([]byte{0xd9, 64}, bytes.Repeat([]byte{'a'}, 64)), box)},
+		{"join proof nil", crdt.KindJoin, arr(4, goodInvite, name, []byte{0xc0}, box)},
+		{"join without name", crdt.KindJoin, arr(4, goodInvite, proof, proof, box)},
+		{"join box of 31 bytes", crdt.KindJoin, arr(4, goodInvite, name, proof, bin(31))},
+		{"join box of 33 bytes", crdt.KindJoin, arr(4, goodInvite, name, proof, bin(33))},
+		{"join box nil", crdt.KindJoin, arr(4, goodInvite, name, proof, []byte{0xc0})},
 		// Invite: [group, role, expires, uses, key, issuer, sig]
-		{"invite of 6 (unsigned)", crdt.KindJoin, arr(3, invite(6, group, role, expires, uses, key, issuer), name, proof)},
-		{"invite of 6 (version 1: nonce, no uses or key)", crdt.KindJoin, arr(3, invite(6, group, role, expires, bin(16), issuer, sig), name, proof)},
-		{"invite of 8", crdt.KindJoin, arr(3, invite(8, group, role, expires, uses, key, issuer, sig, sig), name, proof)},
-		{"invite role 256", crdt.KindJoin, arr(3, invite(7, group, u(256), expires, uses, key, issuer, sig), name, proof)},
-		{"invite role -1", crdt.KindJoin, arr(3, invite(7, group, []byte{0xff}, expires, uses, key, issuer, sig), name, proof)},
-		{"invite uses 2^32", crdt.KindJoin, arr(3, invite(7, group, role, expires, u(1<<32), key, issuer, sig), name, proof)},
-		{"invite uses -1", crdt.KindJoin, arr(3, invite(7, group, role, expires, []byte{0xff}, key, issuer, sig), name, proof)},
-		{"invite expires as bin", crdt.KindJoin, arr(3, invite(7, group, role, bin(8), uses, key, issuer, sig), name, proof)},
-		{"invite key of 31 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, bin(31), issuer, sig), name, proof)},
-		{"invite key of 33 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, bin(33), issuer, sig), name, proof)},
-		{"invite group of 31 bytes", crdt.KindJoin, arr(3, invite(7, bin(31), role, expires, uses, key, issuer, sig), name, proof)},
-		{"invite issuer of 33 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, key, bin(33), sig), name, proof)},
-		{"invite sig of 63 bytes", crdt.KindJoin, arr(3, invite(7, group, role, expires, uses, key, issuer, bin(63)), name, proof)},
-		{"invite as a map", crdt.KindJoin, arr(3, []byte{0x80}, name, proof)},
+		{"invite of 6 (unsigned)", crdt.KindJoin, arr(4, invite(6, group, role, expires, uses, key, issuer), name, proof, box)},
+		{"invite of 6 (version 1: nonce, no uses or key)", crdt.KindJoin, arr(4, invite(6, group, role, expires, bin(16), issuer, sig), name, proof, box)},
+		{"invite of 8", crdt.KindJoin, arr(4, invite(8, group, role, expires, uses, key, issuer, sig, sig), name, proof, box)},
+		{"invite role 256", crdt.KindJoin, arr(4, invite(7, group, u(256), expires, uses, key, issuer, sig), name, proof, box)},
+		{"invite role -1", crdt.KindJoin, arr(4, invite(7, group, []byte{0xff}, expires, uses, key, issuer, sig), name, proof, box)},
+		{"invite uses 2^32", crdt.KindJoin, arr(4, invite(7, group, role, expires, u(1<<32), key, issuer, sig), name, proof, box)},
+		{"invite uses -1", crdt.KindJoin, arr(4, invite(7, group, role, expires, []byte{0xff}, key, issuer, sig), name, proof, box)},
+		{"invite expires as bin", crdt.KindJoin, arr(4, invite(7, group, role, bin(8), uses, key, issuer, sig), name, proof, box)},
+		{"invite key of 31 bytes", crdt.KindJoin, arr(4, invite(7, group, role, expires, uses, bin(31), issuer, sig), name, proof, box)},
+		{"invite key of 33 bytes", crdt.KindJoin, arr(4, invite(7, group, role, expires, uses, bin(33), issuer, sig), name, proof, box)},
+		{"invite group of 31 bytes", crdt.KindJoin, arr(4, invite(7, bin(31), role, expires, uses, key, issuer, sig), name, proof, box)},
+		{"invite issuer of 33 bytes", crdt.KindJoin, arr(4, invite(7, group, role, expires, uses, key, bin(33), sig), name, proof, box)},
+		{"invite sig of 63 bytes", crdt.KindJoin, arr(4, invite(7, group, role, expires, uses, key, issuer, bin(63)), name, proof, box)},
+		{"invite as a map", crdt.KindJoin, arr(4, []byte{0x80}, name, proof, box)},
 		// InviteMade: [invite]
 		{"invite made of 0", crdt.KindInvite, arr(0)},
 		{"invite made of 2", crdt.KindInvite, arr(2, goodInvite, name)},
@@ -502,9 +537,58 @@ func TestMalformedMembershipBodies(t *testing.T) {
 		{"leave as a map", crdt.KindLeave, []byte{0x80}},
 		{"leave as 0", crdt.KindLeave, u(0)},
 		{"leave as str", crdt.KindLeave, fixstr("")},
+		// Genesis: [name, nonce bin16, author name, box bin32, key bin16]
+		{"genesis of 3 (before issue 9)", crdt.KindGenesis, arr(3, fixstr("g"), bin(16), fixstr("a"))},
+		{"genesis of 4", crdt.KindGenesis, arr(4, fixstr("g"), bin(16), fixstr("a"), bin(32))},
+		{"genesis of 6", crdt.KindGenesis, arr(6, fixstr("g"), bin(16), fixstr("a"), bin(32), bin(16), bin(16))},
+		{"genesis box of 31 bytes", crdt.KindGenesis, arr(5, fixstr("g"), bin(16), fixstr("a"), bin(31), bin(16))},
+		{"genesis key of 32 bytes", crdt.KindGenesis, arr(5, fixstr("g"), bin(16), fixstr("a"), bin(32), bin(32))},
+		{"genesis key nil", crdt.KindGenesis, arr(5, fixstr("g"), bin(16), fixstr("a"), bin(32), []byte{0xc0})},
+		// GroupKey: [key bin16, [[member bin32, sealed bin80]...]]
+		{"key of 1", crdt.KindGroupKey, arr(1, bin(16))},
+		{"key of 3", crdt.KindGroupKey, arr(3, bin(16), arr(1, arr(2, bin(32), bin(80))), arr(0))},
+		{"key ID of 15 bytes", crdt.KindGroupKey, arr(2, bin(15), arr(1, arr(2, bin(32), bin(80))))},
+		{"key ID of 32 bytes", crdt.KindGroupKey, arr(2, bin(32), arr(1, arr(2, bin(32), bin(80))))},
+		{"key share member of 31 bytes", crdt.KindGroupKey, arr(2, bin(16), arr(1, arr(2, bin(31), bin(80))))},
+		{"key share sealed of 79 bytes", crdt.KindGroupKey, arr(2, bin(16), arr(1, arr(2, bin(32), bin(79))))},
+		{"key share sealed of 81 bytes", crdt.KindGroupKey, arr(2, bin(16), arr(1, arr(2, bin(32), bin(81))))},
+		{"key share of 3", crdt.KindGroupKey, arr(2, bin(16), arr(1, arr(3, bin(32), bin(80), bin(80))))},
+		{"key share as a bare bin", crdt.KindGroupKey, arr(2, bin(16), arr(1, bin(32)))},
+		{"key shares as a map", crdt.KindGroupKey, arr(2, bin(16), []byte{0x80})},
+		{"key of 65 shares", crdt.KindGroupKey, arr(2, bin(16), cat([]byte{0xdc, 0, 65}, bytes.Repeat(arr(2, bin(32), bin(80)), 65)))},
+		{"key shares array32", crdt.KindGroupKey, arr(2, bin(16), []byte{0xdd, 0x0f, 0xff, 0xff, 0xff})},
+		// Erase: [post bin32]
+		{"erase of 0", crdt.KindErase, arr(0)},
+		{"erase of 2", crdt.KindErase, arr(2, bin(32), bin(32))},
+		{"erase of 31 bytes", crdt.KindErase, arr(1, bin(31))},
+		{"erase nil", crdt.KindErase, arr(1, []byte{0xc0})},
+		// Settings: [retention int]
+		{"settings of 0", crdt.KindSettings, arr(0)},
+		{"settings of 2", crdt.KindSettings, arr(2, u(1), u(1))},
+		{"settings retention as str", crdt.KindSettings, arr(1, fixstr("7d"))},
+		{"settings retention as float", crdt.KindSettings, arr(1, []byte{0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0})},
+		{"settings retention as uint64 over int64", crdt.KindSettings, arr(1, []byte{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})},
+		// PostCreate: [kind, fields, ref, by, private nil|bin32]
+		{"post of 4 (no private)", crdt.KindPostCreate, arr(4, u(1), fields6, fixstr(""), fixstr(""))},
+		{"post of 6", crdt.KindPostCreate, arr(6, u(1), fields6, fixstr(""), fixstr(""), []byte{0xc0}, []byte{0xc0})},
+		{"post private of 31 bytes", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), bin(31))},
+		{"post private of 33 bytes", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), bin(33))},
+		{"post private as a blob", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), bin(60))},
+		{"post private of zeros", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), (&spec{}).bin(make([]byte, 32)).b)},
+		{"post private as str", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), cat([]byte{0xd9, 32}, id))},
+		{"post private as false", crdt.KindPostCreate, arr(5, u(1), fields6, fixstr(""), fixstr(""), []byte{0xc2})},
+		// PostEdit: [post, set, fields, private nil|bin32]
+		{"edit of 3 (no private)", crdt.KindPostEdit, arr(3, bin(32), u(8), fields6)},
+		{"edit of 5", crdt.KindPostEdit, arr(5, bin(32), u(8), fields6, bin(32), bin(32))},
+		{"edit private of 31 bytes", crdt.KindPostEdit, arr(4, bin(32), u(8), fields6, bin(31))},
+		{"edit private of 64 bytes", crdt.KindPostEdit, arr(4, bin(32), u(8), fields6, bin(64))},
+		{"edit private of zeros", crdt.KindPostEdit, arr(4, bin(32), u(8), fields6, (&spec{}).bin(make([]byte, 32)).b)},
+		{"edit fields of 8", crdt.KindPostEdit, arr(4, bin(32), u(8), arr(8, fixstr("t"), fixstr(""), fixstr(""), fixstr("here"), fixstr("me"), u(0), u(0), u(0)), []byte{0xc0})},
 	}
 	// Only the re-encoding refuses these.
-	lenient := map[string]bool{"join proof as str": true, "revoke as str": true, "role cut -1": true, "role cut nil": true}
+	lenient := map[string]bool{"join proof as str": true, "revoke as str": true, "role cut -1": true, "role cut nil": true,
+		"post private of zeros": true, "edit private of zeros": true, "post private as str": true,
+		"settings retention as uint64 over int64": true}
 	for _, tc := range cases {
 		b := withBody(t, jf, tc.kind, tc.body)
 		_, err := DecodeOp(b)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,8 +46,6 @@ func genFields(t *rapid.T, needTitle bool) crdt.Fields {
 		Title:    genText(t, "title", MaxTitle),
 		Details:  genText(t, "details", MaxDetails),
 		Category: genText(t, "category", MaxCategory),
-		Location: genText(t, "location", MaxLocation),
-		Contact:  genText(t, "contact", MaxContact),
 		Quantity: rapid.Uint32().Draw(t, "qty"),
 		Urgency:  crdt.Urgency(rapid.IntRange(0, 2).Draw(t, "urgency")),
 		Expires:  rapid.Int64Range(0, math.MaxInt64).Draw(t, "expires"),
@@ -71,15 +71,44 @@ func genInvite(t *rapid.T, group crdt.ID, issuer ed25519.PrivateKey, notBefore i
 	return in, secret
 }
 
+func genBox(t *rapid.T, label string) crdt.BoxKey {
+	if rapid.Bool().Draw(t, label+" derived") {
+		return boxOf(rapid.SampledFrom(rtKeys).Draw(t, label+" of"))
+	}
+	return crdt.BoxKey(genID(t, label))
+}
+
+func genKeyID(t *rapid.T, label string) crdt.KeyID {
+	return crdt.KeyID(rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, label))
+}
+
+// genBlob draws a blob: the sealed bytes are opaque to the op, so any 1
+// to MaxBlobBytes bytes, often at the edges of bin8 and bin16.
+func genBlob(t *rapid.T) []byte {
+	n := rapid.OneOf(rapid.SampledFrom([]int{1, 255, 256, MaxBlobBytes}), rapid.IntRange(1, MaxBlobBytes)).Draw(t, "blob size")
+	b := make([]byte, n)
+	copy(b, rapid.SliceOfN(rapid.Byte(), 0, n).Draw(t, "blob"))
+	return b
+}
+
 // genValidOp draws an unsigned op that the crdt's shape checks accept
 // and that is within every protocol limit: any kind, any seq (1 only for
-// genesis and join), any clock.
-func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
+// genesis and join), any clock; and the blob a post op names, if any.
+func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey, []byte) {
 	key := rapid.SampledFrom(rtKeys).Draw(t, "key")
 	kind := rapid.SampledFrom([]crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 	}).Draw(t, "kind")
+	var blob []byte
+	private := func() crdt.ID {
+		if !rapid.Bool().Draw(t, "private") {
+			return crdt.ID{}
+		}
+		blob = genBlob(t)
+		return sha256.Sum256(blob)
+	}
 	first := rapid.Just(uint64(1))
 	later := rapid.Uint64Range(2, math.MaxUint64)
 	seq := later
@@ -120,10 +149,11 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 		}
 		copy(b.Nonce[:], rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "nonce"))
 		b.AuthorName = genText(t, "author name", MaxName)
+		b.Box, b.Key = genBox(t, "box"), genKeyID(t, "first key")
 		op.Body, op.Group, op.Seq, op.Prev = b, crdt.ID{}, 1, crdt.ID{}
 	case crdt.KindJoin:
 		in, secret := genInvite(t, op.Group, rapid.SampledFrom(rtKeys).Draw(t, "issuer"), 1)
-		op.Body = crdt.Join{Invite: in, Name: genText(t, "name", MaxName), Proof: ProveJoin(&in, secret, pub(key))}
+		op.Body = crdt.Join{Invite: in, Name: genText(t, "name", MaxName), Proof: ProveJoin(&in, secret, pub(key)), Box: genBox(t, "box")}
 	case crdt.KindInvite:
 		in, _ := genInvite(t, op.Group, key, 1) // recorded by its issuer
 		op.Body = crdt.InviteMade{Invite: in}
@@ -143,16 +173,39 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 		}
 	case crdt.KindLeave:
 		op.Body = crdt.Leave{}
+	case crdt.KindGroupKey:
+		n := rapid.OneOf(rapid.IntRange(1, 3), rapid.SampledFrom([]int{15, 16, crdt.MaxShares})).Draw(t, "shares")
+		members := map[crdt.PublicKey]bool{}
+		for len(members) < n {
+			members[crdt.PublicKey(genID(t, "member"))] = true
+		}
+		var b crdt.GroupKey
+		for _, m := range slices.SortedFunc(maps.Keys(members), crdt.PublicKey.Compare) {
+			var sh crdt.Share
+			sh.Member = m
+			copy(sh.Sealed[:], rapid.SliceOfN(rapid.Byte(), crdt.SealedShareSize, crdt.SealedShareSize).Draw(t, "sealed"))
+			b.Shares = append(b.Shares, sh)
+		}
+		b.Key = genKeyID(t, "key ID")
+		if b.Key.IsZero() {
+			b.Key[0] = 1
+		}
+		op.Body = b
+	case crdt.KindErase:
+		op.Body = crdt.Erase{Post: nonZero("post")}
+	case crdt.KindSettings:
+		op.Body = crdt.Settings{Retention: rapid.OneOf(rapid.SampledFrom([]int64{1, 127, 128, 1 << 32, crdt.MaxRetention}), rapid.Int64Range(1, crdt.MaxRetention)).Draw(t, "retention")}
 	case crdt.KindPostCreate:
 		op.Body = crdt.PostCreate{
 			PostKind: crdt.PostKind(rapid.IntRange(1, 2).Draw(t, "post kind")),
 			Fields:   genFields(t, true),
 			Ref:      genText(t, "ref", MaxRef),
 			By:       genText(t, "by", MaxName),
+			Private:  private(),
 		}
 	case crdt.KindPostEdit:
 		set := crdt.FieldMask(rapid.Uint16Range(1, uint16(crdt.AllFields)).Draw(t, "mask"))
-		op.Body = crdt.PostEdit{Post: nonZero("post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0)}
+		op.Body = crdt.PostEdit{Post: nonZero("post"), Set: set, Fields: genFields(t, set&crdt.FieldTitle != 0), Private: private()}
 	case crdt.KindPostStatus:
 		op.Body = crdt.PostStatus{Post: nonZero("post"), Status: crdt.Status(rapid.IntRange(0, 3).Draw(t, "status"))}
 	case crdt.KindRespond:
@@ -160,14 +213,14 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey) {
 	case crdt.KindUnrespond:
 		op.Body = crdt.Unrespond{Post: nonZero("post"), Response: nonZero("response")}
 	}
-	return op, key
+	return op, key, blob
 }
 
 // Every op the crdt accepts, signed with SignOp, decodes to an equal op
 // with the same ID and re-encodes to the same bytes.
 func TestOpRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		op, key := genValidOp(t)
+		op, key, blob := genValidOp(t)
 		if v, err := crdt.NewGroup(op.GroupID()).Check(&op, math.MaxInt64-crdt.MaxDrift.Milliseconds()); v == crdt.Reject {
 			t.Fatalf("generator made an op the crdt rejects: %v", err)
 		}
@@ -199,6 +252,35 @@ func TestOpRoundTrip(t *testing.T) {
 		if len(b) > MaxOpBytes {
 			t.Fatalf("encoded %d bytes", len(b))
 		}
+		if want := specOp(t, &op, true); !bytes.Equal(b, want) {
+			t.Fatalf("encoding\n got %x\nspec %x", b, want)
+		}
+		if blob == nil {
+			return
+		}
+		// With its blob after it: the same op, the same ID, the blob set.
+		withBlob := JoinBlob(b, blob)
+		if !bytes.Equal(withBlob, specWithBlob(b, blob)) {
+			t.Fatal("JoinBlob is not the spec's framing")
+		}
+		if OpID(withBlob) != op.ID {
+			t.Fatal("OpID counts the blob")
+		}
+		got, err = DecodeOp(withBlob)
+		if err != nil {
+			t.Fatalf("DecodeOp with its blob: %v", err)
+		}
+		if !bytes.Equal(got.Blob, blob) || got.ID != op.ID {
+			t.Fatalf("with its blob: ID %s, blob of %d bytes", got.ID.Short(), len(got.Blob))
+		}
+		got.Blob = nil
+		if !reflect.DeepEqual(got, op) {
+			t.Fatal("the blob changed the op")
+		}
+		raw, split, err := SplitBlob(withBlob)
+		if err != nil || !bytes.Equal(raw, b) || !bytes.Equal(split, blob) {
+			t.Fatalf("SplitBlob: %v", err)
+		}
 	})
 }
 
@@ -224,13 +306,14 @@ func genPost(t *rapid.T) *crdt.Post {
 	p.Title = crdt.Reg[string]{V: f.Title, S: stamp("title")}
 	p.Details = crdt.Reg[string]{V: f.Details, S: stamp("details")}
 	p.Category = crdt.Reg[string]{V: f.Category, S: stamp("category")}
-	p.Location = crdt.Reg[string]{V: f.Location, S: stamp("location")}
-	p.Contact = crdt.Reg[string]{V: f.Contact, S: stamp("contact")}
+	p.Location = crdt.Reg[string]{V: genText(t, "location", MaxLocation), S: stamp("location")}
+	p.Contact = crdt.Reg[string]{V: genText(t, "contact", MaxContact), S: stamp("contact")}
 	p.Quantity = crdt.Reg[uint32]{V: f.Quantity, S: stamp("qty")}
 	p.Urgency = crdt.Reg[crdt.Urgency]{V: f.Urgency, S: stamp("urgency")}
 	p.Expires = crdt.Reg[int64]{V: rapid.Int64().Draw(t, "expires"), S: stamp("expires")}
 	p.Status = crdt.Reg[crdt.Status]{V: crdt.Status(rapid.IntRange(0, 2).Draw(t, "status")), S: stamp("status")}
 	p.Withdrawn = crdt.Reg[bool]{V: rapid.Bool().Draw(t, "withdrawn"), S: stamp("withdrawn")}
+	p.ErasedAt = stamp("erased")
 	for range rapid.IntRange(0, 4).Draw(t, "responses") {
 		r := crdt.Response{ID: genID(t, "response"), Time: crdt.HLC{Wall: rapid.Int64().Draw(t, "rt")}, Quantity: rapid.Uint32().Draw(t, "rq"), Note: genText(t, "note", MaxNote), By: genText(t, "rby", MaxName)}
 		r.Author = crdt.PublicKey(genID(t, "ra"))

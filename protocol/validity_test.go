@@ -25,7 +25,8 @@ var fixtureKeys = map[string]ed25519.PrivateKey{
 	"post_create_offer": carolKey, "post_edit": carolKey, "post_status": bobKey, "post_withdraw": carolKey,
 	"respond": bobKey, "unrespond": bobKey, "admit_member": aliceKey, "admit_admin": aliceKey,
 	"invite_made": aliceKey, "revoke": aliceKey, "role_promote": aliceKey, "role_demote": aliceKey,
-	"role_remove": aliceKey, "leave": bobKey,
+	"role_remove": aliceKey, "leave": bobKey, "group_key": aliceKey, "post_edit_private": aliceKey,
+	"group_key_rotate": aliceKey, "erase": aliceKey, "settings": aliceKey,
 }
 
 // TestFixtureKeys checks fixtureKeys against the fixtures' authors.
@@ -159,8 +160,6 @@ func TestTextLimitsEveryField(t *testing.T) {
 		{"title", MaxTitle, func(f *crdt.Fields, s string) { f.Title = s }, func(f *crdt.Fields) string { return f.Title }},
 		{"details", MaxDetails, func(f *crdt.Fields, s string) { f.Details = s }, func(f *crdt.Fields) string { return f.Details }},
 		{"category", MaxCategory, func(f *crdt.Fields, s string) { f.Category = s }, func(f *crdt.Fields) string { return f.Category }},
-		{"location", MaxLocation, func(f *crdt.Fields, s string) { f.Location = s }, func(f *crdt.Fields) string { return f.Location }},
-		{"contact", MaxContact, func(f *crdt.Fields, s string) { f.Contact = s }, func(f *crdt.Fields) string { return f.Contact }},
 	}
 	for _, pf := range postFields {
 		get := func(op *crdt.Op) string {
@@ -397,6 +396,15 @@ func TestFixedSizesExact(t *testing.T) {
 		{"admit_member", "join ID", true, func(op *crdt.Op) []byte { id := op.Body.(crdt.Admit).Join; return id[:] }},
 		{"role_promote", "member", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.SetRole).Member; return k[:] }},
 		{"post_status", "signature", false, func(op *crdt.Op) []byte { return op.Sig[:] }},
+		{"genesis", "box", true, func(op *crdt.Op) []byte { b := op.Body.(crdt.Genesis).Box; return b[:] }},
+		{"genesis", "first key ID", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.Genesis).Key; return k[:] }},
+		{"join_member", "box", true, func(op *crdt.Op) []byte { b := op.Body.(crdt.Join).Box; return b[:] }},
+		{"group_key", "key ID", true, func(op *crdt.Op) []byte { k := op.Body.(crdt.GroupKey).Key; return k[:] }},
+		{"group_key", "share member", true, func(op *crdt.Op) []byte { m := op.Body.(crdt.GroupKey).Shares[1].Member; return m[:] }},
+		{"group_key", "sealed share", true, func(op *crdt.Op) []byte { x := op.Body.(crdt.GroupKey).Shares[2].Sealed; return x[:] }},
+		{"erase", "post", true, func(op *crdt.Op) []byte { p := op.Body.(crdt.Erase).Post; return p[:] }},
+		{"post_create", "private", true, func(op *crdt.Op) []byte { p := op.Body.(crdt.PostCreate).Private; return p[:] }},
+		{"post_edit_private", "private", true, func(op *crdt.Op) []byte { p := op.Body.(crdt.PostEdit).Private; return p[:] }},
 	} {
 		f := fixtureNamed(t, tc.fixture)
 		v := tc.value(&f.op)
@@ -466,6 +474,9 @@ func TestCrdtRulesBehindTheDecoder(t *testing.T) {
 	setRole := func(f func(*crdt.SetRole)) edit {
 		return func(op *crdt.Op) { b := op.Body.(crdt.SetRole); f(&b); op.Body = b }
 	}
+	groupKey := func(f func(*crdt.GroupKey)) edit {
+		return func(op *crdt.Op) { b := op.Body.(crdt.GroupKey); f(&b); op.Body = b }
+	}
 	named := func(name string) edit {
 		return func(op *crdt.Op) { b := op.Body.(crdt.Genesis); b.Name = name; op.Body = b }
 	}
@@ -525,6 +536,18 @@ func TestCrdtRulesBehindTheDecoder(t *testing.T) {
 		{"edit to a blank title", variant{"post_edit", postEdit(func(b *crdt.PostEdit) { b.Fields.Title = "\t" })}, nil, crdt.ErrBadValue},
 		{"genesis without a name", variant{"genesis", named("")}, nil, crdt.ErrBadValue},
 		{"genesis with a blank name", variant{"genesis", named("\u00a0")}, nil, crdt.ErrBadValue},
+		{"retention 0", variant{"settings", func(op *crdt.Op) { op.Body = crdt.Settings{} }}, nil, crdt.ErrBadValue},
+		{"retention -1", variant{"settings", func(op *crdt.Op) { op.Body = crdt.Settings{Retention: -1} }}, nil, crdt.ErrBadValue},
+		{"retention over ten years", variant{"settings", func(op *crdt.Op) { op.Body = crdt.Settings{Retention: crdt.MaxRetention + 1} }}, nil, crdt.ErrBadValue},
+		{"erase of no post", variant{"erase", func(op *crdt.Op) { op.Body = crdt.Erase{} }}, nil, crdt.ErrBadValue},
+		{"group key with no ID", variant{"group_key", groupKey(func(b *crdt.GroupKey) { b.Key = crdt.KeyID{} })}, nil, crdt.ErrBadValue},
+		{"group key with no shares", variant{"group_key", groupKey(func(b *crdt.GroupKey) { b.Shares = nil })}, nil, crdt.ErrBadValue},
+		{"group key shares unsorted", variant{"group_key", groupKey(func(b *crdt.GroupKey) {
+			b.Shares = []crdt.Share{b.Shares[2], b.Shares[0]}
+		})}, nil, crdt.ErrInvalid},
+		{"group key share repeated", variant{"group_key", groupKey(func(b *crdt.GroupKey) {
+			b.Shares = []crdt.Share{b.Shares[0], b.Shares[0]}
+		})}, nil, crdt.ErrInvalid},
 	}
 	for _, c := range cases {
 		op := fixtureNamed(t, c.v.fixture).op
