@@ -255,7 +255,7 @@ func TestTooLarge(t *testing.T) {
 	_, err = DecodeOp(b[:MaxOpBytes+1])
 	wantErr(t, "MaxOpBytes+1 (zeros after the op)", err, ErrTrailing)
 	_, err = DecodeStoredOp(b[:MaxOpBytes+1])
-	wantErr(t, "MaxOpBytes+1 (stored)", err, ErrTooLarge)
+	wantErr(t, "MaxOpBytes+1 (stored: as DecodeOp)", err, ErrTrailing)
 	// An op over MaxOpBytes with a valid blob after it: too large.
 	big, n := make([]byte, MaxOpBytes+1), MaxOpBytes-2 // one bin16 of MaxOpBytes+1 bytes in all
 	big[0], big[1], big[2] = 0xc5, byte(n>>8), byte(n)

@@ -306,8 +306,10 @@ func genPost(t *rapid.T) *crdt.Post {
 	p.Title = crdt.Reg[string]{V: f.Title, S: stamp("title")}
 	p.Details = crdt.Reg[string]{V: f.Details, S: stamp("details")}
 	p.Category = crdt.Reg[string]{V: f.Category, S: stamp("category")}
-	p.Location = crdt.Reg[string]{V: genText(t, "location", MaxLocation), S: stamp("location")}
-	p.Contact = crdt.Reg[string]{V: genText(t, "contact", MaxContact), S: stamp("contact")}
+	// A record holds the private registers' stamps only (their values
+	// are sealed in blobs): TestPostRecordHoldsNoPrivateValue.
+	p.Location = crdt.Reg[string]{S: stamp("location")}
+	p.Contact = crdt.Reg[string]{S: stamp("contact")}
 	p.Quantity = crdt.Reg[uint32]{V: f.Quantity, S: stamp("qty")}
 	p.Urgency = crdt.Reg[crdt.Urgency]{V: f.Urgency, S: stamp("urgency")}
 	p.Expires = crdt.Reg[int64]{V: rapid.Int64().Draw(t, "expires"), S: stamp("expires")}
@@ -460,4 +462,25 @@ func TestMembershipBodiesRoundTrip(t *testing.T) {
 			t.Fatalf("%s: re-encoding differs (%v)", c.name, err)
 		}
 	}
+}
+
+// A post record never holds a private value in clear, whatever the post
+// in memory holds (a revealed copy): only the registers' stamps.
+func TestPostRecordHoldsNoPrivateValue(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p := genPost(t)
+		p.Location.V = "loc-" + genText(t, "location", MaxLocation-4)
+		p.Contact.V = "con-" + genText(t, "contact", MaxContact-4)
+		b := EncodePost(p)
+		if bytes.Contains(b, []byte(p.Location.V)) || bytes.Contains(b, []byte(p.Contact.V)) {
+			t.Fatal("a private value in a post record")
+		}
+		back, err := DecodePost(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Location.V != "" || back.Contact.V != "" || back.Location.S != p.Location.S || back.Contact.S != p.Contact.S {
+			t.Fatalf("private registers: %+v %+v", back.Location, back.Contact)
+		}
+	})
 }

@@ -49,6 +49,7 @@ var phoneRoutes = map[string]phoneRight{
 	// Changing what the phone made itself.
 	"PATCH /api/v1/posts/{id}":                  phoneOwnPost,
 	"POST /api/v1/posts/{id}/status":            phoneOwnPost,
+	"POST /api/v1/posts/{id}/erase":             phoneOwnPost,
 	"DELETE /api/v1/posts/{id}/responses/{rid}": phoneOwnReply,
 }
 

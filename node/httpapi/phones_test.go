@@ -115,8 +115,13 @@ func (m *meeting) state() string {
 		sb.WriteString(g.ID.String() + " " + h.String() + "\n")
 	}
 	m.s.sessions.mu.Lock()
+	var live []string // in order: a map's is random, and the state must compare equal
 	for id, se := range m.s.sessions.live {
-		sb.WriteString(id + " " + se.name + "\n")
+		live = append(live, id+" "+se.name+"\n")
+	}
+	slices.Sort(live)
+	for _, l := range live {
+		sb.WriteString(l)
 	}
 	sb.WriteString("token " + m.s.sessions.token + "\n")
 	m.s.sessions.mu.Unlock()
@@ -153,6 +158,8 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/sessions/revoke":                     {[]byte(`{}`), ""},
 		"PATCH /api/v1/posts/{id}":                         {[]byte(`{"title":"Edited by a phone"}`), ""},
 		"POST /api/v1/posts/{id}/status":                   {[]byte(`{"status":"withdrawn"}`), ""},
+		"POST /api/v1/posts/{id}/erase":                    {[]byte(`{}`), ""},
+		"POST /api/v1/groups/{id}/retention":               {[]byte(`{"days":1}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/remove":    {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/promote":   {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/demote":    {[]byte(`{}`), ""},
