@@ -15,19 +15,21 @@ import (
 //
 //	Riverside Mutual Aid
 //	NEEDS (2)
-//	- [HIGH] Winter coat, size L — Northside (qty 4) · until Mon 7 Dec
-//	- Groceries for a family of 3 — Eastgate
+//	- [HIGH] Winter coat, size L — clothing (qty 4) · until Mon 7 Dec
+//	- Groceries for a family of 3 — food
 //
 //	OFFERS (1)
-//	- Van with driver on Saturdays — Ward 4 · until Fri 18 Dec
+//	- Van with driver on Saturdays — transport · until Fri 18 Dec
 //
 // Only open posts (an empty Status counts as open) that have not expired
 // at now are listed: needs, then offers; within each, high urgency
 // first, then normal, then low, then the soonest expiry, then title.
 // Dates are shown in the expiry's own zone, with the year only when it
-// is not now's. Details are left out, and a contact never appears: the
-// Contact field is not printed, and any phone number or e-mail address
-// from it that was also typed into a title or location is blanked out.
+// is not now's. Details are left out, and neither a contact nor a
+// location ever appears (a chat is no place for an address; both are for
+// the group's members, on the board): those fields are not printed, and
+// any phone number or e-mail address from the contact that was also
+// typed into a title is blanked out. The category stands in for where.
 // An empty title leaves out the first line; a board with nothing open
 // says so.
 func Digest(w io.Writer, title string, rows []Row, now time.Time) error {
@@ -104,8 +106,8 @@ func digestLine(r *Row, now time.Time) string {
 		b.WriteString("[HIGH] ")
 	}
 	b.WriteString(cleanLine(r.Title))
-	if l := cleanLine(r.Location); l != "" {
-		b.WriteString(" — " + l)
+	if c := cleanLine(r.Category); c != "" {
+		b.WriteString(" — " + c)
 	}
 	if r.Quantity > 0 {
 		fmt.Fprintf(&b, " (qty %d)", r.Quantity)

@@ -10,9 +10,9 @@ func TestDigest(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	day := func(d int) time.Time { return time.Date(2026, 12, d, 23, 59, 59, 0, time.UTC) }
 	rows := []Row{
-		{Kind: KindNeed, Title: "Groceries", Location: "Eastgate", Urgency: UrgencyNormal, Status: StatusOpen,
+		{Kind: KindNeed, Title: "Groceries", Location: "Eastgate", Category: "food", Urgency: UrgencyNormal, Status: StatusOpen,
 			Expires: day(9), Contact: "Ana, 555-0101"},
-		{Kind: KindNeed, Title: "Winter coat, size L", Location: "Northside", Quantity: 4, Urgency: UrgencyHigh,
+		{Kind: KindNeed, Title: "Winter coat, size L", Location: "Northside", Category: "clothing", Quantity: 4, Urgency: UrgencyHigh,
 			Status: StatusOpen, Expires: day(7), Contact: "Bo, 555-0102 (WhatsApp)"},
 		{Kind: KindNeed, Title: "Dog food", Urgency: UrgencyHigh, Status: StatusOpen, Contact: "dog@example.org"},
 		{Kind: KindNeed, Title: "Ride to clinic", Urgency: UrgencyHigh, Status: StatusOpen,
@@ -37,22 +37,23 @@ func TestDigest(t *testing.T) {
 	want := `Riverside Mutual Aid
 NEEDS (6)
 - [HIGH] Ride to clinic · until Sun 6 Dec 09:30
-- [HIGH] Winter coat, size L — Northside (qty 4) · until Mon 7 Dec
+- [HIGH] Winter coat, size L — clothing (qty 4) · until Mon 7 Dec
 - [HIGH] Dog food
-- Groceries — Eastgate · until Wed 9 Dec
-- Call [contact withheld] for the pram — Ward 5
+- Groceries — food · until Wed 9 Dec
+- Call [contact withheld] for the pram
 - Cleaning supplies · until Sun 6 Dec
 
 OFFERS (2)
 - Hot meals every Friday (qty 20) · until Fri 11 Dec
-- Van with driver — Ward 4 (qty 1) · until Fri 8 Jan 2027
+- Van with driver (qty 1) · until Fri 8 Jan 2027
 `
 	got := b.String()
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	for _, r := range rows {
-		for _, part := range []string{"555-01", "example.org", "WhatsApp", "Ana", "EXPIRED", "FULFILLED", "CLAIMED", "WITHDRAWN"} {
+		for _, part := range []string{"555-01", "example.org", "WhatsApp", "Ana", "EXPIRED", "FULFILLED", "CLAIMED", "WITHDRAWN",
+			"Eastgate", "Northside", "Ward 4", "Ward 5"} { // no location either
 			if strings.Contains(got, part) {
 				t.Errorf("digest contains %q (row %q)", part, r.Title)
 			}
