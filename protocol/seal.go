@@ -15,7 +15,7 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 )
 
-// Sealing (docs/protocol.md §10). A group has keys: 32 random bytes each,
+// Sealing (docs/protocol.md §14). A group has keys: 32 random bytes each,
 // named by KeyIDOf. Each member has an X25519 key pair derived from its
 // signing key (BoxKeyOf), whose public half it announces in its genesis
 // or join; a group key reaches a member sealed to that key (SealShare),
