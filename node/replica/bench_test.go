@@ -19,8 +19,11 @@ import (
 )
 
 // signedOps returns a genesis op and n signed post ops of one author,
-// as a peer would send them.
-func signedOps(tb testing.TB, key ed25519.PrivateKey, n int, categories int) (crdt.ID, [][]byte) {
+// as a peer would send them; sealed: each with a location and a contact,
+// sealed into a blob after the op (as members send them), else with
+// neither.
+func signedOps(tb testing.TB, key ed25519.PrivateKey, n int, categories int, sealed bool) (crdt.ID, [][]byte) {
+	groupKey, _ := protocol.NewGroupKey()
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	g := crdt.Op{Seq: 1, Time: crdt.HLC{Wall: t0}, Body: crdt.Genesis{Name: "bench"}}
 	raw, err := protocol.SignOp(&g, key)
@@ -37,12 +40,23 @@ func signedOps(tb testing.TB, key ed25519.PrivateKey, n int, categories int) (cr
 		op := crdt.Op{Group: g.ID, Seq: uint64(i + 2), Prev: prev, Time: crdt.HLC{Wall: t0 + int64(i) + 1},
 			Body: crdt.PostCreate{PostKind: kind, Fields: crdt.Fields{
 				Title: fmt.Sprintf("Post %d: winter coats, size L", i), Details: "For a family of four; any colour is fine. Drop-off at the hall.",
-				Category: fmt.Sprintf("cat%02d", i%categories), Location: "Eastgate", Contact: "555-0100", Quantity: 4}}}
+				Category: fmt.Sprintf("cat%02d", i%categories), Quantity: 4}}}
+		var blob []byte
+		if sealed {
+			var sum crdt.ID
+			blob, sum, err = protocol.SealPrivate(g.ID, groupKey, protocol.Private{Location: "Eastgate, 12 Elm St", Contact: "Ana, 555-0100"})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			body := op.Body.(crdt.PostCreate)
+			body.Private = sum
+			op.Body = body
+		}
 		raw, err := protocol.SignOp(&op, key)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		raws = append(raws, raw)
+		raws = append(raws, protocol.JoinBlob(raw, blob))
 		prev = op.ID
 	}
 	return g.ID, raws
@@ -53,7 +67,8 @@ func signedOps(tb testing.TB, key ed25519.PrivateKey, n int, categories int) (cr
 // verification of the same ops (the floor).
 func BenchmarkIngest10k(b *testing.B) {
 	_, key, _ := ed25519.GenerateKey(nil)
-	g, raws := signedOps(b, key, 10000, 20)
+	g, raws := signedOps(b, key, 10000, 20, false)
+	sg, sealedRaws := signedOps(b, key, 10000, 20, true)
 	ops := make([]crdt.Op, len(raws))
 	msgs := make([][]byte, len(raws))
 	for i, raw := range raws {
@@ -70,12 +85,12 @@ func BenchmarkIngest10k(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(ops))/b.Elapsed().Seconds(), "ops/s")
 	})
-	b.Run("ingest", func(b *testing.B) {
+	ingest := func(b *testing.B, g crdt.ID, raws [][]byte, blobs int) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			_, k2, _ := ed25519.GenerateKey(nil)
 			n := open(b, b.TempDir(), k2, replica.Config{})
-			// The node follows the group (as after `mutual join`).
+			// The node is a member (as after `mutual join`): it keeps blobs.
 			if err := addGroup(n, g, raws[0]); err != nil {
 				b.Fatal(err)
 			}
@@ -90,11 +105,18 @@ func BenchmarkIngest10k(b *testing.B) {
 					b.Fatalf("op %s: %s %v", x.ID.Short(), x.Outcome, x.Err)
 				}
 			}
+			if st := n.st.VaultStats(); st.Live != blobs {
+				b.Fatalf("%d blobs in the vault, want %d", st.Live, blobs)
+			}
 			n.close()
 			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.N*(len(raws)-1))/b.Elapsed().Seconds(), "ops/s")
-	})
+	}
+	// Posts without private fields, and the same posts with a location
+	// and a contact sealed into blobs that go to the vault.
+	b.Run("ingest", func(b *testing.B) { ingest(b, g, raws, 0) })
+	b.Run("ingest-sealed", func(b *testing.B) { ingest(b, sg, sealedRaws, len(sealedRaws)-1) })
 }
 
 // addGroup makes a replica hold a group from its genesis op alone.
@@ -108,7 +130,7 @@ func addGroup(n *node, g crdt.ID, genesis []byte) error {
 func BenchmarkBoard100k(b *testing.B) {
 	const n = 100000
 	_, key, _ := ed25519.GenerateKey(nil)
-	g, raws := signedOps(b, key, n, 20)
+	g, raws := signedOps(b, key, n, 20, true)
 	dir := b.TempDir()
 	nd := open(b, dir, key, replica.Config{})
 	if err := addGroup(nd, g, raws[0]); err != nil {
