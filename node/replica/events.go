@@ -44,6 +44,13 @@ func (r *Replica) Subscribe() (<-chan Event, func()) {
 	}
 }
 
+// listening reports whether anyone subscribes.
+func (b *broadcaster) listening() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs) > 0
+}
+
 func (b *broadcaster) publish(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
