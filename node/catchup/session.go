@@ -278,6 +278,7 @@ func (ss *session) round(round uint64) (bool, error) {
 		replicated[g] = true
 	}
 	theirOffer := map[crdt.ID]vector{}
+	named := map[crdt.ID]bool{} // every group the peer offered, replicated here or not
 	err = ss.exchange(func() error {
 		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: round, Initiator: ss.initiator}); err != nil {
 			return err
@@ -301,31 +302,48 @@ func (ss *session) round(round uint64) (bool, error) {
 		case h.Initiator == ss.initiator:
 			return rejectf("both sides say initiator=%v", h.Initiator)
 		}
-		return ss.readVectors(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer)
+		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer,
+			func(f *protocol.Frame) { named[f.Group] = true })
 	})
 	if err != nil {
 		return false, err
 	}
 
-	// Phase 2, want: for each group the peer offered that this node
-	// replicates but does not offer back, ask for it with this node's
-	// vector restricted to the authors offered (which tells the peer
-	// nothing it did not know), then End.
+	// Phase 2, want: for each group the peer offered that this node does
+	// not offer back, ask for it, then End. Only a peer whose key this
+	// node holds ops of in the group (a newcomer whose join it stored, a
+	// former member) gets this node's vector restricted to the authors
+	// it offered. Any other peer may be a stranger probing for groups and
+	// seqs: it gets an empty Want (send everything) for every group it
+	// names, whether this node replicates it or not, so the answer tells
+	// it nothing. The ops sent for a group not replicated here are read
+	// and dropped; those of a replicated group are ingested, which drops
+	// the ops of authors the group does not know. (An admitted newcomer
+	// whose admission has not reached this node yet is such a peer: it
+	// sends its whole copy, once.)
 	isOffered := map[crdt.ID]bool{}
 	for _, g := range offered {
 		isOffered[g] = true
 	}
 	theirWant := map[crdt.ID]vector{}
 	err = ss.exchange(func() error {
-		for _, g := range slices.SortedFunc(maps.Keys(theirOffer), crdt.ID.Compare) {
+		for _, g := range slices.SortedFunc(maps.Keys(named), crdt.ID.Compare) {
 			if isOffered[g] {
 				continue
 			}
-			mine, err := ss.r.VersionVector(g)
-			if err != nil {
-				return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+			var mine, only vector
+			if replicated[g] {
+				if mine, err = ss.r.VersionVector(g); err != nil {
+					return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+				}
+				if _, known := mine[ss.remote]; known {
+					only = theirOffer[g]
+				}
 			}
-			if err := ss.writeVector(protocol.MsgWant, g, mine, theirOffer[g]); err != nil {
+			if only == nil {
+				mine, only = nil, vector{}
+			}
+			if err := ss.writeVector(protocol.MsgWant, g, mine, only); err != nil {
 				return err
 			}
 		}
@@ -369,7 +387,7 @@ func (ss *session) round(round uint64) (bool, error) {
 			default:
 				return rejectf("got %s among ops", f.Type)
 			}
-			if _, ok := theirOffer[f.Group]; !ok {
+			if _, ok := theirOffer[f.Group]; !ok && !named[f.Group] {
 				return rejectf("ops of group %s, which was not offered", f.Group.Short())
 			}
 			for i, raw := range f.Ops {
@@ -380,6 +398,9 @@ func (ss *session) round(round uint64) (bool, error) {
 				if ref.Group != f.Group {
 					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
 				}
+			}
+			if !replicated[f.Group] {
+				continue // asked for so as to answer as for any group
 			}
 			n, err := ss.r.Ingest(ss.ctx, f.Ops)
 			if err != nil {
@@ -462,6 +483,12 @@ func (ss *session) writeVector(t protocol.MsgType, g crdt.ID, v, only vector) er
 // readVectors reads frames of type t until End into vs, keeping the
 // groups keep accepts and enforcing the limits on all of them.
 func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs map[crdt.ID]vector) error {
+	return ss.readVectorsEach(t, keep, vs, nil)
+}
+
+// readVectorsEach is readVectors calling each, if set, with every frame
+// within the limits, kept or not.
+func (ss *session) readVectorsEach(t protocol.MsgType, keep func(crdt.ID) bool, vs map[crdt.ID]vector, each func(*protocol.Frame)) error {
 	counts := map[crdt.ID]int{}
 	for {
 		f, err := ss.next()
@@ -480,6 +507,9 @@ func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs m
 		counts[f.Group] += len(f.Vector)
 		if counts[f.Group] > protocol.MaxVectorAuthors {
 			return rejectf("vector of group %s has more than %d authors", f.Group.Short(), protocol.MaxVectorAuthors)
+		}
+		if each != nil {
+			each(f)
 		}
 		if !keep(f.Group) {
 			if t == protocol.MsgWant {
