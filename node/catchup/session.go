@@ -390,18 +390,24 @@ func (ss *session) round(round uint64) (bool, error) {
 			if _, ok := theirOffer[f.Group]; !ok && !named[f.Group] {
 				return rejectf("ops of group %s, which was not offered", f.Group.Short())
 			}
+			known := f.Ops[:0:0]
 			for i, raw := range f.Ops {
 				ref, err := protocol.PeekOp(raw)
+				if errors.Is(err, protocol.ErrUnsupported) {
+					continue // a newer op version: ignored, like a newer kind
+				}
 				if err != nil {
 					return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
 				}
+				known = append(known, raw)
 				if ref.Group != f.Group {
 					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
 				}
 			}
-			if !replicated[f.Group] {
+			if !replicated[f.Group] || len(known) == 0 {
 				continue // asked for so as to answer as for any group
 			}
+			f.Ops = known
 			n, err := ss.r.Ingest(ss.ctx, f.Ops)
 			if err != nil {
 				if errors.Is(err, ErrRejected) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -39,7 +40,9 @@ var ErrNotJoined = errors.New("p2p: group not joined")
 //     would hand a group's ops to a stranger who knows its ID. A local op
 //     still goes out at once, to the mesh peers;
 //   - large queues: GossipSub drops messages silently when a peer's
-//     outbound queue or the validation queue is full.
+//     outbound queue or the validation queue is full;
+//   - peer scoring (score.go): rejected ops cost score, graylisted
+//     peers are ignored.
 func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 	return pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
@@ -50,6 +53,8 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithPeerFilter(h.peerFilter),
 		pubsub.WithPeerOutboundQueueSize(outboundQueue),
 		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.inspectScores), time.Second),
 		pubsub.WithRawTracer(h.mesh),
 		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
 	)
@@ -100,6 +105,11 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 	}
 	t, err := h.ps.Join(name)
 	if err != nil {
+		_ = h.ps.UnregisterTopicValidator(name)
+		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
+	}
+	if err := t.SetScoreParams(topicScoreParams()); err != nil {
+		t.Close()
 		_ = h.ps.UnregisterTopicValidator(name)
 		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
 	}
@@ -176,8 +186,14 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			return pubsub.ValidationAccept // Publish stored it already
 		}
 		op, err := decodeForTopic(group, m.Data)
+		if errors.Is(err, protocol.ErrUnsupported) {
+			// A newer version or kind (a member during a rolling
+			// upgrade): not judged, not forwarded, never punished.
+			h.log.Debug("gossiped op of an unknown version or kind ignored", "group", group.Short(), "remote", from, "err", err)
+			return pubsub.ValidationIgnore
+		}
 		if err != nil {
-			h.spawn(func() { h.punish(from, err) })
+			h.spawn(func() { h.punish(from, "invalid op", err) })
 			return pubsub.ValidationReject
 		}
 		v, err := h.r.IngestOne(ctx, m.Data)
@@ -186,13 +202,16 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			h.mendGap(group, &op, from)
 			return pubsub.ValidationAccept
 		case crdt.Reject:
-			h.spawn(func() { h.punish(from, err) })
+			h.spawn(func() { h.punish(from, "invalid op", err) })
 			return pubsub.ValidationReject
 		}
 		if h.heldAlready(group, &op, m.Data, from) {
 			return pubsub.ValidationAccept
 		}
 		if err != nil {
+			// Ops of authors the group does not know (strangers' keys)
+			// end here, unstored: one line per peer and group, which the
+			// node's log limit writes at most once a minute.
 			h.log.Debug("gossiped op ignored", "group", group.Short(), "remote", from, "err", err)
 		}
 		return pubsub.ValidationIgnore
