@@ -100,10 +100,28 @@ type Config struct {
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
 	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// MaxSubscribers caps the open event streams (GET /api/v1/events);
+	// one more gets 503. Default DefaultMaxSubscribers.
+	MaxSubscribers int
 	// Now is the clock for expiry and invites' display; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// DefaultMaxSubscribers is Config.MaxSubscribers' default: a meeting's
+// phones and laptops, a few tabs each.
+const DefaultMaxSubscribers = 64
+
+// Timeouts of the http.Server that HTTPServer returns. There is no
+// WriteTimeout: it would end every event stream; the event stream and
+// the bundle import set their own read deadlines (none, and
+// importReadTimeout).
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = time.Minute
+	IdleTimeout       = 2 * time.Minute
+	importReadTimeout = 30 * time.Minute
+)
 
 // Limits on request bodies.
 const (
@@ -126,6 +144,11 @@ type Server struct {
 	allow map[string][]string // path pattern → methods, for 405s
 
 	sessions *sessions // nil unless meeting mode
+
+	mu          sync.Mutex
+	draining    bool           // Drain called: new requests get 503
+	running     sync.WaitGroup // requests being served
+	subscribers int            // open event streams
 }
 
 // New returns a Server. It panics if cfg.Board is nil.
@@ -141,6 +164,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.MaxSubscribers <= 0 {
+		cfg.MaxSubscribers = DefaultMaxSubscribers
 	}
 	s := &Server{
 		cfg:   cfg,
@@ -162,6 +188,66 @@ func New(cfg Config) *Server {
 func (s *Server) Close() error {
 	s.once.Do(func() { close(s.done) })
 	return nil
+}
+
+// HTTPServer returns an http.Server for s with the read, header and idle
+// timeouts above and base as every request's parent context: cancelling
+// base tells running requests (an import) to stop.
+func (s *Server) HTTPServer(base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Drain refuses new requests (503) and waits until those running have
+// returned, or ctx ends. Call it before closing what the Board uses: the
+// store must not close under a running import.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.Close()
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enter counts a request as running, unless the server is draining.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.running.Add(1)
+	return true
+}
+
+// subscribe counts an event stream, unless MaxSubscribers are open.
+func (s *Server) subscribe() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subscribers >= s.cfg.MaxSubscribers {
+		return false
+	}
+	s.subscribers++
+	return true
+}
+
+func (s *Server) unsubscribe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subscribers--
 }
 
 func (s *Server) routes() {
@@ -238,6 +324,12 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP checks the request's Host, session, origin and content type,
 // then routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		w.Header().Set("Connection", "close")
+		s.writeError(w, r, errorf(errBusy, "the node is stopping"))
+		return
+	}
+	defer s.running.Done()
 	if err := s.checkHost(r); err != nil {
 		s.writeError(w, r, err)
 		return
