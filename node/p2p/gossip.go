@@ -41,8 +41,9 @@ var ErrNotJoined = errors.New("p2p: group not joined")
 //     still goes out at once, to the mesh peers;
 //   - large queues: GossipSub drops messages silently when a peer's
 //     outbound queue or the validation queue is full;
-//   - peer scoring (score.go): rejected ops cost score, graylisted
-//     peers are ignored.
+//   - the messages of a peer on a group's topic that it may not read
+//     are dropped unread (inspectRPC), and peer scoring (score.go) makes
+//     rejected ops cost score, graylisted peers being ignored.
 func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 	return pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
@@ -53,6 +54,7 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithPeerFilter(h.peerFilter),
 		pubsub.WithPeerOutboundQueueSize(outboundQueue),
 		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithAppSpecificRpcInspector(h.inspectRPC),
 		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.inspectScores), time.Second),
 		pubsub.WithRawTracer(h.mesh),
@@ -65,6 +67,32 @@ var gossipProtocols = []libp2pproto.ID{pubsub.GossipSubID_v13, pubsub.GossipSubI
 
 func slogWithFloor(l *slog.Logger) *slog.Logger {
 	return slog.New(floorHandler{l.Handler(), libp2pLogFloor})
+}
+
+// inspectRPC drops, from an RPC as it arrives, the messages on topics of
+// groups the sender may not read: a stranger's flood goes no further
+// than this, neither into the validation queue ahead of the members'
+// ops nor through a decode. Their subscriptions and control messages
+// are kept: a newcomer's subscription, sent before its join counted,
+// is what later makes the mesh include it. A member whose admission
+// has not reached this node yet loses nothing: catch-up brings its ops.
+func (h *Host) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
+	msgs := rpc.GetPublish()
+	if len(msgs) == 0 {
+		return nil
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		if h.peerFilter(from, m.GetTopic()) {
+			kept = append(kept, m)
+		}
+	}
+	if dropped := len(msgs) - len(kept); dropped > 0 {
+		clear(msgs[len(kept):])
+		rpc.Publish = kept
+		h.log.Debug("gossip of a peer on a topic it may not read dropped", "remote", from, "messages", dropped)
+	}
+	return nil
 }
 
 // opID is the GossipSub message ID: the op ID.
@@ -196,6 +224,15 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			h.spawn(func() { h.punish(from, "invalid op", err) })
 			return pubsub.ValidationReject
 		}
+		if h.unknownAuthor(group, &op) {
+			// No node can judge it, so it is dropped here, before its
+			// signature is checked and before it waits in the replica's
+			// writer with the members' ops: a flood of ops signed by
+			// fresh keys costs a decode each. One line per peer and
+			// group, which the node's log limit writes once a minute.
+			h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
+			return pubsub.ValidationIgnore
+		}
 		v, err := h.r.IngestOne(ctx, m.Data)
 		switch v {
 		case crdt.Accept:
@@ -216,6 +253,17 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		}
 		return pubsub.ValidationIgnore
 	}
+}
+
+// unknownAuthor reports whether op is past its author's first op and
+// this node holds no first op of that author in the group: the replica
+// would not store it (crdt.Storable), whatever its signature.
+func (h *Host) unknownAuthor(group crdt.ID, op *crdt.Op) bool {
+	if op.Seq <= 1 {
+		return false // a genesis or a join: judged in full
+	}
+	v, err := h.r.VersionVector(group)
+	return err == nil && v[op.Author] == 0
 }
 
 // mendGap starts a catch-up session with the peer that sent op when op
