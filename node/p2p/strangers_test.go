@@ -2,7 +2,10 @@ package p2p
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"log/slog"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/loglimit"
+	"github.com/mutual-aid/mutual/node/logtest"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -192,5 +198,69 @@ func TestDenyListBounded(t *testing.T) {
 	}
 	if !g.blocked(last) {
 		t.Fatal("the latest block was dropped")
+	}
+}
+
+// strangerOp is a post in g at seq 2 signed by a fresh key: well formed,
+// validly signed, by an author no group knows.
+func strangerOp(t testing.TB, g crdt.ID) []byte {
+	s := newMember(t)
+	s.seq = 1
+	rand.Read(s.prev[:])
+	return s.post(t, g, "stranger")
+}
+
+// TestStrangerSignedOpsDropped: 12,000 valid ops signed by fresh keys,
+// gossiped by a stranger and by a member relaying them, leave nothing
+// stored, punish no one, and are logged once per peer by a node's
+// limited logger.
+func TestStrangerSignedOpsDropped(t *testing.T) {
+	var out logtest.Buffer
+	lim := loglimit.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		loglimit.Config{Distinct: []string{"remote", "group"}})
+	tg := newTestGroup(t)
+	ra := tg.replica(t, tg.a)
+	cfg := loopbackConfig(t, tg.a)
+	cfg.Logger = slog.New(lim)
+	a := start(t, cfg, ra)
+	ctx := context.Background()
+	var topics []*pubsub.Topic
+	for _, m := range []*member{newMember(t), tg.b} {
+		p := newRawPeer(t, m, pubsub.WithPeerOutboundQueueSize(1<<14))
+		tp, err := p.ps.Join(protocol.Topic(tg.id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.connect(t, a)
+		waitFor(t, 5*time.Second, "the topic peers", func() bool { return len(tp.ListPeers()) == 1 })
+		topics = append(topics, tp)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapInuse
+	for i := range 12000 {
+		if err := topics[i%2].Publish(ctx, strangerOp(t, tg.id)); err != nil {
+			t.Fatal(err)
+		}
+		if i%256 == 255 {
+			time.Sleep(5 * time.Millisecond) // within the queues: every op must reach A
+		}
+	}
+	// A's last op, from the member, says when the rest were judged.
+	last := tg.b.post(t, tg.id, "last")
+	if err := topics[1].Publish(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the member's own op", func() bool { return ra.Len(tg.id) == len(tg.setup)+1 })
+	runtime.ReadMemStats(&ms)
+	t.Logf("heap in use: %d MB before, %d MB after", before>>20, ms.HeapInuse>>20)
+	if n := a.punished.Load(); n != 0 {
+		t.Fatalf("%d peers punished for valid ops of unknown authors", n)
+	}
+	for _, msg := range []string{"gossip of a peer on a topic it may not read dropped", "gossiped op of an unknown author ignored"} {
+		if got := out.Lines(msg); len(got) != 1 {
+			t.Fatalf("%q written %d times; want once (per peer and group, a minute)", msg, len(got))
+		}
 	}
 }
