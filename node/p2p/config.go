@@ -40,6 +40,10 @@ const (
 	// run one at a time each way (Host.sessions); two leave room for a
 	// session the peer saw end before this node did.
 	maxInbound = 2
+	// maxPeerTopics bounds the topics a peer may announce to this node
+	// (pubsub and the host remember each); a federation of a few dozen
+	// groups stays far below.
+	maxPeerTopics = 1024
 	// maxBlocked bounds the connection gater's list of blocked peers;
 	// beyond it, the block that ends soonest goes first.
 	maxBlocked = 4096

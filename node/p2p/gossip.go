@@ -76,7 +76,28 @@ func slogWithFloor(l *slog.Logger) *slog.Logger {
 // are kept: a newcomer's subscription, sent before its join counted,
 // is what later makes the mesh include it. A member whose admission
 // has not reached this node yet loses nothing: catch-up brings its ops.
+//
+// It also keeps what pubsub and this host remember of a peer bounded: a
+// peer's subscriptions beyond maxPeerTopics are dropped.
 func (h *Host) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
+	if subs := rpc.GetSubscriptions(); len(subs) > 0 {
+		n := h.mesh.subs.count(from)
+		kept := subs[:0]
+		for _, o := range subs {
+			if o.GetSubscribe() {
+				if n >= maxPeerTopics {
+					continue
+				}
+				n++
+			}
+			kept = append(kept, o)
+		}
+		if len(kept) < len(subs) {
+			h.log.Debug("subscriptions of a peer beyond the limit dropped", "remote", from, "max", maxPeerTopics)
+			clear(subs[len(kept):])
+			rpc.Subscriptions = kept
+		}
+	}
 	msgs := rpc.GetPublish()
 	if len(msgs) == 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -262,5 +263,28 @@ func TestStrangerSignedOpsDropped(t *testing.T) {
 		if got := out.Lines(msg); len(got) != 1 {
 			t.Fatalf("%q written %d times; want once (per peer and group, a minute)", msg, len(got))
 		}
+	}
+}
+
+// TestPeerTopicsBounded: a peer announcing thousands of topics is
+// remembered for maxPeerTopics of them at most.
+func TestPeerTopicsBounded(t *testing.T) {
+	tg := newTestGroup(t)
+	a := start(t, loopbackConfig(t, tg.a), tg.replica(t, tg.a))
+	s := newRawPeer(t, newMember(t))
+	s.connect(t, a)
+	for i := range maxPeerTopics + 500 {
+		tp, err := s.ps.Join(fmt.Sprintf("/junk/%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tp.Relay(); err != nil { // announces the topic
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the announcements to arrive", func() bool { return a.mesh.subs.count(s.h.ID()) >= maxPeerTopics })
+	time.Sleep(500 * time.Millisecond)
+	if n := a.mesh.subs.count(s.h.ID()); n != maxPeerTopics {
+		t.Fatalf("%d topics of one peer remembered; the cap is %d", n, maxPeerTopics)
 	}
 }
