@@ -288,3 +288,26 @@ func TestPeerTopicsBounded(t *testing.T) {
 		t.Fatalf("%d topics of one peer remembered; the cap is %d", n, maxPeerTopics)
 	}
 }
+
+// TestStrangersLoggedAtDebug: a libp2p node that speaks no mutual
+// protocol (any laptop mDNS finds) fails every catch-up; that is not
+// worth a line at info level. A member that fails one still is.
+func TestStrangersLoggedAtDebug(t *testing.T) {
+	var out logtest.Buffer
+	tg := newTestGroup(t)
+	cfg := loopbackConfig(t, tg.a)
+	cfg.Logger = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a := start(t, cfg, tg.replica(t, tg.a))
+	s := newRawPeer(t, newMember(t))
+	s.connect(t, a)
+	time.Sleep(300 * time.Millisecond) // the session at connect, if a runs it, has failed
+	a.syncBackground(s.h.ID(), "test")
+	if got := out.Lines("catch-up failed"); len(got) != 0 {
+		t.Fatalf("a stranger's failed catch-up logged at info: %s", got[0])
+	}
+	m := newRawPeer(t, tg.b) // a member's key, without the sync protocol
+	m.connect(t, a)
+	time.Sleep(300 * time.Millisecond)
+	a.syncBackground(m.h.ID(), "test")
+	waitFor(t, 5*time.Second, "a member's failed catch-up logged at info", func() bool { return len(out.Lines("catch-up failed")) > 0 })
+}
