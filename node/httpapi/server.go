@@ -113,9 +113,10 @@ type Config struct {
 const DefaultMaxSubscribers = 64
 
 // Timeouts of the http.Server that HTTPServer returns. There is no
-// WriteTimeout: it would end every event stream; the event stream and
-// the bundle import set their own read deadlines (none, and
-// importReadTimeout).
+// WriteTimeout: it would end every event stream. ReadTimeout bounds the
+// reading of a request (header and body; a bundle import's body gets
+// importReadTimeout) and is lifted once the body is read, so that a
+// long handler is not cancelled (endReadTimeout).
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = time.Minute
@@ -330,6 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.running.Done()
+	endReadTimeout(w, r)
 	if err := s.checkHost(r); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -347,6 +349,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// endReadTimeout lifts ReadTimeout once the request's body is read (at
+// once if it has none). The timeout guards against a client that sends
+// slowly; left on, it would also cancel a request whose handler runs
+// longer (net/http's background read fails at the deadline and cancels
+// the request's context): a large CSV import on a slow disk.
+func endReadTimeout(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+		return
+	}
+	r.Body = &readUntilEOF{ReadCloser: r.Body, rc: rc}
+}
+
+// readUntilEOF lifts the connection's read deadline when the body ends.
+type readUntilEOF struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *readUntilEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // guard admits an API request: one not from this machine's own user
