@@ -390,7 +390,8 @@ func (ss *session) round(round uint64) (bool, error) {
 			if _, ok := theirOffer[f.Group]; !ok && !named[f.Group] {
 				return rejectf("ops of group %s, which was not offered", f.Group.Short())
 			}
-			known := f.Ops[:0:0]
+			refs := make([]protocol.OpRef, len(f.Ops))
+			firsts := map[crdt.PublicKey]bool{}
 			for i, raw := range f.Ops {
 				ref, err := protocol.PeekOp(raw)
 				if errors.Is(err, protocol.ErrUnsupported) {
@@ -399,25 +400,34 @@ func (ss *session) round(round uint64) (bool, error) {
 				if err != nil {
 					return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
 				}
-				known = append(known, raw)
 				if ref.Group != f.Group {
 					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
 				}
+				refs[i] = ref
+				if ref.Seq == 1 {
+					firsts[ref.Author] = true
+				}
 			}
-			if !replicated[f.Group] || len(known) == 0 {
+			received += len(f.Ops)
+			ss.stats.OpsReceived += len(f.Ops)
+			if !replicated[f.Group] {
 				continue // asked for so as to answer as for any group
 			}
-			f.Ops = known
-			n, err := ss.r.Ingest(ss.ctx, f.Ops)
+			ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
+			if err != nil {
+				return err
+			}
+			if len(ops) == 0 {
+				continue
+			}
+			n, err := ss.r.Ingest(ss.ctx, ops)
 			if err != nil {
 				if errors.Is(err, ErrRejected) {
 					return err
 				}
 				return fmt.Errorf("catchup: storing ops: %w", err)
 			}
-			received += len(f.Ops)
 			fresh += n
-			ss.stats.OpsReceived += len(f.Ops)
 			ss.stats.NewOps += n
 		}
 	})
@@ -455,6 +465,26 @@ func (ss *session) round(round uint64) (bool, error) {
 		return false, err
 	}
 	return (more || theirMore) && round < MaxRounds, nil
+}
+
+// storable returns the ops of a batch that a replica could store: not
+// of a newer version (refs[i].Seq is 0), and each either an author's
+// first op, or of an author whose first op is held or in the batch. The
+// others would be dropped by Ingest all the same (crdt.Storable), after
+// their signatures were checked: ops signed by fresh keys, the cheapest
+// flood a stranger can send, cost a peek each instead.
+func (ss *session) storable(g crdt.ID, raws [][]byte, refs []protocol.OpRef, firsts map[crdt.PublicKey]bool) ([][]byte, error) {
+	v, err := ss.r.VersionVector(g)
+	if err != nil {
+		return nil, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+	}
+	out := raws[:0:0]
+	for i, ref := range refs {
+		if ref.Seq == 1 || (ref.Seq > 1 && (v[ref.Author] >= 1 || firsts[ref.Author])) {
+			out = append(out, raws[i])
+		}
+	}
+	return out, nil
 }
 
 // writeVector writes a group's vector as Have or Want frames, at least

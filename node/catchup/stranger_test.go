@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,5 +94,75 @@ func TestStrangerLearnsNothing(t *testing.T) {
 		if len(realFrames) != len(noneFrames) {
 			t.Fatal("frame counts differ")
 		}
+	}
+}
+
+// countingReplica counts the ops handed to Ingest.
+type countingReplica struct {
+	*MemoryReplica
+	ingested atomic.Int64
+}
+
+func (c *countingReplica) Ingest(ctx context.Context, raws [][]byte) (int, error) {
+	c.ingested.Add(int64(len(raws)))
+	return c.MemoryReplica.Ingest(ctx, raws)
+}
+
+// TestStrangersOpsNotVerified: a stranger that offers a member's group
+// with its own key (as a newcomer would) gets asked for its ops, and
+// streams thousands signed by fresh keys, past their authors' first
+// ops. None reaches Ingest (where each would cost a signature check
+// before being dropped); none is stored; the session ends cleanly.
+func TestStrangersOpsNotVerified(t *testing.T) {
+	w, f, _, rf, _ := pair(t)
+	mustAdd(t, rf, f.post(w.group, 0))
+	before := rf.Len(w.group)
+	cr := &countingReplica{MemoryReplica: rf}
+	stranger := newAuthor(98)
+	var ops [][]byte
+	for i := range 2000 {
+		a := newAuthor(uint64(1000 + i))
+		a.seq, a.prev = 1, crdt.ID{byte(i), byte(i >> 8), 1}
+		ops = append(ops, a.post(w.group, i))
+	}
+	c1, c2 := net.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, c1, cr, stranger.pub, false)
+		c1.Close()
+		done <- err
+	}()
+	go io.Copy(io.Discard, c2)
+	bw := bufio.NewWriter(c2)
+	w1 := func(f *protocol.Frame) { _ = protocol.WriteFrame(bw, f) }
+	w1(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true})
+	w1(&protocol.Frame{Type: protocol.MsgHave, Group: w.group, Vector: []protocol.VectorEntry{{Author: stranger.pub, Seq: 5}}})
+	w1(&protocol.Frame{Type: protocol.MsgEnd}) // haves
+	w1(&protocol.Frame{Type: protocol.MsgEnd}) // wants
+	ow := protocol.NewOpsWriter(bw, w.group)
+	for _, raw := range ops {
+		if err := ow.Add(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ow.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w1(&protocol.Frame{Type: protocol.MsgEnd}) // ops
+	w1(&protocol.Frame{Type: protocol.MsgNext})
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the member's side: %v", err)
+	}
+	c2.Close()
+	if n := cr.ingested.Load(); n != 0 {
+		t.Fatalf("%d ops of unknown authors reached Ingest", n)
+	}
+	if rf.Len(w.group) != before {
+		t.Fatal("a stranger's ops were stored")
 	}
 }
