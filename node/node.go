@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -271,7 +270,20 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	})
 	defer api.Close()
 	n.API = api
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// Requests run under reqCtx: when the node stops, Shutdown waits a
+	// few seconds for them, then reqCtx ends (an import stops at its next
+	// batch) and Drain waits until every handler has returned, before the
+	// host and the store close (deferred above, so run after this).
+	reqCtx, stopReqs := context.WithCancel(context.Background())
+	defer func() {
+		stopReqs()
+		t0 := time.Now()
+		api.Drain(context.Background())
+		if d := time.Since(t0); d > time.Second {
+			log.Info("waited for running HTTP requests", "ms", d.Milliseconds())
+		}
+	}()
+	srv := api.HTTPServer(reqCtx)
 	// Open event streams would hold Shutdown until its timeout: end them.
 	srv.RegisterOnShutdown(func() { api.Close() })
 	addr := ln.Addr().String()
@@ -297,7 +309,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Info("HTTP requests still running at shutdown; stopping them", "err", err)
+	}
 	return nil
 }
 

@@ -278,6 +278,7 @@ func (ss *session) round(round uint64) (bool, error) {
 		replicated[g] = true
 	}
 	theirOffer := map[crdt.ID]vector{}
+	named := map[crdt.ID]bool{} // every group the peer offered, replicated here or not
 	err = ss.exchange(func() error {
 		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: round, Initiator: ss.initiator}); err != nil {
 			return err
@@ -301,31 +302,48 @@ func (ss *session) round(round uint64) (bool, error) {
 		case h.Initiator == ss.initiator:
 			return rejectf("both sides say initiator=%v", h.Initiator)
 		}
-		return ss.readVectors(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer)
+		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer,
+			func(f *protocol.Frame) { named[f.Group] = true })
 	})
 	if err != nil {
 		return false, err
 	}
 
-	// Phase 2, want: for each group the peer offered that this node
-	// replicates but does not offer back, ask for it with this node's
-	// vector restricted to the authors offered (which tells the peer
-	// nothing it did not know), then End.
+	// Phase 2, want: for each group the peer offered that this node does
+	// not offer back, ask for it, then End. Only a peer whose key this
+	// node holds ops of in the group (a newcomer whose join it stored, a
+	// former member) gets this node's vector restricted to the authors
+	// it offered. Any other peer may be a stranger probing for groups and
+	// seqs: it gets an empty Want (send everything) for every group it
+	// names, whether this node replicates it or not, so the answer tells
+	// it nothing. The ops sent for a group not replicated here are read
+	// and dropped; those of a replicated group are ingested, which drops
+	// the ops of authors the group does not know. (An admitted newcomer
+	// whose admission has not reached this node yet is such a peer: it
+	// sends its whole copy, once.)
 	isOffered := map[crdt.ID]bool{}
 	for _, g := range offered {
 		isOffered[g] = true
 	}
 	theirWant := map[crdt.ID]vector{}
 	err = ss.exchange(func() error {
-		for _, g := range slices.SortedFunc(maps.Keys(theirOffer), crdt.ID.Compare) {
+		for _, g := range slices.SortedFunc(maps.Keys(named), crdt.ID.Compare) {
 			if isOffered[g] {
 				continue
 			}
-			mine, err := ss.r.VersionVector(g)
-			if err != nil {
-				return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+			var mine, only vector
+			if replicated[g] {
+				if mine, err = ss.r.VersionVector(g); err != nil {
+					return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+				}
+				if _, known := mine[ss.remote]; known {
+					only = theirOffer[g]
+				}
 			}
-			if err := ss.writeVector(protocol.MsgWant, g, mine, theirOffer[g]); err != nil {
+			if only == nil {
+				mine, only = nil, vector{}
+			}
+			if err := ss.writeVector(protocol.MsgWant, g, mine, only); err != nil {
 				return err
 			}
 		}
@@ -369,28 +387,47 @@ func (ss *session) round(round uint64) (bool, error) {
 			default:
 				return rejectf("got %s among ops", f.Type)
 			}
-			if _, ok := theirOffer[f.Group]; !ok {
+			if _, ok := theirOffer[f.Group]; !ok && !named[f.Group] {
 				return rejectf("ops of group %s, which was not offered", f.Group.Short())
 			}
+			refs := make([]protocol.OpRef, len(f.Ops))
+			firsts := map[crdt.PublicKey]bool{}
 			for i, raw := range f.Ops {
 				ref, err := protocol.PeekOp(raw)
+				if errors.Is(err, protocol.ErrUnsupported) {
+					continue // a newer op version: ignored, like a newer kind
+				}
 				if err != nil {
 					return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
 				}
 				if ref.Group != f.Group {
 					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
 				}
+				refs[i] = ref
+				if ref.Seq == 1 {
+					firsts[ref.Author] = true
+				}
 			}
-			n, err := ss.r.Ingest(ss.ctx, f.Ops)
+			received += len(f.Ops)
+			ss.stats.OpsReceived += len(f.Ops)
+			if !replicated[f.Group] {
+				continue // asked for so as to answer as for any group
+			}
+			ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
+			if err != nil {
+				return err
+			}
+			if len(ops) == 0 {
+				continue
+			}
+			n, err := ss.r.Ingest(ss.ctx, ops)
 			if err != nil {
 				if errors.Is(err, ErrRejected) {
 					return err
 				}
 				return fmt.Errorf("catchup: storing ops: %w", err)
 			}
-			received += len(f.Ops)
 			fresh += n
-			ss.stats.OpsReceived += len(f.Ops)
 			ss.stats.NewOps += n
 		}
 	})
@@ -430,6 +467,26 @@ func (ss *session) round(round uint64) (bool, error) {
 	return (more || theirMore) && round < MaxRounds, nil
 }
 
+// storable returns the ops of a batch that a replica could store: not
+// of a newer version (refs[i].Seq is 0), and each either an author's
+// first op, or of an author whose first op is held or in the batch. The
+// others would be dropped by Ingest all the same (crdt.Storable), after
+// their signatures were checked: ops signed by fresh keys, the cheapest
+// flood a stranger can send, cost a peek each instead.
+func (ss *session) storable(g crdt.ID, raws [][]byte, refs []protocol.OpRef, firsts map[crdt.PublicKey]bool) ([][]byte, error) {
+	v, err := ss.r.VersionVector(g)
+	if err != nil {
+		return nil, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+	}
+	out := raws[:0:0]
+	for i, ref := range refs {
+		if ref.Seq == 1 || (ref.Seq > 1 && (v[ref.Author] >= 1 || firsts[ref.Author])) {
+			out = append(out, raws[i])
+		}
+	}
+	return out, nil
+}
+
 // writeVector writes a group's vector as Have or Want frames, at least
 // one. With only non-nil (a Want), it writes just the authors in only,
 // and only those with a seq above zero.
@@ -462,6 +519,12 @@ func (ss *session) writeVector(t protocol.MsgType, g crdt.ID, v, only vector) er
 // readVectors reads frames of type t until End into vs, keeping the
 // groups keep accepts and enforcing the limits on all of them.
 func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs map[crdt.ID]vector) error {
+	return ss.readVectorsEach(t, keep, vs, nil)
+}
+
+// readVectorsEach is readVectors calling each, if set, with every frame
+// within the limits, kept or not.
+func (ss *session) readVectorsEach(t protocol.MsgType, keep func(crdt.ID) bool, vs map[crdt.ID]vector, each func(*protocol.Frame)) error {
 	counts := map[crdt.ID]int{}
 	for {
 		f, err := ss.next()
@@ -480,6 +543,9 @@ func (ss *session) readVectors(t protocol.MsgType, keep func(crdt.ID) bool, vs m
 		counts[f.Group] += len(f.Vector)
 		if counts[f.Group] > protocol.MaxVectorAuthors {
 			return rejectf("vector of group %s has more than %d authors", f.Group.Short(), protocol.MaxVectorAuthors)
+		}
+		if each != nil {
+			each(f)
 		}
 		if !keep(f.Group) {
 			if t == protocol.MsgWant {

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
 )
@@ -37,7 +39,17 @@ func (s *Server) exportBundle(w http.ResponseWriter, r *http.Request) error {
 // POST /api/v1/bundle (application/octet-stream) -> {new, had, refused,
 // waiting, followed[], errors[]}: every op validated as from the network.
 func (s *Server) importBundle(w http.ResponseWriter, r *http.Request) error {
+	// The body is read as it is ingested, which takes longer than
+	// ReadTimeout for a large bundle.
+	// When the node stops, the request's context ends: a read blocked on
+	// a slow client must end too, or the store would wait for it.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(importReadTimeout))
+	defer context.AfterFunc(r.Context(), func() { _ = rc.SetReadDeadline(time.Now()) })()
 	rep, err := s.cfg.Board.Import(r.Context(), http.MaxBytesReader(w, r.Body, maxBundleBody))
+	if err != nil && r.Context().Err() != nil {
+		return errorf(errBusy, "the node stopped during the import; the ops stored so far stay, import the bundle again for the rest (%v)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ var (
 	errConflict     = errors.New("conflicts with the node's state")        // 409
 	errNotMeeting   = errors.New("the node is not in meeting mode")        // 404
 	errBadHost      = errors.New("the Host header names a foreign domain") // 403
+	errBusy         = errors.New("the node is busy or stopping")           // 503
 )
 
 // apiError is an error whose message is for the client and whose kind is
@@ -89,6 +90,7 @@ func statusOf(err error) int {
 	case errors.Is(err, store.ErrDiskFull):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, replica.ErrClosed),
+		errors.Is(err, errBusy),
 		errors.Is(err, replica.ErrUnconfirmed),
 		errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):

@@ -17,11 +17,20 @@ import (
 // reconnects by itself, and a client should then reload the board. A
 // comment line every Config.Heartbeat keeps idle connections open. The
 // stream ends when the client goes, the node closes, or Server.Close.
+//
+// At most Config.MaxSubscribers streams are open at once; one more gets
+// 503 (the browser's EventSource retries).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	if !s.subscribe() {
+		w.Header().Set("Retry-After", "10")
+		return errorf(errBusy, "too many open event streams (%d); try again later", s.cfg.MaxSubscribers)
+	}
+	defer s.unsubscribe()
 	rc := http.NewResponseController(w)
 	ch, cancel := s.cfg.Board.Subscribe()
 	defer cancel()
 	rc.SetWriteDeadline(time.Time{}) // a stream outlives http.Server.WriteTimeout
+	rc.SetReadDeadline(time.Time{})  // and ReadTimeout, which would cancel its request
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

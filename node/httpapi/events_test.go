@@ -94,3 +94,42 @@ func TestEventsHeartbeatAndClose(t *testing.T) {
 		t.Fatal("stream still open after Close")
 	}
 }
+
+// TestEventsSubscribersCapped: beyond Config.MaxSubscribers open streams,
+// one more gets 503; when one closes, a new one is served.
+func TestEventsSubscribersCapped(t *testing.T) {
+	n := newTestNode(t, func(c *Config) { c.MaxSubscribers = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open := func() *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, "GET", n.srv.URL+"/api/v1/events", nil)
+		res, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first, second := open(), open()
+	defer second.Body.Close()
+	if first.StatusCode != 200 || second.StatusCode != 200 {
+		t.Fatalf("the first two streams: %d, %d", first.StatusCode, second.StatusCode)
+	}
+	third := open()
+	third.Body.Close()
+	if third.StatusCode != http.StatusServiceUnavailable || third.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third stream: %d, Retry-After %q; want 503 with Retry-After", third.StatusCode, third.Header.Get("Retry-After"))
+	}
+	first.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res := open()
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream served after one closed: %d", res.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

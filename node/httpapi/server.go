@@ -103,10 +103,29 @@ type Config struct {
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
 	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// MaxSubscribers caps the open event streams (GET /api/v1/events);
+	// one more gets 503. Default DefaultMaxSubscribers.
+	MaxSubscribers int
 	// Now is the clock for expiry and invites' display; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// DefaultMaxSubscribers is Config.MaxSubscribers' default: a meeting's
+// phones and laptops, a few tabs each.
+const DefaultMaxSubscribers = 64
+
+// Timeouts of the http.Server that HTTPServer returns. There is no
+// WriteTimeout: it would end every event stream. ReadTimeout bounds the
+// reading of a request (header and body; a bundle import's body gets
+// importReadTimeout) and is lifted once the body is read, so that a
+// long handler is not cancelled (endReadTimeout).
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = time.Minute
+	IdleTimeout       = 2 * time.Minute
+	importReadTimeout = 30 * time.Minute
+)
 
 // Limits on request bodies.
 const (
@@ -129,6 +148,11 @@ type Server struct {
 	allow map[string][]string // path pattern → methods, for 405s
 
 	sessions *sessions // nil unless meeting mode
+
+	mu          sync.Mutex
+	draining    bool           // Drain called: new requests get 503
+	running     sync.WaitGroup // requests being served
+	subscribers int            // open event streams
 }
 
 // New returns a Server. It panics if cfg.Board is nil.
@@ -144,6 +168,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.MaxSubscribers <= 0 {
+		cfg.MaxSubscribers = DefaultMaxSubscribers
 	}
 	s := &Server{
 		cfg:   cfg,
@@ -165,6 +192,66 @@ func New(cfg Config) *Server {
 func (s *Server) Close() error {
 	s.once.Do(func() { close(s.done) })
 	return nil
+}
+
+// HTTPServer returns an http.Server for s with the read, header and idle
+// timeouts above and base as every request's parent context: cancelling
+// base tells running requests (an import) to stop.
+func (s *Server) HTTPServer(base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Drain refuses new requests (503) and waits until those running have
+// returned, or ctx ends. Call it before closing what the Board uses: the
+// store must not close under a running import.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.Close()
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enter counts a request as running, unless the server is draining.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.running.Add(1)
+	return true
+}
+
+// subscribe counts an event stream, unless MaxSubscribers are open.
+func (s *Server) subscribe() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subscribers >= s.cfg.MaxSubscribers {
+		return false
+	}
+	s.subscribers++
+	return true
+}
+
+func (s *Server) unsubscribe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subscribers--
 }
 
 func (s *Server) routes() {
@@ -243,6 +330,13 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP checks the request's Host, session, origin and content type,
 // then routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		w.Header().Set("Connection", "close")
+		s.writeError(w, r, errorf(errBusy, "the node is stopping"))
+		return
+	}
+	defer s.running.Done()
+	endReadTimeout(w, r)
 	if err := s.checkHost(r); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -260,6 +354,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// endReadTimeout lifts ReadTimeout once the request's body is read (at
+// once if it has none). The timeout guards against a client that sends
+// slowly; left on, it would also cancel a request whose handler runs
+// longer (net/http's background read fails at the deadline and cancels
+// the request's context): a large CSV import on a slow disk.
+func endReadTimeout(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+		return
+	}
+	r.Body = &readUntilEOF{ReadCloser: r.Body, rc: rc}
+}
+
+// readUntilEOF lifts the connection's read deadline when the body ends.
+type readUntilEOF struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *readUntilEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // guard admits an API request: one not from this machine's own user

@@ -35,6 +35,18 @@ const (
 	redialMax = time.Minute
 	// sessionTimeout bounds one catch-up session.
 	sessionTimeout = 5 * time.Minute
+	// maxInbound is how many catch-up sessions one peer may have open to
+	// this node at once; a stream beyond them is reset at once. Members
+	// run one at a time each way (Host.sessions); two leave room for a
+	// session the peer saw end before this node did.
+	maxInbound = 2
+	// maxPeerTopics bounds the topics a peer may announce to this node
+	// (pubsub and the host remember each); a federation of a few dozen
+	// groups stays far below.
+	maxPeerTopics = 1024
+	// maxBlocked bounds the connection gater's list of blocked peers;
+	// beyond it, the block that ends soonest goes first.
+	maxBlocked = 4096
 	// afterMesh is when, after a connection, a second catch-up session
 	// runs: by then the GossipSub mesh has formed (one heartbeat).
 	afterMesh = 3 * time.Second
@@ -52,6 +64,11 @@ const (
 	outboundQueue = 4096
 	validateQueue = 4096
 )
+
+// idleTimeout resets a catch-up stream on which the peer sent nothing
+// for that long: a stranger holding hundreds of streams open holds them
+// for that, not for sessionTimeout. A variable for tests.
+var idleTimeout = 30 * time.Second
 
 // Config configures a Host. Only Key is required.
 type Config struct {

@@ -25,11 +25,34 @@ func newDenyList(now func() time.Time) *denyList {
 	return &denyList{now: now, until: map[peer.ID]time.Time{}}
 }
 
-// block refuses p for d.
+// block refuses p for d. The list holds at most maxBlocked peers: when
+// it is full, expired blocks are dropped, then the one that ends soonest.
 func (g *denyList) block(p peer.ID, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.until[p] = g.now().Add(d)
+	now := g.now()
+	if _, ok := g.until[p]; !ok && len(g.until) >= maxBlocked {
+		var first peer.ID
+		var firstT time.Time
+		for q, t := range g.until {
+			if now.After(t) {
+				delete(g.until, q)
+			} else if first == "" || t.Before(firstT) {
+				first, firstT = q, t
+			}
+		}
+		if len(g.until) >= maxBlocked {
+			delete(g.until, first)
+		}
+	}
+	g.until[p] = now.Add(d)
+}
+
+// len returns how many peers the list holds.
+func (g *denyList) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.until)
 }
 
 // unblock lifts a block.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -40,7 +41,10 @@ var ErrNotJoined = errors.New("p2p: group not joined")
 //     would hand a group's ops to a stranger who knows its ID. A local op
 //     still goes out at once, to the mesh peers;
 //   - large queues: GossipSub drops messages silently when a peer's
-//     outbound queue or the validation queue is full.
+//     outbound queue or the validation queue is full;
+//   - the messages of a peer on a group's topic that it may not read
+//     are dropped unread (inspectRPC), and peer scoring (score.go) makes
+//     rejected ops cost score, graylisted peers being ignored.
 func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 	return pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
@@ -51,6 +55,9 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithPeerFilter(h.peerFilter),
 		pubsub.WithPeerOutboundQueueSize(outboundQueue),
 		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithAppSpecificRpcInspector(h.inspectRPC),
+		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(h.inspectScores), time.Second),
 		pubsub.WithRawTracer(h.mesh),
 		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
 	)
@@ -61,6 +68,53 @@ var gossipProtocols = []libp2pproto.ID{pubsub.GossipSubID_v13, pubsub.GossipSubI
 
 func slogWithFloor(l *slog.Logger) *slog.Logger {
 	return slog.New(floorHandler{l.Handler(), libp2pLogFloor})
+}
+
+// inspectRPC drops, from an RPC as it arrives, the messages on topics of
+// groups the sender may not read: a stranger's flood goes no further
+// than this, neither into the validation queue ahead of the members'
+// ops nor through a decode. Their subscriptions and control messages
+// are kept: a newcomer's subscription, sent before its join counted,
+// is what later makes the mesh include it. A member whose admission
+// has not reached this node yet loses nothing: catch-up brings its ops.
+//
+// It also keeps what pubsub and this host remember of a peer bounded: a
+// peer's subscriptions beyond maxPeerTopics are dropped.
+func (h *Host) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
+	if subs := rpc.GetSubscriptions(); len(subs) > 0 {
+		n := h.mesh.subs.count(from)
+		kept := subs[:0]
+		for _, o := range subs {
+			if o.GetSubscribe() {
+				if n >= maxPeerTopics {
+					continue
+				}
+				n++
+			}
+			kept = append(kept, o)
+		}
+		if len(kept) < len(subs) {
+			h.log.Debug("subscriptions of a peer beyond the limit dropped", "remote", from, "max", maxPeerTopics)
+			clear(subs[len(kept):])
+			rpc.Subscriptions = kept
+		}
+	}
+	msgs := rpc.GetPublish()
+	if len(msgs) == 0 {
+		return nil
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		if h.peerFilter(from, m.GetTopic()) {
+			kept = append(kept, m)
+		}
+	}
+	if dropped := len(msgs) - len(kept); dropped > 0 {
+		clear(msgs[len(kept):])
+		rpc.Publish = kept
+		h.log.Debug("gossip of a peer on a topic it may not read dropped", "remote", from, "messages", dropped)
+	}
+	return nil
 }
 
 // opID is the GossipSub message ID: the op ID.
@@ -127,6 +181,11 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 	}
 	t, err := h.ps.Join(name)
 	if err != nil {
+		_ = h.ps.UnregisterTopicValidator(name)
+		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
+	}
+	if err := t.SetScoreParams(topicScoreParams()); err != nil {
+		t.Close()
 		_ = h.ps.UnregisterTopicValidator(name)
 		return fmt.Errorf("p2p: join %s: %w", group.Short(), err)
 	}
@@ -229,9 +288,24 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			return pubsub.ValidationAccept // Publish stored it already
 		}
 		op, err := decodeForTopic(group, m.Data)
+		if errors.Is(err, protocol.ErrUnsupported) {
+			// A newer version or kind (a member during a rolling
+			// upgrade): not judged, not forwarded, never punished.
+			h.log.Debug("gossiped op of an unknown version or kind ignored", "group", group.Short(), "remote", from, "err", err)
+			return pubsub.ValidationIgnore
+		}
 		if err != nil {
-			h.spawn(func() { h.punish(from, err) })
+			h.spawn(func() { h.punish(from, "invalid op", err) })
 			return pubsub.ValidationReject
+		}
+		if h.unknownAuthor(group, &op) {
+			// No node can judge it, so it is dropped here, before its
+			// signature is checked and before it waits in the replica's
+			// writer with the members' ops: a flood of ops signed by
+			// fresh keys costs a decode each. One line per peer and
+			// group, which the node's log limit writes once a minute.
+			h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
+			return pubsub.ValidationIgnore
 		}
 		v, err := h.r.IngestOne(ctx, m.Data)
 		switch v {
@@ -239,17 +313,31 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			h.mendGap(group, &op, from)
 			return pubsub.ValidationAccept
 		case crdt.Reject:
-			h.spawn(func() { h.punish(from, err) })
+			h.spawn(func() { h.punish(from, "invalid op", err) })
 			return pubsub.ValidationReject
 		}
 		if h.heldAlready(group, &op, m.Data, from) {
 			return pubsub.ValidationAccept
 		}
 		if err != nil {
+			// Ops of authors the group does not know (strangers' keys)
+			// end here, unstored: one line per peer and group, which the
+			// node's log limit writes at most once a minute.
 			h.log.Debug("gossiped op ignored", "group", group.Short(), "remote", from, "err", err)
 		}
 		return pubsub.ValidationIgnore
 	}
+}
+
+// unknownAuthor reports whether op is past its author's first op and
+// this node holds no first op of that author in the group: the replica
+// would not store it (crdt.Storable), whatever its signature.
+func (h *Host) unknownAuthor(group crdt.ID, op *crdt.Op) bool {
+	if op.Seq <= 1 {
+		return false // a genesis or a join: judged in full
+	}
+	v, err := h.r.VersionVector(group)
+	return err == nil && v[op.Author] == 0
 }
 
 // mendGap starts a catch-up session with the peer that sent op when op

@@ -60,14 +60,19 @@ type Host struct {
 	topics        map[crdt.ID]*groupTopic
 	byTopic       sync.Map                  // topic name → group ID, of the topics joined
 	pendingTopics map[crdt.ID]bool          // groups to join once their topic is known
-	sessions      map[peer.ID]chan struct{} // one outbound catch-up session per peer at a time
+	sessions      map[peer.ID]*slot         // one outbound catch-up session per peer at a time
+	inbound       map[peer.ID]int           // catch-up sessions each peer has open here (maxInbound)
 	wake          map[peer.ID]chan struct{} // pokes the dialler of a kept peer when it disconnects
-	dialled       map[peer.ID]bool          // peers with a dialler
-	dialling      map[peer.ID]chan struct{} // one direct dial per peer at a time (dialDirect)
+	dialled       map[peer.ID]bool          // peers with a dialler (kept: Config.Peers and the peer file)
+	dialling      map[peer.ID]*slot         // one direct dial per peer at a time (dialDirect)
 	spreading     bool                      // a spread is scheduled
 
-	dialFailures atomic.Int64 // failed dials of kept peers, for tests
-	keptDials    atomic.Int64 // successful dials of kept peers, for tests
+	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
+	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
+	punished     atomic.Int64                        // peers punished, for tests
+	scores       atomic.Pointer[map[peer.ID]float64] // GossipSub scores (score.go)
+	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
+	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,12 +115,13 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		r:             r,
 		gate:          newDenyList(time.Now),
 		peers:         map[peer.ID]*peerRecord{},
-		topics:        map[crdt.ID]*groupTopic{},
 		pendingTopics: map[crdt.ID]bool{},
-		sessions:      map[peer.ID]chan struct{}{},
+		topics:        map[crdt.ID]*groupTopic{},
+		sessions:      map[peer.ID]*slot{},
+		inbound:       map[peer.ID]int{},
 		wake:          map[peer.ID]chan struct{}{},
 		dialled:       map[peer.ID]bool{},
-		dialling:      map[peer.ID]chan struct{}{},
+		dialling:      map[peer.ID]*slot{},
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {
@@ -333,13 +339,14 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 // TestRelayLatency) one of them closed, and the inviter never sent the
 // newcomer an op by gossip again.
 func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
-	sem := h.dialSlot(ai.ID)
+	sl := h.take(h.dialling, ai.ID)
+	defer h.release(h.dialling, ai.ID, sl)
 	select {
-	case sem <- struct{}{}:
+	case sl.sem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-sem }()
+	defer func() { <-sl.sem }()
 	for _, c := range h.host.Network().ConnsToPeer(ai.ID) {
 		if !c.Stat().Limited {
 			h.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
@@ -349,15 +356,35 @@ func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) err
 	return h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
 }
 
-func (h *Host) dialSlot(p peer.ID) chan struct{} {
+// slot lets one goroutine at a time do something with a peer. It is in
+// its map only while some goroutine holds or waits for it, so that the
+// map holds no entry for a peer long gone.
+type slot struct {
+	sem   chan struct{}
+	users int // goroutines holding or waiting for sem; under Host.mu
+}
+
+// take returns p's slot in m, counting the caller as a user.
+func (h *Host) take(m map[peer.ID]*slot, p peer.ID) *slot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	sem := h.dialling[p]
-	if sem == nil {
-		sem = make(chan struct{}, 1)
-		h.dialling[p] = sem
+	sl := m[p]
+	if sl == nil {
+		sl = &slot{sem: make(chan struct{}, 1)}
+		m[p] = sl
 	}
-	return sem
+	sl.users++
+	return sl
+}
+
+// release ends the caller's use of sl, deleting it from m if it was the
+// last user.
+func (h *Host) release(m map[peer.ID]*slot, p peer.ID, sl *slot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sl.users--; sl.users == 0 && m[p] == sl {
+		delete(m, p)
+	}
 }
 
 // Peers returns the peers connected now and those remembered, by ID.
@@ -430,6 +457,9 @@ func (h *Host) disconnected(p peer.ID) {
 	h.mu.Lock()
 	if rec := h.peers[p]; rec != nil {
 		rec.connected, rec.lastSeen = false, time.Now()
+		if !rec.remember {
+			delete(h.peers, p) // a stranger, or a peer met once: forgotten
+		}
 	}
 	wake := h.wake[p]
 	h.mu.Unlock()
@@ -459,10 +489,13 @@ func (h *Host) record(p peer.ID, key crdt.PublicKey) *peerRecord {
 // nodes do not both run the same session.
 func (h *Host) initiates(p peer.ID) bool { return h.host.ID() < p }
 
-// punish disconnects a peer that sent an invalid op and refuses it for
-// BlockFor.
-func (h *Host) punish(p peer.ID, why error) {
-	h.log.Warn("peer sent an invalid op; disconnecting and blocking it", "remote", p, "for", BlockFor, "err", why)
+// punish disconnects a peer that sent an invalid op or a malformed frame
+// and refuses it for BlockFor. The line names the peer and the reason;
+// its message is fixed, so the node's log limit writes it at most once
+// a minute per peer however often the peer offends.
+func (h *Host) punish(p peer.ID, reason string, why error) {
+	h.punished.Add(1)
+	h.log.Warn("peer misbehaved; disconnecting and blocking it", "remote", p, "reason", reason, "for", BlockFor, "err", why)
 	h.gate.block(p, BlockFor)
 	h.host.ConnManager().Unprotect(p, protectTag)
 	_ = h.host.Network().ClosePeer(p)

@@ -70,6 +70,13 @@ func (s *subsTracker) recv(rpc *pubsub.RPC) {
 	}
 }
 
+// count returns how many topics p announced.
+func (s *subsTracker) count(p peer.ID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs[p])
+}
+
 func (s *subsTracker) forget(p peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

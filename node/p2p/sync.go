@@ -3,6 +3,10 @@ package p2p
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -33,9 +37,27 @@ func (h *Host) syncBackground(p peer.ID, why string) {
 	case err == nil:
 		h.log.Debug("catch-up done", "remote", p, "why", why, "stats", st)
 	case errors.Is(err, errBusy) || h.ctx.Err() != nil:
+	case h.stranger(p):
+		// Any libp2p node on the network (mDNS finds them) that shares
+		// no group with this one: nothing a volunteer needs to read.
+		h.log.Debug("catch-up failed", "remote", p, "why", why, "err", err)
 	default:
 		h.log.Info("catch-up failed", "remote", p, "why", why, "err", err)
 	}
+}
+
+// stranger reports whether p reads none of this node's groups.
+func (h *Host) stranger(p peer.ID) bool {
+	key, err := KeyOf(p)
+	if err != nil {
+		return true
+	}
+	for _, g := range h.r.Groups() {
+		if h.r.MayRead(g, key) {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Host) syncWith(ctx context.Context, p peer.ID, wait bool) (catchup.Stats, error) {
@@ -43,21 +65,22 @@ func (h *Host) syncWith(ctx context.Context, p peer.ID, wait bool) (catchup.Stat
 	if err != nil {
 		return catchup.Stats{}, err
 	}
-	sem := h.sessionSlot(p)
+	sl := h.take(h.sessions, p)
+	defer h.release(h.sessions, p, sl)
 	if wait {
 		select {
-		case sem <- struct{}{}:
+		case sl.sem <- struct{}{}:
 		case <-ctx.Done():
 			return catchup.Stats{}, ctx.Err()
 		}
 	} else {
 		select {
-		case sem <- struct{}{}:
+		case sl.sem <- struct{}{}:
 		default:
 			return catchup.Stats{}, errBusy
 		}
 	}
-	defer func() { <-sem }()
+	defer func() { <-sl.sem }()
 
 	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
 	defer cancel()
@@ -67,17 +90,6 @@ func (h *Host) syncWith(ctx context.Context, p peer.ID, wait bool) (catchup.Stat
 		return catchup.Stats{}, err
 	}
 	return h.session(ctx, s, p, key, true)
-}
-
-func (h *Host) sessionSlot(p peer.ID) chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	sem := h.sessions[p]
-	if sem == nil {
-		sem = make(chan struct{}, 1)
-		h.sessions[p] = sem
-	}
-	return sem
 }
 
 // handleSync serves a catch-up session a peer started.
@@ -93,22 +105,64 @@ func (h *Host) handleSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
+	if !h.enterInbound(p) {
+		h.refused.Add(1)
+		h.log.Debug("catch-up stream refused: too many open from this peer", "remote", p, "max", maxInbound)
+		_ = s.Reset()
+		return
+	}
+	defer h.leaveInbound(p)
 	ctx, cancel := context.WithTimeout(h.ctx, sessionTimeout)
 	defer cancel()
 	if _, err := h.session(ctx, s, p, key, false); err != nil && h.ctx.Err() == nil {
-		h.log.Info("catch-up served with an error", "remote", p, "err", err)
+		level := slog.LevelInfo
+		if h.stranger(p) {
+			level = slog.LevelDebug
+		}
+		h.log.Log(h.ctx, level, "catch-up served with an error", "remote", p, "err", err)
+	}
+}
+
+// enterInbound counts an inbound session of p, unless p has maxInbound
+// open already. The count's entry goes with p's last session.
+func (h *Host) enterInbound(p peer.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inbound[p] >= maxInbound {
+		return false
+	}
+	h.inbound[p]++
+	return true
+}
+
+func (h *Host) leaveInbound(p peer.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inbound[p]--; h.inbound[p] <= 0 {
+		delete(h.inbound, p)
 	}
 }
 
 // session runs catch-up on s. A session that shows the peer sent invalid
-// ops gets the peer disconnected and blocked.
+// ops gets the peer disconnected and blocked. A peer that sends nothing
+// for idleTimeout gets the stream reset.
 func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crdt.PublicKey, initiator bool) (catchup.Stats, error) {
 	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
-	st, err := catchup.Run(ctx, s, h.r, key, initiator)
+	is := &idleStream{Stream: s}
+	st, err := catchup.Run(ctx, is, h.r, key, initiator)
+	if is.idle() {
+		h.idleResets.Add(1)
+		err = fmt.Errorf("p2p: the peer sent nothing for %v: %w", idleTimeout, err)
+	}
 	if err != nil {
 		_ = s.Reset()
-		if errors.Is(err, catchup.ErrRejected) {
-			h.punish(p, err)
+		switch {
+		case errors.Is(err, protocol.ErrUnsupported):
+			// A newer protocol than this node speaks: not punished.
+		case errors.Is(err, protocol.ErrMalformed):
+			h.punish(p, "bad catch-up frame", err)
+		case errors.Is(err, catchup.ErrRejected):
+			h.punish(p, "invalid op", err)
 		}
 		return st, err
 	}
@@ -169,6 +223,10 @@ func (h *Host) synced(p peer.ID, key crdt.PublicKey) {
 	addrs := h.dialableAddrs(p)
 	now := time.Now()
 	h.mu.Lock()
+	if !member && h.peers[p] == nil {
+		h.mu.Unlock() // a stranger gone already: nothing to record
+		return
+	}
 	rec := h.record(p, key)
 	rec.lastSynced, rec.lastSeen = now, now
 	if len(addrs) > 0 {
@@ -204,4 +262,46 @@ func (h *Host) syncLoop() {
 			}
 		}
 	}
+}
+
+// idleStream is a catch-up stream whose every Read must return within
+// idleTimeout. catchup.Run unblocks its reads with SetDeadline(past) when
+// it ends a session; a Read begun after that must not set a new
+// deadline, or it would wait for the peer again.
+type idleStream struct {
+	network.Stream
+	mu      sync.Mutex
+	aborted bool
+	timeout bool
+}
+
+func (s *idleStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	if !s.aborted {
+		_ = s.Stream.SetReadDeadline(time.Now().Add(idleTimeout))
+	}
+	s.mu.Unlock()
+	n, err := s.Stream.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.mu.Lock()
+		s.timeout = s.timeout || !s.aborted
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// SetDeadline is how catchup.Run aborts.
+func (s *idleStream) SetDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborted = true
+	return s.Stream.SetDeadline(t)
+}
+
+// idle reports whether a Read ended for want of anything from the peer.
+func (s *idleStream) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timeout
 }

@@ -124,9 +124,12 @@ type ImportReport struct {
 }
 
 // Import reads a bundle and ingests its ops as if they came from the
-// network. Groups this node neither belongs to nor follows are followed
-// (replicated read-only). A malformed frame stops the import with an
-// error; ops already stored stay (they are valid).
+// network. A group this node neither belongs to nor follows is followed
+// (replicated read-only) only when the bundle holds its genesis, signed
+// and valid, in the group's first frame (Export writes it there): the
+// ops of any other group are refused unread, so a bundle of empty or
+// junk frames makes this node follow nothing. A malformed frame stops
+// the import with an error; ops already stored stay (they are valid).
 func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error) {
 	var rep ImportReport
 	br := bufio.NewReader(rd)
@@ -146,6 +149,13 @@ func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error
 			return rep, fmt.Errorf("bundle: %w: unexpected %s frame", protocol.ErrMalformed, f.Type)
 		}
 		if _, err := r.Group(f.Group); errors.Is(err, ErrNoGroup) {
+			if !hasGenesis(f.Group, f.Ops) {
+				rep.Refused += len(f.Ops)
+				if len(rep.Errors) < 10 {
+					rep.Errors = append(rep.Errors, fmt.Sprintf("group %s: %d ops of a group this node does not hold, without its genesis", f.Group.Short(), len(f.Ops)))
+				}
+				continue
+			}
 			if err := r.Follow(ctx, f.Group, ""); err != nil {
 				return rep, err
 			}
@@ -171,6 +181,20 @@ func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error
 			}
 		}
 	}
+}
+
+// hasGenesis reports whether raws hold the genesis of group, valid.
+func hasGenesis(group crdt.ID, raws [][]byte) bool {
+	for _, raw := range raws {
+		if ref, err := protocol.PeekOp(raw); err != nil || ref.Seq != 1 {
+			continue // cheap: only an author's first op can be a genesis
+		}
+		op, err := protocol.DecodeOp(raw)
+		if _, ok := op.Body.(crdt.Genesis); err == nil && ok && op.ID == group {
+			return true
+		}
+	}
+	return false
 }
 
 // Follow makes this node replicate a group's board read-only. The board

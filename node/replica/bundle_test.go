@@ -1,6 +1,7 @@
 package replica_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 func TestBundleRoundTripAndHostileBundles(t *testing.T) {
@@ -55,5 +57,54 @@ func TestBundleRoundTripAndHostileBundles(t *testing.T) {
 	gi, err := b.r.Group(g)
 	if err != nil || gi.Name != "g" {
 		t.Fatalf("followed group name %q: %v", gi.Name, err)
+	}
+}
+
+// TestImportFollowsOnlyWithGenesis: a bundle of 300 empty frames (the
+// issue's 11 KB file) and one of a real group's posts without their
+// genesis make the node follow nothing; the real bundle still does.
+func TestImportFollowsOnlyWithGenesis(t *testing.T) {
+	ctx := context.Background()
+	a, b := newNode(t), newNode(t)
+	g := newGroup(t, a, "g")
+	for range 3 {
+		post(t, a, g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
+	}
+	var empty bytes.Buffer
+	empty.WriteString(replica.BundleMagic)
+	for i := range 300 {
+		f := &protocol.Frame{Type: protocol.MsgOps}
+		f.Group[0], f.Group[1] = byte(i), byte(i>>8)
+		if err := protocol.WriteFrame(&empty, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := b.r.Import(ctx, bytes.NewReader(empty.Bytes()))
+	if err != nil || len(rep.Followed) != 0 || len(b.r.Groups()) != 0 {
+		t.Fatalf("a bundle of %d bytes of empty frames: %+v %v, %d groups followed", empty.Len(), rep, err, len(b.r.Groups()))
+	}
+
+	var full bytes.Buffer
+	if _, err := a.r.Export(&full, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The same ops without the genesis (the first op of the first frame).
+	fr, err := protocol.ReadFrame(bufio.NewReader(bytes.NewReader(full.Bytes()[len(replica.BundleMagic):])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.Ops = fr.Ops[1:]
+	var noGen bytes.Buffer
+	noGen.WriteString(replica.BundleMagic)
+	if err := protocol.WriteFrame(&noGen, fr); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = b.r.Import(ctx, bytes.NewReader(noGen.Bytes()))
+	if err != nil || len(rep.Followed) != 0 || rep.New != 0 || rep.Refused != 3 || len(b.r.Groups()) != 0 {
+		t.Fatalf("a group's posts without its genesis: %+v %v", rep, err)
+	}
+	rep, err = b.r.Import(ctx, bytes.NewReader(full.Bytes()))
+	if err != nil || len(rep.Followed) != 1 || rep.New != 4 {
+		t.Fatalf("the real bundle: %+v %v", rep, err)
 	}
 }
