@@ -132,13 +132,23 @@ type InviteCode struct {
 	Secret    [32]byte
 	GroupName string
 	Addrs     []string // multiaddrs with /p2p/ suffix
+	// Members are keys of members (the issuer's node puts in up to
+	// MaxInviteMembers, admins first): the only peers to which the
+	// newcomer's node offers its join before it is admitted, so that it
+	// tells no stranger which group it is joining. The invite's issuer is
+	// always one.
+	Members []crdt.PublicKey
 }
+
+// MaxInviteMembers bounds InviteCode.Members.
+const MaxInviteMembers = 16
 
 // invitePrefix starts every code, so a pasted code is recognisable.
 const invitePrefix = "mutual1-"
 
 // EncodeInviteCode renders a code as text: invitePrefix followed by the
-// URL-safe base64 of [invite, group name, [addr...]].
+// URL-safe base64 of [invite, secret, group name, [addr...], [member...]]
+// (the members only when there are any).
 func EncodeInviteCode(c *InviteCode) (string, error) {
 	if err := checkText("group name", c.GroupName, MaxName); err != nil {
 		return "", err
@@ -152,12 +162,26 @@ func EncodeInviteCode(c *InviteCode) (string, error) {
 			return "", err
 		}
 	}
+	members := c.Members
+	if len(members) > MaxInviteMembers {
+		members = members[:MaxInviteMembers]
+	}
 	w := newWriter()
-	w.array(4)
+	if len(members) == 0 {
+		w.array(4)
+	} else {
+		w.array(5)
+	}
 	writeInvite(w, &c.Invite, true)
 	w.bin(c.Secret[:])
 	w.str(c.GroupName)
 	w.strs(addrs)
+	if len(members) > 0 {
+		w.array(len(members))
+		for _, m := range members {
+			w.bin(m[:])
+		}
+	}
 	return invitePrefix + base64.RawURLEncoding.EncodeToString(w.bytes()), nil
 }
 
@@ -182,11 +206,19 @@ func DecodeInviteCode(s string) (*InviteCode, error) {
 	}
 	c := &InviteCode{}
 	r := newReader(b)
-	r.array(4)
+	n := r.arrayRange(4, 5)
 	readInvite(r, &c.Invite)
 	r.fixed(c.Secret[:])
 	c.GroupName = r.str("group name", MaxName)
 	c.Addrs = r.strs("address", MaxInviteAddrs, MaxAddrLen)
+	if n == 5 {
+		m := r.arrayMax(MaxInviteMembers)
+		for i := 0; i < m && r.err == nil; i++ {
+			var k crdt.PublicKey
+			r.fixed(k[:])
+			c.Members = append(c.Members, k)
+		}
+	}
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("invite code: %w", err)
 	}

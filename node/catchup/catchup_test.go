@@ -106,14 +106,18 @@ func TestNewcomer(t *testing.T) {
 	rn := w.replica(n)
 	join, post := n.join(w.group, f.invite(w.group, crdt.RoleMember)), n.post(w.group, 0)
 	mustAdd(t, rn, join, post)
+	rn.Vouch(w.group, f.pub, m.pub) // the members its invite code named
 	if v, _ := rn.VersionVector(w.group); v[n.pub] != 2 {
 		t.Fatalf("newcomer's own ops are not in its vector: %v", v)
 	}
 	if rn.MayRead(w.group, m.pub) || rn.MayRead(w.group, stranger.pub) {
 		t.Fatal("a newcomer gives the group's ops to peers it does not know as members")
 	}
-	if l, err := rn.Limited(w.group, stranger.pub); err != nil || l.Own == nil || *l.Own != n.pub {
-		t.Fatalf("a newcomer should offer its own ops to any peer: %+v %v", l, err)
+	if l, err := rn.Limited(w.group, m.pub); err != nil || l.Own == nil || *l.Own != n.pub {
+		t.Fatalf("a newcomer should offer its own ops to the members its code named: %+v %v", l, err)
+	}
+	if l, err := rn.Limited(w.group, stranger.pub); err != nil || l.Own != nil {
+		t.Fatalf("a newcomer offers its own ops to a stranger: %+v %v", l, err)
 	}
 	if rf.MayRead(w.group, n.pub) {
 		t.Fatal("founder trusts an unknown newcomer")

@@ -41,8 +41,9 @@ type MemoryReplica struct {
 type memGroup struct {
 	board    *crdt.Board
 	authors  map[crdt.PublicKey]*memAuthor
-	ids      map[crdt.ID]struct{} // ops in the log or kept as evidence
-	evidence [][]byte             // forked ops
+	ids      map[crdt.ID]struct{}    // ops in the log or kept as evidence
+	evidence [][]byte                // forked ops
+	vouched  map[crdt.PublicKey]bool // a newcomer's: the members its invite code named
 }
 
 type memAuthor struct {
@@ -149,8 +150,26 @@ func (m *MemoryReplica) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	return g.board.Group.IsMember(peer)
 }
 
-// Limited implements Replica: a newcomer offers its own ops to any peer;
-// a former member gets the changes of its role.
+// Vouch records the members a newcomer's invite code named (the issuer
+// among them): the peers to which it offers its own ops.
+func (m *MemoryReplica) Vouch(group crdt.ID, members ...crdt.PublicKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	if g == nil {
+		return
+	}
+	if g.vouched == nil {
+		g.vouched = map[crdt.PublicKey]bool{}
+	}
+	for _, k := range members {
+		g.vouched[k] = true
+	}
+}
+
+// Limited implements Replica: a newcomer offers its own ops to the
+// members its invite code named (Vouch); a former member gets the
+// changes of its role.
 func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -160,7 +179,7 @@ func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, erro
 		return l, nil
 	}
 	g.board.Refresh()
-	if g.board.Group.PendingJoinOf(m.self) {
+	if g.board.Group.PendingJoinOf(m.self) && g.vouched[peer] {
 		self := m.self
 		l.Own = &self
 	}
@@ -444,6 +463,7 @@ func (m *MemoryReplica) Restart() error {
 	defer m.mu.Unlock()
 	for id, old := range m.groups {
 		g := newMemGroup(id)
+		g.vouched = old.vouched // kept with the group's record, as the node keeps it
 		m.groups[id] = g
 		var ops []decoded
 		for _, a := range old.authors {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -285,6 +286,16 @@ func (s *sim) run() error {
 			nd.joined, nd.admin, nd.issuer = true, role == crdt.RoleAdmin, iss
 			nd.comp = s.nodes[iss].comp // at the meeting, with the admin
 			nd.r.AddGroup(s.group)
+			// The invite code names the issuer and the members it knows of
+			// (up to 16, as the node does); the newcomer offers its join to
+			// those only.
+			vouched := []crdt.PublicKey{s.nodes[iss].pub}
+			for _, j := range s.joined() {
+				if len(vouched) < protocol.MaxInviteMembers && j != iss {
+					vouched = append(vouched, s.nodes[j].pub)
+				}
+			}
+			nd.r.Vouch(s.group, vouched...)
 			s.joins = append(s.joins, n)
 			_, raw := s.sign(n, nd.joinBody(s.nodes[iss].invite(s.group, role)))
 			s.logf("node %d joins via %d as %v", n, iss, role)
@@ -448,7 +459,15 @@ func (s *sim) run() error {
 		}
 		r := s.nodes[n].r
 		if h := r.Hash(s.group); h != want || r.Len(s.group) != len(s.all) {
-			return fmt.Errorf("node %d: %d of %d ops, hash %s, want %s", n, r.Len(s.group), len(s.all), h.Short(), want.Short())
+			var missing []string
+			for _, raw := range s.all {
+				if !r.holds(protocol.OpID(raw)) {
+					ref, _ := protocol.PeekOp(raw)
+					author := slices.IndexFunc(s.nodes, func(nd *simNode) bool { return nd.pub == ref.Author })
+					missing = append(missing, fmt.Sprintf("node %d's op %d", author, ref.Seq))
+				}
+			}
+			return fmt.Errorf("node %d: %d of %d ops (lacks %s), hash %s, want %s", n, r.Len(s.group), len(s.all), strings.Join(missing, ", "), h.Short(), want.Short())
 		}
 	}
 	return nil

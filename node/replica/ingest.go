@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -95,9 +96,11 @@ func (v syncView) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 }
 
 // Limited: a newcomer, whose join does not count yet, offers its own
-// ops to any peer, so that it gets in through whichever member it meets
-// first (that member's node witnesses the join); a former member gets
-// the changes of its role, so that its node learns it was removed.
+// ops to the members its invite code named (the issuer, other admins,
+// members: up to 16), so that it gets in through whichever of them it
+// meets first (that member's node witnesses the join), and tells no
+// stranger which group it is joining; a former member gets the changes
+// of its role, so that its node learns it was removed.
 func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, error) {
 	r := v.r
 	r.mu.RLock()
@@ -107,7 +110,7 @@ func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, er
 	if gs == nil {
 		return l, nil
 	}
-	if gs.newcomer(r.self) {
+	if gs.newcomer(r.self) && slices.Contains(gs.rec.Vouched, peer) {
 		self := r.self
 		l.Own = &self
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,6 +185,7 @@ func (r *Replica) Invite(ctx context.Context, group crdt.ID, o InviteOptions) (s
 		if !gs.g.IsAdmin(r.self) {
 			return nil, ErrNotAdmin
 		}
+		c.Members = vouchers(gs.g, r.self)
 		c.GroupName = gs.rec.Name
 		if gs.g.Founded {
 			c.GroupName = gs.g.Name
@@ -218,8 +220,9 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 		return nil, fmt.Errorf("%w (on %s)", ErrInviteOld, time.UnixMilli(c.Invite.Expires).UTC().Format(time.RFC3339))
 	}
 	_, err = r.doLocal(ctx, &localOp{
-		group:    c.Invite.Group,
-		newGroup: &store.GroupRecord{ID: c.Invite.Group, Name: c.GroupName, Relation: store.Member, Addrs: c.Addrs},
+		group: c.Invite.Group,
+		newGroup: &store.GroupRecord{ID: c.Invite.Group, Name: c.GroupName, Relation: store.Member, Addrs: c.Addrs,
+			Vouched: append([]crdt.PublicKey{c.Invite.Issuer}, c.Members...)},
 		build: func(gs *groupState) (crdt.Body, error) {
 			if gs.g.IsMember(r.self) {
 				return nil, ErrInviteUsed
@@ -408,4 +411,25 @@ func (r *Replica) Unrespond(ctx context.Context, group, post, response crdt.ID) 
 // member, or it has joined and waits for its first sync.
 func (gs *groupState) canWrite(self crdt.PublicKey) bool {
 	return gs.g.IsMember(self) || (gs.rec.Relation == store.Member && gs.seq > 0)
+}
+
+// vouchers returns the members an invite code names: the issuer, then
+// the other admins, then the members, most recently joined first, up to
+// protocol.MaxInviteMembers. A newcomer offers its join to these only.
+func vouchers(g *crdt.Group, issuer crdt.PublicKey) []crdt.PublicKey {
+	ms := slices.DeleteFunc(g.Members(), func(m crdt.Member) bool { return m.Role == crdt.RoleNone || m.Key == issuer })
+	slices.SortFunc(ms, func(a, b crdt.Member) int {
+		if a.Role != b.Role {
+			return int(b.Role) - int(a.Role)
+		}
+		return b.JoinedAt.Compare(a.JoinedAt)
+	})
+	out := []crdt.PublicKey{issuer}
+	for _, m := range ms {
+		if len(out) == protocol.MaxInviteMembers {
+			break
+		}
+		out = append(out, m.Key)
+	}
+	return out
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/ed25519"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/catchup"
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/protocol"
 )
@@ -322,4 +325,61 @@ func (c *testClock) add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// recordingConn records what is written to it.
+type recordingConn struct {
+	net.Conn
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (c *recordingConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	c.out.Write(b)
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// A newcomer offers its join only to the members its invite code names:
+// a stranger it meets (mDNS at the meeting) learns nothing of the group
+// it is joining, and a named member admits it.
+func TestNewcomerTellsStrangersNothing(t *testing.T) {
+	ctx := context.Background()
+	a, b, n, stranger := newNode(t), newNode(t), newNode(t), newNode(t)
+	g := members(t, a, b)
+	code, c, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(c.Members, b.r.Self()) || c.Members[0] != a.r.Self() {
+		t.Fatalf("the code names %d members, not the issuer first and b", len(c.Members))
+	}
+	if _, err := n.r.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p1, p2 := net.Pipe()
+	rec := &recordingConn{Conn: p1}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := catchup.Run(sctx, rec, n.r.Sync(), stranger.r.Self(), true)
+		p1.Close()
+		errc <- err
+	}()
+	catchup.Run(sctx, p2, stranger.r.Sync(), n.r.Self(), false)
+	p2.Close()
+	<-errc
+	if bytes.Contains(rec.out.Bytes(), g[:]) {
+		t.Fatal("the newcomer sent the group's ID to a stranger")
+	}
+	if rec.out.Len() == 0 {
+		t.Fatal("the session sent nothing at all: the test saw no session")
+	}
+	syncPair(t, n, b)
+	syncPair(t, n, b)
+	if !b.r.IsMember(g, n.r.Self()) {
+		t.Fatal("a member the code named did not admit the newcomer")
+	}
 }

@@ -21,6 +21,9 @@ type GroupRecord struct {
 	Name     string
 	Relation Relation
 	Addrs    []string // where the inviter could be reached, from the invite code
+	// Vouched are the members named by the invite code (and its issuer):
+	// the peers to which this node, a newcomer, offers its join.
+	Vouched []crdt.PublicKey
 }
 
 type groupWire struct {
@@ -29,10 +32,15 @@ type groupWire struct {
 	Name     string
 	Relation uint8
 	Addrs    []string
+	Vouched  [][]byte
 }
 
 func encodeGroup(g *GroupRecord) []byte {
-	b, _ := msgpack.Marshal(&groupWire{ID: g.ID[:], Name: g.Name, Relation: uint8(g.Relation), Addrs: g.Addrs})
+	w := groupWire{ID: g.ID[:], Name: g.Name, Relation: uint8(g.Relation), Addrs: g.Addrs}
+	for _, k := range g.Vouched {
+		w.Vouched = append(w.Vouched, k[:])
+	}
+	b, _ := msgpack.Marshal(&w)
 	return b
 }
 
@@ -44,5 +52,10 @@ func decodeGroup(b []byte) (GroupRecord, error) {
 	}
 	copy(g.ID[:], w.ID)
 	g.Name, g.Relation, g.Addrs = w.Name, Relation(w.Relation), w.Addrs
+	for _, k := range w.Vouched {
+		var pk crdt.PublicKey
+		copy(pk[:], k)
+		g.Vouched = append(g.Vouched, pk)
+	}
 	return g, nil
 }

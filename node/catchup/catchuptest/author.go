@@ -86,7 +86,7 @@ func (a *Author) Invite(group crdt.ID, role crdt.Role) *protocol.InviteCode {
 	in := crdt.Invite{Group: group, Role: role, Expires: Now + 7*86_400_000}
 	copy(in.Key[:], ed25519.NewKeyFromSeed(secret[:]).Public().(ed25519.PublicKey))
 	protocol.SignInvite(&in, a.Key)
-	return &protocol.InviteCode{Invite: in, Secret: secret, GroupName: "coats"}
+	return &protocol.InviteCode{Invite: in, Secret: secret, GroupName: "coats", Members: []crdt.PublicKey{a.Pub}}
 }
 
 // Join signs the author's join to group with the invite of code, and

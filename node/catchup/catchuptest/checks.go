@@ -534,6 +534,7 @@ func testNewcomer(t *testing.T, fa Factory) {
 	fx := newFixture()
 	n := NewAuthor(5)
 	code := fx.f.Invite(fx.group, crdt.RoleMember)
+	code.Members = append(code.Members, fx.m.Pub) // the founder's node names its members
 	r := fa.Newcomer(t, n.Key, code)
 	wantVector(t, r, fx.group, map[crdt.PublicKey]uint64{n.Pub: 1}, "a newcomer")
 	own := opsAfter(t, r, fx.group, n.Pub, 0)
@@ -545,13 +546,21 @@ func testNewcomer(t *testing.T, fa Factory) {
 		t.Fatalf("the newcomer's op 1 is %T (seq %d), want its join with the invite", op.Body, op.Seq)
 	}
 	// Until its join counts, a newcomer offers its own ops — and only
-	// those — to any peer: whichever member it meets first may witness
-	// the join.
+	// those — to the members its invite code named: whichever of them it
+	// meets first may witness the join. A stranger gets nothing, not even
+	// the group's ID.
 	for _, k := range []*Author{fx.f, fx.m, fx.s} {
 		if r.MayRead(fx.group, k.Pub) {
 			t.Errorf("the newcomer gives the whole group to %x", k.Pub[:3])
 		}
-		if l, err := r.Limited(fx.group, k.Pub); err != nil || l.Own == nil || *l.Own != n.Pub {
+		l, err := r.Limited(fx.group, k.Pub)
+		if k == fx.s {
+			if err != nil || l.Own != nil {
+				t.Errorf("the newcomer offers its own ops to a stranger: %+v %v", l, err)
+			}
+			continue
+		}
+		if err != nil || l.Own == nil || *l.Own != n.Pub {
 			t.Errorf("the newcomer does not offer its own ops to %x: %+v %v", k.Pub[:3], l, err)
 		}
 	}
@@ -560,8 +569,11 @@ func testNewcomer(t *testing.T, fa Factory) {
 	wantVector(t, r, fx.group, map[crdt.PublicKey]uint64{fx.f.Pub: 1, n.Pub: 1}, "the newcomer after the genesis")
 	admitM := fx.f.Admit(fx.group, fx.mJoin)
 	wantIngest(t, r, 2, "a member's join and its witness", fx.mJoin, admitM)
-	if l, _ := r.Limited(fx.group, fx.s.Pub); l.Own == nil || r.MayRead(fx.group, fx.s.Pub) {
+	if l, _ := r.Limited(fx.group, fx.m.Pub); l.Own == nil || r.MayRead(fx.group, fx.s.Pub) {
 		t.Error("the newcomer stopped offering its join before it counts, or gives a stranger the group")
+	}
+	if l, _ := r.Limited(fx.group, fx.s.Pub); l.Own != nil {
+		t.Error("the newcomer offers its join to a stranger")
 	}
 	// The member witnesses the newcomer's join: the newcomer is in, and
 	// shares with members only.

@@ -44,6 +44,7 @@ func Memory() Factory {
 			if err := r.Add(raw); err != nil {
 				t.Fatalf("memory replica: add own join: %v", err)
 			}
+			r.Vouch(in.Group, append([]crdt.PublicKey{in.Issuer}, code.Members...)...)
 			return MemoryNode(r)
 		},
 	}

@@ -168,8 +168,9 @@ func testSyncGap(t *testing.T, a, b Factory) {
 }
 
 // A newcomer (of kind b) invited by the founder meets a member (of kind
-// b), the founder being away. Its join does not count yet, so it offers
-// its group to any peer: the member's node stores the join (the
+// b) the invite code named, the founder being away. Its join does not
+// count yet, so it offers its own ops to the members the code named: the
+// member's node stores the join (the
 // invite's issuer is known there) and the member witnesses it; at the
 // next session the member shares the board. Then the founder (of kind
 // a) meets both.
@@ -180,7 +181,9 @@ func testSyncNewcomer(t *testing.T, a, b Factory) {
 	ingest(t, rm, mPosts...)
 
 	n := NewAuthor(5)
-	rn := b.Newcomer(t, n.Key, fx.f.Invite(fx.group, crdt.RoleMember))
+	code := fx.f.Invite(fx.group, crdt.RoleMember)
+	code.Members = append(code.Members, fx.m.Pub)
+	rn := b.Newcomer(t, n.Key, code)
 	join := opsAfter(t, rn, fx.group, n.Pub, 0)
 	if rm.MayRead(fx.group, n.Pub) {
 		t.Fatal("a member's node trusts a newcomer it has not met")
