@@ -21,8 +21,12 @@ import (
 // on: every 201 is on disk. Concurrent clients share fsyncs through the
 // replica's group commit.
 func BenchmarkCreatePost(b *testing.B) {
-	for _, clients := range []int{1, 16} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, c := range []struct {
+		clients int
+		contact string // sealed into a blob when set
+	}{{1, ""}, {1, `,"contact":"555-0101","location":"12 Elm St"`}, {16, ""}, {16, `,"contact":"555-0101","location":"12 Elm St"`}} {
+		clients, extra := c.clients, c.contact
+		b.Run(fmt.Sprintf("clients=%d/sealed=%v", clients, c.contact != ""), func(b *testing.B) {
 			st, err := store.Open(b.TempDir(), store.Config{})
 			if err != nil {
 				b.Fatal(err)
@@ -56,7 +60,7 @@ func BenchmarkCreatePost(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						body := fmt.Sprintf(`{"kind":"need","title":"Winter coats %d","category":"clothing","quantity":4,"contact":"555-0101"}`, i)
+						body := fmt.Sprintf(`{"kind":"need","title":"Winter coats %d","category":"clothing","quantity":4%s}`, i, extra)
 						resp, err := hc.Post(srv.URL+"/api/v1/posts", "application/json", strings.NewReader(body))
 						if err != nil {
 							b.Error(err)
