@@ -19,7 +19,9 @@ import (
 //     evidence, and the author's ops from there on stop counting. An op
 //     whose Prev is not the op held before it, or that the op held after
 //     it does not name, is a fork too (a "break").
-//  3. store:  into the author's log, with its indexes.
+//  3. store:  into the author's log, with its indexes; its sealed blob
+//     (on a member's node, unless its post is erased) into the batch's
+//     blobs, which the commit fsyncs to the vault before Badger.
 //  4. count:  the membership takes the op, if it is one. Then settle:
 //     if the membership is unchanged, the op is merged into its post;
 //     if it changed (a membership op, a fork), every op whose standing
