@@ -224,7 +224,7 @@ func TestEraseLeavesNoByteOfTheBlob(t *testing.T) {
 // erases them; an open post keeps them.
 func TestRetentionErasesSettledPosts(t *testing.T) {
 	ctx := context.Background()
-	clock := &testClock{t: time.Now()}
+	clock := &wallClock{t: time.Now()}
 	_, key, _ := ed25519.GenerateKey(nil)
 	a := open(t, t.TempDir(), key, replica.Config{Now: clock.Now})
 	defer a.close()
@@ -235,11 +235,11 @@ func TestRetentionErasesSettledPosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	blob, _, _ := a.st.Blob(done.ID)
-	clock.add(13 * 24 * time.Hour)
+	clock.set(clock.Now().Add(13 * 24 * time.Hour))
 	if n, err := a.r.SweepErasure(); err != nil || n != 0 {
 		t.Fatalf("after 13 days: %d erased, %v", n, err)
 	}
-	clock.add(2 * 24 * time.Hour)
+	clock.set(clock.Now().Add(2 * 24 * time.Hour))
 	if n, err := a.r.SweepErasure(); err != nil || n != 1 {
 		t.Fatalf("after 15 days: %d erased, %v", n, err)
 	}
@@ -260,7 +260,7 @@ func TestRetentionErasesSettledPosts(t *testing.T) {
 	if _, err := a.r.SetStatus(ctx, g, open.ID, crdt.Withdrawn); err != nil {
 		t.Fatal(err)
 	}
-	clock.add(25 * time.Hour)
+	clock.set(clock.Now().Add(25 * time.Hour))
 	if n, err := a.r.SweepErasure(); err != nil || n != 1 {
 		t.Fatalf("a day after with a day's retention: %d erased, %v", n, err)
 	}
@@ -308,23 +308,6 @@ func postOpIDs(t *testing.T, n *node, g, post crdt.ID) []crdt.ID {
 		out = append(out, protocol.OpID(raw))
 	}
 	return out
-}
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // recordingConn records what is written to it.

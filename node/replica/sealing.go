@@ -129,8 +129,8 @@ func (r *Replica) sealFields(gs *groupState, f *crdt.Fields, sum *crdt.ID, set c
 // copy when it has any. A field whose blob this node lacks (erased, or
 // never received) or cannot open (a key not shared with it) reads "".
 func (r *Replica) Reveal(p *crdt.Post) *crdt.Post {
-	if p == nil || (p.Location.S.Op.IsZero() && p.Contact.S.Op.IsZero()) {
-		return p
+	if p == nil || !r.hasBlob(p.Location.S.Op) && !r.hasBlob(p.Contact.S.Op) {
+		return p // nothing to open: no copy (most posts, on every board read)
 	}
 	c := p.Clone()
 	c.Location.V, c.Contact.V = "", ""
@@ -169,6 +169,12 @@ func (r *Replica) Reveal(p *crdt.Post) *crdt.Post {
 		c.Contact.V = v.Contact
 	}
 	return c
+}
+
+// hasBlob reports whether op's blob can be had: opened before, or in
+// the vault.
+func (r *Replica) hasBlob(op crdt.ID) bool {
+	return !op.IsZero() && (r.revealed.Contains(op) || r.st.HasBlob(op))
 }
 
 // witnessShares returns the bodies that share every key this node holds
