@@ -576,20 +576,8 @@ func (v *Vault) Put(blobs []Blob) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if _, err := v.f.WriteAt(buf, end); err != nil {
-		// Take the partial records back, so the next Put appends after
-		// whole ones; if even that fails, the file is not to be trusted.
-		if terr := v.f.Truncate(end); terr != nil {
-			v.fail(terr)
-		}
-		return fmt.Errorf("vault: %w", err)
-	}
-	if err := fdatasync(v.f); err != nil {
-		// After a failed fsync the kernel may have dropped the dirty
-		// pages: what is on disk is unknown until the file is opened
-		// and scanned again.
-		v.fail(err)
-		return fmt.Errorf("vault: %w", err)
+	if err := v.appendSynced(buf, end); err != nil {
+		return err
 	}
 	v.mu.Lock()
 	for id, e := range added {
@@ -639,6 +627,27 @@ func (v *Vault) Erased(op crdt.ID) bool {
 	return v.idx[op].erased
 }
 
+// appendSynced writes buf at end, the end of the file, and fdatasyncs.
+// The caller holds wmu.
+func (v *Vault) appendSynced(buf []byte, end int64) error {
+	if _, err := v.f.WriteAt(buf, end); err != nil {
+		// Take the partial records back, so the next write appends after
+		// whole ones; if even that fails, the file is not to be trusted.
+		if terr := v.f.Truncate(end); terr != nil {
+			v.fail(terr)
+		}
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := fdatasync(v.f); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages: what is on disk is unknown until the file is opened
+		// and scanned again.
+		v.fail(err)
+		return fmt.Errorf("vault: %w", err)
+	}
+	return nil
+}
+
 // Erase erases the blobs of ops: when it returns nil, no byte of them is
 // left in the file. It appends a tombstone per op and fdatasyncs (the
 // erasure is now durable), then overwrites each record's data in place
@@ -671,15 +680,8 @@ func (v *Vault) Erase(ops []crdt.ID) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	if _, err := v.f.WriteAt(buf, end); err != nil {
-		if terr := v.f.Truncate(end); terr != nil {
-			v.fail(terr)
-		}
-		return fmt.Errorf("vault: %w", err)
-	}
-	if err := fdatasync(v.f); err != nil {
-		v.fail(err)
-		return fmt.Errorf("vault: %w", err)
+	if err := v.appendSynced(buf, end); err != nil {
+		return err
 	}
 	// From here the ops are erased: readers see so before any byte of
 	// their records changes (Get holds the read lock across its read).
