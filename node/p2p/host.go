@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -48,6 +49,7 @@ type Host struct {
 	disc io.Closer // mDNS, or nil
 	evs  event.Subscription
 	file *peerFile
+	bw   *metrics.BandwidthCounter // bytes on libp2p streams, by protocol
 
 	// ctx is cancelled by Close; every goroutine the host starts watches it.
 	ctx    context.Context
@@ -127,7 +129,8 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	if len(listen) == 0 {
 		listen = defaultListen()
 	}
-	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate); err != nil {
+	h.bw = metrics.NewBandwidthCounter()
+	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate, h.bw); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -184,7 +187,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 // yamux, resource limits sized for a group's few dozen laptops plus
 // strangers on the same network, and a connection manager that trims
 // well before those limits.
-func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList) (host.Host, error) {
+func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList, bw metrics.Reporter) (host.Host, error) {
 	const (
 		memory = 256 << 20
 		fds    = 1024
@@ -221,6 +224,7 @@ func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList) (host.Ho
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(gate),
 		libp2p.DisableMetrics(),
+		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent("mutual"),
 	)
 	if err != nil {
@@ -280,9 +284,38 @@ func (h *Host) Close() error {
 		errs = append(errs, h.savePeers())
 		errs = append(errs, h.host.Close())
 		h.closeErr = errors.Join(errs...)
-		h.log.Info("p2p host stopped")
+		t := h.Traffic()
+		h.log.Info("p2p host stopped", "gossip_in", t.GossipIn, "gossip_out", t.GossipOut, "sync_in", t.SyncIn, "sync_out", t.SyncOut, "other_in", t.OtherIn, "other_out", t.OtherOut)
 	})
 	return h.closeErr
+}
+
+// Traffic counts the bytes written to and read from libp2p streams
+// since the host started, by protocol: the payload of streams, below
+// which Noise and yamux add their framing.
+type Traffic struct {
+	GossipIn, GossipOut int64 // GossipSub
+	SyncIn, SyncOut     int64 // catch-up
+	OtherIn, OtherOut   int64 // identify, ping and the rest
+}
+
+// Traffic returns the bytes on the host's streams so far.
+func (h *Host) Traffic() Traffic {
+	var t Traffic
+	for proto, st := range h.bw.GetBandwidthByProtocol() {
+		switch {
+		case slices.Contains(gossipProtocols, proto):
+			t.GossipIn += int64(st.TotalIn)
+			t.GossipOut += int64(st.TotalOut)
+		case proto == protocol.SyncProtocol:
+			t.SyncIn += int64(st.TotalIn)
+			t.SyncOut += int64(st.TotalOut)
+		default:
+			t.OtherIn += int64(st.TotalIn)
+			t.OtherOut += int64(st.TotalOut)
+		}
+	}
+	return t
 }
 
 // ID returns the host's peer ID.
