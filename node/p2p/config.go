@@ -50,6 +50,10 @@ const (
 	// afterMesh is when, after a connection, a second catch-up session
 	// runs: by then the GossipSub mesh has formed (one heartbeat).
 	afterMesh = 3 * time.Second
+	// gapWait is how long a gap in an author's log that a peer's gossip
+	// came past may stay open before a catch-up session with the peer
+	// mends it (see Host.mendGap).
+	gapWait = 500 * time.Millisecond
 	// spreadDelay is how soon after a catch-up that brought new ops the
 	// node syncs with its other peers (see Host.spread).
 	spreadDelay = 200 * time.Millisecond
