@@ -401,7 +401,8 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 		judged = append(judged, raw)
 	}
 	if len(judged) > 0 {
-		if _, err := h.r.Ingest(ctx, judged); err != nil {
+		n, err := h.r.Ingest(ctx, judged)
+		if err != nil {
 			if errors.Is(err, catchup.ErrRejected) {
 				h.spawn(func() { h.punish(from, "invalid op in a frame", err) })
 				return pubsub.ValidationReject
@@ -409,6 +410,7 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 			h.log.Debug("gossiped frame not stored", "group", group.Short(), "remote", from, "err", err)
 			return pubsub.ValidationIgnore
 		}
+		h.framedOps.Add(int64(n))
 	}
 	v, err := h.r.VersionVector(group)
 	if err != nil {

@@ -39,17 +39,17 @@ import (
 
 // Host is a running libp2p node replicating a catchup.Replica.
 type Host struct {
-	cfg  Config
-	log  *slog.Logger
-	r    catchup.Replica
-	host host.Host
-	ps   *pubsub.PubSub
-	mesh *meshTracer
-	gate *denyList
-	disc io.Closer // mDNS, or nil
-	evs  event.Subscription
-	file *peerFile
-	bw   *metrics.BandwidthCounter // bytes on libp2p streams, by protocol
+	cfg     Config
+	log     *slog.Logger
+	r       catchup.Replica
+	host    host.Host
+	ps      *pubsub.PubSub
+	mesh    *meshTracer
+	gate    *denyList
+	disc    io.Closer // mDNS, or nil
+	evs     event.Subscription
+	file    *peerFile
+	traffic *trafficCounter // bytes on libp2p streams, by protocol
 
 	// ctx is cancelled by Close; every goroutine the host starts watches it.
 	ctx    context.Context
@@ -76,6 +76,7 @@ type Host struct {
 	scores       atomic.Pointer[map[peer.ID]float64] // GossipSub scores (score.go)
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
+	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -131,8 +132,8 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	if len(listen) == 0 {
 		listen = defaultListen()
 	}
-	h.bw = metrics.NewBandwidthCounter()
-	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate, h.bw); err != nil {
+	h.traffic = &trafficCounter{}
+	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate, h.traffic); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -290,34 +291,6 @@ func (h *Host) Close() error {
 		h.log.Info("p2p host stopped", "gossip_in", t.GossipIn, "gossip_out", t.GossipOut, "sync_in", t.SyncIn, "sync_out", t.SyncOut, "other_in", t.OtherIn, "other_out", t.OtherOut)
 	})
 	return h.closeErr
-}
-
-// Traffic counts the bytes written to and read from libp2p streams
-// since the host started, by protocol: the payload of streams, below
-// which Noise and yamux add their framing.
-type Traffic struct {
-	GossipIn, GossipOut int64 // GossipSub
-	SyncIn, SyncOut     int64 // catch-up
-	OtherIn, OtherOut   int64 // identify, ping and the rest
-}
-
-// Traffic returns the bytes on the host's streams so far.
-func (h *Host) Traffic() Traffic {
-	var t Traffic
-	for proto, st := range h.bw.GetBandwidthByProtocol() {
-		switch {
-		case slices.Contains(gossipProtocols, proto):
-			t.GossipIn += int64(st.TotalIn)
-			t.GossipOut += int64(st.TotalOut)
-		case proto == protocol.SyncProtocol:
-			t.SyncIn += int64(st.TotalIn)
-			t.SyncOut += int64(st.TotalOut)
-		default:
-			t.OtherIn += int64(st.TotalIn)
-			t.OtherOut += int64(st.TotalOut)
-		}
-	}
-	return t
 }
 
 // ID returns the host's peer ID.
