@@ -63,6 +63,9 @@ const (
 	rememberMax = 128
 	// forgetAfter drops a remembered peer not seen for that long.
 	forgetAfter = 60 * 24 * time.Hour
+	// idontwantThreshold is the size from which a gossip message is
+	// announced with IDONTWANT (see gossipParams).
+	idontwantThreshold = 128
 	// gossip queue sizes: GossipSub's default of 32 drops live messages
 	// under a burst (see docs/operations.md).
 	outboundQueue = 4096

@@ -50,6 +50,7 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 	return pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
 		pubsub.WithFloodPublish(false),
+		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(opID),
@@ -62,6 +63,26 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithRawTracer(h.mesh),
 		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
 	)
+}
+
+// gossipParams are GossipSub's defaults but for IDONTWANT, which a
+// node sends its other mesh peers as soon as a message arrives, before
+// validating it (v1.2): a peer that gets it before it has validated the
+// same message itself does not forward it. By default only messages of
+// 1 KB or more are announced, so a single post's op (about 500 bytes)
+// came to each member of a group whose nodes all meet from every one of
+// them (two copies in three nodes, BenchmarkGossipWire). An IDONTWANT
+// costs about 60 bytes on the wire; every message of ours is an op or
+// more (over 150 bytes).
+//
+// The mesh degrees stay the defaults (D 6, Dlo 5, Dhi 12): a group of a
+// handful of nodes has every node in the mesh, which is what keeps live
+// delivery one hop and within milliseconds; duplicates are cut by
+// IDONTWANT instead of fewer links.
+func gossipParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.IDontWantMessageThreshold = idontwantThreshold
+	return p
 }
 
 // gossipProtocols are the GossipSub versions spoken, newest first.
@@ -447,14 +468,16 @@ func (h *Host) unknownAuthor(group crdt.ID, op *crdt.Op) bool {
 }
 
 // mendGap arranges a catch-up session with the peer that sent op when op
-// came past a gap in its author's log here and the gap is still there
-// gapWait later: gossip lost the ops between (queues full, a mesh not
-// formed yet), and waiting for the periodic session would leave the board
-// without them for up to half a minute. Not at once: under a burst,
-// pubsub validates messages concurrently, so an op often lands a moment
-// before the one ahead of it, and a session started then would bring
-// again, by catch-up, ops that gossip is delivering (it did, for every
-// op of the burst benchmark: twice the bytes). A session already running
+// came past a gap in its author's log here and gossip stops filling the
+// gap: gossip lost the ops between (queues full, a mesh not formed yet),
+// and waiting for the periodic session would leave the board without
+// them for up to half a minute. Not at once: under a burst, pubsub
+// validates messages concurrently, so an op often lands a moment before
+// the one ahead of it, and a session started then brings again, by
+// catch-up, every op after the gap that gossip is delivering (it did, for
+// every op of the burst benchmark: twice the bytes). So checkGaps looks
+// every gapWait and syncs once the gap is still open and its author's
+// log here did not grow since the last look. A session already running
 // with the peer is enough.
 func (h *Host) mendGap(group crdt.ID, op *crdt.Op, from peer.ID) {
 	if op.Seq <= 1 {
@@ -469,10 +492,15 @@ func (h *Host) mendGap(group crdt.ID, op *crdt.Op, from peer.ID) {
 	m := h.gaps[from]
 	first := m == nil
 	if first {
-		m = map[gapKey]uint64{}
+		m = map[gapKey]gap{}
 		h.gaps[from] = m
 	}
-	m[k] = max(m[k], op.Seq)
+	g, ok := m[k]
+	if !ok {
+		g.held = v[op.Author]
+	}
+	g.end = max(g.end, op.Seq)
+	m[k] = g
 	h.mu.Unlock()
 	if first && !h.spawn(func() { h.checkGaps(from) }) {
 		h.mu.Lock()
@@ -487,21 +515,45 @@ type gapKey struct {
 	a crdt.PublicKey
 }
 
-// checkGaps waits gapWait, then starts a catch-up session with p if a
-// gap that p's ops came past is still open: this node holds the op at
-// the gap's far end but not every op before it.
+// gap is a gap in an author's log that a peer's gossip came past.
+type gap struct {
+	end  uint64 // the highest seq received past the gap
+	held uint64 // the author's contiguous seq here at the last look
+}
+
+// checkGaps looks at the gaps p's gossip came past every gapWait, until
+// they are all closed or one stops closing: then it starts a catch-up
+// session with p.
 func (h *Host) checkGaps(p peer.ID) {
-	ok := h.sleep(gapWait)
-	h.mu.Lock()
-	m := h.gaps[p]
-	delete(h.gaps, p)
-	h.mu.Unlock()
-	if !ok {
-		return
-	}
-	for k, seq := range m {
-		if v, err := h.r.VersionVector(k.g); err == nil && v[k.a] < seq {
+	for {
+		ok := h.sleep(gapWait)
+		h.mu.Lock()
+		m := h.gaps[p]
+		if !ok {
+			delete(h.gaps, p)
+			h.mu.Unlock()
+			return
+		}
+		stuck := false
+		for k, g := range m {
+			v, err := h.r.VersionVector(k.g)
+			switch {
+			case err != nil || v[k.a] >= g.end:
+				delete(m, k) // closed
+			case v[k.a] == g.held:
+				stuck = true
+			default:
+				m[k] = gap{end: g.end, held: v[k.a]} // closing
+			}
+		}
+		if stuck || len(m) == 0 {
+			delete(h.gaps, p)
+		}
+		h.mu.Unlock()
+		if stuck {
 			h.syncBackground(p, "gap")
+		}
+		if stuck || len(m) == 0 {
 			return
 		}
 	}

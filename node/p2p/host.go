@@ -60,15 +60,15 @@ type Host struct {
 	closed        bool
 	peers         map[peer.ID]*peerRecord
 	topics        map[crdt.ID]*groupTopic
-	byTopic       sync.Map                      // topic name → group ID, of the topics joined
-	pendingTopics map[crdt.ID]bool              // groups to join once their topic is known
-	sessions      map[peer.ID]*slot             // one outbound catch-up session per peer at a time
-	inbound       map[peer.ID]int               // catch-up sessions each peer has open here (maxInbound)
-	wake          map[peer.ID]chan struct{}     // pokes the dialler of a kept peer when it disconnects
-	dialled       map[peer.ID]bool              // peers with a dialler (kept: Config.Peers and the peer file)
-	dialling      map[peer.ID]*slot             // one direct dial per peer at a time (dialDirect)
-	gaps          map[peer.ID]map[gapKey]uint64 // gaps a peer's gossip came past, to check (mendGap)
-	spreading     bool                          // a spread is scheduled
+	byTopic       sync.Map                   // topic name → group ID, of the topics joined
+	pendingTopics map[crdt.ID]bool           // groups to join once their topic is known
+	sessions      map[peer.ID]*slot          // one outbound catch-up session per peer at a time
+	inbound       map[peer.ID]int            // catch-up sessions each peer has open here (maxInbound)
+	wake          map[peer.ID]chan struct{}  // pokes the dialler of a kept peer when it disconnects
+	dialled       map[peer.ID]bool           // peers with a dialler (kept: Config.Peers and the peer file)
+	dialling      map[peer.ID]*slot          // one direct dial per peer at a time (dialDirect)
+	gaps          map[peer.ID]map[gapKey]gap // gaps a peer's gossip came past, to check (mendGap)
+	spreading     bool                       // a spread is scheduled
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
@@ -126,7 +126,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		wake:          map[peer.ID]chan struct{}{},
 		dialled:       map[peer.ID]bool{},
 		dialling:      map[peer.ID]*slot{},
-		gaps:          map[peer.ID]map[gapKey]uint64{},
+		gaps:          map[peer.ID]map[gapKey]gap{},
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {
