@@ -40,14 +40,18 @@ import (
 //   - rss-MB-A, -B, -C: peak RSS (VmHWM) of each process.
 //
 // Run: go test -run '^$' -bench Burst3 -benchtime 1x -timeout 20m ./cmd/mutual
-// MUTUAL_BURST_POSTS changes the number of posts.
+// MUTUAL_BURST_POSTS changes the number of posts; MUTUAL_BENCH_BIN runs
+// another build of mutual (e.g. main's, to compare).
 func BenchmarkBurst3(b *testing.B) {
 	n := 10000
 	if s := os.Getenv("MUTUAL_BURST_POSTS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
 	b.StopTimer()
-	bin := binaryB(b)
+	bin := os.Getenv("MUTUAL_BENCH_BIN") // another build to compare with
+	if bin == "" {
+		bin = binaryB(b)
+	}
 	for i := 0; i < b.N; i++ {
 		runBurst(b, bin, n)
 	}

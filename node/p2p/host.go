@@ -337,15 +337,11 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 
 // dialDirect dials p directly, unless a direct connection to p exists
 // already, one dial of p at a time. A second connection to a peer is not
-// harmless: when one of the two closes, GossipSub (v0.19.0,
-// handleDeadPeers) forgets the peer's subscriptions and reopens only its
-// own stream, which does not make the peer announce them again; the peer
-// then stays out of this host's topic peers, mesh and gossip for as long
-// as it stays connected, and gets this host's ops only by catch-up. Calls
-// for each address of an invite at once (node.onGroup) made two
-// connections, TCP and QUIC; in about one three-node setup in 15 (node's
-// TestRelayLatency) one of them closed, and the inviter never sent the
-// newcomer an op by gossip again.
+// harmless: when one of the two closes, GossipSub forgets the peer's
+// subscriptions (see repair.go). Calls for each address of an invite at
+// once (node.onGroup) made two connections, TCP and QUIC; in about one
+// three-node setup in 15 (node's TestRelayLatency) one of them closed,
+// and the inviter never sent the newcomer an op by gossip again.
 func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
 	sl := h.take(h.dialling, ai.ID)
 	defer h.release(h.dialling, ai.ID, sl)
