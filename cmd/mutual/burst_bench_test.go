@@ -24,7 +24,8 @@ import (
 // BenchmarkBurst3 is the 3-node burst of issue 12: three `mutual serve`
 // processes on loopback (TCP only, so that every byte between them goes
 // through a socket `ss` can count), one group (A its admin, B and C
-// members by invite), its mesh formed; then 16 concurrent clients make
+// members by invite; C dials B as well, so all three meet), its mesh
+// formed; then 16 concurrent clients make
 // 10,000 posts of ~300 bytes of content through A's API. It reports:
 //
 //   - converge-s: from the first POST until A has answered all of them
@@ -84,7 +85,18 @@ func runBurst(b *testing.B, bin string, n int) {
 	run(dB, "join", inv.Code, "--json")
 	run(dC, "join", inv.Code, "--json")
 	bn := startBurstNode(b, bin, dB)
-	cn := startBurstNode(b, bin, dC)
+	// B and C dial A (the invite's addresses); C dials B too, unless
+	// MUTUAL_BURST_STAR is set: a meeting's laptops all meet (mDNS), and
+	// in a full mesh each node may get an op from either other.
+	var extra []string
+	if os.Getenv("MUTUAL_BURST_STAR") == "" {
+		var ni struct{ Addrs []string }
+		if err := fetchJSON(bn.base+"/api/v1/node", &ni); err != nil || len(ni.Addrs) == 0 {
+			b.Fatalf("B's addresses: %v %v", ni.Addrs, err)
+		}
+		extra = append(extra, "--peer", ni.Addrs[0])
+	}
+	cn := startBurstNode(b, bin, dC, extra...)
 	nodes := []*burstNode{a, bn, cn}
 
 	// The mesh has formed when three probe posts in a row reach B and C
@@ -215,12 +227,12 @@ type burstNode struct {
 
 var burstNames = map[int]string{0: "A", 1: "B", 2: "C"}
 
-func startBurstNode(b *testing.B, bin, data string) *burstNode {
+func startBurstNode(b *testing.B, bin, data string, extra ...string) *burstNode {
 	nd := &burstNode{data: data}
 	nd.name = burstNames[burstCount]
 	burstCount = (burstCount + 1) % 3
 	os.Remove(filepath.Join(data, "api.addr"))
-	nd.cmd = exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns")
+	nd.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"}, extra...)...)
 	nd.cmd.SysProcAttr = dieWithTest()
 	nd.cmd.Stdout, nd.cmd.Stderr = &nd.logs, &nd.logs
 	if err := nd.cmd.Start(); err != nil {
@@ -269,6 +281,15 @@ func (nd *burstNode) postIDs() (map[string]bool, error) {
 		out[p.ID] = true
 	}
 	return out, nil
+}
+
+func fetchJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 type sockBytes struct{ sent, recv int64 }
