@@ -267,6 +267,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Meeting: meeting,
 		Logger:  log,
 		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		Rename:  l.SetName,
 	})
 	defer api.Close()
 	n.API = api

@@ -103,6 +103,10 @@ type Config struct {
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
 	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// Rename, if set, renames the node (PATCH /api/v1/node): Node
+	// reports the new name from then on, and the next genesis or join op
+	// carries it. Nil: the API refuses a rename.
+	Rename func(name string) error
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -256,6 +260,7 @@ func (s *Server) unsubscribe() {
 
 func (s *Server) routes() {
 	s.handle("GET /api/v1/node", s.getNode)
+	s.handle("PATCH /api/v1/node", s.renameNode)
 	s.handle("GET /api/v1/session", s.getSession)
 	s.handle("POST /api/v1/session", s.setSession)
 	s.handle("GET /api/v1/peers", s.getPeers)

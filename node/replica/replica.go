@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -97,6 +98,8 @@ type Replica struct {
 	box      *ecdh.PrivateKey // this node's key for receiving group keys (sealing.go)
 	boxPub   crdt.BoxKey
 	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
+
+	name atomic.Pointer[string] // SetName's, else cfg.Name (name.go)
 }
 
 type groupState struct {
