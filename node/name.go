@@ -1,15 +1,21 @@
 package node
 
-// SetName renames the node: in node.json, for the next start, and in the
-// running replica, for the next genesis or join op. The HTTP API allows
-// it only before the node is in a group (see httpapi.Config.Rename).
-func (l *Local) SetName(name string) error {
+// Name returns the node's display name.
+func (l *Local) Name() string {
+	if n := l.name.Load(); n != nil {
+		return *n
+	}
+	return l.ID.Name
+}
+
+// Rename sets the node's display name: in the data dir, and in the ops it
+// signs from now on (a genesis, a join). The HTTP API allows it only
+// while the node is in no group.
+func (l *Local) Rename(name string) error {
 	if err := writeConfig(l.Dir, name); err != nil {
 		return err
 	}
 	l.Replica.SetName(name)
+	l.name.Store(&name)
 	return nil
 }
-
-// name is the node's current name (SetName's, else the identity's).
-func (l *Local) name() string { return l.Replica.Name() }

@@ -4,18 +4,17 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
-// PATCH /api/v1/node {"name"} -> the node as GET /api/v1/node shows it.
-//
-// The node's name goes into the op that puts it in a group (genesis or
-// join), where the other members read it; no op renames a member. So the
-// name may change only while the node is in no group (following one puts
-// no name in an op): after that, 409. Sending the current name is always
-// fine, so that a page may save its form again.
-func (s *Server) renameNode(w http.ResponseWriter, r *http.Request) error {
+// PATCH /api/v1/node {"name"} → node: rename this node. The name goes
+// into the genesis and join ops this node signs, which every member of
+// the group keeps; no op renames a member yet, so a node that is a
+// member of a group (or has asked to join one) keeps its name: 409.
+func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Name *string `json:"name"`
 	}
@@ -23,28 +22,57 @@ func (s *Server) renameNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if body.Name == nil {
-		return inputErr("name: missing; send {\"name\": \"...\"}")
+		return inputErr("name: missing")
 	}
-	name, err := displayName(*body.Name)
+	name, err := checkNodeName(*body.Name)
 	if err != nil {
 		return err
 	}
-	if strings.ContainsFunc(name, func(c rune) bool { return unicode.Is(unicode.Bidi_Control, c) }) {
-		return inputErr("name: contains a text-direction control character; type the name plainly")
+	if name == s.nodeInfo().Name {
+		return s.getNode(w, r)
 	}
-	if name != s.nodeInfo().Name {
-		if s.cfg.Rename == nil {
-			return errorf(errConflict, "this node cannot be renamed while it runs this way; stop it and run `mutual init --name NAME`")
+	if s.cfg.Rename == nil {
+		return errorf(errConflict, "this node cannot be renamed while it runs this way")
+	}
+	for _, gi := range s.cfg.Board.Groups() {
+		if gi.Relation == store.Member {
+			return errorf(errConflict, "this node is already in group %q, whose members know it by its name %q: a new name would not reach them (renaming a member needs a new kind of op). Name a node before it creates or joins a group", gi.Name, s.nodeInfo().Name)
 		}
-		for _, gi := range s.cfg.Board.Groups() {
-			if gi.Relation != store.Follower {
-				return errorf(errConflict, "this node is already in the group %q under the name %q: the other members know it by that name, and renaming a member is not possible yet",
-					gi.Name, s.nodeInfo().Name)
-			}
-		}
-		if err := s.cfg.Rename(name); err != nil {
-			return err
-		}
+	}
+	if err := s.cfg.Rename(name); err != nil {
+		return err
 	}
 	return s.getNode(w, r)
+}
+
+// checkNodeName trims a node's name and refuses one that is empty, too
+// long, not UTF-8, or holds control or bidi formatting characters (it is
+// shown on one line in every member's list).
+func checkNodeName(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", inputErr("name: not valid UTF-8")
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", inputErr("name: must not be empty")
+	case len(s) > protocol.MaxName:
+		return "", inputErr("name: %d bytes, at most %d", len(s), protocol.MaxName)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || isBidiControl(r) {
+			return "", inputErr("name: %q holds a control or formatting character; a name is one line of plain text", s)
+		}
+	}
+	return s, nil
+}
+
+// isBidiControl reports the characters that reorder the text around them
+// (embeddings, overrides, isolates, marks) or break it into lines.
+func isBidiControl(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C, r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
 }

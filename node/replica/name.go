@@ -1,21 +1,15 @@
 package replica
 
-// The node's display name goes into the ops that put it in a group (a
-// genesis or a join op); other members learn it from there. It can
-// change while the replica runs (PATCH /api/v1/node), before the node is
-// in a group.
-
-// SetName sets the name that this node's next genesis or join op
-// carries. It does not change ops already signed.
-func (r *Replica) SetName(name string) {
-	r.name.Store(&name)
-}
-
-// Name returns the node's display name: the last SetName, else
-// Config.Name.
+// Name returns the display name that this node's genesis and join ops
+// carry.
 func (r *Replica) Name() string {
-	if p := r.name.Load(); p != nil {
-		return *p
+	if n := r.name.Load(); n != nil {
+		return *n
 	}
 	return r.cfg.Name
 }
+
+// SetName changes the name that this node's next genesis and join ops
+// carry. Ops already signed keep the name they have: the caller refuses
+// a rename once the node is in a group (see httpapi's PATCH /api/v1/node).
+func (r *Replica) SetName(name string) { r.name.Store(&name) }

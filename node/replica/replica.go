@@ -95,11 +95,11 @@ type Replica struct {
 	events  broadcaster
 	confirm confirmation // see restore.go
 
+	name atomic.Pointer[string] // set by SetName; else cfg.Name
+
 	box      *ecdh.PrivateKey // this node's key for receiving group keys (sealing.go)
 	boxPub   crdt.BoxKey
 	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
-
-	name atomic.Pointer[string] // SetName's, else cfg.Name (name.go)
 }
 
 type groupState struct {

@@ -649,15 +649,15 @@
     }
   }
   // loadNode reads the node and its groups; when the groups changed (a join confirmed, a group made
-  // elsewhere) it reloads the posts and redraws the page in place.
-  async function loadNode() {
+  // elsewhere) it reloads the posts and redraws the page in place, unless the caller will (mine).
+  async function loadNode(mine) {
     let n;
     try { n = await api('GET', '/api/v1/node'); } catch (e) { return; }
     const before = JSON.stringify(groups());
     st.node = n;
     showWho();
     showStoreError(n.store_error);
-    if (JSON.stringify(groups()) !== before && route.done) {
+    if (JSON.stringify(groups()) !== before && route.done && mine !== true) {
       loadPosts();
       if (st.route !== 'post' && st.route !== 'peers') route(true);
     }
@@ -909,7 +909,7 @@
   // goes to where (a route) with msg under the title.
   async function afterGroup(g, msg, where) {
     pickGroup(g.id);
-    await loadNode();
+    await loadNode(true);
     loadPosts();
     loadPeers();
     st.flash = msg;
