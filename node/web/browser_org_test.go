@@ -42,7 +42,7 @@ func TestBrowserStartAndJoin(t *testing.T) {
 	pageA, pageB := newTab(t, br, "A"), newTab(t, br, "B")
 
 	// A fresh node's page offers to start or join, and asks the node's name, not the terminal.
-	pageA.do(t, "open A's page", chromedp.Navigate(a.url+"/"))
+	pageA.do(t, "open A's page at 1280×800", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(a.url+"/"))
 	pageA.waitJS(t, 10*time.Second, "the welcome page shows", `!!document.getElementById('ob-name') && !!document.getElementById('start') && !!document.getElementById('join')`, mainTextJS)
 	text := eval[string](t, pageA, mainTextJS)
 	for _, bad := range []string{"Nothing here matches", "mutual group create", "Loading"} {
@@ -53,6 +53,8 @@ func TestBrowserStartAndJoin(t *testing.T) {
 	if got := eval[string](t, pageA, `document.getElementById('ob-name').value`); got != "vm" {
 		t.Errorf("the name field holds %q, want the node's current name vm", got)
 	}
+	dir, _ := screenshotDir(t)
+	pageA.screenshot(t, dir, "welcome-desktop.png", 1280, 800)
 	pageA.do(t, "check the Group page too", chromedp.Click(chromedp.CSS(`nav a[data-route=group]`)))
 	pageA.waitJS(t, 5*time.Second, "the Group page of a fresh node offers the same", `location.hash === '#/group' && !!document.getElementById('start')`, mainTextJS)
 
@@ -83,6 +85,7 @@ func TestBrowserStartAndJoin(t *testing.T) {
 		`(document.getElementById('inv-code') || {value: ''}).value.startsWith('mutual1-') && document.querySelector('#inv-out img.qr').complete && document.querySelector('#inv-out img.qr').naturalWidth > 0`,
 		`document.getElementById('inv-out').innerHTML`)
 	code := eval[string](t, pageA, `document.getElementById('inv-code').value`)
+	pageA.screenshot(t, dir, "group-desktop.png", 1280, 800)
 
 	// B: name, then join with the code as it arrived in a chat message.
 	pageB.do(t, "open B's page", chromedp.Navigate(b.url+"/"))
