@@ -88,8 +88,10 @@ func TestBrowserStartAndJoin(t *testing.T) {
 	pageA.screenshot(t, dir, "group-desktop.png", 1280, 800)
 
 	// B: name, then join with the code as it arrived in a chat message.
-	pageB.do(t, "open B's page", chromedp.Navigate(b.url+"/"))
+	// B is a phone-sized page: the welcome fits it.
+	pageB.do(t, "open B's page at 390×844", chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile), chromedp.Navigate(b.url+"/"))
 	pageB.waitJS(t, 10*time.Second, "B's welcome page shows", `!!document.getElementById('join-code')`, mainTextJS)
+	pageB.waitJS(t, 2*time.Second, "no horizontal overflow on the welcome page at 390 px", noOverflowJS, overflowJS)
 	pageB.do(t, "B tries a message without a code", chromedp.SendKeys(chromedp.ID("join-code"), "see you Friday"),
 		chromedp.Click(chromedp.CSS(`#join button[type=submit]`)))
 	pageB.waitJS(t, 5*time.Second, "B's page says there is no code", `document.getElementById('join-err').textContent.includes('mutual1-')`, `document.getElementById('join-err').textContent`)
@@ -112,6 +114,7 @@ func TestBrowserStartAndJoin(t *testing.T) {
 		`(() => { const c = document.querySelector('.groups li[aria-current=true]'), m = document.getElementById('members');
 		  return c && c.textContent.includes('member') && !c.textContent.includes('joining') && m && m.textContent.includes('Amal') && m.textContent.includes('Ben'); })()`,
 		mainTextJS)
+	pageB.waitJS(t, 2*time.Second, "no horizontal overflow on the Group page at 390 px", noOverflowJS, overflowJS)
 
 	// One board: a post made on each page appears on both.
 	pageA.do(t, "A opens its form", chromedp.Click(chromedp.CSS(`nav a[data-route=new]`)))
