@@ -175,7 +175,7 @@ var privateWords = []string{"internal", "private", "staff", "office use", "admin
 var strongWords = map[string]bool{"title": true, "titulo": true, "details": true, "detalles": true,
 	"description": true, "descripcion": true, "category": true, "categoria": true, "location": true,
 	"ubicacion": true, "address": true, "direccion": true, "quantity": true, "cantidad": true, "qty": true,
-	"urgency": true, "urgencia": true, "priority": true, "prioridad": true, "expires": true, "expiry": true,
+	"urgency": true, "urgencia": true, "urgent": true, "urgente": true, "priority": true, "prioridad": true, "expires": true, "expiry": true,
 	"deadline": true, "vence": true, "vencimiento": true, "contact": true, "contacto": true, "phone": true,
 	"telefono": true, "email": true, "correo": true, "mobile": true, "celular": true, "whatsapp": true,
 	"status": true, "estado": true, "timestamp": true, "neighbourhood": true, "neighborhood": true,

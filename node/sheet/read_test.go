@@ -293,6 +293,16 @@ func TestHeaderRole(t *testing.T) {
 		{"Name", roleName}, {"Volunteer", roleName},
 		{"Preferred contact method", roleMethod},
 		{"Status", roleStatus}, {"Timestamp", roleStamp}, {"\ufeffTimestamp", roleStamp},
+		{"Type (Need/Offer)", roleKind}, {"Kind: need / offer", roleKind}, {"Need or offer?", roleKind},
+		{"Entry [Need|Offer]", roleKind}, {"Type (Food/Housing/Transport)", roleCategory},
+		{"Title of request", roleTitle}, {"Short title (required)", roleTitle}, {"Date needed by", roleExpires},
+		{"Delivery address (street and number)", roleLocation}, {"Volunteer notes (internal)", roleNone},
+		{"Tipo", roleKind}, {"¿Necesidad u oferta?", roleKind}, {"Título", roleTitle}, {"TITULO", roleTitle},
+		{"Descripción", roleDetails}, {"Categoría", roleCategory}, {"Urgencia", roleUrgency}, {"¿Es urgente?", roleUrgency},
+		{"Cantidad", roleQuantity}, {"Ubicación", roleLocation}, {"Dirección", roleLocation}, {"Contacto", roleContact},
+		{"Teléfono", roleContact}, {"Detalles", roleDetails}, {"Vence", roleExpires}, {"Fecha límite", roleExpires},
+		{"Nombre", roleName}, {"Estado", roleStatus}, {"Marca temporal", roleStamp}, {"¿Qué necesita?", roleTitle},
+		{"Notas internas", roleNone}, {"ID", roleID}, {"Post ID", roleID},
 		{"Pronouns", roleNone}, {"Dispatcher notes", roleNone}, {"Is your need recurring?", roleNone}, {"", roleNone},
 	} {
 		if got := headerRole(tc.header); got != tc.want {
@@ -329,6 +339,24 @@ func TestValueMapping(t *testing.T) {
 		"offer": KindOffer, "Offer ": KindOffer, "Offering": KindOffer, "": ""} {
 		if got, err := parseKind(in); got != want || err != nil {
 			t.Errorf("parseKind(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{"Necesidad": KindNeed, "necesito": KindNeed, "Solicitud": KindNeed,
+		"Oferta": KindOffer, "ofrezco": KindOffer, "Donación": KindOffer} {
+		if got, err := parseKind(in); got != want || err != nil {
+			t.Errorf("parseKind(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{"Urgente": UrgencyHigh, "muy urgente": UrgencyHigh, "Alta": UrgencyHigh,
+		"baja": UrgencyLow, "No urgente": UrgencyLow, "sin prisa": UrgencyLow, "normal": UrgencyNormal} {
+		if got := parseUrgency(in); got != want {
+			t.Errorf("parseUrgency(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"Pendiente": StatusOpen, "Asignado": StatusClaimed, "En curso": StatusClaimed,
+		"Entregado": StatusFulfilled, "Completada": StatusFulfilled, "Cancelado": StatusWithdrawn, "Ya no se necesita": StatusWithdrawn} {
+		if got := parseStatus(in); got != want {
+			t.Errorf("parseStatus(%q) = %q, want %q", in, got, want)
 		}
 	}
 	if _, err := parseKind("maybe"); err == nil {
