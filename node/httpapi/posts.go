@@ -211,12 +211,16 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkExpiry(mask, &f, s.now()); err != nil {
-		return err
-	}
 	p, err := s.cfg.Board.Post(id)
 	if err != nil {
 		return err
+	}
+	// An edit that sends the expiry the post has (a form sends every
+	// field) is not setting a past one.
+	if f.Expires != p.Expires.V {
+		if err := checkExpiry(mask, &f, s.now()); err != nil {
+			return err
+		}
 	}
 	p, err = s.cfg.Board.EditPost(r.Context(), p.Group, id, mask, f)
 	if err != nil {
