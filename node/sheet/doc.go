@@ -115,7 +115,8 @@
 // # Writing
 //
 // [Write] writes rows under the header
-// Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status.
+// ID,Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status
+// (ID is the post's ID: reading the file back finds the same posts).
 // Expires is YYYY-MM-DD when it is the end of a day (as [Read] makes it
 // from a date) and RFC 3339 otherwise. A text cell that a spreadsheet
 // would run as a formula (starting with = + - @) or that starts with an
