@@ -653,13 +653,14 @@
   async function loadNode(mine) {
     let n;
     try { n = await api('GET', '/api/v1/node'); } catch (e) { return; }
-    const before = JSON.stringify(groups());
+    const before = JSON.stringify(groups()), wasWelcome = welcome(st.route);
     st.node = n;
     showWho();
     showStoreError(n.store_error);
     if (JSON.stringify(groups()) !== before && route.done && mine !== true) {
       loadPosts();
-      if (st.route !== 'post' && st.route !== 'peers') route(true);
+      // Redraw what shows groups; never a form being filled in (the new-post form).
+      if (st.route === 'board' || st.route === 'group' || wasWelcome) route(true);
     }
   }
   let nodeTimer = 0;
