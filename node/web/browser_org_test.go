@@ -213,3 +213,35 @@ func TestBrowserGroupSwitch(t *testing.T) {
 	tt.do(t, "open the Group page", chromedp.Click(chromedp.CSS(`nav a[data-route=group]`)))
 	tt.waitJS(t, 5*time.Second, "the Group page still works on Northside", current+`.includes('Northside Pantry')`, mainTextJS)
 }
+
+// TestBrowserSyncingProgress: while a peer reports catch-up progress (`syncing: {done, total}` in
+// GET /api/v1/peers), the status line and the Peers page say "syncing N of M" and follow it until
+// it ends. The node is real; the page's fetch of /api/v1/peers adds one peer with that field, since
+// the catch-up that fills it in is another part's work (its API test covers the field itself).
+func TestBrowserSyncingProgress(t *testing.T) {
+	requireChromium(t)
+	a := startNode(t, "Amal", "127.0.0.1:0")
+	a.createGroup(t, "Eastgate Mutual Aid")
+	br := newBrowser(t)
+	tt := newTab(t, br, "A")
+	tt.do(t, "open the board", chromedp.Navigate(a.url+"/"))
+	tt.waitJS(t, 10*time.Second, "the board loads", boardLoadedJS, boardStateJS)
+	eval[chromedp.Void](t, tt, `(() => {
+	  window.__sync = {done: 120, total: 5000};
+	  const orig = window.fetch;
+	  window.fetch = (u, o) => !String(u).endsWith('/api/v1/peers') ? orig(u, o) : orig(u, o).then((r) => r.json()).then((ps) =>
+	    new Response(JSON.stringify(ps.concat(window.__sync ? [{peer_id: '12D3KooWBenBenBenBenBen', name: 'Ben', addrs: [], groups: [],
+	      connected: true, last_seen: new Date().toISOString(), last_synced: '', syncing: window.__sync}] : [])),
+	      {headers: {'Content-Type': 'application/json'}}));
+	})()`)
+	status := `document.getElementById('status').textContent`
+	tt.do(t, "open the Peers page", chromedp.Click(chromedp.CSS(`nav a[data-route=peers]`)))
+	tt.waitJS(t, 10*time.Second, "the status line says syncing", status+` === '1 peer connected · syncing 120 of 5000'`, status)
+	tt.waitJS(t, 5*time.Second, "the Peers page says it for Ben", `document.getElementById('peers-table').textContent.includes('Connected · syncing 120 of 5000')`,
+		`document.getElementById('peers-table').textContent`)
+	// The page follows the catch-up by itself, and notices its end.
+	eval[chromedp.Void](t, tt, `window.__sync = {done: 4000, total: 5000}`)
+	tt.waitJS(t, 10*time.Second, "the progress moves on", status+` === '1 peer connected · syncing 4000 of 5000'`, status)
+	eval[chromedp.Void](t, tt, `window.__sync = null`)
+	tt.waitJS(t, 10*time.Second, "the catch-up is over", status+` === '0 peers connected · in sync'`, status)
+}
