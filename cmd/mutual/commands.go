@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/skip2/go-qrcode"
+	"github.com/spf13/pflag"
 
 	"github.com/mutual-aid/mutual/node"
 	"github.com/mutual-aid/mutual/node/store"
@@ -43,13 +44,13 @@ func init() {
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
 			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
 		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns] [--restored-ok]", summary: "run the node: sync with peers, serve the API and the web page",
-			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --http 0.0.0.0:7777      # meeting mode: phones in the room join with a link",
+			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --lan                    # meeting mode: phones in the room join with a link\n  mutual serve --lan --http :27911      # the same on port 27911",
 			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringArrayVar(&o.listens, "listen", nil, "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
 				fs.StringVar(&o.httpAddr, "http", "127.0.0.1:7777", "HTTP address of the API and web page")
 				fs.StringArrayVar(&o.peers, "peer", nil, "multiaddr of a peer to stay connected to (repeatable)")
 				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
-				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room (same as --http 0.0.0.0:7777)")
+				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room on every network interface, on --http's port (7777 unless given)")
 				fs.BoolVar(&o.restoredOK, "restored-ok", false, "sign at once although the data dir looks restored from a copy; only if no other node can have this node's changes made since the copy (else they fork)")
 			},
 			run: cmdServe},
@@ -243,7 +244,15 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 		return usagef("serve takes no arguments")
 	}
 	if o.lan {
-		o.httpAddr = "0.0.0.0:7777"
+		// Meeting mode: every interface, on --http's port.
+		host, port, err := net.SplitHostPort(o.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http %q is not HOST:PORT", o.httpAddr)
+		}
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			host = "0.0.0.0"
+		}
+		o.httpAddr = net.JoinHostPort(host, port)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	_, created, err := node.Init(o.data, "")
@@ -258,7 +267,7 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 			if created {
 				fmt.Fprintf(e.stdout, "created a new identity and store in %s\n", o.data)
 			}
-			fmt.Fprintf(e.stdout, "web page and API: http://%s\n", addr)
+			printWebAddrs(e.stdout, addr)
 			for _, a := range n.Host.Addrs() {
 				fmt.Fprintf(e.stdout, "peer address: %s\n", a)
 			}
@@ -385,15 +394,26 @@ func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
 	})
 }
 
+// peerOut is a peer as GET /api/v1/peers gives it.
+type peerOut struct {
+	PeerID     string   `json:"peer_id"`
+	Name       string   `json:"name"`
+	Connected  bool     `json:"connected"`
+	LastSynced string   `json:"last_synced"`
+	Groups     []string `json:"groups"`
+	// Syncing is a catch-up under way with the peer: ops done of total.
+	Syncing *struct {
+		Done  int64 `json:"done"`
+		Total int64 `json:"total"`
+	} `json:"syncing"`
+}
+
 func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("peers takes no arguments")
+	}
 	return withClient(o, func(c *client) error {
-		var ps []struct {
-			PeerID     string   `json:"peer_id"`
-			Name       string   `json:"name"`
-			Connected  bool     `json:"connected"`
-			LastSynced string   `json:"last_synced"`
-			Groups     []string `json:"groups"`
-		}
+		var ps []peerOut
 		if printed, err := c.record(ctx, e, o, "GET", "/api/v1/peers", nil, &ps); printed || err != nil {
 			return err
 		}
@@ -401,13 +421,22 @@ func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
 			fmt.Fprintln(e.stderr, "no peers yet (is `mutual serve` running?)")
 			return nil
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
-		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, p.Name, p.Connected, ago(p.LastSynced))
-		}
-		return tw.Flush()
+		printPeers(e.stdout, ps)
+		return nil
 	})
+}
+
+func printPeers(w io.Writer, ps []peerOut) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
+	for _, p := range ps {
+		synced := ago(p.LastSynced)
+		if s := p.Syncing; s != nil {
+			synced = fmt.Sprintf("syncing %d of %d", s.Done, s.Total)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, oneLine(p.Name), p.Connected, synced)
+	}
+	tw.Flush()
 }
 
 func ago(ts string) string {
@@ -423,68 +452,6 @@ func ago(ts string) string {
 		return fmt.Sprintf("%d min ago", int(d.Minutes()))
 	}
 	return t.Local().Format("2 Jan 15:04")
-}
-
-func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual import-csv FILE [--group G]")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	v := url.Values{}
-	if o.group != "" {
-		v.Set("group", o.group)
-	}
-	return withClient(o, func(c *client) error {
-		var rep struct {
-			Imported      int   `json:"imported"`
-			Duplicates    int   `json:"duplicates"`
-			Completed     int   `json:"completed"`
-			CompletedRows []int `json:"completed_rows"`
-			Errors        []struct {
-				Row   int    `json:"row"`
-				Error string `json:"error"`
-			} `json:"errors"`
-		}
-		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", "/api/v1/import/csv?"+v.Encode(), "text/csv", f, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "imported %d, already had %d, completed %d left half done, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
-		if len(rep.CompletedRows) > 0 {
-			rows := make([]string, len(rep.CompletedRows))
-			for i, r := range rep.CompletedRows {
-				rows[i] = strconv.Itoa(r)
-			}
-			fmt.Fprintf(e.stdout, "  completed (status set): rows %s\n", strings.Join(rows, ", "))
-		}
-		for _, x := range rep.Errors {
-			fmt.Fprintf(e.stdout, "  row %d: %s\n", x.Row, x.Error)
-		}
-		return nil
-	})
-}
-
-func cmdDigest(ctx context.Context, e *env, o *opts, args []string) error {
-	v := url.Values{}
-	if o.group != "" {
-		v.Set("group", o.group)
-	}
-	return withClient(o, func(c *client) error {
-		var b []byte
-		if err := c.doRaw(ctx, "GET", "/api/v1/digest?"+v.Encode(), "", nil, &b); err != nil {
-			return err
-		}
-		_, err := e.stdout.Write(b)
-		return err
-	})
 }
 
 func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
@@ -513,44 +480,6 @@ func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
 			return printJSON(e.stdout, map[string]any{"file": args[0], "bytes": len(b)})
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", args[0], len(b))
-		return nil
-	})
-}
-
-func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual import FILE")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return withClient(o, func(c *client) error {
-		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", "/api/v1/bundle", "application/octet-stream", f, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		var rep struct {
-			New, Had, Refused, Waiting int
-			Followed                   []string
-			Errors                     []string
-		}
-		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "new %d, already had %d, refused %d", rep.New, rep.Had, rep.Refused)
-		if rep.Waiting > 0 {
-			fmt.Fprintf(e.stdout, ", waiting %d (authors not yet known, or clocks ahead)", rep.Waiting)
-		}
-		fmt.Fprintln(e.stdout)
-		for _, g := range rep.Followed {
-			fmt.Fprintf(e.stdout, "now following group %s (read-only)\n", g)
-		}
-		for _, x := range rep.Errors {
-			fmt.Fprintf(e.stdout, "  %s\n", x)
-		}
 		return nil
 	})
 }
