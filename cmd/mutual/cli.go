@@ -238,6 +238,9 @@ func unknownCommand(parent *cobra.Command, word string) error {
 // cobra's suggestions (edit distance 2, prefixes), then names that
 // contain the word.
 func suggest(parent *cobra.Command, word string) []string {
+	if parent.SuggestionsMinimumDistance <= 0 {
+		parent.SuggestionsMinimumDistance = 2
+	}
 	s := parent.SuggestionsFor(word)
 	if len(s) == 0 && len(word) >= 3 {
 		for _, c := range parent.Commands() {
