@@ -22,8 +22,8 @@ import (
 var showProgress = isTerminal
 
 // csvStepRows is the least number of rows import-csv sends per step when
-// it shows progress.
-const csvStepRows = 500
+// it shows progress (a variable for tests).
+var csvStepRows = 500
 
 // csvSteps is the most steps import-csv takes.
 const csvSteps = 20
@@ -155,21 +155,41 @@ func importCSVSteps(ctx context.Context, e *env, c *client, path string, data []
 
 // csvRowEnds returns the offset just past each row of a CSV file (after
 // its line end), the header excluded, and the number of rows. A line end
-// inside a quoted cell does not end a row. Blank lines count as rows
-// here (the importer skips them): the count is for progress only.
+// inside a quoted cell does not end a row; a quote opens a quoted cell
+// only at the cell's start, as for encoding/csv (a stray quote inside a
+// cell is the importer's to report, on that row alone). Blank lines
+// count as rows here (the importer skips them): the count is for
+// progress only.
 func csvRowEnds(data []byte) (ends []int, rows int) {
-	quoted := false
-	header := true
-	for i, b := range data {
-		switch {
-		case b == '"':
-			quoted = !quoted
-		case b == '\n' && !quoted:
+	quoted, cellStart, header := false, true, true
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		if quoted {
+			if b == '"' {
+				if i+1 < len(data) && data[i+1] == '"' {
+					i++ // an escaped quote
+					continue
+				}
+				quoted = false
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			quoted = cellStart
+			cellStart = false
+		case '\n':
+			cellStart = true
 			if header {
 				header = false
 				continue
 			}
 			ends = append(ends, i+1)
+		case ',', ';', '\t':
+			cellStart = true
+		case '\r':
+		default:
+			cellStart = false
 		}
 	}
 	rows = len(ends)
