@@ -105,14 +105,16 @@ func (s *Server) findGroup(name string) (replica.GroupInfo, error) {
 			return replica.GroupInfo{}, inputErr("group %q matches %d groups: %s; give more of the ID", name, len(found), listGroups(found))
 		}
 	}
+	// A name that names nothing is bad input (400), as a malformed ID
+	// was; a well-formed ID of no group here is 404 (above).
 	if len(groups) == 0 {
-		return replica.GroupInfo{}, errorf(errNotFound, "no group %q: this node is in no group yet", name)
+		return replica.GroupInfo{}, inputErr("no group %q: this node is in no group yet", name)
 	}
 	hint := ""
 	if isHex(lower) && len(lower) < minPrefix {
 		hint = fmt.Sprintf(" (an ID prefix needs %d digits or more)", minPrefix)
 	}
-	return replica.GroupInfo{}, errorf(errNotFound, "no group %q on this node%s; its groups: %s", name, hint, listGroups(groups))
+	return replica.GroupInfo{}, inputErr("no group %q on this node%s; its groups: %s", name, hint, listGroups(groups))
 }
 
 // findPost returns the post named by its ID or a unique ID prefix.
