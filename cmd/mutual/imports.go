@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -29,14 +30,35 @@ var csvStepRows = 500
 const csvSteps = 20
 
 type importReport struct {
-	Imported      int   `json:"imported"`
-	Duplicates    int   `json:"duplicates"`
-	Completed     int   `json:"completed"`
-	CompletedRows []int `json:"completed_rows"`
-	Errors        []struct {
-		Row   int    `json:"row"`
-		Error string `json:"error"`
-	} `json:"errors"`
+	DryRun  bool `json:"dry_run"`
+	Columns []struct {
+		Column int    `json:"column"`
+		Header string `json:"header"`
+		Field  string `json:"field"`
+	} `json:"columns"`
+	Kind          string            `json:"kind"`
+	KindFrom      string            `json:"kind_from"`
+	Warnings      []string          `json:"warnings"`
+	Imported      int               `json:"imported"`
+	Duplicates    int               `json:"duplicates"`
+	Completed     int               `json:"completed"`
+	CompletedRows []int             `json:"completed_rows"`
+	Errors        []rowError        `json:"errors"`
+	Rows          []json.RawMessage `json:"rows"`
+	Preview       []struct {
+		Row      int    `json:"row"`
+		Kind     string `json:"kind"`
+		Title    string `json:"title"`
+		Category string `json:"category"`
+		Quantity uint32 `json:"quantity"`
+		Urgency  string `json:"urgency"`
+		Status   string `json:"status"`
+	} `json:"preview"`
+}
+
+type rowError struct {
+	Row   int    `json:"row"`
+	Error string `json:"error"`
 }
 
 func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
@@ -62,15 +84,7 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 		v.Set("dry_run", "1")
 	}
 	return withClient(o, func(c *client) error {
-		path := "/api/v1/import/csv?" + v.Encode()
-		if o.dryRun {
-			var raw json.RawMessage
-			if err := c.doRaw(ctx, "POST", path, "text/csv", bytes.NewReader(data), &raw); err != nil {
-				return err
-			}
-			return printJSON(e.stdout, raw)
-		}
-		raw, err := importCSVSteps(ctx, e, c, path, data)
+		raw, err := importCSVParts(ctx, e, c, v, data, !o.dryRun)
 		if err != nil {
 			return err
 		}
@@ -80,6 +94,10 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 		var rep importReport
 		if err := json.Unmarshal(raw, &rep); err != nil {
 			return err
+		}
+		if rep.DryRun {
+			printDryRun(e.stdout, &rep)
+			return nil
 		}
 		fmt.Fprintf(e.stdout, "imported %d, already had %d, completed %d left half done, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
 		if len(rep.CompletedRows) > 0 {
@@ -92,40 +110,78 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 		for _, x := range rep.Errors {
 			fmt.Fprintf(e.stdout, "  row %d: %s\n", x.Row, oneLine(x.Error))
 		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(e.stderr, "note: %s\n", oneLine(w))
+		}
 		return nil
 	})
 }
 
-// importCSVSteps imports a sheet and returns the API's report. On a
-// terminal, a big sheet goes in steps, each a longer prefix of the file
-// that ends at a row's end, with "N of M rows" printed after each. Each
-// step is a whole file from the start, so that rows are numbered and
-// told apart (identical rows by their order) exactly as in one request,
-// and the rows earlier steps imported are found already there; the last
-// step is the whole file, whose report (errors, rows already had) is the
-// file's, less the rows the earlier steps imported.
-func importCSVSteps(ctx context.Context, e *env, c *client, path string, data []byte) (json.RawMessage, error) {
-	var ends []int
-	var total int
-	if showProgress(e.stderr) {
-		ends, total = csvRowEnds(data)
+// printDryRun shows how a sheet would be read: the columns, the kind,
+// the first rows, and the rows that would be refused.
+func printDryRun(w io.Writer, rep *importReport) {
+	fmt.Fprintln(w, "dry run: nothing imported")
+	fmt.Fprintln(w, "columns:")
+	for _, c := range rep.Columns {
+		field := c.Field
+		if field == "" {
+			field = "(not used)"
+		}
+		fmt.Fprintf(w, "  %d %-24s -> %s\n", c.Column, oneLine(c.Header), field)
 	}
+	if rep.KindFrom != "" {
+		fmt.Fprintf(w, "rows that do not say are %ss (from %s)\n", rep.Kind, oneLine(rep.KindFrom))
+	}
+	for _, x := range rep.Warnings {
+		fmt.Fprintf(w, "note: %s\n", oneLine(x))
+	}
+	if len(rep.Preview) > 0 {
+		fmt.Fprintln(w, "first rows:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ROW\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE")
+		for _, p := range rep.Preview {
+			qty := ""
+			if p.Quantity > 0 {
+				qty = fmt.Sprint(p.Quantity)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Row, p.Kind, p.Status, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "would import %d, already had %d, complete %d, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
+	for _, x := range rep.Errors {
+		fmt.Fprintf(w, "  row %d: %s\n", x.Row, oneLine(x.Error))
+	}
+}
+
+// importCSVParts imports a sheet and returns the API's report. On a
+// terminal, a big sheet goes in parts (the API's lines=A-B: the whole
+// file each time, and the rows that start on those lines imported), with
+// "N of M rows" printed after each; the parts' reports add up to the
+// file's.
+func importCSVParts(ctx context.Context, e *env, c *client, v url.Values, data []byte, parts bool) (json.RawMessage, error) {
+	var starts []int
+	if parts && showProgress(e.stderr) {
+		starts = csvRowStarts(data)
+	}
+	total := len(starts)
+	path := "/api/v1/import/csv?"
 	if total < 2*csvStepRows {
 		var raw json.RawMessage
-		err := c.doRaw(ctx, "POST", path, "text/csv", bytes.NewReader(data), &raw)
+		err := c.doRaw(ctx, "POST", path+v.Encode(), "text/csv", bytes.NewReader(data), &raw)
 		return raw, err
 	}
 	every := max(csvStepRows, (total+csvSteps-1)/csvSteps)
 	var sum importReport
-	var completed []int
-	for done := every; ; done += every {
-		last := done >= total
-		end := len(data)
-		if !last {
-			end = ends[done-1]
+	var rows []json.RawMessage
+	for done := 0; done < total; done += every {
+		lines := fmt.Sprintf("%d-", starts[done])
+		if done+every < total {
+			lines += strconv.Itoa(starts[done+every] - 1)
 		}
+		v.Set("lines", lines)
 		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", path, "text/csv", bytes.NewReader(data[:end]), &raw); err != nil {
+		if err := c.doRaw(ctx, "POST", path+v.Encode(), "text/csv", bytes.NewReader(data), &raw); err != nil {
 			fmt.Fprintln(e.stderr)
 			return nil, err
 		}
@@ -133,37 +189,49 @@ func importCSVSteps(ctx context.Context, e *env, c *client, path string, data []
 		if err := json.Unmarshal(raw, &rep); err != nil {
 			return nil, err
 		}
-		if last {
-			fmt.Fprintf(e.stderr, "\rimported %d of %d rows\n", total, total)
-			// Rows the earlier steps imported or completed are "already
-			// had" in the last step's report.
-			rep.Duplicates -= sum.Imported + sum.Completed
-			rep.Imported += sum.Imported
-			rep.Completed += sum.Completed
-			rep.CompletedRows = append(completed, rep.CompletedRows...)
-			if rep.CompletedRows == nil {
-				rep.CompletedRows = []int{}
-			}
-			return json.Marshal(rep)
+		if done == 0 {
+			sum = rep
+			sum.CompletedRows, sum.Errors, sum.Rows = nil, nil, nil
+			sum.Imported, sum.Duplicates, sum.Completed = 0, 0, 0
 		}
 		sum.Imported += rep.Imported
+		sum.Duplicates += rep.Duplicates
 		sum.Completed += rep.Completed
-		completed = append(completed, rep.CompletedRows...)
-		fmt.Fprintf(e.stderr, "\rimported %d of %d rows", done, total)
+		sum.CompletedRows = append(sum.CompletedRows, rep.CompletedRows...)
+		sum.Errors = append(sum.Errors, rep.Errors...)
+		rows = append(rows, rep.Rows...)
+		fmt.Fprintf(e.stderr, "\rimported %d of %d rows", min(done+every, total), total)
 	}
+	fmt.Fprintln(e.stderr)
+	// The parts' reports, as one: the fields of the API's answer that
+	// add up, added up; the rest from the first part.
+	var out map[string]any
+	first, _ := json.Marshal(sum)
+	json.Unmarshal(first, &out)
+	out["rows"] = rows
+	for _, k := range []string{"completed_rows", "errors", "rows"} {
+		if out[k] == nil {
+			out[k] = []any{}
+		}
+	}
+	return json.Marshal(out)
 }
 
-// csvRowEnds returns the offset just past each row of a CSV file (after
-// its line end), the header excluded, and the number of rows. A line end
-// inside a quoted cell does not end a row; a quote opens a quoted cell
-// only at the cell's start, as for encoding/csv (a stray quote inside a
-// cell is the importer's to report, on that row alone). Blank lines
-// count as rows here (the importer skips them): the count is for
-// progress only.
-func csvRowEnds(data []byte) (ends []int, rows int) {
-	quoted, cellStart, header := false, true, true
+// csvRowStarts returns the line on which each row of a CSV file starts
+// (the header, on line 1, excluded). A line end inside a quoted cell
+// does not end a row; a quote opens a quoted cell only at the cell's
+// start, as for encoding/csv (a stray quote inside a cell is the
+// importer's to report, on that row alone). Blank lines count as rows
+// here (the importer skips them): the count is for progress only.
+func csvRowStarts(data []byte) []int {
+	var starts []int
+	quoted, cellStart := false, true
+	line := 1
 	for i := 0; i < len(data); i++ {
 		b := data[i]
+		if b == '\n' {
+			line++
+		}
 		if quoted {
 			if b == '"' {
 				if i+1 < len(data) && data[i+1] == '"' {
@@ -180,11 +248,9 @@ func csvRowEnds(data []byte) (ends []int, rows int) {
 			cellStart = false
 		case '\n':
 			cellStart = true
-			if header {
-				header = false
-				continue
+			if i+1 < len(data) {
+				starts = append(starts, line)
 			}
-			ends = append(ends, i+1)
 		case ',', ';', '\t':
 			cellStart = true
 		case '\r':
@@ -192,11 +258,7 @@ func csvRowEnds(data []byte) (ends []int, rows int) {
 			cellStart = false
 		}
 	}
-	rows = len(ends)
-	if n := len(data); n > 0 && data[n-1] != '\n' && !header {
-		rows++ // a last row with no line end
-	}
-	return ends, rows
+	return starts
 }
 
 func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
