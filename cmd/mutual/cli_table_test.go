@@ -146,8 +146,8 @@ func TestCLIIssue11(t *testing.T) {
 		{"edit", []string{"edit", coats[:6], "--title", "Winter coats, size L", "--urgency", "High", "--data", one}, okHas("size L")},
 		{"edit shows in the board", []string{"board", "--data", one}, okHas("Winter coats, size L", "high")},
 		// A past `--expires` is accepted silently and the post never shows.
-		{"a past --expires is refused", []string{"post", "need", "--title", "Old", "--expires", "2020-01-01", "--data", one}, refused(1, "in the past")},
-		{"edit to a past --expires is refused", []string{"edit", coats[:6], "--expires", "2020-01-01T10:00:00Z", "--data", one}, refused(1, "in the past")},
+		{"a past --expires is refused", []string{"post", "need", "--title", "Old", "--expires", "2020-01-01", "--data", one}, refused(1, "has passed")},
+		{"edit to a past --expires is refused", []string{"edit", coats[:6], "--expires", "2020-01-01T10:00:00Z", "--data", one}, refused(1, "has passed")},
 		// `--urgency HIGH` and `--kind=Offer` are refused (case).
 		{"--urgency HIGH", []string{"post", "need", "--title", "Soup", "--urgency", "HIGH", "--data", one}, ok},
 		{"--kind=Offer", []string{"board", "--kind=Offer", "--data", one}, okHas("Van on Saturdays")},

@@ -309,7 +309,7 @@ func cmdPost(ctx context.Context, e *env, o *opts, args []string) error {
 	if kind != "need" && kind != "offer" {
 		return fmt.Errorf("%q is not need or offer (usage: mutual post need|offer --title T [...])", args[0])
 	}
-	body, err := postFieldValues(o, true, time.Now())
+	body, err := postFieldValues(o, true)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -57,7 +56,7 @@ func postFieldFlags(fs *pflag.FlagSet, o *opts) {
 
 // postFieldValues returns the JSON body of the field flags: with all,
 // those not empty; else those given on the command line (empty clears).
-func postFieldValues(o *opts, all bool, now time.Time) (map[string]any, error) {
+func postFieldValues(o *opts, all bool) (map[string]any, error) {
 	body := map[string]any{}
 	for _, f := range []struct {
 		name string
@@ -75,10 +74,6 @@ func postFieldValues(o *opts, all bool, now time.Time) (map[string]any, error) {
 		switch f.name {
 		case "urgency":
 			v = strings.ToLower(strings.TrimSpace(v))
-		case "expires":
-			if err := checkExpires(v, now); err != nil {
-				return nil, err
-			}
 		case "quantity":
 			if v == "" {
 				body["quantity"] = nil
@@ -103,28 +98,6 @@ func parseQuantity(s string) (uint64, error) {
 		return 0, fmt.Errorf("--quantity must be a whole number, not %q", s)
 	}
 	return n, nil
-}
-
-// checkExpires refuses an expiry in the past: the post would never show
-// on the board. The API reads the value itself; a value it cannot read
-// is left for it to refuse.
-func checkExpires(s string, now time.Time) error {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		d, derr := time.Parse(time.DateOnly, s)
-		if derr != nil {
-			return nil
-		}
-		t = d.Add(24*time.Hour - time.Second)
-	}
-	if t.Before(now) {
-		return fmt.Errorf("--expires %s is in the past: the post would never show on the board (give a later date, or \"\" for never)", s)
-	}
-	return nil
 }
 
 // postDetail is a post as `show` prints it.
@@ -309,7 +282,7 @@ func cmdEdit(ctx context.Context, e *env, o *opts, args []string) error {
 	if len(args) != 1 {
 		return usagef("usage: mutual edit POST --FIELD VALUE...")
 	}
-	body, err := postFieldValues(o, false, time.Now())
+	body, err := postFieldValues(o, false)
 	if err != nil {
 		return err
 	}
