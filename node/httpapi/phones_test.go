@@ -166,7 +166,6 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/groups/{id}/members/{key}/demote":    {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/leave":                   {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/invites/{invite}/revoke": {[]byte(`{}`), ""},
-		"PATCH /api/v1/node":                               {[]byte(`{"name":"Sam's phone"}`), ""},
 	}
 	target := func(path string) string {
 		path = strings.ReplaceAll(path, "{rid}", own.Responses[0].ID)
