@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -28,9 +29,11 @@ const (
 // errFrame wraps every reason a frame is malformed.
 var errFrame = fmt.Errorf("%w: gossip frame", protocol.ErrMalformed)
 
-// encodeMessages packs raws, in order, into as few gossip messages as
-// the frame limits allow: a single op alone is sent as itself.
-func encodeMessages(raws [][]byte) [][]byte {
+// encodeMessages packs raws, ops of group, in order, into as few gossip
+// messages as the frame limits allow: a single op alone is sent as
+// itself. (The group is for the frame of op version 2, which leaves it
+// out of the wire form; this one carries whole ops.)
+func encodeMessages(_ crdt.ID, raws [][]byte) [][]byte {
 	var out [][]byte
 	for len(raws) > 0 {
 		n, size := 0, 1+binary.MaxVarintLen32
@@ -63,12 +66,13 @@ func encodeFrame(raws [][]byte, size int) []byte {
 	return b
 }
 
-// decodeMessage returns the ops of a gossip message: the message itself
+// decodeMessage returns the ops of a gossip message on group's topic:
+// the message itself
 // if it is not a frame, else the ops of the frame, which alias data. It
 // checks the frame's limits and its every length against the bytes that
 // remain before it allocates anything; the ops themselves are checked
 // by their decoder.
-func decodeMessage(data []byte) ([][]byte, error) {
+func decodeMessage(_ crdt.ID, data []byte) ([][]byte, error) {
 	if len(data) == 0 || data[0] != frameMagic {
 		return [][]byte{data}, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -43,7 +44,7 @@ func TestFrameDeliveredAndRelayed(t *testing.T) {
 	if _, err := ra.Ingest(context.Background(), raws); err != nil { // A's commit
 		t.Fatal(err)
 	}
-	if msgs := encodeMessages(raws); len(msgs) != 1 || msgs[0][0] != frameMagic {
+	if msgs := encodeMessages(tg.id, raws); len(msgs) != 1 || msgs[0][0] != frameMagic {
 		t.Fatalf("%d ops of one commit make %d messages; want one frame", n, len(msgs))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -148,7 +149,7 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 
 func TestEncodeMessages(t *testing.T) {
 	op := func(n int) []byte { return bytes.Repeat([]byte{0x9a}, n) }
-	if got := encodeMessages([][]byte{op(300)}); len(got) != 1 || !bytes.Equal(got[0], op(300)) {
+	if got := encodeMessages(crdt.ID{}, [][]byte{op(300)}); len(got) != 1 || !bytes.Equal(got[0], op(300)) {
 		t.Fatal("a single op is not sent as itself")
 	}
 	// Many ops: frames within the limits, the ops in order.
@@ -156,13 +157,13 @@ func TestEncodeMessages(t *testing.T) {
 	for i := range 3000 {
 		raws = append(raws, op(200+i%300))
 	}
-	msgs := encodeMessages(raws)
+	msgs := encodeMessages(crdt.ID{}, raws)
 	var back [][]byte
 	for _, m := range msgs {
 		if len(m) > maxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(m))
 		}
-		ops, err := decodeMessage(m)
+		ops, err := decodeMessage(crdt.ID{}, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +182,7 @@ func TestEncodeMessages(t *testing.T) {
 func TestDecodeMessageRefuses(t *testing.T) {
 	op := bytes.Repeat([]byte{1}, 100)
 	good := encodeFrame([][]byte{op, op}, 0)
-	if _, err := decodeMessage(good); err != nil {
+	if _, err := decodeMessage(crdt.ID{}, good); err != nil {
 		t.Fatal(err)
 	}
 	for name, b := range map[string][]byte{
@@ -196,7 +197,7 @@ func TestDecodeMessageRefuses(t *testing.T) {
 		"over maxFrameBytes": append(append([]byte{frameMagic}, binary.AppendUvarint(nil, 2)...), make([]byte, maxFrameBytes)...),
 		"count over the max": append(append([]byte{frameMagic}, binary.AppendUvarint(nil, maxFrameOps+1)...), make([]byte, 400<<10)...),
 	} {
-		if _, err := decodeMessage(b); err == nil {
+		if _, err := decodeMessage(crdt.ID{}, b); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -208,7 +209,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{frameMagic, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add(op)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := decodeMessage(b)
+		ops, err := decodeMessage(crdt.ID{}, b)
 		if err != nil {
 			return
 		}

@@ -298,7 +298,7 @@ func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) 
 			return fmt.Errorf("p2p: publish: %w", err)
 		}
 	}
-	for _, msg := range encodeMessages(raws) {
+	for _, msg := range encodeMessages(group, raws) {
 		if err := gt.topic.Publish(ctx, msg); err != nil {
 			return fmt.Errorf("p2p: publish: %w", err)
 		}
@@ -335,7 +335,7 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		if from == h.host.ID() {
 			return pubsub.ValidationAccept // stored before it was published
 		}
-		raws, err := decodeMessage(m.Data)
+		raws, err := decodeMessage(group, m.Data)
 		if err != nil {
 			h.spawn(func() { h.punish(from, "malformed frame", err) })
 			return pubsub.ValidationReject
