@@ -67,11 +67,10 @@ func encodeFrame(raws [][]byte, size int) []byte {
 }
 
 // decodeMessage returns the ops of a gossip message on group's topic:
-// the message itself
-// if it is not a frame, else the ops of the frame, which alias data. It
-// checks the frame's limits and its every length against the bytes that
-// remain before it allocates anything; the ops themselves are checked
-// by their decoder.
+// the message itself if it is not a frame, else the ops of the frame,
+// which alias data. It checks the frame's limits and its every length
+// against the bytes that remain before it allocates anything; the ops
+// themselves are checked by their decoder.
 func decodeMessage(_ crdt.ID, data []byte) ([][]byte, error) {
 	if len(data) == 0 || data[0] != frameMagic {
 		return [][]byte{data}, nil
