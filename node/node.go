@@ -119,7 +119,13 @@ type ServeConfig struct {
 	// Ready, if set, is called once the node serves, with its HTTP
 	// address and the join URL in meeting mode ("" otherwise).
 	Ready func(httpAddr, joinURL string, n *Node)
+	// PublishQueue is how many group commits may wait to be published
+	// (default 4096); past that their ops wait for the next catch-up.
+	PublishQueue int
 }
+
+// publishDelay slows the publisher, for a test that fills its queue.
+var publishDelay atomic.Int64
 
 // DefaultConfirmWait is ServeConfig.ConfirmWait's default: time to dial
 // a peer and run a catch-up session with it.
@@ -204,10 +210,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		g    crdt.ID
 		raws [][]byte
 	}
-	queue := make(chan outOps, 4096)
+	queueLen := cfg.PublishQueue
+	if queueLen <= 0 {
+		queueLen = 4096
+	}
+	queue := make(chan outOps, queueLen)
 	pubDone := make(chan struct{})
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	send := func(o outOps) {
+		if d := publishDelay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
 		if err := host.JoinGroup(o.g); err != nil {
 			log.Warn("join topic", "err", err)
 		}
