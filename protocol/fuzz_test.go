@@ -81,7 +81,7 @@ func FuzzDecodeOp(f *testing.F) {
 		if err2 != nil || !bytes.Equal(again, b) {
 			t.Fatalf("accepted op re-encodes differently (%v):\n%x\n%x", err2, b, again)
 		}
-		if stored.ID != sha256.Sum256(b) {
+		if stored.ID != OpID(b) {
 			t.Fatal("ID is not the SHA-256 of the encoding")
 		}
 		if err == nil && !reflect.DeepEqual(op, stored) {
