@@ -2,7 +2,11 @@ package protocol
 
 import (
 	"crypto/ed25519"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/mutual-aid/mutual/crdt"
 )
 
 // Benchmarks for the live path. Receiving an op should cost about one
@@ -84,4 +88,76 @@ func BenchmarkDecodePost(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchOps signs n posts of one author in a chain.
+func benchOps(b *testing.B, n int) []crdt.Op {
+	b.Helper()
+	g := fixtureNamed(b, "genesis").op.ID
+	ops := make([]crdt.Op, n)
+	var prev crdt.ID
+	for i := range ops {
+		ops[i] = crdt.Op{Group: g, Seq: uint64(i + 2), Prev: prev, Time: crdt.HLC{Wall: t0 + int64(i)},
+			Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: fmt.Sprintf("Post %d", i), Details: strings.Repeat("d", 250)}}}
+		if i == 0 {
+			ops[i].Prev = fixtureNamed(b, "genesis").op.ID
+		}
+		if _, err := SignOp(&ops[i], aliceKey); err != nil {
+			b.Fatal(err)
+		}
+		prev = ops[i].ID
+	}
+	return ops
+}
+
+// BenchmarkVerifyOps is the one signature rule (ZIP-215) on one core:
+// one by one (single), and in batches of 64 as ingest checks them
+// (batch). Its ns/sig compares with BenchmarkVerifyOnly's ns/op
+// (crypto/ed25519, which is not the rule) in the same run.
+func BenchmarkVerifyOps(b *testing.B) {
+	ops := benchOps(b, 64)
+	b.Run("single", func(b *testing.B) {
+		for b.Loop() {
+			for i := range ops {
+				if err := VerifyOp(&ops[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ops)), "ns/sig")
+	})
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			for _, err := range VerifyOps(ops) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ops)), "ns/sig")
+	})
+}
+
+// BenchmarkFrame encodes and decodes frames of 16 posts.
+func BenchmarkFrame(b *testing.B) {
+	ops := benchOps(b, 16)
+	g := ops[0].Group
+	fr, err := EncodeFrame(g, ops)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := EncodeFrame(g, ops); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeFrame(g, fr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

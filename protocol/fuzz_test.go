@@ -270,9 +270,16 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 		"FuzzDecodeInviteCode": {},
 		"FuzzScan":             {},
 		"FuzzOpenPrivate":      {},
+		"FuzzDecodeFrame":      {},
 	}
 	bytesEntry := func(b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b) }
 	twoBytesEntry := func(a, b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n", a, b) }
+	for _, fx := range fixturesV1(t) {
+		corpus["FuzzDecodeOp"]["op_v1_"+fx.name] = bytesEntry(fx.enc)
+	}
+	for name, fr := range frameSeeds(t) {
+		corpus["FuzzDecodeFrame"][name] = bytesEntry(fr)
+	}
 	for _, fx := range fixtures(t) {
 		corpus["FuzzDecodeOp"]["op_"+fx.name] = bytesEntry(fx.enc)
 		corpus["FuzzScan"]["op_"+fx.name] = bytesEntry(fx.enc)

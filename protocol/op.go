@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/mutual-aid/mutual/crdt"
 )
@@ -164,11 +165,15 @@ func decodeOp(b []byte) (crdt.Op, error) {
 		return op, err
 	}
 	// One op, one encoding: anything else would give it a second ID.
-	again, err := EncodeOp(&op)
+	w := writers.Get().(*writer)
+	w.reset()
+	err = writeOpVersion(w, &op, true)
+	same := err == nil && bytes.Equal(w.bytes(), b)
+	writers.Put(w)
 	if err != nil {
 		return op, err
 	}
-	if !bytes.Equal(again, b) {
+	if !same {
 		return op, ErrNotCanonical
 	}
 	op.ID = opID(op.Version, b)
@@ -271,6 +276,9 @@ func JoinBlob(raw, blob []byte) []byte {
 }
 
 var errNoBody = errors.New("op has no body")
+
+// writers holds writers for encodings that are compared, not kept.
+var writers = sync.Pool{New: func() any { return newWriter() }}
 
 // ErrClearPrivate is the error of encoding an op whose fields hold a
 // private value in clear: the node must seal it into the op's blob.

@@ -34,8 +34,8 @@ type sigCheck struct {
 
 // opSigs returns the signatures an op carries: its own, and in a join
 // the invite's and the proof's, in an invite its own invite's.
-func opSigs(op *crdt.Op, out []sigCheck) ([]sigCheck, error) {
-	msg, err := SigningBytes(op)
+func opSigs(op *crdt.Op, raw []byte, out []sigCheck) ([]sigCheck, error) {
+	msg, err := signingBytesOf(op, raw)
 	if err != nil {
 		return out, err
 	}
@@ -76,28 +76,33 @@ func VerifyOp(op *crdt.Op) error {
 // twice as fast per signature as one by one), and when the batch fails,
 // each op is checked alone, so that one bad op does not take its good
 // neighbours down with it. errs[i] is nil when ops[i] is valid.
-func VerifyOps(ops []crdt.Op) []error {
+func VerifyOps(ops []crdt.Op) []error { return VerifyEncoded(ops, nil) }
+
+// VerifyEncoded is VerifyOps for ops whose encodings are at hand:
+// raws[i] is the encoding ops[i] was decoded from (DecodeStoredOp; a
+// blob after it is ignored), whose bytes are what the signature covers,
+// so they need not be encoded again. An op whose ID is not its raw's is
+// checked as VerifyOps would. raws may be nil.
+func VerifyEncoded(ops []crdt.Op, raws [][]byte) []error {
 	errs := make([]error, len(ops))
 	if len(ops) == 1 {
 		errs[0] = VerifyOp(&ops[0])
 		return errs
 	}
-	bv := ed25519consensus.NewPreallocatedBatchVerifier(len(ops))
-	var sigs []sigCheck
-	n := 0
+	sigs := make([]sigCheck, 0, len(ops))
 	for i := range ops {
 		var err error
-		sigs, err = opSigs(&ops[i], sigs[:0])
-		if err != nil {
-			errs[i] = err
-			continue
+		var raw []byte
+		if raws != nil {
+			raw = raws[i]
 		}
-		for _, s := range sigs {
-			bv.Add(ed25519.PublicKey(s.key[:]), s.msg, s.sig[:])
-			n++
+		n := len(sigs)
+		if sigs, err = opSigs(&ops[i], raw, sigs); err != nil {
+			errs[i] = err
+			sigs = sigs[:n]
 		}
 	}
-	if n > 0 && bv.Verify() {
+	if batchOK(sigs) {
 		return errs
 	}
 	for i := range ops {
@@ -108,4 +113,42 @@ func VerifyOps(ops []crdt.Op) []error {
 	return errs
 }
 
+// batchOK reports whether every signature of sigs is valid, checking
+// them as one batch (false for none).
+func batchOK(sigs []sigCheck) bool {
+	if len(sigs) == 0 {
+		return false
+	}
+	bv := ed25519consensus.NewPreallocatedBatchVerifier(len(sigs))
+	for _, s := range sigs {
+		bv.Add(ed25519.PublicKey(s.key[:]), s.msg, s.sig[:])
+	}
+	return bv.Verify()
+}
+
 var errBadInviteSig = fmt.Errorf("%w: invite", ErrBadSignature)
+
+// signingBytesOf is SigningBytes(op), taken from raw, the op's canonical
+// encoding, when it is given and is the op's (its ID says so): a version
+// 2 op's signature covers its full form without the signature, a version
+// 1 op's the same array as a 9-element one.
+func signingBytesOf(op *crdt.Op, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return SigningBytes(op)
+	}
+	n, err := opLen(raw)
+	if err != nil || OpID(raw[:n]) != op.ID {
+		return SigningBytes(op)
+	}
+	raw = raw[:n]
+	switch {
+	case op.Version == 1 && raw[0] == 0x9a && n > len(opDomain1)+2+sigSize:
+		msg := make([]byte, 0, len(opDomain1)+n-2-sigSize)
+		msg = append(append(msg, opDomain1...), 0x99)
+		return append(msg, raw[1:n-2-sigSize]...), nil
+	case op.Version != 1 && opVersionOf(raw) == 2 && n > sigSize:
+		msg := make([]byte, 0, len(opDomain)+n-sigSize)
+		return append(append(msg, opDomain...), raw[:n-sigSize]...), nil
+	}
+	return SigningBytes(op)
+}
