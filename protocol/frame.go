@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -79,6 +80,11 @@ func EncodeFrame(group crdt.ID, ops []crdt.Op) ([]byte, error) {
 		}
 		if g := groupOf(&ops[i], ids[i]); g != group {
 			return nil, fmt.Errorf("frame: op %d: %w", i, ErrWrongGroup)
+		}
+		if b := ops[i].Blob; b != nil {
+			if sum, ok := crdt.PrivateOf(&ops[i]); !ok || sum != sha256.Sum256(b) {
+				return nil, fmt.Errorf("frame: op %d: %w", i, ErrBlobMismatch)
+			}
 		}
 	}
 	return appendFrame(group, ops, ids)

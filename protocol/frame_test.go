@@ -269,6 +269,13 @@ func TestOpFrameRefused(t *testing.T) {
 	if !bytes.Equal(frameByHand(t, group, a, false, false), fr3) {
 		t.Fatal("frameByHand does not build the canonical frame")
 	}
+	// The encoder refuses what the decoder would: a blob the op does not
+	// name.
+	odd := append([]crdt.Op(nil), chain...)
+	odd[1].Blob = []byte("not the blob")
+	if _, err := EncodeFrame(group, odd); !errors.Is(err, ErrBlobMismatch) {
+		t.Errorf("a blob the op does not name: %v", err)
+	}
 	// Limits on the encoder.
 	if _, err := EncodeFrame(group, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("no ops: %v", err)
