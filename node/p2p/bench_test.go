@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // notifyingReplica reports the IDs of the ops IngestOne accepts, and
@@ -33,7 +33,7 @@ func (n *notifyingReplica) expect(id crdt.ID) <-chan struct{} {
 func (n *notifyingReplica) IngestOne(ctx context.Context, raw []byte) (crdt.Verdict, error) {
 	v, err := n.MemoryReplica.IngestOne(ctx, raw)
 	if v == crdt.Accept {
-		id := crdt.ID(sha256.Sum256(raw))
+		id := protocol.OpID(raw)
 		n.mu.Lock()
 		if ch := n.waiting[id]; ch != nil {
 			close(ch)
@@ -54,7 +54,7 @@ func (n *notifyingReplica) Ingest(ctx context.Context, raws [][]byte) (int, erro
 	if err == nil && n.anyPath {
 		n.mu.Lock()
 		for _, raw := range raws {
-			id := crdt.ID(sha256.Sum256(raw))
+			id := protocol.OpID(raw)
 			if ch := n.waiting[id]; ch != nil {
 				close(ch)
 				delete(n.waiting, id)
