@@ -41,7 +41,7 @@ func setLang(tb testing.TB, tt *tab, url, l string) {
 	eval[chromedp.Void](tb, tt, `localStorage.setItem('mutual.lang', `+js(l)+`)`)
 	tt.do(tb, "reload in "+l, chromedp.Reload())
 	tt.waitJS(tb, 10*time.Second, "the page is in "+l, `document.documentElement.lang === `+js(l)+
-		` && document.getElementById('lang-pick').value === `+js(l), `document.documentElement.outerHTML.slice(0, 300)`)
+		` && document.getElementById('lang-pick').value === `+js(l)+` && !!document.getElementById('view-title')`, `document.documentElement.outerHTML.slice(0, 300)`)
 }
 
 // press sends one key (a chromedp/kb key, e.g. "\t" or "\r") to the focused element.
@@ -185,12 +185,18 @@ func runAxe(tb testing.TB, tt *tab) []axeViolation {
 		eval[chromedp.Void](tb, tt, axeJS(tb)+"\n;undefined")
 	}
 	raw := eval[string](tb, tt, `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
-	  resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations))`)
-	var vs []axeViolation
-	if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+	  resultTypes: ['violations']}).then((r) => JSON.stringify({violations: r.violations, passes: r.passes.length}))`)
+	var res struct {
+		Violations []axeViolation `json:"violations"`
+		Passes     int            `json:"passes"`
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
 		tb.Fatalf("axe result %q: %v", raw, err)
 	}
-	return vs
+	if res.Passes < 10 {
+		tb.Fatalf("axe passed only %d rules: did it check the page? %s", res.Passes, raw)
+	}
+	return res.Violations
 }
 
 // axeRoutes are the page's routes, each with a condition that holds once it has rendered.
@@ -376,5 +382,23 @@ func TestBrowserForcedColors(t *testing.T) {
 	tt.waitJS(t, 10*time.Second, "the post shows", `!!document.getElementById('set-open')`, boardStateJS)
 	if on, off := cue(`#set-open`), cue(`#set-claimed`); on == off || !strings.HasPrefix(on, "underline") {
 		t.Errorf("forced colours: the pressed status %q and another %q look alike", on, off)
+	}
+}
+
+// TestBrowserManyLoads opens the page ten times in one tab. Each page holds an event stream; a
+// page left for the next (kept in the back/forward cache) must close its stream, or the browser's
+// six connections to the node fill up and the sixth page never loads (it did, before pagehide
+// closed the stream).
+func TestBrowserManyLoads(t *testing.T) {
+	requireChromium(t)
+	a := startNode(t, "Amal", "127.0.0.1:0")
+	a.createGroup(t, "Eastgate Mutual Aid")
+	a.post(t, map[string]any{"kind": "need", "title": "Folding chairs"})
+	br := newBrowser(t)
+	tt := newTab(t, br, "loads")
+	for i := range 10 {
+		tt.do(t, "open the page", chromedp.Navigate(fmt.Sprintf("%s/?visit=%d", a.url, i)))
+		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('[id^="p-"]').length === 1`,
+			`JSON.stringify(performance.getEntriesByType('resource').map((e) => e.name + ' ' + Math.round(e.responseEnd)))`)
 	}
 }

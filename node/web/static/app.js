@@ -242,7 +242,7 @@
     const d = p.details ? String(p.details) : '';
     const det = d ? `<p class="det" dir="auto">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
     const b = badges(p, now);
-    return `<li class="${cls}" id="p-${esc(p.id)}"><h3 dir="auto"><a href="#/post/${esc(encodeURIComponent(p.id))}" dir="auto">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
+    return `<li class="${cls}" id="p-${esc(p.id)}"><h3 dir="auto"><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
   }
 
   // boardLists filters and sorts posts and renders both columns; O(n log n).
@@ -1048,6 +1048,19 @@
       acts[b.dataset.act](b);
     });
     window.addEventListener('hashchange', route);
+    // Close the event stream when the page goes away: a page kept in the back/forward cache
+    // otherwise holds its connection, and after a few reloads the browser's six connections to the
+    // node are all taken by dead pages and the next page waits for ever. Reopen it on the way back.
+    window.addEventListener('pagehide', () => {
+      if (es) es.close();
+      es = null;
+    });
+    window.addEventListener('pageshow', (e) => {
+      if (e.persisted && !es) {
+        st.dropped = true;
+        connect();
+      }
+    });
     connect();
     try {
       st.node = await api('GET', '/api/v1/node');
@@ -1055,6 +1068,7 @@
       showWho();
       showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
+    route.done = false; // the first view does not take the focus (even if the language switch drew one already)
     route();
     loadPosts();
     loadPeers();
