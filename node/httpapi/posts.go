@@ -15,12 +15,24 @@ import (
 
 // GET /api/v1/posts?group=&kind=&status=&category=&q=&limit=&after=
 func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
+	posts, err := s.boardPosts(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer(r).posts(posts))
+	return nil
+}
+
+// boardPosts returns the posts the board's filters in r's query select:
+// group, kind, status, category, q, limit and after, as GET
+// /api/v1/posts takes them. GET /api/v1/posts.csv takes the same.
+func (s *Server) boardPosts(r *http.Request) ([]*crdt.Post, error) {
 	q := r.URL.Query()
 	var groups []crdt.ID
 	if g := q.Get("group"); g != "" {
 		gi, err := s.group(g, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		groups = []crdt.ID{gi.ID}
 	} else {
@@ -32,7 +44,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if k := q.Get("kind"); k != "" {
 		kind, ok := crdt.ParsePostKind(k)
 		if !ok {
-			return inputErr("kind: %q is not need or offer", k)
+			return nil, inputErr("kind: %q is not need or offer", k)
 		}
 		f.Kind = kind
 	}
@@ -41,7 +53,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 		for _, name := range strings.Split(st, ",") {
 			s, ok := crdt.ParseStatus(strings.TrimSpace(name))
 			if !ok {
-				return inputErr("status: %q is not open, claimed, fulfilled or withdrawn", name)
+				return nil, inputErr("status: %q is not open, claimed, fulfilled or withdrawn", name)
 			}
 			if s == crdt.Open {
 				openBoard = true
@@ -55,7 +67,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			return inputErr("limit: %q is not a whole number ≥ 1", l)
+			return nil, inputErr("limit: %q is not a whole number ≥ 1", l)
 		}
 		limit = n
 	}
@@ -63,13 +75,13 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if a := q.Get("after"); a != "" {
 		id, err := parseID("after", a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if after, err = s.cfg.Board.Post(id); err != nil {
 			if statusOf(err) == http.StatusNotFound {
-				return inputErr("after: no post %s on this node", a)
+				return nil, inputErr("after: no post %s on this node", a)
 			}
-			return err
+			return nil, err
 		}
 	}
 
@@ -78,7 +90,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 		f.Group = g
 		ps, err := s.cfg.Board.Posts(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		posts = append(posts, ps...)
 	}
@@ -100,8 +112,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if limit >= 0 && len(posts) > limit {
 		posts = posts[:limit]
 	}
-	writeJSON(w, http.StatusOK, s.viewer(r).posts(posts))
-	return nil
+	return posts, nil
 }
 
 // GET /api/v1/posts/{id}
@@ -133,7 +144,11 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 		return inputErr("body: expected a JSON object")
 	}
 	var in replica.PostInput
-	if _, err := parseFields(obj, &in.Fields, "group", "kind"); err != nil {
+	mask, err := parseFields(obj, &in.Fields, "group", "kind")
+	if err != nil {
+		return err
+	}
+	if err := checkExpiry(mask, &in.Fields, s.now()); err != nil {
 		return err
 	}
 	kind, err := jsonString("kind", obj["kind"])
@@ -199,6 +214,13 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.cfg.Board.Post(id)
 	if err != nil {
 		return err
+	}
+	// An edit that sends the expiry the post has (a form sends every
+	// field) is not setting a past one.
+	if f.Expires != p.Expires.V {
+		if err := checkExpiry(mask, &f, s.now()); err != nil {
+			return err
+		}
 	}
 	p, err = s.cfg.Board.EditPost(r.Context(), p.Group, id, mask, f)
 	if err != nil {
@@ -274,9 +296,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	note := strings.TrimSpace(body.Note)
-	if len(note) > protocol.MaxNote {
-		return inputErr("note: %d bytes, at most %d", len(note), protocol.MaxNote)
+	note, err := textBlock("note", strings.TrimSpace(body.Note), protocol.MaxNote)
+	if err != nil {
+		return err
 	}
 	by, err := s.actingName(r)
 	if err != nil {
