@@ -212,6 +212,7 @@ func axeRoutes(postID string) []struct{ hash, ready string } {
 
 // TestBrowserAxe runs axe-core on every route, in English and Arabic, in the light and the dark
 // colour scheme, and fails on any WCAG 2.1 A or AA violation, listing each with the elements.
+// With -short it checks English in light and Arabic in dark only.
 func TestBrowserAxe(t *testing.T) {
 	requireChromium(t)
 	a := startNode(t, "Amal", "127.0.0.1:0")
@@ -227,6 +228,9 @@ func TestBrowserAxe(t *testing.T) {
 	tt := newTab(t, br, "axe")
 	for _, l := range []string{"en", "ar"} {
 		for _, scheme := range []string{"light", "dark"} {
+			if testing.Short() && (l == "en") != (scheme == "light") {
+				continue // -short: English light and Arabic dark only
+			}
 			tt.do(t, "colour scheme "+scheme, emulateMedia("prefers-color-scheme", scheme))
 			setLang(t, tt, a.url+"/", l)
 			for _, r := range axeRoutes(p.ID) {
@@ -385,7 +389,7 @@ func TestBrowserForcedColors(t *testing.T) {
 	}
 }
 
-// TestBrowserManyLoads opens the page ten times in one tab. Each page holds an event stream; a
+// TestBrowserManyLoads opens the page eight times in one tab. Each page holds an event stream; a
 // page left for the next (kept in the back/forward cache) must close its stream, or the browser's
 // six connections to the node fill up and the sixth page never loads (it did, before pagehide
 // closed the stream).
@@ -396,7 +400,7 @@ func TestBrowserManyLoads(t *testing.T) {
 	a.post(t, map[string]any{"kind": "need", "title": "Folding chairs"})
 	br := newBrowser(t)
 	tt := newTab(t, br, "loads")
-	for i := range 10 {
+	for i := range 8 {
 		tt.do(t, "open the page", chromedp.Navigate(fmt.Sprintf("%s/?visit=%d", a.url, i)))
 		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('[id^="p-"]').length === 1`,
 			`JSON.stringify(performance.getEntriesByType('resource').map((e) => e.name + ' ' + Math.round(e.responseEnd)))`)
