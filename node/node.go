@@ -29,6 +29,7 @@ type Local struct {
 	Store    *store.Store
 	Replica  *replica.Replica
 	onLocal  atomic.Pointer[func(crdt.ID, []byte)]
+	name     atomic.Pointer[string] // set by Rename
 	closeOne bool
 	inc      *incarnation // nil when opened read-only
 	log      *slog.Logger
@@ -266,6 +267,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
 		Meeting: meeting,
 		Logger:  log,
+		Rename:  l.Rename,
 		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
 	})
 	defer api.Close()

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -93,6 +94,8 @@ type Replica struct {
 
 	events  broadcaster
 	confirm confirmation // see restore.go
+
+	name atomic.Pointer[string] // set by SetName; else cfg.Name
 
 	box      *ecdh.PrivateKey // this node's key for receiving group keys (sealing.go)
 	boxPub   crdt.BoxKey
