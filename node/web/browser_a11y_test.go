@@ -50,15 +50,23 @@ func press(tb testing.TB, tt *tab, key string) {
 	tt.do(tb, fmt.Sprintf("press %q", key), chromedp.KeyEvent(key))
 }
 
-// tabTo presses Tab until the focused element matches the CSS selector sel, as a keyboard user
-// moves through the page; it fails after 60 presses.
+// tabTo moves the focus to the element matching the CSS selector sel as a keyboard user does:
+// Tab while it lies further down the page, Shift+Tab when it lies above the focus. Going back up
+// keeps the walk inside the page: Tab past the last control leaves the document (to the browser's
+// own controls; headless, document.activeElement is then <body>), which is the browser's doing,
+// not the page's, and would count as the focus falling to <body>. It fails after 60 presses.
 func tabTo(tb testing.TB, tt *tab, sel string) {
 	tb.Helper()
+	key, opts := "Tab", []chromedp.KeyOption(nil)
+	if eval[bool](tb, tt, `(() => { const a = document.activeElement, b = document.querySelector(`+js(sel)+`);
+	  return !!a && !!b && a !== document.body && !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_PRECEDING); })()`) {
+		key, opts = "Shift+Tab", append(opts, chromedp.KeyModifiers(chromedp.ModifierShift))
+	}
 	for range 60 {
 		if eval[bool](tb, tt, `!!document.activeElement && document.activeElement.matches(`+js(sel)+`)`) {
 			return
 		}
-		press(tb, tt, "\t")
+		tt.do(tb, "press "+key, chromedp.KeyEvent("\t", opts...))
 	}
 	tb.Fatalf("tab %s: 60 presses of Tab never reached %s; focus is on %s", tt.name, sel, focused(tb, tt))
 }
@@ -150,6 +158,13 @@ func TestBrowserKeyboard(t *testing.T) {
 	tabTo(t, tt, `#fl-q`)
 	typeKeys(t, tt, "soup")
 	tt.waitJS(t, 5*time.Second, "the live region says what the search shows", announceJS+` === 'Showing needs: 0, offers: 1'`, announceJS)
+	// The kind filter, chosen by typing its first letters, shows the offers' column alone (also on
+	// a wide screen, where both columns are shown side by side).
+	tabTo(t, tt, `#fl-kind`)
+	typeKeys(t, tt, "Offers")
+	tt.waitJS(t, 5*time.Second, "only the offers' column shows", `document.getElementById('fl-kind').value === 'offer' && `+
+		`getComputedStyle(document.getElementById('col-need')).display === 'none' && getComputedStyle(document.getElementById('col-offer')).display !== 'none'`,
+		`JSON.stringify({kind: document.getElementById('fl-kind').value, board: document.getElementById('board').className})`)
 }
 
 // axeJS is the vendored axe-core, loaded once per test binary.

@@ -816,8 +816,8 @@
       say('c-' + k, `(${num(n)})`);
       say('n-' + k, `(${num(n)})`);
     }
-    return r;
     $('board').className = `cols show-${st.tab}${F.kind ? ' only-' + F.kind : ''}`;
+    return r;
   }
   let qTimer = 0;
   function onFilter(e) {
