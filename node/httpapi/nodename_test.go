@@ -44,9 +44,9 @@ func newFreshNode(t *testing.T) *testNode {
 	return &testNode{t: t, rep: rep, api: api, srv: srv}
 }
 
-// TestRenameNode: a fresh node takes a name through the API, its genesis
+// TestRenameFreshNode: a fresh node takes a name through the API, its genesis
 // op carries it, and once it is in a group another name is refused.
-func TestRenameNode(t *testing.T) {
+func TestRenameFreshNode(t *testing.T) {
 	n := newFreshNode(t)
 	var node struct {
 		Name   string `json:"name"`

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
-	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -347,36 +346,4 @@ func (s *Server) unrespond(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
-}
-
-// group resolves a group named in a request, or, when name is "", the
-// node's only group (its only group it may write to, if writable).
-func (s *Server) group(name string, writable bool) (replica.GroupInfo, error) {
-	if name != "" {
-		id, err := parseID("group", name)
-		if err != nil {
-			return replica.GroupInfo{}, err
-		}
-		gi, err := s.cfg.Board.Group(id)
-		if err != nil {
-			return gi, err
-		}
-		if writable && gi.Relation != store.Member {
-			return gi, errorf(errForbidden, "this node follows group %s read-only; it cannot write to its board", gi.Name)
-		}
-		return gi, nil
-	}
-	var cands []replica.GroupInfo
-	for _, gi := range s.cfg.Board.Groups() {
-		if !writable || gi.Relation == store.Member {
-			cands = append(cands, gi)
-		}
-	}
-	switch len(cands) {
-	case 1:
-		return cands[0], nil
-	case 0:
-		return replica.GroupInfo{}, errorf(errConflict, "this node is in no group yet: create or join one first")
-	}
-	return replica.GroupInfo{}, inputErr("group: missing; this node has %d groups, so say which", len(cands))
 }

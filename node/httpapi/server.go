@@ -272,6 +272,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/groups/{id}/invites", s.listInvites)
 	s.handle("POST /api/v1/groups/{id}/invites/{invite}/revoke", s.revokeInvite)
 	s.handle("GET /api/v1/check", s.checkAll)
+	s.handle("GET /api/v1/resolve", s.resolve)
 	s.handle("GET /api/v1/posts", s.listPosts)
 	s.handle("POST /api/v1/posts", s.createPost)
 	s.handle("GET /api/v1/posts/{id}", s.getPost)
