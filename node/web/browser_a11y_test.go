@@ -226,7 +226,10 @@ func axeRoutes(postID string) []struct{ hash, ready string } {
 }
 
 // TestBrowserAxe runs axe-core on every route, in English and Arabic, in the light and the dark
-// colour scheme, and fails on any WCAG 2.1 A or AA violation, listing each with the elements.
+// colour scheme, and fails on any WCAG 2.1 A or AA violation, listing each with the elements: the
+// routes of a node in one group, the welcome page of a fresh node (no group: name the node, start a
+// group or join one), and the board and Group page of a node in several groups (the group list
+// with its switch buttons, the board's group filter, cards that name their group).
 // With -short it checks English in light and Arabic in dark only.
 func TestBrowserAxe(t *testing.T) {
 	requireChromium(t)
@@ -239,8 +242,38 @@ func TestBrowserAxe(t *testing.T) {
 	a.post(t, map[string]any{"group": group, "kind": "offer", "title": "Hot meals Friday", "quantity": 40})
 	a.call(t, http.MethodPost, "/api/v1/posts/"+p.ID+"/responses", map[string]any{"quantity": 8, "note": "Eight tins on Thursday."}, nil)
 
+	// A fresh node, in no group: its page is the welcome page on every route but posts and peers.
+	fresh := startNode(t, "Ben", "127.0.0.1:0")
+	// A node in three groups, one named in Arabic, with a post in each of two.
+	multi := startNode(t, "Chloe", "127.0.0.1:0")
+	east := multi.createGroup(t, "Eastgate Mutual Aid")
+	north := multi.createGroup(t, "Northside Pantry")
+	multi.createGroup(t, "جيران شارع النخيل")
+	multi.post(t, map[string]any{"group": east, "kind": "need", "title": "Winter coats", "quantity": 2})
+	multi.post(t, map[string]any{"group": north, "kind": "offer", "title": "A van on Saturdays"})
+
 	br := newBrowser(t)
 	tt := newTab(t, br, "axe")
+	// check waits until the page shows ready after going to hash, and runs axe on it.
+	check := func(name, hash, ready string) {
+		t.Helper()
+		eval[chromedp.Void](t, tt, `location.hash = `+js(hash))
+		tt.waitJS(t, 10*time.Second, name+" renders", ready, mainTextJS)
+		if hash == "#/group" && eval[bool](t, tt, `!!document.getElementById('invite')`) {
+			// With an invite made, so that the code and its QR are checked too.
+			eval[chromedp.Void](t, tt, `document.querySelector('#invite button[type=submit]').click()`)
+			tt.waitJS(t, 10*time.Second, "the invite shows", `!!document.querySelector('#inv-out img.qr') && document.querySelector('#inv-out img.qr').complete`, `document.getElementById('inv-out').innerHTML`)
+		}
+		// Open every disclosure (edit a post, start or join another group), so its form is checked.
+		eval[chromedp.Void](t, tt, `document.querySelectorAll('#main details').forEach((d) => { d.open = true; })`)
+		for _, v := range runAxe(t, tt) {
+			var where []string
+			for _, n := range v.Nodes {
+				where = append(where, fmt.Sprintf("\n      %v %s\n        %s", n.Target, n.HTML, strings.ReplaceAll(n.Summary, "\n", " ")))
+			}
+			t.Errorf("%s: axe %s (%s): %s%s", name, v.ID, v.Impact, v.Help, strings.Join(where, ""))
+		}
+	}
 	for _, l := range []string{"en", "ar"} {
 		for _, scheme := range []string{"light", "dark"} {
 			if testing.Short() && (l == "en") != (scheme == "light") {
@@ -248,26 +281,30 @@ func TestBrowserAxe(t *testing.T) {
 			}
 			tt.do(t, "colour scheme "+scheme, emulateMedia("prefers-color-scheme", scheme))
 			setLang(t, tt, a.url+"/", l)
-			for _, r := range axeRoutes(p.ID) {
-				name := fmt.Sprintf("%s %s %s", l, scheme, r.hash)
-				eval[chromedp.Void](t, tt, `location.hash = `+js(r.hash))
-				tt.waitJS(t, 10*time.Second, name+" renders", r.ready, boardStateJS)
-				if r.hash == "#/group" {
-					// With an invite made, so that the code and its QR are checked too.
-					eval[chromedp.Void](t, tt, `document.querySelector('#invite button[type=submit]').click()`)
-					tt.waitJS(t, 10*time.Second, "the invite shows", `!!document.querySelector('#inv-out img.qr') && document.querySelector('#inv-out img.qr').complete`, `document.getElementById('inv-out').innerHTML`)
-				}
-				if dark := eval[bool](t, tt, `matchMedia('(prefers-color-scheme: dark)').matches`); dark != (scheme == "dark") {
-					t.Fatalf("%s: prefers-color-scheme dark = %v", name, dark)
-				}
-				for _, v := range runAxe(t, tt) {
-					var where []string
-					for _, n := range v.Nodes {
-						where = append(where, fmt.Sprintf("\n      %v %s\n        %s", n.Target, n.HTML, strings.ReplaceAll(n.Summary, "\n", " ")))
-					}
-					t.Errorf("%s: axe %s (%s): %s%s", name, v.ID, v.Impact, v.Help, strings.Join(where, ""))
-				}
+			if dark := eval[bool](t, tt, `matchMedia('(prefers-color-scheme: dark)').matches`); dark != (scheme == "dark") {
+				t.Fatalf("%s %s: prefers-color-scheme dark = %v", l, scheme, dark)
 			}
+			for _, r := range axeRoutes(p.ID) {
+				check(fmt.Sprintf("%s %s %s", l, scheme, r.hash), r.hash, r.ready)
+			}
+
+			setLang(t, tt, fresh.url+"/", l)
+			check(fmt.Sprintf("%s %s welcome", l, scheme), "#/", `!!document.getElementById('ob-name') && !!document.getElementById('join-code')`)
+			// A group started before the node has a name: the page asks for it, in an alert.
+			eval[chromedp.Void](t, tt, `document.getElementById('ob-name').value = ''; document.getElementById('start-name').value = 'Eastgate'; document.querySelector('#start button[type=submit]').click()`)
+			check(fmt.Sprintf("%s %s welcome, no name given", l, scheme), "#/", `document.getElementById('start-err').textContent !== ''`)
+
+			setLang(t, tt, multi.url+"/", l)
+			check(fmt.Sprintf("%s %s board of three groups", l, scheme), "#/", boardLoadedJS+
+				` && !!document.getElementById('fl-group') && document.querySelectorAll('.card .b-group').length === 2`)
+			check(fmt.Sprintf("%s %s Group page of three groups", l, scheme), "#/group",
+				`document.querySelectorAll('.groups li').length === 3 && !!document.querySelector('#members table')`)
+			// Switched to another group: the page says which, under its title.
+			eval[chromedp.Void](t, tt, `document.querySelector('button[data-act=pick]').click()`)
+			check(fmt.Sprintf("%s %s Group page, switched", l, scheme), "#/group",
+				`!!document.getElementById('flash') && !!document.querySelector('#members table')`)
+			// The switch is remembered on the device; the next pass starts from all groups again.
+			eval[chromedp.Void](t, tt, `localStorage.removeItem('mutual.group'); localStorage.removeItem('mutual.filter-group')`)
 		}
 	}
 	tt.do(t, "reset the media", emulateMedia())
