@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/dgraph-io/badger"
 
@@ -315,7 +314,10 @@ func (s *Store) fill(gen uint64, p *crdt.Post) {
 	}
 }
 
-// Posts calls fn for every post of a group (stubs included) in ID order.
+// Posts calls fn for every post of a group (stubs included): the
+// created ones in board index order, then the others in ID order. One
+// snapshot; nothing is collected, so a caller that wants them in ID
+// order sorts them.
 func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
 	gen := s.commits()
 	return s.allPosts(g, func(id crdt.ID, rec []byte) (*crdt.Post, error) {
@@ -324,24 +326,21 @@ func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
 }
 
 // allPosts reads every post of a group in one snapshot — the created ones
-// from the board index, the others from their entries — and calls fn
-// for each in ID order.
+// from the board index, the others from their entries.
 func (s *Store) allPosts(g crdt.ID, decode func(id crdt.ID, rec []byte) (*crdt.Post, error), fn func(*crdt.Post) error) (err error) {
 	defer s.readPanic(&err)
 	gn, ok := s.group(g)
 	if !ok {
 		return nil
 	}
-	var posts []*crdt.Post
-	err = s.db.View(func(txn *badger.Txn) error {
+	return s.db.View(func(txn *badger.Txn) error {
 		prefix := key(pIndex, num(gn))
 		err := scanTxn(txn, prefix, nil, true, func(k, v []byte) error {
 			p, err := decode(crdt.ID(k[len(k)-32:]), v)
 			if err != nil {
 				return err
 			}
-			posts = append(posts, p)
-			return nil
+			return fn(p)
 		})
 		if err != nil {
 			return err
@@ -359,20 +358,9 @@ func (s *Store) allPosts(g crdt.ID, decode func(id crdt.ID, rec []byte) (*crdt.P
 			if err != nil {
 				return err
 			}
-			posts = append(posts, p)
-			return nil
+			return fn(p)
 		})
 	})
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(posts, func(a, b *crdt.Post) int { return a.ID.Compare(b.ID) })
-	for _, p := range posts {
-		if err := fn(p); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Store) decodeCached(gen uint64, g, id crdt.ID, rec []byte) (*crdt.Post, error) {
