@@ -20,15 +20,16 @@ import (
 // Each register is its value followed by i, its stamp index: 0 is the
 // zero stamp, k > 0 the k-th stamp of the list (most registers share the
 // create's stamp). erased_at is a stamp index alone. A stamp is [time,
-// author, op], author nil when it is the post's author and op nil when
-// it is the post's create (the post ID), as for every register a single
-// create op set. The private registers (location, contact) are written
+// author, op]: time nil when it is created_at, author nil when it is the
+// post's author, op nil when it is the post's create (the post ID), as
+// for every register a single create op set. updated_at is nil when it
+// is created_at. The private registers (location, contact) are written
 // with an empty value, whatever the post holds: a record never holds a
 // private field in clear (the value is in the blob of the op its stamp
 // names). A response is [id, author, time, quantity, note, by?]. The by
 // fields (crdt.Post.By, crdt.Response.By) are left out when empty.
 const (
-	postVersion     = 4
+	postVersion     = 5
 	postFields      = 31 // without the optional by
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
@@ -48,7 +49,7 @@ func EncodePost(p *crdt.Post) []byte {
 	w.bin(p.Author[:])
 	writeHLC(w, p.CreatedAt)
 	w.str(p.Ref)
-	writeHLC(w, p.UpdatedAt)
+	writeOptHLC(w, p.UpdatedAt, p.CreatedAt)
 
 	var stamps []crdt.Stamp
 	index := func(s crdt.Stamp) uint64 {
@@ -69,7 +70,7 @@ func EncodePost(p *crdt.Post) []byte {
 	w.array(len(stamps))
 	for _, s := range stamps {
 		w.array(3)
-		writeHLC(w, s.Time)
+		writeOptHLC(w, s.Time, p.CreatedAt)
 		if s.Author == p.Author {
 			_ = w.e.EncodeNil()
 		} else {
@@ -136,11 +137,11 @@ func DecodePost(b []byte, g, id crdt.ID) (*crdt.Post, error) {
 	r.fixed(p.Author[:])
 	p.CreatedAt = readHLC(r)
 	p.Ref = r.str("ref", MaxRef)
-	p.UpdatedAt = readHLC(r)
+	p.UpdatedAt = readOptHLC(r, p.CreatedAt)
 	stamps := make([]crdt.Stamp, r.arrayMax(maxRecordStamps))
 	for i := range stamps {
 		r.array(3)
-		stamps[i].Time = readHLC(r)
+		stamps[i].Time = readOptHLC(r, p.CreatedAt)
 		stamps[i].Author, stamps[i].Op = p.Author, p.ID
 		r.optFixed(stamps[i].Author[:])
 		r.optFixed(stamps[i].Op[:])
@@ -205,6 +206,27 @@ func writeHLC(w *writer, h crdt.HLC) {
 	w.array(2)
 	w.int(h.Wall)
 	w.uint(uint64(h.Logical))
+}
+
+// writeOptHLC writes h, or nil when it is same (in a record: the post's
+// creation time, which most of its stamps and its update time share).
+func writeOptHLC(w *writer, h, same crdt.HLC) {
+	if h == same {
+		_ = w.e.EncodeNil()
+		return
+	}
+	writeHLC(w, h)
+}
+
+func readOptHLC(r *reader, same crdt.HLC) crdt.HLC {
+	if r.err != nil {
+		return crdt.HLC{}
+	}
+	if c, err := r.d.PeekCode(); err == nil && c == 0xc0 {
+		_ = r.d.Skip()
+		return same
+	}
+	return readHLC(r)
 }
 
 func readHLC(r *reader) crdt.HLC {

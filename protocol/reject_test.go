@@ -152,7 +152,7 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	for _, v := range []byte{1, 2, 3, 5} { // 1: before the Withdrawn register; 2: before ErasedAt; 3: with the group and ID
+	for _, v := range []byte{1, 2, 3, 4, 6} { // 1: before the Withdrawn register; 2: before ErasedAt; 3: with the group and ID; 4: every time in full
 		rec[3] = v
 		_, err = DecodePost(rec, crdt.ID{}, crdt.ID{})
 		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)

@@ -48,10 +48,12 @@ var (
 	ErrFormat = errors.New("the store is in another format")
 )
 
-// storeVersion is the version of the store's layout (keys.go). 1: the
-// layout before versions were recorded (no v key); 2: local numbers for
-// groups and authors, a post's record stored once, no op-ID pointers.
-const storeVersion = 2
+// storeVersion is the version of the store's layout (keys.go) and of
+// the post records in it (protocol.EncodePost). 1: the layout before
+// versions were recorded (no v key); 2: local numbers for groups and
+// authors, a post's record stored once, no op-ID pointers; 3: records
+// leave out times equal to the creation time.
+const storeVersion = 3
 
 // FormatError is the error of opening a store written in another format.
 type FormatError struct {
