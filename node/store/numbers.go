@@ -80,6 +80,7 @@ type numberer struct {
 	groups  map[crdt.ID]uint64
 	authors map[crdt.PublicKey]uint64
 	next    [2]uint64
+	prev    [2]uint64 // the store's next numbers before publish
 }
 
 func (c *numberer) group(g crdt.ID) (uint64, error) {
@@ -114,11 +115,14 @@ func (c *numberer) author(a crdt.PublicKey) (uint64, error) {
 	return x, c.txn.Set(key(pNumber, []byte{numAuthor}, a[:]), num(x))
 }
 
-// publish makes the numbers given in a committed transaction known.
+// publish makes the numbers given in a transaction known, as it
+// commits: until then no key names them, and a reader who looks one up
+// finds nothing under it.
 func (c *numberer) publish() {
 	n := &c.s.nums
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	c.prev = n.next
 	for g, x := range c.groups {
 		n.groups[g] = x
 	}
@@ -126,4 +130,20 @@ func (c *numberer) publish() {
 		n.authors[a], n.byNum[x] = x, a
 	}
 	n.next = c.next
+}
+
+// unpublish takes back the numbers of a transaction that failed to
+// commit (commits are serial: no other commit gave numbers meanwhile).
+func (c *numberer) unpublish() {
+	n := &c.s.nums
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for g := range c.groups {
+		delete(n.groups, g)
+	}
+	for a, x := range c.authors {
+		delete(n.authors, a)
+		delete(n.byNum, x)
+	}
+	n.next = c.prev
 }

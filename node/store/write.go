@@ -259,13 +259,16 @@ func (s *Store) Commit(b *Batch) error {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
+	// New numbers are known before the commit, so that no reader sees a
+	// key whose number it cannot resolve; taken back if it fails.
+	c.publish()
 	if err := txn.Commit(); err != nil {
+		c.unpublish()
 		if isNoSpace(err) {
 			return s.diskFull()
 		}
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	c.publish()
 	s.cacheMu.Lock()
 	s.gen++
 	for _, p := range b.posts {
