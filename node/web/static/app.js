@@ -173,8 +173,9 @@
       `<small class="hint" id="${p}by-hint">${te('hYourName')}</small></div>`;
   }
 
-  // card renders one post on the board.
-  function card(p, now) {
+  // card renders one post on the board. With gs (the node's groups, given when the board shows
+  // more than one group) it names the post's group.
+  function card(p, now, gs) {
     const st = known(STATUSES, p.status, 'open');
     const soon = expiringSoon(p, now);
     const cls = `card st-${st}${p.urgency === 'high' ? ' u-high' : ''}${soon ? ' soon' : ''}${p.over_claimed ? ' over' : ''}`;
@@ -182,17 +183,17 @@
       .filter(Boolean).map(esc).join(' · ');
     const d = p.details ? String(p.details) : '';
     const det = d ? `<p class="det">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
-    const b = badges(p, now);
+    const b = groupBadge(p, gs) + badges(p, now);
     return `<li class="${cls}" id="p-${esc(p.id)}"><h3><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
   }
 
-  // boardLists filters and sorts posts and renders both columns; O(n log n).
-  function boardLists(posts, f, now) {
+  // boardLists filters and sorts posts and renders both columns; O(n log n). gs as for card.
+  function boardLists(posts, f, now, gs) {
     const qs = terms(f.q), need = [], offer = [];
     for (const p of posts) if (matches(p, f, now, qs)) (p.kind === 'offer' ? offer : need).push(p);
     need.sort(byUrgency);
     offer.sort(byUrgency);
-    const col = (list) => (list.length ? `<ol class="cards">${list.map((p) => card(p, now)).join('')}</ol>` : `<p class="empty">${te('noPosts')}</p>`);
+    const col = (list) => (list.length ? `<ol class="cards">${list.map((p) => card(p, now, gs)).join('')}</ol>` : `<p class="empty">${te('noPosts')}</p>`);
     return { need: col(need), offer: col(offer), nNeed: need.length, nOffer: offer.length };
   }
 
@@ -386,17 +387,23 @@
   function viewGroup(ctx) {
     if (isPhone(ctx)) return viewPhone(ctx);
     const node = ctx.node || {}, groups = node.groups || [], gid = ctx.group;
+    if (!groups.length) return viewWelcome(ctx);
+    const cur = groups.find((g) => g.id === gid) || groups[0];
     let h = heading('groupTitle');
     h += `<dl class="fields">${row('nodeName', node.name)}${row('peerId', short(node.peer_id))}</dl>`;
-    if (!groups.length) return h + `<p class="empty">${te('noGroups')}</p>`;
-    h += `<h2>${te('groups')}</h2><ul class="groups">` + groups.map((g) => `<li>${esc(g.name || short(g.id))} <span class="meta">${esc(tv('role_', g.role))}</span></li>`).join('') + '</ul>';
-    if (groups.length > 1) h += `<form id="group-pick-form" class="filters">${field('group-pick', 'fGroup', select('group-pick', 'group', groupOpts(groups), gid))}</form>`;
+    h += groupList(groups, cur.id) + groupNote(cur);
     const gq = esc(encodeURIComponent(gid || ''));
     h += `<section class="box" aria-labelledby="mem-h"><h2 id="mem-h">${te('membersTitle')}</h2><div id="members"><p>${te('loading')}</p></div></section>`;
-    h += `<section class="box" aria-labelledby="inv-h"><h2 id="inv-h">${te('inviteTitle')}</h2><form id="invite" class="form">` +
-      field('inv-role', 'fRole', select('inv-role', 'role', [['member', t('role_member')], ['admin', t('role_admin')]], 'member')) +
-      field('inv-expires', 'fInviteExpires', select('inv-expires', 'expires', [['1h', t('exp1h')], ['24h', t('exp24h')], ['72h', t('exp72h')], ['168h', t('exp7d')]], '72h')) +
-      alertBox('inv-err') + `<button type="submit">${te('createInvite')}</button></form><div id="inv-out"></div></section>`;
+    h += `<section class="box" aria-labelledby="inv-h"><h2 id="inv-h">${te('inviteTitle')}</h2>`;
+    if (cur.role === 'admin') {
+      h += `<form id="invite" class="form">` +
+        field('inv-role', 'fRole', select('inv-role', 'role', [['member', t('role_member')], ['admin', t('role_admin')]], 'member')) +
+        field('inv-expires', 'fInviteExpires', select('inv-expires', 'expires', [['1h', t('exp1h')], ['24h', t('exp24h')], ['72h', t('exp72h')], ['168h', t('exp7d')]], '72h')) +
+        alertBox('inv-err') + `<button type="submit">${te('createInvite')}</button></form><div id="inv-out"></div>`;
+    } else {
+      h += `<p>${te('adminsInvite')}</p>`;
+    }
+    h += '</section>';
     h += `<section class="box" aria-labelledby="data-h"><h2 id="data-h">${te('dataTitle')}</h2>` +
       `<p><a class="button" href="/api/v1/posts.csv?group=${gq}" download>${te('downloadCsv')}</a></p>` +
       `<form id="import" class="form">${field('imp-file', 'fCsvFile', '<input id="imp-file" name="file" type="file" accept=".csv,text/csv" required>')}` +
@@ -407,14 +414,14 @@
       h += `<section class="box" aria-labelledby="meet-h"><h2 id="meet-h">${te('meetingTitle')}</h2><p>${te('meetingHelp')}</p>` +
         `<button type="button" class="danger" data-act="revoke">${te('endSessions')}</button>${alertBox('revoke-err')}<p class="msg" id="revoke-msg" role="status"></p></section>`;
     }
-    return h;
+    return h + otherGroup();
   }
 
   function peersTable(peers, now) {
     if (!peers || !peers.length) return `<p class="empty">${te('noPeers')}</p>`;
     return `<table><caption>${te('peersCaption', { n: peers.length })}</caption><thead><tr><th scope="col">${te('peer')}</th><th scope="col">${te('fName')}</th><th scope="col">${te('connection')}</th><th scope="col">${te('lastSynced')}</th><th scope="col">${te('lastSeen')}</th></tr></thead><tbody>` +
       peers.map((p) => `<tr><td><code title="${esc(p.peer_id)}">${esc(short(p.peer_id))}</code></td><td>${esc(p.name || '')}</td>` +
-        `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}</td>` +
+        `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}${peerSyncing(p)}</td>` +
         `<td>${esc(p.last_synced ? ago(p.last_synced, now) : t('never'))}</td><td>${esc(p.last_seen ? ago(p.last_seen, now) : t('never'))}</td></tr>`).join('') +
       '</tbody></table>';
   }
@@ -422,14 +429,84 @@
     return heading('peersTitle') + `<div id="peers-table">${peersTable(peers, now)}</div>`;
   }
   function statusText(online, peers) {
-    const n = (peers || []).filter((p) => p.connected).length;
-    return t(n === 1 ? 'peerOne' : 'peerMany', { n }) + ' · ' + t(online ? 'inSync' : 'offline');
+    const n = (peers || []).filter((p) => p.connected).length, sy = syncing(peers);
+    return t(n === 1 ? 'peerOne' : 'peerMany', { n }) + ' · ' + (online && sy ? t('syncing', sy) : t(online ? 'inSync' : 'offline'));
+  }
+
+  // ---- groups: start, join, switch ----------------------------------------------------------
+
+  // groupBadge names p's group on a card, when gs (the groups to tell apart) is given.
+  function groupBadge(p, gs) {
+    return gs ? `<span class="badge b-group">${esc(groupName(gs, p.group))}</span>` : '';
+  }
+  // syncing sums the catch-up progress that peers report ({done, total} while a catch-up runs); null
+  // when none runs.
+  function syncing(peers) {
+    let done = 0, total = 0;
+    for (const p of peers || []) {
+      const s = p && p.syncing;
+      if (!s || !(Number(s.total) > 0)) continue;
+      done += Math.max(0, Number(s.done) || 0);
+      total += Number(s.total);
+    }
+    return total ? { done: Math.min(done, total), total } : null;
+  }
+  function peerSyncing(p) {
+    const sy = syncing([p]);
+    return sy ? ` · ${te('syncing', sy)}` : '';
+  }
+  // inviteCode finds an invite code in what a person pasted: the code itself, or a link or message
+  // that carries it. '' if there is none.
+  function inviteCode(s) {
+    s = String(s || '');
+    let m = s.match(/mutual1-[A-Za-z0-9_-]+/);
+    if (!m) {
+      try { m = decodeURIComponent(s).match(/mutual1-[A-Za-z0-9_-]+/); } catch (e) { m = null; }
+    }
+    return m ? m[0] : '';
+  }
+  function startForm() {
+    return `<section class="box" aria-labelledby="start-h"><h2 id="start-h">${te('startTitle')}</h2><form id="start" class="form">` +
+      field('start-name', 'fGroupName', input('start-name', 'name', '', 'required maxlength="100" autocomplete="off" aria-describedby="start-name-hint"'), 'hGroupName') +
+      alertBox('start-err') + `<button type="submit">${te('startGroup')}</button></form></section>`;
+  }
+  function joinForm() {
+    return `<section class="box" aria-labelledby="join-h"><h2 id="join-h">${te('joinTitle')}</h2><form id="join" class="form">` +
+      field('join-code', 'fJoinCode', '<textarea id="join-code" name="code" rows="3" required autocomplete="off" spellcheck="false" aria-describedby="join-code-hint"></textarea>', 'hJoinCode') +
+      alertBox('join-err') + `<button type="submit">${te('joinGroup')}</button></form></section>`;
+  }
+  // viewWelcome is the page of a node in no group: it asks the node's name once (it goes into the
+  // op that puts the node in its first group), then offers to start a group or join one.
+  function viewWelcome(ctx) {
+    const node = ctx.node || {};
+    return heading('welcomeTitle') + `<p>${te('noGroups')} ${te('welcomeIntro')}</p>` +
+      `<div class="form">${field('ob-name', 'fNodeName', input('ob-name', 'name', node.name, 'required maxlength="100" autocomplete="name" aria-describedby="ob-name-hint"'), 'hNodeName')}</div>` +
+      startForm() + joinForm();
+  }
+  // groupList lists the node's groups with role and short ID; every group but the one shown has a
+  // button that switches to it.
+  function groupList(groups, cur) {
+    return `<h2 id="groups-h">${te('groupsCaption', { n: groups.length })}</h2><ul class="groups" aria-labelledby="groups-h">` + groups.map((g, i) => {
+      const name = `<strong id="gn-${i}">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
+      return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span></li>` :
+        `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button></li>`;
+    }).join('') + '</ul>';
+  }
+  // groupNote says why a group's page has little on it yet, or '' .
+  function groupNote(g) {
+    if (!g) return '';
+    if (g.role === 'pending') return `<p class="note">${te('pendingJoin', { name: g.name || short(g.id) })}</p>`;
+    return '';
+  }
+  function otherGroup() {
+    return `<details class="box edit"><summary>${te('otherGroup')}</summary>${startForm()}${joinForm()}</details>`;
   }
 
   const exported = {
     t, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
     card, boardLists, formValues, postBody, postForm, viewBoard, viewPost, postDetails, viewNew, author,
     viewGroup, membersTable, inviteResult, importResult, viewPeers, peersTable, statusText,
+    viewWelcome, groupList, inviteCode, syncing,
   };
   if (typeof module === 'object' && module.exports) module.exports = exported;
   if (typeof document === 'undefined') return;
@@ -437,11 +514,18 @@
   // ---- browser wiring ------------------------------------------------------------------------
 
   const $ = (id) => document.getElementById(id);
+  // stored and store keep the group shown across reloads (per node: localStorage is per origin).
+  function stored(k) {
+    try { return localStorage.getItem('mutual.' + k) || ''; } catch (e) { return ''; }
+  }
+  function store(k, v) {
+    try { localStorage.setItem('mutual.' + k, v || ''); } catch (e) { /* private mode: not kept */ }
+  }
   const st = {
     node: null, session: null, posts: new Map(), peers: [], online: false, dropped: false, loaded: false,
-    tab: 'need', group: '', cats: [], catKey: '', route: '', id: '',
+    tab: 'need', group: stored('group'), cats: [], catKey: '', route: '', id: '', flash: '',
   };
-  const F = { q: '', group: '', kind: '', category: '', status: 'active', urgency: '' };
+  const F = { q: '', group: stored('filter-group'), kind: '', category: '', status: 'active', urgency: '' };
   const groups = () => (st.node && st.node.groups) || [];
   const ctx = () => ({ groups: groups(), node: st.node, session: st.session, cats: st.cats, group: st.group, tab: st.tab, now: Date.now() });
 
@@ -520,10 +604,11 @@
       const el = document.getElementById('p-' + p.id), now = Date.now();
       const show = matches(p, F, now, terms(F.q));
       if (el && old && show && old.kind === p.kind && old.urgency === p.urgency && old.created_at === p.created_at) {
-        el.outerHTML = card(p, now);
+        el.outerHTML = card(p, now, labelGroups());
       } else if (el || show || (p.category && !st.cats.includes(p.category))) {
         scheduleLists();
       }
+      if (p.group && !groups().some((g) => g.id === p.group)) nodeSoon();
     } else if (st.route === 'post' && st.id === p.id) {
       const v = $('post-view');
       if (v) keepFocus(v, () => { v.innerHTML = postDetails(p, ctx()); });
@@ -558,6 +643,34 @@
     updateStatus();
     const tbl = $('peers-table');
     if (tbl && st.route === 'peers') tbl.innerHTML = peersTable(st.peers, Date.now());
+    // A catch-up or a join in progress: follow it closely until it ends.
+    if (!peersTimer && (syncing(st.peers) || groups().some((g) => g.role === 'pending'))) {
+      peersTimer = setTimeout(() => { loadNode(); loadPeers(); }, 1000);
+    }
+  }
+  // loadNode reads the node and its groups; when the groups changed (a join confirmed, a group made
+  // elsewhere) it reloads the posts and redraws the page in place, unless the caller will (mine).
+  async function loadNode(mine) {
+    let n;
+    try { n = await api('GET', '/api/v1/node'); } catch (e) { return; }
+    const before = JSON.stringify(groups()), wasWelcome = welcome(st.route);
+    st.node = n;
+    showWho();
+    showStoreError(n.store_error);
+    if (JSON.stringify(groups()) !== before && route.done && mine !== true) {
+      loadPosts();
+      // Redraw what shows groups; never a form being filled in (the new-post form).
+      if (st.route === 'board' || st.route === 'group' || wasWelcome) route(true);
+    }
+  }
+  let nodeTimer = 0;
+  function nodeSoon() {
+    if (!nodeTimer) nodeTimer = setTimeout(() => { nodeTimer = 0; loadNode(); }, 500);
+  }
+  // labelGroups is the node's groups when the board shows more than one of them (cards then name
+  // their group), else undefined.
+  function labelGroups() {
+    return !F.group && groups().length > 1 ? groups() : undefined;
   }
   function updateStatus() {
     const s = $('status');
@@ -593,7 +706,7 @@
     if (st.route !== 'board' || !$('board')) return;
     if (!st.loaded) return;
     updateCats();
-    const r = boardLists(st.posts.values(), F, Date.now());
+    const r = boardLists(st.posts.values(), F, Date.now(), labelGroups());
     $('list-need').innerHTML = r.need;
     $('list-offer').innerHTML = r.offer;
     for (const [k, n] of [['need', r.nNeed], ['offer', r.nOffer]]) {
@@ -607,6 +720,10 @@
     const el = e.target;
     if (!el.name || !(el.name in F) || F[el.name] === el.value) return;
     F[el.name] = el.value;
+    if (el.name === 'group') {
+      store('filter-group', el.value);
+      if (el.value) pickGroup(el.value);
+    }
     clearTimeout(qTimer);
     if (el.name === 'q') qTimer = setTimeout(renderLists, 120);
     else renderLists();
@@ -614,7 +731,10 @@
 
   // ---- routing ----
 
-  function route() {
+  // route renders the view the address names. quiet (true, not an event) redraws it in place, with
+  // the focus kept where it was.
+  function route(quiet) {
+    quiet = quiet === true;
     const h = location.hash.replace(/^#\/?/, '');
     const parts = h.split('/');
     const name = { '': 'board', post: 'post', new: 'new', group: 'group', peers: 'peers' }[parts[0]] || 'board';
@@ -625,9 +745,24 @@
       else a.removeAttribute('aria-current');
     }
     const main = $('main');
-    if (!st.group && groups().length) st.group = groups()[0].id;
+    if (!groups().some((g) => g.id === st.group)) st.group = groups().length ? groups()[0].id : '';
+    if (F.group && !groups().some((g) => g.id === F.group)) F.group = '';
+    if (quiet) return keepFocus(main, () => { render(name, main); flash(); });
+    render(name, main);
+    flash();
+    const title = $('view-title');
+    document.title = (title ? title.textContent + ' — ' : '') + t('appName');
+    if (route.done && title) title.focus();
+    route.done = true;
+  }
+  // welcome: a node in no group gets the welcome page instead of the board, the form and the group
+  // page (a phone at a meeting never does: its node has the meeting's group).
+  const welcome = (name) => !!st.node && !groups().length && !isPhone(st) && name !== 'post' && name !== 'peers';
+  function render(name, main) {
     const c = ctx();
-    if (name === 'board') {
+    if (welcome(name)) {
+      main.innerHTML = viewWelcome(c);
+    } else if (name === 'board') {
       main.innerHTML = viewBoard(F, c);
       if (st.loaded) renderLists();
     } else if (name === 'new') {
@@ -641,10 +776,18 @@
       main.innerHTML = viewPeers(st.peers, c.now);
       loadPeers();
     }
+  }
+  // flash shows st.flash (what an action did) under the view's title, once.
+  function flash() {
     const title = $('view-title');
-    document.title = (title ? title.textContent + ' — ' : '') + t('appName');
-    if (route.done && title) title.focus();
-    route.done = true;
+    if (!st.flash || !title) return;
+    title.insertAdjacentHTML('afterend', `<p class="msg" id="flash" role="status">${esc(st.flash)}</p>`);
+    st.flash = '';
+  }
+  // pickGroup makes g the group the Group page, the form and invites work on.
+  function pickGroup(g) {
+    st.group = g;
+    store('group', g);
   }
   async function showPost(id) {
     const main = $('main'), cached = st.posts.get(id);
@@ -727,6 +870,18 @@
       const r = await api('POST', '/api/v1/invites', { group: st.group, role: v.role, expires: v.expires });
       $('inv-out').innerHTML = inviteResult(r.code);
     },
+    async start(form) {
+      await saveNodeName();
+      const g = await api('POST', '/api/v1/groups', { name: formValuesOf(form).name.trim() });
+      await afterGroup(g, t('groupStarted', { name: g.name }), 'group');
+    },
+    async join(form) {
+      const code = inviteCode(formValuesOf(form).code);
+      if (!code) throw new Error(t('noCode'));
+      await saveNodeName();
+      const g = await api('POST', '/api/v1/join', { code });
+      await afterGroup(g, t('joined', { name: g.name || short(g.id) }), '');
+    },
     async import(form) {
       const file = $('imp-file').files[0];
       if (!file) throw new Error(t('chooseFile'));
@@ -735,7 +890,33 @@
       if (!st.online) loadPosts();
     },
   };
-  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', whoami: 'who-err', invite: 'inv-err', import: 'imp-err' };
+  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', whoami: 'who-err', invite: 'inv-err', import: 'imp-err', start: 'start-err', join: 'join-err' };
+
+  // saveNodeName names the node from the welcome page's field, before the op that carries the name.
+  async function saveNodeName() {
+    const el = $('ob-name');
+    if (!el) return;
+    const name = el.value.trim();
+    if (!name) {
+      el.focus();
+      throw new Error(t('needNodeName'));
+    }
+    if (name !== (st.node || {}).name) {
+      st.node = await api('PATCH', '/api/v1/node', { name });
+      showWho();
+    }
+  }
+  // afterGroup shows the group just started or joined: it becomes the chosen group, and the page
+  // goes to where (a route) with msg under the title.
+  async function afterGroup(g, msg, where) {
+    pickGroup(g.id);
+    await loadNode(true);
+    loadPosts();
+    loadPeers();
+    st.flash = msg;
+    if (location.hash.replace(/^#\/?/, '') === where) route();
+    else location.hash = '#/' + where;
+  }
 
   const acts = {
     tab(b) {
@@ -799,6 +980,15 @@
         say('revoke-err', e.message);
       }
     },
+    pick(b) {
+      const g = groups().find((x) => x.id === b.dataset.group);
+      if (!g) return;
+      pickGroup(g.id);
+      F.group = groups().length > 1 ? g.id : '';
+      store('filter-group', F.group);
+      st.flash = t('nowShowing', { name: g.name || short(g.id) });
+      route();
+    },
     skip() {
       const m = $('main');
       m.focus();
@@ -861,10 +1051,6 @@
     main.addEventListener('change', (e) => {
       const f = e.target.form;
       if (f && f.id === 'filters') onFilter(e);
-      if (e.target.id === 'group-pick') {
-        st.group = e.target.value;
-        route();
-      }
     });
     main.addEventListener('submit', async (e) => {
       const form = e.target, fn = submits[form.id];
@@ -894,6 +1080,7 @@
       showWho();
       showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
+    if (!groups().some((g) => g.id === F.group) || groups().length < 2) F.group = '';
     route();
     loadPosts();
     loadPeers();

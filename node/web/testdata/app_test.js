@@ -56,6 +56,10 @@ function allViews() {
       responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 1, note: EVIL, created_at: EVIL, by: EVIL, yours: true }] }), phoneCtx('')),
     phoneNew: A.viewNew(Object.assign(phoneCtx(''), { kind: 'need' })),
     phoneGroup: A.viewGroup(phoneCtx(EVIL)),
+    welcome: A.viewWelcome(Object.assign({}, ctx, { node: { name: EVIL, peer_id: EVIL, groups: [] } })) +
+      A.viewGroup(Object.assign({}, ctx, { node: { name: EVIL, groups: [] } })),
+    groups: A.groupList(evilGroups, EVIL) + A.card(evilPost(), now, evilGroups) +
+      A.peersTable([{ peer_id: EVIL, name: EVIL, connected: true, syncing: { done: EVIL, total: 5 } }], now),
   };
 }
 // phoneCtx is ctx as a phone at a meeting sees it, with the name it gave ('' for none yet).
@@ -198,6 +202,57 @@ check('phones: names, and only their own to change', () => {
   // Its group page has no organiser's tools.
   h = A.viewGroup(named);
   assert.ok(h.includes('id="whoami"') && !h.includes('id="invite"') && !h.includes('id="import"') && !h.includes('data-act="revoke"'), h);
+});
+
+check('groups: welcome, list, switch, invite for admins, card labels', () => {
+  const fresh = Object.assign({}, ctx, { node: { name: 'vm', peer_id: 'p', groups: [] } });
+  let h = A.viewWelcome(fresh);
+  assert.ok(/<input id="ob-name" name="name" value="vm"[^>]* required/.test(h), 'the name is asked, with the current one');
+  assert.ok(h.includes('id="start"') && h.includes('id="join"') && /<textarea id="join-code" name="code"/.test(h), h);
+  assert.ok(!h.includes('mutual group create'), 'no command line on the page');
+  assert.equal(A.viewGroup(fresh), h, 'a node in no group gets the welcome on its group page');
+  const gs = [{ id: 'aaaaaaaa11', name: 'Eastgate', role: 'admin' }, { id: 'bbbbbbbb22', name: 'Northside', role: 'member' },
+    { id: 'cccccccc33', name: 'Riverside', role: 'pending' }];
+  const two = (group) => Object.assign({}, ctx, { group, groups: gs, node: { name: 'Amal', groups: gs } });
+  h = A.viewGroup(two('aaaaaaaa11'));
+  assert.ok(/<li aria-current="true"><strong id="gn-0">Eastgate<\/strong> <span class="meta">admin · /.test(h), h);
+  assert.ok(/data-act="pick" data-group="bbbbbbbb22"/.test(h) && /data-act="pick" data-group="cccccccc33"/.test(h));
+  assert.ok(!/data-act="pick" data-group="aaaaaaaa11"/.test(h), 'the group shown has no switch');
+  assert.ok(h.includes('id="invite"'), 'an admin can invite');
+  assert.ok(h.includes('id="start"') && h.includes('id="join"'), 'another group can be started or joined');
+  h = A.viewGroup(two('bbbbbbbb22'));
+  assert.ok(!h.includes('id="invite"') && h.includes('Only the group'), 'a member is told to ask an admin');
+  h = A.viewGroup(two('cccccccc33'));
+  assert.ok(h.includes('joining') && h.includes('Waiting to reach a member of \u201cRiverside\u201d'), h);
+  // A card names its group only when the board shows several.
+  const p = post({ group: 'bbbbbbbb22' });
+  assert.ok(A.card(p, now, gs).includes('<span class="badge b-group">Northside</span>'));
+  assert.ok(!A.card(p, now).includes('b-group'));
+  const lists = A.boardLists([p], { status: 'active' }, now, gs);
+  assert.ok(lists.need.includes('b-group'));
+  // Over-claimed: marked on the card too.
+  const over = A.card(post({ quantity: 4, claimed_quantity: 6, over_claimed: true }), now);
+  assert.ok(over.includes('b-over') && over.includes('quantity 4, 6 pledged') && /class="card[^"]* over"/.test(over), over);
+});
+
+check('inviteCode: the code, in a link or a message', () => {
+  const code = 'mutual1-AbC_d-09';
+  assert.equal(A.inviteCode(code), code);
+  assert.equal(A.inviteCode('  ' + code + '\n'), code);
+  assert.equal(A.inviteCode('http://192.168.1.20:7777/join?code=' + code), code);
+  assert.equal(A.inviteCode('Join us! ' + code + ' (valid 3 days)'), code);
+  assert.equal(A.inviteCode('http://x/?c=' + encodeURIComponent('<' + code + '>')), code);
+  assert.equal(A.inviteCode('mutual1'), '');
+  assert.equal(A.inviteCode(''), '');
+  assert.equal(A.inviteCode('%E0%A4%A'), '');
+});
+
+check('syncing N of M', () => {
+  assert.equal(A.syncing([{ connected: true }]), null);
+  assert.deepEqual(A.syncing([{ syncing: { done: 10, total: 100 } }, { syncing: { done: 5, total: 20 } }, {}]), { done: 15, total: 120 });
+  assert.equal(A.statusText(true, [{ connected: true, syncing: { done: 120, total: 5000 } }]), '1 peer connected · syncing 120 of 5000');
+  assert.equal(A.statusText(false, [{ connected: true, syncing: { done: 1, total: 2 } }]), '1 peer connected · offline');
+  assert.ok(A.peersTable([{ peer_id: 'x', connected: true, syncing: { done: 3, total: 9 } }], now).includes('Connected · syncing 3 of 9'));
 });
 
 check('statusText', () => {
