@@ -14,6 +14,12 @@ type Op struct {
 	Body   Body      // the typed payload
 	Sig    Signature // ed25519 over the canonical encoding of all fields above but ID
 
+	// Version is the encoding the op was signed in, which its signature
+	// and ID depend on: 0 for the one nodes write now (protocol.OpVersion),
+	// else the older version it came in (1), so that it re-encodes to the
+	// bytes its author signed.
+	Version uint8
+
 	// Blob is the sealed blob of a post op's private fields (see
 	// PostCreate.Private): it travels after the op's encoding, is not
 	// signed (its SHA-256 is), and is nil when the op has none or when

@@ -19,7 +19,7 @@ const addrsFile = "addrs.json"
 
 // LocalInfo describes a data dir opened without a running host.
 func LocalInfo(l *Local) httpapi.NodeInfo {
-	ni := httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.ID.Name}
+	ni := httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name()}
 	if b, err := os.ReadFile(filepath.Join(l.Dir, addrsFile)); err == nil {
 		json.Unmarshal(b, &ni.Addrs)
 	}
@@ -27,7 +27,7 @@ func LocalInfo(l *Local) httpapi.NodeInfo {
 }
 
 func nodeInfo(l *Local, h *p2p.Host) httpapi.NodeInfo {
-	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.ID.Name, Addrs: h.Addrs()}
+	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name(), Addrs: h.Addrs()}
 }
 
 func peerInfos(l *Local, h *p2p.Host) []httpapi.PeerInfo {

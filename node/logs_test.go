@@ -62,6 +62,7 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		t.Skip("floods a real node")
 	}
 	const msg = "publish queue full"
+	defer node.SlowPublisher(20 * time.Millisecond)()
 	var logs logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,6 +72,10 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		done <- node.Serve(ctx, node.ServeConfig{
 			Dir: t.TempDir(), Listen: loopback, HTTP: "127.0.0.1:0", NoMDNS: true, Logger: logger,
 			Ready: func(_, _ string, n *node.Node) { ready <- n },
+			// The publisher sends a group's queued commits as one frame,
+			// faster than the writer commits: a short queue and a slow
+			// publisher fill.
+			PublishQueue: 2,
 		})
 	}()
 	var n *node.Node
@@ -100,9 +105,9 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Many concurrent writers make the replica's writer commit large
-	// batches, whose ops reach the publish queue all at once; the
-	// publisher takes one op at a time. Post until the queue overflows,
+	// Many concurrent writers make the replica's writer commit often,
+	// faster than the publisher sends to a two-commit queue. Post until
+	// the queue overflows,
 	// then keep the burst going a while.
 	t0 := time.Now()
 	var posted, extra atomic.Int64

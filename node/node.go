@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,8 @@ type Local struct {
 	ID       *Identity
 	Store    *store.Store
 	Replica  *replica.Replica
-	onLocal  atomic.Pointer[func(crdt.ID, []byte)]
+	onLocal  atomic.Pointer[func(crdt.ID, [][]byte)]
+	name     atomic.Pointer[string] // set by Rename
 	closeOne bool
 	inc      *incarnation // nil when opened read-only
 	log      *slog.Logger
@@ -60,9 +62,9 @@ func openLocal(dir string, logger *slog.Logger, confirmWait time.Duration) (*Loc
 	l := &Local{Dir: dir, ID: id, Store: st, inc: inc, log: logger}
 	rep, err := replica.Open(st, replica.Config{
 		Key: id.Key, Name: id.Name, Logger: logger,
-		OnLocalOp: func(g crdt.ID, raw []byte) {
+		OnLocalOps: func(g crdt.ID, raws [][]byte) {
 			if f := l.onLocal.Load(); f != nil {
-				(*f)(g, raw)
+				(*f)(g, raws)
 			}
 		},
 		Restored: inc.restored, Unconfirmed: inc.unconfirmed, ConfirmWait: confirmWait,
@@ -117,7 +119,13 @@ type ServeConfig struct {
 	// Ready, if set, is called once the node serves, with its HTTP
 	// address and the join URL in meeting mode ("" otherwise).
 	Ready func(httpAddr, joinURL string, n *Node)
+	// PublishQueue is how many group commits may wait to be published
+	// (default 4096); past that their ops wait for the next catch-up.
+	PublishQueue int
 }
+
+// publishDelay slows the publisher, for a test that fills its queue.
+var publishDelay atomic.Int64
 
 // DefaultConfirmWait is ServeConfig.ConfirmWait's default: time to dial
 // a peer and run a catch-up session with it.
@@ -193,16 +201,35 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
-	// The replica's writer hands over this node's new ops; a publisher
-	// goroutine sends them, so that the writer never waits on the network.
-	// If the queue is full, the op is not lost: catch-up delivers it.
-	type outOp struct {
-		g   crdt.ID
-		raw []byte
+	// The replica's writer hands over this node's new ops, a group
+	// commit's at a time; a publisher goroutine sends them, so that the
+	// writer never waits on the network. What has queued up by the time
+	// it sends goes out together (frames, p2p.Host.PublishStored). If
+	// the queue is full, the ops are not lost: catch-up delivers them.
+	type outOps struct {
+		g    crdt.ID
+		raws [][]byte
 	}
-	queue := make(chan outOp, 4096)
+	queueLen := cfg.PublishQueue
+	if queueLen <= 0 {
+		queueLen = 4096
+	}
+	queue := make(chan outOps, queueLen)
 	pubDone := make(chan struct{})
 	pubCtx, stopPub := context.WithCancel(context.Background())
+	send := func(o outOps) {
+		if d := publishDelay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		if err := host.JoinGroup(o.g); err != nil {
+			log.Warn("join topic", "err", err)
+		}
+		ctx, cancel := context.WithTimeout(pubCtx, 5*time.Second)
+		if err := host.PublishStored(ctx, o.g, o.raws); err != nil {
+			log.Debug("publish", "err", err)
+		}
+		cancel()
+	}
 	go func() {
 		defer close(pubDone)
 		for {
@@ -210,23 +237,34 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			case <-pubCtx.Done():
 				return
 			case o := <-queue:
-				if err := host.JoinGroup(o.g); err != nil {
-					log.Warn("join topic", "err", err)
+				// Take what else is queued, a group's ops together in
+				// the order they were committed.
+				batch := []outOps{o}
+			more:
+				for len(batch) < 64 {
+					select {
+					case o := <-queue:
+						if i := slices.IndexFunc(batch, func(b outOps) bool { return b.g == o.g }); i >= 0 {
+							batch[i].raws = append(batch[i].raws, o.raws...)
+						} else {
+							batch = append(batch, o)
+						}
+					default:
+						break more
+					}
 				}
-				ctx, cancel := context.WithTimeout(pubCtx, 5*time.Second)
-				if err := host.Publish(ctx, o.g, o.raw); err != nil {
-					log.Debug("publish", "err", err)
+				for _, o := range batch {
+					send(o)
 				}
-				cancel()
 			}
 		}
 	}()
 	defer func() { stopPub(); <-pubDone }()
-	publish := func(g crdt.ID, raw []byte) {
+	publish := func(g crdt.ID, raws [][]byte) {
 		select {
-		case queue <- outOp{g, raw}:
+		case queue <- outOps{g, raws}:
 		default:
-			log.Warn("publish queue full; peers get this op at the next catch-up")
+			log.Warn("publish queue full; peers get these ops at the next catch-up", "ops", len(raws))
 		}
 	}
 	l.onLocal.Store(&publish)
@@ -266,6 +304,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
 		Meeting: meeting,
 		Logger:  log,
+		Rename:  l.Rename,
 		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
 	})
 	defer api.Close()

@@ -115,7 +115,7 @@ func TestDecoderBombs(t *testing.T) {
 // follows, or by a bomb in place of the blob: refused fast, allocating
 // little.
 func TestBlobBombs(t *testing.T) {
-	f := fixtureNamed(t, "post_create")
+	f := fixtureNamedV1(t, "post_create")
 	for name, tail := range map[string][]byte{
 		"bin32 of 256 MiB":  {0xc6, 0x10, 0x00, 0x00, 0x00},
 		"bin16 of 64 KiB":   {0xc5, 0xff, 0xff, 0x01},

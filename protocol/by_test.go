@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,7 +50,7 @@ func byFixtures(tb testing.TB) []fixture {
 func TestGoldenOpsWithBy(t *testing.T) {
 	for _, f := range byFixtures(t) {
 		t.Run(f.name, func(t *testing.T) {
-			id := crdt.ID(sha256.Sum256(f.enc))
+			id := specOpID(f.enc)
 			checkGolden(t, "op_"+f.name, f.op.Body.Kind().String()+" op with by, signed with ed25519.NewKeyFromSeed of a repeated byte", &id, f.enc)
 			if *update {
 				return
@@ -101,8 +100,8 @@ func TestGoldenPostRecordWithBy(t *testing.T) {
 }
 
 func TestByLimits(t *testing.T) {
-	c := fixtureNamed(t, "post_create")
-	r := fixtureNamed(t, "respond")
+	c := fixtureNamedV1(t, "post_create")
+	r := fixtureNamedV1(t, "respond")
 	// A response's empty by written out is a second encoding of the same
 	// op; a post's is always written, and leaving it out is malformed.
 	withEmpty := bytes.Clone(r.enc)

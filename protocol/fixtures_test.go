@@ -143,13 +143,26 @@ const (
 // week; Bob leaves.
 func fixtures(tb testing.TB) []fixture {
 	tb.Helper()
+	return fixturesIn(tb, 0)
+}
+
+// fixturesV1 are the fixtures signed in version 1 of the op encoding, as
+// every node wrote them before version 2: their bytes are the goldens
+// under testdata/golden/v1.
+func fixturesV1(tb testing.TB) []fixture {
+	tb.Helper()
+	return fixturesIn(tb, 1)
+}
+
+func fixturesIn(tb testing.TB, version uint8) []fixture {
+	tb.Helper()
 	var out []fixture
 	prev := map[crdt.PublicKey]crdt.Op{}
 	var group crdt.ID
 	var blob []byte // the next op's
 	var private Private
 	add := func(name string, key ed25519.PrivateKey, at crdt.HLC, body crdt.Body) crdt.Op {
-		op := crdt.Op{Group: group, Time: at, Body: body}
+		op := crdt.Op{Group: group, Time: at, Body: body, Version: version}
 		if p, ok := prev[pub(key)]; ok {
 			op.Seq, op.Prev = p.Seq+1, p.ID
 		} else {
@@ -220,7 +233,17 @@ func fixtures(tb testing.TB) []fixture {
 
 func fixtureNamed(tb testing.TB, name string) fixture {
 	tb.Helper()
-	for _, f := range fixtures(tb) {
+	return fixtureNamedIn(tb, name, 0)
+}
+
+func fixtureNamedV1(tb testing.TB, name string) fixture {
+	tb.Helper()
+	return fixtureNamedIn(tb, name, 1)
+}
+
+func fixtureNamedIn(tb testing.TB, name string, version uint8) fixture {
+	tb.Helper()
+	for _, f := range fixturesIn(tb, version) {
 		if f.name == name {
 			return f
 		}

@@ -81,7 +81,7 @@ func FuzzDecodeOp(f *testing.F) {
 		if err2 != nil || !bytes.Equal(again, b) {
 			t.Fatalf("accepted op re-encodes differently (%v):\n%x\n%x", err2, b, again)
 		}
-		if stored.ID != sha256.Sum256(b) {
+		if stored.ID != OpID(b) {
 			t.Fatal("ID is not the SHA-256 of the encoding")
 		}
 		if err == nil && !reflect.DeepEqual(op, stored) {
@@ -270,9 +270,16 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 		"FuzzDecodeInviteCode": {},
 		"FuzzScan":             {},
 		"FuzzOpenPrivate":      {},
+		"FuzzDecodeFrame":      {},
 	}
 	bytesEntry := func(b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b) }
 	twoBytesEntry := func(a, b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n", a, b) }
+	for _, fx := range fixturesV1(t) {
+		corpus["FuzzDecodeOp"]["op_v1_"+fx.name] = bytesEntry(fx.enc)
+	}
+	for name, fr := range frameSeeds(t) {
+		corpus["FuzzDecodeFrame"][name] = bytesEntry(fr)
+	}
 	for _, fx := range fixtures(t) {
 		corpus["FuzzDecodeOp"]["op_"+fx.name] = bytesEntry(fx.enc)
 		corpus["FuzzScan"]["op_"+fx.name] = bytesEntry(fx.enc)

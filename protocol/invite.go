@@ -89,8 +89,8 @@ func SignInvite(in *crdt.Invite, key ed25519.PrivateKey) {
 // VerifyInvite checks an invite's signature by its issuer. Whether the
 // issuer is an admin is the group state's question (crdt.Group).
 func VerifyInvite(in *crdt.Invite) error {
-	if !ed25519.Verify(in.Issuer[:], inviteSigningBytes(in), in.Sig[:]) {
-		return fmt.Errorf("%w: invite", ErrBadSignature)
+	if !verifySig(in.Issuer, inviteSigningBytes(in), &in.Sig) {
+		return errBadInviteSig
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func VerifyJoin(j *crdt.Join, joiner crdt.PublicKey) error {
 	if err := VerifyInvite(&j.Invite); err != nil {
 		return err
 	}
-	if !ed25519.Verify(j.Invite.Key[:], proofBytes(j.Invite.Group, j.Invite.ID, joiner), j.Proof[:]) {
+	if !verifySig(crdt.PublicKey(j.Invite.Key), proofBytes(j.Invite.Group, j.Invite.ID, joiner), &j.Proof) {
 		return fmt.Errorf("%w: the join does not prove its author holds the invite", ErrBadSignature)
 	}
 	return nil

@@ -6,54 +6,70 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"math"
+	"sync"
 
 	"github.com/mutual-aid/mutual/crdt"
 )
 
-// OpVersion is the version of the op encoding.
-const OpVersion = 1
+// OpVersion is the version of the op encoding nodes write. Ops of
+// version 1 (op1.go) still decode, verify and keep their IDs; a decoded
+// op remembers its version (crdt.Op.Version) and re-encodes in it.
+const OpVersion = 2
 
-// Domain separation for signatures: a signature over an op can never be
-// mistaken for one over an invite, or anything else.
+// Domain separation for signatures and op IDs: a signature over an op can
+// never be mistaken for one over an invite, or over an op of another
+// version, and a version 2 op's ID is never the hash of anything else.
 const (
-	opDomain     = "mutual/op/1\n"
+	opDomain1    = "mutual/op/1\n"
+	opDomain     = "mutual/op/2\n"
+	opIDDomain   = "mutual/op-id/2\n"
 	inviteDomain = "mutual/invite/2\n"
 	proofDomain  = "mutual/join-proof/1\n"
 )
 
-// An encoded op is a msgpack array:
-//
-//	[version, kind, group bin32, author bin32, seq, prev bin32,
-//	 wall, logical, body array, sig bin64]
-//
-// The signature covers opDomain followed by the same array without its
-// last element (so with a 9-element header). The op ID is the SHA-256 of
-// the whole encoding.
-const opFields = 10
+// ErrWrongVersion is the error of encoding an op in a version it cannot
+// take.
+var ErrWrongVersion = fmt.Errorf("%w: op version", ErrUnsupported)
 
-// EncodeOp returns the canonical encoding of a signed op. It fails if the
-// op breaks a limit, so nothing is ever signed that peers would refuse.
+// EncodeOp returns the canonical encoding of a signed op, in its version
+// (op.Version; 0 is OpVersion). It fails if the op breaks a limit, so
+// nothing is ever signed that peers would refuse.
 func EncodeOp(op *crdt.Op) ([]byte, error) {
 	w := newWriter()
-	if err := writeOp(w, op, true); err != nil {
+	if err := writeOpVersion(w, op, true); err != nil {
 		return nil, err
 	}
 	return w.bytes(), nil
 }
 
-// SigningBytes returns what an op's signature covers.
+func writeOpVersion(w *writer, op *crdt.Op, withSig bool) error {
+	switch op.Version {
+	case 0, OpVersion:
+		return writeOp2(w, op, withSig)
+	case 1:
+		return writeOp1(w, op, withSig)
+	}
+	return fmt.Errorf("%w %d", ErrWrongVersion, op.Version)
+}
+
+// SigningBytes returns what an op's signature covers: the domain of its
+// version, then its encoding without the signature (in version 2, the
+// full form, group included, whatever form the op travels in).
 func SigningBytes(op *crdt.Op) ([]byte, error) {
 	w := newWriter()
-	w.buf.WriteString(opDomain)
-	if err := writeOp(w, op, false); err != nil {
+	if op.Version == 1 {
+		w.buf.WriteString(opDomain1)
+	} else {
+		w.buf.WriteString(opDomain)
+	}
+	if err := writeOpVersion(w, op, false); err != nil {
 		return nil, err
 	}
 	return w.bytes(), nil
 }
 
 // SignOp sets op.Author and op.Sig from key, computes op.ID, and returns
-// the op's encoding.
+// the op's encoding. It signs in op.Version (0: the current version).
 func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
 	copy(op.Author[:], key.Public().(ed25519.PublicKey))
 	msg, err := SigningBytes(op)
@@ -65,55 +81,44 @@ func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	op.ID = sha256.Sum256(b)
+	op.ID = opID(op.Version, b)
 	return b, nil
+}
+
+// opID is the ID of an op whose canonical (full) encoding, blob left
+// out, is b: in version 1 its SHA-256, in version 2 the SHA-256 of
+// opIDDomain followed by it.
+func opID(version uint8, b []byte) crdt.ID {
+	if version == 1 {
+		return sha256.Sum256(b)
+	}
+	h := sha256.New()
+	h.Write([]byte(opIDDomain))
+	h.Write(b)
+	var id crdt.ID
+	h.Sum(id[:0])
+	return id
 }
 
 // DecodeOp decodes an op from a peer or a file: it enforces every limit,
 // requires the canonical encoding, verifies the op's signature (and an
-// invite's, in a join) and sets op.ID.
+// invite's, in a join) by the one rule (VerifyOp) and sets op.ID.
 //
 // b may be followed by the op's sealed blob (one bin, see SplitBlob);
 // then the op must name it (its Private is the blob's SHA-256), and
 // op.Blob is set to it.
 func DecodeOp(b []byte) (crdt.Op, error) {
-	raw, blob, err := SplitBlob(b)
-	if err != nil {
-		return crdt.Op{}, err
-	}
-	op, err := decodeOp(raw)
+	op, err := DecodeStoredOp(b)
 	if err != nil {
 		return op, err
 	}
-	if blob != nil {
-		if sum, ok := crdt.PrivateOf(&op); !ok || sum != sha256.Sum256(blob) {
-			return op, ErrBlobMismatch
-		}
-		op.Blob = blob
-	}
-	msg, err := SigningBytes(&op)
-	if err != nil {
-		return op, err
-	}
-	if !ed25519.Verify(op.Author[:], msg, op.Sig[:]) {
-		return op, ErrBadSignature
-	}
-	switch b := op.Body.(type) {
-	case crdt.Join:
-		if err := VerifyJoin(&b, op.Author); err != nil {
-			return op, err
-		}
-	case crdt.InviteMade:
-		if err := VerifyInvite(&b.Invite); err != nil {
-			return op, err
-		}
-	}
-	return op, nil
+	return op, VerifyOp(&op)
 }
 
 // DecodeStoredOp decodes an op that this node verified before storing
-// it (or one whose signature is checked later). It checks the encoding,
-// and a blob after the op as DecodeOp does, but not the signatures.
+// it (or one whose signature is checked later, by VerifyOp or VerifyOps).
+// It checks the encoding, and a blob after the op as DecodeOp does, but
+// not the signatures.
 func DecodeStoredOp(b []byte) (crdt.Op, error) {
 	raw, blob, err := SplitBlob(b)
 	if err != nil {
@@ -123,318 +128,157 @@ func DecodeStoredOp(b []byte) (crdt.Op, error) {
 	if err != nil || blob == nil {
 		return op, err
 	}
-	if sum, ok := crdt.PrivateOf(&op); !ok || sum != sha256.Sum256(blob) {
-		return op, ErrBlobMismatch
+	if err := setBlob(&op, blob); err != nil {
+		return op, err
 	}
-	op.Blob = blob
 	return op, nil
 }
 
+func setBlob(op *crdt.Op, blob []byte) error {
+	if sum, ok := crdt.PrivateOf(op); !ok || sum != sha256.Sum256(blob) {
+		return ErrBlobMismatch
+	}
+	op.Blob = blob
+	return nil
+}
+
+// decodeOp decodes the canonical encoding of an op of any version this
+// node reads, and sets its ID.
 func decodeOp(b []byte) (crdt.Op, error) {
 	var op crdt.Op
-	if err := checkFrame(b, MaxOpBytes); err != nil {
-		return op, err
+	var err error
+	switch opVersionOf(b) {
+	case 1:
+		op, err = decodeOp1(b)
+	case 2:
+		op, err = decodeOp2(b)
+	default:
+		if len(b) == 0 {
+			return op, ErrTruncated
+		}
+		if b[0] < tag2 {
+			return op, fmt.Errorf("%w: op tag %#x", ErrUnsupported, b[0])
+		}
+		return op, fmt.Errorf("%w: op starts with byte %#x", ErrMalformed, b[0])
 	}
-	r := newReader(b)
-	r.array(opFields)
-	if v := r.uint(math.MaxUint8); r.err == nil && v != OpVersion {
-		return op, fmt.Errorf("%w: op version %d", ErrUnsupported, v)
-	}
-	kind := crdt.Kind(r.uint(math.MaxUint8))
-	r.fixed(op.Group[:])
-	r.fixed(op.Author[:])
-	op.Seq = r.uint(math.MaxUint64)
-	r.fixed(op.Prev[:])
-	op.Time.Wall = r.int()
-	op.Time.Logical = uint32(r.uint(math.MaxUint32))
-	if r.err != nil {
-		return op, r.err
-	}
-	body, err := readBody(r, kind)
 	if err != nil {
-		return op, err
-	}
-	op.Body = body
-	r.fixed(op.Sig[:])
-	if err := r.end(); err != nil {
 		return op, err
 	}
 	// One op, one encoding: anything else would give it a second ID.
-	again, err := EncodeOp(&op)
+	w := writers.Get().(*writer)
+	w.reset()
+	err = writeOpVersion(w, &op, true)
+	same := err == nil && bytes.Equal(w.bytes(), b)
+	writers.Put(w)
 	if err != nil {
 		return op, err
 	}
-	if !bytes.Equal(again, b) {
+	if !same {
 		return op, ErrNotCanonical
 	}
-	op.ID = sha256.Sum256(b)
+	op.ID = opID(op.Version, b)
+	if op.Version == OpVersion {
+		op.Version = 0
+	}
 	return op, nil
 }
 
-func writeOp(w *writer, op *crdt.Op, withSig bool) error {
-	if op.Body == nil {
-		return errors.New("op has no body")
+// opVersionOf tells an op's version by its first byte: a version 1 op is
+// a 10-element msgpack array (0x9a), a version 2 op starts with a tag
+// byte 0x40|kind. Tags 0x01 to 0x3f are left for later versions; 0 is
+// returned for them and any other byte.
+func opVersionOf(b []byte) int {
+	switch {
+	case len(b) == 0:
+		return 0
+	case b[0] >= 0x90 && b[0] <= 0x9f, b[0] == 0xdc, b[0] == 0xdd:
+		return 1 // a msgpack array: only 0x9a is canonical
+	case b[0] >= tag2 && b[0] < tag2+64:
+		return 2
 	}
-	if withSig {
-		w.array(opFields)
-	} else {
-		w.array(opFields - 1)
-	}
-	w.uint(OpVersion)
-	w.uint(uint64(op.Body.Kind()))
-	w.bin(op.Group[:])
-	w.bin(op.Author[:])
-	w.uint(op.Seq)
-	w.bin(op.Prev[:])
-	w.int(op.Time.Wall)
-	w.uint(uint64(op.Time.Logical))
-	if err := writeBody(w, op.Body); err != nil {
-		return err
-	}
-	if withSig {
-		w.bin(op.Sig[:])
-	}
-	if w.buf.Len() > MaxOpBytes {
-		return fmt.Errorf("%w: op is %d bytes, at most %d", ErrTooLarge, w.buf.Len(), MaxOpBytes)
-	}
-	return nil
+	return 0
 }
 
-func writeBody(w *writer, body crdt.Body) error {
-	switch b := body.(type) {
-	case crdt.Genesis:
-		if err := firstErr(checkText("group name", b.Name, MaxName), checkText("name", b.AuthorName, MaxName)); err != nil {
-			return err
-		}
-		w.array(5)
-		w.str(b.Name)
-		w.bin(b.Nonce[:])
-		w.str(b.AuthorName)
-		w.bin(b.Box[:])
-		w.bin(b.Key[:])
-	case crdt.Join:
-		if err := checkText("name", b.Name, MaxName); err != nil {
-			return err
-		}
-		w.array(4)
-		writeInvite(w, &b.Invite, true)
-		w.str(b.Name)
-		w.bin(b.Proof[:])
-		w.bin(b.Box[:])
-	case crdt.InviteMade:
-		w.array(1)
-		writeInvite(w, &b.Invite, true)
-	case crdt.Revoke:
-		w.array(1)
-		w.bin(b.Invite[:])
-	case crdt.Admit:
-		w.array(1)
-		w.bin(b.Join[:])
-	case crdt.SetRole:
-		w.array(3)
-		w.bin(b.Member[:])
-		w.uint(uint64(b.Role))
-		w.uint(b.Cut)
-	case crdt.Leave:
-		w.array(0)
-	case crdt.GroupKey:
-		if len(b.Shares) > crdt.MaxShares {
-			return fmt.Errorf("%w: %d shares, at most %d", ErrTooLarge, len(b.Shares), crdt.MaxShares)
-		}
-		w.array(2)
-		w.bin(b.Key[:])
-		w.array(len(b.Shares))
-		for i := range b.Shares {
-			w.array(2)
-			w.bin(b.Shares[i].Member[:])
-			w.bin(b.Shares[i].Sealed[:])
-		}
-	case crdt.Erase:
-		w.array(1)
-		w.bin(b.Post[:])
-	case crdt.Settings:
-		w.array(1)
-		w.int(b.Retention)
-	case crdt.PostCreate:
-		if err := firstErr(checkFields(&b.Fields), checkText("ref", b.Ref, MaxRef), checkText("by", b.By, MaxName)); err != nil {
-			return err
-		}
-		w.array(5)
-		w.uint(uint64(b.PostKind))
-		writeFields(w, &b.Fields)
-		w.str(b.Ref)
-		w.str(b.By)
-		w.optBin(b.Private[:])
-	case crdt.PostEdit:
-		if err := checkFields(&b.Fields); err != nil {
-			return err
-		}
-		w.array(4)
-		w.bin(b.Post[:])
-		w.uint(uint64(b.Set))
-		writeFields(w, &b.Fields)
-		w.optBin(b.Private[:])
-	case crdt.PostStatus:
-		w.array(2)
-		w.bin(b.Post[:])
-		w.uint(uint64(b.Status))
-	case crdt.Respond:
-		if err := firstErr(checkText("note", b.Note, MaxNote), checkText("by", b.By, MaxName)); err != nil {
-			return err
-		}
-		// [post, quantity, note, by?], by as in PostCreate
-		w.array(optional(3, b.By))
-		w.bin(b.Post[:])
-		w.uint(uint64(b.Quantity))
-		w.str(b.Note)
-		if b.By != "" {
-			w.str(b.By)
-		}
-	case crdt.Unrespond:
-		w.array(2)
-		w.bin(b.Post[:])
-		w.bin(b.Response[:])
+// opLen returns the length of the op encoding at the start of b, or an
+// error when no whole op is there.
+func opLen(b []byte) (int, error) {
+	switch opVersionOf(b) {
+	case 1:
+		return scan(b, 0)
+	case 2:
+		return opLen2(b)
+	}
+	if len(b) == 0 {
+		return 0, ErrTruncated
+	}
+	if b[0] != 0 && b[0] < tag2 {
+		return 0, fmt.Errorf("%w: op tag %#x", ErrUnsupported, b[0])
+	}
+	return 0, fmt.Errorf("%w: op starts with byte %#x", ErrMalformed, b[0])
+}
+
+// OpID returns the ID of an encoded op (a blob after it left out).
+func OpID(raw []byte) crdt.ID {
+	v := uint8(opVersionOf(raw))
+	if n, err := opLen(raw); err == nil && n < len(raw) {
+		raw = raw[:n]
+	}
+	return opID(v, raw)
+}
+
+// MaxBlobBytes bounds a sealed blob.
+const MaxBlobBytes = 1024
+
+// ErrBlobMismatch is the error of an op followed by a blob it does not
+// name.
+var ErrBlobMismatch = fmt.Errorf("%w: the blob after the op is not the one it names", ErrMalformed)
+
+// SplitBlob splits b, an encoded op possibly followed by its sealed blob,
+// into the op's encoding and the blob (nil when none follows). The blob
+// is one msgpack bin of 1 to MaxBlobBytes bytes, and nothing follows it.
+func SplitBlob(b []byte) (op, blob []byte, err error) {
+	if len(b) > MaxOpBytes+MaxBlobBytes+3 {
+		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxOpBytes+MaxBlobBytes+3)
+	}
+	n, err := opLen(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == len(b) {
+		return b, nil, nil
+	}
+	rest := b[n:]
+	var size, hdr int
+	switch {
+	case len(rest) >= 2 && rest[0] == 0xc4:
+		size, hdr = int(rest[1]), 2
+	case len(rest) >= 3 && rest[0] == 0xc5:
+		size, hdr = int(rest[1])<<8|int(rest[2]), 3
 	default:
-		return fmt.Errorf("%w: body %T", ErrUnsupported, body)
+		return nil, nil, ErrTrailing
 	}
-	return nil
-}
-
-func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
-	var body crdt.Body
-	switch kind {
-	case crdt.KindGenesis:
-		var b crdt.Genesis
-		r.array(5)
-		b.Name = r.str("group name", MaxName)
-		r.fixed(b.Nonce[:])
-		b.AuthorName = r.str("name", MaxName)
-		r.fixed(b.Box[:])
-		r.fixed(b.Key[:])
-		body = b
-	case crdt.KindJoin:
-		var b crdt.Join
-		r.array(4)
-		readInvite(r, &b.Invite)
-		b.Name = r.str("name", MaxName)
-		r.fixed(b.Proof[:])
-		r.fixed(b.Box[:])
-		body = b
-	case crdt.KindInvite:
-		var b crdt.InviteMade
-		r.array(1)
-		readInvite(r, &b.Invite)
-		body = b
-	case crdt.KindRevoke:
-		var b crdt.Revoke
-		r.array(1)
-		r.fixed(b.Invite[:])
-		body = b
-	case crdt.KindAdmit:
-		var b crdt.Admit
-		r.array(1)
-		r.fixed(b.Join[:])
-		body = b
-	case crdt.KindSetRole:
-		var b crdt.SetRole
-		r.array(3)
-		r.fixed(b.Member[:])
-		b.Role = crdt.Role(r.uint(math.MaxUint8))
-		b.Cut = r.uint(math.MaxUint64)
-		body = b
-	case crdt.KindLeave:
-		r.array(0)
-		body = crdt.Leave{}
-	case crdt.KindGroupKey:
-		var b crdt.GroupKey
-		r.array(2)
-		r.fixed(b.Key[:])
-		n := r.arrayMax(crdt.MaxShares)
-		if n > 0 {
-			b.Shares = make([]crdt.Share, n)
-		}
-		for i := 0; i < n && r.err == nil; i++ {
-			r.array(2)
-			r.fixed(b.Shares[i].Member[:])
-			r.fixed(b.Shares[i].Sealed[:])
-		}
-		body = b
-	case crdt.KindErase:
-		var b crdt.Erase
-		r.array(1)
-		r.fixed(b.Post[:])
-		body = b
-	case crdt.KindSettings:
-		var b crdt.Settings
-		r.array(1)
-		b.Retention = r.int()
-		body = b
-	case crdt.KindPostCreate:
-		var b crdt.PostCreate
-		r.array(5)
-		b.PostKind = crdt.PostKind(r.uint(math.MaxUint8))
-		readFields(r, &b.Fields)
-		b.Ref = r.str("ref", MaxRef)
-		b.By = r.str("by", MaxName)
-		r.optFixed(b.Private[:])
-		body = b
-	case crdt.KindPostEdit:
-		var b crdt.PostEdit
-		r.array(4)
-		r.fixed(b.Post[:])
-		b.Set = crdt.FieldMask(r.uint(math.MaxUint16))
-		readFields(r, &b.Fields)
-		r.optFixed(b.Private[:])
-		body = b
-	case crdt.KindPostStatus:
-		var b crdt.PostStatus
-		r.array(2)
-		r.fixed(b.Post[:])
-		b.Status = crdt.Status(r.uint(math.MaxUint8))
-		body = b
-	case crdt.KindRespond:
-		var b crdt.Respond
-		n := r.arrayRange(3, 4)
-		r.fixed(b.Post[:])
-		b.Quantity = uint32(r.uint(math.MaxUint32))
-		b.Note = r.str("note", MaxNote)
-		if n == 4 {
-			b.By = r.str("by", MaxName)
-		}
-		body = b
-	case crdt.KindUnrespond:
-		var b crdt.Unrespond
-		r.array(2)
-		r.fixed(b.Post[:])
-		r.fixed(b.Response[:])
-		body = b
-	default:
-		return nil, fmt.Errorf("%w: op kind %d", ErrUnsupported, kind)
+	if size == 0 || size > MaxBlobBytes || hdr+size != len(rest) || (hdr == 3 && size < 256) {
+		return nil, nil, fmt.Errorf("%w: blob of %d bytes in %d", ErrMalformed, size, len(rest)-hdr)
 	}
-	return body, r.err
+	return b[:n], rest[hdr:], nil
 }
 
-// writeFields writes the public fields; the private ones (location,
-// contact) are never encoded in an op: checkFields refuses them.
-func writeFields(w *writer, f *crdt.Fields) {
-	w.array(6)
-	w.str(f.Title)
-	w.str(f.Details)
-	w.str(f.Category)
-	w.uint(uint64(f.Quantity))
-	w.uint(uint64(f.Urgency))
-	w.int(f.Expires)
+// JoinBlob returns an op's encoding followed by its blob (raw itself
+// when blob is nil): what is sent to a node that may read the blob.
+func JoinBlob(raw, blob []byte) []byte {
+	if blob == nil {
+		return raw
+	}
+	w := newWriter()
+	w.raw(raw)
+	w.bin(blob)
+	return w.bytes()
 }
 
-func readFields(r *reader, f *crdt.Fields) {
-	r.array(6)
-	f.Title = r.str("title", MaxTitle)
-	f.Details = r.str("details", MaxDetails)
-	f.Category = r.str("category", MaxCategory)
-	f.Quantity = uint32(r.uint(math.MaxUint32))
-	f.Urgency = crdt.Urgency(r.uint(math.MaxUint8))
-	f.Expires = r.int()
-}
+var errNoBody = errors.New("op has no body")
+
+// writers holds writers for encodings that are compared, not kept.
+var writers = sync.Pool{New: func() any { return newWriter() }}
 
 // ErrClearPrivate is the error of encoding an op whose fields hold a
 // private value in clear: the node must seal it into the op's blob.
@@ -470,62 +314,4 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
-}
-
-// OpID returns the ID of an encoded op: the SHA-256 of its bytes, its
-// blob (if any follows) left out.
-func OpID(raw []byte) crdt.ID {
-	if n, err := scan(raw, 0); err == nil && n < len(raw) {
-		raw = raw[:n]
-	}
-	return sha256.Sum256(raw)
-}
-
-// MaxBlobBytes bounds a sealed blob.
-const MaxBlobBytes = 1024
-
-// ErrBlobMismatch is the error of an op followed by a blob it does not
-// name.
-var ErrBlobMismatch = fmt.Errorf("%w: the blob after the op is not the one it names", ErrMalformed)
-
-// SplitBlob splits b, an encoded op possibly followed by its sealed blob,
-// into the op's encoding and the blob (nil when none follows). The blob
-// is one msgpack bin of 1 to MaxBlobBytes bytes, and nothing follows it.
-func SplitBlob(b []byte) (op, blob []byte, err error) {
-	if len(b) > MaxOpBytes+MaxBlobBytes+3 {
-		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxOpBytes+MaxBlobBytes+3)
-	}
-	n, err := scan(b, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	if n == len(b) {
-		return b, nil, nil
-	}
-	rest := b[n:]
-	var size, hdr int
-	switch {
-	case len(rest) >= 2 && rest[0] == 0xc4:
-		size, hdr = int(rest[1]), 2
-	case len(rest) >= 3 && rest[0] == 0xc5:
-		size, hdr = int(rest[1])<<8|int(rest[2]), 3
-	default:
-		return nil, nil, ErrTrailing
-	}
-	if size == 0 || size > MaxBlobBytes || hdr+size != len(rest) || (hdr == 3 && size < 256) {
-		return nil, nil, fmt.Errorf("%w: blob of %d bytes in %d", ErrMalformed, size, len(rest)-hdr)
-	}
-	return b[:n], rest[hdr:], nil
-}
-
-// JoinBlob returns an op's encoding followed by its blob (raw itself
-// when blob is nil): what is sent to a node that may read the blob.
-func JoinBlob(raw, blob []byte) []byte {
-	if blob == nil {
-		return raw
-	}
-	w := newWriter()
-	w.raw(raw)
-	w.bin(blob)
-	return w.bytes()
 }

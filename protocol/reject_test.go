@@ -44,7 +44,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 // bytes may instead say ErrUnsupported.) Nothing altered is ever
 // accepted.
 func TestTamperedByteRejected(t *testing.T) {
-	for _, f := range fixtures(t) {
+	for _, f := range fixturesV1(t) {
 		for i := range f.enc {
 			for _, x := range []byte{0x01, 0x80, 0xff} {
 				b := bytes.Clone(f.enc)
@@ -54,7 +54,7 @@ func TestTamperedByteRejected(t *testing.T) {
 				case err == nil:
 					t.Fatalf("%s: byte %d ^ %#x accepted", f.name, i, x)
 				case errors.Is(err, ErrBadSignature), errors.Is(err, ErrMalformed):
-				case errors.Is(err, ErrUnsupported) && (i == offVersion || i == offKind):
+				case errors.Is(err, ErrUnsupported) && (i == 0 || i == offVersion || i == offKind): // byte 0: a later version's tag
 				default:
 					t.Fatalf("%s: byte %d ^ %#x: unexpected error %v", f.name, i, x, err)
 				}
@@ -64,7 +64,7 @@ func TestTamperedByteRejected(t *testing.T) {
 }
 
 func TestTrailingBytesRejected(t *testing.T) {
-	f := fixtureNamed(t, "post_create")
+	f := fixtureNamedV1(t, "post_create")
 	for _, extra := range [][]byte{{0x00}, {0xc0}, f.enc} {
 		_, err := DecodeOp(append(bytes.Clone(f.enc), extra...))
 		wantErr(t, "trailing", err, ErrTrailing)
@@ -76,7 +76,7 @@ func TestTrailingBytesRejected(t *testing.T) {
 // One op has one encoding: an op written with a larger msgpack form than
 // the smallest is refused (it would have a second ID).
 func TestNonCanonicalRejected(t *testing.T) {
-	f := fixtureNamed(t, "post_create")
+	f := fixtureNamedV1(t, "post_create")
 	if f.enc[offSeq] != 0x02 {
 		t.Fatalf("seq at %d is %#x", offSeq, f.enc[offSeq])
 	}
@@ -108,7 +108,7 @@ func TestNonCanonicalRejected(t *testing.T) {
 
 // fixtureNil writes nil where the post_create op has logical = 0.
 func fixtureNil(t *testing.T) []byte {
-	f := fixtureNamed(t, "post_create")
+	f := fixtureNamedV1(t, "post_create")
 	// seq(1) prev(34) wall(9: cf + 8) logical(1)
 	off := offSeq + 1 + 34 + 9
 	if f.enc[off] != 0x00 {
@@ -120,7 +120,7 @@ func fixtureNil(t *testing.T) []byte {
 }
 
 func TestUnsupportedVersionAndKind(t *testing.T) {
-	f := fixtureNamed(t, "post_status")
+	f := fixtureNamedV1(t, "post_status")
 	for _, v := range []byte{0x00, 0x02, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offVersion] = v
@@ -162,10 +162,10 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 // Over-long fields and invalid UTF-8 are refused before the signature is
 // even checked, with the named error.
 func TestFieldLimits(t *testing.T) {
-	g := fixtureNamed(t, "genesis")
-	c := fixtureNamed(t, "post_create")
-	r := fixtureNamed(t, "respond")
-	j := fixtureNamed(t, "join_member")
+	g := fixtureNamedV1(t, "genesis")
+	c := fixtureNamedV1(t, "post_create")
+	r := fixtureNamedV1(t, "respond")
+	j := fixtureNamedV1(t, "join_member")
 	long := func(n int) string { return strings.Repeat("x", n) }
 	strN := func(s string) []byte {
 		if len(s) <= 0xff {
@@ -246,7 +246,7 @@ func TestFieldLimits(t *testing.T) {
 }
 
 func TestTooLarge(t *testing.T) {
-	f := fixtureNamed(t, "post_create")
+	f := fixtureNamedV1(t, "post_create")
 	// An op may be followed by its blob: DecodeOp takes at most an op's
 	// and a blob's bytes (and a bin16 header).
 	b := append(bytes.Clone(f.enc), make([]byte, MaxOpBytes+MaxBlobBytes+4-len(f.enc))...)
@@ -258,7 +258,8 @@ func TestTooLarge(t *testing.T) {
 	wantErr(t, "MaxOpBytes+1 (stored: as DecodeOp)", err, ErrTrailing)
 	// An op over MaxOpBytes with a valid blob after it: too large.
 	big, n := make([]byte, MaxOpBytes+1), MaxOpBytes-2 // one bin16 of MaxOpBytes+1 bytes in all
-	big[0], big[1], big[2] = 0xc5, byte(n>>8), byte(n)
+	n -= 1                                             // a 1-element array (a version 1 op's form) around it
+	big[0], big[1], big[2], big[3] = 0x91, 0xc5, byte(n>>8), byte(n)
 	_, err = DecodeOp(JoinBlob(big, f.blob))
 	wantErr(t, "op of MaxOpBytes+1 and its blob", err, ErrTooLarge)
 	_, err = DecodeOp(make([]byte, 1<<20))
@@ -275,7 +276,7 @@ func TestTooLarge(t *testing.T) {
 // A join carries the admin's invite; a forged or altered invite fails
 // DecodeOp even when the joiner's own signature is good.
 func TestForgedInviteInJoin(t *testing.T) {
-	j := fixtureNamed(t, "join_member")
+	j := fixtureNamedV1(t, "join_member")
 	body := j.op.Body.(crdt.Join)
 
 	forged := body
@@ -455,7 +456,7 @@ func TestMalformedMembershipBodies(t *testing.T) {
 	u := func(v uint64) []byte { return (&spec{}).uint(v).b }
 	fields6 := arr(6, fixstr("t"), fixstr(""), fixstr(""), u(0), u(0), u(0))
 
-	jf := fixtureNamed(t, "join_member")
+	jf := fixtureNamedV1(t, "join_member")
 	join := jf.op.Body.(crdt.Join)
 	invite := func(n int, fields ...[]byte) []byte { return arr(n, fields...) }
 	in := &join.Invite
@@ -607,10 +608,10 @@ func TestMalformedMembershipBodies(t *testing.T) {
 // A number in a larger msgpack form than the smallest, in the bodies of
 // kinds 2–7, gives the op a second encoding: refused.
 func TestNonCanonicalMembershipBodies(t *testing.T) {
-	jm := fixtureNamed(t, "join_member")
-	rp := fixtureNamed(t, "role_promote")
-	im := fixtureNamed(t, "invite_made")
-	lv := fixtureNamed(t, "leave")
+	jm := fixtureNamedV1(t, "join_member")
+	rp := fixtureNamedV1(t, "role_promote")
+	im := fixtureNamedV1(t, "invite_made")
+	lv := fixtureNamedV1(t, "leave")
 	cut := rp.op.Body.(crdt.SetRole).Cut
 	if cut >= 0x80 {
 		t.Fatalf("cut %d", cut)

@@ -79,21 +79,21 @@ func TestSpecC1OnlyAsTypeByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, err := DecodeFrame(b[1:]); err != nil || f.Group != grp {
+	if f, err := DecodeSyncFrame(b[1:]); err != nil || f.Group != grp {
 		t.Fatalf("frame with 0xc1 inside bins: %v", err)
 	}
 }
 
 // Every decoder refuses bytes after its one value.
 func TestSpecTrailingRefused(t *testing.T) {
-	raw := fixtureNamed(t, "post_create").enc
+	raw := fixtureNamedV1(t, "post_create").enc
 	if _, err := DecodeOp(append(bytes.Clone(raw), 0x00)); !errors.Is(err, ErrTrailing) {
 		t.Errorf("op + 1 byte: %v", err)
 	}
 	if _, err := PeekOp(append(bytes.Clone(raw), 0xc0)); !errors.Is(err, ErrTrailing) {
 		t.Errorf("PeekOp, op + 1 byte: %v", err)
 	}
-	if _, err := DecodeFrame(mustHex(t, "91 05 05")); !errors.Is(err, ErrTrailing) {
+	if _, err := DecodeSyncFrame(mustHex(t, "91 05 05")); !errors.Is(err, ErrTrailing) {
 		t.Errorf("End + 1 byte: %v", err)
 	}
 	// An Ops frame's trailing bytes: the 3-element array is complete
@@ -101,7 +101,7 @@ func TestSpecTrailingRefused(t *testing.T) {
 	g, ops := syncTestOps(t, 1)
 	b, _ := AppendFrame(nil, &Frame{Type: MsgOps, Group: g, Ops: ops})
 	body := append(bytes.Clone(b[2:]), 0x00) // the length prefix of this frame is 2 bytes
-	if _, err := DecodeFrame(body); !errors.Is(err, ErrTrailing) {
+	if _, err := DecodeSyncFrame(body); !errors.Is(err, ErrTrailing) {
 		t.Errorf("Ops + 1 byte: %v", err)
 	}
 	// An invite code whose payload has a byte after its array.
@@ -115,7 +115,7 @@ func TestSpecTrailingRefused(t *testing.T) {
 
 // Ops are canonical: the smallest form of every value, or ErrNotCanonical.
 func TestSpecOpsCanonical(t *testing.T) {
-	raw := fixtureNamed(t, "post_status").enc
+	raw := fixtureNamedV1(t, "post_status").enc
 	// The kind (byte 2, 18 = 0x12) as uint8.
 	wide := append([]byte{raw[0], raw[1], 0xcc}, raw[2:]...)
 	if _, err := DecodeOp(wide); !errors.Is(err, ErrNotCanonical) {
@@ -160,7 +160,7 @@ func TestSpecFramesLenient(t *testing.T) {
 		{"have, vector as array32", "93 02 c4 20 " + gHex + " dd 00000000", Frame{Type: MsgHave, Group: g}},
 		{"ops, empty list", "93 04 c4 20 " + gHex + " 90", Frame{Type: MsgOps, Group: g, Ops: [][]byte{}}},
 	} {
-		f, err := DecodeFrame(mustHex(t, c.hex))
+		f, err := DecodeSyncFrame(mustHex(t, c.hex))
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
@@ -192,7 +192,7 @@ func TestSpecFramesLenient(t *testing.T) {
 		{"type 7", "91 07"},
 		{"type as nil is 0, unknown", "91 c0"},
 	} {
-		if _, err := DecodeFrame(mustHex(t, c.hex)); err == nil {
+		if _, err := DecodeSyncFrame(mustHex(t, c.hex)); err == nil {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -166,9 +167,9 @@ func specBody(t fataler, s *spec, body crdt.Body) {
 	}
 }
 
-// specOp is section 2: the 10-element op, or the 9 elements its
-// signature covers.
-func specOp(t fataler, op *crdt.Op, withSig bool) []byte {
+// specOp1 is section 2.1: the version 1 op, a 10-element array, or the 9
+// elements its signature covers.
+func specOp1(t fataler, op *crdt.Op, withSig bool) []byte {
 	s := &spec{}
 	if withSig {
 		s.array(10)
@@ -184,53 +185,189 @@ func specOp(t fataler, op *crdt.Op, withSig bool) []byte {
 	return s.b
 }
 
-func TestEncodingIsTheSpec(t *testing.T) {
-	for _, f := range fixtures(t) {
-		t.Run(f.name, func(t *testing.T) {
-			op := f.op
-			if want := specOp(t, &op, true); !bytes.Equal(f.enc, want) {
-				t.Fatalf("encoding\n got %x\nspec %x", f.enc, want)
-			}
-			if f.op.ID != sha256.Sum256(f.enc) {
-				t.Fatal("ID is not the SHA-256 of the encoding")
-			}
-			msg := append([]byte("mutual/op/1\n"), specOp(t, &op, false)...)
-			if !ed25519.Verify(op.Author[:], msg, op.Sig[:]) {
-				t.Fatal("op signature does not verify over the spec's signing bytes")
-			}
-			var in *crdt.Invite
-			switch b := op.Body.(type) {
-			case crdt.Join:
-				in = &b.Invite
-				// Section 4.2: the proof is the one-time key's signature
-				// over the domain, then the raw 32-byte group, invite ID
-				// and joiner key (no msgpack).
-				proof := append([]byte("mutual/join-proof/1\n"), in.Group[:]...)
-				proof = append(append(proof, in.ID[:]...), op.Author[:]...)
-				if !ed25519.Verify(in.Key[:], proof, b.Proof[:]) {
-					t.Fatal("proof does not verify over the spec's proof bytes")
-				}
-			case crdt.InviteMade:
-				in = &b.Invite
-			}
-			if in == nil {
-				return
-			}
-			s := &spec{}
-			specInvite(s, in, true)
-			if in.ID != sha256.Sum256(s.b) {
-				t.Fatal("invite ID is not the SHA-256 of the spec's invite encoding")
-			}
-			s = &spec{b: []byte("mutual/invite/2\n")}
-			specInvite(s, in, false)
-			if !ed25519.Verify(in.Issuer[:], s.b, in.Sig[:]) {
-				t.Fatal("invite signature does not verify over the spec's signing bytes")
-			}
-		})
+// specUvarint and specVarint: LEB128, 7 bits a byte, least significant
+// first; a signed value is zigzagged first (0, -1, 1, -2 ... as 0, 1, 2, 3).
+func (s *spec) uvarint(v uint64) *spec {
+	for v >= 0x80 {
+		s.raw(byte(v) | 0x80)
+		v >>= 7
+	}
+	return s.raw(byte(v))
+}
+
+func (s *spec) varint(v int64) *spec { return s.uvarint(uint64(v<<1) ^ uint64(v>>63)) }
+
+// specFlat writes a flat array of elements (each already encoded), its
+// trailing elements of one byte 0x00, 0xa0 or 0xc0 left out.
+func specFlat(s *spec, elems ...*spec) {
+	n := len(elems)
+	for n > 0 && len(elems[n-1].b) == 1 && (elems[n-1].b[0] == 0 || elems[n-1].b[0] == 0xa0 || elems[n-1].b[0] == 0xc0) {
+		n--
+	}
+	s.array(n)
+	for _, e := range elems[:n] {
+		s.raw(e.b...)
 	}
 }
 
-// Section 4.1: the invite code's payload.
+func el() *spec { return &spec{} }
+
+// specBody2 is section 3 in version 2: the post kinds flat, the others
+// as in version 1.
+func specBody2(t fataler, s *spec, body crdt.Body) {
+	fields := func(f *crdt.Fields) []*spec {
+		return []*spec{el().str(f.Title), el().str(f.Details), el().str(f.Category),
+			el().uint(uint64(f.Quantity)), el().uint(uint64(f.Urgency)), el().int(f.Expires)}
+	}
+	switch b := body.(type) {
+	case crdt.PostCreate:
+		e := append([]*spec{el().uint(uint64(b.PostKind))}, fields(&b.Fields)...)
+		specFlat(s, append(e, el().str(b.Ref), el().str(b.By), el().optBin(b.Private[:]))...)
+	case crdt.PostEdit:
+		e := append([]*spec{el().bin(b.Post[:]), el().uint(uint64(b.Set))}, fields(&b.Fields)...)
+		specFlat(s, append(e, el().optBin(b.Private[:]))...)
+	case crdt.Respond:
+		specFlat(s, el().bin(b.Post[:]), el().uint(uint64(b.Quantity)), el().str(b.Note), el().str(b.By))
+	default:
+		specBody(t, s, body)
+	}
+}
+
+// specOp2 is section 2: the version 2 op in its full form, or what its
+// signature covers (the same without the signature).
+func specOp2(t fataler, op *crdt.Op, withSig bool) []byte {
+	s := &spec{}
+	s.raw(0x40 | byte(op.Body.Kind())).raw(op.Group[:]...).raw(op.Author[:]...).uvarint(op.Seq)
+	if op.Seq >= 2 {
+		s.raw(op.Prev[:]...)
+	}
+	s.varint(op.Time.Wall).uvarint(uint64(op.Time.Logical))
+	specBody2(t, s, op.Body)
+	if withSig {
+		s.raw(op.Sig[:]...)
+	}
+	return s.b
+}
+
+func specOp(t fataler, op *crdt.Op, withSig bool) []byte {
+	if op.Version == 1 {
+		return specOp1(t, op, withSig)
+	}
+	return specOp2(t, op, withSig)
+}
+
+// specOpID is section 2's op ID: SHA-256 of the version 1 encoding;
+// SHA-256 of "mutual/op-id/2\n" and the full form in version 2 (a blob
+// after the op is not part of it).
+func specOpID(enc []byte) crdt.ID {
+	if enc[0] == 0x9a {
+		return sha256.Sum256(enc)
+	}
+	return sha256.Sum256(append([]byte("mutual/op-id/2\n"), enc...))
+}
+
+// specSigningBytes is what an op's signature covers.
+func specSigningBytes(t fataler, op *crdt.Op) []byte {
+	if op.Version == 1 {
+		return append([]byte("mutual/op/1\n"), specOp1(t, op, false)...)
+	}
+	return append([]byte("mutual/op/2\n"), specOp2(t, op, false)...)
+}
+
+// specFrame is section 2.3: ops of one group in one frame.
+func specFrame(t fataler, ops []crdt.Op) []byte {
+	s := &spec{}
+	s.raw(0xf2).uvarint(uint64(len(ops)))
+	var wall int64
+	for i := range ops {
+		op := &ops[i]
+		var flags byte
+		if op.Blob != nil {
+			flags |= 0x04
+		}
+		if op.Version == 1 {
+			full := specOp1(t, op, true)
+			s.raw(flags | 0x08).uvarint(uint64(len(full))).raw(full...)
+		} else {
+			if i == 0 || ops[i-1].Author != op.Author {
+				flags |= 0x01
+			} else if ops[i-1].Seq+1 == op.Seq && op.Prev == specOpID(specOp(t, &ops[i-1], true)) {
+				flags |= 0x02
+			}
+			s.raw(flags, 0x40|byte(op.Body.Kind()))
+			if flags&0x01 != 0 {
+				s.raw(op.Author[:]...)
+			}
+			if flags&0x02 == 0 {
+				s.uvarint(op.Seq)
+				if op.Seq >= 2 {
+					s.raw(op.Prev[:]...)
+				}
+			}
+			s.varint(op.Time.Wall - wall).uvarint(uint64(op.Time.Logical))
+			wall = op.Time.Wall
+			specBody2(t, s, op.Body)
+			s.raw(op.Sig[:]...)
+		}
+		if op.Blob != nil {
+			s.uvarint(uint64(len(op.Blob))).raw(op.Blob...)
+		}
+	}
+	return s.b
+}
+
+func TestEncodingIsTheSpec(t *testing.T) {
+	for _, version := range []uint8{0, 1} {
+		for _, f := range fixturesIn(t, version) {
+			t.Run(fmt.Sprintf("v%d/%s", map[uint8]int{0: OpVersion, 1: 1}[version], f.name), func(t *testing.T) {
+				checkFixtureIsTheSpec(t, f)
+			})
+		}
+	}
+}
+
+func checkFixtureIsTheSpec(t *testing.T, f fixture) {
+	op := f.op
+	if want := specOp(t, &op, true); !bytes.Equal(f.enc, want) {
+		t.Fatalf("encoding\n got %x\nspec %x", f.enc, want)
+	}
+	if f.op.ID != specOpID(f.enc) {
+		t.Fatal("ID is not the hash of the encoding")
+	}
+	msg := specSigningBytes(t, &op)
+	if !ed25519.Verify(op.Author[:], msg, op.Sig[:]) {
+		t.Fatal("op signature does not verify over the spec's signing bytes")
+	}
+	var in *crdt.Invite
+	switch b := op.Body.(type) {
+	case crdt.Join:
+		in = &b.Invite
+		// Section 4.2: the proof is the one-time key's signature
+		// over the domain, then the raw 32-byte group, invite ID
+		// and joiner key (no msgpack).
+		proof := append([]byte("mutual/join-proof/1\n"), in.Group[:]...)
+		proof = append(append(proof, in.ID[:]...), op.Author[:]...)
+		if !ed25519.Verify(in.Key[:], proof, b.Proof[:]) {
+			t.Fatal("proof does not verify over the spec's proof bytes")
+		}
+	case crdt.InviteMade:
+		in = &b.Invite
+	}
+	if in == nil {
+		return
+	}
+	s := &spec{}
+	specInvite(s, in, true)
+	if in.ID != sha256.Sum256(s.b) {
+		t.Fatal("invite ID is not the SHA-256 of the spec's invite encoding")
+	}
+	s = &spec{b: []byte("mutual/invite/2\n")}
+	specInvite(s, in, false)
+	if !ed25519.Verify(in.Issuer[:], s.b, in.Sig[:]) {
+		t.Fatal("invite signature does not verify over the spec's signing bytes")
+	}
+}
+
 func TestInviteCodeIsTheSpec(t *testing.T) {
 	c := fixtureInviteCode()
 	s := &spec{}

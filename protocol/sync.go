@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -134,11 +133,12 @@ func ReadFrame(r FrameReader) (*Frame, error) {
 		}
 		return nil, err
 	}
-	return DecodeFrame(b)
+	return DecodeSyncFrame(b)
 }
 
-// DecodeFrame decodes a frame body (without its length prefix).
-func DecodeFrame(b []byte) (*Frame, error) {
+// DecodeSyncFrame decodes a catch-up frame body (without its length
+// prefix). (DecodeFrame, in frame.go, decodes a frame of ops.)
+func DecodeSyncFrame(b []byte) (*Frame, error) {
 	f, err := decodeFrame(b)
 	if err != nil {
 		return nil, fmt.Errorf("frame: %w", err)
@@ -401,27 +401,43 @@ func PeekOp(b []byte) (OpRef, error) {
 	if err != nil {
 		return ref, err
 	}
-	if err := checkFrame(raw, MaxOpBytes); err != nil {
-		return ref, err
-	}
-	r := newReader(raw)
-	r.array(opFields)
-	if v := r.uint(math.MaxUint8); r.err == nil && v != OpVersion {
-		return ref, fmt.Errorf("%w: op version %d", ErrUnsupported, v)
-	}
-	kind := crdt.Kind(r.uint(math.MaxUint8))
-	r.fixed(ref.Group[:])
-	r.fixed(ref.Author[:])
-	ref.Seq = r.uint(math.MaxUint64)
-	var prev crdt.ID
-	r.fixed(prev[:])
-	ref.Time.Wall = r.int()
-	ref.Time.Logical = uint32(r.uint(math.MaxUint32))
-	if r.err != nil {
-		return ref, r.err
+	var kind crdt.Kind
+	if opVersionOf(raw) == 2 {
+		c := &cursor{b: raw}
+		kind = crdt.Kind(c.byte() &^ tag2)
+		c.fixed(ref.Group[:])
+		c.fixed(ref.Author[:])
+		ref.Seq = c.uvarint(math.MaxUint64)
+		if ref.Seq >= 2 {
+			c.skip(keySize)
+		}
+		c.time(&ref.Time)
+		if c.err != nil {
+			return ref, c.err
+		}
+	} else {
+		if err := checkFrame(raw, MaxOpBytes); err != nil {
+			return ref, err
+		}
+		r := newReader(raw)
+		r.array(opFields)
+		if v := r.uint(math.MaxUint8); r.err == nil && v != 1 {
+			return ref, fmt.Errorf("%w: op version %d", ErrUnsupported, v)
+		}
+		kind = crdt.Kind(r.uint(math.MaxUint8))
+		r.fixed(ref.Group[:])
+		r.fixed(ref.Author[:])
+		ref.Seq = r.uint(math.MaxUint64)
+		var prev crdt.ID
+		r.fixed(prev[:])
+		ref.Time.Wall = r.int()
+		ref.Time.Logical = uint32(r.uint(math.MaxUint32))
+		if r.err != nil {
+			return ref, r.err
+		}
 	}
 	if kind == crdt.KindGenesis {
-		ref.Group = sha256.Sum256(raw)
+		ref.Group = OpID(raw)
 	}
 	return ref, nil
 }

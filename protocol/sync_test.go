@@ -139,7 +139,7 @@ func TestFrameRefusesHostileBodies(t *testing.T) {
 		"hello version not uint": "9401a13101c3",
 	} {
 		b, _ := hex.DecodeString(body)
-		if _, err := DecodeFrame(b); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+		if _, err := DecodeSyncFrame(b); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -150,7 +150,7 @@ func TestFrameRefusesHostileBodies(t *testing.T) {
 	if err := msgpack.Unmarshal(deep, &v); err != nil {
 		t.Fatalf("the deep input is not well-formed msgpack: %v", err)
 	}
-	if _, err := DecodeFrame(deep); !errors.Is(err, ErrTooDeep) {
+	if _, err := DecodeSyncFrame(deep); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("nested too deep: %v, want ErrTooDeep", err)
 	}
 	// The limit is exact: maxDepth levels below the outermost value pass

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"os"
@@ -41,7 +40,7 @@ func BenchmarkServe100k(b *testing.B) {
 	// This node's own ops, signed ahead and ingested in batches, as if
 	// restored from a backup: the fast way to a big board.
 	raw, _ := l.Store.LogOp(g, l.Replica.Self(), 1)
-	prev := sha256.Sum256(raw)
+	prev := protocol.OpID(raw)
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	var batch [][]byte
 	for i := 0; i < n; i++ {

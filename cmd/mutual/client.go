@@ -52,6 +52,7 @@ func open(dir string, openLocal func(string, *slog.Logger) (*node.Local, error))
 	api := httpapi.New(httpapi.Config{
 		Board:  l.Replica,
 		Node:   func() httpapi.NodeInfo { return node.LocalInfo(l) },
+		Rename: l.Rename,
 		Logger: quietLogger(),
 	})
 	return &client{base: "http://mutual.localhost", hc: &http.Client{Transport: handlerTransport{api}}, local: l}, nil

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/skip2/go-qrcode"
+	"github.com/spf13/pflag"
 
 	"github.com/mutual-aid/mutual/node"
 	"github.com/mutual-aid/mutual/node/store"
@@ -25,7 +26,7 @@ func init() {
 	commands = []*command{
 		{name: "init", args: "[--name NAME]", summary: "create this node's identity; prints its peer ID",
 			example: "  mutual init --name laptop-at-the-hall",
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringVar(&o.name, "name", "", "this node's display name (default: the host name)")
 			},
 			run: cmdInit},
@@ -33,8 +34,8 @@ func init() {
 			example: `  mutual group create "Eastgate Mutual Aid"`, run: cmdGroupCreate},
 		{name: "invite", args: "[--group G] [--role member|admin] [--expires 72h] [--uses N]", summary: "print an invite code (and its QR code) for a newcomer",
 			example: "  mutual invite --role member --expires 24h --uses 1   # a personal invite\n  mutual invite --expires 3h                           # the QR on the wall of a meeting",
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", groupUsage)
 				fs.StringVar(&o.role, "role", "member", "member or admin")
 				fs.StringVar(&o.expires, "expires", "72h", "how long the code stays valid")
 				fs.StringVar(&o.uses, "uses", "0", "how many newcomers may join with it (0: any number until it expires)")
@@ -43,69 +44,70 @@ func init() {
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
 			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
 		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns] [--restored-ok]", summary: "run the node: sync with peers, serve the API and the web page",
-			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --http 0.0.0.0:7777      # meeting mode: phones in the room join with a link",
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.Var(&o.listens, "listen", "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
+			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --lan                    # meeting mode: phones in the room join with a link\n  mutual serve --lan --http :27911      # the same on port 27911",
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringArrayVar(&o.listens, "listen", nil, "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
 				fs.StringVar(&o.httpAddr, "http", "127.0.0.1:7777", "HTTP address of the API and web page")
-				fs.Var(&o.peers, "peer", "multiaddr of a peer to stay connected to (repeatable)")
+				fs.StringArrayVar(&o.peers, "peer", nil, "multiaddr of a peer to stay connected to (repeatable)")
 				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
-				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room (same as --http 0.0.0.0:7777)")
+				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room on every network interface, on --http's port (7777 unless given)")
 				fs.BoolVar(&o.restoredOK, "restored-ok", false, "sign at once although the data dir looks restored from a copy; only if no other node can have this node's changes made since the copy (else they fork)")
 			},
 			run: cmdServe},
 		{name: "post", args: "need|offer --title T [--details D] [--category C] [--location L] [--quantity N] [--urgency low|normal|high] [--expires RFC3339] [--contact X] [--group G]",
 			summary: "add a need or an offer to the board",
 			example: `  mutual post need --title "Winter coats, size L" --quantity 4 --category clothing --urgency high`,
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.title, "title", "", "short title (required)")
-				fs.StringVar(&o.details, "details", "", "details")
-				fs.StringVar(&o.category, "category", "", "category, e.g. food, clothing, transport")
-				fs.StringVar(&o.location, "location", "", "neighbourhood or place (members only)")
-				fs.StringVar(&o.quantity, "quantity", "", "how many")
-				fs.StringVar(&o.urgency, "urgency", "", "low, normal or high")
-				fs.StringVar(&o.expiresAt, "expires", "", "when it drops off the board (RFC3339 or YYYY-MM-DD)")
-				fs.StringVar(&o.contact, "contact", "", "how to reach the person (members only)")
-				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				postFieldFlags(fs, o)
+				fs.StringVar(&o.group, "group", "", groupUsage)
 			},
 			run: cmdPost},
 		{name: "board", args: "[--kind need|offer] [--status S] [--category C] [--group G] [--csv]", summary: "list the board's posts",
 			example: "  mutual board --kind need --status open --category food",
-			flags: func(fs *flag.FlagSet, o *opts) {
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringVar(&o.kind, "kind", "", "need or offer")
 				fs.StringVar(&o.status, "status", "", "open (the open board: not expired), claimed, fulfilled or withdrawn")
 				fs.StringVar(&o.category, "category", "", "category")
 				fs.StringVar(&o.q, "q", "", "text to search for")
-				fs.StringVar(&o.group, "group", "", "group ID")
-				fs.BoolVar(&o.csv, "csv", false, "print the board as a spreadsheet (CSV)")
+				fs.StringVar(&o.group, "group", "", groupUsage)
+				fs.BoolVar(&o.csv, "csv", false, "print the board as a spreadsheet (CSV), with the same filters")
 			},
 			run: cmdBoard},
-		{name: "status", args: "POST-ID open|claimed|fulfilled|withdrawn", summary: "change a post's status",
-			example: "  mutual status 3f2a…c9 fulfilled", run: cmdStatus},
-		{name: "peers", args: "", summary: "list the peers this node knows and when it last synced with each", run: cmdPeers},
+		{name: "status", args: "POST open|claimed|fulfilled|withdrawn", summary: "change a post's status",
+			example: "  mutual status 3f2a fulfilled", run: cmdStatus, complete: completePosts},
+		{name: "peers", args: "[--json]", summary: "list the peers this node knows, when it last synced with each, and a catch-up under way",
+			example: "  mutual peers            # with `mutual serve` running", run: cmdPeers},
 		{name: "export", args: "FILE [--group G]", summary: "write a bundle of this node's signed ops (all groups, or one) for a USB stick",
-			example: "  mutual export /media/usb/eastgate.mutual --group 3f2a…",
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.group, "group", "", "group ID (default: every group)")
+			example: "  mutual export /media/usb/eastgate.mutual --group eastgate",
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group name or ID (default: every group)")
 			},
 			run: cmdExport},
 		{name: "import", args: "FILE", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused",
 			example: "  mutual import /media/usb/eastgate.mutual", run: cmdImport},
 		{name: "check", args: "[--group G]", summary: "verify the store read-only: every file byte for byte, every op, and the board recomputed from the ops",
 			example: "  mutual check            # exit status 0: nothing is damaged",
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.group, "group", "", "group ID (default: every group)")
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group name or ID (default: every group)")
 			},
 			run: cmdCheck},
 		{name: "repair", args: "", summary: "rebuild a damaged store from every intact op (the damaged files are kept); peers resend the rest",
 			example: "  mutual repair           # with `mutual serve` stopped", run: cmdRepair},
-		{name: "import-csv", args: "FILE [--group G]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing and finish rows an interrupted import left half done)",
-			example: "  mutual import-csv requests.csv",
-			flags:   func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
-			run:     cmdImportCSV},
-		{name: "digest", args: "[--group G]", summary: "print the open needs and offers as short text to paste into a chat (no contact details)",
-			flags: func(fs *flag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", "group ID") },
-			run:   cmdDigest},
+		{name: "import-csv", args: "FILE [--group G] [--kind need|offer] [--dry-run]", summary: "import needs and offers from a spreadsheet saved as CSV (re-imports add nothing and finish rows an interrupted import left half done)",
+			example: "  mutual import-csv requests.csv --dry-run   # show how the columns are read, change nothing\n  mutual import-csv requests.csv",
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", groupUsage)
+				fs.StringVar(&o.kind, "kind", "", "need or offer: every row's kind, for a sheet with no column that says")
+				fs.BoolVar(&o.dryRun, "dry-run", false, "print the column mapping and the first rows as they would be imported; change nothing")
+			},
+			run: cmdImportCSV},
+		{name: "digest", args: "[--group G] [--json]", summary: "print the open needs and offers as short text to paste into a chat (no contact details)",
+			example: "  mutual digest | xclip -selection clipboard   # then paste it into the group chat",
+			flags:   func(fs *pflag.FlagSet, o *opts) { fs.StringVar(&o.group, "group", "", groupUsage) },
+			run:     cmdDigest},
 	}
+	commands = append(commands, postCommands()...)
+	commands = append(commands, groupCommands()...)
 	commands = append(commands, membershipCommands()...)
 	commands = append(commands, privateCommands()...)
 }
@@ -124,7 +126,18 @@ func cmdInit(ctx context.Context, e *env, o *opts, args []string) error {
 	if len(args) > 0 {
 		return usagef("init takes no arguments")
 	}
-	id, created, err := node.Init(o.data, o.name)
+	name := o.name
+	if _, err := node.LoadIdentity(o.data); err == nil && name != "" {
+		// Renaming an existing node: through the API, which refuses it
+		// once the node is in a group (its name is in those ops).
+		if err := withClient(o, func(c *client) error {
+			return c.do(ctx, "PATCH", "/api/v1/node", map[string]string{"name": o.name}, nil)
+		}); err != nil {
+			return err
+		}
+		name = ""
+	}
+	id, created, err := node.Init(o.data, name)
 	if err != nil {
 		return err
 	}
@@ -178,9 +191,9 @@ func cmdInvite(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		uses, err := strconv.ParseUint(o.uses, 10, 32)
 		if err != nil {
-			return usagef("--uses must be a whole number, not %q", o.uses)
+			return fmt.Errorf("--uses must be a whole number, not %q", o.uses)
 		}
-		body := map[string]any{"role": o.role, "expires": o.expires, "uses": uses}
+		body := map[string]any{"role": strings.ToLower(strings.TrimSpace(o.role)), "expires": o.expires, "uses": uses}
 		if o.group != "" {
 			body["group"] = o.group
 		}
@@ -231,7 +244,15 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 		return usagef("serve takes no arguments")
 	}
 	if o.lan {
-		o.httpAddr = "0.0.0.0:7777"
+		// Meeting mode: every interface, on --http's port.
+		host, port, err := net.SplitHostPort(o.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http %q is not HOST:PORT", o.httpAddr)
+		}
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			host = "0.0.0.0"
+		}
+		o.httpAddr = net.JoinHostPort(host, port)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	_, created, err := node.Init(o.data, "")
@@ -242,11 +263,11 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 		Dir: o.data, Listen: o.listens, HTTP: o.httpAddr, Peers: o.peers, NoMDNS: o.noMDNS, RestoredOK: o.restoredOK, Logger: log,
 		Ready: func(addr, joinURL string, n *node.Node) {
 			id := n.Local.ID
-			fmt.Fprintf(e.stdout, "mutual node %q (%s)\n", id.Name, id.PeerID)
+			fmt.Fprintf(e.stdout, "mutual node %q (%s)\n", n.Local.Name(), id.PeerID)
 			if created {
 				fmt.Fprintf(e.stdout, "created a new identity and store in %s\n", o.data)
 			}
-			fmt.Fprintf(e.stdout, "web page and API: http://%s\n", addr)
+			printWebAddrs(e.stdout, addr)
 			for _, a := range n.Host.Addrs() {
 				fmt.Fprintf(e.stdout, "peer address: %s\n", a)
 			}
@@ -281,22 +302,21 @@ type post struct {
 }
 
 func cmdPost(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 || (args[0] != "need" && args[0] != "offer") {
+	if len(args) != 1 {
 		return usagef("usage: mutual post need|offer --title T [...]")
 	}
-	body := map[string]any{"kind": args[0], "title": o.title}
-	for k, v := range map[string]string{"details": o.details, "category": o.category, "location": o.location,
-		"urgency": o.urgency, "expires": o.expiresAt, "contact": o.contact, "group": o.group} {
-		if v != "" {
-			body[k] = v
-		}
+	kind := strings.ToLower(strings.TrimSpace(args[0]))
+	if kind != "need" && kind != "offer" {
+		return fmt.Errorf("%q is not need or offer (usage: mutual post need|offer --title T [...])", args[0])
 	}
-	if o.quantity != "" {
-		var n int64
-		if _, err := fmt.Sscan(o.quantity, &n); err != nil || n < 0 || fmt.Sprint(n) != o.quantity {
-			return usagef("--quantity must be a whole number, not %q", o.quantity)
-		}
-		body["quantity"] = n
+	body, err := postFieldValues(o, true)
+	if err != nil {
+		return err
+	}
+	body["kind"] = kind
+	body["title"] = o.title
+	if o.group != "" {
+		body["group"] = o.group
 	}
 	return withClient(o, func(c *client) error {
 		var p post
@@ -313,6 +333,7 @@ func cmdBoard(ctx context.Context, e *env, o *opts, args []string) error {
 		return usagef("board takes no arguments (use --kind, --status, --category)")
 	}
 	v := url.Values{}
+	o.kind, o.status = strings.ToLower(o.kind), strings.ToLower(o.status)
 	for k, x := range map[string]string{"kind": o.kind, "status": o.status, "category": o.category, "group": o.group, "q": o.q} {
 		if x != "" {
 			v.Set(k, x)
@@ -349,7 +370,7 @@ func cmdBoard(ctx context.Context, e *env, o *opts, args []string) error {
 			if p.Quantity > 0 {
 				qty = fmt.Sprint(p.Quantity)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID[:12], p.Kind, st, p.Urgency, qty, p.Category, p.Title)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", short(p.ID), p.Kind, st, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
 		}
 		return tw.Flush()
 	})
@@ -357,7 +378,7 @@ func cmdBoard(ctx context.Context, e *env, o *opts, args []string) error {
 
 func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
 	if len(args) != 2 {
-		return usagef("usage: mutual status POST-ID open|claimed|fulfilled|withdrawn")
+		return usagef("usage: mutual status POST open|claimed|fulfilled|withdrawn")
 	}
 	return withClient(o, func(c *client) error {
 		id, err := resolvePostID(ctx, c, args[0])
@@ -365,7 +386,7 @@ func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
 			return err
 		}
 		var p post
-		if printed, err := c.record(ctx, e, o, "POST", "/api/v1/posts/"+id+"/status", map[string]string{"status": args[1]}, &p); printed || err != nil {
+		if printed, err := c.record(ctx, e, o, "POST", "/api/v1/posts/"+id+"/status", map[string]string{"status": strings.ToLower(strings.TrimSpace(args[1]))}, &p); printed || err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s %s\n", p.ID, p.Status)
@@ -373,40 +394,26 @@ func cmdStatus(ctx context.Context, e *env, o *opts, args []string) error {
 	})
 }
 
-// resolvePostID accepts a full ID or a unique prefix of at least 6 hex
-// digits, as the board table prints 12.
-func resolvePostID(ctx context.Context, c *client, s string) (string, error) {
-	if len(s) == 64 || len(s) < 6 {
-		return s, nil
-	}
-	var ps []post
-	if err := c.do(ctx, "GET", "/api/v1/posts", nil, &ps); err != nil {
-		return "", err
-	}
-	found := ""
-	for _, p := range ps {
-		if strings.HasPrefix(p.ID, strings.ToLower(s)) {
-			if found != "" {
-				return "", fmt.Errorf("post ID %q is ambiguous: give more digits", s)
-			}
-			found = p.ID
-		}
-	}
-	if found == "" {
-		return "", fmt.Errorf("no post with ID %q", s)
-	}
-	return found, nil
+// peerOut is a peer as GET /api/v1/peers gives it.
+type peerOut struct {
+	PeerID     string   `json:"peer_id"`
+	Name       string   `json:"name"`
+	Connected  bool     `json:"connected"`
+	LastSynced string   `json:"last_synced"`
+	Groups     []string `json:"groups"`
+	// Syncing is a catch-up under way with the peer: ops done of total.
+	Syncing *struct {
+		Done  int64 `json:"done"`
+		Total int64 `json:"total"`
+	} `json:"syncing"`
 }
 
 func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
+	if len(args) > 0 {
+		return usagef("peers takes no arguments")
+	}
 	return withClient(o, func(c *client) error {
-		var ps []struct {
-			PeerID     string   `json:"peer_id"`
-			Name       string   `json:"name"`
-			Connected  bool     `json:"connected"`
-			LastSynced string   `json:"last_synced"`
-			Groups     []string `json:"groups"`
-		}
+		var ps []peerOut
 		if printed, err := c.record(ctx, e, o, "GET", "/api/v1/peers", nil, &ps); printed || err != nil {
 			return err
 		}
@@ -414,13 +421,22 @@ func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
 			fmt.Fprintln(e.stderr, "no peers yet (is `mutual serve` running?)")
 			return nil
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
-		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, p.Name, p.Connected, ago(p.LastSynced))
-		}
-		return tw.Flush()
+		printPeers(e.stdout, ps)
+		return nil
 	})
+}
+
+func printPeers(w io.Writer, ps []peerOut) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
+	for _, p := range ps {
+		synced := ago(p.LastSynced)
+		if s := p.Syncing; s != nil {
+			synced = fmt.Sprintf("syncing %d of %d", s.Done, s.Total)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, oneLine(p.Name), p.Connected, synced)
+	}
+	tw.Flush()
 }
 
 func ago(ts string) string {
@@ -436,68 +452,6 @@ func ago(ts string) string {
 		return fmt.Sprintf("%d min ago", int(d.Minutes()))
 	}
 	return t.Local().Format("2 Jan 15:04")
-}
-
-func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual import-csv FILE [--group G]")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	v := url.Values{}
-	if o.group != "" {
-		v.Set("group", o.group)
-	}
-	return withClient(o, func(c *client) error {
-		var rep struct {
-			Imported      int   `json:"imported"`
-			Duplicates    int   `json:"duplicates"`
-			Completed     int   `json:"completed"`
-			CompletedRows []int `json:"completed_rows"`
-			Errors        []struct {
-				Row   int    `json:"row"`
-				Error string `json:"error"`
-			} `json:"errors"`
-		}
-		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", "/api/v1/import/csv?"+v.Encode(), "text/csv", f, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "imported %d, already had %d, completed %d left half done, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
-		if len(rep.CompletedRows) > 0 {
-			rows := make([]string, len(rep.CompletedRows))
-			for i, r := range rep.CompletedRows {
-				rows[i] = strconv.Itoa(r)
-			}
-			fmt.Fprintf(e.stdout, "  completed (status set): rows %s\n", strings.Join(rows, ", "))
-		}
-		for _, x := range rep.Errors {
-			fmt.Fprintf(e.stdout, "  row %d: %s\n", x.Row, x.Error)
-		}
-		return nil
-	})
-}
-
-func cmdDigest(ctx context.Context, e *env, o *opts, args []string) error {
-	v := url.Values{}
-	if o.group != "" {
-		v.Set("group", o.group)
-	}
-	return withClient(o, func(c *client) error {
-		var b []byte
-		if err := c.doRaw(ctx, "GET", "/api/v1/digest?"+v.Encode(), "", nil, &b); err != nil {
-			return err
-		}
-		_, err := e.stdout.Write(b)
-		return err
-	})
 }
 
 func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
@@ -526,44 +480,6 @@ func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
 			return printJSON(e.stdout, map[string]any{"file": args[0], "bytes": len(b)})
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", args[0], len(b))
-		return nil
-	})
-}
-
-func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual import FILE")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return withClient(o, func(c *client) error {
-		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", "/api/v1/bundle", "application/octet-stream", f, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		var rep struct {
-			New, Had, Refused, Waiting int
-			Followed                   []string
-			Errors                     []string
-		}
-		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "new %d, already had %d, refused %d", rep.New, rep.Had, rep.Refused)
-		if rep.Waiting > 0 {
-			fmt.Fprintf(e.stdout, ", waiting %d (authors not yet known, or clocks ahead)", rep.Waiting)
-		}
-		fmt.Fprintln(e.stdout)
-		for _, g := range rep.Followed {
-			fmt.Fprintf(e.stdout, "now following group %s (read-only)\n", g)
-		}
-		for _, x := range rep.Errors {
-			fmt.Fprintf(e.stdout, "  %s\n", x)
-		}
 		return nil
 	})
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"github.com/spf13/pflag"
 	"net/url"
 	"text/tabwriter"
 )
@@ -11,8 +11,8 @@ import (
 // The membership commands: members, member remove|promote|demote, leave,
 // invites, invite revoke.
 func membershipCommands() []*command {
-	groupFlag := func(fs *flag.FlagSet, o *opts) {
-		fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+	groupFlag := func(fs *pflag.FlagSet, o *opts) {
+		fs.StringVar(&o.group, "group", "", groupUsage)
 	}
 	member := func(verb, summary string) *command {
 		return &command{name: "member " + verb, args: "MEMBER [--group G]", summary: summary,
@@ -24,14 +24,15 @@ func membershipCommands() []*command {
 	}
 	return []*command{
 		{name: "members", args: "[--group G] [--json]", summary: "list the group's members, with role, joined, removed or left, and forks",
-			flags: groupFlag, run: cmdMembers},
+			example: "  mutual members --group eastgate", flags: groupFlag, run: cmdMembers},
 		member("remove", "admin only: remove a member; its ops that this node has not seen yet will count nowhere"),
 		member("promote", "admin only: make a member an admin"),
 		member("demote", "admin only: make an admin a plain member"),
 		{name: "leave", args: "[--group G]", summary: "stop being a member of the group (your later ops there count nowhere)",
-			flags: groupFlag, run: cmdLeave},
+			example: "  mutual leave --group \"Old Street Aid\"", flags: groupFlag, run: cmdLeave},
 		{name: "invites", args: "[--group G] [--all] [--json]", summary: "list the group's invites that can still admit someone (--all: every invite)",
-			flags: func(fs *flag.FlagSet, o *opts) {
+			example: "  mutual invites --all",
+			flags: func(fs *pflag.FlagSet, o *opts) {
 				groupFlag(fs, o)
 				fs.BoolVar(&o.all, "all", false, "also list used up, expired and revoked invites")
 			},
@@ -41,35 +42,18 @@ func membershipCommands() []*command {
 	}
 }
 
-// groupID resolves --group (an ID, a unique ID prefix or a name; empty
-// when the node has exactly one group) to a group ID.
+// groupID resolves --group (an ID, a unique ID prefix of 4 digits or
+// more, or a name in any case; empty when the node has exactly one group)
+// to a group ID. An ambiguous or unknown one is an error that lists the
+// node's groups.
 func groupID(ctx context.Context, c *client, name string) (string, error) {
-	var info struct {
-		Groups []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"groups"`
+	var g struct {
+		ID string `json:"id"`
 	}
-	if err := c.do(ctx, "GET", "/api/v1/node", nil, &info); err != nil {
+	if err := c.do(ctx, "GET", "/api/v1/resolve?"+url.Values{"group": {name}}.Encode(), nil, &g); err != nil {
 		return "", err
 	}
-	var found []string
-	for _, g := range info.Groups {
-		if name == "" || g.ID == name || g.Name == name || (len(name) >= 4 && len(g.ID) >= len(name) && g.ID[:len(name)] == name) {
-			found = append(found, g.ID)
-		}
-	}
-	switch {
-	case len(found) == 1:
-		return found[0], nil
-	case len(info.Groups) == 0:
-		return "", fmt.Errorf("this node is in no group yet: create or join one first")
-	case name == "":
-		return "", usagef("this node has %d groups: say which with --group", len(info.Groups))
-	case len(found) == 0:
-		return "", fmt.Errorf("no group %q on this node", name)
-	}
-	return "", usagef("--group %q matches %d groups: give more of the ID", name, len(found))
+	return g.ID, nil
 }
 
 type memberOut struct {

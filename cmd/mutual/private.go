@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"github.com/spf13/pflag"
 	"strconv"
 )
 
@@ -12,12 +12,12 @@ import (
 // member's node erases those of fulfilled and withdrawn posts.
 func privateCommands() []*command {
 	return []*command{
-		{name: "erase", args: "POST-ID", summary: "erase a post's private fields (contact, location) on every member's node now; the post stays",
-			example: "  mutual erase 3f2a9c", run: cmdErase},
+		{name: "erase", args: "POST", summary: "erase a post's private fields (contact, location) on every member's node now; the post stays",
+			example: "  mutual erase 3f2a", run: cmdErase, complete: completePosts},
 		{name: "retention", args: "[DAYS] [--group G]", summary: "show, or (admin only) set, how many days a fulfilled or withdrawn post keeps its private fields",
 			example: "  mutual retention 7      # member nodes erase them a week after a post is done",
-			flags: func(fs *flag.FlagSet, o *opts) {
-				fs.StringVar(&o.group, "group", "", "group ID (may be omitted when the node has one group)")
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", groupUsage)
 			},
 			run: cmdRetention},
 	}
@@ -25,7 +25,7 @@ func privateCommands() []*command {
 
 func cmdErase(ctx context.Context, e *env, o *opts, args []string) error {
 	if len(args) != 1 {
-		return usagef("usage: mutual erase POST-ID")
+		return usagef("usage: mutual erase POST")
 	}
 	return withClient(o, func(c *client) error {
 		id, err := resolvePostID(ctx, c, args[0])
@@ -60,7 +60,7 @@ func cmdRetention(ctx context.Context, e *env, o *opts, args []string) error {
 		} else {
 			days, err := strconv.ParseFloat(args[0], 64)
 			if err != nil || days <= 0 || days > 3650 {
-				return usagef("DAYS: a number of days, more than 0 and at most 3650")
+				return fmt.Errorf("DAYS: a number of days, more than 0 and at most 3650, not %q", args[0])
 			}
 			if printed, err := c.record(ctx, e, o, "POST", "/api/v1/groups/"+g+"/retention", map[string]any{"days": days}, &gr); printed || err != nil {
 				return err

@@ -2,7 +2,6 @@ package catchup
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -282,7 +281,7 @@ func (m *MemoryReplica) decode(raws [][]byte) ([]decoded, error) {
 	ids := make([]crdt.ID, len(raws))
 	skip := make([]bool, len(raws))
 	for i, raw := range raws {
-		ids[i] = sha256.Sum256(raw)
+		ids[i] = protocol.OpID(raw)
 		skip[i] = held(ids[i])
 	}
 	m.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,14 +130,21 @@ func TestPostLifecycle(t *testing.T) {
 }
 
 func TestListFiltersAndPaging(t *testing.T) {
-	n := newTestNode(t, nil)
+	// The node's clock moves on after "old need" is made: a post cannot
+	// be made expired (the API refuses a past expiry).
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
+	n := newTestNode(t, func(c *Config) { c.Now = func() time.Time { return time.UnixMilli(clock.Load()) } })
 	var ids []string
 	for i := range 5 {
 		kind := []string{"need", "offer"}[i%2]
 		p := n.create(map[string]any{"kind": kind, "title": fmt.Sprintf("post %d", i), "category": []string{"Food", "Transport"}[i%2]})
 		ids = append(ids, p.ID)
 	}
-	expired := n.create(map[string]any{"kind": "need", "title": "old need", "expires": "2001-01-01T00:00:00Z"})
+	expired := n.create(map[string]any{"kind": "need", "title": "old need",
+		"expires": time.UnixMilli(clock.Load()).Add(time.Hour).UTC().Format(time.RFC3339)})
+	clock.Add(2 * time.Hour.Milliseconds())
+	n.must(200, "GET", "/api/v1/posts/"+expired.ID, nil, &expired)
 	if !expired.Expired {
 		t.Errorf("a post that expired in 2001 is not expired: %+v", expired)
 	}
@@ -219,7 +227,7 @@ func TestDigestAndCSV(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
 		t.Fatalf("csv: %d %s %s", code, h.Get("Content-Type"), body)
 	}
-	if !strings.HasPrefix(csv, "Type,Title,") || strings.Count(csv, "\n") != 4 ||
+	if !strings.HasPrefix(csv, "ID,Type,Title,") || strings.Count(csv, "\n") != 4 ||
 		!strings.Contains(csv, "555-0101") || !strings.Contains(csv, "withdrawn") {
 		t.Errorf("csv:\n%s", csv)
 	}

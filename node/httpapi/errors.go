@@ -63,6 +63,7 @@ func statusOf(err error) int {
 		errors.Is(err, sheet.ErrNotCSV),
 		errors.Is(err, sheet.ErrNoHeader),
 		errors.Is(err, sheet.ErrNoColumns),
+		errors.Is(err, sheet.ErrNoKind),
 		errors.Is(err, sheet.ErrTooManyRows):
 		return http.StatusBadRequest
 	case errors.Is(err, errUnauthorized):

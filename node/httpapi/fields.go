@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -83,23 +85,101 @@ func parseFields(obj map[string]json.RawMessage, f *crdt.Fields, skip ...string)
 	return mask, nil
 }
 
-// textField parses a string field of at most max bytes, trimmed of
-// surrounding space if trim.
-func textField(name string, max int, trim bool, field func(*crdt.Fields) *string) func(json.RawMessage, *crdt.Fields) error {
+// textField parses a string field of at most max bytes: one line of
+// text (oneLine) if line, else a block (textBlock).
+func textField(name string, max int, line bool, field func(*crdt.Fields) *string) func(json.RawMessage, *crdt.Fields) error {
 	return func(raw json.RawMessage, f *crdt.Fields) error {
 		s, err := jsonString(name, raw)
 		if err != nil {
 			return err
 		}
-		if trim {
-			s = strings.TrimSpace(s)
+		if line {
+			s, err = oneLine(name, s, max)
+		} else {
+			s, err = textBlock(name, s, max)
 		}
-		if len(s) > max {
-			return inputErr("%s: %d bytes, at most %d", name, len(s), max)
+		if err != nil {
+			return err
 		}
 		*field(f) = s
 		return nil
 	}
+}
+
+// The text rules, for every text the API takes in (post fields, group
+// and member names, response notes), whichever client sends it: the
+// page, the CLI, a sheet import, a script. Text is refused, never
+// silently changed, apart from trimming space at the ends and writing
+// line ends as \n:
+//   - not UTF-8 (decodeJSON refuses the whole body), or holding U+FFFD,
+//     the mark a decoder leaves where text was damaged or a JSON \u
+//     escape named half a character;
+//   - a control character (U+0000-U+001F, U+007F-U+009F), except line
+//     breaks and tabs in a block (details, notes);
+//   - a bidirectional embedding, override or isolate (U+202A-U+202E,
+//     U+2066-U+2069): it turns the rest of a line around, in the board's
+//     table as on the page, and can make a title read as another. The
+//     marks U+200E and U+200F stay (Arabic and Hebrew text needs them);
+//   - in one-line text (titles, categories, locations, contacts, names),
+//     any line break: U+2028 and U+2029 too.
+//
+// A sheet import cleans its cells first (node/sheet: control characters
+// and line breaks become a space in one-line fields, bidi controls are
+// dropped), and what it makes then passes these same checks.
+
+// oneLine checks one line of text of at most max bytes, trimmed.
+func oneLine(name, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if err := checkText(name, s, max, false); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// textBlock checks text that may run over several lines, of at most max
+// bytes; \r\n and \r become \n.
+func textBlock(name, s string, max int) (string, error) {
+	if strings.ContainsRune(s, '\r') {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	if err := checkText(name, s, max, true); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func checkText(name, s string, max int, block bool) error {
+	if len(s) > max {
+		return inputErr("%s: %d bytes, at most %d", name, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return inputErr("%s: not UTF-8 text", name)
+	}
+	for i, c := range s {
+		switch {
+		case c == utf8.RuneError:
+			return inputErr("%s: holds U+FFFD at byte %d, the mark of damaged text (or of a \\u escape of half a character): send the text itself", name, i)
+		case block && (c == '\n' || c == '\t'):
+		case c == '\n' || c == '\r' || c == '\u2028' || c == '\u2029':
+			return inputErr("%s: one line of text, please: it holds a line break (U+%04X) at byte %d", name, c, i)
+		case unicode.IsControl(c):
+			return inputErr("%s: holds the control character U+%04X at byte %d", name, c, i)
+		case (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069):
+			return inputErr("%s: holds the bidirectional control U+%04X at byte %d, which would turn the text around where it is shown", name, c, i)
+		}
+	}
+	return nil
+}
+
+// checkExpiry refuses an expiry that has passed at now: the post would
+// never show on the board. Set when mask has FieldExpires; 0 is never.
+func checkExpiry(mask crdt.FieldMask, f *crdt.Fields, now time.Time) error {
+	if mask&crdt.FieldExpires == 0 || f.Expires == 0 || f.Expires > now.UnixMilli() {
+		return nil
+	}
+	return inputErr("expires: %s has passed (it is %s now): a post that expired never shows on the board; give a later time, or none",
+		fmtMillis(f.Expires), now.UTC().Format(time.RFC3339))
 }
 
 // jsonString decodes a JSON string or null (""); a missing value is "".

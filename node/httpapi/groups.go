@@ -6,6 +6,7 @@ import (
 
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // POST /api/v1/groups {name} -> 201 {id, name}: found a group with this
@@ -17,7 +18,10 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(body.Name)
+	name, err := oneLine("name", body.Name, protocol.MaxName)
+	if err != nil {
+		return err
+	}
 	if name == "" {
 		return inputErr("name: a group needs a name")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mutual-aid/mutual/crdt"
 )
@@ -27,8 +28,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // decodeJSON reads a request body of at most maxJSONBody bytes into v,
 // refusing unknown fields and trailing data.
+// A body that is not UTF-8 is refused whole: encoding/json would
+// otherwise turn each bad byte into U+FFFD without a word.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		return jsonErr(err)
+	}
+	if !utf8.Valid(body) {
+		i := 0
+		for i < len(body) {
+			c, n := utf8.DecodeRune(body[i:])
+			if c == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return inputErr("body: not UTF-8 text (byte %d is 0x%02x): send text as UTF-8", i, body[i])
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonErr(err)

@@ -3,9 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -158,14 +155,12 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request) error {
 // displayName checks a phone's name: one line of text, not empty, within
 // the protocol's limit for names.
 func displayName(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
+	s, err := oneLine("name", s, protocol.MaxName)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
 		return "", inputErr("name: empty; give the name others should see")
-	case len(s) > protocol.MaxName:
-		return "", inputErr("name: %d bytes, at most %d", len(s), protocol.MaxName)
-	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
-		return "", inputErr("name: one line of text, please")
 	}
 	return s, nil
 }

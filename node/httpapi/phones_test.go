@@ -156,6 +156,7 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/bundle":                              {bundle.Body.Bytes(), "application/octet-stream"},
 		"POST /api/v1/import/csv":                          {[]byte("Type,Title,Contact\nneed,Imported by a phone,555\n"), "text/csv"},
 		"POST /api/v1/sessions/revoke":                     {[]byte(`{}`), ""},
+		"PATCH /api/v1/node":                               {[]byte(`{"name":"Sam's laptop now"}`), ""},
 		"PATCH /api/v1/posts/{id}":                         {[]byte(`{"title":"Edited by a phone"}`), ""},
 		"POST /api/v1/posts/{id}/status":                   {[]byte(`{"status":"withdrawn"}`), ""},
 		"POST /api/v1/posts/{id}/erase":                    {[]byte(`{}`), ""},
@@ -208,7 +209,7 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 	for _, want := range []string{
 		"POST /api/v1/invites", "GET /api/v1/invites/qr.png", "GET /api/v1/bundle", "POST /api/v1/bundle",
 		"POST /api/v1/import/csv", "GET /api/v1/posts.csv", "POST /api/v1/groups", "POST /api/v1/join",
-		"POST /api/v1/sessions/revoke", "GET /api/v1/groups/{id}", "GET /api/v1/groups/{id}/check", "GET /api/v1/check",
+		"POST /api/v1/sessions/revoke", "PATCH /api/v1/node", "GET /api/v1/groups/{id}", "GET /api/v1/groups/{id}/check", "GET /api/v1/check",
 		"PATCH /api/v1/posts/{id}", "POST /api/v1/posts/{id}/status", "DELETE /api/v1/posts/{id}/responses/{rid}",
 	} {
 		if !slices.Contains(refused, want) {

@@ -9,18 +9,29 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
-	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
 // GET /api/v1/posts?group=&kind=&status=&category=&q=&limit=&after=
 func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
+	posts, err := s.boardPosts(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.viewer(r).posts(posts))
+	return nil
+}
+
+// boardPosts returns the posts the board's filters in r's query select:
+// group, kind, status, category, q, limit and after, as GET
+// /api/v1/posts takes them. GET /api/v1/posts.csv takes the same.
+func (s *Server) boardPosts(r *http.Request) ([]*crdt.Post, error) {
 	q := r.URL.Query()
 	var groups []crdt.ID
 	if g := q.Get("group"); g != "" {
 		gi, err := s.group(g, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		groups = []crdt.ID{gi.ID}
 	} else {
@@ -32,7 +43,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if k := q.Get("kind"); k != "" {
 		kind, ok := crdt.ParsePostKind(k)
 		if !ok {
-			return inputErr("kind: %q is not need or offer", k)
+			return nil, inputErr("kind: %q is not need or offer", k)
 		}
 		f.Kind = kind
 	}
@@ -41,7 +52,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 		for _, name := range strings.Split(st, ",") {
 			s, ok := crdt.ParseStatus(strings.TrimSpace(name))
 			if !ok {
-				return inputErr("status: %q is not open, claimed, fulfilled or withdrawn", name)
+				return nil, inputErr("status: %q is not open, claimed, fulfilled or withdrawn", name)
 			}
 			if s == crdt.Open {
 				openBoard = true
@@ -55,7 +66,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			return inputErr("limit: %q is not a whole number ≥ 1", l)
+			return nil, inputErr("limit: %q is not a whole number ≥ 1", l)
 		}
 		limit = n
 	}
@@ -63,13 +74,13 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if a := q.Get("after"); a != "" {
 		id, err := parseID("after", a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if after, err = s.cfg.Board.Post(id); err != nil {
 			if statusOf(err) == http.StatusNotFound {
-				return inputErr("after: no post %s on this node", a)
+				return nil, inputErr("after: no post %s on this node", a)
 			}
-			return err
+			return nil, err
 		}
 	}
 
@@ -78,7 +89,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 		f.Group = g
 		ps, err := s.cfg.Board.Posts(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		posts = append(posts, ps...)
 	}
@@ -100,8 +111,7 @@ func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if limit >= 0 && len(posts) > limit {
 		posts = posts[:limit]
 	}
-	writeJSON(w, http.StatusOK, s.viewer(r).posts(posts))
-	return nil
+	return posts, nil
 }
 
 // GET /api/v1/posts/{id}
@@ -133,7 +143,11 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 		return inputErr("body: expected a JSON object")
 	}
 	var in replica.PostInput
-	if _, err := parseFields(obj, &in.Fields, "group", "kind"); err != nil {
+	mask, err := parseFields(obj, &in.Fields, "group", "kind")
+	if err != nil {
+		return err
+	}
+	if err := checkExpiry(mask, &in.Fields, s.now()); err != nil {
 		return err
 	}
 	kind, err := jsonString("kind", obj["kind"])
@@ -199,6 +213,13 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.cfg.Board.Post(id)
 	if err != nil {
 		return err
+	}
+	// An edit that sends the expiry the post has (a form sends every
+	// field) is not setting a past one.
+	if f.Expires != p.Expires.V {
+		if err := checkExpiry(mask, &f, s.now()); err != nil {
+			return err
+		}
 	}
 	p, err = s.cfg.Board.EditPost(r.Context(), p.Group, id, mask, f)
 	if err != nil {
@@ -274,9 +295,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	note := strings.TrimSpace(body.Note)
-	if len(note) > protocol.MaxNote {
-		return inputErr("note: %d bytes, at most %d", len(note), protocol.MaxNote)
+	note, err := textBlock("note", strings.TrimSpace(body.Note), protocol.MaxNote)
+	if err != nil {
+		return err
 	}
 	by, err := s.actingName(r)
 	if err != nil {
@@ -325,36 +346,4 @@ func (s *Server) unrespond(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
-}
-
-// group resolves a group named in a request, or, when name is "", the
-// node's only group (its only group it may write to, if writable).
-func (s *Server) group(name string, writable bool) (replica.GroupInfo, error) {
-	if name != "" {
-		id, err := parseID("group", name)
-		if err != nil {
-			return replica.GroupInfo{}, err
-		}
-		gi, err := s.cfg.Board.Group(id)
-		if err != nil {
-			return gi, err
-		}
-		if writable && gi.Relation != store.Member {
-			return gi, errorf(errForbidden, "this node follows group %s read-only; it cannot write to its board", gi.Name)
-		}
-		return gi, nil
-	}
-	var cands []replica.GroupInfo
-	for _, gi := range s.cfg.Board.Groups() {
-		if !writable || gi.Relation == store.Member {
-			cands = append(cands, gi)
-		}
-	}
-	switch len(cands) {
-	case 1:
-		return cands[0], nil
-	case 0:
-		return replica.GroupInfo{}, errorf(errConflict, "this node is in no group yet: create or join one first")
-	}
-	return replica.GroupInfo{}, inputErr("group: missing; this node has %d groups, so say which", len(cands))
 }

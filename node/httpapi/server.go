@@ -107,6 +107,9 @@ type Config struct {
 	// Heartbeat is the interval of comments on the event stream, which
 	// keep proxies and browsers from dropping an idle stream. Default 15 s.
 	Heartbeat time.Duration
+	// Rename, if set, renames the node (PATCH /api/v1/node); the server
+	// calls it only while the node is in no group as a member.
+	Rename func(name string) error
 	// OnGroup, if set, is called after this node created or joined a
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
@@ -264,6 +267,7 @@ func (s *Server) unsubscribe() {
 
 func (s *Server) routes() {
 	s.handle("GET /api/v1/node", s.getNode)
+	s.handle("PATCH /api/v1/node", s.patchNode)
 	s.handle("GET /api/v1/session", s.getSession)
 	s.handle("POST /api/v1/session", s.setSession)
 	s.handle("GET /api/v1/peers", s.getPeers)
@@ -276,6 +280,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/groups/{id}/invites", s.listInvites)
 	s.handle("POST /api/v1/groups/{id}/invites/{invite}/revoke", s.revokeInvite)
 	s.handle("GET /api/v1/check", s.checkAll)
+	s.handle("GET /api/v1/resolve", s.resolve)
 	s.handle("GET /api/v1/posts", s.listPosts)
 	s.handle("POST /api/v1/posts", s.createPost)
 	s.handle("GET /api/v1/posts/{id}", s.getPost)

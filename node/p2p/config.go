@@ -50,6 +50,10 @@ const (
 	// afterMesh is when, after a connection, a second catch-up session
 	// runs: by then the GossipSub mesh has formed (one heartbeat).
 	afterMesh = 3 * time.Second
+	// gapWait is how long a gap in an author's log that a peer's gossip
+	// came past may stay open before a catch-up session with the peer
+	// mends it (see Host.mendGap).
+	gapWait = 500 * time.Millisecond
 	// spreadDelay is how soon after a catch-up that brought new ops the
 	// node syncs with its other peers (see Host.spread).
 	spreadDelay = 200 * time.Millisecond
@@ -59,6 +63,9 @@ const (
 	rememberMax = 128
 	// forgetAfter drops a remembered peer not seen for that long.
 	forgetAfter = 60 * 24 * time.Hour
+	// idontwantThreshold is the size from which a gossip message is
+	// announced with IDONTWANT (see gossipParams).
+	idontwantThreshold = 128
 	// gossip queue sizes: GossipSub's default of 32 drops live messages
 	// under a burst (see docs/operations.md).
 	outboundQueue = 4096

@@ -15,6 +15,7 @@ import (
 	libp2pproto "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/catchup"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -49,6 +50,7 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 	return pubsub.NewGossipSub(h.ctx, h.host,
 		pubsub.WithGossipSubProtocols(gossipProtocols, pubsub.GossipSubDefaultFeatures),
 		pubsub.WithFloodPublish(false),
+		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(opID),
@@ -61,6 +63,26 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithRawTracer(h.mesh),
 		pubsub.WithLogger(slogWithFloor(h.log.With("component", "pubsub"))),
 	)
+}
+
+// gossipParams are GossipSub's defaults but for IDONTWANT, which a
+// node sends its other mesh peers as soon as a message arrives, before
+// validating it (v1.2): a peer that gets it before it has validated the
+// same message itself does not forward it. By default only messages of
+// 1 KB or more are announced, so a single post's op (about 500 bytes)
+// came to each member of a group whose nodes all meet from every one of
+// them (two copies in three nodes, BenchmarkGossipWire). An IDONTWANT
+// costs about 60 bytes on the wire; every message of ours is an op or
+// more (over 150 bytes).
+//
+// The mesh degrees stay the defaults (D 6, Dlo 5, Dhi 12): a group of a
+// handful of nodes has every node in the mesh, which is what keeps live
+// delivery one hop and within milliseconds; duplicates are cut by
+// IDONTWANT instead of fewer links.
+func gossipParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.IDontWantMessageThreshold = idontwantThreshold
+	return p
 }
 
 // gossipProtocols are the GossipSub versions spoken, newest first.
@@ -258,6 +280,32 @@ func (h *Host) Publish(ctx context.Context, group crdt.ID, raw []byte) error {
 	return gt.topic.Publish(ctx, raw)
 }
 
+// PublishStored sends ops this node has stored durably already (the
+// replica's OnLocalOps, after its commit) to the group's peers, without
+// storing them again: raws are the group's ops of one commit, in the
+// order they were written, each with its blob. Several go out as frames
+// (frame.go), so that a burst costs a few messages rather than one per
+// op; one goes out as itself, as Publish sends it.
+func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) error {
+	h.mu.Lock()
+	gt := h.topics[group]
+	h.mu.Unlock()
+	if gt == nil {
+		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
+	}
+	for _, raw := range raws {
+		if err := checkTopic(group, raw); err != nil {
+			return fmt.Errorf("p2p: publish: %w", err)
+		}
+	}
+	for _, msg := range encodeMessages(group, raws) {
+		if err := gt.topic.Publish(ctx, msg); err != nil {
+			return fmt.Errorf("p2p: publish: %w", err)
+		}
+	}
+	return nil
+}
+
 // checkTopic decodes an op cheaply (no signature check: IngestOne does
 // that) and checks that it belongs to group.
 func checkTopic(group crdt.ID, raw []byte) error {
@@ -278,55 +326,134 @@ func decodeForTopic(group crdt.ID, raw []byte) (crdt.Op, error) {
 }
 
 // validator returns the GossipSub validator of a group's topic. It stores
-// an op before pubsub forwards it: Accept means valid and durably stored
-// (new, or held already: see heldAlready). A peer that sends an op the
-// replica rejects is disconnected and blocked: honest nodes never forward
-// what they reject.
+// the ops of a message before pubsub forwards it: Accept means valid and
+// durably stored (new, or held already: see heldAlready). A peer that
+// sends an op the replica rejects, or a malformed frame, is disconnected
+// and blocked: honest nodes never forward what they reject.
 func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 	return func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if from == h.host.ID() {
-			return pubsub.ValidationAccept // Publish stored it already
+			return pubsub.ValidationAccept // stored before it was published
 		}
-		op, err := decodeForTopic(group, m.Data)
+		raws, err := decodeMessage(group, m.Data)
+		if err != nil {
+			h.spawn(func() { h.punish(from, "malformed frame", err) })
+			return pubsub.ValidationReject
+		}
+		if len(raws) == 1 {
+			return h.validateOp(ctx, group, from, raws[0])
+		}
+		return h.validateFrame(ctx, group, from, raws)
+	}
+}
+
+// validateOp judges and stores a message of one op.
+func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw []byte) pubsub.ValidationResult {
+	op, err := decodeForTopic(group, raw)
+	if errors.Is(err, protocol.ErrUnsupported) {
+		// A newer version or kind (a member during a rolling
+		// upgrade): not judged, not forwarded, never punished.
+		h.log.Debug("gossiped op of an unknown version or kind ignored", "group", group.Short(), "remote", from, "err", err)
+		return pubsub.ValidationIgnore
+	}
+	if err != nil {
+		h.spawn(func() { h.punish(from, "invalid op", err) })
+		return pubsub.ValidationReject
+	}
+	if h.unknownAuthor(group, &op) {
+		// No node can judge it, so it is dropped here, before its
+		// signature is checked and before it waits in the replica's
+		// writer with the members' ops: a flood of ops signed by
+		// fresh keys costs a decode each. One line per peer and
+		// group, which the node's log limit writes once a minute.
+		h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
+		return pubsub.ValidationIgnore
+	}
+	v, err := h.r.IngestOne(ctx, raw)
+	switch v {
+	case crdt.Accept:
+		h.mendGap(group, &op, from)
+		return pubsub.ValidationAccept
+	case crdt.Reject:
+		h.spawn(func() { h.punish(from, "invalid op", err) })
+		return pubsub.ValidationReject
+	}
+	if h.heldAlready(group, &op, raw, from) {
+		return pubsub.ValidationAccept
+	}
+	if err != nil {
+		// Ops of authors the group does not know (strangers' keys)
+		// end here, unstored: one line per peer and group, which the
+		// node's log limit writes at most once a minute.
+		h.log.Debug("gossiped op ignored", "group", group.Short(), "remote", from, "err", err)
+	}
+	return pubsub.ValidationIgnore
+}
+
+// validateFrame judges and stores the ops of a frame as one batch
+// (Replica.Ingest: verified on every core, one group commit, nothing
+// stored if any op is invalid). The frame is forwarded only if every op
+// in it is stored here; one the node cannot judge yet (an unknown
+// version, kind or author, a clock far ahead) keeps it here, and
+// catch-up brings the rest to whoever missed it.
+//
+// Unlike validateOp, a frame's ops do not feed the replica's clock
+// watch (IngestOne's): a frame is a burst, and single posts, the usual
+// case, still do.
+func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, raws [][]byte) pubsub.ValidationResult {
+	ops := make([]crdt.Op, 0, len(raws))
+	judged := make([][]byte, 0, len(raws))
+	whole := true
+	for _, raw := range raws {
+		op, err := decodeForTopic(group, raw)
 		if errors.Is(err, protocol.ErrUnsupported) {
-			// A newer version or kind (a member during a rolling
-			// upgrade): not judged, not forwarded, never punished.
-			h.log.Debug("gossiped op of an unknown version or kind ignored", "group", group.Short(), "remote", from, "err", err)
-			return pubsub.ValidationIgnore
+			whole = false
+			continue
 		}
 		if err != nil {
-			h.spawn(func() { h.punish(from, "invalid op", err) })
+			h.spawn(func() { h.punish(from, "invalid op in a frame", err) })
 			return pubsub.ValidationReject
 		}
 		if h.unknownAuthor(group, &op) {
-			// No node can judge it, so it is dropped here, before its
-			// signature is checked and before it waits in the replica's
-			// writer with the members' ops: a flood of ops signed by
-			// fresh keys costs a decode each. One line per peer and
-			// group, which the node's log limit writes once a minute.
-			h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
+			whole = false
+			continue
+		}
+		ops = append(ops, op)
+		judged = append(judged, raw)
+	}
+	if len(judged) > 0 {
+		n, err := h.r.Ingest(ctx, judged)
+		if err != nil {
+			if errors.Is(err, catchup.ErrRejected) {
+				h.spawn(func() { h.punish(from, "invalid op in a frame", err) })
+				return pubsub.ValidationReject
+			}
+			h.log.Debug("gossiped frame not stored", "group", group.Short(), "remote", from, "err", err)
 			return pubsub.ValidationIgnore
 		}
-		v, err := h.r.IngestOne(ctx, m.Data)
-		switch v {
-		case crdt.Accept:
-			h.mendGap(group, &op, from)
-			return pubsub.ValidationAccept
-		case crdt.Reject:
-			h.spawn(func() { h.punish(from, "invalid op", err) })
-			return pubsub.ValidationReject
-		}
-		if h.heldAlready(group, &op, m.Data, from) {
-			return pubsub.ValidationAccept
-		}
-		if err != nil {
-			// Ops of authors the group does not know (strangers' keys)
-			// end here, unstored: one line per peer and group, which the
-			// node's log limit writes at most once a minute.
-			h.log.Debug("gossiped op ignored", "group", group.Short(), "remote", from, "err", err)
-		}
+		h.framedOps.Add(int64(n))
+	}
+	v, err := h.r.VersionVector(group)
+	if err != nil {
 		return pubsub.ValidationIgnore
 	}
+	for i := range ops {
+		op := &ops[i]
+		if v[op.Author] >= op.Seq {
+			continue // held, and every op of its author before it
+		}
+		// Past a gap: stored, or not stored at all (its author not
+		// a member here yet).
+		if !h.heldAlready(group, op, judged[i], from) {
+			whole = false
+		}
+		h.mendGap(group, op, from)
+	}
+	if !whole {
+		h.log.Debug("gossiped frame not forwarded: some of its ops were not stored", "group", group.Short(), "remote", from)
+		return pubsub.ValidationIgnore
+	}
+	return pubsub.ValidationAccept
 }
 
 // unknownAuthor reports whether op is past its author's first op and
@@ -340,11 +467,18 @@ func (h *Host) unknownAuthor(group crdt.ID, op *crdt.Op) bool {
 	return err == nil && v[op.Author] == 0
 }
 
-// mendGap starts a catch-up session with the peer that sent op when op
-// came past a gap in its author's log here: gossip lost the ops between
-// (queues full, a mesh not formed yet), and waiting for the periodic
-// session would leave the board without them for up to half a minute.
-// A session already running with the peer is enough.
+// mendGap arranges a catch-up session with the peer that sent op when op
+// came past a gap in its author's log here and gossip stops filling the
+// gap: gossip lost the ops between (queues full, a mesh not formed yet),
+// and waiting for the periodic session would leave the board without
+// them for up to half a minute. Not at once: under a burst, pubsub
+// validates messages concurrently, so an op often lands a moment before
+// the one ahead of it, and a session started then brings again, by
+// catch-up, every op after the gap that gossip is delivering (it did, for
+// every op of the burst benchmark: twice the bytes). So checkGaps looks
+// every gapWait and syncs once the gap is still open and its author's
+// log here did not grow since the last look. A session already running
+// with the peer is enough.
 func (h *Host) mendGap(group crdt.ID, op *crdt.Op, from peer.ID) {
 	if op.Seq <= 1 {
 		return
@@ -353,7 +487,76 @@ func (h *Host) mendGap(group crdt.ID, op *crdt.Op, from peer.ID) {
 	if err != nil || v[op.Author] >= op.Seq {
 		return
 	}
-	h.spawn(func() { h.syncBackground(from, "gap") })
+	k := gapKey{group, op.Author}
+	h.mu.Lock()
+	m := h.gaps[from]
+	first := m == nil
+	if first {
+		m = map[gapKey]gap{}
+		h.gaps[from] = m
+	}
+	g, ok := m[k]
+	if !ok {
+		g.held = v[op.Author]
+	}
+	g.end = max(g.end, op.Seq)
+	m[k] = g
+	h.mu.Unlock()
+	if first && !h.spawn(func() { h.checkGaps(from) }) {
+		h.mu.Lock()
+		delete(h.gaps, from)
+		h.mu.Unlock()
+	}
+}
+
+// gapKey names an author's log in a group.
+type gapKey struct {
+	g crdt.ID
+	a crdt.PublicKey
+}
+
+// gap is a gap in an author's log that a peer's gossip came past.
+type gap struct {
+	end  uint64 // the highest seq received past the gap
+	held uint64 // the author's contiguous seq here at the last look
+}
+
+// checkGaps looks at the gaps p's gossip came past every gapWait, until
+// they are all closed or one stops closing: then it starts a catch-up
+// session with p.
+func (h *Host) checkGaps(p peer.ID) {
+	for {
+		ok := h.sleep(gapWait)
+		h.mu.Lock()
+		m := h.gaps[p]
+		if !ok {
+			delete(h.gaps, p)
+			h.mu.Unlock()
+			return
+		}
+		stuck := false
+		for k, g := range m {
+			v, err := h.r.VersionVector(k.g)
+			switch {
+			case err != nil || v[k.a] >= g.end:
+				delete(m, k) // closed
+			case v[k.a] == g.held:
+				stuck = true
+			default:
+				m[k] = gap{end: g.end, held: v[k.a]} // closing
+			}
+		}
+		if stuck || len(m) == 0 {
+			delete(h.gaps, p)
+		}
+		h.mu.Unlock()
+		if stuck {
+			h.syncBackground(p, "gap")
+		}
+		if stuck || len(m) == 0 {
+			return
+		}
+	}
 }
 
 // errFound stops the OpsAfter scan of heldAlready.

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -38,16 +39,17 @@ import (
 
 // Host is a running libp2p node replicating a catchup.Replica.
 type Host struct {
-	cfg  Config
-	log  *slog.Logger
-	r    catchup.Replica
-	host host.Host
-	ps   *pubsub.PubSub
-	mesh *meshTracer
-	gate *denyList
-	disc io.Closer // mDNS, or nil
-	evs  event.Subscription
-	file *peerFile
+	cfg     Config
+	log     *slog.Logger
+	r       catchup.Replica
+	host    host.Host
+	ps      *pubsub.PubSub
+	mesh    *meshTracer
+	gate    *denyList
+	disc    io.Closer // mDNS, or nil
+	evs     event.Subscription
+	file    *peerFile
+	traffic *trafficCounter // bytes on libp2p streams, by protocol
 
 	// ctx is cancelled by Close; every goroutine the host starts watches it.
 	ctx    context.Context
@@ -66,6 +68,7 @@ type Host struct {
 	wake          map[peer.ID]chan struct{}       // pokes the dialler of a kept peer when it disconnects
 	dialled       map[peer.ID]bool                // peers with a dialler (kept: Config.Peers and the peer file)
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
+	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
@@ -74,6 +77,7 @@ type Host struct {
 	scores       atomic.Pointer[map[peer.ID]float64] // GossipSub scores (score.go)
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
+	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -133,12 +137,14 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		wake:          map[peer.ID]chan struct{}{},
 		dialled:       map[peer.ID]bool{},
 		dialling:      map[peer.ID]*slot{},
+		gaps:          map[peer.ID]map[gapKey]gap{},
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {
 		listen = defaultListen()
 	}
-	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate); err != nil {
+	h.traffic = &trafficCounter{}
+	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate, h.traffic); err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -195,7 +201,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 // yamux, resource limits sized for a group's few dozen laptops plus
 // strangers on the same network, and a connection manager that trims
 // well before those limits.
-func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList) (host.Host, error) {
+func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList, bw metrics.Reporter) (host.Host, error) {
 	const (
 		memory = 256 << 20
 		fds    = 1024
@@ -232,6 +238,7 @@ func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList) (host.Ho
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(gate),
 		libp2p.DisableMetrics(),
+		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent("mutual"),
 	)
 	if err != nil {
@@ -291,7 +298,8 @@ func (h *Host) Close() error {
 		errs = append(errs, h.savePeers())
 		errs = append(errs, h.host.Close())
 		h.closeErr = errors.Join(errs...)
-		h.log.Info("p2p host stopped")
+		t := h.Traffic()
+		h.log.Info("p2p host stopped", "gossip_in", t.GossipIn, "gossip_out", t.GossipOut, "sync_in", t.SyncIn, "sync_out", t.SyncOut, "other_in", t.OtherIn, "other_out", t.OtherOut)
 	})
 	return h.closeErr
 }
@@ -340,15 +348,11 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 
 // dialDirect dials p directly, unless a direct connection to p exists
 // already, one dial of p at a time. A second connection to a peer is not
-// harmless: when one of the two closes, GossipSub (v0.19.0,
-// handleDeadPeers) forgets the peer's subscriptions and reopens only its
-// own stream, which does not make the peer announce them again; the peer
-// then stays out of this host's topic peers, mesh and gossip for as long
-// as it stays connected, and gets this host's ops only by catch-up. Calls
-// for each address of an invite at once (node.onGroup) made two
-// connections, TCP and QUIC; in about one three-node setup in 15 (node's
-// TestRelayLatency) one of them closed, and the inviter never sent the
-// newcomer an op by gossip again.
+// harmless: when one of the two closes, GossipSub forgets the peer's
+// subscriptions (see repair.go). Calls for each address of an invite at
+// once (node.onGroup) made two connections, TCP and QUIC; in about one
+// three-node setup in 15 (node's TestRelayLatency) one of them closed,
+// and the inviter never sent the newcomer an op by gossip again.
 func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
 	sl := h.take(h.dialling, ai.ID)
 	defer h.release(h.dialling, ai.ID, sl)

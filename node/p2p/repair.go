@@ -11,7 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Repair of forgotten subscriptions.
+// Repair of forgotten subscriptions: what goes wrong, and what this
+// file does about it.
 //
 // GossipSub v0.19.0 forgets a peer's subscriptions whenever its own
 // outbound stream to the peer dies while the peer stays connected
@@ -20,20 +21,26 @@ import (
 // peer has no reason to announce its topics again: its stream to this
 // host is fine. From then on this host sends the peer nothing on those
 // topics (no mesh, no IHAVE) until they reconnect, and the peer gets this
-// host's ops only by catch-up. One dial per peer (dialDirect) makes that
-// rarer; two nodes dialling each other at once (mDNS at a meeting) can
-// still make two connections.
+// host's ops only by catch-up. One dial per peer (Host.dialDirect) makes
+// that rarer; two nodes dialling each other at once (mDNS at a meeting)
+// can still make two connections.
 //
-// repairLoop finds the state: a connected peer that announced a group
-// topic (subsTracker, from the RPCs pubsub traces) and that pubsub no
-// longer lists for that topic for repairGrace. The repair resets both
-// pubsub streams with the peer: each side then declares the other dead,
-// reopens its stream and sends its subscriptions again, on the same
-// connection. Pubsub allows a few such reopenings per peer in ten
-// minutes (MaxBackoffAttempts; past them it drops the peer altogether),
-// so a peer that needs repair again within repairReset of its stream
-// reset is disconnected instead and redialled: a new connection starts
-// pubsub afresh on both sides.
+// The repair, once a second (repairLoop):
+//  1. facts (Host.forgottenPeers): the connected peers that announced a
+//     group topic (subsTracker, from the RPCs pubsub traces) and that
+//     pubsub no longer lists for it;
+//  2. decision (repairState.next, which only computes): a peer forgotten
+//     for repairGrace is repaired; the first time by resetting both
+//     pubsub streams with it, so that each side declares the other dead,
+//     reopens its stream and sends its subscriptions again on the same
+//     connection; if it needs repair again within repairReset, by
+//     reconnecting, because pubsub allows only a few such reopenings per
+//     peer in ten minutes (MaxBackoffAttempts; past them it drops the
+//     peer altogether) while a new connection starts pubsub afresh on
+//     both sides;
+//  3. action (Host.checkTopicPeers): the resets and reconnections, and
+//     a catch-up session once the mesh has formed again, for the ops
+//     gossip did not bring meanwhile.
 const (
 	repairEvery = time.Second
 	repairGrace = 2 * time.Second
@@ -95,41 +102,16 @@ type repairState struct {
 	repaired map[peer.ID]time.Time // last stream reset of a peer
 }
 
-func (h *Host) repairLoop() {
-	st := repairState{missing: map[peer.ID]time.Time{}, repaired: map[peer.ID]time.Time{}}
-	t := time.NewTicker(repairEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-			h.checkTopicPeers(&st, time.Now())
-		}
-	}
+func newRepairState() *repairState {
+	return &repairState{missing: map[peer.ID]time.Time{}, repaired: map[peer.ID]time.Time{}}
 }
 
-// checkTopicPeers repairs the peers pubsub forgot for repairGrace.
-func (h *Host) checkTopicPeers(st *repairState, now time.Time) {
-	h.mu.Lock()
-	names := make([]string, 0, len(h.topics))
-	for _, gt := range h.topics {
-		names = append(names, gt.topic.String())
-	}
-	h.mu.Unlock()
-	missing := map[peer.ID]bool{}
-	for _, name := range names {
-		listed := h.ps.ListPeers(name)
-		for _, p := range h.host.Network().Peers() {
-			if missing[p] || slices.Contains(listed, p) || !h.mesh.subs.announced(p, name) || !h.peerFilter(p, name) {
-				continue
-			}
-			missing[p] = true
-		}
-	}
+// next takes the peers pubsub has forgotten now and returns those to
+// repair by a stream reset and those to repair by reconnecting.
+func (st *repairState) next(forgotten map[peer.ID]bool, now time.Time) (reset, reconnect []peer.ID) {
 	for p := range st.missing {
-		if !missing[p] {
-			delete(st.missing, p)
+		if !forgotten[p] {
+			delete(st.missing, p) // listed again
 		}
 	}
 	for p, at := range st.repaired {
@@ -137,21 +119,75 @@ func (h *Host) checkTopicPeers(st *repairState, now time.Time) {
 			delete(st.repaired, p)
 		}
 	}
-	for p := range missing {
+	for p := range forgotten {
 		since, ok := st.missing[p]
 		if !ok {
 			st.missing[p] = now
 			continue
 		}
-		if now.Sub(since) < repairGrace || h.host.Network().Connectedness(p) != network.Connected {
+		if now.Sub(since) < repairGrace {
 			continue
 		}
 		delete(st.missing, p)
-		if _, again := st.repaired[p]; !again {
-			st.repaired[p] = now
-			h.log.Info("gossip forgot a connected member's topics; resetting its pubsub streams", "remote", p)
-			h.resetPubsubStreams(p)
-			h.spawn(func() { h.syncAfterMesh(p, "pubsub repair") })
+		if _, again := st.repaired[p]; again {
+			reconnect = append(reconnect, p)
+			continue
+		}
+		st.repaired[p] = now
+		reset = append(reset, p)
+	}
+	return reset, reconnect
+}
+
+func (h *Host) repairLoop() {
+	st := newRepairState()
+	t := time.NewTicker(repairEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			h.checkTopicPeers(st, time.Now())
+		}
+	}
+}
+
+// forgottenPeers returns the connected peers that announced one of the
+// host's group topics and that pubsub does not list for it.
+func (h *Host) forgottenPeers() map[peer.ID]bool {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.topics))
+	for _, gt := range h.topics {
+		names = append(names, gt.topic.String())
+	}
+	h.mu.Unlock()
+	forgotten := map[peer.ID]bool{}
+	for _, name := range names {
+		listed := h.ps.ListPeers(name)
+		for _, p := range h.host.Network().Peers() {
+			if forgotten[p] || slices.Contains(listed, p) || !h.mesh.subs.announced(p, name) || !h.peerFilter(p, name) {
+				continue
+			}
+			forgotten[p] = true
+		}
+	}
+	return forgotten
+}
+
+// checkTopicPeers repairs the peers pubsub forgot for repairGrace.
+func (h *Host) checkTopicPeers(st *repairState, now time.Time) {
+	reset, reconnect := st.next(h.forgottenPeers(), now)
+	for _, p := range reset {
+		if h.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		h.log.Info("gossip forgot a connected member's topics; resetting its pubsub streams", "remote", p)
+		h.resetPubsubStreams(p)
+		h.spawn(func() { h.syncAfterMesh(p, "pubsub repair") })
+	}
+	for _, p := range reconnect {
+		if h.host.Network().Connectedness(p) != network.Connected {
 			continue
 		}
 		h.log.Info("gossip forgot a connected member's topics again; reconnecting", "remote", p)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -63,4 +64,32 @@ func TestRepairForgottenSubscription(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("A's op did not reach B by gossip within 2 s of the repair")
 	}
+}
+
+// TestRepairDecisions walks repairState.next through a peer's story:
+// forgotten, repaired by a reset after repairGrace, forgotten again
+// within repairReset (reconnected), and again long after (a reset).
+func TestRepairDecisions(t *testing.T) {
+	st := newRepairState()
+	p, q := peer.ID("p"), peer.ID("q")
+	t0 := time.Unix(1e9, 0)
+	step := func(at time.Duration, forgotten []peer.ID, wantReset, wantReconnect []peer.ID) {
+		t.Helper()
+		f := map[peer.ID]bool{}
+		for _, x := range forgotten {
+			f[x] = true
+		}
+		reset, reconnect := st.next(f, t0.Add(at))
+		if !slices.Equal(reset, wantReset) || !slices.Equal(reconnect, wantReconnect) {
+			t.Fatalf("at %v: reset %v reconnect %v; want %v and %v", at, reset, reconnect, wantReset, wantReconnect)
+		}
+	}
+	step(0, []peer.ID{p, q}, nil, nil)                             // first seen missing
+	step(time.Second, []peer.ID{p}, nil, nil)                      // q listed again: forgotten
+	step(repairGrace, []peer.ID{p, q}, []peer.ID{p}, nil)          // p past the grace; q starts again
+	step(repairGrace+time.Second, nil, nil, nil)                   // both listed
+	step(time.Minute, []peer.ID{p}, nil, nil)                      // p forgotten again
+	step(time.Minute+repairGrace, []peer.ID{p}, nil, []peer.ID{p}) // within repairReset: reconnect
+	step(time.Hour, []peer.ID{p}, nil, nil)
+	step(time.Hour+repairGrace, []peer.ID{p}, []peer.ID{p}, nil) // long after: a reset again
 }

@@ -59,10 +59,15 @@ func (p *rawPeer) connect(t testing.TB, to *Host) {
 func newerOp(t testing.TB, raw []byte, version bool) []byte {
 	t.Helper()
 	out := slices.Clone(raw)
-	if version {
+	switch {
+	case out[0] == 0x9a && version: // a version 1 op
 		out[1] = 0x7e // positive fixint: op version 126
-	} else {
+	case out[0] == 0x9a:
 		out[2] = 0x63 // op kind 99
+	case version: // a version 2 op: its tag byte says version and kind
+		out[0] = 0x3e // a tag of a later version
+	default:
+		out[0] = 0x7f // version 2, kind 63
 	}
 	if _, err := protocol.DecodeOp(out); !errors.Is(err, protocol.ErrUnsupported) {
 		t.Fatalf("newerOp: %v, want ErrUnsupported", err)

@@ -148,7 +148,7 @@ func (r *Replica) CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	l, err := r.doLocal(ctx, &localOp{
 		newGroup: &store.GroupRecord{Name: name, Relation: store.Member},
 		build: func(*groupState) (crdt.Body, error) {
-			return crdt.Genesis{Name: name, Nonce: nonce, AuthorName: r.cfg.Name, Box: r.boxPub, Key: keyID}, nil
+			return crdt.Genesis{Name: name, Nonce: nonce, AuthorName: r.Name(), Box: r.boxPub, Key: keyID}, nil
 		},
 		// The group's first key, shared with the founder itself.
 		next: func(_ *groupState, done []crdt.Op) (crdt.Body, error) {
@@ -230,7 +230,7 @@ func (r *Replica) Join(ctx context.Context, code string) (*protocol.InviteCode, 
 			if gs.joinedWith(r.self, c.Invite.ID) {
 				return nil, ErrInviteAgain
 			}
-			return crdt.Join{Invite: c.Invite, Name: r.cfg.Name, Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self), Box: r.boxPub}, nil
+			return crdt.Join{Invite: c.Invite, Name: r.Name(), Proof: protocol.ProveJoin(&c.Invite, c.Secret, r.self), Box: r.boxPub}, nil
 		},
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -55,10 +56,13 @@ type Config struct {
 	Now func() time.Time
 	// MaxBatch caps the ops in one group commit. Default 512.
 	MaxBatch int
-	// OnLocalOp, if set, is called after commit with each op this node
-	// authored (to publish it by gossip). It must not block for long.
-	OnLocalOp func(group crdt.ID, raw []byte)
-	Logger    *slog.Logger
+	// OnLocalOps, if set, is called after each commit that holds ops
+	// this node authored (to publish them by gossip): once per group,
+	// with that group's ops in the order they were written (each with
+	// its blob, protocol.JoinBlob). It must not block for long, nor keep
+	// raws beyond the ops' bytes, which are never modified.
+	OnLocalOps func(group crdt.ID, raws [][]byte)
+	Logger     *slog.Logger
 
 	// Restored says that the data dir may be an old copy (package node
 	// finds out; see docs/design.md, "Restored data dirs"): this node may
@@ -93,6 +97,8 @@ type Replica struct {
 
 	events  broadcaster
 	confirm confirmation // see restore.go
+
+	name atomic.Pointer[string] // set by SetName; else cfg.Name
 
 	box      *ecdh.PrivateKey // this node's key for receiving group keys (sealing.go)
 	boxPub   crdt.BoxKey

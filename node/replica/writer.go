@@ -291,9 +291,22 @@ func (r *Replica) process(reqs []*request) {
 			r.events.publish(Event{Type: "gone", Group: k.g, Post: &crdt.Post{ID: k.id, Group: k.g}})
 		}
 	}
-	if r.cfg.OnLocalOp != nil {
-		for _, l := range bt.published {
-			r.cfg.OnLocalOp(l.g, l.raw)
+	if r.cfg.OnLocalOps != nil {
+		// One call per group, its ops in commit order, so that a burst of
+		// posts goes out as a few gossip messages rather than one per op.
+		for len(bt.published) > 0 {
+			g := bt.published[0].g
+			var raws [][]byte
+			rest := bt.published[:0]
+			for _, l := range bt.published {
+				if l.g == g {
+					raws = append(raws, l.raw)
+				} else {
+					rest = append(rest, l)
+				}
+			}
+			bt.published = rest
+			r.cfg.OnLocalOps(g, raws)
 		}
 	}
 }

@@ -5,36 +5,51 @@
 //
 // [Read] takes the CSV export of whatever intake sheet a group already
 // keeps (a Google Form, an Airtable base, a hand-made sheet) and maps its
-// columns onto a post's fields by header. Headers are compared
-// case-insensitively, trimmed, with punctuation ignored, so "Qty.",
-// " QTY " and "qty" are the same header. A header that matches no row
-// of the table below is tried against a few keyword rules (a header
-// starting "How urgent..." is Urgency, one containing "check all that
-// apply" is Category, "...phone..." or "...email..." is Contact, and so
-// on); what matches nothing is ignored.
+// columns onto a post's fields by header; [Parse] does the same and says
+// how it mapped each column ([Column]) and what it did not use or had to
+// guess ([Sheet.Warnings]). Headers are compared case-insensitively,
+// trimmed, with accents folded and punctuation ignored, so "Qty.",
+// " QTY " and "qty", or "Título" and "titulo", are the same header. In
+// order: a header naming a column for organisers only ("Internal notes",
+// "Dispatcher notes", "Notas internas") is never used; a header listing
+// need and offer as its values ("Type (Need/Offer)", "Kind: need /
+// offer") is the Type; the whole header, then the header without its
+// value list, is looked up in the table below (English and Spanish); a
+// header naming both need and offer is the Type; a few keyword rules (a
+// header starting "How urgent..." is Urgency, one containing "check all
+// that apply" is Category, "...phone..." or "...email..." is Contact, and
+// so on); last, the longest name from the table found inside the header
+// ("Title of request", "Your phone number (optional)"), counting single
+// words only when they are unmistakable (title, phone, category...). A
+// header "Type (Food/Housing)" lists categories, not kinds: it is the
+// Category. What matches nothing is not used, and named in the warnings.
 //
 //	Field     Headers (examples; see header.go for the full list)
-//	Kind      Type, Kind, Need or offer
-//	Title     Title, Request, Offer, Need, Item, Summary, What do you need?, What can you offer?
-//	Details   Details, Description, Tell us more, Notes, Comments, More details
-//	Category  Category, Type of support, Type of help, What do you need? (check all that apply)
-//	Location  Location, Neighbourhood, Neighborhood, Area, Address, Ward, District, Postcode
-//	Quantity  Quantity, Qty, Household size, How many, Number of people
-//	Urgency   Urgency, Priority, How urgent is your need?
-//	Expires   Expires, Needed by, Available until, Deadline, Due date, Valid until
-//	Contact   Contact, Phone, Phone or email, Email, Mobile, WhatsApp
-//	(name)    Name, Your name, Full name, Volunteer, Requester, Contact name
-//	(method)  Preferred contact method, Contact method
-//	Status    Status, State, Stage
-//	(stamp)   Timestamp, Submitted, Created, Date submitted
+//	Kind      Type, Kind, Need or offer, Tipo, Necesidad u oferta
+//	Title     Title, Request, Offer, Need, Item, Summary, What do you need?, What can you offer?, Título, Pedido
+//	Details   Details, Description, Tell us more, Notes, Comments, More details, Detalles, Descripción, Notas
+//	Category  Category, Type of support, Type of help, What do you need? (check all that apply), Categoría
+//	Location  Location, Neighbourhood, Neighborhood, Area, Address, Ward, District, Postcode, Ubicación, Barrio
+//	Quantity  Quantity, Qty, Household size, How many, Number of people, Cantidad
+//	Urgency   Urgency, Priority, How urgent is your need?, Urgencia, Prioridad
+//	Expires   Expires, Needed by, Available until, Deadline, Due date, Valid until, Vence, Fecha límite
+//	Contact   Contact, Phone, Phone or email, Email, Mobile, WhatsApp, Teléfono, Correo
+//	(name)    Name, Your name, Full name, Volunteer, Requester, Contact name, Nombre
+//	(method)  Preferred contact method, Contact method, Medio de contacto
+//	Status    Status, State, Stage, Estado
+//	(stamp)   Timestamp, Submitted, Created, Date submitted, Marca temporal
+//	ID        ID, Post ID (a post's 64-hex-digit ID, as Write writes it)
 //
 // Values are mapped as follows.
 //
-//   - Kind: "need", "request", ... is a need; "offer", "have", "give", ...
-//     is an offer. With no Type column, or an empty cell,
-//     [ReadOptions.DefaultKind] is used; when that is empty too, a sheet
-//     with an offer-like header ("Offer", "What can you offer?") holds
-//     offers and any other sheet holds needs.
+//   - Kind: "need", "request", "necesidad", ... is a need; "offer",
+//     "have", "give", "oferta", ... is an offer; anything else is a bad
+//     row. With no Type column, or an empty cell,
+//     [ReadOptions.DefaultKind] is used; when that is empty too, the kind
+//     the other headers name ("Offer", "What can you offer?" for offers,
+//     "Request", "What do you need?" for needs; a warning says so). When
+//     they name none or both, a row with an empty Type cell is bad and a
+//     sheet with no Type column is not read at all ([ErrNoKind]).
 //   - Title: when the sheet has no title column, the title is the first
 //     line of Details cut to about 80 characters, or else the Category.
 //     When it has one and the cell is empty, the row is bad: we do not
@@ -42,8 +57,8 @@
 //   - Contact: the contact cells; when the sheet also has a name column it
 //     comes first ("Ana Evans, 555-0107"), and a preferred contact method
 //     is appended in brackets ("Ana Evans, 555-0107 (WhatsApp)").
-//   - Urgency: "Urgent! (within 24 hours)", "ASAP", "high", "emergency",
-//     "today" are high; "Whenever possible", "low", "not urgent",
+//   - Urgency (English and Spanish): "Urgent! (within 24 hours)", "ASAP",
+//     "high", "emergency", "today", "urgente", "alta" are high; "Whenever possible", "low", "not urgent",
 //     "no rush", "flexible" are low; anything else (including empty) is
 //     normal.
 //   - Status: Open, New, Dispatch needed, Available, Pending are open;
@@ -53,7 +68,15 @@
 //     withdrawn. Other wording is matched by its words (anything
 //     "...assigned" is claimed, "...complete" fulfilled) and what is
 //     still unknown, or empty, is open.
-//   - Expires: YYYY-MM-DD, M/D/YYYY (US order, as Google Forms writes it),
+//   - Text: control characters and line breaks in one-line fields
+//     become a space; bidirectional embeddings, overrides and isolates
+//     (U+202A-U+202E, U+2066-U+2069) are dropped everywhere.
+//   - ID: a 64-hex-digit post ID is the row's [Row.ID] and its Ref is
+//     made from the ID alone; a second row with the same ID is bad; other
+//     values (an organiser's own row numbers) are ignored, with a warning.
+//   - Expires: YYYY-MM-DD, M/D/YYYY (US order, as Google Forms writes it;
+//     D/M/YYYY when a date in the sheet can only be read so, or when no
+//     date decides and the headers are Spanish),
 //     "M/D/YYYY H:MM:SS", "YYYY-MM-DD HH:MM[:SS]", RFC 3339, and
 //     "2 Jan 2006" / "Jan 2, 2006". A date without a time means the end of
 //     that day (23:59:59); a time without a zone is read in
@@ -73,7 +96,10 @@
 // starts on. Only an unreadable file is an error: no header
 // ([ErrNoHeader]), not a CSV ([ErrNotCSV]), no column a post can be made
 // from ([ErrNoColumns]), over [MaxFileSize] bytes ([ErrTooLarge]) or over
-// [MaxRows] rows ([ErrTooManyRows]).
+// [MaxRows] rows ([ErrTooManyRows]), or no way to tell needs from
+// offers ([ErrNoKind]). [ReadOptions.FromLine] and ToLine keep the rows
+// that start on those lines, with the Refs they have in the whole file,
+// so that a big file can be imported in parts.
 //
 // Every row read gets a Ref, "csv:" and 16 hex digits of a SHA-256 over
 // the row's normalised identity cells: kind, title, details, category,
@@ -89,7 +115,8 @@
 // # Writing
 //
 // [Write] writes rows under the header
-// Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status.
+// ID,Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status
+// (ID is the post's ID: reading the file back finds the same posts).
 // Expires is YYYY-MM-DD when it is the end of a day (as [Read] makes it
 // from a date) and RFC 3339 otherwise. A text cell that a spreadsheet
 // would run as a formula (starting with = + - @) or that starts with an

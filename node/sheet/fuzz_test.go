@@ -14,9 +14,15 @@ func FuzzRead(f *testing.F) {
 	// Seeds are small on purpose: the fuzzer minimises every new
 	// interesting input, for up to a minute, and a 10 KB sheet makes that
 	// the whole run. testdata/fuzz/FuzzRead holds cut-down samples.
-	f.Add([]byte("Type,Title,Quantity,Needed by\nneed,Coats,3,2026-12-01\noffer,'=1+1,-1,2026-02-30\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, bad, err := Read(bytes.NewReader(data), ReadOptions{})
+	f.Add([]byte("Type,Title,Quantity,Needed by\nneed,Coats,3,2026-12-01\noffer,'=1+1,-1,2026-02-30\n"), "")
+	f.Add([]byte("Type (Need/Offer),Título,Categoría,Urgencia,Vence\nNecesidad,Mantas,Ropa,urgente,25/12/2026\nOferta,Sopa,,baja,\nquizás,x,,,\n"), "")
+	f.Add([]byte("Title,Phone,Notes\nCoats\u202e,555\u2066,a\u2028b\n"), "offer")
+	f.Add([]byte("ID,Type,Title\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,need,Coats\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,need,Coats\n7,offer,Van\n"), "")
+	f.Fuzz(func(t *testing.T, data []byte, kind string) {
+		if kind != KindNeed && kind != KindOffer {
+			kind = ""
+		}
+		rows, bad, err := Read(bytes.NewReader(data), ReadOptions{DefaultKind: kind})
 		if err != nil {
 			if rows != nil || bad != nil {
 				t.Fatalf("rows and an error: %v", err)
@@ -35,8 +41,11 @@ func FuzzRead(f *testing.F) {
 			if r.Urgency == "" || r.Status == "" || r.Line < 1 || !refPattern.MatchString(r.Ref) {
 				t.Fatalf("row not well formed: %+v", r)
 			}
-			if strings.ContainsAny(r.Title+r.Category+r.Location+r.Contact, "\n\r") {
+			if strings.ContainsAny(r.Title+r.Category+r.Location+r.Contact, "\n\r\t\u2028\u2029") {
 				t.Fatalf("line break in a one-line field: %+v", r)
+			}
+			if strings.ContainsFunc(r.Title+r.Details+r.Category+r.Location+r.Contact, isBidiControl) {
+				t.Fatalf("bidi control kept: %+v", r)
 			}
 		}
 		var buf bytes.Buffer

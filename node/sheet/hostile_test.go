@@ -45,7 +45,7 @@ func TestReadHostile(t *testing.T) {
 		{"read error", iotest.ErrReader(errors.New("disk on fire")), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, bad, err := Read(tc.in, ReadOptions{})
+			rows, bad, err := Read(tc.in, ReadOptions{DefaultKind: KindNeed})
 			if err == nil {
 				t.Fatalf("no error; %d rows, %d bad", len(rows), len(bad))
 			}
@@ -79,7 +79,7 @@ func (zeroes) Read(p []byte) (int, error) {
 func TestReadLargeButAllowed(t *testing.T) {
 	t.Run("huge cell", func(t *testing.T) {
 		in := "Title,Details\nCoats," + strings.Repeat("y", 5<<20) + "\nHats,warm\n"
-		rows, bad, err := Read(strings.NewReader(in), ReadOptions{})
+		rows, bad, err := Read(strings.NewReader(in), ReadOptions{DefaultKind: KindNeed})
 		if err != nil || len(rows) != 1 || len(bad) != 1 || bad[0].Line != 2 || !strings.Contains(bad[0].Err, "details is") {
 			t.Errorf("rows %d, bad %v, err %v", len(rows), bad, err)
 		}
@@ -90,21 +90,21 @@ func TestReadLargeButAllowed(t *testing.T) {
 		for range MaxRows {
 			b.WriteString("x\n")
 		}
-		rows, bad, err := Read(strings.NewReader(b.String()), ReadOptions{})
+		rows, bad, err := Read(strings.NewReader(b.String()), ReadOptions{DefaultKind: KindNeed})
 		if err != nil || len(rows) != MaxRows || len(bad) != 0 {
 			t.Errorf("rows %d, bad %d, err %v", len(rows), len(bad), err)
 		}
 	})
 	t.Run("unterminated quote", func(t *testing.T) {
 		in := "Title,Details\nCoats,warm\nHats,\"never closed\nScarves,red\n"
-		rows, bad, err := Read(strings.NewReader(in), ReadOptions{})
+		rows, bad, err := Read(strings.NewReader(in), ReadOptions{DefaultKind: KindNeed})
 		if err != nil || len(rows) != 1 || len(bad) != 1 || bad[0].Line != 3 {
 			t.Errorf("rows %v, bad %v, err %v", rows, bad, err)
 		}
 	})
 	t.Run("control characters", func(t *testing.T) {
 		in := "Title,Details\n\"Co\x01ats\x1b[31m\",\"a\x07b\r\nc\"\n"
-		rows, _, err := Read(strings.NewReader(in), ReadOptions{})
+		rows, _, err := Read(strings.NewReader(in), ReadOptions{DefaultKind: KindNeed})
 		if err != nil || len(rows) != 1 || rows[0].Title != "Co ats [31m" || rows[0].Details != "ab\nc" {
 			t.Errorf("rows %+v, err %v", rows, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -17,14 +19,50 @@ import (
 
 // ReadOptions tunes Read. The zero value works.
 type ReadOptions struct {
-	// DefaultKind is the kind of rows when the sheet has no Type column
-	// or the cell is empty: "need", "offer", or "" to infer it from the
-	// headers (a header like "Offer" or "What can you offer?" makes a
-	// sheet of offers, anything else a sheet of needs).
+	// DefaultKind is the kind of a row whose Type cell is empty, and of
+	// every row of a sheet with no Type column: "need", "offer", or ""
+	// for none. With "", a sheet with no Type column takes the kind its
+	// headers name ("What can you offer?" makes a sheet of offers,
+	// "What do you need?" one of needs) and, when they name none or
+	// both, is not read at all (ErrNoKind); a row with an empty Type
+	// cell is a bad row.
 	DefaultKind string
 	// Location is the time zone of dates and times written without one.
 	// nil means UTC.
 	Location *time.Location
+	// FromLine and ToLine, when not 0, keep only the rows that start on
+	// those lines of the file (both included): the rest are read (so
+	// that Refs are the same as when the whole file is read) but neither
+	// returned nor reported. This is how a big file is imported in
+	// parts.
+	FromLine, ToLine int
+}
+
+// A Column is one header cell and what it feeds.
+type Column struct {
+	Index  int    // 0-based
+	Header string // as written
+	// Field is the post field the column feeds: kind, title, details,
+	// category, location, quantity, urgency, expires, contact,
+	// contact_name and contact_method (both go into contact), status,
+	// timestamp (checked, part of the Ref), id (a post ID, as Write
+	// writes it) or "" for a column that is not used.
+	Field string
+}
+
+// Sheet is a spreadsheet as Parse read it.
+type Sheet struct {
+	Columns []Column
+	// Kind is the kind of the rows without a Type cell, and KindFrom
+	// where it came from: "default" (ReadOptions.DefaultKind) or the
+	// header that named it. Both are "" when such rows are bad.
+	Kind, KindFrom string
+	// Warnings are what the reader did not use or had to guess: each
+	// column it does not use, the kind taken from a header, the date
+	// order taken for D/M/YYYY dates.
+	Warnings []string
+	Rows     []Row
+	Bad      []RowError
 }
 
 // maxHeaderSearch is how many non-empty records Read looks through for
@@ -37,12 +75,29 @@ const maxHeaderSearch = 5
 // rows it could import and the rows it could not, each with its line and
 // the reason; see the package doc for the mapping. err is non-nil only
 // when the file as a whole cannot be read, and then no rows are
-// returned.
+// returned. Parse returns the same and how the columns were mapped.
 func Read(r io.Reader, opt ReadOptions) (rows []Row, bad []RowError, err error) {
+	sh, err := Parse(r, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sh.Rows, sh.Bad, nil
+}
+
+// record is a CSV record with the line it starts on, or the error that
+// stopped it.
+type record struct {
+	line  int
+	cells []string
+	err   string
+}
+
+// Parse is Read, with the column mapping and the warnings.
+func Parse(r io.Reader, opt ReadOptions) (*Sheet, error) {
 	switch opt.DefaultKind {
 	case "", KindNeed, KindOffer:
 	default:
-		return nil, nil, fmt.Errorf("sheet: ReadOptions.DefaultKind %q is neither need nor offer", opt.DefaultKind)
+		return nil, fmt.Errorf("sheet: ReadOptions.DefaultKind %q is neither need nor offer", opt.DefaultKind)
 	}
 	loc := opt.Location
 	if loc == nil {
@@ -50,20 +105,20 @@ func Read(r io.Reader, opt ReadOptions) (rows []Row, bad []RowError, err error) 
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet: %w", err)
+		return nil, fmt.Errorf("sheet: %w", err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, nil, fmt.Errorf("sheet: %w", ErrTooLarge)
+		return nil, fmt.Errorf("sheet: %w", ErrTooLarge)
 	}
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
-		return nil, nil, fmt.Errorf("sheet: %w: it is UTF-16; save it as \"CSV UTF-8\"", ErrNotCSV)
+		return nil, fmt.Errorf("sheet: %w: it is UTF-16; save it as \"CSV UTF-8\"", ErrNotCSV)
 	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, nil, fmt.Errorf("sheet: %w: it holds NUL bytes (a binary file?)", ErrNotCSV)
+		return nil, fmt.Errorf("sheet: %w: it holds NUL bytes (a binary file?)", ErrNotCSV)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, fmt.Errorf("sheet: %w: the file is empty", ErrNoHeader)
+		return nil, fmt.Errorf("sheet: %w: the file is empty", ErrNoHeader)
 	}
 
 	cr := csv.NewReader(bytes.NewReader(data))
@@ -72,48 +127,150 @@ func Read(r io.Reader, opt ReadOptions) (rows []Row, bad []RowError, err error) 
 
 	l, err := readHeader(cr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet: %w", err)
+		return nil, fmt.Errorf("sheet: %w", err)
 	}
-	kind := opt.DefaultKind
-	if kind == "" {
-		kind = KindNeed
-		if l.offers {
-			kind = KindOffer
+	sh := &Sheet{Columns: l.columns()}
+	for i, c := range sh.Columns {
+		if c.Field == "" && strings.TrimSpace(c.Header) != "" {
+			sh.Warnings = append(sh.Warnings, fmt.Sprintf("column %d %s is not used: no post field goes by that name", i+1, quote(c.Header)))
 		}
 	}
+	switch {
+	case opt.DefaultKind != "":
+		sh.Kind, sh.KindFrom = opt.DefaultKind, "default"
+	case l.hint != "":
+		sh.Kind, sh.KindFrom = l.hint, l.hintFrom
+		what := "no column says need or offer: every row is taken as"
+		if len(l.cols[roleKind]) > 0 {
+			what = "a row with an empty " + l.colName(roleKind, l.cols[roleKind][0]) + " is taken as"
+		}
+		sh.Warnings = append(sh.Warnings, fmt.Sprintf("%s %s, as the header %s says", what, article(l.hint), quote(l.hintFrom)))
+	case len(l.cols[roleKind]) > 0:
+		// each row says; an empty cell is a bad row
+	default:
+		return nil, fmt.Errorf("sheet: %w (the header reads %s)", ErrNoKind, quoteList(l.names, 12))
+	}
 
-	seen := make(map[[sha256.Size]byte]int)
+	var recs []record
 	for n := 0; ; n++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if n >= MaxRows {
-			return nil, nil, fmt.Errorf("sheet: %w", ErrTooManyRows)
+			return nil, fmt.Errorf("sheet: %w", ErrTooManyRows)
 		}
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
-				return nil, nil, fmt.Errorf("sheet: %w", err)
+				return nil, fmt.Errorf("sheet: %w", err)
 			}
-			bad = append(bad, RowError{Line: pe.StartLine, Err: "not valid CSV: " + pe.Err.Error()})
+			recs = append(recs, record{line: pe.StartLine, err: "not valid CSV: " + pe.Err.Error()})
 			continue
 		}
 		line, _ := cr.FieldPos(0)
-		row, stamp, problems := l.row(rec, kind, loc)
+		recs = append(recs, record{line: line, cells: rec})
+	}
+	l.dayFirst = l.dateOrder(recs)
+	if l.dayFirst {
+		sh.Warnings = append(sh.Warnings, "dates like 3/4/2026 are read day first (3 April)")
+	}
+
+	in := func(line int) bool {
+		return (opt.FromLine == 0 || line >= opt.FromLine) && (opt.ToLine == 0 || line <= opt.ToLine)
+	}
+	seen := make(map[[sha256.Size]byte]int)
+	ids := make(map[string]int) // post ID → the row it was first on
+	for _, rec := range recs {
+		if rec.err != "" {
+			if in(rec.line) {
+				sh.Bad = append(sh.Bad, RowError{Line: rec.line, Err: rec.err})
+			}
+			continue
+		}
+		row, stamp, problems := l.row(rec.cells, sh.Kind, loc)
 		if row == nil {
 			continue // an empty row
 		}
 		if len(problems) > 0 {
-			bad = append(bad, RowError{Line: line, Err: strings.Join(problems, "; ")})
+			if in(rec.line) {
+				sh.Bad = append(sh.Bad, RowError{Line: rec.line, Err: strings.Join(problems, "; ")})
+			}
 			continue
 		}
-		row.Line = line
+		row.Line = rec.line
+		if row.ID != "" {
+			if first, ok := ids[row.ID]; ok {
+				if in(rec.line) {
+					sh.Bad = append(sh.Bad, RowError{Line: rec.line, Err: fmt.Sprintf("the same post ID as row %d", first)})
+				}
+				continue
+			}
+			ids[row.ID] = rec.line
+		}
 		row.Ref = ref(row, stamp, seen)
-		rows = append(rows, *row)
+		if in(rec.line) {
+			sh.Rows = append(sh.Rows, *row)
+		}
 	}
-	return rows, bad, nil
+	if l.badIDs > 0 {
+		sh.Warnings = append(sh.Warnings, fmt.Sprintf("%d cells of the ID column are not post IDs (64 hex digits): those rows are matched by their cells", l.badIDs))
+	}
+	return sh, nil
 }
+
+func article(kind string) string {
+	if kind == KindOffer {
+		return "an offer"
+	}
+	return "a need"
+}
+
+// columns is the header as Columns.
+func (l *layout) columns() []Column {
+	cs := make([]Column, len(l.names))
+	for i, h := range l.names {
+		cs[i] = Column{Index: i, Header: strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), Field: roleFields[l.roles[i]]}
+	}
+	return cs
+}
+
+// dateOrder reports whether the sheet writes dates day first
+// (31/12/2026): yes when a date cell can only be read so, no when one can
+// only be read month first (12/31/2026, as Google Forms writes), and
+// otherwise as the sheet's language does (Spanish headers: day first).
+func (l *layout) dateOrder(recs []record) bool {
+	dayOnly, monthOnly := false, false
+	for _, rec := range recs {
+		for _, r := range []role{roleExpires, roleStamp} {
+			for _, i := range l.cols[r] {
+				if i >= len(rec.cells) {
+					continue
+				}
+				m := slashDate.FindStringSubmatch(strings.TrimSpace(rec.cells[i]))
+				if m == nil {
+					continue
+				}
+				a, _ := strconv.Atoi(m[1])
+				b, _ := strconv.Atoi(m[2])
+				dayOnly = dayOnly || (a > 12 && b <= 12)
+				monthOnly = monthOnly || (b > 12 && a <= 12)
+			}
+		}
+	}
+	switch {
+	case dayOnly && !monthOnly:
+		return true
+	case monthOnly:
+		return false
+	}
+	return l.spanish
+}
+
+// postID is a post ID as Write writes it.
+var postID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+var slashDate = regexp.MustCompile(`^(\d{1,2})/(\d{1,2})/\d{4}`)
 
 // readHeader finds the header: the first non-empty record, or one of the
 // next few if that one has no usable column.
@@ -247,6 +404,15 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 		} else {
 			row.Kind = k
 		}
+	} else if row.Kind == "" {
+		bad("%s is empty: need or offer?", l.colName(roleKind, l.cols[roleKind][0]))
+	}
+	if v, _ := one(roleID); v != "" {
+		if id := strings.ToLower(cleanLine(v)); postID.MatchString(id) {
+			row.ID = id
+		} else {
+			l.badIDs++
+		}
 	}
 	row.Details = join(roleDetails, "\n\n", cleanBlock)
 	row.Category = join(roleCategory, ", ", cleanLine)
@@ -282,7 +448,7 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 	}
 	if v, col := one(roleExpires); v != "" {
 		v = cleanLine(v)
-		t, err := parseDate(v, loc)
+		t, err := parseDate(v, loc, l.dayFirst)
 		if err != nil {
 			bad("%s %s %v", col, quote(v), err)
 		}
@@ -290,7 +456,7 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 	}
 	stamp, col := one(roleStamp)
 	if stamp = cleanLine(stamp); stamp != "" {
-		if _, err := parseDate(stamp, loc); err != nil {
+		if _, err := parseDate(stamp, loc, l.dayFirst); err != nil {
 			bad("%s %s %v", col, quote(stamp), err)
 		}
 	}
@@ -363,10 +529,18 @@ func quoteList(cells []string, max int) string {
 // ref is the row's import key: a hash of its identity cells, with the
 // number of earlier rows that had the same cells, so that two identical
 // rows still get different Refs.
+//
+// A row with a post ID (a sheet Write wrote) is keyed by the ID alone, so
+// that it finds the same post however its cells were edited.
 func ref(r *Row, stamp string, seen map[[sha256.Size]byte]int) string {
 	h := sha256.New()
 	h.Write([]byte("mutual/sheet/ref/v1"))
-	for _, v := range []string{r.Kind, r.Title, r.Details, r.Category, r.Location, r.Contact, stamp} {
+	cells := []string{r.Kind, r.Title, r.Details, r.Category, r.Location, r.Contact, stamp}
+	if r.ID != "" {
+		h.Write([]byte("/id"))
+		cells = []string{r.ID}
+	}
+	for _, v := range cells {
 		v = strings.ToLower(v)
 		h.Write(binary.AppendUvarint(nil, uint64(len(v))))
 		h.Write([]byte(v))

@@ -293,6 +293,16 @@ func TestHeaderRole(t *testing.T) {
 		{"Name", roleName}, {"Volunteer", roleName},
 		{"Preferred contact method", roleMethod},
 		{"Status", roleStatus}, {"Timestamp", roleStamp}, {"\ufeffTimestamp", roleStamp},
+		{"Type (Need/Offer)", roleKind}, {"Kind: need / offer", roleKind}, {"Need or offer?", roleKind},
+		{"Entry [Need|Offer]", roleKind}, {"Type (Food/Housing/Transport)", roleCategory},
+		{"Title of request", roleTitle}, {"Short title (required)", roleTitle}, {"Date needed by", roleExpires},
+		{"Delivery address (street and number)", roleLocation}, {"Volunteer notes (internal)", roleNone},
+		{"Tipo", roleKind}, {"¿Necesidad u oferta?", roleKind}, {"Título", roleTitle}, {"TITULO", roleTitle},
+		{"Descripción", roleDetails}, {"Categoría", roleCategory}, {"Urgencia", roleUrgency}, {"¿Es urgente?", roleUrgency},
+		{"Cantidad", roleQuantity}, {"Ubicación", roleLocation}, {"Dirección", roleLocation}, {"Contacto", roleContact},
+		{"Teléfono", roleContact}, {"Detalles", roleDetails}, {"Vence", roleExpires}, {"Fecha límite", roleExpires},
+		{"Nombre", roleName}, {"Estado", roleStatus}, {"Marca temporal", roleStamp}, {"¿Qué necesita?", roleTitle},
+		{"Notas internas", roleNone}, {"ID", roleID}, {"Post ID", roleID},
 		{"Pronouns", roleNone}, {"Dispatcher notes", roleNone}, {"Is your need recurring?", roleNone}, {"", roleNone},
 	} {
 		if got := headerRole(tc.header); got != tc.want {
@@ -331,6 +341,24 @@ func TestValueMapping(t *testing.T) {
 			t.Errorf("parseKind(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+	for in, want := range map[string]string{"Necesidad": KindNeed, "necesito": KindNeed, "Solicitud": KindNeed,
+		"Oferta": KindOffer, "ofrezco": KindOffer, "Donación": KindOffer} {
+		if got, err := parseKind(in); got != want || err != nil {
+			t.Errorf("parseKind(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{"Urgente": UrgencyHigh, "muy urgente": UrgencyHigh, "Alta": UrgencyHigh,
+		"baja": UrgencyLow, "No urgente": UrgencyLow, "sin prisa": UrgencyLow, "normal": UrgencyNormal} {
+		if got := parseUrgency(in); got != want {
+			t.Errorf("parseUrgency(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"Pendiente": StatusOpen, "Asignado": StatusClaimed, "En curso": StatusClaimed,
+		"Entregado": StatusFulfilled, "Completada": StatusFulfilled, "Cancelado": StatusWithdrawn, "Ya no se necesita": StatusWithdrawn} {
+		if got := parseStatus(in); got != want {
+			t.Errorf("parseStatus(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if _, err := parseKind("maybe"); err == nil {
 		t.Error(`parseKind("maybe") did not fail`)
 	}
@@ -355,7 +383,7 @@ func TestValueMapping(t *testing.T) {
 		{in: "yesterday-ish", err: "is not a date"},
 		{in: "2026-12", err: "is not a date"},
 	} {
-		got, err := parseDate(tc.in, berlin)
+		got, err := parseDate(tc.in, berlin, false)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("parseDate(%q) = %v, %v; want error %q", tc.in, got, err, tc.err)
@@ -423,22 +451,35 @@ func TestReadRowProblems(t *testing.T) {
 }
 
 func TestReadOptions(t *testing.T) {
-	// No Type column: inferred from the headers unless told.
+	// No Type column: the kind the headers name, unless told; headers
+	// that name none (or both) are an error.
+	for _, csv := range []string{"Title\nCoats\n", "Title,Location,Phone\nCoats,x,555\n",
+		"Título,Teléfono\nMantas,555\n"} {
+		if _, _, err := Read(strings.NewReader(csv), ReadOptions{}); !errors.Is(err, ErrNoKind) {
+			t.Errorf("Read(%q) err = %v, want ErrNoKind", csv, err)
+		}
+	}
 	for _, tc := range []struct {
 		csv, def, want string
 	}{
-		{"Title\nCoats\n", "", KindNeed},
+		{"What do you need?\nCoats\n", "", KindNeed},
 		{"Offer\nVan\n", "", KindOffer},
 		{"What can you offer?\nVan\n", "", KindOffer},
 		{"Offer\nVan\n", KindNeed, KindNeed},
 		{"Title\nCoats\n", KindOffer, KindOffer},
-		{"Need or offer,Title\n,Coats\n", "", KindNeed},
+		{"Need or offer,Request\n,Coats\n", "", KindNeed},
+		{"Need or offer,Title\n,Coats\n", KindOffer, KindOffer},
 		{"Need or offer,Title\noffer,Coats\n", KindNeed, KindOffer},
 	} {
 		rows, _, err := Read(strings.NewReader(tc.csv), ReadOptions{DefaultKind: tc.def})
 		if err != nil || len(rows) != 1 || rows[0].Kind != tc.want {
 			t.Errorf("Read(%q, DefaultKind %q) = %+v, %v; want kind %s", tc.csv, tc.def, rows, err, tc.want)
 		}
+	}
+	// An empty Type cell and nothing to say what it is: a bad row.
+	if rows, bad, err := Read(strings.NewReader("Need or offer,Title\n,Coats\nneed,Hats\n"), ReadOptions{}); err != nil ||
+		len(rows) != 1 || len(bad) != 1 || bad[0].Line != 2 || !strings.Contains(bad[0].Err, "Need or offer is empty") {
+		t.Errorf("empty Type cell: rows %+v, bad %v, err %v", rows, bad, err)
 	}
 	if _, _, err := Read(strings.NewReader("Title\nx\n"), ReadOptions{DefaultKind: "gift"}); err == nil {
 		t.Error("DefaultKind gift accepted")
@@ -447,7 +488,7 @@ func TestReadOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _, err := Read(strings.NewReader("Title,Needed by\nCoats,12/2/2026 9:00:00\n"), ReadOptions{Location: ny})
+	rows, _, err := Read(strings.NewReader("Title,Needed by\nCoats,12/2/2026 9:00:00\n"), ReadOptions{Location: ny, DefaultKind: KindNeed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +514,7 @@ func TestReadFormats(t *testing.T) {
 			[]string{"A very long description of what is needed, which goes on and on for quite a…", "Rides"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, bad, err := Read(strings.NewReader(tc.csv), ReadOptions{})
+			rows, bad, err := Read(strings.NewReader(tc.csv), ReadOptions{DefaultKind: KindNeed})
 			if err != nil || len(bad) != 0 {
 				t.Fatalf("err %v, bad %v", err, bad)
 			}

@@ -48,6 +48,7 @@ var (
 	ErrNoHeader    = errors.New("file has no header row")
 	ErrNotCSV      = errors.New("file is not a UTF-8 CSV")
 	ErrNoColumns   = errors.New("no column to take a title, details or category from")
+	ErrNoKind      = errors.New("no column says whether a row is a need or an offer: add a Type column, or say which the whole sheet holds (kind=need or kind=offer)")
 	ErrInvalidRow  = errors.New("invalid row")
 )
 
@@ -68,6 +69,9 @@ type Row struct {
 	// over the row's normalised identity cells (see the package doc). The
 	// same row in the same file always gets the same Ref.
 	Ref string
+	// ID is the post's ID when the sheet has one (an ID column, as Write
+	// writes it): the row is that post. "" otherwise.
+	ID string
 }
 
 // RowError is a row that was not imported, and why.

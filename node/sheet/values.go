@@ -11,12 +11,26 @@ import (
 	"unicode/utf8"
 )
 
+// isBidiControl reports whether c is a bidirectional embedding, override
+// or isolate (U+202A-U+202E, U+2066-U+2069): each changes the direction
+// of the text after it until its terminator, so one left in a title
+// turns a table around. Read drops them; the API refuses them. The marks
+// U+200E and U+200F, which change only the characters beside them, stay:
+// Arabic and Hebrew text needs them.
+func isBidiControl(c rune) bool {
+	return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
+}
+
 // cleanLine makes s one line: control characters and runs of white
-// space become one space, and the ends are trimmed.
+// space (line breaks included) become one space, bidirectional controls
+// are dropped, and the ends are trimmed.
 func cleanLine(s string) string {
 	var b strings.Builder
 	space := false
 	for _, c := range s {
+		if isBidiControl(c) {
+			continue
+		}
 		if unicode.IsSpace(c) || unicode.IsControl(c) {
 			space = true
 			continue
@@ -30,12 +44,16 @@ func cleanLine(s string) string {
 	return b.String()
 }
 
-// cleanBlock keeps line breaks and tabs, turns \r\n and \r into \n, drops
-// other control characters and trims the ends.
+// cleanBlock keeps line breaks and tabs, turns \r\n, \r and the Unicode
+// line and paragraph separators into \n, drops other control characters
+// and bidirectional controls, and trims the ends.
 func cleanBlock(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
+	s = strings.NewReplacer("\r", "\n", "\u2028", "\n", "\u2029", "\n").Replace(s)
 	s = strings.Map(func(c rune) rune {
+		if isBidiControl(c) {
+			return -1
+		}
 		if c == '\n' || c == '\t' || !unicode.IsControl(c) {
 			return c
 		}
@@ -112,6 +130,13 @@ var kindWords = map[string]string{
 	"offer": KindOffer, "offers": KindOffer, "offering": KindOffer, "offered": KindOffer,
 	"have": KindOffer, "give": KindOffer, "giving": KindOffer, "donation": KindOffer,
 	"i can offer": KindOffer, "can offer": KindOffer, "i can help": KindOffer,
+	// Spanish
+	"necesidad": KindNeed, "necesidades": KindNeed, "necesito": KindNeed, "necesita": KindNeed,
+	"necesitamos": KindNeed, "se necesita": KindNeed, "solicitud": KindNeed, "pedido": KindNeed,
+	"peticion": KindNeed, "busco": KindNeed, "pido": KindNeed,
+	"oferta": KindOffer, "ofertas": KindOffer, "ofrezco": KindOffer, "ofrece": KindOffer,
+	"ofrecemos": KindOffer, "ofrecimiento": KindOffer, "donacion": KindOffer, "dono": KindOffer,
+	"puedo ayudar": KindOffer, "doy": KindOffer, "regalo": KindOffer,
 }
 
 // parseKind maps a Type cell to a kind; "" for an empty cell.
@@ -131,10 +156,14 @@ func parseUrgency(s string) string {
 	w := words(s)
 	switch {
 	case hasAny(w, "not urgent", "no rush", "not a rush", "whenever", "low", "flexible", "anytime",
-		"any time", "when possible", "eventually", "not important"):
+		"any time", "when possible", "eventually", "not important",
+		"no urgente", "no es urgente", "sin prisa", "baja", "bajo", "cuando se pueda", "cuando pueda",
+		"cuando sea posible", "flexible"):
 		return UrgencyLow
 	case hasAny(w, "urgent", "asap", "high", "emergency", "immediately", "critical", "today",
-		"24 hours", "24 hrs", "24h", "very urgent"):
+		"24 hours", "24 hrs", "24h", "very urgent",
+		"urgente", "muy urgente", "alta", "alto", "emergencia", "hoy", "ya", "inmediato", "lo antes posible",
+		"cuanto antes", "critico", "critica"):
 		return UrgencyHigh
 	}
 	return UrgencyNormal
@@ -146,14 +175,23 @@ func init() {
 	for st, ps := range map[string][]string{
 		StatusOpen: {"open", "new", "dispatch needed", "needs dispatch", "available", "pending", "unassigned",
 			"unclaimed", "active", "waiting", "todo", "to do", "not started", "received", "submitted",
-			"needs volunteer", "looking", "in queue", "queued"},
+			"needs volunteer", "looking", "in queue", "queued",
+			"abierto", "abierta", "nuevo", "nueva", "pendiente", "disponible", "sin asignar", "activo", "activa",
+			"en espera", "recibido", "recibida"},
 		StatusClaimed: {"taken", "claimed", "in progress", "assigned", "delivery assigned", "matched",
-			"scheduled", "ongoing", "reserved", "booked", "accepted", "working on it", "in hand"},
+			"scheduled", "ongoing", "reserved", "booked", "accepted", "working on it", "in hand",
+			"asignado", "asignada", "reservado", "reservada", "en curso", "en proceso", "tomado", "tomada",
+			"en camino", "programado", "programada", "aceptado", "aceptada"},
 		StatusFulfilled: {"done", "complete", "completed", "request complete", "fulfilled", "delivered",
-			"closed", "resolved", "finished", "met", "given", "picked up", "collected"},
+			"closed", "resolved", "finished", "met", "given", "picked up", "collected",
+			"completado", "completada", "entregado", "entregada", "cumplido", "cumplida", "hecho", "hecha",
+			"cerrado", "cerrada", "resuelto", "resuelta", "terminado", "terminada", "listo", "lista"},
 		StatusWithdrawn: {"cancelled", "canceled", "withdrawn", "expired", "duplicate", "removed",
 			"no longer needed", "no longer available", "not available", "unavailable", "archived",
-			"rejected", "declined", "spam", "deleted", "invalid"},
+			"rejected", "declined", "spam", "deleted", "invalid",
+			"cancelado", "cancelada", "retirado", "retirada", "vencido", "vencida", "duplicado", "duplicada",
+			"ya no se necesita", "no disponible", "anulado", "anulada", "eliminado", "eliminada", "rechazado",
+			"rechazada"},
 	} {
 		for _, p := range ps {
 			statusPhrases[p] = st
@@ -173,11 +211,14 @@ func parseStatus(s string) string {
 	w := " " + n + " "
 	switch {
 	case hasAny(w, "cancelled", "canceled", "cancel", "withdrawn", "duplicate", "expired", "unavailable",
-		"removed", "archived", "rejected", "declined", "no longer"):
+		"removed", "archived", "rejected", "declined", "no longer",
+		"cancelado", "cancelada", "retirado", "retirada", "vencido", "vencida", "ya no", "anulado", "anulada"):
 		return StatusWithdrawn
-	case hasAny(w, "done", "complete", "completed", "fulfilled", "delivered", "closed", "resolved", "finished"):
+	case hasAny(w, "done", "complete", "completed", "fulfilled", "delivered", "closed", "resolved", "finished",
+		"completado", "completada", "entregado", "entregada", "cumplido", "cumplida", "cerrado", "cerrada"):
 		return StatusFulfilled
-	case hasAny(w, "assigned", "claimed", "taken", "progress", "matched", "scheduled", "reserved"):
+	case hasAny(w, "assigned", "claimed", "taken", "progress", "matched", "scheduled", "reserved",
+		"asignado", "asignada", "reservado", "reservada", "en curso", "en proceso"):
 		return StatusClaimed
 	}
 	return StatusOpen
@@ -208,11 +249,14 @@ var (
 		"January 2, 2006", "Jan 2 2006", "January 2 2006", "Mon 2 Jan 2006", "Mon, 2 Jan 2006"}
 	timeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05",
 		"2006-01-02T15:04", "1/2/2006 15:04:05", "1/2/2006 15:04"}
+	// A sheet that writes dates day first (see layout.dateOrder).
+	dayFirstDateLayouts = append([]string{"2006-01-02", "2/1/2006"}, dateLayouts[2:]...)
+	dayFirstTimeLayouts = append(timeLayouts[:4:4], "2/1/2006 15:04:05", "2/1/2006 15:04")
 )
 
 // parseDate reads a date or a date and time. A time without a zone is in
 // loc.
-func parseDate(s string, loc *time.Location) (time.Time, error) {
+func parseDate(s string, loc *time.Location, dayFirst bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		// time.Parse picks time.Local when the offset matches it; use a
 		// plain offset so the result does not depend on the machine.
@@ -221,12 +265,16 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 		}
 		return t.UTC(), nil
 	}
-	for _, l := range timeLayouts {
+	tl, dl := timeLayouts, dateLayouts
+	if dayFirst {
+		tl, dl = dayFirstTimeLayouts, dayFirstDateLayouts
+	}
+	for _, l := range tl {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t, nil
 		}
 	}
-	for _, l := range dateLayouts {
+	for _, l := range dl {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			y, m, d := t.Date()
 			return time.Date(y, m, d, 23, 59, 59, 0, loc), nil

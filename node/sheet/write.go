@@ -9,9 +9,11 @@ import (
 )
 
 // Header is the header row Write writes.
-var Header = []string{"Type", "Title", "Details", "Category", "Location", "Quantity", "Urgency", "Expires", "Contact", "Status"}
+var Header = []string{"ID", "Type", "Title", "Details", "Category", "Location", "Quantity", "Urgency", "Expires", "Contact", "Status"}
 
-// Write writes rows as CSV under Header. It checks every row first and
+// Write writes rows as CSV under Header. The ID column holds Row.ID, the
+// post's ID, which is how Read (and an import) knows the row is that
+// post whatever else was changed in the sheet. It checks every row first and
 // writes nothing if one could not be read back (unknown kind, urgency or
 // status, no title, a field over its limit, text that is not UTF-8, an
 // expiry outside the years 0-9999): such an error wraps ErrInvalidRow.
@@ -21,6 +23,9 @@ func Write(w io.Writer, rows []Row) error {
 	for i := range rows {
 		if err := rows[i].check(); err != nil {
 			return fmt.Errorf("sheet: row %d: %w: %v", i+1, ErrInvalidRow, err)
+		}
+		if id := rows[i].ID; id != "" && !postID.MatchString(id) {
+			return fmt.Errorf("sheet: row %d: %w: ID %q is not 64 hex digits", i+1, ErrInvalidRow, id)
 		}
 		if y := rows[i].Expires.Year(); !rows[i].Expires.IsZero() && (y < 0 || y > 9999) {
 			return fmt.Errorf("sheet: row %d: %w: expires in the year %d", i+1, ErrInvalidRow, y)
@@ -36,7 +41,7 @@ func Write(w io.Writer, rows []Row) error {
 		if r.Quantity > 0 {
 			qty = strconv.FormatUint(uint64(r.Quantity), 10)
 		}
-		rec := []string{r.Kind, escapeCell(r.Title), escapeCell(r.Details), escapeCell(r.Category),
+		rec := []string{r.ID, r.Kind, escapeCell(r.Title), escapeCell(r.Details), escapeCell(r.Category),
 			escapeCell(r.Location), qty, r.Urgency, formatExpires(r.Expires), escapeCell(r.Contact), r.Status}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("sheet: %w", err)

@@ -66,19 +66,21 @@ func TestWriteFormat(t *testing.T) {
 	var buf bytes.Buffer
 	err := Write(&buf, []Row{
 		{Kind: KindOffer, Title: "Van", Quantity: 1, Urgency: UrgencyNormal, Status: StatusOpen,
-			Expires: time.Date(2026, 12, 18, 23, 59, 59, 0, time.UTC), Contact: "Eli, 555-0144"},
+			Expires: time.Date(2026, 12, 18, 23, 59, 59, 0, time.UTC), Contact: "Eli, 555-0144", ID: testID},
 		{Kind: KindNeed, Title: "=1+1", Expires: time.Date(2026, 12, 18, 9, 0, 0, 0, time.FixedZone("", -5*3600))},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status\n" +
-		"offer,Van,,,,1,normal,2026-12-18,\"Eli, 555-0144\",open\n" +
-		"need,'=1+1,,,,,,2026-12-18T09:00:00-05:00,,\n"
+	want := "ID,Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status\n" +
+		testID + ",offer,Van,,,,1,normal,2026-12-18,\"Eli, 555-0144\",open\n" +
+		",need,'=1+1,,,,,,2026-12-18T09:00:00-05:00,,\n"
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+const testID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func TestWriteRefusesBadRows(t *testing.T) {
 	ok := Row{Kind: KindNeed, Title: "Coats"}

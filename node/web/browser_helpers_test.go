@@ -406,8 +406,11 @@ func js(s string) string {
 
 // screenshot captures the tab's viewport as PNG, checks that it decodes to w×h pixels, and writes
 // it to dir/name.
+// It first waits until the page has rendered its data: nothing says "Loading…".
 func (tt *tab) screenshot(tb testing.TB, dir, name string, w, h int) string {
 	tb.Helper()
+	tt.waitJS(tb, 10*time.Second, "the page has rendered before "+name, `!!document.getElementById('view-title') && !document.getElementById('main').textContent.includes('Loading')`,
+		`document.getElementById('main').textContent.slice(0, 300)`)
 	ctx, cancel := context.WithTimeout(tt.ctx, 20*time.Second)
 	defer cancel()
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

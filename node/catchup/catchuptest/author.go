@@ -164,8 +164,14 @@ func Forged(raw []byte) []byte {
 // the protocol does not know (as an op from a newer node would be).
 func UnknownKind(raw []byte) []byte {
 	out := append([]byte(nil), raw...)
-	// [0] is the array header, [1] the version, [2] the kind (fixints).
-	out[2] = 0x7f
+	if out[0] == 0x9a {
+		// Version 1: [0] is the array header, [1] the version, [2] the
+		// kind (fixints).
+		out[2] = 0x7f
+		return out
+	}
+	// Version 2: [0] is the tag, 0x40 | kind; kind 63 is unknown.
+	out[0] = 0x7f
 	return out
 }
 

@@ -1,7 +1,14 @@
-/* All user-visible text of the mutual web UI, keyed by id. To translate, copy this object, translate
- * the values (keep the {placeholders}) and set _lang. app.js escapes every string before use. */
-var I18N = {
+/* English text of the mutual web UI, keyed by id; es.js and ar.js beside it hold the same keys in
+ * Spanish and Arabic. English is the fallback for a key another language lacks. To add a language,
+ * copy this file to xx.js, set I18N.xx and _lang, translate the values (keep the {placeholders}), and
+ * add xx to LANGS in app.js. A key ending in _one/_other (and, where a language needs them, _zero,
+ * _two, _few, _many) is a plural, chosen with Intl.PluralRules. app.js escapes every string before
+ * use, and formats numbers, dates and relative times with Intl in the chosen language. */
+var I18N = typeof I18N === 'object' && I18N ? I18N : {};
+I18N.en = {
   _lang: 'en',
+  _dir: 'ltr',
+  language: 'Language',
   appName: 'mutual',
   skip: 'Skip to content',
   navLabel: 'Main',
@@ -10,8 +17,8 @@ var I18N = {
   navGroup: 'Group',
   navPeers: 'Peers',
 
-  peerOne: '{n} peer connected',
-  peerMany: '{n} peers connected',
+  peers_one: '{n} peer connected',
+  peers_other: '{n} peers connected',
   inSync: 'in sync',
   offline: 'offline',
   needSession: 'This board is in meeting mode. To take part, scan the join QR code on the organiser\u2019s screen with this device.',
@@ -102,7 +109,7 @@ var I18N = {
   nodeName: 'This node',
   peerId: 'Peer ID',
   groups: 'Groups',
-  noGroups: 'This node is not in a group yet. Create one with \u201cmutual group create NAME\u201d or join one with an invite code.',
+  noGroups: 'This node is not in a group yet.',
   membersTitle: 'Members',
   members: 'Members ({n})',
   noMembers: 'No members listed.',
@@ -110,6 +117,8 @@ var I18N = {
   fRole: 'Role',
   role_member: 'member',
   role_admin: 'admin',
+  role_pending: 'joining',
+  role_follower: 'following',
   inviteTitle: 'Invite someone',
   fInviteExpires: 'Invite valid for',
   exp1h: '1 hour',
@@ -147,14 +156,40 @@ var I18N = {
   notConnected: 'Not connected',
   lastSynced: 'Last synced',
   lastSeen: 'Last seen',
+  syncing: 'syncing {done} of {total}',
+
+  welcomeTitle: 'Welcome',
+  welcomeIntro: 'Start a group for your mutual-aid group, or join one with an invite code from one of its members.',
+  fNodeName: 'Your name',
+  hNodeName: 'The other members see it next to what you post. It is saved with the first group you start or join, and cannot be changed after that.',
+  needNodeName: 'Give your name first: the other members see it next to what you post.',
+  startTitle: 'Start a group',
+  fGroupName: 'Name of the group',
+  hGroupName: 'For example: Eastgate Mutual Aid.',
+  startGroup: 'Start the group',
+  joinTitle: 'Join with a code',
+  fJoinCode: 'Invite code or link',
+  hJoinCode: 'Paste the invite code a member gave you (it starts with mutual1-), or the message or link it came in.',
+  joinGroup: 'Join the group',
+  noCode: 'No invite code found: a code starts with mutual1-. Ask a member of the group for one.',
+  groupStarted: 'The group \u201c{name}\u201d is started. Invite the next volunteer below.',
+  joined: 'You joined \u201c{name}\u201d. Its board arrives as soon as this node reaches a member\u2019s node.',
+  pendingJoin: 'Waiting to reach a member of \u201c{name}\u201d: its board and members arrive then.',
+  groupsCaption: 'Your groups ({n})',
+  shownGroup: 'shown',
+  showGroup: 'Show this group',
+  nowShowing: 'Now showing \u201c{name}\u201d.',
+  adminsInvite: 'Only the group\u2019s admins can invite. Ask one of them for an invite code.',
+  otherGroup: 'Start or join another group',
 
   justNow: 'just now',
-  minAgo: '{n} min ago',
-  hAgo: '{n} h ago',
-  dAgo: '{n} days ago',
   never: 'never',
-  inMin: 'in {n} min',
-  inH: 'in {n} h',
-  inD: 'in {n} days',
+
+  liveNew_need: 'New need: {title}',
+  liveNew_offer: 'New offer: {title}',
+  liveNewMany: 'New posts: {n}',
+  liveShown: 'Showing needs: {need}, offers: {offer}',
+  liveStatus: 'Status now: {status}',
+  liveResponses: 'Responses now: {n}',
 };
-if (typeof module === 'object' && module.exports) module.exports = I18N;
+if (typeof module === 'object' && module.exports) module.exports = I18N.en;

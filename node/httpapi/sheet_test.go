@@ -1,0 +1,256 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type fateResult struct {
+	DryRun  bool `json:"dry_run"`
+	Columns []struct {
+		Column int    `json:"column"`
+		Header string `json:"header"`
+		Field  string `json:"field"`
+	} `json:"columns"`
+	Kind     string   `json:"kind"`
+	KindFrom string   `json:"kind_from"`
+	Warnings []string `json:"warnings"`
+	importResult
+	Rows []struct {
+		Row   int    `json:"row"`
+		Fate  string `json:"fate"`
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	} `json:"rows"`
+	Preview []struct {
+		Row   int    `json:"row"`
+		Kind  string `json:"kind"`
+		Title string `json:"title"`
+	} `json:"preview"`
+}
+
+// importQ imports data with the query q and wants status code.
+func (n *testNode) importQ(q string, data []byte, code int) (fateResult, string) {
+	n.t.Helper()
+	c, body, _ := n.do("POST", "/api/v1/import/csv?group="+n.group.String()+q, data, "text/csv")
+	if c != code {
+		n.t.Fatalf("import%s: %d %s, want %d", q, c, body, code)
+	}
+	var r fateResult
+	if code == 200 {
+		if err := json.Unmarshal(body, &r); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+	return r, string(body)
+}
+
+// fates is "line:fate" for every row of an answer.
+func (r *fateResult) fates() []string {
+	var out []string
+	for _, f := range r.Rows {
+		out = append(out, strings.Join([]string{itoa(f.Row), f.Fate}, ":"))
+	}
+	return out
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func (n *testNode) kinds() map[string]string {
+	n.t.Helper()
+	var ps []post
+	n.must(200, "GET", "/api/v1/posts", nil, &ps)
+	m := map[string]string{}
+	for _, p := range ps {
+		m[p.Title] = p.Kind + "/" + p.Status
+	}
+	return m
+}
+
+func readShape(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../sheet/testdata/shapes/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Sheets of different shapes through the API: each row imported once,
+// with its kind, or reported with its line; a dry run first writes
+// nothing and foretells the same fates.
+func TestImportShapes(t *testing.T) {
+	for _, tc := range []struct {
+		file, q string
+		fates   []string
+		kinds   map[string]string
+	}{
+		{"value-lists.csv", "", []string{"2:imported", "3:imported", "4:imported", "5:error", "6:error", "7:imported"},
+			map[string]string{"Winter coats size L": "need/open", "20 hot meals Friday": "offer/open", "Ride to clinic": "need/open",
+				"Van on Saturdays": "offer/open"}},
+		{"value-lists.csv", "&kind=Offer", []string{"2:imported", "3:imported", "4:imported", "5:error", "6:imported", "7:imported"},
+			map[string]string{"Winter coats size L": "need/open", "20 hot meals Friday": "offer/open", "Ride to clinic": "need/open",
+				"Soup": "offer/open", "Van on Saturdays": "offer/open"}},
+		{"spanish.csv", "", []string{"2:imported", "3:imported", "4:imported", "5:error", "6:imported"},
+			map[string]string{"Mantas para familia": "need/open", "Sopa caliente los viernes": "offer/open",
+				"Transporte al hospital": "need/claimed", "Furgoneta los sábados": "offer/fulfilled"}},
+		{"no-kind.csv", "&kind=need", []string{"2:imported", "3:imported"},
+			map[string]string{"Winter coats": "need/open", "Hot meals": "need/open"}},
+		{"offer-form.csv", "", []string{"2:imported", "3:imported"},
+			map[string]string{"Sewing machine to lend": "offer/open", "Spare room for a week": "offer/open"}},
+	} {
+		t.Run(tc.file+tc.q, func(t *testing.T) {
+			n := newTestNode(t, nil)
+			data := readShape(t, tc.file)
+			dry, _ := n.importQ(tc.q+"&dry_run=1", data, 200)
+			if got := n.kinds(); len(got) != 0 {
+				t.Fatalf("a dry run wrote %v", got)
+			}
+			if !dry.DryRun || !slices.Equal(dry.fates(), tc.fates) {
+				t.Errorf("dry run: fates %v, want %v", dry.fates(), tc.fates)
+			}
+			if len(dry.Preview) == 0 || dry.Preview[0].Row != 2 || len(dry.Columns) == 0 {
+				t.Errorf("dry run: preview %+v, columns %+v", dry.Preview, dry.Columns)
+			}
+			res, _ := n.importQ(tc.q, data, 200)
+			if !slices.Equal(res.fates(), tc.fates) {
+				t.Errorf("fates %v, want %v", res.fates(), tc.fates)
+			}
+			for _, f := range res.Rows {
+				if (f.Fate == "error") != (f.Error != "") || (f.Fate == "imported") != (f.ID != "") {
+					t.Errorf("row %+v", f)
+				}
+			}
+			if got := n.kinds(); !maps_equal(got, tc.kinds) {
+				t.Errorf("board %v, want %v", got, tc.kinds)
+			}
+			again, _ := n.importQ(tc.q, data, 200)
+			if again.Imported != 0 || again.Duplicates != res.Imported {
+				t.Errorf("again: imported %d, duplicates %d; want 0, %d", again.Imported, again.Duplicates, res.Imported)
+			}
+		})
+	}
+}
+
+func maps_equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// The value-list sheet's answer names the mapping and the unused column;
+// a sheet with no kind column and no kind= is refused with a clear error,
+// and nothing is written.
+func TestImportMappingAndNoKind(t *testing.T) {
+	n := newTestNode(t, nil)
+	res, _ := n.importQ("&dry_run=1", readShape(t, "value-lists.csv"), 200)
+	var got []string
+	for _, c := range res.Columns {
+		got = append(got, c.Header+"="+c.Field)
+	}
+	want := []string{"Type (Need/Offer)=kind", "What (one item per row)=title", "Category (Food/Clothes/Transport)=category",
+		"Urgency [low/normal/high]=urgency", "Your phone number (optional)=contact", "Pronouns="}
+	if !slices.Equal(got, want) {
+		t.Errorf("columns %q, want %q", got, want)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "Pronouns") {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	_, body := n.importQ("", readShape(t, "no-kind.csv"), 400)
+	if !strings.Contains(body, "need or an offer") || !strings.Contains(body, "kind=need or kind=offer") {
+		t.Errorf("no kind column: %s", body)
+	}
+	n.importQ("&kind=gift", readShape(t, "no-kind.csv"), 400)
+	if got := n.kinds(); len(got) != 0 {
+		t.Errorf("refused imports wrote %v", got)
+	}
+}
+
+// A big file in parts (lines=A-B): the same posts, lines and
+// idempotence as the whole file, identical rows in different parts
+// included.
+func TestImportInParts(t *testing.T) {
+	csv := []byte("Type,Title\nneed,Coats\nneed,Coats\noffer,\"Van\nwith driver\"\nmaybe,Rice\nneed,Soap\n")
+	n := newTestNode(t, nil)
+	var fates []string
+	for _, part := range []string{"1-2", "3-3", "4-5", "6-"} {
+		res, _ := n.importQ("&lines="+part, csv, 200)
+		fates = append(fates, res.fates()...)
+	}
+	if want := []string{"2:imported", "3:imported", "4:imported", "6:error", "7:imported"}; !slices.Equal(fates, want) {
+		t.Errorf("fates %v, want %v", fates, want)
+	}
+	whole, _ := n.importQ("", csv, 200)
+	if whole.Imported != 0 || whole.Duplicates != 4 {
+		t.Errorf("whole after parts: imported %d, duplicates %d", whole.Imported, whole.Duplicates)
+	}
+	n.importQ("&lines=5-2", csv, 400)
+	n.importQ("&lines=x", csv, 400)
+}
+
+// Export honours the board's filters and carries the IDs; importing the
+// export back changes nothing, for posts made with POST /posts and posts
+// imported alike, even after the sheet was edited.
+func TestExportImportRoundTrip(t *testing.T) {
+	n := newTestNode(t, nil)
+	coat := n.create(map[string]any{"kind": "need", "title": "Winter coat", "category": "Clothes", "contact": "555-0101"})
+	n.create(map[string]any{"kind": "offer", "title": "Van on Saturdays", "category": "Transport"})
+	sofa := n.create(map[string]any{"kind": "offer", "title": "Old sofa", "category": "Furniture"})
+	n.must(200, "POST", "/api/v1/posts/"+sofa.ID+"/status", map[string]any{"status": "withdrawn"}, nil)
+	n.importQ("", readShape(t, "spanish.csv"), 200)
+	before := string(n.board())
+
+	get := func(q string) string {
+		t.Helper()
+		code, body, _ := n.do("GET", "/api/v1/posts.csv?group="+n.group.String()+q, nil, "")
+		if code != 200 {
+			t.Fatalf("export%s: %d %s", q, code, body)
+		}
+		return string(body)
+	}
+	all := get("")
+	if lines := strings.Count(all, "\n"); lines != 8 || !strings.HasPrefix(all, "ID,Type,") || !strings.Contains(all, coat.ID+",need,Winter coat") {
+		t.Fatalf("export:\n%s", all)
+	}
+	for q, want := range map[string][]string{
+		"&kind=need":           {"Winter coat", "Mantas para familia", "Transporte al hospital"},
+		"&status=withdrawn":    {"Old sofa"},
+		"&category=Transporte": {"Transporte al hospital", "Furgoneta los sábados"},
+		"&q=sofa":              {"Old sofa"},
+		"&kind=offer&limit=1":  {",offer,"},
+	} {
+		got := get(q)
+		if strings.Count(got, "\n") != len(want)+1 {
+			t.Errorf("export%s has %d rows, want %v:\n%s", q, strings.Count(got, "\n")-1, want, got)
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("export%s lacks %q:\n%s", q, w, got)
+			}
+		}
+	}
+	n.must(400, "GET", "/api/v1/posts.csv?kind=gift", nil, nil)
+
+	res, _ := n.importQ("", []byte(all), 200)
+	if res.Imported != 0 || res.Duplicates != 7 || len(res.Errors) != 0 {
+		t.Errorf("re-import: %+v", res.importResult)
+	}
+	// Edited in a spreadsheet: still the same posts, left as the board has them.
+	edited := strings.Replace(all, "Winter coat", "Winter coat (size L)", 1)
+	res, _ = n.importQ("", []byte(edited), 200)
+	if res.Imported != 0 || res.Duplicates != 7 {
+		t.Errorf("re-import of an edited export: %+v", res.importResult)
+	}
+	if after := string(n.board()); after != before {
+		t.Errorf("the board changed:\n%s\nwas\n%s", after, before)
+	}
+}

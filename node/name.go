@@ -1,0 +1,21 @@
+package node
+
+// Name returns the node's display name.
+func (l *Local) Name() string {
+	if n := l.name.Load(); n != nil {
+		return *n
+	}
+	return l.ID.Name
+}
+
+// Rename sets the node's display name: in the data dir, and in the ops it
+// signs from now on (a genesis, a join). The HTTP API allows it only
+// while the node is in no group.
+func (l *Local) Rename(name string) error {
+	if err := writeConfig(l.Dir, name); err != nil {
+		return err
+	}
+	l.Replica.SetName(name)
+	l.name.Store(&name)
+	return nil
+}
