@@ -35,6 +35,9 @@ func peerInfos(l *Local, h *p2p.Host) []httpapi.PeerInfo {
 	var out []httpapi.PeerInfo
 	for _, p := range h.Peers() {
 		pi := httpapi.PeerInfo{PeerID: p.ID.String(), Addrs: p.Addrs, Connected: p.Connected, LastSeen: p.LastSeen, LastSynced: p.LastSynced}
+		if p.Syncing != nil {
+			pi.Syncing = &httpapi.Syncing{Done: p.Syncing.Done, Total: p.Syncing.Total}
+		}
 		for _, g := range groups {
 			if l.Replica.IsMember(g.ID, p.Key) {
 				pi.Groups = append(pi.Groups, g.ID)

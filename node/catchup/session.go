@@ -39,7 +39,14 @@ const MaxRounds = 4
 // when they have stopped. A stream with neither is left to the caller,
 // whose Close ends them. After an error the caller resets the stream.
 func Run(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey, initiator bool) (Stats, error) {
+	return RunProgress(ctx, s, r, remote, initiator, &Progress{})
+}
+
+// RunProgress is Run telling p, as it goes, how many ops it has received
+// of how many are coming (see Progress).
+func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey, initiator bool, p *Progress) (Stats, error) {
 	ss := &session{
+		progress:  p,
 		ctx:       ctx,
 		r:         r,
 		remote:    remote,
@@ -106,8 +113,9 @@ type session struct {
 	done   chan struct{}  // closed when run returns
 	wg     sync.WaitGroup // readLoop and the phase senders
 
-	stats  Stats
-	synced map[crdt.ID]bool // groups whose ops the peer streamed in full
+	stats    Stats
+	synced   map[crdt.ID]bool // groups whose ops the peer streamed in full
+	progress *Progress
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -251,40 +259,79 @@ func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 	return out, limits, nil
 }
 
+// roundState is what one round learns, phase by phase, of the groups
+// both sides offer and hold.
+type roundState struct {
+	n          uint64
+	offered    []crdt.ID          // groups offered to the peer, sorted
+	isOffered  map[crdt.ID]bool   // the same, as a set
+	limits     map[crdt.ID]Limit  // of offered groups the peer may not read whole
+	ours       map[crdt.ID]vector // the vectors offered
+	replicated map[crdt.ID]bool   // every group this node replicates
+	named      map[crdt.ID]bool   // every group the peer offered, replicated here or not
+	theirOffer map[crdt.ID]vector // the peer's vectors of groups replicated here
+	wants      map[crdt.ID]vector // what this node asked for of groups it did not offer
+	theirWant  map[crdt.ID]vector // what the peer asked for of groups it did not offer
+
+	received, fresh int // ops received in phase 3, and how many were new
+}
+
 // round runs one round and reports whether another follows.
-func (ss *session) round(round uint64) (bool, error) {
-	// Phase 1, offer: Hello, a Have per group offered, End. A newcomer
-	// offers only its own ops: its vector names only itself.
-	offered, limits, err := ss.readable()
+func (ss *session) round(n uint64) (bool, error) {
+	rs := &roundState{n: n}
+	if err := ss.offer(rs); err != nil {
+		return false, err
+	}
+	if err := ss.want(rs); err != nil {
+		return false, err
+	}
+	ss.progress.start(rs.coming())
+	err := ss.exchangeOps(rs)
+	ss.progress.stop()
 	if err != nil {
 		return false, err
 	}
-	ours := make(map[crdt.ID]vector, len(offered))
-	for _, g := range offered {
+	for g := range rs.theirOffer {
+		ss.synced[g] = true
+	}
+	return ss.another(rs)
+}
+
+// offer is phase 1: Hello, a Have per group offered, End, both ways. A
+// newcomer offers only its own ops: its vector names only itself.
+func (ss *session) offer(rs *roundState) error {
+	var err error
+	if rs.offered, rs.limits, err = ss.readable(); err != nil {
+		return err
+	}
+	rs.isOffered = map[crdt.ID]bool{}
+	rs.ours = make(map[crdt.ID]vector, len(rs.offered))
+	for _, g := range rs.offered {
 		v, err := ss.r.VersionVector(g)
 		if err != nil {
-			return false, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+			return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
 		}
-		if own := limits[g].Own; own != nil {
+		if own := rs.limits[g].Own; own != nil {
 			v = vector{*own: v[*own]}
 		}
 		if len(v) > protocol.MaxVectorAuthors {
-			return false, fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
+			return fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
 		}
-		ours[g] = v
+		rs.ours[g] = v
+		rs.isOffered[g] = true
 	}
-	replicated := map[crdt.ID]bool{}
+	rs.replicated = map[crdt.ID]bool{}
 	for _, g := range ss.r.Groups() {
-		replicated[g] = true
+		rs.replicated[g] = true
 	}
-	theirOffer := map[crdt.ID]vector{}
-	named := map[crdt.ID]bool{} // every group the peer offered, replicated here or not
-	err = ss.exchange(func() error {
-		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: round, Initiator: ss.initiator}); err != nil {
+	rs.theirOffer = map[crdt.ID]vector{}
+	rs.named = map[crdt.ID]bool{}
+	return ss.exchange(func() error {
+		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: rs.n, Initiator: ss.initiator}); err != nil {
 			return err
 		}
-		for _, g := range offered {
-			if err := ss.writeVector(protocol.MsgHave, g, ours[g], nil); err != nil {
+		for _, g := range rs.offered {
+			if err := ss.writeVector(protocol.MsgHave, g, rs.ours[g]); err != nil {
 				return err
 			}
 		}
@@ -297,79 +344,97 @@ func (ss *session) round(round uint64) (bool, error) {
 		switch {
 		case h.Version != protocol.SyncVersion:
 			return rejectf("%w: sync version %d", protocol.ErrUnsupported, h.Version)
-		case h.Round != round:
-			return rejectf("hello for round %d in round %d", h.Round, round)
+		case h.Round != rs.n:
+			return rejectf("hello for round %d in round %d", h.Round, rs.n)
 		case h.Initiator == ss.initiator:
 			return rejectf("both sides say initiator=%v", h.Initiator)
 		}
-		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return replicated[g] }, theirOffer,
-			func(f *protocol.Frame) { named[f.Group] = true })
+		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return rs.replicated[g] }, rs.theirOffer,
+			func(f *protocol.Frame) { rs.named[f.Group] = true })
 	})
-	if err != nil {
-		return false, err
-	}
+}
 
-	// Phase 2, want: for each group the peer offered that this node does
-	// not offer back, ask for it, then End. Only a peer whose key this
-	// node holds ops of in the group (a newcomer whose join it stored, a
-	// former member) gets this node's vector restricted to the authors
-	// it offered. Any other peer may be a stranger probing for groups and
-	// seqs: it gets an empty Want (send everything) for every group it
-	// names, whether this node replicates it or not, so the answer tells
-	// it nothing. The ops sent for a group not replicated here are read
-	// and dropped; those of a replicated group are ingested, which drops
-	// the ops of authors the group does not know. (An admitted newcomer
-	// whose admission has not reached this node yet is such a peer: it
-	// sends its whole copy, once.)
-	isOffered := map[crdt.ID]bool{}
-	for _, g := range offered {
-		isOffered[g] = true
+// want is phase 2: for each group the peer offered that this node does
+// not offer back, ask for it, then End, both ways. Only a peer whose key
+// this node holds ops of in the group (a newcomer whose join it stored,
+// a former member) gets this node's vector restricted to the authors it
+// offered. Any other peer may be a stranger probing for groups and seqs:
+// it gets an empty Want (send everything) for every group it names,
+// whether this node replicates it or not, so the answer tells it
+// nothing. The ops sent for a group not replicated here are read and
+// dropped; those of a replicated group are ingested, which drops the ops
+// of authors the group does not know. (An admitted newcomer whose
+// admission has not reached this node yet is such a peer: it sends its
+// whole copy, once.)
+func (ss *session) want(rs *roundState) error {
+	rs.wants = map[crdt.ID]vector{}
+	for g := range rs.named {
+		if rs.isOffered[g] {
+			continue
+		}
+		want := vector{}
+		if rs.replicated[g] {
+			mine, err := ss.r.VersionVector(g)
+			if err != nil {
+				return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+			}
+			if _, known := mine[ss.remote]; known {
+				for a := range rs.theirOffer[g] {
+					if mine[a] > 0 {
+						want[a] = mine[a]
+					}
+				}
+			}
+		}
+		rs.wants[g] = want
 	}
-	theirWant := map[crdt.ID]vector{}
-	err = ss.exchange(func() error {
-		for _, g := range slices.SortedFunc(maps.Keys(named), crdt.ID.Compare) {
-			if isOffered[g] {
-				continue
-			}
-			var mine, only vector
-			if replicated[g] {
-				if mine, err = ss.r.VersionVector(g); err != nil {
-					return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
-				}
-				if _, known := mine[ss.remote]; known {
-					only = theirOffer[g]
-				}
-			}
-			if only == nil {
-				mine, only = nil, vector{}
-			}
-			if err := ss.writeVector(protocol.MsgWant, g, mine, only); err != nil {
+	rs.theirWant = map[crdt.ID]vector{}
+	return ss.exchange(func() error {
+		for _, g := range slices.SortedFunc(maps.Keys(rs.wants), crdt.ID.Compare) {
+			if err := ss.writeVector(protocol.MsgWant, g, rs.wants[g]); err != nil {
 				return err
 			}
 		}
 		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
 	}, func() error {
-		return ss.readVectors(protocol.MsgWant, func(g crdt.ID) bool {
-			_, ok := ours[g]
-			return ok
-		}, theirWant)
+		return ss.readVectors(protocol.MsgWant, func(g crdt.ID) bool { return rs.isOffered[g] }, rs.theirWant)
 	})
-	if err != nil {
-		return false, err
-	}
+}
 
-	// Phase 3, ops: each side streams what the other lacks and ingests
-	// what arrives, batch by batch.
-	var received, fresh int
-	err = ss.exchange(func() error {
-		for _, g := range offered {
-			theirs, ok := theirOffer[g]
+// coming returns how many ops of the groups replicated here the peer
+// will send in phase 3, by the vectors: for each author in its offer,
+// the seqs past what this node said it holds (its Have, or its Want).
+// Evidence of forks and notices come on top; a peer that offers a
+// vector but may send only notices (this node is a former member) sends
+// fewer.
+func (rs *roundState) coming() int64 {
+	var n int64
+	for g, theirs := range rs.theirOffer {
+		told, ok := rs.ours[g]
+		if !ok {
+			told = rs.wants[g]
+		}
+		for a, seq := range theirs {
+			if seq > told[a] {
+				n += int64(seq - told[a])
+			}
+		}
+	}
+	return n
+}
+
+// exchangeOps is phase 3: each side streams what the other lacks and
+// ingests what arrives, batch by batch.
+func (ss *session) exchangeOps(rs *roundState) error {
+	return ss.exchange(func() error {
+		for _, g := range rs.offered {
+			theirs, ok := rs.theirOffer[g]
 			if !ok {
-				if theirs, ok = theirWant[g]; !ok {
+				if theirs, ok = rs.theirWant[g]; !ok {
 					continue // the peer does not replicate g
 				}
 			}
-			if err := ss.sendGroup(g, ours[g], theirs, limits[g]); err != nil {
+			if err := ss.sendGroup(g, rs.ours[g], theirs, rs.limits[g]); err != nil {
 				return err
 			}
 		}
@@ -387,67 +452,73 @@ func (ss *session) round(round uint64) (bool, error) {
 			default:
 				return rejectf("got %s among ops", f.Type)
 			}
-			if _, ok := theirOffer[f.Group]; !ok && !named[f.Group] {
-				return rejectf("ops of group %s, which was not offered", f.Group.Short())
-			}
-			refs := make([]protocol.OpRef, len(f.Ops))
-			firsts := map[crdt.PublicKey]bool{}
-			for i, raw := range f.Ops {
-				ref, err := protocol.PeekOp(raw)
-				if errors.Is(err, protocol.ErrUnsupported) {
-					continue // a newer op version: ignored, like a newer kind
-				}
-				if err != nil {
-					return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
-				}
-				if ref.Group != f.Group {
-					return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
-				}
-				refs[i] = ref
-				if ref.Seq == 1 {
-					firsts[ref.Author] = true
-				}
-			}
-			received += len(f.Ops)
-			ss.stats.OpsReceived += len(f.Ops)
-			if !replicated[f.Group] {
-				continue // asked for so as to answer as for any group
-			}
-			ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
-			if err != nil {
+			if err := ss.receiveOps(rs, f); err != nil {
 				return err
 			}
-			if len(ops) == 0 {
-				continue
-			}
-			n, err := ss.r.Ingest(ss.ctx, ops)
-			if err != nil {
-				if errors.Is(err, ErrRejected) {
-					return err
-				}
-				return fmt.Errorf("catchup: storing ops: %w", err)
-			}
-			fresh += n
-			ss.stats.NewOps += n
 		}
 	})
-	if err != nil {
-		return false, err
-	}
-	for g := range theirOffer {
-		ss.synced[g] = true
-	}
+}
 
-	// Phase 4, next: another round if the peer may now read a group it
-	// could not (a newcomer's join arrived), or if ops arrived that could
-	// not be admitted next to ones that were (they may be admissible now).
-	more := fresh > 0 && received > fresh
+// receiveOps checks an Ops frame and ingests its ops, if this node
+// replicates the group (otherwise it asked for them only so as to
+// answer as for any group).
+func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
+	if _, ok := rs.theirOffer[f.Group]; !ok && !rs.named[f.Group] {
+		return rejectf("ops of group %s, which was not offered", f.Group.Short())
+	}
+	refs := make([]protocol.OpRef, len(f.Ops))
+	firsts := map[crdt.PublicKey]bool{}
+	for i, raw := range f.Ops {
+		ref, err := protocol.PeekOp(raw)
+		if errors.Is(err, protocol.ErrUnsupported) {
+			continue // a newer op version: ignored, like a newer kind
+		}
+		if err != nil {
+			return fmt.Errorf("%w: op %d: %w", ErrRejected, i, err)
+		}
+		if ref.Group != f.Group {
+			return rejectf("op %d of group %s in a batch of group %s", i, ref.Group.Short(), f.Group.Short())
+		}
+		refs[i] = ref
+		if ref.Seq == 1 {
+			firsts[ref.Author] = true
+		}
+	}
+	rs.received += len(f.Ops)
+	ss.stats.OpsReceived += len(f.Ops)
+	if !rs.replicated[f.Group] {
+		return nil
+	}
+	ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		n, err := ss.r.Ingest(ss.ctx, ops)
+		if err != nil {
+			if errors.Is(err, ErrRejected) {
+				return err
+			}
+			return fmt.Errorf("catchup: storing ops: %w", err)
+		}
+		rs.fresh += n
+		ss.stats.NewOps += n
+	}
+	ss.progress.add(len(f.Ops))
+	return nil
+}
+
+// another is phase 4, next: another round if the peer may now read a group it
+// could not (a newcomer's join arrived), or if ops arrived that could
+// not be admitted next to ones that were (they may be admissible now).
+func (ss *session) another(rs *roundState) (bool, error) {
+	more := rs.fresh > 0 && rs.received > rs.fresh
 	now, nowLimits, err := ss.readable()
 	if err != nil {
 		return false, err
 	}
 	for _, g := range now {
-		if !isOffered[g] || (limits[g].offers() && !nowLimits[g].offers()) {
+		if !rs.isOffered[g] || (rs.limits[g].offers() && !nowLimits[g].offers()) {
 			more = true // the peer may read more now (a newcomer's join counts)
 		}
 	}
@@ -464,7 +535,7 @@ func (ss *session) round(round uint64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return (more || theirMore) && round < MaxRounds, nil
+	return (more || theirMore) && rs.n < MaxRounds, nil
 }
 
 // storable returns the ops of a batch that a replica could store: not
@@ -488,21 +559,12 @@ func (ss *session) storable(g crdt.ID, raws [][]byte, refs []protocol.OpRef, fir
 }
 
 // writeVector writes a group's vector as Have or Want frames, at least
-// one. With only non-nil (a Want), it writes just the authors in only,
-// and only those with a seq above zero.
-func (ss *session) writeVector(t protocol.MsgType, g crdt.ID, v, only vector) error {
-	keys := v
-	if only != nil {
-		keys = only
-	}
+// one.
+func (ss *session) writeVector(t protocol.MsgType, g crdt.ID, v vector) error {
 	f := &protocol.Frame{Type: t, Group: g}
 	wrote := false
-	for _, a := range slices.SortedFunc(maps.Keys(keys), crdt.PublicKey.Compare) {
-		seq, ok := v[a]
-		if !ok || (only != nil && seq == 0) {
-			continue
-		}
-		f.Vector = append(f.Vector, protocol.VectorEntry{Author: a, Seq: seq})
+	for _, a := range slices.SortedFunc(maps.Keys(v), crdt.PublicKey.Compare) {
+		f.Vector = append(f.Vector, protocol.VectorEntry{Author: a, Seq: v[a]})
 		if len(f.Vector) == protocol.MaxVectorChunk {
 			if err := ss.write(f); err != nil {
 				return err

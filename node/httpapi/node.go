@@ -79,6 +79,13 @@ type peerJSON struct {
 	Connected  bool     `json:"connected"`
 	LastSeen   string   `json:"last_seen"`
 	LastSynced string   `json:"last_synced"`
+	// Syncing is there only while a catch-up with the peer receives ops.
+	Syncing *syncingJSON `json:"syncing,omitempty"`
+}
+
+type syncingJSON struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
 }
 
 // GET /api/v1/peers
@@ -88,6 +95,9 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
 		for _, p := range s.cfg.Peers() {
 			pj := peerJSON{PeerID: p.PeerID, Name: p.Name, Addrs: nonNil(p.Addrs), Groups: []string{},
 				Connected: p.Connected, LastSeen: fmtTime(p.LastSeen), LastSynced: fmtTime(p.LastSynced)}
+			if p.Syncing != nil {
+				pj.Syncing = &syncingJSON{Done: p.Syncing.Done, Total: p.Syncing.Total}
+			}
 			for _, g := range p.Groups {
 				pj.Groups = append(pj.Groups, g.String())
 			}

@@ -77,6 +77,14 @@ type PeerInfo struct {
 	Connected  bool
 	LastSeen   time.Time // zero: never
 	LastSynced time.Time // zero: never
+	// Syncing, while a catch-up session with the peer receives ops, is
+	// how many have arrived of how many are coming; nil otherwise.
+	Syncing *Syncing
+}
+
+// Syncing is a catch-up's progress: Done ops received of Total coming.
+type Syncing struct {
+	Done, Total int64
 }
 
 // Config configures a Server. Only Board is required.

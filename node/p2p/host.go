@@ -60,15 +60,16 @@ type Host struct {
 	closed        bool
 	peers         map[peer.ID]*peerRecord
 	topics        map[crdt.ID]*groupTopic
-	byTopic       sync.Map                   // topic name → group ID, of the topics joined
-	pendingTopics map[crdt.ID]bool           // groups to join once their topic is known
-	sessions      map[peer.ID]*slot          // one outbound catch-up session per peer at a time
-	inbound       map[peer.ID]int            // catch-up sessions each peer has open here (maxInbound)
-	wake          map[peer.ID]chan struct{}  // pokes the dialler of a kept peer when it disconnects
-	dialled       map[peer.ID]bool           // peers with a dialler (kept: Config.Peers and the peer file)
-	dialling      map[peer.ID]*slot          // one direct dial per peer at a time (dialDirect)
-	gaps          map[peer.ID]map[gapKey]gap // gaps a peer's gossip came past, to check (mendGap)
-	spreading     bool                       // a spread is scheduled
+	byTopic       sync.Map                        // topic name → group ID, of the topics joined
+	pendingTopics map[crdt.ID]bool                // groups to join once their topic is known
+	sessions      map[peer.ID]*slot               // one outbound catch-up session per peer at a time
+	inbound       map[peer.ID]int                 // catch-up sessions each peer has open here (maxInbound)
+	progress      map[peer.ID][]*catchup.Progress // of the catch-up sessions running with each peer
+	wake          map[peer.ID]chan struct{}       // pokes the dialler of a kept peer when it disconnects
+	dialled       map[peer.ID]bool                // peers with a dialler (kept: Config.Peers and the peer file)
+	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
+	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
+	spreading     bool                            // a spread is scheduled
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
@@ -90,6 +91,15 @@ type PeerInfo struct {
 	Connected  bool
 	LastSeen   time.Time // zero if never connected in this process or before
 	LastSynced time.Time // end of the last successful catch-up session
+	// Syncing is set while catch-up sessions with the peer receive ops:
+	// how many have arrived of how many are coming.
+	Syncing *Syncing
+}
+
+// Syncing is how far the catch-up sessions with a peer have come
+// receiving ops (catchup.Progress, summed over the sessions running).
+type Syncing struct {
+	Done, Total int64
 }
 
 type peerRecord struct {
@@ -123,6 +133,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		topics:        map[crdt.ID]*groupTopic{},
 		sessions:      map[peer.ID]*slot{},
 		inbound:       map[peer.ID]int{},
+		progress:      map[peer.ID][]*catchup.Progress{},
 		wake:          map[peer.ID]chan struct{}{},
 		dialled:       map[peer.ID]bool{},
 		dialling:      map[peer.ID]*slot{},
@@ -401,7 +412,8 @@ func (h *Host) Peers() []PeerInfo {
 			continue
 		}
 		out = append(out, PeerInfo{ID: id, Key: rec.key, Addrs: slices.Clone(rec.addrs),
-			Connected: rec.connected, LastSeen: rec.lastSeen, LastSynced: rec.lastSynced})
+			Connected: rec.connected, LastSeen: rec.lastSeen, LastSynced: rec.lastSynced,
+			Syncing: h.syncingLocked(id)})
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out

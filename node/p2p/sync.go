@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,7 +150,9 @@ func (h *Host) leaveInbound(p peer.ID) {
 func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crdt.PublicKey, initiator bool) (catchup.Stats, error) {
 	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
 	is := &idleStream{Stream: s}
-	st, err := catchup.Run(ctx, is, h.r, key, initiator)
+	pr := h.track(p)
+	st, err := catchup.RunProgress(ctx, is, h.r, key, initiator, pr)
+	h.untrack(p, pr)
 	if is.idle() {
 		h.idleResets.Add(1)
 		err = fmt.Errorf("p2p: the peer sent nothing for %v: %w", idleTimeout, err)
@@ -178,6 +181,47 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 		h.spread()
 	}
 	return st, nil
+}
+
+// track registers the progress of a session starting with p.
+func (h *Host) track(p peer.ID) *catchup.Progress {
+	pr := &catchup.Progress{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.progress[p] = append(h.progress[p], pr)
+	return pr
+}
+
+// untrack forgets the progress of a session with p that ended.
+func (h *Host) untrack(p peer.ID, pr *catchup.Progress) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.progress[p] = slices.DeleteFunc(h.progress[p], func(x *catchup.Progress) bool { return x == pr })
+	if len(h.progress[p]) == 0 {
+		delete(h.progress, p)
+	}
+}
+
+// Syncing reports how far the catch-up sessions with p have come
+// receiving ops, while any does; nil otherwise.
+func (h *Host) Syncing(p peer.ID) *Syncing {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.syncingLocked(p)
+}
+
+func (h *Host) syncingLocked(p peer.ID) *Syncing {
+	var out *Syncing
+	for _, pr := range h.progress[p] {
+		if done, total, ok := pr.Receiving(); ok {
+			if out == nil {
+				out = &Syncing{}
+			}
+			out.Done += done
+			out.Total += total
+		}
+	}
+	return out
 }
 
 // spread is called when a session brought new ops. Catch-up, unlike
