@@ -70,11 +70,6 @@ smoke() {
 	got=$("${runner[@]}" "$bin" --version 2>&1) || rc=$?
 	case "$rc:$got" in
 	0:*"$version"*) echo "smoke $bin: ok${runner[*]:+ (under ${runner[*]})}: $got" ;;
-	2:*unknown*--version*)
-		# Until cmd/mutual's command line answers --version, a binary
-		# that starts and refuses the flag as a usage error has run.
-		echo "smoke $bin: ok${runner[*]:+ (under ${runner[*]})}, but WARNING: this mutual has no --version yet; the stamped version $version is not checked"
-		;;
 	*)
 		echo "smoke $bin: FAILED: \`mutual --version\` exited $rc and printed \"$got\", not the version $version" >&2
 		return 1

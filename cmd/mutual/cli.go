@@ -89,6 +89,7 @@ func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "mutual",
 		Short:         "a shared board of needs and offers for a mutual-aid group",
+		Version:       version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -546,14 +546,16 @@ func (h *Host) checkGaps(p peer.ID) {
 				m[k] = gap{end: g.end, held: v[k.a]} // closing
 			}
 		}
-		if stuck || len(m) == 0 {
+		// Decided under the lock: mendGap adds to m as gossip runs ahead.
+		done := stuck || len(m) == 0
+		if done {
 			delete(h.gaps, p)
 		}
 		h.mu.Unlock()
 		if stuck {
 			h.syncBackground(p, "gap")
 		}
-		if stuck || len(m) == 0 {
+		if done {
 			return
 		}
 	}
