@@ -86,7 +86,7 @@ func BenchmarkDecodePost(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodePost(rec); err != nil {
+		if _, err := DecodePost(rec, board.Posts[id].Group, id); err != nil {
 			b.Fatal(err)
 		}
 	}

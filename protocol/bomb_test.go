@@ -102,7 +102,7 @@ func TestDecoderBombs(t *testing.T) {
 	for _, bm := range bombs() {
 		checkBomb(t, "DecodeOp "+bm.name, func() error { _, err := DecodeOp(bm.b); return err })
 		checkBomb(t, "DecodeStoredOp "+bm.name, func() error { _, err := DecodeStoredOp(bm.b); return err })
-		checkBomb(t, "DecodePost "+bm.name, func() error { _, err := DecodePost(bm.b); return err })
+		checkBomb(t, "DecodePost "+bm.name, func() error { _, err := DecodePost(bm.b, crdt.ID{}, crdt.ID{}); return err })
 		code := invitePrefix + base64.RawURLEncoding.EncodeToString(bm.b)
 		checkBomb(t, "DecodeInviteCode "+bm.name, func() error { _, err := DecodeInviteCode(code); return err })
 		if _, err := scan(bm.b, 0); !errors.Is(err, ErrMalformed) {
@@ -146,7 +146,7 @@ func TestDecodePostResponseCountBomb(t *testing.T) {
 	b = append(b, make([]byte, n)...)
 	b = append(b, 0x90)
 	var err error
-	got := allocated(func() { _, err = DecodePost(b) })
+	got := allocated(func() { _, err = DecodePost(b, crdt.ID{}, crdt.ID{}) })
 	if !errors.Is(err, ErrMalformed) {
 		t.Fatalf("error %v", err)
 	}

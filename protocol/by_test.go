@@ -85,7 +85,7 @@ func TestGoldenPostRecordWithBy(t *testing.T) {
 	rec := EncodePost(p)
 	h := crdt.PostHash(p)
 	checkGolden(t, "post_record_by", "the disk record of post_create_by with respond_by; id line is crdt.PostHash", &h, rec)
-	back, err := DecodePost(rec)
+	back, err := DecodePost(rec, p.Group, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func FuzzDecodePost(f *testing.F) {
 		if len(b) > 1<<16 {
 			return // large records only slow the fuzzer down
 		}
-		p, err := DecodePost(b)
+		p, err := DecodePost(b, crdt.ID{}, crdt.ID{})
 		if err != nil {
 			if !decodeErr(err) {
 				t.Fatalf("unnamed error %v", err)
@@ -131,7 +131,7 @@ func FuzzDecodePost(f *testing.F) {
 		}
 		// Records are not canonical (they are never hashed or signed), but
 		// what decodes must survive a round trip.
-		back, err := DecodePost(EncodePost(p))
+		back, err := DecodePost(EncodePost(p), p.Group, p.ID)
 		if err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}

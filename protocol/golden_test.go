@@ -231,7 +231,7 @@ func TestGoldenPostRecord(t *testing.T) {
 			continue
 		}
 		_, golden := readGolden(t, g.name)
-		back, err := DecodePost(golden)
+		back, err := DecodePost(golden, g.p.Group, g.p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,24 +9,28 @@ import (
 
 // Post records are how node stores a post's merged state on disk, so the
 // board can be queried without replaying its ops. A record is derived
-// data: it can always be rebuilt from the ops, and it is never sent.
+// data: it can always be rebuilt from the ops, and it is never sent. It
+// is stored under its group and post ID, so it holds neither:
 //
-//	[version, id, group, created, kind, author, created_at, ref, updated_at,
-//	 [stamp...], title, details, category, location, contact, quantity,
-//	 urgency, expires, status, withdrawn, erased_at, [response...],
-//	 [tombstone...], by?]
+//	[version, created, kind, author, created_at, ref, updated_at,
+//	 [stamp...], title, i, details, i, category, i, location, i, contact, i,
+//	 quantity, i, urgency, i, expires, i, status, i, withdrawn, i,
+//	 erased_at, [response...], [tombstone...], by?]
 //
-// A register is [value, stamp index]; index 0 is the zero stamp, i > 0
-// is the i-th stamp of the list (most registers share the create's stamp).
-// erased_at is a stamp index alone. The private registers (location,
-// contact) are written with an empty value, whatever the post holds: a
-// record never holds a private field in clear (the value is in the blob
-// of the op its stamp names).
-// A response is [id, author, time, quantity, note, by?]. The by fields
-// (crdt.Post.By, crdt.Response.By) are left out when empty.
+// Each register is its value followed by i, its stamp index: 0 is the
+// zero stamp, k > 0 the k-th stamp of the list (most registers share the
+// create's stamp). erased_at is a stamp index alone. A stamp is [time,
+// author, op]: time nil when it is created_at, author nil when it is the
+// post's author, op nil when it is the post's create (the post ID), as
+// for every register a single create op set. updated_at is nil when it
+// is created_at. The private registers (location, contact) are written
+// with an empty value, whatever the post holds: a record never holds a
+// private field in clear (the value is in the blob of the op its stamp
+// names). A response is [id, author, time, quantity, note, by?]. The by
+// fields (crdt.Post.By, crdt.Response.By) are left out when empty.
 const (
-	postVersion     = 3
-	postFields      = 23 // without the optional by
+	postVersion     = 5
+	postFields      = 31 // without the optional by
 	maxPostRecord   = 16 << 20
 	maxRecordStamps = 1 << 16
 	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
@@ -34,19 +38,18 @@ const (
 	minTombstoneBytes = 1 + 34 + 34
 )
 
-// EncodePost encodes a post record.
+// EncodePost encodes a post record (without its group and ID, which the
+// store keeps in the record's key).
 func EncodePost(p *crdt.Post) []byte {
 	w := newWriter()
 	w.array(optional(postFields, p.By))
 	w.uint(postVersion)
-	w.bin(p.ID[:])
-	w.bin(p.Group[:])
 	w.bool(p.Created)
 	w.uint(uint64(p.Kind))
 	w.bin(p.Author[:])
 	writeHLC(w, p.CreatedAt)
 	w.str(p.Ref)
-	writeHLC(w, p.UpdatedAt)
+	writeOptHLC(w, p.UpdatedAt, p.CreatedAt)
 
 	var stamps []crdt.Stamp
 	index := func(s crdt.Stamp) uint64 {
@@ -67,17 +70,23 @@ func EncodePost(p *crdt.Post) []byte {
 	w.array(len(stamps))
 	for _, s := range stamps {
 		w.array(3)
-		writeHLC(w, s.Time)
-		w.bin(s.Author[:])
-		w.bin(s.Op[:])
+		writeOptHLC(w, s.Time, p.CreatedAt)
+		if s.Author == p.Author {
+			_ = w.e.EncodeNil()
+		} else {
+			w.bin(s.Author[:])
+		}
+		if s.Op == p.ID {
+			_ = w.e.EncodeNil()
+		} else {
+			w.bin(s.Op[:])
+		}
 	}
 	for i, v := range []string{p.Title.V, p.Details.V, p.Category.V, "", ""} {
-		w.array(2)
 		w.str(v)
 		w.uint(idx[i])
 	}
 	for i, v := range []uint64{uint64(p.Quantity.V), uint64(p.Urgency.V), uint64(p.Expires.V), uint64(p.Status.V)} {
-		w.array(2)
 		if i == 2 {
 			w.int(int64(v))
 		} else {
@@ -85,7 +94,6 @@ func EncodePost(p *crdt.Post) []byte {
 		}
 		w.uint(idx[5+i])
 	}
-	w.array(2)
 	w.bool(p.Withdrawn.V)
 	w.uint(idx[9])
 	w.uint(idx[10])
@@ -113,31 +121,30 @@ func EncodePost(p *crdt.Post) []byte {
 	return w.bytes()
 }
 
-// DecodePost decodes a post record.
-func DecodePost(b []byte) (*crdt.Post, error) {
+// DecodePost decodes the record of post id of group g.
+func DecodePost(b []byte, g, id crdt.ID) (*crdt.Post, error) {
 	if err := checkFrame(b, maxPostRecord); err != nil {
 		return nil, fmt.Errorf("post record: %w", err)
 	}
-	p := &crdt.Post{}
+	p := &crdt.Post{ID: id, Group: g}
 	r := newReader(b)
 	n := r.arrayRange(postFields, postFields+1)
 	if v := r.uint(math.MaxUint8); r.err == nil && v != postVersion {
 		return nil, fmt.Errorf("post record: %w: version %d", ErrUnsupported, v)
 	}
-	r.fixed(p.ID[:])
-	r.fixed(p.Group[:])
 	p.Created = r.bool()
 	p.Kind = crdt.PostKind(r.uint(math.MaxUint8))
 	r.fixed(p.Author[:])
 	p.CreatedAt = readHLC(r)
 	p.Ref = r.str("ref", MaxRef)
-	p.UpdatedAt = readHLC(r)
+	p.UpdatedAt = readOptHLC(r, p.CreatedAt)
 	stamps := make([]crdt.Stamp, r.arrayMax(maxRecordStamps))
 	for i := range stamps {
 		r.array(3)
-		stamps[i].Time = readHLC(r)
-		r.fixed(stamps[i].Author[:])
-		r.fixed(stamps[i].Op[:])
+		stamps[i].Time = readOptHLC(r, p.CreatedAt)
+		stamps[i].Author, stamps[i].Op = p.Author, p.ID
+		r.optFixed(stamps[i].Author[:])
+		r.optFixed(stamps[i].Op[:])
 	}
 	stamp := func() crdt.Stamp {
 		i := r.uint(uint64(len(stamps)))
@@ -147,23 +154,17 @@ func DecodePost(b []byte) (*crdt.Post, error) {
 		return stamps[i-1]
 	}
 	for _, reg := range []*crdt.Reg[string]{&p.Title, &p.Details, &p.Category, &p.Location, &p.Contact} {
-		r.array(2)
 		reg.V = r.str("field", MaxDetails)
 		reg.S = stamp()
 	}
-	r.array(2)
 	p.Quantity.V = uint32(r.uint(math.MaxUint32))
 	p.Quantity.S = stamp()
-	r.array(2)
 	p.Urgency.V = crdt.Urgency(r.uint(math.MaxUint8))
 	p.Urgency.S = stamp()
-	r.array(2)
 	p.Expires.V = r.int()
 	p.Expires.S = stamp()
-	r.array(2)
 	p.Status.V = crdt.Status(r.uint(math.MaxUint8))
 	p.Status.S = stamp()
-	r.array(2)
 	p.Withdrawn.V = r.bool()
 	p.Withdrawn.S = stamp()
 	p.ErasedAt = stamp()
@@ -205,6 +206,27 @@ func writeHLC(w *writer, h crdt.HLC) {
 	w.array(2)
 	w.int(h.Wall)
 	w.uint(uint64(h.Logical))
+}
+
+// writeOptHLC writes h, or nil when it is same (in a record: the post's
+// creation time, which most of its stamps and its update time share).
+func writeOptHLC(w *writer, h, same crdt.HLC) {
+	if h == same {
+		_ = w.e.EncodeNil()
+		return
+	}
+	writeHLC(w, h)
+}
+
+func readOptHLC(r *reader, same crdt.HLC) crdt.HLC {
+	if r.err != nil {
+		return crdt.HLC{}
+	}
+	if c, err := r.d.PeekCode(); err == nil && c == 0xc0 {
+		_ = r.d.Skip()
+		return same
+	}
+	return readHLC(r)
 }
 
 func readHLC(r *reader) crdt.HLC {

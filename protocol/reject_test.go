@@ -69,7 +69,7 @@ func TestTrailingBytesRejected(t *testing.T) {
 		_, err := DecodeOp(append(bytes.Clone(f.enc), extra...))
 		wantErr(t, "trailing", err, ErrTrailing)
 	}
-	_, err := DecodePost(append(EncodePost(crdt.NewPost(crdt.ID{}, crdt.ID{})), 0))
+	_, err := DecodePost(append(EncodePost(crdt.NewPost(crdt.ID{}, crdt.ID{})), 0), crdt.ID{}, crdt.ID{})
 	wantErr(t, "post record", err, ErrTrailing)
 }
 
@@ -152,9 +152,9 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	if rec[0] != 0xdc || rec[3] != postVersion { // array16 header, then the version
 		t.Fatalf("record starts %x", rec[:4])
 	}
-	for _, v := range []byte{1, 2, 4} { // 1: before the Withdrawn register; 2: before ErasedAt
+	for _, v := range []byte{1, 2, 3, 4, 6} { // 1: before the Withdrawn register; 2: before ErasedAt; 3: with the group and ID; 4: every time in full
 		rec[3] = v
-		_, err = DecodePost(rec)
+		_, err = DecodePost(rec, crdt.ID{}, crdt.ID{})
 		wantErr(t, fmt.Sprintf("post record version %d", v), err, ErrUnsupported)
 	}
 }

@@ -336,7 +336,7 @@ func TestPostRecordRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		p := genPost(t)
 		rec := EncodePost(p)
-		back, err := DecodePost(rec)
+		back, err := DecodePost(rec, p.Group, p.ID)
 		if err != nil {
 			t.Fatalf("DecodePost: %v", err)
 		}
@@ -356,7 +356,7 @@ func TestPostRecordRoundTrip(t *testing.T) {
 func TestPostRecordRoundTripFromBoard(t *testing.T) {
 	b, _ := fixtureBoard(t)
 	for p := range b.SortedPosts() {
-		back, err := DecodePost(EncodePost(p))
+		back, err := DecodePost(EncodePost(p), p.Group, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +475,7 @@ func TestPostRecordHoldsNoPrivateValue(t *testing.T) {
 		if bytes.Contains(b, []byte(p.Location.V)) || bytes.Contains(b, []byte(p.Contact.V)) {
 			t.Fatal("a private value in a post record")
 		}
-		back, err := DecodePost(b)
+		back, err := DecodePost(b, p.Group, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

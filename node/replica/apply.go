@@ -80,7 +80,7 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	if bt.seen[op.ID] {
 		return nil, Dup, nil
 	}
-	if has, err := bt.r.st.HasOp(op.ID); err != nil {
+	if has, err := bt.r.st.Holds(op.GroupID(), op.Author, op.Seq, op.ID); err != nil {
 		bt.err = err
 		return nil, Ignored, err
 	} else if has {

@@ -25,6 +25,7 @@ func (r *Replica) Check(group crdt.ID) (stored, recomputed crdt.ID, err error) {
 	if err := r.st.PostsOnDisk(group, func(p *crdt.Post) error { posts = append(posts, p); return nil }); err != nil {
 		return stored, recomputed, err
 	}
+	slices.SortFunc(posts, func(a, b *crdt.Post) int { return a.ID.Compare(b.ID) }) // the hash's order
 	r.mu.RLock()
 	stored = crdt.StateHash(gs.g, slices.Values(posts))
 	r.mu.RUnlock()

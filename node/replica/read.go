@@ -159,6 +159,7 @@ func (r *Replica) StateHash(group crdt.ID) (crdt.ID, error) {
 	if err := r.st.Posts(group, func(p *crdt.Post) error { posts = append(posts, p); return nil }); err != nil {
 		return crdt.ID{}, err
 	}
+	slices.SortFunc(posts, func(a, b *crdt.Post) int { return a.ID.Compare(b.ID) }) // the hash's order
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return crdt.StateHash(gs.g, slices.Values(posts)), nil

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +82,9 @@ func OpenReadOnly(dir string) (*Store, error) {
 			var ds *dsbadger.Datastore
 			if ds, err = openBadger(tmp, &opts); err == nil {
 				st = newStore(tmp, ds, Config{})
-				if err = st.openVault(); err != nil {
+				if err = st.start(false); err != nil {
+					ds.Close()
+				} else if err = st.openVault(); err != nil {
 					ds.Close()
 				}
 			}
@@ -96,6 +97,11 @@ func OpenReadOnly(dir string) (*Store, error) {
 		if !copyLogs && strings.Contains(err.Error(), badger.ErrReplayNeeded.Error()) {
 			// (Badger wraps it with %v.)
 			continue
+		}
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			fe.Dir = dir
+			return nil, fe
 		}
 		var de *DamageError
 		if errors.As(err, &de) {
@@ -152,8 +158,9 @@ func copyFile(src, dst string) error {
 
 // Audit reads every record of a group from disk, not from any cache, and
 // checks that each decodes and that the derived records agree with each
-// other: every op's lookup entry, every post record's index entry. It
-// returns what is wrong, one line each.
+// other: every post op can be found from its post, every post entry's
+// record is where it says, and every board index entry has its post's
+// entry. It returns what is wrong, one line each.
 func (s *Store) Audit(g crdt.ID) ([]string, error) {
 	var out []string
 	bad := func(f string, a ...any) {
@@ -161,18 +168,47 @@ func (s *Store) Audit(g crdt.ID) ([]string, error) {
 			out = append(out, fmt.Sprintf(f, a...))
 		}
 	}
-	// Ops: the log, membership, parked ops and forks decode and verify.
+	gn, ok := s.group(g)
+	if !ok {
+		return nil, nil
+	}
+	// Post entries first: where each post's create op and record are.
+	entries := map[crdt.ID]postEntry{}
+	err := s.groupScan(pPost, g, true, func(rest, v []byte) error {
+		e, err := decodeEntry(v)
+		if err != nil || len(rest) != 32 {
+			bad("post entry %x: malformed", rest)
+			return nil
+		}
+		entries[crdt.ID(rest)] = e
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	// Ops: the log, membership, parked ops and forks decode and verify;
+	// each post op in the log can be found from its post.
 	for _, prefix := range []byte{pLog, pMember, pPark, pFork} {
-		err := s.scan(key(prefix, g[:]), nil, true, func(k, v []byte) error {
+		err := s.groupScan(prefix, g, true, func(rest, v []byte) error {
 			op, err := protocol.DecodeOp(v)
 			if err != nil {
-				bad("record %q…: %v", k[:min(len(k), 12)], err)
+				bad("record %c %x…: %v", prefix, rest[:min(len(rest), 12)], err)
 				return nil
 			}
-			if prefix == pLog {
-				if ptr, err := s.get(key(pOp, op.ID[:])); err != nil || !bytes.Equal(ptr, k) {
-					bad("op %s: its lookup entry is missing or wrong", op.ID.Short())
+			if prefix != pLog {
+				return nil
+			}
+			post, ok := crdt.PostOf(&op)
+			if !ok {
+				return nil
+			}
+			an, _ := s.author(op.Author)
+			if _, create := op.Body.(crdt.PostCreate); create {
+				if e := entries[post]; e.flags&flagCreate == 0 || e.author != an || e.seq != op.Seq {
+					bad("op %s: its post's entry does not name it as the create", op.ID.Short())
 				}
+			} else if _, err := s.get(key(pPostOp, num(gn), post[:], num(an), seqBytes(op.Seq))); err != nil {
+				bad("op %s: its post-op entry is missing", op.ID.Short())
 			}
 			return nil
 		})
@@ -180,34 +216,35 @@ func (s *Store) Audit(g crdt.ID) ([]string, error) {
 			return out, err
 		}
 	}
-	// Post records decode, and the board index holds exactly the created
-	// ones, each under its current key with the same record.
-	index := map[string][]byte{}
-	err := s.scan(key(pIndex, g[:]), nil, true, func(k, v []byte) error {
-		index[string(k)] = v
-		return nil
-	})
-	if err != nil {
-		return out, err
-	}
-	err = s.scan(key(pPost, g[:]), nil, true, func(k, v []byte) error {
-		p, err := protocol.DecodePost(v)
-		if err != nil {
-			bad("post record %x: %v", k[len(k)-32:len(k)-26], err)
+	// Records decode; the board index holds exactly the records its
+	// entries point to.
+	err = s.groupScan(pIndex, g, true, func(rest, v []byte) error {
+		if len(rest) < 32 {
+			bad("a board index key (%x) is malformed", rest)
 			return nil
 		}
-		if !p.Created {
-			return nil
+		id := crdt.ID(rest[len(rest)-32:])
+		if _, err := protocol.DecodePost(v, g, id); err != nil {
+			bad("post record %s: %v", id.Short(), err)
 		}
-		ik := string(indexKey(p))
-		if iv, ok := index[ik]; !ok || !bytes.Equal(iv, v) {
-			bad("post %s: its board index entry is missing or differs", p.ID.Short())
+		e, ok := entries[id]
+		if !ok || e.flags&flagBoard == 0 || string(e.spot) != string(rest[:len(rest)-32]) {
+			bad("post %s: its board index entry is not where its post entry says", id.Short())
 		}
-		delete(index, ik)
+		delete(entries, id)
 		return nil
 	})
-	for range index {
-		bad("a board index entry has no post record")
+	for id, e := range entries {
+		switch {
+		case e.flags&flagBoard != 0:
+			bad("post %s: its board index entry is missing", id.Short())
+		case e.flags&flagRecord != 0:
+			if p, err := protocol.DecodePost(e.record, g, id); err != nil {
+				bad("post record %s: %v", id.Short(), err)
+			} else if p.Created {
+				bad("post %s: created, but not on the board", id.Short())
+			}
+		}
 	}
 	return out, err
 }
@@ -215,11 +252,11 @@ func (s *Store) Audit(g crdt.ID) ([]string, error) {
 // PostsOnDisk calls fn for every post of a group, read and decoded from
 // disk (the cache is neither read nor filled).
 func (s *Store) PostsOnDisk(g crdt.ID, fn func(*crdt.Post) error) error {
-	return s.scan(key(pPost, g[:]), nil, true, func(k, v []byte) error {
-		p, err := protocol.DecodePost(v)
+	return s.allPosts(g, func(id crdt.ID, rec []byte) (*crdt.Post, error) {
+		p, err := protocol.DecodePost(rec, g, id)
 		if err != nil {
-			return fmt.Errorf("post record %x: %w", k[len(k)-32:len(k)-26], err)
+			return nil, fmt.Errorf("post record %s: %w", id.Short(), err)
 		}
-		return fn(p)
-	})
+		return p, nil
+	}, fn)
 }

@@ -37,7 +37,7 @@ func fill(t *testing.T, st *store.Store, n int) (crdt.ID, []crdt.ID) {
 		b.PutPost(nil, p)
 		ids = append(ids, op.ID)
 		prev = op.ID
-		if b.Len() > 200 {
+		if b.Len() > 100 {
 			if err := st.Commit(&b); err != nil {
 				t.Fatal(err)
 			}
@@ -98,13 +98,28 @@ func holdsAll(t *testing.T, dir string, ids []crdt.ID) {
 		t.Fatalf("open: %v", err)
 	}
 	defer st.Close()
+	checkHolds(t, st, ids)
+}
+
+// checkHolds fails unless st holds every op of ids (as fill made them).
+func checkHolds(t *testing.T, st *store.Store, ids []crdt.ID) {
+	t.Helper()
+	// One author wrote them all, at seqs 1, 2, ...: the genesis says who.
+	ms, err := st.MembershipOps(ids[0])
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("membership ops: %d, %v", len(ms), err)
+	}
+	gen, err := protocol.DecodeOp(ms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, id := range ids {
-		raw, err := st.Op(id)
+		raw, err := st.LogOp(ids[0], gen.Author, uint64(i+1))
 		if err != nil {
 			t.Fatalf("op %d of %d: %v", i, len(ids), err)
 		}
-		if _, err := protocol.DecodeOp(raw); err != nil {
-			t.Fatalf("op %d of %d: %v", i, len(ids), err)
+		if op, err := protocol.DecodeOp(raw); err != nil || op.ID != id {
+			t.Fatalf("op %d of %d: %v (ID %s, want %s)", i, len(ids), err, op.ID.Short(), id.Short())
 		}
 	}
 }
@@ -282,11 +297,7 @@ func TestOpenReadOnlyAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read-only open of a crashed store: %v", err)
 	}
-	for _, id := range ids {
-		if _, err := ro.Op(id); err != nil {
-			t.Fatal(err)
-		}
-	}
+	checkHolds(t, ro, ids)
 	if lines, err := ro.Audit(g); err != nil || len(lines) > 0 {
 		t.Fatalf("audit: %v %v", lines, err)
 	}

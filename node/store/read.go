@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -84,71 +86,130 @@ func scanTxn(txn *badger.Txn, prefix, start []byte, values bool, fn func(k, v []
 // errStop ends a scan early without an error.
 var errStop = errors.New("stop")
 
-// HasOp reports whether the store holds an op (in a log or as a fork).
-func (s *Store) HasOp(id crdt.ID) (bool, error) {
-	_, err := s.get(key(pOp, id[:]))
+// Holds reports whether the store holds op id, which author signed at
+// seq of group g: in the log, or kept as a fork.
+func (s *Store) Holds(g crdt.ID, author crdt.PublicKey, seq uint64, id crdt.ID) (bool, error) {
+	gn, ok := s.group(g)
+	an, ok2 := s.author(author)
+	if !ok || !ok2 {
+		return false, nil
+	}
+	raw, err := s.get(logKey(gn, an, seq))
+	if err != nil && err != ErrNotFound {
+		return false, err
+	}
+	if err == nil && protocol.OpID(raw) == id {
+		return true, nil
+	}
+	_, err = s.get(key(pFork, num(gn), num(an), seqBytes(seq), id[:]))
 	if err == ErrNotFound {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// Op returns an op's encoding by ID.
-func (s *Store) Op(id crdt.ID) ([]byte, error) {
-	lk, err := s.get(key(pOp, id[:]))
-	if err != nil {
-		return nil, err
-	}
-	return s.get(lk)
-}
-
 // LogOp returns the op an author has at seq in a group's log.
 func (s *Store) LogOp(g crdt.ID, a crdt.PublicKey, seq uint64) ([]byte, error) {
-	return s.get(logKey(g, a, seq))
+	gn, ok := s.group(g)
+	an, ok2 := s.author(a)
+	if !ok || !ok2 {
+		return nil, ErrNotFound
+	}
+	return s.get(logKey(gn, an, seq))
 }
 
 // OpsAfter calls fn with the encoded ops of author in group with seq >
 // after, in seq order, stopping at fn's first error.
 func (s *Store) OpsAfter(g crdt.ID, a crdt.PublicKey, after uint64, fn func(seq uint64, raw []byte) error) error {
-	prefix := key(pLog, g[:], a[:])
-	return s.scan(prefix, logKey(g, a, after+1), true, func(k, v []byte) error {
+	gn, ok := s.group(g)
+	an, ok2 := s.author(a)
+	if !ok || !ok2 {
+		return nil
+	}
+	prefix := key(pLog, num(gn), num(an))
+	return s.scan(prefix, logKey(gn, an, after+1), true, func(k, v []byte) error {
 		return fn(seqOf(k), v)
 	})
 }
 
-func seqOf(logKey []byte) uint64 {
-	k := logKey[len(logKey)-8:]
-	return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
-		uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
+func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
+
+// authorSeq reads "A seq" from the front of b, and returns what follows.
+func (s *Store) authorSeq(b []byte) (crdt.PublicKey, uint64, []byte, error) {
+	an, rest, ok := readNum(b)
+	if !ok || len(rest) < 8 {
+		return crdt.PublicKey{}, 0, nil, &DamageError{Dir: s.dir, Detail: fmt.Sprintf("a key (%x) is malformed", b)}
+	}
+	a, ok := s.authorOf(an)
+	if !ok {
+		return a, 0, nil, &DamageError{Dir: s.dir, Detail: fmt.Sprintf("a key names author number %d, which the store does not know", an)}
+	}
+	return a, binary.BigEndian.Uint64(rest[:8]), rest[8:], nil
+}
+
+// groupScan scans the keys of group g with prefix byte p, fn getting the
+// rest of each key after "p G".
+func (s *Store) groupScan(p byte, g crdt.ID, values bool, fn func(rest, v []byte) error) error {
+	gn, ok := s.group(g)
+	if !ok {
+		return nil
+	}
+	prefix := key(p, num(gn))
+	return s.scan(prefix, nil, values, func(k, v []byte) error { return fn(k[len(prefix):], v) })
 }
 
 // LogSeqs calls fn for every (author, seq) in a group's log, in order,
 // reading keys only.
 func (s *Store) LogSeqs(g crdt.ID, fn func(a crdt.PublicKey, seq uint64)) error {
-	prefix := key(pLog, g[:])
-	return s.scan(prefix, nil, false, func(k, _ []byte) error {
-		var a crdt.PublicKey
-		copy(a[:], k[1+32:1+64])
-		fn(a, seqOf(k))
-		return nil
+	return s.groupScan(pLog, g, false, func(rest, _ []byte) error {
+		a, seq, _, err := s.authorSeq(rest)
+		if err == nil {
+			fn(a, seq)
+		}
+		return err
 	})
 }
 
 // MembershipOps returns a group's membership ops (kinds 1–7).
-func (s *Store) MembershipOps(g crdt.ID) ([][]byte, error) { return s.values(key(pMember, g[:])) }
+func (s *Store) MembershipOps(g crdt.ID) ([][]byte, error) { return s.values(pMember, g) }
 
 // ParkedOps returns the ops parked in a group.
-func (s *Store) ParkedOps(g crdt.ID) ([][]byte, error) { return s.values(key(pPark, g[:])) }
+func (s *Store) ParkedOps(g crdt.ID) ([][]byte, error) { return s.values(pPark, g) }
 
-// PostOps returns the ops of one post.
+// PostOps returns the ops of one post: its create (if held) first, then
+// the others in (author, seq) order.
 func (s *Store) PostOps(g, post crdt.ID) ([][]byte, error) {
+	gn, ok := s.group(g)
+	if !ok {
+		return nil, nil
+	}
 	var out [][]byte
-	err := s.scan(key(pPostOp, g[:], post[:]), nil, false, func(k, _ []byte) error {
-		var id crdt.ID
-		copy(id[:], k[len(k)-32:])
-		raw, err := s.Op(id)
+	v, err := s.get(postKeyOf(gn, post))
+	if err != nil && err != ErrNotFound {
+		return nil, err
+	}
+	if err == nil {
+		e, err := decodeEntry(v)
 		if err != nil {
-			return fmt.Errorf("op %s of post %s: %w", id.Short(), post.Short(), err)
+			return nil, &DamageError{Dir: s.dir, Detail: fmt.Sprintf("post %s: %v", post.Short(), err)}
+		}
+		if e.flags&flagCreate != 0 {
+			raw, err := s.get(logKey(gn, e.author, e.seq))
+			if err != nil {
+				return nil, fmt.Errorf("the create op of post %s: %w", post.Short(), err)
+			}
+			out = append(out, raw)
+		}
+	}
+	prefix := key(pPostOp, num(gn), post[:])
+	err = s.scan(prefix, nil, false, func(k, _ []byte) error {
+		an, rest, ok := readNum(k[len(prefix):])
+		if !ok || len(rest) != 8 {
+			return &DamageError{Dir: s.dir, Detail: fmt.Sprintf("a post-op key (%x) is malformed", k)}
+		}
+		raw, err := s.get(logKey(gn, an, seqOf(k)))
+		if err != nil {
+			return fmt.Errorf("an op of post %s: %w", post.Short(), err)
 		}
 		out = append(out, raw)
 		return nil
@@ -156,9 +217,9 @@ func (s *Store) PostOps(g, post crdt.ID) ([][]byte, error) {
 	return out, err
 }
 
-func (s *Store) values(prefix []byte) ([][]byte, error) {
+func (s *Store) values(p byte, g crdt.ID) ([][]byte, error) {
 	var out [][]byte
-	err := s.scan(prefix, nil, true, func(_, v []byte) error {
+	err := s.groupScan(p, g, true, func(_, v []byte) error {
 		out = append(out, v)
 		return nil
 	})
@@ -172,11 +233,15 @@ func (s *Store) Post(g, id crdt.ID) (*crdt.Post, error) {
 		return p, nil
 	}
 	gen := s.commits()
-	rec, err := s.get(key(pPost, g[:], id[:]))
+	gn, ok := s.group(g)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	rec, err := s.record(gn, id)
 	if err != nil {
 		return nil, err
 	}
-	p, err := protocol.DecodePost(rec)
+	p, err := protocol.DecodePost(rec, g, id)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +250,46 @@ func (s *Store) Post(g, id crdt.ID) (*crdt.Post, error) {
 	}
 	s.fill(gen, p)
 	return p, nil
+}
+
+// record reads a post's record: from the board index, where its entry
+// says, or from the entry itself. The two reads see one snapshot.
+func (s *Store) record(gn uint64, id crdt.ID) (rec []byte, err error) {
+	defer s.readPanic(&err)
+	err = s.db.View(func(txn *badger.Txn) error {
+		v, err := txnGet(txn, postKeyOf(gn, id))
+		if err != nil {
+			return err
+		}
+		e, err := decodeEntry(v)
+		if err != nil {
+			return &DamageError{Dir: s.dir, Detail: fmt.Sprintf("post %s: %v", id.Short(), err)}
+		}
+		switch {
+		case e.flags&flagRecord != 0:
+			rec = e.record
+		case e.flags&flagBoard != 0:
+			rec, err = txnGet(txn, indexKey(gn, e.spot, id))
+			if err == ErrNotFound {
+				return &DamageError{Dir: s.dir, Detail: fmt.Sprintf("post %s: its board index entry is missing", id.Short())}
+			}
+		default:
+			err = ErrNotFound
+		}
+		return err
+	})
+	return rec, err
+}
+
+func txnGet(txn *badger.Txn, k []byte) ([]byte, error) {
+	item, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
 }
 
 // The post cache is filled by writers (with what they committed) and by
@@ -209,25 +314,60 @@ func (s *Store) fill(gen uint64, p *crdt.Post) {
 	}
 }
 
-// Posts calls fn for every post of a group (stubs included) in ID order.
+// Posts calls fn for every post of a group (stubs included): the
+// created ones in board index order, then the others in ID order. One
+// snapshot; nothing is collected, so a caller that wants them in ID
+// order sorts them.
 func (s *Store) Posts(g crdt.ID, fn func(*crdt.Post) error) error {
 	gen := s.commits()
-	return s.scan(key(pPost, g[:]), nil, true, func(k, v []byte) error {
-		p, err := s.decodeCached(gen, g, k[len(k)-32:], v)
+	return s.allPosts(g, func(id crdt.ID, rec []byte) (*crdt.Post, error) {
+		return s.decodeCached(gen, g, id, rec)
+	}, fn)
+}
+
+// allPosts reads every post of a group in one snapshot — the created ones
+// from the board index, the others from their entries.
+func (s *Store) allPosts(g crdt.ID, decode func(id crdt.ID, rec []byte) (*crdt.Post, error), fn func(*crdt.Post) error) (err error) {
+	defer s.readPanic(&err)
+	gn, ok := s.group(g)
+	if !ok {
+		return nil
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := key(pIndex, num(gn))
+		err := scanTxn(txn, prefix, nil, true, func(k, v []byte) error {
+			p, err := decode(crdt.ID(k[len(k)-32:]), v)
+			if err != nil {
+				return err
+			}
+			return fn(p)
+		})
 		if err != nil {
 			return err
 		}
-		return fn(p)
+		prefix = key(pPost, num(gn))
+		return scanTxn(txn, prefix, nil, true, func(k, v []byte) error {
+			e, err := decodeEntry(v)
+			if err != nil || len(k) != len(prefix)+32 {
+				return &DamageError{Dir: s.dir, Detail: fmt.Sprintf("post entry %x: malformed", k)}
+			}
+			if e.flags&flagRecord == 0 {
+				return nil
+			}
+			p, err := decode(crdt.ID(k[len(prefix):]), e.record)
+			if err != nil {
+				return err
+			}
+			return fn(p)
+		})
 	})
 }
 
-func (s *Store) decodeCached(gen uint64, g crdt.ID, idb, rec []byte) (*crdt.Post, error) {
-	var id crdt.ID
-	copy(id[:], idb)
+func (s *Store) decodeCached(gen uint64, g, id crdt.ID, rec []byte) (*crdt.Post, error) {
 	if p, ok := s.posts.Get(postKey{g, id}); ok {
 		return p, nil
 	}
-	p, err := protocol.DecodePost(rec)
+	p, err := protocol.DecodePost(rec, g, id)
 	if err == nil {
 		s.fill(gen, p)
 	}
@@ -255,16 +395,20 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 	if statuses == nil {
 		statuses = []crdt.Status{crdt.Open, crdt.Claimed, crdt.Fulfilled, crdt.Withdrawn}
 	}
+	gn, ok := s.group(q.Group)
+	if !ok {
+		return nil
+	}
 	gen := s.commits()
 	err = s.db.View(func(txn *badger.Txn) error {
 		for _, k := range kinds {
 			for _, st := range statuses {
-				prefix := key(pIndex, q.Group[:], []byte{byte(k), byte(st)})
+				prefix := key(pIndex, num(gn), []byte{byte(k), byte(st)})
 				if q.Category != "" {
 					prefix = append(prefix, categoryKey(q.Category)...)
 				}
 				err := scanTxn(txn, prefix, nil, true, func(key, v []byte) error {
-					p, err := s.decodeIndexed(gen, q.Group, key, v)
+					p, err := s.decodeIndexed(gen, q.Group, gn, key, v)
 					if err != nil {
 						return err
 					}
@@ -289,22 +433,24 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 // decodeIndexed returns the post of a board index entry: the cached
 // state if the post is still under that entry, else the entry's own
 // record (the cache can be newer than the snapshot being read).
-func (s *Store) decodeIndexed(gen uint64, g crdt.ID, ikey, rec []byte) (*crdt.Post, error) {
-	idb := ikey[len(ikey)-32:]
-	var id crdt.ID
-	copy(id[:], idb)
+func (s *Store) decodeIndexed(gen uint64, g crdt.ID, gn uint64, ikey, rec []byte) (*crdt.Post, error) {
+	id := crdt.ID(ikey[len(ikey)-32:])
 	if p, ok := s.posts.Get(postKey{g, id}); ok {
-		if bytes.Equal(indexKey(p), ikey) {
+		if bytes.Equal(indexKey(gn, indexSpot(p), id), ikey) {
 			return p, nil
 		}
-		return protocol.DecodePost(rec)
+		return protocol.DecodePost(rec, g, id)
 	}
-	return s.decodeCached(gen, g, idb, rec)
+	return s.decodeCached(gen, g, id, rec)
 }
 
 // Ref returns the post an imported row became.
 func (s *Store) Ref(g crdt.ID, ref string) (crdt.ID, bool, error) {
-	v, err := s.get(key(pRef, g[:], []byte(ref)))
+	gn, ok := s.group(g)
+	if !ok {
+		return crdt.ID{}, false, nil
+	}
+	v, err := s.get(key(pRef, num(gn), []byte(ref)))
 	if err == ErrNotFound {
 		return crdt.ID{}, false, nil
 	}
@@ -339,27 +485,27 @@ type Fork struct {
 
 // Breaks calls fn for every break recorded in a group (AddBreak).
 func (s *Store) Breaks(g crdt.ID, fn func(a crdt.PublicKey, seq uint64)) error {
-	return s.scan(key(pBreak, g[:]), nil, false, func(k, _ []byte) error {
-		var a crdt.PublicKey
-		copy(a[:], k[1+32:1+64])
-		fn(a, seqOf(k))
-		return nil
+	return s.groupScan(pBreak, g, false, func(rest, _ []byte) error {
+		a, seq, _, err := s.authorSeq(rest)
+		if err == nil {
+			fn(a, seq)
+		}
+		return err
 	})
 }
 
 // ForkOps returns the ops kept as evidence of forks in a group.
-func (s *Store) ForkOps(g crdt.ID) ([][]byte, error) { return s.values(key(pFork, g[:])) }
+func (s *Store) ForkOps(g crdt.ID) ([][]byte, error) { return s.values(pFork, g) }
 
 // Forks lists the forks recorded in a group.
 func (s *Store) Forks(g crdt.ID) ([]Fork, error) {
 	var out []Fork
-	err := s.scan(key(pFork, g[:]), nil, false, func(k, _ []byte) error {
-		var f Fork
-		rest := k[1+32:]
-		copy(f.Author[:], rest[:32])
-		f.Seq = seqOf(rest[:40])
-		copy(f.Op[:], rest[40:])
-		out = append(out, f)
+	err := s.groupScan(pFork, g, false, func(rest, _ []byte) error {
+		a, seq, id, err := s.authorSeq(rest)
+		if err != nil || len(id) != 32 {
+			return cmp.Or(err, error(&DamageError{Dir: s.dir, Detail: "a fork key is malformed"}))
+		}
+		out = append(out, Fork{Author: a, Seq: seq, Op: crdt.ID(id)})
 		return nil
 	})
 	return out, err

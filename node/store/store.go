@@ -43,7 +43,63 @@ var (
 	// ErrDamaged means the store's files are damaged. The store refuses
 	// to open rather than drop anything; see DamageError.
 	ErrDamaged = errors.New("the store is damaged")
+	// ErrFormat means the store was written in a format this version
+	// does not read; see FormatError.
+	ErrFormat = errors.New("the store is in another format")
 )
+
+// storeVersion is the version of the store's layout (keys.go) and of
+// the post records in it (protocol.EncodePost). 1: the layout before
+// versions were recorded (no v key); 2: local numbers for groups and
+// authors, a post's record stored once, no op-ID pointers; 3: records
+// leave out times equal to the creation time.
+const storeVersion = 3
+
+// FormatError is the error of opening a store written in another format.
+type FormatError struct {
+	Dir     string
+	Version int // 1 for a store from before versions were recorded
+}
+
+func (e *FormatError) Error() string {
+	if e.Version < storeVersion {
+		return fmt.Sprintf("the store in %s is in an older format (version %d) that this version of mutual does not read (the current is %d): "+
+			"run `mutual repair` to rebuild it in the current format from its ops (the old store is kept next to it)", e.Dir, e.Version, storeVersion)
+	}
+	return fmt.Sprintf("the store in %s is in format version %d, newer than this version of mutual reads (%d): use a newer mutual", e.Dir, e.Version, storeVersion)
+}
+
+func (e *FormatError) Unwrap() error { return ErrFormat }
+
+// start checks the store's format version (writing it into an empty
+// store if write) and loads the local numbers.
+func (s *Store) start(write bool) error {
+	v, err := s.get([]byte{pFormat})
+	switch {
+	case err == ErrNotFound:
+		empty := true
+		if err := s.scan(nil, nil, false, func(_, _ []byte) error { empty = false; return errStop }); err != nil && err != errStop {
+			return err
+		}
+		if !empty {
+			return &FormatError{Dir: s.dir, Version: 1}
+		}
+		if write {
+			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte{pFormat}, []byte{storeVersion}) }); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+		}
+	case err != nil:
+		return err
+	case len(v) != 1 || v[0] != storeVersion:
+		x := 0
+		if len(v) == 1 {
+			x = int(v[0])
+		}
+		return &FormatError{Dir: s.dir, Version: x}
+	}
+	return s.nums.load(s)
+}
 
 // DamageError says which file of a store is damaged. Opening changed
 // nothing; `mutual repair` salvages every intact op.
@@ -97,6 +153,9 @@ type Store struct {
 	full      atomic.Pointer[DiskFullError]
 	closeOnce sync.Once
 	closeErr  error
+
+	nums     numbers    // local numbers of groups and authors (numbers.go)
+	commitMu sync.Mutex // one Commit at a time
 
 	cacheMu   sync.Mutex // orders filling the post cache: see fill
 	gen       uint64     // commits so far
@@ -153,6 +212,10 @@ func Open(dir string, cfg Config) (*Store, error) {
 		ro.ReadOnly, ro.GcInterval = true, 0
 		if ds, err := openBadger(dir, &ro); err == nil {
 			st := newStore(dir, ds, cfg)
+			if err := st.start(false); err != nil {
+				ds.Close()
+				return nil, err
+			}
 			if err := st.openVault(); err != nil {
 				ds.Close()
 				return nil, err
@@ -179,6 +242,10 @@ func Open(dir string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	st := newStore(dir, ds, cfg)
+	if err := st.start(!full); err != nil {
+		ds.Close()
+		return nil, err
+	}
 	if err := st.openVault(); err != nil {
 		ds.Close()
 		return nil, err

@@ -90,11 +90,14 @@ func TestOpsPostsAndIndexSurviveReopen(t *testing.T) {
 	if len(seqs) != 2 || seqs[0] != 2 || seqs[1] != 3 {
 		t.Fatalf("OpsAfter(1) = %v, want [2 3]", seqs)
 	}
-	if has, err := st.HasOp(status.ID); err != nil || !has {
-		t.Fatalf("HasOp lost the op: %v", err)
+	if has, err := st.Holds(g, status.Author, status.Seq, status.ID); err != nil || !has {
+		t.Fatalf("Holds lost the op: %v", err)
 	}
-	if raw, err := st.Op(create.ID); err != nil || string(raw) != string(craw) {
-		t.Fatal("Op by ID differs")
+	if has, err := st.Holds(g, status.Author, status.Seq, create.ID); err != nil || has {
+		t.Fatalf("Holds finds an op at a seq that holds another: %v", err)
+	}
+	if raw, err := st.LogOp(g, create.Author, create.Seq); err != nil || string(raw) != string(craw) {
+		t.Fatal("LogOp differs")
 	}
 	ops, err := st.PostOps(g, create.ID)
 	if err != nil || len(ops) != 2 {

@@ -236,12 +236,12 @@ func TestBrowserSyncingProgress(t *testing.T) {
 	})()`)
 	status := `document.getElementById('status').textContent`
 	tt.do(t, "open the Peers page", chromedp.Click(chromedp.CSS(`nav a[data-route=peers]`)))
-	tt.waitJS(t, 10*time.Second, "the status line says syncing", status+` === '1 peer connected · syncing 120 of 5000'`, status)
-	tt.waitJS(t, 5*time.Second, "the Peers page says it for Ben", `document.getElementById('peers-table').textContent.includes('Connected · syncing 120 of 5000')`,
+	tt.waitJS(t, 10*time.Second, "the status line says syncing", status+` === '1 peer connected · syncing 120 of 5,000'`, status)
+	tt.waitJS(t, 5*time.Second, "the Peers page says it for Ben", `document.getElementById('peers-table').textContent.includes('Connected · syncing 120 of 5,000')`,
 		`document.getElementById('peers-table').textContent`)
 	// The page follows the catch-up by itself, and notices its end.
 	eval[chromedp.Void](t, tt, `window.__sync = {done: 4000, total: 5000}`)
-	tt.waitJS(t, 10*time.Second, "the progress moves on", status+` === '1 peer connected · syncing 4000 of 5000'`, status)
+	tt.waitJS(t, 10*time.Second, "the progress moves on", status+` === '1 peer connected · syncing 4,000 of 5,000'`, status)
 	eval[chromedp.Void](t, tt, `window.__sync = null`)
 	tt.waitJS(t, 10*time.Second, "the catch-up is over", status+` === '0 peers connected · in sync'`, status)
 }

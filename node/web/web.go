@@ -2,8 +2,10 @@
 // (no framework, no build step) embedded in the binary, so it works with no internet at all.
 //
 // The app talks only to the JSON API under /api/v1 and to its Server-Sent Events stream; this
-// package serves nothing but the static files. All user-visible text is in static/i18n.js, and
-// static/app.js lists the routes (#/ board, #/post/{id}, #/new, #/group, #/peers).
+// package serves nothing but the static files. All user-visible text is in static/i18n/, one file
+// per language (en.js, es.js, ar.js; the page picks one from the browser's languages or its
+// language switch), and static/app.js lists the routes (#/ board, #/post/{id}, #/new, #/group,
+// #/peers).
 package web
 
 import (
@@ -72,7 +74,7 @@ var loadAssets = sync.OnceValue(func() map[string]asset {
 })
 
 // Handler serves the web UI: index.html at "/" and the assets next to it ("/app.js",
-// "/style.css", "/i18n.js"). Responses carry Cache-Control: no-cache and an ETag, so a browser
+// "/style.css", "/i18n/en.js", …). Responses carry Cache-Control: no-cache and an ETag, so a browser
 // revalidates cheaply and never runs a stale app after the node is upgraded. Mount it at "/"
 // beside the API; it answers 404 for any other path.
 func Handler() http.Handler {

@@ -6,20 +6,60 @@
  * Rule for the whole file: every value that reaches HTML goes through esc() (or te(), which
  * translates and escapes). View functions are pure (data in, HTML string out) so that
  * testdata/app_test.js can check them under node; the DOM wiring is at the bottom and runs only in a
- * browser. All user-visible text comes from i18n.js.
+ * browser. All user-visible text comes from i18n/{en,es,ar}.js (English is always loaded, as the
+ * fallback; another language is loaded when chosen). Numbers, dates and relative times go through
+ * Intl in the chosen language. Every element that shows text a person wrote has dir="auto", so that
+ * an Arabic title reads right to left on an English page and a Latin one left to right in Arabic.
  */
 (function () {
   'use strict';
   /* global I18N */
-  const S = typeof I18N !== 'undefined' ? I18N : require('./i18n.js');
+  // LANGS are the languages of the page, each in its own name (shown in the language switch).
+  const LANGS = { en: 'English', es: 'Español', ar: 'العربية' };
+  const L10N = typeof I18N !== 'undefined' ? I18N
+    : { en: require('./i18n/en.js'), es: require('./i18n/es.js'), ar: require('./i18n/ar.js') };
+  const own = (o, k) => !!o && Object.prototype.hasOwnProperty.call(o, k);
+  let S = L10N.en, lang = 'en', F10 = null;
+
+  // setLang makes lang (a key of LANGS whose strings are loaded) the language of every string,
+  // number and date from now on; an unknown or unloaded one gives English.
+  function setLang(l) {
+    lang = own(LANGS, l) && L10N[l] ? l : 'en';
+    S = L10N[lang];
+    F10 = {
+      num: new Intl.NumberFormat(lang),
+      plural: new Intl.PluralRules(lang),
+      rel: new Intl.RelativeTimeFormat(lang, { numeric: 'always' }),
+      date: new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }),
+    };
+    return lang;
+  }
+  setLang('en');
+  // pickLang chooses the page's language: the one saved by the switch, else the first of the
+  // browser's languages (e.g. navigator.languages ["es-MX", "en"]) that the page has, else English.
+  function pickLang(saved, prefs) {
+    if (own(LANGS, saved)) return saved;
+    for (const p of prefs || []) {
+      const base = String(p).toLowerCase().split('-')[0];
+      if (own(LANGS, base)) return base;
+    }
+    return 'en';
+  }
 
   // ---- text ----------------------------------------------------------------------------------
 
-  // t returns the string with id, with {name} placeholders filled from v.
+  const num = (n) => F10.num.format(n);
+  // t returns the string with id in the chosen language (English if it lacks one), with {name}
+  // placeholders filled from v; numbers are written the chosen language's way.
   function t(id, v) {
-    const s = Object.prototype.hasOwnProperty.call(S, id) ? S[id] : id;
+    const s = own(S, id) ? S[id] : own(L10N.en, id) ? L10N.en[id] : id;
     if (!v) return s;
-    return s.replace(/\{(\w+)\}/g, (m, k) => (v[k] == null ? m : String(v[k])));
+    return s.replace(/\{(\w+)\}/g, (m, k) => (v[k] == null ? m : typeof v[k] === 'number' ? num(v[k]) : String(v[k])));
+  }
+  // tn is t for a count n: it picks the plural form id_one, id_few, … that the language uses for n.
+  function tn(id, n, v) {
+    const f = id + '_' + F10.plural.select(n);
+    return t(own(S, f) || own(L10N.en, f) ? f : id + '_other', Object.assign({ n }, v));
   }
   const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
   // esc makes any value safe inside HTML text and double-quoted attributes.
@@ -28,6 +68,19 @@
   }
   function te(id, v) {
     return esc(t(id, v));
+  }
+  // u shows text a person wrote (a title, a name): escaped, in an element with dir="auto", so that it
+  // reads in its own direction whatever the page's.
+  function u(s) {
+    return s == null || s === '' ? '' : `<span dir="auto">${esc(s)}</span>`;
+  }
+  // tu is te with values that are already HTML (made with u(), or other tu() calls).
+  function tu(id, v) {
+    return t(id).split(/(\{\w+\})/).map((part) => {
+      const k = /^\{(\w+)\}$/.exec(part);
+      if (!k || v[k[1]] == null) return esc(part);
+      return typeof v[k[1]] === 'number' ? esc(num(v[k[1]])) : v[k[1]];
+    }).join('');
   }
   // tv translates an enum value (e.g. a role) if the UI knows it, else shows it as is.
   function tv(prefix, v) {
@@ -53,19 +106,19 @@
     if (isNaN(x)) return t('never');
     const d = Math.max(0, now - x);
     if (d < 45e3) return t('justNow');
-    if (d < HOUR) return t('minAgo', { n: Math.round(d / MIN) || 1 });
-    if (d < 2 * DAY) return t('hAgo', { n: Math.round(d / HOUR) });
-    return t('dAgo', { n: Math.round(d / DAY) });
+    if (d < HOUR) return F10.rel.format(-(Math.round(d / MIN) || 1), 'minute');
+    if (d < 2 * DAY) return F10.rel.format(-Math.round(d / HOUR), 'hour');
+    return F10.rel.format(-Math.round(d / DAY), 'day');
   }
   function until(iso, now) {
     const d = ms(iso) - now;
-    if (d < HOUR) return t('inMin', { n: Math.max(1, Math.round(d / MIN)) });
-    if (d < 2 * DAY) return t('inH', { n: Math.round(d / HOUR) });
-    return t('inD', { n: Math.round(d / DAY) });
+    if (d < HOUR) return F10.rel.format(Math.max(1, Math.round(d / MIN)), 'minute');
+    if (d < 2 * DAY) return F10.rel.format(Math.round(d / HOUR), 'hour');
+    return F10.rel.format(Math.round(d / DAY), 'day');
   }
   function when(iso) {
     const x = ms(iso);
-    return isNaN(x) ? '' : new Date(x).toLocaleString();
+    return isNaN(x) ? '' : F10.date.format(new Date(x));
   }
   const pad = (n) => String(n).padStart(2, '0');
   // toLocalInput turns an RFC3339 time into a datetime-local value.
@@ -162,6 +215,12 @@
     const node = x.author_name || short(x.author) || t('someone');
     return x.by ? t('via', { name: x.by, node }) : node;
   }
+  // authorH is author as HTML, each name in its own direction.
+  function authorH(x) {
+    const node = x.author_name || short(x.author);
+    const nodeH = node ? u(node) : te('someone');
+    return x.by ? tu('via', { name: u(x.by), node: nodeH }) : nodeH;
+  }
   // A phone at a meeting may change only what it made; it gives its name before it first writes.
   const isPhone = (ctx) => !!(ctx && ctx.session && ctx.session.phone);
   const mayChange = (p, ctx) => !isPhone(ctx) || !!p.yours;
@@ -169,7 +228,7 @@
   // nameField asks a phone for its name, in a form that writes (id prefix p).
   function nameField(p) {
     return `<div class="field who"><label for="${p}by">${te('fYourName')}</label>` +
-      `<input id="${p}by" name="by" value="" required maxlength="100" autocomplete="name" aria-describedby="${p}by-hint">` +
+      `<input id="${p}by" name="by" value="" required maxlength="100" autocomplete="name" dir="auto" aria-describedby="${p}by-hint">` +
       `<small class="hint" id="${p}by-hint">${te('hYourName')}</small></div>`;
   }
 
@@ -179,12 +238,12 @@
     const st = known(STATUSES, p.status, 'open');
     const soon = expiringSoon(p, now);
     const cls = `card st-${st}${p.urgency === 'high' ? ' u-high' : ''}${soon ? ' soon' : ''}${p.over_claimed ? ' over' : ''}`;
-    const meta = [p.category, p.location, qtyText(p), t('by', { name: author(p) }), ago(p.created_at, now)]
-      .filter(Boolean).map(esc).join(' · ');
+    const meta = [u(p.category), u(p.location), esc(qtyText(p)), tu('by', { name: authorH(p) }), esc(ago(p.created_at, now))]
+      .filter(Boolean).join(' · ');
     const d = p.details ? String(p.details) : '';
-    const det = d ? `<p class="det">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
+    const det = d ? `<p class="det" dir="auto">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
     const b = groupBadge(p, gs) + badges(p, now);
-    return `<li class="${cls}" id="p-${esc(p.id)}"><h3><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
+    return `<li class="${cls}" id="p-${esc(p.id)}"><h3 dir="auto"><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
   }
 
   // boardLists filters and sorts posts and renders both columns; O(n log n). gs as for card.
@@ -208,7 +267,7 @@
   }
   // select renders options given as [value, text] pairs (text is plain, not HTML).
   function select(id, name, opts, cur, attrs) {
-    const o = opts.map(([v, l]) => `<option value="${esc(v)}"${v === cur ? ' selected' : ''}>${esc(l)}</option>`).join('');
+    const o = opts.map(([v, l]) => `<option value="${esc(v)}"${v === cur ? ' selected' : ''} dir="auto">${esc(l)}</option>`).join('');
     return `<select id="${id}" name="${name}"${attrs ? ' ' + attrs : ''}>${o}</select>`;
   }
   function alertBox(id) {
@@ -259,14 +318,14 @@
       h += field(p + 'kind', 'fKind', select(p + 'kind', 'kind', KINDS.map((k) => [k, t('kind_' + k)]), v.kind));
       if (groups.length > 1) h += field(p + 'group', 'fGroup', select(p + 'group', 'group', groupOpts(groups), v.group || ctx.group));
     }
-    h += field(p + 'title', 'fTitle', input(p + 'title', 'title', v.title, 'required maxlength="200" autocomplete="off"'));
-    h += field(p + 'details', 'fDetails', `<textarea id="${p}details" name="details" rows="4">${esc(v.details)}</textarea>`);
-    h += field(p + 'category', 'fCategory', input(p + 'category', 'category', v.category, 'list="cat-list" autocomplete="off"'));
-    h += field(p + 'location', 'fLocation', input(p + 'location', 'location', v.location));
+    h += field(p + 'title', 'fTitle', input(p + 'title', 'title', v.title, 'required maxlength="200" autocomplete="off" dir="auto"'));
+    h += field(p + 'details', 'fDetails', `<textarea id="${p}details" name="details" rows="4" dir="auto">${esc(v.details)}</textarea>`);
+    h += field(p + 'category', 'fCategory', input(p + 'category', 'category', v.category, 'list="cat-list" autocomplete="off" dir="auto"'));
+    h += field(p + 'location', 'fLocation', input(p + 'location', 'location', v.location, 'dir="auto"'));
     h += field(p + 'quantity', 'fQuantity', input(p + 'quantity', 'quantity', v.quantity, 'type="number" min="0" step="1" inputmode="numeric"'));
     h += field(p + 'urgency', 'fUrgency', select(p + 'urgency', 'urgency', URGENCIES.map((u) => [u, t('urg_' + u)]), v.urgency));
     h += field(p + 'expires', 'fExpires', input(p + 'expires', 'expires', v.expires, `type="datetime-local" aria-describedby="${p}expires-hint"`), 'hExpires');
-    h += field(p + 'contact', 'fContact', input(p + 'contact', 'contact', v.contact, `autocomplete="off" aria-describedby="${p}contact-hint"`), 'hContact');
+    h += field(p + 'contact', 'fContact', input(p + 'contact', 'contact', v.contact, `autocomplete="off" dir="auto" aria-describedby="${p}contact-hint"`), 'hContact');
     h += alertBox(p + 'err');
     h += `<p class="msg" id="${p}msg" role="status"></p><button type="submit">${te(edit ? 'save' : 'publish')}</button>${catList(ctx.cats)}</form>`;
     return h;
@@ -281,7 +340,7 @@
   function viewBoard(f, ctx) {
     const groups = ctx.groups || [];
     let h = `<h1 id="view-title" tabindex="-1">${te('boardTitle')}</h1>`;
-    h += `<p class="print-only">${te('printedAt', { when: new Date(ctx.now).toLocaleString() })}</p>`;
+    h += `<p class="print-only">${te('printedAt', { when: F10.date.format(new Date(ctx.now)) })}</p>`;
     h += `<form id="filters" class="filters" role="search" aria-label="${te('filters')}">`;
     h += field('fl-q', 'search', input('fl-q', 'q', f.q, 'type="search" autocomplete="off"'));
     if (groups.length > 1) h += field('fl-group', 'fGroup', select('fl-group', 'group', [['', t('allGroups')]].concat(groupOpts(groups)), f.group));
@@ -303,19 +362,24 @@
     return `<div class="statusbar" role="group" aria-label="${te('changeStatus')}">` +
       STATUSES.map((s) => `<button type="button" id="set-${s}" data-act="status" data-status="${s}" aria-pressed="${s === st}">${te((s === st ? 'status_' : 'set_') + s)}</button>`).join(' ') + '</div>';
   }
+  // row is one label and value of a <dl>; the value may be text a person wrote, so it has dir="auto".
   function row(labelId, value, cls) {
     if (value === '' || value == null) return '';
-    return `<div${cls ? ` class="${cls}"` : ''}><dt>${te(labelId)}</dt><dd>${esc(value)}</dd></div>`;
+    return rowH(labelId, esc(value), cls);
+  }
+  // rowH is row with a value that is already HTML.
+  function rowH(labelId, html, cls) {
+    return `<div${cls ? ` class="${cls}"` : ''}><dt>${te(labelId)}</dt><dd dir="auto">${html}</dd></div>`;
   }
   function responses(p, now) {
     const rs = p.responses || [];
-    let h = `<h2>${te('responses', { n: rs.length })}</h2>`;
+    let h = `<h2 id="resp-h" tabindex="-1">${te('responses', { n: rs.length })}</h2>`;
     if (!rs.length) return h + `<p class="empty">${te('noResponses')}</p>`;
     h += '<ol class="responses">';
     for (const r of rs) {
-      h += `<li><strong>${esc(author(r))}</strong>${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
+      h += `<li><strong>${authorH(r)}</strong>${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
       if (r.yours) h += ` <button type="button" class="small" data-act="unrespond" data-rid="${esc(r.id)}">${te('takeBack')}</button>`;
-      if (r.note) h += `<p class="note">${esc(r.note)}</p>`;
+      if (r.note) h += `<p class="note" dir="auto">${esc(r.note)}</p>`;
       h += '</li>';
     }
     return h + '</ol>' + alertBox('resp-err');
@@ -323,9 +387,9 @@
   // postDetails is the live part of the post page (re-rendered on updates).
   function postDetails(p, ctx) {
     const now = ctx.now, b = badges(p, now);
-    let h = `<h1 id="view-title" tabindex="-1">${esc(p.title || t('untitled'))}</h1>`;
+    let h = `<h1 id="view-title" tabindex="-1" dir="auto">${esc(p.title || t('untitled'))}</h1>`;
     h += `<p class="marks"><span class="badge b-kind">${te('kind_' + known(KINDS, p.kind, 'need'))}</span>${b}</p>`;
-    if (p.details) h += `<p class="details">${esc(p.details)}</p>`;
+    if (p.details) h += `<p class="details" dir="auto">${esc(p.details)}</p>`;
     h += '<dl class="fields">';
     h += row('fStatus', t('status_' + known(STATUSES, p.status, 'open')));
     h += row('fCategory', p.category) + row('fLocation', p.location);
@@ -334,14 +398,14 @@
     h += row('fExpires', p.expires ? when(p.expires) : '');
     h += row('fContact', p.contact, 'contact');
     if ((ctx.groups || []).length > 1) h += row('fGroup', groupName(ctx.groups, p.group));
-    h += row('fAuthor', author(p)) + row('fCreated', when(p.created_at)) + row('fUpdated', when(p.updated_at));
+    h += rowH('fAuthor', authorH(p)) + row('fCreated', when(p.created_at)) + row('fUpdated', when(p.updated_at));
     h += '</dl>' + (mayChange(p, ctx) ? statusButtons(p) + alertBox('status-err') : '');
     return h + responses(p, now);
   }
   function helpForm(ctx) {
     return `<section class="box" aria-labelledby="help-h"><h2 id="help-h">${te('canHelp')}</h2><form id="help" class="form">` +
       (needsName(ctx) ? nameField('help-') : '') + field('help-quantity', 'fHelpQty', input('help-quantity', 'quantity', '', 'type="number" min="1" step="1" inputmode="numeric"')) +
-      field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2"></textarea>') +
+      field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2" dir="auto"></textarea>') +
       alertBox('help-err') + `<p class="msg" id="help-msg" role="status"></p><button type="submit">${te('sendHelp')}</button></form></section>`;
   }
   function viewPost(p, ctx) {
@@ -357,8 +421,8 @@
   function membersTable(g) {
     const list = (g && g.members) || [];
     if (!list.length) return `<p class="empty">${te('noMembers')}</p>`;
-    return `<table><caption>${te('members', { n: list.length })}</caption><thead><tr><th scope="col">${te('fName')}</th><th scope="col">${te('fRole')}</th></tr></thead><tbody>` +
-      list.map((m) => `<tr><td>${esc(m.name || short(m.id))}</td><td>${esc(tv('role_', m.role))}</td></tr>`).join('') + '</tbody></table>';
+    return `<div class="scroll" tabindex="0" role="region" aria-labelledby="mem-cap"><table><caption id="mem-cap">${te('members', { n: list.length })}</caption><thead><tr><th scope="col">${te('fName')}</th><th scope="col">${te('fRole')}</th></tr></thead><tbody>` +
+      list.map((m) => `<tr><td dir="auto">${esc(m.name || short(m.id))}</td><td>${esc(tv('role_', m.role))}</td></tr>`).join('') + '</tbody></table></div>';
   }
   function inviteResult(code) {
     return `<div class="field"><label for="inv-code">${te('inviteCode')}</label><textarea id="inv-code" readonly rows="3">${esc(code)}</textarea></div>` +
@@ -380,7 +444,7 @@
     const node = ctx.node || {};
     return heading('groupTitle') + `<dl class="fields">${row('nodeName', node.name)}</dl>` +
       `<section class="box" aria-labelledby="who-h"><h2 id="who-h">${te('fYourName')}</h2><form id="whoami" class="form">` +
-      field('who-name', 'fYourName', input('who-name', 'name', ctx.session.name || '', 'required maxlength="100" autocomplete="name" aria-describedby="who-name-hint"'), 'hYourName') +
+      field('who-name', 'fYourName', input('who-name', 'name', ctx.session.name || '', 'required maxlength="100" autocomplete="name" dir="auto" aria-describedby="who-name-hint"'), 'hYourName') +
       alertBox('who-err') + `<p class="msg" id="who-msg" role="status"></p><button type="submit">${te('save')}</button></form></section>` +
       `<p class="box">${te('phoneLimits')}</p>`;
   }
@@ -409,7 +473,7 @@
       `<form id="import" class="form">${field('imp-file', 'fCsvFile', '<input id="imp-file" name="file" type="file" accept=".csv,text/csv" required>')}` +
       alertBox('imp-err') + `<button type="submit">${te('importCsv')}</button></form><div id="imp-out" role="status"></div>` +
       `<p><button type="button" data-act="digest">${te('copyText')}</button></p><p class="msg" id="digest-msg" role="status"></p>` +
-      alertBox('digest-err') + `<div id="digest-box" class="field" hidden><label for="digest-text">${te('digestLabel')}</label><textarea id="digest-text" rows="10" readonly></textarea></div></section>`;
+      alertBox('digest-err') + `<div id="digest-box" class="field" hidden><label for="digest-text">${te('digestLabel')}</label><textarea id="digest-text" rows="10" readonly dir="auto"></textarea></div></section>`;
     if (node.meeting) {
       h += `<section class="box" aria-labelledby="meet-h"><h2 id="meet-h">${te('meetingTitle')}</h2><p>${te('meetingHelp')}</p>` +
         `<button type="button" class="danger" data-act="revoke">${te('endSessions')}</button>${alertBox('revoke-err')}<p class="msg" id="revoke-msg" role="status"></p></section>`;
@@ -419,25 +483,25 @@
 
   function peersTable(peers, now) {
     if (!peers || !peers.length) return `<p class="empty">${te('noPeers')}</p>`;
-    return `<table><caption>${te('peersCaption', { n: peers.length })}</caption><thead><tr><th scope="col">${te('peer')}</th><th scope="col">${te('fName')}</th><th scope="col">${te('connection')}</th><th scope="col">${te('lastSynced')}</th><th scope="col">${te('lastSeen')}</th></tr></thead><tbody>` +
-      peers.map((p) => `<tr><td><code title="${esc(p.peer_id)}">${esc(short(p.peer_id))}</code></td><td>${esc(p.name || '')}</td>` +
+    return `<div class="scroll" tabindex="0" role="region" aria-labelledby="peers-cap"><table><caption id="peers-cap">${te('peersCaption', { n: peers.length })}</caption><thead><tr><th scope="col">${te('peer')}</th><th scope="col">${te('fName')}</th><th scope="col">${te('connection')}</th><th scope="col">${te('lastSynced')}</th><th scope="col">${te('lastSeen')}</th></tr></thead><tbody>` +
+      peers.map((p) => `<tr><td><code title="${esc(p.peer_id)}">${esc(short(p.peer_id))}</code></td><td dir="auto">${esc(p.name || '')}</td>` +
         `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}${peerSyncing(p)}</td>` +
         `<td>${esc(p.last_synced ? ago(p.last_synced, now) : t('never'))}</td><td>${esc(p.last_seen ? ago(p.last_seen, now) : t('never'))}</td></tr>`).join('') +
-      '</tbody></table>';
+      '</tbody></table></div>';
   }
   function viewPeers(peers, now) {
     return heading('peersTitle') + `<div id="peers-table">${peersTable(peers, now)}</div>`;
   }
   function statusText(online, peers) {
     const n = (peers || []).filter((p) => p.connected).length, sy = syncing(peers);
-    return t(n === 1 ? 'peerOne' : 'peerMany', { n }) + ' · ' + (online && sy ? t('syncing', sy) : t(online ? 'inSync' : 'offline'));
+    return tn('peers', n) + ' · ' + (online && sy ? t('syncing', sy) : t(online ? 'inSync' : 'offline'));
   }
 
   // ---- groups: start, join, switch ----------------------------------------------------------
 
   // groupBadge names p's group on a card, when gs (the groups to tell apart) is given.
   function groupBadge(p, gs) {
-    return gs ? `<span class="badge b-group">${esc(groupName(gs, p.group))}</span>` : '';
+    return gs ? `<span class="badge b-group" dir="auto">${esc(groupName(gs, p.group))}</span>` : '';
   }
   // syncing sums the catch-up progress that peers report ({done, total} while a catch-up runs); null
   // when none runs.
@@ -467,7 +531,7 @@
   }
   function startForm() {
     return `<section class="box" aria-labelledby="start-h"><h2 id="start-h">${te('startTitle')}</h2><form id="start" class="form">` +
-      field('start-name', 'fGroupName', input('start-name', 'name', '', 'required maxlength="100" autocomplete="off" aria-describedby="start-name-hint"'), 'hGroupName') +
+      field('start-name', 'fGroupName', input('start-name', 'name', '', 'required maxlength="100" autocomplete="off" dir="auto" aria-describedby="start-name-hint"'), 'hGroupName') +
       alertBox('start-err') + `<button type="submit">${te('startGroup')}</button></form></section>`;
   }
   function joinForm() {
@@ -480,14 +544,14 @@
   function viewWelcome(ctx) {
     const node = ctx.node || {};
     return heading('welcomeTitle') + `<p>${te('noGroups')} ${te('welcomeIntro')}</p>` +
-      `<div class="form">${field('ob-name', 'fNodeName', input('ob-name', 'name', node.name, 'required maxlength="100" autocomplete="name" aria-describedby="ob-name-hint"'), 'hNodeName')}</div>` +
+      `<div class="form">${field('ob-name', 'fNodeName', input('ob-name', 'name', node.name, 'required maxlength="100" autocomplete="name" dir="auto" aria-describedby="ob-name-hint"'), 'hNodeName')}</div>` +
       startForm() + joinForm();
   }
   // groupList lists the node's groups with role and short ID; every group but the one shown has a
   // button that switches to it.
   function groupList(groups, cur) {
     return `<h2 id="groups-h">${te('groupsCaption', { n: groups.length })}</h2><ul class="groups" aria-labelledby="groups-h">` + groups.map((g, i) => {
-      const name = `<strong id="gn-${i}">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
+      const name = `<strong id="gn-${i}" dir="auto">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
       return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span></li>` :
         `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button></li>`;
     }).join('') + '</ul>';
@@ -503,7 +567,7 @@
   }
 
   const exported = {
-    t, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
+    LANGS, setLang, pickLang, t, tn, u, tu, authorH, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
     card, boardLists, formValues, postBody, postForm, viewBoard, viewPost, postDetails, viewNew, author,
     viewGroup, membersTable, inviteResult, importResult, viewPeers, peersTable, statusText,
     viewWelcome, groupList, inviteCode, syncing,
@@ -577,6 +641,29 @@
     const el = $(id);
     if (el) el.textContent = text || '';
   }
+  // announce says text in the polite live region #announce, for a screen reader: what changed
+  // without the person moving there (a post arriving, a filter's result, a status changing).
+  // The region is emptied first, so that the same words said twice are announced twice.
+  let annTimer = 0;
+  function announce(text) {
+    const a = $('announce');
+    if (!a) return;
+    clearTimeout(annTimer);
+    a.textContent = '';
+    annTimer = setTimeout(() => { a.textContent = text; }, 150);
+  }
+  // Posts arriving live are announced together, a moment after the last one.
+  let arrived = [], arrivedTimer = 0;
+  function announceArrival(p) {
+    arrived.push(p);
+    clearTimeout(arrivedTimer);
+    arrivedTimer = setTimeout(() => {
+      const ps = arrived;
+      arrived = [];
+      announce(ps.length === 1 ? t('liveNew_' + known(KINDS, ps[0].kind, 'need'), { title: ps[0].title || t('untitled') })
+        : t('liveNewMany', { n: ps.length }));
+    }, 400);
+  }
   // keepFocus runs a re-render of el and puts the focus back on the element with the same id.
   function keepFocus(el, render) {
     const a = document.activeElement, id = a && el.contains(a) ? a.id : '';
@@ -589,8 +676,21 @@
     for (const el of form.elements) if (el.name && el.type !== 'file') v[el.name] = el.value;
     return v;
   }
+  // busy marks a form's buttons as unavailable while it saves. They stay focusable (aria-disabled,
+  // not disabled): a disabled button loses the focus, which then falls to <body> and a keyboard or
+  // screen-reader user has to find their place again.
   function busy(form, on) {
-    for (const b of form.querySelectorAll('button')) b.disabled = on;
+    form.dataset.busy = on ? '1' : '';
+    for (const b of form.querySelectorAll('button')) {
+      if (on) b.setAttribute('aria-disabled', 'true');
+      else b.removeAttribute('aria-disabled');
+    }
+  }
+  // holdFocus runs a change that may remove the focused element, and puts the focus on fallback (an
+  // element id) if it fell to <body>.
+  function holdFocus(fallback) {
+    const a = document.activeElement;
+    if ((!a || a === document.body || !a.isConnected) && $(fallback)) $(fallback).focus();
   }
 
   // ---- data ----
@@ -603,6 +703,7 @@
     if (st.route === 'board') {
       const el = document.getElementById('p-' + p.id), now = Date.now();
       const show = matches(p, F, now, terms(F.q));
+      if (!old && show && st.loaded) announceArrival(p);
       if (el && old && show && old.kind === p.kind && old.urgency === p.urgency && old.created_at === p.created_at) {
         el.outerHTML = card(p, now, labelGroups());
       } else if (el || show || (p.category && !st.cats.includes(p.category))) {
@@ -612,6 +713,8 @@
     } else if (st.route === 'post' && st.id === p.id) {
       const v = $('post-view');
       if (v) keepFocus(v, () => { v.innerHTML = postDetails(p, ctx()); });
+      if (old && (old.status || 'open') !== (p.status || 'open')) announce(t('liveStatus', { status: t('status_' + known(STATUSES, p.status, 'open')) }));
+      else if (old && (old.responses || []).length !== (p.responses || []).length) announce(t('liveResponses', { n: (p.responses || []).length }));
     }
   }
   async function loadPosts() {
@@ -710,10 +813,11 @@
     $('list-need').innerHTML = r.need;
     $('list-offer').innerHTML = r.offer;
     for (const [k, n] of [['need', r.nNeed], ['offer', r.nOffer]]) {
-      say('c-' + k, `(${n})`);
-      say('n-' + k, `(${n})`);
+      say('c-' + k, `(${num(n)})`);
+      say('n-' + k, `(${num(n)})`);
     }
     $('board').className = `cols show-${st.tab}${F.kind ? ' only-' + F.kind : ''}`;
+    return r;
   }
   let qTimer = 0;
   function onFilter(e) {
@@ -725,8 +829,12 @@
       if (el.value) pickGroup(el.value);
     }
     clearTimeout(qTimer);
-    if (el.name === 'q') qTimer = setTimeout(renderLists, 120);
-    else renderLists();
+    const show = () => {
+      const r = renderLists();
+      if (r) announce(t('liveShown', { need: r.nNeed, offer: r.nOffer }));
+    };
+    if (el.name === 'q') qTimer = setTimeout(show, 300);
+    else show();
   }
 
   // ---- routing ----
@@ -827,8 +935,8 @@
     for (const el of document.querySelectorAll('.field.who')) el.remove();
   }
   function showWho() {
-    const n = st.node || {}, name = n.name || short(n.peer_id);
-    say('node-name', isPhone(st) && st.session.name ? t('youVia', { name: st.session.name, node: name }) : name);
+    const n = st.node || {}, name = n.name || short(n.peer_id), el = $('node-name');
+    if (el) el.innerHTML = isPhone(st) && st.session.name ? tu('youVia', { name: u(st.session.name), node: u(name) }) : u(name);
   }
 
   const submits = {
@@ -927,25 +1035,33 @@
     print() {
       window.print();
     },
+    // status keeps the focus on the pressed button: it is re-rendered with the same id, which
+    // keepFocus (in upsert) focuses again.
     async status(b) {
+      if (b.getAttribute('aria-disabled') === 'true') return;
       say('status-err', '');
-      b.disabled = true;
+      b.setAttribute('aria-disabled', 'true');
       try {
         upsert(await api('POST', '/api/v1/posts/' + encodeURIComponent(st.id) + '/status', { status: b.dataset.status }));
       } catch (e) {
         say('status-err', e.message);
       } finally {
-        b.disabled = false;
+        const nb = $(b.id) || b;
+        nb.removeAttribute('aria-disabled');
+        holdFocus(b.id);
       }
     },
+    // unrespond removes the button pressed: the focus goes to the responses heading.
     async unrespond(b) {
+      if (b.getAttribute('aria-disabled') === 'true') return;
       say('resp-err', '');
-      b.disabled = true;
+      b.setAttribute('aria-disabled', 'true');
       try {
         upsert(await api('DELETE', '/api/v1/posts/' + encodeURIComponent(st.id) + '/responses/' + encodeURIComponent(b.dataset.rid)));
+        holdFocus('resp-h');
       } catch (e) {
         say('resp-err', e.message);
-        b.disabled = false;
+        b.removeAttribute('aria-disabled');
       }
     },
     async digest() {
@@ -1038,13 +1154,58 @@
 
   // ---- start ----
 
+  // ---- language ----
+
+  const LANG_KEY = 'mutual.lang';
+  function savedLang() {
+    try { return localStorage.getItem(LANG_KEY) || ''; } catch (e) { return ''; }
+  }
+  // loadLang loads the strings of language l (i18n/l.js) unless they are here; it never fails (a
+  // language that does not load falls back to English).
+  function loadLang(l) {
+    if (L10N[l] || !own(LANGS, l)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const s = document.createElement('script');
+      s.src = '/i18n/' + l + '.js';
+      s.onload = s.onerror = () => resolve();
+      document.head.appendChild(s);
+    });
+  }
   function applyI18n() {
-    document.documentElement.lang = t('_lang');
+    const html = document.documentElement;
+    html.lang = t('_lang');
+    html.dir = t('_dir') === 'rtl' ? 'rtl' : 'ltr';
     for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+    const pick = $('lang-pick');
+    if (pick) {
+      if (!pick.options.length) {
+        pick.innerHTML = Object.entries(LANGS).map(([k, name]) =>
+          `<option value="${esc(k)}" lang="${esc(k)}" dir="${k === 'ar' ? 'rtl' : 'ltr'}">${esc(name)}</option>`).join('');
+      }
+      pick.value = lang;
+    }
+  }
+  // switchLang is the language switch: it remembers the choice on this device and redraws the
+  // page in it, keeping the focus on the switch.
+  async function switchLang(l) {
+    try { localStorage.setItem(LANG_KEY, l); } catch (e) { /* private mode: for this visit only */ }
+    await loadLang(l);
+    setLang(l);
+    applyI18n();
+    updateStatus();
+    showWho();
+    route();
+    const pick = $('lang-pick');
+    if (pick) pick.focus();
   }
   async function start() {
+    const want = pickLang(savedLang(), navigator.languages || [navigator.language]);
+    await loadLang(want);
+    setLang(want);
     applyI18n();
+    const pick = $('lang-pick');
+    if (pick) pick.addEventListener('change', () => switchLang(pick.value));
     updateStatus();
     const main = $('main');
     main.addEventListener('input', (e) => { if (e.target.form && e.target.form.id === 'filters') onFilter(e); });
@@ -1055,7 +1216,7 @@
     main.addEventListener('submit', async (e) => {
       const form = e.target, fn = submits[form.id];
       e.preventDefault();
-      if (!fn) return;
+      if (!fn || form.dataset.busy) return;
       say(errBox[form.id], '');
       busy(form, true);
       try {
@@ -1073,6 +1234,19 @@
       acts[b.dataset.act](b);
     });
     window.addEventListener('hashchange', route);
+    // Close the event stream when the page goes away: a page kept in the back/forward cache
+    // otherwise holds its connection, and after a few reloads the browser's six connections to the
+    // node are all taken by dead pages and the next page waits for ever. Reopen it on the way back.
+    window.addEventListener('pagehide', () => {
+      if (es) es.close();
+      es = null;
+    });
+    window.addEventListener('pageshow', (e) => {
+      if (e.persisted && !es) {
+        st.dropped = true;
+        connect();
+      }
+    });
     connect();
     try {
       st.node = await api('GET', '/api/v1/node');
@@ -1080,6 +1254,7 @@
       showWho();
       showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
+    route.done = false; // the first view does not take the focus (even if the language switch drew one already)
     if (!groups().some((g) => g.id === F.group) || groups().length < 2) F.group = '';
     route();
     loadPosts();

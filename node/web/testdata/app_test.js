@@ -6,7 +6,12 @@ const path = require('node:path');
 
 const dir = path.join(__dirname, '..', 'static');
 const A = require(path.join(dir, 'app.js'));
-const S = require(path.join(dir, 'i18n.js'));
+const LANG = {
+  en: require(path.join(dir, 'i18n', 'en.js')),
+  es: require(path.join(dir, 'i18n', 'es.js')),
+  ar: require(path.join(dir, 'i18n', 'ar.js')),
+};
+const S = LANG.en;
 let checks = 0;
 function check(name, fn) {
   try {
@@ -112,14 +117,16 @@ check('i18n: every key used exists', () => {
   const src = fs.readFileSync(path.join(dir, 'app.js'), 'utf8');
   const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
   const used = new Set();
-  for (const m of src.matchAll(/\bte?\('(\w+)'\s*[,)]/g)) used.add(m[1]);
+  for (const m of src.matchAll(/\bt[eu]?\('(\w+)'\s*[,)]/g)) used.add(m[1]);
+  for (const m of src.matchAll(/\btn\('(\w+)'/g)) used.add(m[1] + '_one').add(m[1] + '_other');
+  for (const k of ['need', 'offer']) used.add('liveNew_' + k);
   for (const m of src.matchAll(/\b(?:field|heading|row)\([^,()]*,\s*'(\w+)'/g)) used.add(m[1]);
   for (const m of html.matchAll(/data-i18n(?:-label)?="(\w+)"/g)) used.add(m[1]);
   for (const k of ['need', 'offer']) used.add('kind_' + k).add(k + 's');
   for (const s of ['open', 'claimed', 'fulfilled', 'withdrawn']) used.add('status_' + s).add('set_' + s);
   for (const u of ['low', 'normal', 'high']) used.add('urg_' + u);
   for (const k of used) assert.ok(Object.prototype.hasOwnProperty.call(S, k), 'missing i18n key ' + k);
-  // And no English text hides in the HTML shell.
+  // And no English text hides in the HTML shell (the language switch's options are made by app.js).
   const text = html.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   assert.equal(text, 'mutual');
 });
@@ -148,7 +155,7 @@ check('filters: expired hidden unless asked, expiring soon, over-claimed', () =>
   assert.ok(!A.expiringSoon(post({ expires: iso(49 * H) }), now));
   assert.ok(!A.expiringSoon(ps[1], now));
   const c = A.card(ps[4], now);
-  assert.ok(c.includes('b-soon') && c.includes('Expires in 5 h'), c);
+  assert.ok(c.includes('b-soon') && c.includes('Expires in 5 hours'), c);
   assert.ok(c.includes('b-over'), c);
   const lists = A.boardLists(ps, { status: 'active' }, now);
   assert.equal(lists.nNeed, 2);
@@ -157,7 +164,9 @@ check('filters: expired hidden unless asked, expiring soon, over-claimed', () =>
 });
 
 check('times', () => {
-  assert.equal(A.ago(iso(-3 * 60e3), now), '3 min ago');
+  assert.equal(A.ago(iso(-3 * 60e3), now), '3 minutes ago');
+  assert.equal(A.ago(iso(-3 * 24 * H), now), '3 days ago');
+  assert.equal(A.until(iso(90 * 60e3), now), 'in 2 hours');
   assert.equal(A.ago('', now), 'never');
   assert.equal(A.ago('0001-01-01T00:00:00Z', now), 'never');
   assert.equal(A.toRFC3339(''), '');
@@ -180,13 +189,14 @@ check('postBody', () => {
 check('phones: names, and only their own to change', () => {
   assert.equal(A.author(post()), 'Ana');
   assert.equal(A.author(post({ by: 'Sam' })), 'Sam, via Ana');
-  assert.ok(A.card(post({ by: 'Sam' }), now).includes('by Sam, via Ana'));
+  assert.ok(A.card(post({ by: 'Sam' }), now).replace(/<[^>]*>/g, '').includes('by Sam, via Ana'));
   const theirs = post({ by: 'Lee', yours: false, responses: [
     { id: 'r1', author: 'k', author_name: 'Ana', quantity: 1, note: '', created_at: iso(-H), by: 'Lee', yours: false },
     { id: 'r2', author: 'k', author_name: 'Ana', quantity: 2, note: '', created_at: iso(-H), by: 'Sam', yours: true }] });
   const named = phoneCtx('Sam');
   let h = A.viewPost(theirs, named);
-  assert.ok(h.includes('Lee, via Ana') && h.includes('Sam, via Ana'), h);
+  const text = h.replace(/<[^>]*>/g, '');
+  assert.ok(text.includes('Lee, via Ana') && text.includes('Sam, via Ana'), h);
   assert.ok(!h.includes('data-act="status"') && !h.includes('id="edit"'), 'a phone may not change a post it did not make');
   assert.equal((h.match(/data-act="unrespond"/g) || []).length, 1, 'only its own response can be taken back');
   assert.ok(h.includes('data-rid="r2"'));
@@ -215,7 +225,7 @@ check('groups: welcome, list, switch, invite for admins, card labels', () => {
     { id: 'cccccccc33', name: 'Riverside', role: 'pending' }];
   const two = (group) => Object.assign({}, ctx, { group, groups: gs, node: { name: 'Amal', groups: gs } });
   h = A.viewGroup(two('aaaaaaaa11'));
-  assert.ok(/<li aria-current="true"><strong id="gn-0">Eastgate<\/strong> <span class="meta">admin · /.test(h), h);
+  assert.ok(/<li aria-current="true"><strong id="gn-0" dir="auto">Eastgate<\/strong> <span class="meta">admin · /.test(h), h);
   assert.ok(/data-act="pick" data-group="bbbbbbbb22"/.test(h) && /data-act="pick" data-group="cccccccc33"/.test(h));
   assert.ok(!/data-act="pick" data-group="aaaaaaaa11"/.test(h), 'the group shown has no switch');
   assert.ok(h.includes('id="invite"'), 'an admin can invite');
@@ -226,7 +236,7 @@ check('groups: welcome, list, switch, invite for admins, card labels', () => {
   assert.ok(h.includes('joining') && h.includes('Waiting to reach a member of \u201cRiverside\u201d'), h);
   // A card names its group only when the board shows several.
   const p = post({ group: 'bbbbbbbb22' });
-  assert.ok(A.card(p, now, gs).includes('<span class="badge b-group">Northside</span>'));
+  assert.ok(A.card(p, now, gs).includes('<span class="badge b-group" dir="auto">Northside</span>'));
   assert.ok(!A.card(p, now).includes('b-group'));
   const lists = A.boardLists([p], { status: 'active' }, now, gs);
   assert.ok(lists.need.includes('b-group'));
@@ -250,7 +260,7 @@ check('inviteCode: the code, in a link or a message', () => {
 check('syncing N of M', () => {
   assert.equal(A.syncing([{ connected: true }]), null);
   assert.deepEqual(A.syncing([{ syncing: { done: 10, total: 100 } }, { syncing: { done: 5, total: 20 } }, {}]), { done: 15, total: 120 });
-  assert.equal(A.statusText(true, [{ connected: true, syncing: { done: 120, total: 5000 } }]), '1 peer connected · syncing 120 of 5000');
+  assert.equal(A.statusText(true, [{ connected: true, syncing: { done: 120, total: 5000 } }]), '1 peer connected · syncing 120 of 5,000');
   assert.equal(A.statusText(false, [{ connected: true, syncing: { done: 1, total: 2 } }]), '1 peer connected · offline');
   assert.ok(A.peersTable([{ peer_id: 'x', connected: true, syncing: { done: 3, total: 9 } }], now).includes('Connected · syncing 3 of 9'));
 });
@@ -276,6 +286,98 @@ check('5,000 posts render fast', () => {
   // it catches a quadratic render, not a slow one.
   console.log(`boardLists, 5,000 posts: ${msPer.toFixed(1)} ms`);
   assert.ok(msPer < 2000, `boardLists took ${msPer.toFixed(1)} ms`);
+});
+
+// ---- languages -------------------------------------------------------------------------------
+
+const PLURAL = /^(.*)_(zero|one|two|few|many|other)$/;
+const holes = (s) => Array.from(String(s).matchAll(/\{(\w+)\}/g), (m) => m[1]).sort();
+
+check('i18n: es and ar have every key of en, with the same placeholders', () => {
+  assert.deepEqual(Object.keys(A.LANGS).sort(), Object.keys(LANG).sort(), 'LANGS in app.js and the files in static/i18n/');
+  for (const [l, T] of Object.entries(LANG)) {
+    assert.equal(T._lang, l, l + '.js: _lang');
+    assert.ok(T._dir === 'ltr' || T._dir === 'rtl', l + '.js: _dir');
+    for (const k of Object.keys(S)) {
+      const pl = PLURAL.exec(k);
+      if (pl && pl[2] !== 'other' && pl[2] !== 'one') continue;
+      assert.ok(Object.prototype.hasOwnProperty.call(T, k), `${l}.js lacks the key ${k} (${JSON.stringify(S[k])})`);
+      assert.equal(typeof T[k], 'string', `${l}.js: ${k} is not a string`);
+      if (pl) continue; // checked below
+      assert.deepEqual(holes(T[k]), holes(S[k]), `${l}.js: ${k} has placeholders ${holes(T[k])}, en has ${holes(S[k])}`);
+    }
+    for (const k of Object.keys(T)) {
+      const pl = PLURAL.exec(k);
+      if (!pl) {
+        assert.ok(Object.prototype.hasOwnProperty.call(S, k), `${l}.js has the key ${k}, which en.js lacks`);
+        continue;
+      }
+      // A plural form of a key en has: its placeholders are among en's (Arabic's "one" and "two"
+      // forms say the number in words).
+      assert.ok(Object.prototype.hasOwnProperty.call(S, pl[1] + '_other'), `${l}.js: plural ${k} of a key en.js lacks`);
+      for (const h of holes(T[k])) assert.ok(holes(S[pl[1] + '_other']).includes(h), `${l}.js: ${k} has {${h}}, en has not`);
+    }
+  }
+});
+
+// The check above, on a broken copy: it must catch a missing key and a changed placeholder.
+check('i18n: the parity check finds what is wrong', () => {
+  const bad = Object.assign({}, LANG.es);
+  delete bad.publish;
+  bad.qty = 'cantidad {q}';
+  const missing = Object.keys(S).filter((k) => !PLURAL.test(k) && !(k in bad));
+  assert.deepEqual(missing, ['publish']);
+  assert.notDeepEqual(holes(bad.qty), holes(S.qty));
+});
+
+check('languages: choosing one, plurals, Intl', () => {
+  assert.equal(A.pickLang('', ['es-MX', 'en']), 'es');
+  assert.equal(A.pickLang('', ['fr-FR', 'ar-EG']), 'ar');
+  assert.equal(A.pickLang('', ['fr', 'de']), 'en');
+  assert.equal(A.pickLang('ar', ['es']), 'ar', 'the switch wins over the browser');
+  assert.equal(A.pickLang('xx', ['es']), 'es', 'a saved language the page lacks is ignored');
+  try {
+    assert.equal(A.setLang('es'), 'es');
+    assert.equal(A.statusText(true, [{ connected: true }]), '1 nodo conectado · sincronizado');
+    assert.equal(A.ago(iso(-3 * 60e3), now), 'hace 3 minutos');
+    assert.equal(A.setLang('ar'), 'ar');
+    assert.equal(A.statusText(false, [{ connected: true }, { connected: true }]), 'عقدتان متصلتان · غير متصل');
+    assert.ok(A.statusText(false, [1, 2, 3].map(() => ({ connected: true }))).includes('عُقد'), 'Arabic "few" plural');
+    assert.equal(A.t('qty', { n: 1234 }), 'الكمية ' + new Intl.NumberFormat('ar').format(1234));
+    // A key a language lacks falls back to English, not to the key's name.
+    assert.equal(A.t('appName'), 'mutual');
+    const h = A.viewPost(post({ title: 'معاطف شتوية' }), ctx);
+    assert.ok(h.includes('التفاصيل') && h.includes('أستطيع المساعدة'), 'the post page in Arabic');
+    assert.equal(A.setLang('xx'), 'en');
+  } finally {
+    A.setLang('en');
+  }
+});
+
+check('dir="auto" on every element that shows text a person wrote', () => {
+  const MARK = 'ZQXW';
+  const mk = (over) => post(Object.assign({ title: MARK + 't', details: MARK + 'd', category: MARK + 'c', location: MARK + 'l',
+    contact: MARK + 'k', author_name: MARK + 'a', by: MARK + 'b',
+    responses: [{ id: 'r1', author: 'k', author_name: MARK + 'ra', by: MARK + 'rb', quantity: 1, note: MARK + 'n', created_at: iso(-H) }] }, over));
+  const gs = [{ id: 'g1', name: MARK + 'g', role: 'admin' }, { id: 'g2', name: MARK + 'h', role: 'member' }];
+  const c = { groups: gs, cats: [MARK + 'c'], group: 'g1', now, tab: 'need', node: { peer_id: 'x', name: MARK + 'node', groups: gs } };
+  const html = A.card(mk(), now) + A.viewPost(mk(), c) + A.viewBoard({ status: 'active' }, c) + A.viewGroup(c) +
+    A.membersTable({ id: 'g1', members: [{ id: 'm', name: MARK + 'm', role: 'member' }] }) +
+    A.peersTable([{ peer_id: 'p', name: MARK + 'p', connected: true }], now);
+  // Each run of user text must sit directly in an element with dir="auto", or in a link that is
+  // all of such an element (a card's title: the heading has dir="auto", and the link must not, or
+  // the heading would skip its text when it finds its direction).
+  let n = 0;
+  for (const m of html.matchAll(new RegExp(`(<[a-z0-9]+[^>]*>)?<([a-z0-9]+)([^>]*)>([^<]*${MARK}[^<]*)<`, 'g'))) {
+    n++;
+    const ok = /\sdir="auto"/.test(m[3]) || (m[2] === 'a' && /\sdir="auto"/.test(m[1] || ''));
+    assert.ok(ok, `user text ${JSON.stringify(m[4])} in ${m[1] || ''}<${m[2]}${m[3]}> without dir="auto"`);
+  }
+  assert.ok(n >= 15, `only ${n} runs of user text found`);
+  for (const m of html.matchAll(/<(input|textarea)\b[^>]*>/g)) {
+    if (/type="(number|datetime-local|file|search)"|readonly|id="(inv-code|join-code)"/.test(m[0])) continue;
+    assert.ok(/\sdir="auto"/.test(m[0]), 'a text field without dir="auto": ' + m[0]);
+  }
 });
 
 if (!process.exitCode) console.log(`ok: ${checks} checks`);

@@ -1,7 +1,14 @@
-/* All user-visible text of the mutual web UI, keyed by id. To translate, copy this object, translate
- * the values (keep the {placeholders}) and set _lang. app.js escapes every string before use. */
-var I18N = {
+/* English text of the mutual web UI, keyed by id; es.js and ar.js beside it hold the same keys in
+ * Spanish and Arabic. English is the fallback for a key another language lacks. To add a language,
+ * copy this file to xx.js, set I18N.xx and _lang, translate the values (keep the {placeholders}), and
+ * add xx to LANGS in app.js. A key ending in _one/_other (and, where a language needs them, _zero,
+ * _two, _few, _many) is a plural, chosen with Intl.PluralRules. app.js escapes every string before
+ * use, and formats numbers, dates and relative times with Intl in the chosen language. */
+var I18N = typeof I18N === 'object' && I18N ? I18N : {};
+I18N.en = {
   _lang: 'en',
+  _dir: 'ltr',
+  language: 'Language',
   appName: 'mutual',
   skip: 'Skip to content',
   navLabel: 'Main',
@@ -10,8 +17,8 @@ var I18N = {
   navGroup: 'Group',
   navPeers: 'Peers',
 
-  peerOne: '{n} peer connected',
-  peerMany: '{n} peers connected',
+  peers_one: '{n} peer connected',
+  peers_other: '{n} peers connected',
   inSync: 'in sync',
   offline: 'offline',
   needSession: 'This board is in meeting mode. To take part, scan the join QR code on the organiser\u2019s screen with this device.',
@@ -176,12 +183,13 @@ var I18N = {
   otherGroup: 'Start or join another group',
 
   justNow: 'just now',
-  minAgo: '{n} min ago',
-  hAgo: '{n} h ago',
-  dAgo: '{n} days ago',
   never: 'never',
-  inMin: 'in {n} min',
-  inH: 'in {n} h',
-  inD: 'in {n} days',
+
+  liveNew_need: 'New need: {title}',
+  liveNew_offer: 'New offer: {title}',
+  liveNewMany: 'New posts: {n}',
+  liveShown: 'Showing needs: {need}, offers: {offer}',
+  liveStatus: 'Status now: {status}',
+  liveResponses: 'Responses now: {n}',
 };
-if (typeof module === 'object' && module.exports) module.exports = I18N;
+if (typeof module === 'object' && module.exports) module.exports = I18N.en;
