@@ -243,15 +243,15 @@ func TestGoldenPostRecord(t *testing.T) {
 
 // Protocol IDs and topic names are wire constants too.
 func TestGoldenProtocolIDs(t *testing.T) {
-	if SyncProtocol != "/mutual/sync/1.0.0" {
+	if SyncProtocol != "/mutual/sync/2.0.0" {
 		t.Errorf("SyncProtocol = %q", SyncProtocol)
 	}
 	var g crdt.ID
 	g[0], g[31] = 0xab, 0x01
 	var k [GroupKeySize]byte
 	k[0] = 0xcd
-	// "/mutual/group/2.0.0/" + hex of SHA-256("mutual/topic/1\n" || g || k)[:16]
-	want := "/mutual/group/2.0.0/5910137eb15ef34b8c15985e8783cfe6"
+	// "/mutual/group/3.0.0/" + hex of SHA-256("mutual/topic/1\n" || g || k)[:16]
+	want := "/mutual/group/3.0.0/5910137eb15ef34b8c15985e8783cfe6"
 	if got := specTopic(g, k); got != want {
 		t.Fatalf("the spec's topic is %q, the golden %q", got, want)
 	}

@@ -1,113 +1,89 @@
 package p2p
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
-// The gossip message of a group's topic is either one op (its encoding,
-// with its sealed blob after it: what protocol.DecodeOp reads) or a
-// frame of several ops of the group: the ops of one group commit of
-// their author, in the order they were written.
+// A node sends every gossip message on a group's topic as a frame of
+// the group's ops (protocol.EncodeFrame, docs/protocol.md 2.4 and
+// 12.4): the ops of one group commit of their author, in the order they
+// were written, or a single op as a frame of one. The frame leaves the
+// group out (the topic names it), writes an author once for a run of its
+// ops and leaves out the seq and prev a run gives.
 //
-//	frame  0xc1 (a byte no msgpack value starts with, so that no op is
-//	       mistaken for a frame), then a uvarint count (2 to
-//	       maxFrameOps), then count times: a uvarint length and that many
-//	       bytes of one op (with its blob)
+// Decided once, not per message: a single op goes as a frame of one,
+// never as itself. A version 2 op in a frame of one is 29 bytes smaller
+// than alone (the 32 bytes of its group out, a magic, a count and a flags
+// byte in); only a version 1 op, which no node writes any more, would be
+// smaller alone (by 5 bytes), and a node publishes only the ops it has
+// just written.
 //
-// A frame is at most maxFrameBytes. The message ID is the SHA-256 of the
-// message, which for a single op is its op ID.
-const (
-	frameMagic    = 0xc1
-	maxFrameOps   = 4096
-	maxFrameBytes = 512 << 10
-)
+// A receiver also reads a message that is one op in its full form, its
+// blob after it (what a node of topic version 2 sent): the first byte
+// tells them apart (frameMagic starts no op, docs/protocol.md 2). That
+// keeps an op of a version no frame of today can carry (a later
+// version's, during a rolling upgrade) an ignored op rather than a
+// malformed frame whose sender is blocked.
+//
+// The message ID is the SHA-256 of the message (messageID), the same on
+// every node; it is not the op ID of any op in it.
+const frameMagic = 0xf2
 
-// errFrame wraps every reason a frame is malformed.
-var errFrame = fmt.Errorf("%w: gossip frame", protocol.ErrMalformed)
+// frameOpSlack is how many bytes an op may take in a frame beyond its
+// full form with its blob (protocol.JoinBlob): a flags byte and a
+// version 1 op's length (3 bytes at most, MaxOpBytes being 8 KiB), or a
+// blob's uvarint length for its msgpack bin header (never longer). A
+// version 2 op takes fewer: its group is left out.
+const frameOpSlack = 1 + 3
 
-// encodeMessages packs raws, ops of group, in order, into as few gossip
-// messages as the frame limits allow: a single op alone is sent as
-// itself. (The group is for the frame of op version 2, which leaves it
-// out of the wire form; this one carries whole ops.)
-func encodeMessages(_ crdt.ID, raws [][]byte) [][]byte {
+// frameHead is a frame's magic and the longest count (MaxFrameOps).
+const frameHead = 1 + 3
+
+// encodeMessages packs raws, ops of group each with its blob after it,
+// in order, into as few frames as protocol.MaxFrameOps and
+// MaxFrameBytes allow.
+func encodeMessages(group crdt.ID, raws [][]byte) ([][]byte, error) {
+	ops := make([]crdt.Op, len(raws))
+	for i, raw := range raws {
+		var err error
+		if ops[i], err = protocol.DecodeStoredOp(raw); err != nil {
+			return nil, fmt.Errorf("op %d: %w", i, err)
+		}
+	}
 	var out [][]byte
-	for len(raws) > 0 {
-		n, size := 0, 1+binary.MaxVarintLen32
-		for n < len(raws) && n < maxFrameOps {
-			add := binary.MaxVarintLen32 + len(raws[n])
-			if n > 0 && size+add > maxFrameBytes {
+	for len(ops) > 0 {
+		n, size := 0, frameHead
+		for n < len(ops) && n < protocol.MaxFrameOps {
+			add := len(raws[n]) + frameOpSlack
+			if n > 0 && size+add > protocol.MaxFrameBytes {
 				break
 			}
 			size += add
 			n++
 		}
-		if n == 1 {
-			out = append(out, raws[0])
-		} else {
-			out = append(out, encodeFrame(raws[:n], size))
+		f, err := protocol.EncodeFrame(group, ops[:n])
+		if err != nil {
+			return nil, err
 		}
-		raws = raws[n:]
-	}
-	return out
-}
-
-func encodeFrame(raws [][]byte, size int) []byte {
-	b := make([]byte, 0, size)
-	b = append(b, frameMagic)
-	b = binary.AppendUvarint(b, uint64(len(raws)))
-	for _, raw := range raws {
-		b = binary.AppendUvarint(b, uint64(len(raw)))
-		b = append(b, raw...)
-	}
-	return b
-}
-
-// decodeMessage returns the ops of a gossip message on group's topic:
-// the message itself if it is not a frame, else the ops of the frame,
-// which alias data. It checks the frame's limits and its every length
-// against the bytes that remain before it allocates anything; the ops
-// themselves are checked by their decoder.
-func decodeMessage(_ crdt.ID, data []byte) ([][]byte, error) {
-	if len(data) == 0 || data[0] != frameMagic {
-		return [][]byte{data}, nil
-	}
-	if len(data) > maxFrameBytes {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", errFrame, len(data), maxFrameBytes)
-	}
-	rest := data[1:]
-	count, k := binary.Uvarint(rest)
-	if k <= 0 || k != uvarintLen(count) {
-		return nil, fmt.Errorf("%w: no count", errFrame)
-	}
-	rest = rest[k:]
-	// An op is more than 64 bytes (a signature alone is 64): a count the
-	// bytes cannot hold is refused before the slice is made.
-	if count < 2 || count > maxFrameOps || count > uint64(len(rest)/65) {
-		return nil, fmt.Errorf("%w: %d ops in %d bytes", errFrame, count, len(data))
-	}
-	out := make([][]byte, 0, count)
-	for i := uint64(0); i < count; i++ {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || k != uvarintLen(n) || n == 0 || n > uint64(len(rest)-k) {
-			return nil, fmt.Errorf("%w: op %d: length beyond the frame", errFrame, i)
-		}
-		rest = rest[k:]
-		out = append(out, rest[:n:n])
-		rest = rest[n:]
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last op", errFrame, len(rest))
+		out = append(out, f)
+		ops, raws = ops[n:], raws[n:]
 	}
 	return out, nil
 }
 
-// uvarintLen is the length of v's shortest uvarint: a longer one would
-// give the same frame a second encoding.
-func uvarintLen(v uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return len(binary.AppendUvarint(b[:0], v))
+// decodeMessage returns the ops of a gossip message on group's topic,
+// each in its full form with its blob after it (protocol.SplitFrame):
+// the ops of a frame, or the message itself if it is not a frame (one
+// op, which its decoder checks). A frame is checked whole, limits first,
+// before anything is allocated for its ops; an error wraps
+// protocol.ErrMalformed, or ErrUnsupported for an op of a kind this
+// node does not know.
+func decodeMessage(group crdt.ID, data []byte) ([][]byte, error) {
+	if len(data) == 0 || data[0] != frameMagic {
+		return [][]byte{data}, nil
+	}
+	return protocol.SplitFrame(group, data)
 }

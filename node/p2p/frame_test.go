@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,9 +46,10 @@ func TestFrameDeliveredAndRelayed(t *testing.T) {
 	if _, err := ra.Ingest(context.Background(), raws); err != nil { // A's commit
 		t.Fatal(err)
 	}
-	if msgs := encodeMessages(tg.id, raws); len(msgs) != 1 || msgs[0][0] != frameMagic {
-		t.Fatalf("%d ops of one commit make %d messages; want one frame", n, len(msgs))
+	if msgs, err := encodeMessages(tg.id, raws); err != nil || len(msgs) != 1 || msgs[0][0] != frameMagic {
+		t.Fatalf("%d ops of one commit make %d messages (%v); want one frame", n, len(msgs), err)
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.PublishStored(ctx, tg.id, raws); err != nil {
@@ -69,29 +72,51 @@ func TestFrameDeliveredAndRelayed(t *testing.T) {
 func TestMalformedFrameRefused(t *testing.T) {
 	cases := []struct {
 		name  string
-		frame func(valid [][]byte) []byte
+		frame func(t *testing.T, g crdt.ID, valid [][]byte) []byte
 	}{
-		{"length beyond the frame", func(valid [][]byte) []byte {
-			f := encodeFrame(valid, 0)
+		{"cut short", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			f := frameOf(t, g, valid)
 			return f[:len(f)-10]
 		}},
-		{"count larger than the ops", func(valid [][]byte) []byte {
-			f := encodeFrame(valid, 0)
-			return append([]byte{frameMagic, byte(len(valid) + 1)}, f[2:]...)
+		{"count larger than the ops", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			f := frameOf(t, g, valid)
+			f[1]++ // a count of one byte (8 ops)
+			return f
 		}},
-		{"too large", func(valid [][]byte) []byte {
-			var big [][]byte
-			for len(big)*len(valid[0]) <= maxFrameBytes {
-				big = append(big, valid...)
+		{"trailing bytes", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			return append(frameOf(t, g, valid), 0)
+		}},
+		{"too large", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			return append(frameOf(t, g, valid), make([]byte, protocol.MaxFrameBytes)...)
+		}},
+		{"not canonical: an author written twice", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			f := frameOf(t, g, valid[:2])
+			// The second op's flags (after the first op) say chained;
+			// rewrite the frame with its author written out instead.
+			first, err := protocol.EncodeFrame(g, decodeAll(t, valid[:1]))
+			if err != nil {
+				t.Fatal(err)
 			}
-			return encodeFrame(big, 0)
+			second, err := protocol.EncodeFrame(g, decodeAll(t, valid[1:2]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := append([]byte{frameMagic, 2}, first[2:]...)
+			out = append(out, second[2:]...)
+			if bytes.Equal(out, f) {
+				t.Fatal("the rewritten frame is the canonical one")
+			}
+			return out
 		}},
-		{"one forged op", func(valid [][]byte) []byte {
-			forged := bytes.Clone(valid[len(valid)/2])
-			forged[len(forged)-1] ^= 1 // break its signature
-			ops := append([][]byte{}, valid...)
-			ops[len(ops)/2] = forged
-			return encodeFrame(ops, 0)
+		{"one forged op", func(t *testing.T, g crdt.ID, valid [][]byte) []byte {
+			ops := decodeAll(t, valid)
+			ops[len(ops)/2].Sig[0] ^= 1 // break its signature
+			ops[len(ops)/2].ID = crdt.ID{}
+			f, err := protocol.EncodeFrame(g, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
 		}},
 	}
 	for _, tc := range cases {
@@ -104,7 +129,7 @@ func TestMalformedFrameRefused(t *testing.T) {
 				valid = append(valid, tg.b.post(t, tg.id, fmt.Sprint("post ", i)))
 			}
 			mh, tp := rawGossiper(t, tg, a)
-			if err := tp.Publish(context.Background(), tc.frame(valid)); err != nil {
+			if err := tp.Publish(context.Background(), tc.frame(t, tg.id, valid)); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, 5*time.Second, "the sender to be disconnected", func() bool {
@@ -132,7 +157,7 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 	t.Cleanup(func() { cancel(); mh.Close() })
 	ps, err := pubsub.NewGossipSub(ctx, mh,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { return opID(m) }))
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { return messageID(m) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,23 +172,59 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 	return mh, tp
 }
 
+// frameOf is the frame of raws, ops of group g.
+func frameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
+	t.Helper()
+	f, err := protocol.EncodeFrame(g, decodeAll(t, raws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func decodeAll(t testing.TB, raws [][]byte) []crdt.Op {
+	t.Helper()
+	ops := make([]crdt.Op, len(raws))
+	for i, raw := range raws {
+		var err error
+		if ops[i], err = protocol.DecodeOp(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ops
+}
+
+// TestEncodeMessages: a single op goes as a frame of one, smaller than
+// the op alone; many go as frames within the limits, which give the ops
+// back in order, byte for byte.
 func TestEncodeMessages(t *testing.T) {
-	op := func(n int) []byte { return bytes.Repeat([]byte{0x9a}, n) }
-	if got := encodeMessages(crdt.ID{}, [][]byte{op(300)}); len(got) != 1 || !bytes.Equal(got[0], op(300)) {
-		t.Fatal("a single op is not sent as itself")
+	tg := newTestGroup(t)
+	one := tg.a.post(t, tg.id, strings.Repeat("x", 190))
+	msgs, err := encodeMessages(tg.id, [][]byte{one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0][0] != frameMagic || len(msgs[0]) >= len(one) {
+		t.Fatalf("one op of %d bytes makes %d messages, the first of %d bytes starting %#x; want a smaller frame of one", len(one), len(msgs), len(msgs[0]), msgs[0][0])
+	}
+	if got, err := decodeMessage(tg.id, msgs[0]); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
+		t.Fatalf("the frame of one gave back %d ops (%v)", len(got), err)
 	}
 	// Many ops: frames within the limits, the ops in order.
 	var raws [][]byte
-	for i := range 3000 {
-		raws = append(raws, op(200+i%300))
+	for i := range 5000 {
+		raws = append(raws, tg.a.post(t, tg.id, strings.Repeat("y", 10+i%190)))
 	}
-	msgs := encodeMessages(crdt.ID{}, raws)
+	msgs, err = encodeMessages(tg.id, raws)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var back [][]byte
 	for _, m := range msgs {
-		if len(m) > maxFrameBytes {
+		if len(m) > protocol.MaxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(m))
 		}
-		ops, err := decodeMessage(crdt.ID{}, m)
+		ops, err := decodeMessage(tg.id, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,47 +238,80 @@ func TestEncodeMessages(t *testing.T) {
 			t.Fatalf("op %d changed", i)
 		}
 	}
+	// An op of another group is not framed in this one.
+	other := newTestGroup(t)
+	if _, err := encodeMessages(tg.id, [][]byte{other.a.post(t, other.id, "elsewhere")}); err == nil {
+		t.Fatal("an op of another group framed")
+	}
 }
 
-func TestDecodeMessageRefuses(t *testing.T) {
-	op := bytes.Repeat([]byte{1}, 100)
-	good := encodeFrame([][]byte{op, op}, 0)
-	if _, err := decodeMessage(crdt.ID{}, good); err != nil {
+// TestDecodeMessage: a message that is not a frame is one op, left to
+// the op's decoder; a frame of an op of a kind this node does not know
+// is ErrUnsupported (ignored, not punished); a frame of ops read under
+// another group's ID decodes (the group is not in the frame) and fails
+// at their signatures, which cover the group.
+func TestDecodeMessage(t *testing.T) {
+	tg := newTestGroup(t)
+	raw := tg.a.post(t, tg.id, "alone")
+	if got, err := decodeMessage(tg.id, raw); err != nil || len(got) != 1 || !bytes.Equal(got[0], raw) {
+		t.Fatalf("a bare op: %d ops, %v", len(got), err)
+	}
+	f := frameOf(t, tg.id, [][]byte{raw})
+	newer := bytes.Clone(f)
+	newer[3] = 0x7f // the op's tag (after magic, count, flags): version 2, kind 63
+	if _, err := decodeMessage(tg.id, newer); !errors.Is(err, protocol.ErrUnsupported) {
+		t.Fatalf("a frame of an op of an unknown kind: %v; want ErrUnsupported", err)
+	}
+	other := newTestGroup(t)
+	got, err := decodeMessage(other.id, f)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := protocol.DecodeOp(got[0]); err == nil {
+		t.Fatal("an op framed in one group verifies as an op of another")
+	}
 	for name, b := range map[string][]byte{
-		"no count":           {frameMagic},
-		"one op":             append([]byte{frameMagic, 1, 100}, op...),
-		"count beyond bytes": {frameMagic, 0xff, 0xff, 0x03, 1, 1},
-		"long count":         append([]byte{frameMagic, 0x82, 0x00}, good[2:]...),
-		"long length":        append(append([]byte{frameMagic, 2, 0xe4, 0x00}, op...), good[2+1+100:]...),
-		"length beyond":      append([]byte{frameMagic, 2, 100}, op[:99]...),
-		"zero length":        append([]byte{frameMagic, 2, 0}, good[2:]...),
-		"trailing":           append(bytes.Clone(good), 0),
-		"over maxFrameBytes": append(append([]byte{frameMagic}, binary.AppendUvarint(nil, 2)...), make([]byte, maxFrameBytes)...),
-		"count over the max": append(append([]byte{frameMagic}, binary.AppendUvarint(nil, maxFrameOps+1)...), make([]byte, 400<<10)...),
+		"magic alone":      {frameMagic},
+		"no ops":           {frameMagic, 0},
+		"count beyond":     {frameMagic, 0xff, 0xff, 0x03, 1, 1},
+		"over the max":     append(append([]byte{frameMagic}, binary.AppendUvarint(nil, protocol.MaxFrameOps+1)...), make([]byte, 400<<10)...),
+		"over the bytes":   append(bytes.Clone(f), make([]byte, protocol.MaxFrameBytes)...),
+		"trailing":         append(bytes.Clone(f), 0),
+		"long count":       append([]byte{frameMagic, 0x81, 0x00}, f[2:]...),
+		"unknown flag bit": append([]byte{frameMagic, 1, f[2] | 0x80}, f[3:]...),
 	} {
-		if _, err := decodeMessage(crdt.ID{}, b); err == nil {
+		if _, err := decodeMessage(tg.id, b); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
+// FuzzDecodeMessage: whatever the bytes, decodeMessage neither panics
+// nor allocates beyond the frame's limits, and a frame it accepts is the
+// one frame of its ops (encodeMessages writes it back byte for byte).
 func FuzzDecodeMessage(f *testing.F) {
-	op := bytes.Repeat([]byte{7}, 70)
-	f.Add(encodeFrame([][]byte{op, op, op}, 0))
+	tg := newTestGroup(f)
+	var raws [][]byte
+	for i := range 3 {
+		raws = append(raws, tg.a.post(f, tg.id, fmt.Sprint("fuzz ", i)))
+	}
+	raws = append(raws, tg.b.post(f, tg.id, "another author"))
+	f.Add(frameOf(f, tg.id, raws))
+	f.Add(frameOf(f, tg.id, raws[:1]))
+	f.Add(append([]byte{frameMagic}, tg.setup[0]...))
 	f.Add([]byte{frameMagic, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add(op)
+	f.Add(raws[0])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := decodeMessage(crdt.ID{}, b)
-		if err != nil {
+		ops, err := decodeMessage(tg.id, b)
+		if err != nil || len(b) == 0 || b[0] != frameMagic {
 			return
 		}
-		if len(b) > 0 && b[0] == frameMagic {
-			// A frame that decodes encodes back to the same bytes.
-			if again := encodeFrame(ops, 0); !bytes.Equal(again, b) {
-				t.Fatalf("frame %x decodes to ops that encode as %x", b, again)
-			}
+		again, err := encodeMessages(tg.id, ops)
+		if err != nil {
+			t.Fatalf("frame %x decodes to ops that do not encode: %v", b, err)
+		}
+		if len(again) != 1 || !bytes.Equal(again[0], b) {
+			t.Fatalf("frame %x decodes to ops that encode otherwise", b)
 		}
 	})
 }

@@ -34,7 +34,9 @@ var ErrNotJoined = errors.New("p2p: group not joined")
 // newPubSub starts GossipSub for mutual:
 //   - no GossipSub signatures and no author (StrictNoSign): every op is
 //     signed by its author already, and the message ID is the SHA-256 of
-//     the data, which is the op ID, so an op has one ID everywhere;
+//     the data (a frame of ops, frame.go), which every node computes
+//     alike; it is not an op ID (a version 2 op's ID hashes a domain
+//     first, and a frame may hold many ops);
 //   - a peer filter, so a group's mesh, gossip and IWANT replies only
 //     include peers that may read the group;
 //   - no flood publishing and no FloodSub protocol: both send to every
@@ -53,7 +55,7 @@ func (h *Host) newPubSub() (*pubsub.PubSub, error) {
 		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(opID),
+		pubsub.WithMessageIdFn(messageID),
 		pubsub.WithPeerFilter(h.peerFilter),
 		pubsub.WithPeerOutboundQueueSize(outboundQueue),
 		pubsub.WithValidateQueueSize(validateQueue),
@@ -139,8 +141,8 @@ func (h *Host) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
 	return nil
 }
 
-// opID is the GossipSub message ID: the op ID.
-func opID(m *pb.Message) string {
+// messageID is the GossipSub message ID: the SHA-256 of the message.
+func messageID(m *pb.Message) string {
 	id := sha256.Sum256(m.Data)
 	return string(id[:])
 }
@@ -277,15 +279,29 @@ func (h *Host) Publish(ctx context.Context, group crdt.ID, raw []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("p2p: publish: %w", err)
 	}
-	return gt.topic.Publish(ctx, raw)
+	return gt.publish(ctx, group, [][]byte{raw})
+}
+
+// publish sends raws, ops of group, as frames (frame.go).
+func (gt *groupTopic) publish(ctx context.Context, group crdt.ID, raws [][]byte) error {
+	msgs, err := encodeMessages(group, raws)
+	if err != nil {
+		return fmt.Errorf("p2p: publish: %w", err)
+	}
+	for _, msg := range msgs {
+		if err := gt.topic.Publish(ctx, msg); err != nil {
+			return fmt.Errorf("p2p: publish: %w", err)
+		}
+	}
+	return nil
 }
 
 // PublishStored sends ops this node has stored durably already (the
 // replica's OnLocalOps, after its commit) to the group's peers, without
 // storing them again: raws are the group's ops of one commit, in the
-// order they were written, each with its blob. Several go out as frames
+// order they were written, each with its blob. They go out as frames
 // (frame.go), so that a burst costs a few messages rather than one per
-// op; one goes out as itself, as Publish sends it.
+// op; one goes out as a frame of one, as Publish sends it.
 func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) error {
 	h.mu.Lock()
 	gt := h.topics[group]
@@ -298,12 +314,7 @@ func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) 
 			return fmt.Errorf("p2p: publish: %w", err)
 		}
 	}
-	for _, msg := range encodeMessages(group, raws) {
-		if err := gt.topic.Publish(ctx, msg); err != nil {
-			return fmt.Errorf("p2p: publish: %w", err)
-		}
-	}
-	return nil
+	return gt.publish(ctx, group, raws)
 }
 
 // checkTopic decodes an op cheaply (no signature check: IngestOne does
@@ -336,6 +347,13 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			return pubsub.ValidationAccept // stored before it was published
 		}
 		raws, err := decodeMessage(group, m.Data)
+		if errors.Is(err, protocol.ErrUnsupported) {
+			// An op of a kind this node does not know (a member a
+			// version ahead): not judged, not forwarded, never
+			// punished, as in validateOp.
+			h.log.Debug("gossiped frame with an op of an unknown kind ignored", "group", group.Short(), "remote", from, "err", err)
+			return pubsub.ValidationIgnore
+		}
 		if err != nil {
 			h.spawn(func() { h.punish(from, "malformed frame", err) })
 			return pubsub.ValidationReject

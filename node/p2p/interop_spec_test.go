@@ -83,21 +83,21 @@ func TestSpecGossipInterop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the node's op never arrived: %v", err)
 		}
-		if !bytes.Equal(m.Data, fromNode) {
-			continue
+		if !bytes.Equal(m.Data, frameOf(t, tg.id, [][]byte{fromNode})) {
+			continue // the node sends an op as a frame of one (12.4)
 		}
 		if m.From != nil || m.Seqno != nil || m.Key != nil || m.Signature != nil {
 			t.Fatalf("message carries author info: from %x seqno %x key %x sig %x", m.From, m.Seqno, m.Key, m.Signature)
 		}
-		if id := sha256.Sum256(fromNode); m.ID != string(id[:]) {
-			t.Fatalf("message ID %x, want the SHA-256 of the op", m.ID)
+		if id := sha256.Sum256(m.Data); m.ID != string(id[:]) {
+			t.Fatalf("message ID %x, want the SHA-256 of the message", m.ID)
 		}
 		break
 	}
 
 	// Peer to node.
 	before := ra.Len(tg.id)
-	if err := tp.Publish(ctx, tg.b.post(t, tg.id, "from the peer")); err != nil {
+	if err := tp.Publish(ctx, frameOf(t, tg.id, [][]byte{tg.b.post(t, tg.id, "from the peer")})); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the peer's op stored by the node", func() bool { return ra.Len(tg.id) == before+1 })

@@ -146,7 +146,7 @@ func TestStrangerGetsNothing(t *testing.T) {
 		// Unsigned messages, like the members' (else pubsub would drop
 		// what leaked before the test could see it).
 		opts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
-			pubsub.WithMessageIdFn(opID)}
+			pubsub.WithMessageIdFn(messageID)}
 		if i == 0 {
 			ps, err = pubsub.NewGossipSub(ctx, sh, opts...)
 		} else {
@@ -225,7 +225,7 @@ func TestForgedOpDisconnects(t *testing.T) {
 	t.Cleanup(func() { cancel(); mh.Close() })
 	ps, err := pubsub.NewGossipSub(ctx, mh,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { return opID(m) }))
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { return messageID(m) }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func newRawPeer(t testing.TB, m *member, opts ...pubsub.Option) *rawPeer {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); h.Close() })
 	ps, err := pubsub.NewGossipSub(ctx, h, append([]pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(opID)}, opts...)...)
+		pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(messageID)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
