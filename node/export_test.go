@@ -1,10 +1,12 @@
 package node
 
-import "time"
-
-// SlowPublisher makes the publisher wait d before each send, until the
+// HoldPublisher stops the publisher before its next send until the
 // returned function is called: a test fills the publish queue with it.
-func SlowPublisher(d time.Duration) (restore func()) {
-	publishDelay.Store(int64(d))
-	return func() { publishDelay.Store(0) }
+func HoldPublisher() (release func()) {
+	hold := make(chan struct{})
+	publishHold.Store(&hold)
+	return func() {
+		publishHold.Store(nil)
+		close(hold)
+	}
 }

@@ -62,7 +62,8 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		t.Skip("floods a real node")
 	}
 	const msg = "publish queue full"
-	defer node.SlowPublisher(20 * time.Millisecond)()
+	release := node.HoldPublisher()
+	defer release()
 	var logs logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,8 +74,7 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 			Dir: t.TempDir(), Listen: loopback, HTTP: "127.0.0.1:0", NoMDNS: true, Logger: logger,
 			Ready: func(_, _ string, n *node.Node) { ready <- n },
 			// The publisher sends a group's queued commits as one frame,
-			// faster than the writer commits: a short queue and a slow
-			// publisher fill.
+			// faster than the writer commits: held, its short queue fills.
 			PublishQueue: 2,
 		})
 	}()
@@ -106,8 +106,8 @@ func TestServeRateLimitsPublishQueueFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Many concurrent writers make the replica's writer commit often,
-	// faster than the publisher sends to a two-commit queue. Post until
-	// the queue overflows,
+	// into a two-commit queue of a held publisher. Post until the queue
+	// overflows,
 	// then keep the burst going a while.
 	t0 := time.Now()
 	var posted, extra atomic.Int64

@@ -124,8 +124,9 @@ type ServeConfig struct {
 	PublishQueue int
 }
 
-// publishDelay slows the publisher, for a test that fills its queue.
-var publishDelay atomic.Int64
+// publishHold, while set, holds the publisher until it is closed: a
+// test fills the publish queue with it.
+var publishHold atomic.Pointer[chan struct{}]
 
 // DefaultConfirmWait is ServeConfig.ConfirmWait's default: time to dial
 // a peer and run a catch-up session with it.
@@ -218,8 +219,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	pubDone := make(chan struct{})
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	send := func(o outOps) {
-		if d := publishDelay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
+		if hold := publishHold.Load(); hold != nil {
+			select {
+			case <-*hold:
+			case <-pubCtx.Done():
+			}
 		}
 		if err := host.JoinGroup(o.g); err != nil {
 			log.Warn("join topic", "err", err)
