@@ -278,7 +278,7 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 				}
 			}
 			if len(n.Local.Replica.Groups()) == 0 {
-				fmt.Fprintf(e.stdout, "\nno group yet: create one with `mutual group create NAME`, or join one with `mutual join CODE`\n")
+				fmt.Fprintf(e.stdout, "\nno group yet: open the web page to start or join one, or use `mutual group create NAME` or `mutual join CODE`\n")
 			}
 		},
 	})
