@@ -176,32 +176,31 @@ func isHex(s string) bool {
 
 // listGroups is `3f2a9c0b12de "Eastgate Aid" (admin), ...`.
 func listGroups(gs []replica.GroupInfo) string {
-	var b strings.Builder
-	for i, gi := range gs {
-		if i == maxCandidates {
-			fmt.Fprintf(&b, ", and %d more", len(gs)-i)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s %s (%s)", gi.ID.Short(), quoteLine(gi.Name), roleName(gi))
-	}
-	return b.String()
+	return candidates(gs, func(gi replica.GroupInfo) string {
+		return fmt.Sprintf("%s %s (%s)", gi.ID.Short(), quoteLine(gi.Name), roleName(gi))
+	})
 }
 
 // listPosts is `3f2a9c0b12de "Winter coats", ...`.
 func listPosts(ps []*crdt.Post) string {
+	return candidates(ps, func(p *crdt.Post) string {
+		return fmt.Sprintf("%s %s", p.ID.Short(), quoteLine(p.Title.V))
+	})
+}
+
+// candidates lists the first maxCandidates of xs on one line, and how
+// many more there are.
+func candidates[T any](xs []T, name func(T) string) string {
 	var b strings.Builder
-	for i, p := range ps {
+	for i, x := range xs {
 		if i == maxCandidates {
-			fmt.Fprintf(&b, ", and %d more", len(ps)-i)
+			fmt.Fprintf(&b, ", and %d more", len(xs)-i)
 			break
 		}
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s", p.ID.Short(), quoteLine(p.Title.V))
+		b.WriteString(name(x))
 	}
 	return b.String()
 }

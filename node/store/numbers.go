@@ -115,6 +115,16 @@ func (c *numberer) author(a crdt.PublicKey) (uint64, error) {
 	return x, c.txn.Set(key(pNumber, []byte{numAuthor}, a[:]), num(x))
 }
 
+// groupAuthor numbers an author's log in a group: both numbers, given
+// if new.
+func (c *numberer) groupAuthor(g0 crdt.ID, a0 crdt.PublicKey) (g, a uint64, err error) {
+	if g, err = c.group(g0); err != nil {
+		return 0, 0, err
+	}
+	a, err = c.author(a0)
+	return g, a, err
+}
+
 // publish makes the numbers given in a transaction known, as it
 // commits: until then no key names them, and a reader who looks one up
 // finds nothing under it.

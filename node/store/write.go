@@ -72,11 +72,7 @@ func (b *Batch) AddOp(op *crdt.Op, raw []byte) {
 	post, onPost := crdt.PostOf(op)
 	_, create := op.Body.(crdt.PostCreate)
 	b.step(len(raw)+16, func(c *committer) error {
-		g, err := c.group(g0)
-		if err != nil {
-			return err
-		}
-		a, err := c.author(op.Author)
+		g, a, err := c.groupAuthor(g0, op.Author)
 		if err != nil {
 			return err
 		}
@@ -110,11 +106,7 @@ func (b *Batch) AddOp(op *crdt.Op, raw []byte) {
 func (b *Batch) AddFork(op *crdt.Op, raw []byte) {
 	g0 := op.GroupID()
 	b.step(len(raw)+50, func(c *committer) error {
-		g, err := c.group(g0)
-		if err != nil {
-			return err
-		}
-		a, err := c.author(op.Author)
+		g, a, err := c.groupAuthor(g0, op.Author)
 		if err != nil {
 			return err
 		}
@@ -127,11 +119,7 @@ func (b *Batch) AddFork(op *crdt.Op, raw []byte) {
 // in the log, as evidence anyone can check.
 func (b *Batch) AddBreak(g0 crdt.ID, author crdt.PublicKey, seq uint64) {
 	b.step(16, func(c *committer) error {
-		g, err := c.group(g0)
-		if err != nil {
-			return err
-		}
-		a, err := c.author(author)
+		g, a, err := c.groupAuthor(g0, author)
 		if err != nil {
 			return err
 		}
