@@ -22,6 +22,12 @@ import (
 // could; more than that waits for the next session.
 const MaxRounds = 4
 
+// MaxSessionRounds bounds the rounds of a session over all its pages
+// (pages.go): 64 pages of MaxSyncGroups groups, each with its retries.
+// Both sides stop there; what is left waits for the next session, which
+// skips the groups found equal by their digests.
+const MaxSessionRounds = 256
+
 // Run runs one catch-up session over a bidirectional stream with the peer
 // whose key is remote; both peers call it, one with initiator=true. It
 // syncs every group both replicate that the other MayRead, both ways, and
@@ -55,6 +61,8 @@ func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pu
 		resume:    make(chan bool),
 		done:      make(chan struct{}),
 		synced:    map[crdt.ID]bool{},
+		settled:   map[crdt.ID]bool{},
+		pageRound: 1,
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -76,6 +84,10 @@ func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pu
 	ss.stats.BytesSent = ss.out.n.Load()
 	ss.stats.BytesReceived = ss.in.n.Load()
 	if err == nil {
+		for g := range ss.settled {
+			ss.synced[g] = true
+		}
+		ss.stats.Settled = len(ss.settled)
 		ss.stats.Synced = slices.SortedFunc(maps.Keys(ss.synced), crdt.ID.Compare)
 	}
 	return ss.stats, err
@@ -116,6 +128,13 @@ type session struct {
 	stats    Stats
 	synced   map[crdt.ID]bool // groups whose ops the peer streamed in full
 	progress *Progress
+
+	// Pages (pages.go): the groups both sides found equal by their
+	// digests, the last group of the pages done, and the round within
+	// the current page.
+	settled   map[crdt.ID]bool
+	after     *crdt.ID
+	pageRound int
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -232,8 +251,8 @@ func (ss *session) run() error {
 type vector = map[crdt.PublicKey]uint64
 
 // readable returns the groups this node replicates that it offers the
-// peer, sorted, at most protocol.MaxSyncGroups of them, and the limits of
-// those the peer may not read whole (see Limit).
+// peer, sorted, and the limits of those the peer may not read whole (see
+// Limit). A round offers a page of them (pages.go).
 func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 	var out []crdt.ID
 	limits := map[crdt.ID]Limit{}
@@ -252,18 +271,15 @@ func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 		}
 	}
 	slices.SortFunc(out, crdt.ID.Compare)
-	out = slices.Compact(out)
-	if len(out) > protocol.MaxSyncGroups {
-		out = out[:protocol.MaxSyncGroups]
-	}
-	return out, limits, nil
+	return slices.Compact(out), limits, nil
 }
 
 // roundState is what one round learns, phase by phase, of the groups
 // both sides offer and hold.
 type roundState struct {
 	n          uint64
-	offered    []crdt.ID          // groups offered to the peer, sorted
+	offered    []crdt.ID          // groups offered to the peer, sorted: this round's page
+	bound      *crdt.ID           // the page's last group, if a side's offer was full (pages.go)
 	isOffered  map[crdt.ID]bool   // the same, as a set
 	limits     map[crdt.ID]Limit  // of offered groups the peer may not read whole
 	ours       map[crdt.ID]vector // the vectors offered
@@ -279,6 +295,10 @@ type roundState struct {
 // round runs one round and reports whether another follows.
 func (ss *session) round(n uint64) (bool, error) {
 	rs := &roundState{n: n}
+	ss.stats.Rounds++
+	if err := ss.greet(rs); err != nil {
+		return false, err
+	}
 	if err := ss.offer(rs); err != nil {
 		return false, err
 	}
@@ -297,13 +317,14 @@ func (ss *session) round(n uint64) (bool, error) {
 	return ss.another(rs)
 }
 
-// offer is phase 1: Hello, a Have per group offered, End, both ways. A
-// newcomer offers only its own ops: its vector names only itself.
+// offer is phase 1: a Have per group of the round's page, End, both
+// ways. A newcomer offers only its own ops: its vector names only itself.
 func (ss *session) offer(rs *roundState) error {
-	var err error
-	if rs.offered, rs.limits, err = ss.readable(); err != nil {
+	all, limits, err := ss.readable()
+	if err != nil {
 		return err
 	}
+	rs.offered, rs.limits = ss.page(all), limits
 	rs.isOffered = map[crdt.ID]bool{}
 	rs.ours = make(map[crdt.ID]vector, len(rs.offered))
 	for _, g := range rs.offered {
@@ -326,10 +347,7 @@ func (ss *session) offer(rs *roundState) error {
 	}
 	rs.theirOffer = map[crdt.ID]vector{}
 	rs.named = map[crdt.ID]bool{}
-	return ss.exchange(func() error {
-		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: rs.n, Initiator: ss.initiator}); err != nil {
-			return err
-		}
+	err = ss.exchange(func() error {
 		for _, g := range rs.offered {
 			if err := ss.writeVector(protocol.MsgHave, g, rs.ours[g]); err != nil {
 				return err
@@ -337,21 +355,14 @@ func (ss *session) offer(rs *roundState) error {
 		}
 		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
 	}, func() error {
-		h, err := ss.expect(protocol.MsgHello)
-		if err != nil {
-			return err
-		}
-		switch {
-		case h.Version != protocol.SyncVersion:
-			return rejectf("%w: sync version %d", protocol.ErrUnsupported, h.Version)
-		case h.Round != rs.n:
-			return rejectf("hello for round %d in round %d", h.Round, rs.n)
-		case h.Initiator == ss.initiator:
-			return rejectf("both sides say initiator=%v", h.Initiator)
-		}
 		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return rs.replicated[g] }, rs.theirOffer,
 			func(f *protocol.Frame) { rs.named[f.Group] = true })
 	})
+	if err != nil {
+		return err
+	}
+	ss.endPage(rs)
+	return nil
 }
 
 // want is phase 2: for each group the peer offered that this node does
@@ -448,7 +459,7 @@ func (ss *session) exchangeOps(rs *roundState) error {
 			switch f.Type {
 			case protocol.MsgEnd:
 				return nil
-			case protocol.MsgOps:
+			case protocol.MsgOps, protocol.MsgFrame:
 			default:
 				return rejectf("got %s among ops", f.Type)
 			}
@@ -508,9 +519,11 @@ func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
 	return nil
 }
 
-// another is phase 4, next: another round if the peer may now read a group it
-// could not (a newcomer's join arrived), or if ops arrived that could
-// not be admitted next to ones that were (they may be admissible now).
+// another is phase 4, next: another round on the same page if the peer
+// may now read a group of it that it could not (a newcomer's join
+// arrived), or if ops arrived that could not be admitted next to ones
+// that were (they may be admissible now); else the next page, if any
+// (pages.go).
 func (ss *session) another(rs *roundState) (bool, error) {
 	more := rs.fresh > 0 && rs.received > rs.fresh
 	now, nowLimits, err := ss.readable()
@@ -518,6 +531,9 @@ func (ss *session) another(rs *roundState) (bool, error) {
 		return false, err
 	}
 	for _, g := range now {
+		if !ss.inPage(rs, g) {
+			continue
+		}
 		if !rs.isOffered[g] || (rs.limits[g].offers() && !nowLimits[g].offers()) {
 			more = true // the peer may read more now (a newcomer's join counts)
 		}
@@ -535,7 +551,7 @@ func (ss *session) another(rs *roundState) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return (more || theirMore) && rs.n < MaxRounds, nil
+	return ss.nextRound(rs, more || theirMore), nil
 }
 
 // storable returns the ops of a batch that a replica could store: not
@@ -644,7 +660,7 @@ var errFirstOnly = errors.New("first op only")
 // newcomer's own ops (ours then names only this node), or the notices
 // meant for it and nothing of the log.
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error {
-	ow := protocol.NewOpsWriter(ss.bw, g)
+	ow := protocol.NewFrameWriter(ss.bw, g)
 	if limit.offers() && limit.Own == nil {
 		ours = nil
 	}
@@ -706,7 +722,7 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error 
 // sendEvidence sends the evidence of forks in g, each op with the one it
 // conflicts with when the peer may hold the evidence's branch (see
 // sendGroup).
-func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector, only *crdt.PublicKey) error {
+func (ss *session) sendEvidence(g crdt.ID, ow *protocol.FrameWriter, theirs vector, only *crdt.PublicKey) error {
 	type pos struct {
 		author crdt.PublicKey
 		seq    uint64
