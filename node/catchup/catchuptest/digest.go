@@ -38,7 +38,7 @@ func testDigest(t *testing.T, fa Factory) {
 		t.Fatal("two replicas holding the genesis differ")
 	}
 	posts := fx.f.Posts(fx.group, 4) // seqs 2..5
-	twin := fx.f.Fork()             // signs another op at seq 6
+	twin := fx.f.Fork()              // signs another op at seq 6
 	posts = append(posts, fx.f.Post(fx.group, 5))
 	second := twin.Post(fx.group, 99)
 	ingest(t, r, posts[0], posts[1])
