@@ -20,9 +20,9 @@ import (
 
 // A node that joined 300 groups with invites of one inviter, and of
 // one more that is gone (its address refuses connections), dials each
-// address of each once at start, not once per group: real libp2p hosts
-// on loopback, dials counted by the host (the old way, a Connect per
-// group and address, made 301 here).
+// once at start, with all its addresses, not once per group and address
+// (as before, which this test fails on): real libp2p hosts on loopback,
+// dials counted by the host.
 func TestStartDialsEachInviterOnce(t *testing.T) {
 	const n = 300
 	inviter := bareHost(t)
