@@ -119,6 +119,7 @@ type groupState struct {
 	keys map[crdt.KeyID][protocol.GroupKeySize]byte
 	// A followed group's peers known to hold it (memory only).
 	sources map[crdt.PublicKey]bool
+	refused string // why a peer refused to serve this followed group, if one did
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
