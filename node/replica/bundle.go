@@ -195,4 +195,3 @@ func hasGenesis(group crdt.ID, raws [][]byte) bool {
 	}
 	return false
 }
-
