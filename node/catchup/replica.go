@@ -107,4 +107,7 @@ type Stats struct {
 	// Refused holds, by group, the reason the peer gave for refusing to
 	// serve a group this node offered it (a Refused message).
 	Refused map[crdt.ID]string
+	// Answered lists, sorted, the groups this node offered that the peer
+	// answered with a Have or a Want (not refused).
+	Answered []crdt.ID
 }

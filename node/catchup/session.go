@@ -58,6 +58,7 @@ func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pu
 		done:      make(chan struct{}),
 		synced:    map[crdt.ID]bool{},
 		followers: map[crdt.ID]bool{},
+		answered:  map[crdt.ID]bool{},
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -81,6 +82,7 @@ func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pu
 	if err == nil {
 		ss.stats.Synced = slices.SortedFunc(maps.Keys(ss.synced), crdt.ID.Compare)
 		ss.stats.Followers = slices.SortedFunc(maps.Keys(ss.followers), crdt.ID.Compare)
+		ss.stats.Answered = slices.SortedFunc(maps.Keys(ss.answered), crdt.ID.Compare)
 	}
 	return ss.stats, err
 }
@@ -120,6 +122,7 @@ type session struct {
 	stats     Stats
 	synced    map[crdt.ID]bool // groups whose ops the peer streamed in full
 	followers map[crdt.ID]bool // groups served to the peer as a follower
+	answered  map[crdt.ID]bool // groups offered that the peer answered
 	progress  *Progress
 }
 
@@ -485,6 +488,13 @@ func (ss *session) exchangeOps(rs *roundState) error {
 	}
 	for g := range rs.serve {
 		ss.followers[g] = true
+	}
+	for _, g := range rs.offered {
+		_, have := rs.theirOffer[g]
+		_, want := rs.theirWant[g]
+		if have || want {
+			ss.answered[g] = true
+		}
 	}
 	return ss.exchange(func() error {
 		for _, g := range rs.offered {
