@@ -304,13 +304,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	meeting := !isLoopback(ln.Addr())
 	api := httpapi.New(httpapi.Config{
-		Board:   l.Replica,
-		Node:    func() httpapi.NodeInfo { return nodeInfo(l, host) },
-		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
-		Meeting: meeting,
-		Logger:  log,
-		Rename:  l.Rename,
-		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		Board:    l.Replica,
+		Node:     func() httpapi.NodeInfo { return nodeInfo(l, host) },
+		Peers:    func() []httpapi.PeerInfo { return peerInfos(l, host) },
+		Meeting:  meeting,
+		Logger:   log,
+		Rename:   l.Rename,
+		OnGroup:  func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		PeerKeys: PeerKeys,
 	})
 	defer api.Close()
 	n.API = api

@@ -176,3 +176,30 @@ func (r *Replica) SetRefused(group crdt.ID, reason string) {
 		gs.refused = reason
 	}
 }
+
+// SetFederation writes the group's federation settings (crdt.Federation:
+// who may follow it, its allies, the groups whose responses it refuses).
+// Only an admin may. The lists are sorted and their repeats dropped here.
+func (r *Replica) SetFederation(ctx context.Context, group crdt.ID, f crdt.Federation) error {
+	for _, l := range []*[]crdt.ID{&f.Allies, &f.Blocked} {
+		*l = slices.Clone(*l)
+		slices.SortFunc(*l, crdt.ID.Compare)
+		*l = slices.Compact(*l)
+		if len(*l) > crdt.MaxFederationGroups {
+			return fmt.Errorf("%w: at most %d groups in a list", ErrInvalidPost, crdt.MaxFederationGroups)
+		}
+		if slices.Contains(*l, crdt.ID{}) {
+			return fmt.Errorf("%w: a zero group ID", ErrInvalidPost)
+		}
+	}
+	if f.Policy > crdt.FollowAllies {
+		return fmt.Errorf("%w: follow policy %d", ErrInvalidPost, f.Policy)
+	}
+	_, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.g.IsAdmin(r.self) {
+			return nil, ErrNotAdmin
+		}
+		return f, nil
+	}})
+	return err
+}
