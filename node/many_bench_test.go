@@ -25,17 +25,21 @@ import (
 // in every group. The timed part starts the three (B dials A, C dials
 // A and B) and waits until every group's digest is the same on all
 // three. It reports:
+//
 //   - start-ms: the longest time from Serve to ready, of the three;
+//
 //   - converge-s: from the first start until all three hold all;
+//
 //   - idle-cpu-%: CPU per node while idle, in % of one core (the three
 //     run in this process: its CPU time over the window, over three),
 //     after a 5 s pause, over MUTUAL_BENCH_IDLE (default 65 s: two
 //     periodic sessions per pair at least);
+//
 //   - idle-KB/min: bytes per node on its libp2p streams both ways
 //     (gossip, catch-up, identify; above Noise and yamux) per minute
 //     over the same window.
 //
-//	go test -run '^$' -bench BenchmarkThousandGroups -benchtime 1x ./node/
+//     go test -run '^$' -bench BenchmarkThousandGroups -benchtime 1x ./node/
 func BenchmarkThousandGroups(b *testing.B) {
 	groups := envInt(b, "MUTUAL_BENCH_GROUPS", 1000)
 	idle := time.Duration(envInt(b, "MUTUAL_BENCH_IDLE", 65)) * time.Second

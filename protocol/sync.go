@@ -23,6 +23,7 @@ import (
 //	End   [5]
 //	Next  [6, more bool]
 //	Frame [7, group bin32, frame bin]          (sync_frame.go)
+//	Refused [8, group bin32, reason str]
 //	Digest [9, total bin16, [[group bin32, sum bin16]...]]   (sync_digest.go)
 
 // SyncVersion is the version a Hello carries.
@@ -38,6 +39,7 @@ const (
 	MaxBatchOps      = 4096      // ops in one Ops frame
 	MaxDigestGroups  = 1 << 16   // groups named in one side's Digest frames in a session
 	MaxDigestChunk   = 1 << 14   // entries in one Digest frame
+	MaxRefusedReason = 256       // bytes of a Refused frame's reason
 )
 
 // MsgType is a catch-up message type. The numbers are part of the wire
@@ -52,9 +54,12 @@ const (
 	MsgOps   MsgType = 4 // a batch of encoded ops of one group
 	MsgEnd   MsgType = 5 // ends a phase of a round
 	MsgNext  MsgType = 6 // after the ops: whether the sender wants another round
-	MsgFrame MsgType = 7 // a batch of ops of one group as a frame of ops (frame.go)
-	// 8 is Refused (the follow rules).
-	MsgDigest MsgType = 9 // summaries of the groups' vectors, compared before any Have
+	// MsgRefused answers, in the Want phase, a group the peer offered
+	// that this node replicates but will not serve it (the group accepts
+	// followers from its allies only), with the reason for its user.
+	MsgRefused MsgType = 8
+	MsgFrame   MsgType = 7 // a batch of ops of one group as a frame of ops (frame.go)
+	MsgDigest  MsgType = 9 // summaries of the groups' vectors, compared before any Have
 )
 
 func (t MsgType) String() string {
@@ -75,6 +80,8 @@ func (t MsgType) String() string {
 		return "frame"
 	case MsgDigest:
 		return "digest"
+	case MsgRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("msg(%d)", uint8(t))
 }
@@ -92,7 +99,7 @@ type Frame struct {
 	Version   uint64        // Hello
 	Round     uint64        // Hello: 1, 2, ... within a session
 	Initiator bool          // Hello: the sender opened the stream
-	Group     crdt.ID       // Have, Want, Ops
+	Group     crdt.ID       // Have, Want, Ops, Refused
 	Vector    []VectorEntry // Have, Want: at most MaxVectorChunk
 	Ops       [][]byte      // Ops, Frame: encoded ops (full form), not yet decoded or verified
 	More      bool          // Next
@@ -101,6 +108,7 @@ type Frame struct {
 	// Skipped counts, in a Frame, the ops of a kind or version this node
 	// does not know: left out of Ops, as Ops frames' are by the session.
 	Skipped int
+	Reason  string // Refused: at most MaxRefusedReason bytes of UTF-8
 }
 
 // FrameReader is what ReadFrame reads from (a *bufio.Reader).
@@ -267,6 +275,9 @@ func decodeFrame(b []byte) (*Frame, error) {
 	case MsgEnd:
 	case MsgNext:
 		f.More = r.bool()
+	case MsgRefused:
+		r.fixed(f.Group[:])
+		f.Reason = r.str("reason", MaxRefusedReason)
 	}
 	if err := r.end(); err != nil {
 		return nil, err
@@ -279,7 +290,7 @@ func frameElems(t MsgType) int {
 	switch t {
 	case MsgHello:
 		return 4
-	case MsgHave, MsgWant, MsgOps, MsgFrame, MsgDigest:
+	case MsgHave, MsgWant, MsgOps, MsgFrame, MsgDigest, MsgRefused:
 		return 3
 	case MsgEnd:
 		return 1
@@ -356,6 +367,14 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		w.array(2)
 		w.uint(uint64(f.Type))
 		w.bool(f.More)
+	case MsgRefused:
+		if err := checkText("reason", f.Reason, MaxRefusedReason); err != nil {
+			return dst, fmt.Errorf("refused: %w", err)
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Group[:])
+		w.str(f.Reason)
 	default:
 		return dst, fmt.Errorf("%w: message type %d", ErrUnsupported, f.Type)
 	}

@@ -54,6 +54,7 @@ func sampleFrames(t testing.TB) []*Frame {
 		{Type: MsgEnd},
 		{Type: MsgNext, More: true},
 		{Type: MsgNext},
+		{Type: MsgRefused, Group: g, Reason: "this group accepts followers from its allies only"},
 	}
 }
 
@@ -93,6 +94,7 @@ func TestFrameGolden(t *testing.T) {
 		{Frame{Type: MsgEnd}, "029105"},
 		{Frame{Type: MsgDigest, Total: Digest{0xcc}, Digests: []GroupDigest{{Group: crdt.ID{0xaa}, Sum: Digest{0xdd}}}}, "4a" + "9309c410cc" + zeros(15) + "91" + "92c420aa" + zeros(31) + "c410dd" + zeros(15)},
 		{Frame{Type: MsgNext, More: false}, "039206c2"},
+		{Frame{Type: MsgRefused, Group: crdt.ID{0xaa}, Reason: "no"}, "27" + "9308c420aa" + zeros(31) + "a26e6f"},
 	} {
 		b, err := AppendFrame(nil, &c.f)
 		if err != nil {

@@ -124,6 +124,9 @@ type groupState struct {
 	evidence []crdt.ID
 	gen      uint64
 	digest   atomic.Pointer[cachedDigest]
+	// A followed group's peers known to hold it (memory only).
+	sources map[crdt.PublicKey]bool
+	refused string // why a peer refused to serve this followed group, if one did
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
