@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,9 @@ import (
 // A and B) and waits until every group's digest is the same on all
 // three. It reports:
 //
-//   - start-ms: the longest time from Serve to ready, of the three;
+//   - start-ms: A's time from Serve to ready (nothing else running);
+//   - start-busy-ms: the longest of the three, B and C starting while
+//     the others sync;
 //
 //   - converge-s: from the first start until all three hold all;
 //
@@ -55,11 +58,14 @@ func BenchmarkThousandGroups(b *testing.B) {
 		start := time.Now()
 		var nodes []*served
 		var peers []string
-		var startMax time.Duration
+		var startA, startMax time.Duration
 		for i, dir := range dirs {
 			t := time.Now()
 			s := serveNode(b, string(rune('A'+i)), dir, peers...)
 			startMax = max(startMax, time.Since(t))
+			if i == 0 {
+				startA = startMax
+			}
 			peers = append(peers, s.n.Host.Addrs()...)
 			nodes = append(nodes, s)
 		}
@@ -73,7 +79,8 @@ func BenchmarkThousandGroups(b *testing.B) {
 		time.Sleep(idle)
 		window := time.Since(t1)
 		cpu, traffic := cpuTime(b)-cpu0, trafficOf(nodes)-traffic0
-		b.ReportMetric(float64(startMax.Milliseconds()), "start-ms")
+		b.ReportMetric(float64(startA.Milliseconds()), "start-ms")
+		b.ReportMetric(float64(startMax.Milliseconds()), "start-busy-ms")
 		b.ReportMetric(converge.Seconds(), "converge-s")
 		b.ReportMetric(100*cpu.Seconds()/window.Seconds()/3, "idle-cpu-%")
 		b.ReportMetric(float64(traffic)/1024/3/window.Minutes(), "idle-KB/min")
@@ -222,4 +229,28 @@ func trafficOf(nodes []*served) int64 {
 		n += t.GossipIn + t.GossipOut + t.SyncIn + t.SyncOut + t.OtherIn + t.OtherOut
 	}
 	return n
+}
+
+// BenchmarkStartManyGroups: the time from node.Serve to ready of one
+// node in G groups (300 by default; MUTUAL_BENCH_GROUPS), its data dir
+// made once (thousandGroupsFixture's A), or kept in MUTUAL_BENCH_DIR.
+//
+//	go test -run '^$' -bench BenchmarkStartManyGroups ./node/
+func BenchmarkStartManyGroups(b *testing.B) {
+	groups := envInt(b, "MUTUAL_BENCH_GROUPS", 300)
+	root := os.Getenv("MUTUAL_BENCH_DIR") // kept, to compare builds on one data dir
+	if root == "" {
+		root = b.TempDir()
+	}
+	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "c")}
+	if _, err := os.Stat(dirs[2]); err != nil {
+		thousandGroupsFixture(b, dirs, groups)
+	}
+	b.ResetTimer()
+	for range b.N {
+		s := serveNode(b, "A", dirs[0])
+		b.StopTimer()
+		s.stop()
+		b.StartTimer()
+	}
 }

@@ -299,7 +299,8 @@ type roundState struct {
 	serve      map[crdt.ID]vector // groups the peer follows and this node did not offer: this node's vectors
 	refuse     map[crdt.ID]string // groups the peer may not follow: why
 
-	received, fresh int // ops received in phase 3, and how many were new
+	received, fresh int     // ops received in phase 3, and how many were new
+	pending         pending // received, not yet ingested (batch.go)
 }
 
 // round runs one round and reports whether another follows.
@@ -533,7 +534,7 @@ func (ss *session) exchangeOps(rs *roundState) error {
 			}
 			switch f.Type {
 			case protocol.MsgEnd:
-				return nil
+				return ss.flush(rs)
 			case protocol.MsgOps, protocol.MsgFrame:
 			default:
 				return rejectf("got %s among ops", f.Type)
@@ -576,23 +577,7 @@ func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
 	if !rs.replicated[f.Group] {
 		return nil
 	}
-	ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
-	if err != nil {
-		return err
-	}
-	if len(ops) > 0 {
-		n, err := ss.r.Ingest(ss.ctx, ops)
-		if err != nil {
-			if errors.Is(err, ErrRejected) {
-				return err
-			}
-			return fmt.Errorf("catchup: storing ops: %w", err)
-		}
-		rs.fresh += n
-		ss.stats.NewOps += n
-	}
-	ss.progress.add(len(f.Ops))
-	return nil
+	return ss.pend(rs, f.Group, f.Ops, refs, firsts)
 }
 
 // another is phase 4, next: another round on the same page if the peer
