@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -74,6 +75,10 @@ func BenchmarkThousandGroups(b *testing.B) {
 		b.StopTimer()
 
 		time.Sleep(5 * time.Second)
+		if path := os.Getenv("MUTUAL_BENCH_IDLE_PROFILE"); path != "" {
+			stop := cpuProfile(b, path)
+			defer stop()
+		}
 		cpu0, traffic0 := cpuTime(b), trafficOf(nodes)
 		t1 := time.Now()
 		time.Sleep(idle)
@@ -210,6 +215,18 @@ func waitConverged(tb testing.TB, ids []crdt.ID, nodes []*served, within time.Du
 		}
 		return nil
 	})
+}
+
+// cpuProfile writes a CPU profile to path until stop is called.
+func cpuProfile(tb testing.TB, path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // cpuTime is the process's user and system CPU time.
