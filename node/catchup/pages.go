@@ -42,7 +42,7 @@ func (ss *session) greet(rs *roundState) error {
 	var total, theirs protocol.Digest
 	if rs.n == 1 {
 		var err error
-		if mine, err = ss.digests(); err != nil {
+		if mine, err = ss.digests(rs); err != nil {
 			return err
 		}
 		total = protocol.TotalDigest(digestList(mine))
@@ -95,14 +95,10 @@ func (ss *session) greet(rs *roundState) error {
 
 // digests returns the digest of each group this node offers the peer
 // whole.
-func (ss *session) digests() (map[crdt.ID]protocol.Digest, error) {
-	all, limits, err := ss.readable()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[crdt.ID]protocol.Digest, len(all))
-	for _, g := range all {
-		if _, limited := limits[g]; limited {
+func (ss *session) digests(rs *roundState) (map[crdt.ID]protocol.Digest, error) {
+	out := make(map[crdt.ID]protocol.Digest, len(rs.readable))
+	for _, g := range rs.readable {
+		if _, limited := rs.limits[g]; limited {
 			continue
 		}
 		d, err := ss.r.Digest(g)

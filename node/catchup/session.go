@@ -286,7 +286,8 @@ func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 // both sides offer and hold.
 type roundState struct {
 	n          uint64
-	offered    []crdt.ID          // groups offered to the peer, sorted: this round's page
+	readable   []crdt.ID          // groups this node offers the peer, sorted (readable)
+	offered    []crdt.ID          // of those, this round's page
 	bound      *crdt.ID           // the page's last group, if a side's offer was full (pages.go)
 	isOffered  map[crdt.ID]bool   // the same, as a set
 	limits     map[crdt.ID]Limit  // of offered groups the peer may not read whole
@@ -307,6 +308,10 @@ type roundState struct {
 func (ss *session) round(n uint64) (bool, error) {
 	rs := &roundState{n: n}
 	ss.stats.Rounds++
+	var err error
+	if rs.readable, rs.limits, err = ss.readable(); err != nil {
+		return false, err
+	}
 	if err := ss.greet(rs); err != nil {
 		return false, err
 	}
@@ -317,7 +322,7 @@ func (ss *session) round(n uint64) (bool, error) {
 		return false, err
 	}
 	ss.progress.start(rs.coming())
-	err := ss.exchangeOps(rs)
+	err = ss.exchangeOps(rs)
 	ss.progress.stop()
 	if err != nil {
 		return false, err
@@ -331,11 +336,7 @@ func (ss *session) round(n uint64) (bool, error) {
 // offer is phase 1: a Have per group of the round's page, End, both
 // ways. A newcomer offers only its own ops: its vector names only itself.
 func (ss *session) offer(rs *roundState) error {
-	all, limits, err := ss.readable()
-	if err != nil {
-		return err
-	}
-	rs.offered, rs.limits = ss.page(all), limits
+	rs.offered = ss.page(rs.readable)
 	rs.isOffered = map[crdt.ID]bool{}
 	rs.ours = make(map[crdt.ID]vector, len(rs.offered))
 	for _, g := range rs.offered {
@@ -358,7 +359,7 @@ func (ss *session) offer(rs *roundState) error {
 	}
 	rs.theirOffer = map[crdt.ID]vector{}
 	rs.named = map[crdt.ID]bool{}
-	err = ss.exchange(func() error {
+	err := ss.exchange(func() error {
 		for _, g := range rs.offered {
 			if err := ss.writeVector(protocol.MsgHave, g, rs.ours[g]); err != nil {
 				return err
