@@ -29,6 +29,7 @@ import (
 // three. It reports:
 //
 //   - start-ms: A's time from Serve to ready (nothing else running);
+//
 //   - start-busy-ms: the longest of the three, B and C starting while
 //     the others sync;
 //
