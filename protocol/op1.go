@@ -166,7 +166,11 @@ func writeBody(w *writer, body crdt.Body) error {
 		if err := firstErr(checkText("note", b.Note, MaxNote), checkText("by", b.By, MaxName)); err != nil {
 			return err
 		}
-		// [post, quantity, note, by?], by as in PostCreate
+		// [post, quantity, note, by?], by as in PostCreate; a sealed
+		// contact (private) exists only in version 2
+		if !b.Private.IsZero() {
+			return fmt.Errorf("%w: a response's private blob in a version 1 op", ErrUnsupported)
+		}
 		w.array(optional(3, b.By))
 		w.bin(b.Post[:])
 		w.uint(uint64(b.Quantity))
@@ -178,6 +182,26 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.array(2)
 		w.bin(b.Post[:])
 		w.bin(b.Response[:])
+	case crdt.Federation:
+		if len(b.Allies) > crdt.MaxFederationGroups || len(b.Blocked) > crdt.MaxFederationGroups {
+			return fmt.Errorf("%w: more than %d groups in a federation list", ErrTooLarge, crdt.MaxFederationGroups)
+		}
+		w.array(3)
+		w.uint(uint64(b.Policy))
+		for _, l := range [][]crdt.ID{b.Allies, b.Blocked} {
+			w.array(len(l))
+			for i := range l {
+				w.bin(l[i][:])
+			}
+		}
+	case crdt.Visit:
+		if err := checkText("name", b.Name, MaxName); err != nil {
+			return err
+		}
+		w.array(3)
+		w.bin(b.From[:])
+		w.str(b.Name)
+		w.bin(b.Box[:])
 	default:
 		return fmt.Errorf("%w: body %T", ErrUnsupported, body)
 	}
@@ -291,6 +315,27 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		r.array(2)
 		r.fixed(b.Post[:])
 		r.fixed(b.Response[:])
+		body = b
+	case crdt.KindFederation:
+		var b crdt.Federation
+		r.array(3)
+		b.Policy = crdt.FollowPolicy(r.uint(math.MaxUint8))
+		for _, l := range []*[]crdt.ID{&b.Allies, &b.Blocked} {
+			n := r.arrayMax(crdt.MaxFederationGroups)
+			if n > 0 && r.err == nil {
+				*l = make([]crdt.ID, n)
+			}
+			for i := 0; i < n && r.err == nil; i++ {
+				r.fixed((*l)[i][:])
+			}
+		}
+		body = b
+	case crdt.KindVisit:
+		var b crdt.Visit
+		r.array(3)
+		r.fixed(b.From[:])
+		b.Name = r.str("name", MaxName)
+		r.fixed(b.Box[:])
 		body = b
 	default:
 		return nil, fmt.Errorf("%w: op kind %d", ErrUnsupported, kind)
