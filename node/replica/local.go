@@ -358,7 +358,8 @@ func (r *Replica) postOpID(ctx context.Context, group, post crdt.ID, body crdt.B
 		return nil, crdt.ID{}, err
 	}
 	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
-		if !gs.canWrite(r.self) {
+		_, unrespond := body.(crdt.Unrespond)
+		if !gs.canWrite(r.self) && !(unrespond && gs.visiting(r.self)) {
 			return nil, ErrNotMember
 		}
 		p, err := r.st.Post(group, post)

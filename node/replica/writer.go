@@ -217,6 +217,7 @@ func (r *Replica) process(reqs []*request) {
 			req.err = bt.local(req.local)
 		}
 	}
+	bt.revouch()
 	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
 		bt.keyUpkeep(gs)
 	}
