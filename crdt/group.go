@@ -61,6 +61,8 @@ type Group struct {
 	forks map[PublicKey]uint64 // per author: the lowest seq at which it signed conflicting ops
 	ev    *evaluation          // nil when something changed since the last evaluation
 
+	// visitFrom counts the visits held per group they come from.
+	visitFrom map[ID]int
 	// vouch holds, per other group that visitors came from, its current
 	// members as the replica knows them (Vouch); a group absent here is
 	// not known, and its visitors do not count.
@@ -90,6 +92,12 @@ func (g *Group) Hold(op *Op) {
 	}
 	c := *op
 	g.ops[op.ID] = &c
+	if v, ok := op.Body.(Visit); ok {
+		if g.visitFrom == nil {
+			g.visitFrom = map[ID]int{}
+		}
+		g.visitFrom[v.From]++
+	}
 	if gen, ok := op.Body.(Genesis); ok && op.ID == g.ID && !g.Founded {
 		g.Founded, g.Name, g.Founder, g.Created, g.FirstKey = true, gen.Name, op.Author, op.Time, gen.Key
 	}

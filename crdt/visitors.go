@@ -63,31 +63,18 @@ func (g *Group) Vouch(from ID, members []PublicKey) {
 		}
 		g.vouch[from] = set
 	}
-	if g.visitedFrom(from) {
+	if g.visitFrom[from] > 0 {
 		g.ev = nil
 	}
 }
 
-// visitedFrom reports whether a Visit held comes from group from.
-func (g *Group) visitedFrom(from ID) bool {
-	for _, op := range g.ops {
-		if v, ok := op.Body.(Visit); ok && v.From == from {
-			return true
-		}
-	}
-	return false
-}
+// VisitedBy reports whether a visit held comes from group from.
+func (g *Group) VisitedBy(from ID) bool { return g.visitFrom[from] > 0 }
 
 // VisitedFrom returns the groups that the visits held come from, sorted:
 // the groups a replica needs to know to vouch for visitors.
 func (g *Group) VisitedFrom() []ID {
-	set := map[ID]bool{}
-	for _, op := range g.ops {
-		if v, ok := op.Body.(Visit); ok {
-			set[v.From] = true
-		}
-	}
-	return slices.SortedFunc(maps.Keys(set), ID.Compare)
+	return slices.SortedFunc(maps.Keys(g.visitFrom), ID.Compare)
 }
 
 // Visitor returns the visitor k (whether or not it counts), or nil.
