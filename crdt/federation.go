@@ -1,71 +1,95 @@
 package crdt
 
-import "fmt"
-
-var (
-	errBadPolicy     = fmt.Errorf("%w: follow policy", ErrBadValue)
-	errTooManyGroups = fmt.Errorf("%w: more than %d groups in a federation list", ErrBadValue, MaxFederationGroups)
-	errGroupList     = fmt.Errorf("%w: a federation list of groups not sorted, repeated or zero", ErrInvalid)
+import (
+	"fmt"
+	"slices"
 )
 
-// Federation is the group's admins' word on how it federates: who may
-// follow it (Policy, Allies) and whose visitors' responses do not count
-// (Blocked). The latest (by stamp) of an admin's Federation ops holds.
-//
-// Kind 32 belongs to the `follow` work (issue 10); this is the minimal
-// part that blocking visitors needs (visitors.go), kept to its shape
-// `[policy, allies, blocked]` so that following can build on it.
+// Federation is how a group federates with other groups: who may follow
+// (replicate read-only) its board, and whose cross-group responses it
+// refuses. Only admins' count; the latest (by stamp) wins, like Settings.
 type Federation struct {
-	Policy  FollowPolicy
-	Allies  []ID // groups that may follow when Policy is AlliesOnly; sorted, no repeats
-	Blocked []ID // groups whose visitors' responses do not count; sorted, no repeats
+	Policy FollowPolicy
+	// Allies are the groups whose members' nodes may follow this group
+	// when Policy is AlliesOnly: sorted, without repeats, at most
+	// MaxFederationGroups.
+	Allies []ID
+	// Blocked are groups whose responses this group refuses (the same
+	// rules as Allies). Carried here; judged where responses are.
+	Blocked []ID
 }
 
 // FollowPolicy says who may follow a group.
 type FollowPolicy uint8
 
-// Follow policies.
+// Follow policies. The numbers are part of the wire format.
 const (
-	FollowOpen       FollowPolicy = 0 // anyone who has the follow code
-	FollowAlliesOnly FollowPolicy = 1 // only groups the admins list as allies
+	// FollowOpen lets any node that names the group (it knows its ID)
+	// replicate it read-only. It is the policy of a group without a
+	// Federation op.
+	FollowOpen FollowPolicy = 0
+	// FollowAllies lets only the nodes of the members of the groups
+	// listed in Allies follow.
+	FollowAllies FollowPolicy = 1
 )
 
-// KindFederation numbers Federation ops.
-const KindFederation Kind = 32
-
-// MaxFederationGroups bounds the allies and the blocked groups of one
-// Federation op.
-const MaxFederationGroups = 100
-
-func (Federation) Kind() Kind { return KindFederation }
-
-// FederationOf returns the group's federation settings: the latest
-// admin's Federation op, or the zero value (open, no allies, none
-// blocked).
-func (g *Group) FederationOf() Federation {
-	ev := g.eval()
-	if ev.federation == nil {
-		return Federation{}
+func (p FollowPolicy) String() string {
+	switch p {
+	case FollowOpen:
+		return "open"
+	case FollowAllies:
+		return "allies"
 	}
-	return *ev.federation
+	return fmt.Sprintf("policy(%d)", uint8(p))
 }
 
-// Blocked reports whether the group blocked group from's visitors.
-func (g *Group) Blocked(from ID) bool { return g.eval().blocked[from] }
+// MaxFederationGroups bounds Federation.Allies and Federation.Blocked.
+const MaxFederationGroups = 256
 
+// Kind implements Body.
+func (Federation) Kind() Kind { return KindFederation }
+
+// checkFederation checks a Federation body's shape.
 func checkFederation(b *Federation) error {
-	if b.Policy > FollowAlliesOnly {
-		return errBadPolicy
+	if b.Policy > FollowAllies {
+		return fmt.Errorf("%w: follow policy %d", ErrBadValue, b.Policy)
 	}
-	for _, l := range [][]ID{b.Allies, b.Blocked} {
-		if len(l) > MaxFederationGroups {
-			return errTooManyGroups
+	for name, ids := range map[string][]ID{"allies": b.Allies, "blocked": b.Blocked} {
+		if len(ids) > MaxFederationGroups {
+			return fmt.Errorf("%w: %d %s, at most %d", ErrBadValue, len(ids), name, MaxFederationGroups)
 		}
-		for i := range l {
-			if l[i].IsZero() || i > 0 && l[i-1].Compare(l[i]) >= 0 {
-				return errGroupList
+		for i, id := range ids {
+			if id.IsZero() {
+				return fmt.Errorf("%w: a zero group ID in %s", ErrBadValue, name)
+			}
+			if i > 0 && ids[i-1].Compare(id) >= 0 {
+				return fmt.Errorf("%w: %s not sorted, or repeated", ErrInvalid, name)
 			}
 		}
 	}
 	return nil
+}
+
+// Federation returns the group's federation settings: the latest
+// Federation op of an admin, else the zero Federation (open, no allies,
+// nothing blocked). The slices are shared: do not modify them.
+func (g *Group) Federation() Federation {
+	if f := g.eval().federation.V; f != nil {
+		return *f
+	}
+	return Federation{}
+}
+
+// Blocked reports whether the group blocked group from's visitors: their
+// responses count nowhere in it (visitors.go).
+func (g *Group) Blocked(from ID) bool { return g.eval().blocked(from) }
+
+// blocked reports whether the federation that holds blocks group from.
+func (ev *evaluation) blocked(from ID) bool {
+	f := ev.federation.V
+	if f == nil {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(f.Blocked, from, ID.Compare)
+	return found
 }

@@ -58,8 +58,8 @@ func StateHash(g *Group, posts iter.Seq[*Post]) ID {
 	}
 	// The federation settings and visitors, hashed only when there are
 	// any, so the hash of a group without them is what it always was.
-	if g.eval().federation != nil {
-		f := g.FederationOf()
+	if g.eval().federation.V != nil {
+		f := g.Federation()
 		h.Write([]byte{'F'})
 		h.u64(uint64(f.Policy))
 		for _, l := range [][]ID{f.Allies, f.Blocked} {

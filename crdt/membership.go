@@ -112,10 +112,8 @@ type evaluation struct {
 	used       map[ID]map[PublicKey]bool
 	keys       map[KeyID]*KeyState
 	retention  Reg[int64]
+	federation Reg[*Federation]
 	visitors   map[PublicKey]*Op // each visitor's Visit (seq 1)
-	blocked    map[ID]bool       // groups whose visitors do not count
-	fedStamp   Stamp             // the Federation op that holds
-	federation *Federation
 }
 
 // eval returns the current evaluation, computing it if needed.
@@ -149,7 +147,7 @@ func (g *Group) eval() *evaluation {
 
 // replay runs the ops in stamp order, skipping excluded ones.
 func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
-	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}, keys: map[KeyID]*KeyState{}, visitors: map[PublicKey]*Op{}, blocked: map[ID]bool{}}
+	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}, keys: map[KeyID]*KeyState{}, visitors: map[PublicKey]*Op{}}
 	joins := map[ID]*Op{}
 	witnesses := map[ID][]*Op{} // join ID → admits seen before the join (rare: a lying clock)
 	revoked := map[ID]bool{}
@@ -237,14 +235,7 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 				continue
 			}
 			ev.valid[op.ID] = true
-			if ev.federation == nil || op.Stamp().Compare(ev.fedStamp) > 0 {
-				f := b
-				ev.federation, ev.fedStamp = &f, op.Stamp()
-				ev.blocked = map[ID]bool{}
-				for _, id := range b.Blocked {
-					ev.blocked[id] = true
-				}
-			}
+			ev.federation.Set(&b, op.Stamp())
 		case Visit:
 			// A visit is its author's first op (Check); whether the
 			// visitor counts is decided from the vouching data.

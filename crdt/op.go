@@ -63,6 +63,7 @@ const (
 	KindPostStatus Kind = 18
 	KindRespond    Kind = 19
 	KindUnrespond  Kind = 20
+	KindFederation Kind = 32
 )
 
 func (k Kind) String() string {
@@ -89,8 +90,6 @@ func (k Kind) String() string {
 		return "settings"
 	case KindVisit:
 		return "visit"
-	case KindFederation:
-		return "federation"
 	case KindPostCreate:
 		return "post"
 	case KindPostEdit:
@@ -101,6 +100,8 @@ func (k Kind) String() string {
 		return "respond"
 	case KindUnrespond:
 		return "unrespond"
+	case KindFederation:
+		return "federation"
 	}
 	return "unknown"
 }

@@ -90,7 +90,7 @@ func (g *Group) Visitor(k PublicKey) *Visitor {
 func (g *Group) visitor(ev *evaluation, op *Op) *Visitor {
 	b := op.Body.(Visit)
 	v := &Visitor{Key: op.Author, From: b.From, Name: b.Name, Box: b.Box, Via: op.ID, At: op.Time}
-	v.Blocked = ev.blocked[b.From]
+	v.Blocked = ev.blocked(b.From)
 	v.Vouched = !v.Blocked && g.vouch[b.From][op.Author] && !g.forked(op.Author, 1)
 	return v
 }

@@ -184,13 +184,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 
 	host, err := p2p.Start(p2p.Config{
-		Key:      l.ID.LibP2PKey(),
-		Listen:   cfg.Listen,
-		Peers:    cfg.Peers,
-		MDNS:     !cfg.NoMDNS,
-		PeerFile: filepath.Join(cfg.Dir, peersFile),
-		Logger:   log,
-		OnSynced: func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
+		Key:       l.ID.LibP2PKey(),
+		Listen:    cfg.Listen,
+		Peers:     cfg.Peers,
+		MDNS:      !cfg.NoMDNS,
+		PeerFile:  filepath.Join(cfg.Dir, peersFile),
+		Logger:    log,
+		OnSynced:  func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
+		OnSession: l.followed,
 	}, l.Replica.Sync())
 	if err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
@@ -303,13 +304,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	meeting := !isLoopback(ln.Addr())
 	api := httpapi.New(httpapi.Config{
-		Board:   l.Replica,
-		Node:    func() httpapi.NodeInfo { return nodeInfo(l, host) },
-		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
-		Meeting: meeting,
-		Logger:  log,
-		Rename:  l.Rename,
-		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		Board:    l.Replica,
+		Node:     func() httpapi.NodeInfo { return nodeInfo(l, host) },
+		Peers:    func() []httpapi.PeerInfo { return peerInfos(l, host) },
+		Meeting:  meeting,
+		Logger:   log,
+		Rename:   l.Rename,
+		OnGroup:  func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		PeerKeys: PeerKeys,
 	})
 	defer api.Close()
 	n.API = api

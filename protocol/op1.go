@@ -183,17 +183,7 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.bin(b.Post[:])
 		w.bin(b.Response[:])
 	case crdt.Federation:
-		if len(b.Allies) > crdt.MaxFederationGroups || len(b.Blocked) > crdt.MaxFederationGroups {
-			return fmt.Errorf("%w: more than %d groups in a federation list", ErrTooLarge, crdt.MaxFederationGroups)
-		}
-		w.array(3)
-		w.uint(uint64(b.Policy))
-		for _, l := range [][]crdt.ID{b.Allies, b.Blocked} {
-			w.array(len(l))
-			for i := range l {
-				w.bin(l[i][:])
-			}
-		}
+		writeFederation(w, &b)
 	case crdt.Visit:
 		if err := checkText("name", b.Name, MaxName); err != nil {
 			return err
@@ -317,19 +307,7 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		r.fixed(b.Response[:])
 		body = b
 	case crdt.KindFederation:
-		var b crdt.Federation
-		r.array(3)
-		b.Policy = crdt.FollowPolicy(r.uint(math.MaxUint8))
-		for _, l := range []*[]crdt.ID{&b.Allies, &b.Blocked} {
-			n := r.arrayMax(crdt.MaxFederationGroups)
-			if n > 0 && r.err == nil {
-				*l = make([]crdt.ID, n)
-			}
-			for i := 0; i < n && r.err == nil; i++ {
-				r.fixed((*l)[i][:])
-			}
-		}
-		body = b
+		body = readFederation(r)
 	case crdt.KindVisit:
 		var b crdt.Visit
 		r.array(3)

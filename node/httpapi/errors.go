@@ -72,6 +72,7 @@ func statusOf(err error) int {
 		errors.Is(err, errBadHost),
 		errors.Is(err, replica.ErrNotAdmin),
 		errors.Is(err, replica.ErrNotMember),
+		errors.Is(err, replica.ErrFollower),
 		errors.Is(err, replica.ErrNotAllowed),
 		errors.Is(err, replica.ErrNotVisitor),
 		errors.Is(err, replica.ErrFromBlocked):
@@ -86,6 +87,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
+		errors.Is(err, replica.ErrMemberUnfollow),
 		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey),
 		errors.Is(err, replica.ErrOtherVisit), errors.Is(err, replica.ErrNoRecipients):
 		return http.StatusConflict

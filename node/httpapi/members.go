@@ -34,8 +34,14 @@ type groupJSON struct {
 	// private fields before every member's node erases them.
 	RetentionDays float64 `json:"retention_days"`
 	// Blocked are the groups whose members' responses count nowhere in
-	// this group (help across boards).
+	// this group (help across boards), with their names.
 	Blocked []groupNameJSON `json:"blocked"`
+	// Federation: who may follow the group, its allies, the groups whose
+	// responses it refuses.
+	Federation federationJSON `json:"federation"`
+	// Refused, for a group this node follows: why a node that holds it
+	// refused to serve it.
+	Refused string `json:"refused,omitempty"`
 }
 
 func membersJSON(ms []crdt.Member) []memberJSON {
@@ -72,7 +78,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 		blocked = append(blocked, v.groupName(g))
 	}
 	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members),
-		RetentionDays: ret.Hours() / 24, Blocked: blocked})
+		RetentionDays: ret.Hours() / 24, Federation: toFederationJSON(gi.Federation), Refused: gi.Refused, Blocked: blocked})
 	return nil
 }
 

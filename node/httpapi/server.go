@@ -61,6 +61,9 @@ type Board interface {
 	Export(w io.Writer, groups []crdt.ID) (int, error)
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
+	Follow(ctx context.Context, group crdt.ID, name string, addrs []string, via []crdt.PublicKey) error
+	Unfollow(ctx context.Context, group crdt.ID) error
+	SetFederation(ctx context.Context, group crdt.ID, f crdt.Federation) error
 	Subscribe() (<-chan replica.Event, func())
 }
 
@@ -119,6 +122,10 @@ type Config struct {
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
 	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// PeerKeys, if set, returns the keys of the peers that addresses
+	// (multiaddrs with a /p2p/ suffix) name: a follow code's, to which
+	// the node offers the group it follows.
+	PeerKeys func(addrs []string) []crdt.PublicKey
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -298,6 +305,10 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)
 	s.handle("POST /api/v1/join", s.joinGroup)
+	s.handle("POST /api/v1/follow", s.follow)
+	s.handle("DELETE /api/v1/follow/{group}", s.unfollow)
+	s.handle("GET /api/v1/groups/{id}/share", s.shareGroup)
+	s.handle("POST /api/v1/groups/{id}/federation", s.setFederation)
 	s.handle("GET /api/v1/bundle", s.exportBundle)
 	s.handle("POST /api/v1/bundle", s.importBundle)
 	s.handle("POST /api/v1/invites", s.createInvite)

@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/mutual-aid/mutual/crdt"
-	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -156,7 +155,7 @@ func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error
 				}
 				continue
 			}
-			if err := r.Follow(ctx, f.Group, ""); err != nil {
+			if err := r.Follow(ctx, f.Group, "", nil, nil); err != nil {
 				return rep, err
 			}
 			rep.Followed = append(rep.Followed, f.Group)
@@ -195,22 +194,4 @@ func hasGenesis(group crdt.ID, raws [][]byte) bool {
 		}
 	}
 	return false
-}
-
-// Follow makes this node replicate a group's board read-only. The board
-// arrives from a bundle or, once federation lands, from peers.
-func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.groups[group] != nil {
-		return nil
-	}
-	rec := store.GroupRecord{ID: group, Name: name, Relation: store.Follower}
-	var b store.Batch
-	b.PutGroup(rec)
-	if err := r.st.Commit(&b); err != nil {
-		return err
-	}
-	r.groups[group] = newGroupState(rec)
-	return nil
 }

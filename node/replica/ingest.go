@@ -115,36 +115,13 @@ func (v syncView) Groups() []crdt.ID {
 	return out
 }
 
-// MayRead: a group's ops go only to its members — and to the members of
-// the groups this node visits from it (visitors.go), which need the
-// group's membership to count this node's responses (they never get its
-// blobs: those stay with the group's members' nodes).
+// MayRead: a group's ops go only to its members.
 func (v syncView) MayRead(group crdt.ID, peer crdt.PublicKey) bool {
 	r := v.r
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	gs := r.groups[group]
-	if gs == nil {
-		return false
-	}
-	if gs.g.IsMember(peer) {
-		return true
-	}
-	return gs.rec.Relation == store.Member && gs.g.IsMember(r.self) && r.visitedByMemberOf(group, peer)
-}
-
-// visitedByMemberOf reports whether this node visits, from group from,
-// a group of which peer is a member.
-func (r *Replica) visitedByMemberOf(from crdt.ID, peer crdt.PublicKey) bool {
-	for _, gs := range r.groups {
-		if gs.rec.ID == from || !gs.g.VisitedBy(from) {
-			continue
-		}
-		if v := gs.g.Visitor(r.self); v != nil && v.From == from && gs.g.IsMember(peer) {
-			return true
-		}
-	}
-	return false
+	return gs != nil && gs.g.IsMember(peer)
 }
 
 // Limited: a newcomer, whose join does not count yet, offers its own
@@ -166,18 +143,20 @@ func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, er
 		self := r.self
 		l.Own = &self
 	}
-	// A visitor hands its own ops — its visit and responses, with their
-	// sealed contacts — to the group's members.
-	if gs.rec.Relation == store.Follower && gs.visiting(r.self) && gs.g.IsMember(peer) {
-		self := r.self
-		l.Own = &self
-	}
 	for _, op := range gs.g.RoleChangesOf(peer) {
 		raw, err := protocol.EncodeOp(&op)
 		if err != nil {
 			return l, err
 		}
 		l.Notices = append(l.Notices, raw)
+	}
+	l.Follow = l.Own == nil && len(l.Notices) == 0 && r.follows(gs, peer)
+	// A visitor hands its own ops — its visit and responses, with their
+	// sealed contacts — to the group's members, whether or not it would
+	// serve them the group as a follower (visitors.go).
+	if !l.Follow && l.Own == nil && gs.rec.Relation == store.Follower && gs.visiting(r.self) && gs.g.IsMember(peer) {
+		self := r.self
+		l.Own = &self
 	}
 	return l, nil
 }

@@ -19,7 +19,8 @@ import (
 //
 // The node that holds Y vouches for visitors from X with X's members as
 // it knows them (crdt.Group.Vouch): it follows X read-only as soon as it
-// stores a visit from X, and vouches again whenever X's membership
+// stores a visit from X (from the visitor's node first, by X's follow
+// policy), and vouches again whenever X's membership
 // changes, which rebuilds the posts whose responses' standing changed
 // (batch.settle, as for a membership change in Y itself).
 
@@ -79,17 +80,30 @@ func (bt *batch) visitJudge(gs *groupState, op *crdt.Op) error {
 }
 
 // visited follows the group a visit comes from, if this node does not
-// hold it, and vouches for the visit's author with what it knows.
+// hold it, and vouches for the visit's author with what it knows. The
+// visitor's node is a member of that group: this node offers the group
+// to it as a follower (its key is the record's first source, as a
+// follow code's peers are), and it serves the group read-only if the
+// group's federation lets this node's members follow (an open group, or
+// one that lists this group among its allies). Otherwise the visitor's
+// responses stay held here: not shown, never as if verified.
 func (bt *batch) visited(gs *groupState, op *crdt.Op) {
 	v, ok := op.Body.(crdt.Visit)
 	if !ok {
 		return
 	}
 	r := bt.r
-	if r.groups[v.From] == nil {
-		rec := store.GroupRecord{ID: v.From, Relation: store.Follower}
+	if from := r.groups[v.From]; from == nil {
+		rec := store.GroupRecord{ID: v.From, Relation: store.Follower, Vouched: []crdt.PublicKey{op.Author}}
 		r.groups[v.From] = newGroupState(rec)
 		bt.b.PutGroup(rec)
+	} else if from.rec.Relation == store.Follower && op.Author != r.self {
+		if from.sources == nil {
+			from.sources = map[crdt.PublicKey]bool{}
+		}
+		if len(from.sources) < maxSources {
+			from.sources[op.Author] = true
+		}
 	}
 	gs.g.Vouch(v.From, r.membersOf(v.From))
 }
@@ -194,7 +208,7 @@ func (r *Replica) RespondFrom(ctx context.Context, group, post crdt.ID, in Respo
 		return nil, crdt.ID{}, fmt.Errorf("%w: contact is %d bytes, at most %d", ErrInvalidPost, len(in.Contact), protocol.MaxContact)
 	}
 	respond := sealedRespond{Respond: crdt.Respond{Post: post, Quantity: in.Quantity, Note: in.Note, By: in.By}, contact: in.Contact}
-	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
+	l, err := r.doLocal(ctx, &localOp{group: group, visit: true, build: func(gs *groupState) (crdt.Body, error) {
 		home := r.groups[in.From]
 		if home == nil || !home.g.IsMember(r.self) || in.From == group {
 			return nil, ErrNotVisitor
@@ -284,7 +298,7 @@ func (r *Replica) Block(ctx context.Context, group, from crdt.ID, blocked bool) 
 		if !gs.g.IsAdmin(r.self) {
 			return nil, ErrNotAdmin
 		}
-		f := gs.g.FederationOf()
+		f := gs.g.Federation()
 		i, found := slices.BinarySearchFunc(f.Blocked, from, crdt.ID.Compare)
 		switch {
 		case blocked == found:
@@ -310,5 +324,5 @@ func (r *Replica) Federation(group crdt.ID) (crdt.Federation, error) {
 	if gs == nil {
 		return crdt.Federation{}, ErrNoGroup
 	}
-	return gs.g.FederationOf(), nil
+	return gs.g.Federation(), nil
 }
