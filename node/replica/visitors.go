@@ -108,6 +108,25 @@ func (bt *batch) visited(gs *groupState, op *crdt.Op) {
 	gs.g.Vouch(v.From, r.membersOf(v.From))
 }
 
+// visitSource reports whether peer is likely to hold group from, which
+// this node follows because visitors came from it: peer is a member or
+// a source of a group held here that holds a visit from it. Offering
+// from to such a peer tells it nothing new (the visit names from), and
+// it is how a node learns the members of its visitors' groups from the
+// peers it shares the visited group with, not only from the visitors'
+// own nodes. The caller holds r.mu.
+func (r *Replica) visitSource(from *groupState, peer crdt.PublicKey) bool {
+	for _, gs := range r.groups {
+		if gs == from || !gs.g.VisitedBy(from.rec.ID) {
+			continue
+		}
+		if gs.g.IsMember(peer) || slices.Contains(gs.rec.Vouched, peer) || gs.sources[peer] {
+			return true
+		}
+	}
+	return false
+}
+
 // revouch vouches again, in every group visited from one of the groups
 // whose membership this batch changed, and settles those whose
 // visitors' standing changed.
@@ -244,6 +263,16 @@ func (r *Replica) RespondFrom(ctx context.Context, group, post crdt.ID, in Respo
 		return r.Reveal(p), id, err
 	}
 	return r.Reveal(l.post), id, nil
+}
+
+// Visits implements catchup.Visitors: peer's first op in group is a
+// visit, and it has not joined the group since.
+func (v syncView) Visits(group crdt.ID, peer crdt.PublicKey) bool {
+	r := v.r
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	gs := r.groups[group]
+	return gs != nil && gs.g.Visitor(peer) != nil && gs.g.Member(peer) == nil
 }
 
 // VisitorOf returns the visitor k of group g, as this node knows it, or
