@@ -318,6 +318,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		// Ops that arrive on a USB stick go to the peers at once, as
 		// those a catch-up session brings do.
 		OnImport: host.Spread,
+		Receipts: Receipts{Dir: cfg.Dir},
 	})
 	defer api.Close()
 	n.API = api

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,10 +18,12 @@ import (
 // maxBundleBody caps an uploaded bundle.
 const maxBundleBody = 256 << 20
 
-// GET /api/v1/bundle?group=&since= -> a bundle of the group's signed ops
-// (all groups when group is omitted), for `mutual export`. With since, a
-// summary's text (GET /api/v1/summary on the node that will import it),
-// only the ops that node lacks, of the groups it names (or of group).
+// GET /api/v1/bundle?group=&since=|for= -> a bundle of the group's signed
+// ops (all groups when group is omitted), for `mutual export`. With since,
+// a summary's text (GET /api/v1/summary on the node that will import it),
+// only the ops that node lacks, of the groups it names (or of group); for
+// names that node by a prefix of its key, whose last receipt this node
+// read (POST /api/v1/receipts), and its summary then is the one used.
 func (s *Server) exportBundle(w http.ResponseWriter, r *http.Request) error {
 	var groups []crdt.ID
 	for _, g := range r.URL.Query()["group"] {
@@ -31,11 +34,24 @@ func (s *Server) exportBundle(w http.ResponseWriter, r *http.Request) error {
 		groups = append(groups, gi.ID)
 	}
 	var since *protocol.Summary
-	if text := r.URL.Query().Get("since"); text != "" {
+	q := r.URL.Query()
+	switch text, node := q.Get("since"), q.Get("for"); {
+	case text != "" && node != "":
+		return inputErr("give since or for, not both")
+	case text != "":
 		var err error
 		if since, err = protocol.ParseSummaryText(text); err != nil {
 			return inputErr("since: %v", err)
 		}
+	case node != "":
+		if s.cfg.Receipts == nil {
+			return errorf(errNotFound, "this node keeps no receipts")
+		}
+		rc, err := s.cfg.Receipts.Find(node)
+		if err != nil {
+			return errorf(errNotFound, "%v", err)
+		}
+		since = &rc.Summary
 	}
 	// Build it first, so that an error is still a clean 4xx/5xx.
 	var buf bytes.Buffer
@@ -182,4 +198,43 @@ func groupReceipts(gs []protocol.GroupReceipt) []ReceiptGroup {
 		out = append(out, o)
 	}
 	return out
+}
+
+// ReceiptBook keeps the receipts of the nodes this node sent bundles to
+// (node.Receipts).
+type ReceiptBook interface {
+	// Remember checks a receipt and keeps it unless a newer one of its
+	// node is kept; kept says whether it is now the one kept.
+	Remember(raw []byte) (rc *protocol.Receipt, kept bool, err error)
+	// Find returns the receipt kept of the node whose key starts with a
+	// hex prefix.
+	Find(node string) (*protocol.Receipt, error)
+}
+
+// maxReceiptBody caps an uploaded receipt.
+const maxReceiptBody = protocol.MaxReceiptBytes
+
+// POST /api/v1/receipts (application/octet-stream: a receipt file) ->
+// {node, time, groups[], cut, kept}: what a bundle this node made brought
+// to the node that imported it. The receipt's signature is checked, and
+// it is kept (kept: true) unless a newer one of that node is, so that
+// GET /api/v1/bundle?for=NODE carries only what that node still lacks.
+func (s *Server) readReceipt(w http.ResponseWriter, r *http.Request) error {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceiptBody))
+	if err != nil {
+		return err
+	}
+	var rc *protocol.Receipt
+	kept := false
+	if s.cfg.Receipts != nil {
+		rc, kept, err = s.cfg.Receipts.Remember(raw)
+	} else {
+		rc, err = protocol.DecodeReceipt(raw)
+	}
+	if err != nil {
+		return inputErr("%v", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"node": rc.Node.String(), "time": time.UnixMilli(int64(rc.Time)).UTC().Format(time.RFC3339),
+		"groups": groupReceipts(rc.Groups), "cut": rc.Cut, "kept": kept})
+	return nil
 }

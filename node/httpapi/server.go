@@ -120,6 +120,9 @@ type Config struct {
 	// OnImport, if set, is called after a bundle's import stored new ops
 	// (to spread them to connected peers at once).
 	OnImport func()
+	// Receipts, if set, keeps the receipts of the nodes this node sent
+	// bundles to (POST /api/v1/receipts, GET /api/v1/bundle?for=).
+	Receipts ReceiptBook
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -301,6 +304,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/bundle", s.exportBundle)
 	s.handle("POST /api/v1/bundle", s.importBundle)
 	s.handle("GET /api/v1/summary", s.summary)
+	s.handle("POST /api/v1/receipts", s.readReceipt)
 	s.handle("POST /api/v1/invites", s.createInvite)
 	s.handle("GET /api/v1/invites/qr.png", s.inviteQR)
 	s.handle("GET /api/v1/events", s.events)
@@ -433,7 +437,7 @@ func (s *Server) guard(r *http.Request) (session string, err error) {
 	switch r.URL.Path {
 	case "/api/v1/import/csv":
 		want = "text/csv"
-	case "/api/v1/bundle":
+	case "/api/v1/bundle", "/api/v1/receipts":
 		want = "application/octet-stream"
 	}
 	if !hasMediaType(r, want) {
