@@ -131,7 +131,7 @@ func (r *Replica) exportGroup(w io.Writer, g crdt.ID, since *protocol.Summary) (
 			return nil
 		}
 		logged, err := r.st.LogOp(g, ref.Author, ref.Seq)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && seen[opID(logged)]) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (seen[opID(logged)] || theirEvidence[protocol.PrefixOf(opID(logged))])) {
 			return nil // none held there (repaired away), or sent: the evidence alone
 		}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -280,5 +281,67 @@ func TestTamperedBundleRefusedOpByOp(t *testing.T) {
 	}
 	if stateHash(t, a, g) != stateHash(t, e, g) {
 		t.Fatal("the shuffled bundle did not reproduce the board")
+	}
+}
+
+// TestExportSinceCarriesForkEvidence: n knows a fork (two ops at one
+// seq); m holds the other branch only, with the same version vector. The
+// --since bundle from m's summary carries the fork, m's board then equals
+// n's, and m's summary now lists both ops of the fork: the next bundle
+// is empty.
+func TestExportSinceCarriesForkEvidence(t *testing.T) {
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	now := time.Now().UnixMilli()
+	sign := func(op crdt.Op) (crdt.Op, []byte) {
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op, raw
+	}
+	gen, graw := sign(crdt.Op{Seq: 1, Time: crdt.HLC{Wall: now}, Body: crdt.Genesis{Name: "g"}})
+	_, araw := sign(crdt.Op{Group: gen.ID, Seq: 2, Prev: gen.ID, Time: crdt.HLC{Wall: now + 1},
+		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}}})
+	_, braw := sign(crdt.Op{Group: gen.ID, Seq: 2, Prev: gen.ID, Time: crdt.HLC{Wall: now + 2},
+		Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "blankets"}}})
+	n, m := newNode(t), newNode(t)
+	for _, x := range []*node{n, m} {
+		if err := replica.AddGroupForTest(x.r, gen.ID, graw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.r.Ingest(ctx, [][]byte{araw, braw}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.r.Ingest(ctx, [][]byte{braw}); err != nil {
+		t.Fatal(err)
+	}
+	if stateHash(t, m, gen.ID) == stateHash(t, n, gen.ID) {
+		t.Fatal("m knows the fork already")
+	}
+	s, err := m.r.Summary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := n.r.ExportSince(&buf, nil, s); err != nil {
+		t.Fatal(err)
+	}
+	if ops := bundleOps(t, buf.Bytes()); len(ops) == 0 {
+		t.Fatal("the bundle does not carry the fork")
+	}
+	if rep, err := m.r.Import(ctx, bytes.NewReader(buf.Bytes())); err != nil || rep.Refused != 0 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	if stateHash(t, m, gen.ID) != stateHash(t, n, gen.ID) {
+		t.Fatal("after the bundle, m's board differs from n's")
+	}
+	if s, err = m.r.Summary(nil); err != nil || len(s.Groups[0].Evidence) != 2 {
+		t.Fatalf("m's summary: %+v %v", s, err)
+	}
+	buf.Reset()
+	if n, err := n.r.ExportSince(&buf, nil, s); err != nil || n != 0 {
+		t.Fatalf("the next bundle holds %d ops: %v", n, err)
 	}
 }

@@ -1,13 +1,17 @@
 package replica
 
 import (
+	"errors"
+
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
 // Summary returns what this node holds of the given groups (all its
 // groups when none are given): a version vector and the evidence of
-// forks per group, by 8-byte prefixes (docs/protocol.md section 11.1).
+// forks per group (the ID of every op of each fork it knows), by 8-byte
+// prefixes (docs/protocol.md section 11.1).
 // Authors whose keys share a prefix are left out, all of them: the
 // exporter then sends all their ops, which the importer has as
 // duplicates, rather than omit ops the importer lacks.
@@ -35,8 +39,23 @@ func (r *Replica) Summary(groups []crdt.ID) (*protocol.Summary, error) {
 				gsum.Authors = append(gsum.Authors, protocol.AuthorSeq{Key: protocol.PrefixOf(a), Seq: seq})
 			}
 		}
+		// Every op of each fork known here: the evidence, and the op the
+		// log holds at its (author, seq), so that an exporter sends
+		// neither side again.
 		err = r.Sync().Evidence(g, func(raw []byte) error {
 			gsum.Evidence = append(gsum.Evidence, protocol.PrefixOf(opID(raw)))
+			ref, err := protocol.PeekOp(raw)
+			if err != nil {
+				return nil
+			}
+			logged, err := r.st.LogOp(g, ref.Author, ref.Seq)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			gsum.Evidence = append(gsum.Evidence, protocol.PrefixOf(opID(logged)))
 			return nil
 		})
 		if err != nil {
