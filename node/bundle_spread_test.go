@@ -63,7 +63,6 @@ func TestBundleImportSpreadsAtOnce(t *testing.T) {
 	root := t.TempDir()
 	a := serveQuiet(t, "a", filepath.Join(root, "a"))
 	b := serveQuiet(t, "b", filepath.Join(root, "b"))
-	t0 := time.Now()
 	formGroup(t, a, b)
 	var inv struct{ Code string }
 	a.must(t, "POST", "/api/v1/invites", map[string]string{}, &inv)
@@ -91,16 +90,29 @@ func TestBundleImportSpreadsAtOnce(t *testing.T) {
 	}
 	x.Close()
 
-	// Let the sessions that follow the connection end: the second comes
-	// afterMesh (3 s, +-25%) after it, so a session that ends 2.25 s after
-	// the join was asked for is the second or a later one.
-	waitUntil(t, 30*time.Second, "the catch-up sessions after a and b connected", func() error {
+	// Let the sessions that follow the connection end: the first ends at
+	// tc, the second starts afterMesh (3 s, +-25%) later, so a session
+	// that ends more than 2.25 s after tc is the second or a later one.
+	lastSynced := func() time.Time {
 		for _, p := range a.n.Host.Peers() {
-			if p.ID == b.n.Host.ID() && p.LastSynced.After(t0.Add(2250*time.Millisecond)) {
-				return nil
+			if p.ID == b.n.Host.ID() {
+				return p.LastSynced
 			}
 		}
-		return fmt.Errorf("a and b have not synced since the mesh formed")
+		return time.Time{}
+	}
+	var tc time.Time
+	waitUntil(t, 30*time.Second, "a and b synced", func() error {
+		if tc = lastSynced(); tc.IsZero() {
+			return fmt.Errorf("a has not synced with b")
+		}
+		return nil
+	})
+	waitUntil(t, 30*time.Second, "the session after the mesh formed", func() error {
+		if !lastSynced().After(tc.Add(2250 * time.Millisecond)) {
+			return fmt.Errorf("a and b have not synced since the mesh formed")
+		}
+		return nil
 	})
 	if has(t, b, titles[0]) {
 		t.Fatal("b has x's posts before the bundle was imported")
