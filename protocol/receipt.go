@@ -66,13 +66,12 @@ type Refusal struct {
 }
 
 // EncodeReceipt encodes and signs a receipt with key, whose public key
-// must be rc.Node. Reasons and names longer than the limits are cut.
+// must be rc.Node. Reasons and names longer than the limits are cut, and
+// so are lists: groups past MaxReceiptGroups, refusals past
+// MaxReceiptRefusals per group (its counts stay).
 func EncodeReceipt(rc *Receipt, key ed25519.PrivateKey) ([]byte, error) {
 	if !bytes.Equal(key.Public().(ed25519.PublicKey), rc.Node[:]) {
 		return nil, fmt.Errorf("receipt: the key is not the receipt's node")
-	}
-	if len(rc.Groups) > MaxReceiptGroups {
-		return nil, fmt.Errorf("receipt: %w: %d groups", ErrTooLarge, len(rc.Groups))
 	}
 	w := newWriter()
 	w.raw([]byte(ReceiptMagic))
@@ -82,8 +81,12 @@ func EncodeReceipt(rc *Receipt, key ed25519.PrivateKey) ([]byte, error) {
 	if err := writeSummary(w, &rc.Summary); err != nil {
 		return nil, err
 	}
-	w.array(len(rc.Groups))
-	for _, g := range rc.Groups {
+	groups := rc.Groups
+	if len(groups) > MaxReceiptGroups {
+		groups = groups[:MaxReceiptGroups]
+	}
+	w.array(len(groups))
+	for _, g := range groups {
 		refusals := g.Refusals
 		if len(refusals) > MaxReceiptRefusals {
 			refusals = refusals[:MaxReceiptRefusals]
