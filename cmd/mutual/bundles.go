@@ -298,9 +298,7 @@ func printImport(w io.Writer, rep *importOut) {
 	for _, g := range rep.Followed {
 		fmt.Fprintf(w, "now following group %s (read-only)\n", g)
 	}
-	if len(rep.Groups) > 1 || (len(rep.Groups) == 1 && rep.Refused > 0) {
-		printReceiptGroups(w, rep.Groups)
-	}
+	printReceiptGroups(w, rep.Groups)
 }
 
 // printReceiptGroups prints each group's counts and refused ops.
