@@ -3,10 +3,13 @@ package replica_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"testing"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // bundleTo exports groups from one node and imports them on another.
@@ -144,4 +147,53 @@ func TestVisitorRespondsAcrossGroups(t *testing.T) {
 	for _, n := range []*node{h1, h2, r} {
 		n.close()
 	}
+}
+
+// A stranger's visits cost a group's nodes little: a visit from a group
+// the admins blocked is not stored, and past 64 visitors that do not
+// count (their group unknown here), further visits are not stored
+// either, until some count.
+func TestVisitsOfStrangersAreBounded(t *testing.T) {
+	ctx := context.Background()
+	h := newNode(t)
+	harbour := newGroup(t, h, "Harbour")
+	spam, blocked := crdt.ID{0x51}, crdt.ID{0x52}
+	if err := h.r.Block(ctx, harbour, blocked, true); err != nil {
+		t.Fatal(err)
+	}
+	visit := func(from crdt.ID) (crdt.PublicKey, []byte) {
+		_, key, _ := ed25519.GenerateKey(nil)
+		op := crdt.Op{Group: harbour, Seq: 1, Time: crdt.HLC{Wall: time.Now().UnixMilli()}, Body: crdt.Visit{From: from, Name: "spam"}}
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op.Author, raw
+	}
+	k, raw := visit(blocked)
+	if _, err := h.r.Ingest(ctx, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	if h.r.VisitorOf(harbour, k) != nil {
+		t.Fatal("a visit from a blocked group was stored")
+	}
+	var keys []crdt.PublicKey
+	var raws [][]byte
+	for range 70 {
+		k, raw := visit(spam)
+		keys, raws = append(keys, k), append(raws, raw)
+	}
+	if _, err := h.r.Ingest(ctx, raws); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, k := range keys {
+		if h.r.VisitorOf(harbour, k) != nil {
+			stored++
+		}
+	}
+	if stored != 64 {
+		t.Fatalf("%d of 70 unvouched visitors stored, want 64", stored)
+	}
+	check(t, h, harbour)
 }
