@@ -144,6 +144,14 @@ func TestVisitorRespondsAcrossGroups(t *testing.T) {
 	if got := responsesOf(t, h2, need.ID); len(got) != 1 {
 		t.Fatalf("after the unblock %+v", got)
 	}
+	// The visitor takes its response back; a member's node learns it.
+	if _, err := r.r.Unrespond(ctx, harbour, need.ID, rid); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, r, h1)
+	if got := responsesOf(t, h1, need.ID); len(got) != 0 {
+		t.Fatalf("after the visitor's unrespond %+v", got)
+	}
 	for _, n := range []*node{h1, h2, r} {
 		n.close()
 	}
