@@ -106,14 +106,16 @@ func (g *Group) Visitors() []Visitor {
 	return out
 }
 
-// Unvouched returns how many visitors held do not count (their group
-// not known yet, blocked, or not vouching for them): what a replica
-// bounds to keep strangers' visits from filling its disk.
+// Unvouched returns how many visitors held do not count although their
+// group is not blocked (it is not known yet, or does not vouch for
+// them): what a replica bounds to keep strangers' visits from filling
+// its disk. Visitors of a blocked group are left out: blocking a group
+// that filled the bound makes room again.
 func (g *Group) Unvouched() int {
 	ev := g.eval()
 	n := 0
 	for _, op := range ev.visitors {
-		if !g.visitor(ev, op).Vouched {
+		if v := g.visitor(ev, op); !v.Vouched && !v.Blocked {
 			n++
 		}
 	}

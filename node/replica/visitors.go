@@ -33,8 +33,9 @@ var (
 )
 
 // maxUnvouched bounds the visitors held in a group whose responses do
-// not count (their group not known yet, blocked, or not vouching for
-// them): a stranger's visits cost a group's nodes at most this many logs.
+// not count although their group is not blocked (not known yet, or not
+// vouching for them): strangers' visits cost a group's nodes at most
+// this many logs, until the admins block their group.
 const maxUnvouched = 64
 
 // membersOf returns the current members of group g as this node knows

@@ -203,5 +203,16 @@ func TestVisitsOfStrangersAreBounded(t *testing.T) {
 	if stored != 64 {
 		t.Fatalf("%d of 70 unvouched visitors stored, want 64", stored)
 	}
+	// Blocking the group that filled the bound makes room again.
+	if err := h.r.Block(ctx, harbour, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	k, raw = visit(crdt.ID{0x53})
+	if _, err := h.r.Ingest(ctx, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	if h.r.VisitorOf(harbour, k) == nil {
+		t.Fatal("after the block, a visit from another group was not stored")
+	}
 	check(t, h, harbour)
 }
