@@ -413,7 +413,7 @@ func (ss *session) want(rs *roundState) error {
 			}
 			_, known := mine[ss.remote]
 			_, joining := rs.theirOffer[g][ss.remote]
-			follower := !known && !joining
+			follower := !known && !joining || visits(ss.r, g, ss.remote)
 			if follower {
 				if err := ss.r.MayFollow(g, ss.remote); err != nil {
 					rs.refuse[g] = refusal(err)

@@ -71,6 +71,7 @@ type Host struct {
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
 	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
+	untopical     bool                            // a push of ops of a group without a topic is scheduled (visit.go)
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests

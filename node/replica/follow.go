@@ -41,7 +41,7 @@ func (r *Replica) follows(gs *groupState, peer crdt.PublicKey) bool {
 	if gs.rec.Relation != store.Follower {
 		return false
 	}
-	if !slices.Contains(gs.rec.Vouched, peer) && !gs.sources[peer] {
+	if !slices.Contains(gs.rec.Vouched, peer) && !gs.sources[peer] && !r.visitSource(gs, peer) {
 		return false
 	}
 	return r.mayFollow(gs.rec.ID, peer) == nil
