@@ -105,9 +105,6 @@ type Frame struct {
 	More      bool          // Next
 	Total     Digest        // Digest: the digest of all the sender's group digests
 	Digests   []GroupDigest // Digest: at most MaxDigestChunk
-	// Skipped counts, in a Frame, the ops of a kind or version this node
-	// does not know: left out of Ops, as Ops frames' are by the session.
-	Skipped int
 	Reason  string // Refused: at most MaxRefusedReason bytes of UTF-8
 }
 
@@ -258,7 +255,7 @@ func decodeFrame(b []byte) (*Frame, error) {
 			return nil, ErrTrailing
 		}
 		var err error
-		if f.Ops, f.Skipped, err = SplitFrameLenient(f.Group, b[off+hdr:]); err != nil {
+		if f.Ops, err = SplitFrameLenient(f.Group, b[off+hdr:]); err != nil {
 			return nil, err
 		}
 		return f, nil

@@ -159,15 +159,13 @@ func splitOp2(full []byte) (opParts, error) {
 // Replica.Ingest reads, without decoding any body: an op of a kind this
 // node does not know passes through, for Ingest to skip. It enforces the
 // frame's limits and every length, and refuses an op of another group;
-// signatures, bodies and blobs' hashes are Ingest's to check. skipped
-// counts nothing yet: it is there for ops a future version cannot
-// rebuild.
-func SplitFrameLenient(group crdt.ID, b []byte) (ops [][]byte, skipped int, err error) {
-	ops, err = splitFrame(group, b)
+// signatures, bodies and blobs' hashes are Ingest's to check.
+func SplitFrameLenient(group crdt.ID, b []byte) ([][]byte, error) {
+	ops, err := splitFrame(group, b)
 	if err != nil {
-		return nil, 0, fmt.Errorf("frame: %w", err)
+		return nil, fmt.Errorf("frame: %w", err)
 	}
-	return ops, 0, nil
+	return ops, nil
 }
 
 func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {

@@ -49,7 +49,7 @@ func TestOpsFrameIsEncodeFrame(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("frame\n got %x\nwant %x", got, want)
 			}
-			split, _, err := SplitFrameLenient(c.group, got)
+			split, err := SplitFrameLenient(c.group, got)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestOpsFrameIsEncodeFrame(t *testing.T) {
 	}
 	// Under another group, the ops rebuilt are ones their authors never
 	// signed (the group is signed though not sent): Ingest refuses them.
-	split, _, err := SplitFrameLenient(crdt.ID{1}, fr)
+	split, err := SplitFrameLenient(crdt.ID{1}, fr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestOpsFrameIsEncodeFrame(t *testing.T) {
 			t.Fatalf("op %d split under another group: %v", i, err)
 		}
 	}
-	if _, _, err := SplitFrameLenient(crdt.ID{1}, mustFrame(t, v2[0].ID, raws2[:1])); !errors.Is(err, ErrWrongGroup) {
+	if _, err := SplitFrameLenient(crdt.ID{1}, mustFrame(t, v2[0].ID, raws2[:1])); !errors.Is(err, ErrWrongGroup) {
 		t.Fatalf("a genesis split under another group: %v", err)
 	}
 }
@@ -108,7 +108,7 @@ func TestFrameUnknownKindPassesThrough(t *testing.T) {
 	if _, err := DecodeFrame(group, fr); err == nil {
 		t.Fatal("the strict decoder took a frame with an unknown kind")
 	}
-	split, _, err := SplitFrameLenient(group, fr)
+	split, err := SplitFrameLenient(group, fr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func FuzzSplitFrame(f *testing.F) {
 	ops, _ := fixtureOps(f, 0)
 	group := ops[0].ID
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, _, err := SplitFrameLenient(group, b)
+		got, err := SplitFrameLenient(group, b)
 		if err != nil {
 			if !decodeErr(err) {
 				t.Fatalf("unnamed error %v", err)
@@ -200,7 +200,7 @@ func FuzzSplitFrame(f *testing.F) {
 		if err != nil {
 			t.Fatalf("split ops do not frame again: %v", err)
 		}
-		back, _, err := SplitFrameLenient(group, again)
+		back, err := SplitFrameLenient(group, again)
 		if err != nil || len(back) != len(got) {
 			t.Fatalf("reframed ops do not split: %v", err)
 		}
