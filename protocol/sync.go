@@ -105,7 +105,7 @@ type Frame struct {
 	More      bool          // Next
 	Total     Digest        // Digest: the digest of all the sender's group digests
 	Digests   []GroupDigest // Digest: at most MaxDigestChunk
-	Reason  string // Refused: at most MaxRefusedReason bytes of UTF-8
+	Reason    string        // Refused: at most MaxRefusedReason bytes of UTF-8
 }
 
 // FrameReader is what ReadFrame reads from (a *bufio.Reader).
