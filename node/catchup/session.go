@@ -304,14 +304,15 @@ type roundState struct {
 	pending         pending // received, not yet ingested (batch.go)
 }
 
-// round runs one round and reports whether another follows.
+// round runs one round — hello (and digests), offer, want, ops, next —
+// and reports whether another follows.
 func (ss *session) round(n uint64) (bool, error) {
-	rs := &roundState{n: n}
 	ss.stats.Rounds++
-	var err error
-	if rs.readable, rs.limits, err = ss.readable(); err != nil {
+	readable, limits, err := ss.readable()
+	if err != nil {
 		return false, err
 	}
+	rs := &roundState{n: n, readable: readable, limits: limits}
 	if err := ss.greet(rs); err != nil {
 		return false, err
 	}
