@@ -23,6 +23,9 @@ func newManyGroups(t *testing.T, n int) *manyGroups {
 	mg := &manyGroups{}
 	mg.rf = NewMemoryReplica(newAuthor(1).pub, fixedNow)
 	mg.rm = NewMemoryReplica(newAuthor(2).pub, fixedNow)
+	cache := NewOpCache() // each op verified once, not once per replica and session
+	mg.rf.SetOpCache(cache)
+	mg.rm.SetOpCache(cache)
 	for i := range n {
 		f, m := newAuthor(1), newAuthor(2)
 		g, genesis := f.genesis(fmt.Sprintf("group %d", i))
@@ -174,6 +177,9 @@ func TestManyGroupsNewcomer(t *testing.T) {
 	const n = 300
 	member := NewMemoryReplica(newAuthor(1).pub, fixedNow)
 	newcomer := NewMemoryReplica(newAuthor(3).pub, fixedNow)
+	cache := NewOpCache()
+	member.SetOpCache(cache)
+	newcomer.SetOpCache(cache)
 	var joins [][]byte
 	for i := range n {
 		f, b := newAuthor(1), newAuthor(3)
