@@ -150,7 +150,10 @@ func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, er
 		}
 		l.Notices = append(l.Notices, raw)
 	}
-	l.Follow = l.Own == nil && len(l.Notices) == 0 && r.follows(gs, peer)
+	if l.Own == nil && len(l.Notices) == 0 && r.isSource(gs, peer) {
+		l.Follow = r.mayFollow(gs.rec.ID, peer) == nil
+		l.Ask = !l.Follow // perhaps a member whose join has not reached this node (catchup.Limit)
+	}
 	return l, nil
 }
 
