@@ -159,10 +159,11 @@ type cityFigures struct {
 	MemberCatchup, MemberGossip, Follower, Overhead []float64
 	Bytes, Copies                                   int64 // all bytes sent; ops times the nodes that must hold them
 	OpBytes, Ops                                    int64 // ops made in the window, and their encodings' bytes
+	Wire                                            cityWire
 }
 
 func (c *city) figures() cityFigures {
-	var f cityFigures
+	f := cityFigures{Wire: c.wire}
 	for _, p := range c.posts {
 		if p.done < 0 {
 			f.Late++
@@ -219,6 +220,12 @@ func (f *cityFigures) add(o cityFigures) {
 	f.Copies += o.Copies
 	f.OpBytes += o.OpBytes
 	f.Ops += o.Ops
+	for w := range f.Wire {
+		f.Wire[w].Sessions += o.Wire[w].Sessions
+		f.Wire[w].Ops += o.Wire[w].Ops
+		f.Wire[w].Vectors += o.Wire[w].Vectors
+		f.Wire[w].Other += o.Wire[w].Other
+	}
 }
 
 // pct returns the p-th percentile (0-100) of xs, nearest rank.
@@ -242,6 +249,13 @@ func (f *cityFigures) String() string {
 	if f.Copies > 0 && f.Ops > 0 {
 		fmt.Fprintf(&b, "all bytes sent / op copies delivered: %d B (an op is %d B with its blob; %d ops, %d copies)",
 			f.Bytes/f.Copies, f.OpBytes/f.Ops, f.Ops, f.Copies)
+		b.WriteString("\nbytes per op copy by what sent them (sessions; ops / vectors / other frames):")
+		for w, x := range f.Wire {
+			if w == int(whyFinal) || x.Ops+x.Vectors+x.Other == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, " %s (%d) %d/%d/%d;", cityWhy(w), x.Sessions, x.Ops/f.Copies, x.Vectors/f.Copies, x.Other/f.Copies)
+		}
 	}
 	return b.String()
 }
