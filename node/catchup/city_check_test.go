@@ -152,6 +152,7 @@ type cityFigures struct {
 	Latency []int64 // virtual ms from a post to its last node, posts that got there before the final round
 	Rounds  []int   // transfers (gossip hops or sessions) on the path to that last node
 	Late    int     // posts that reached their last node only in the final round
+	Whole   []int64 // Latency of the posts made while no partition was on
 	// Bytes each node sent per op made in the window, by role: as a
 	// member (catch-up about its group, and gossip) per op of its group;
 	// as a follower per op of the groups it follows; overhead (frames
@@ -170,6 +171,9 @@ func (c *city) figures() cityFigures {
 			continue
 		}
 		f.Latency = append(f.Latency, p.done-p.made)
+		if !p.split {
+			f.Whole = append(f.Whole, p.done-p.made)
+		}
 		f.Rounds = append(f.Rounds, p.rounds)
 	}
 	for _, gr := range c.groups {
@@ -211,6 +215,7 @@ func (c *city) figures() cityFigures {
 func (f *cityFigures) add(o cityFigures) {
 	f.Latency = append(f.Latency, o.Latency...)
 	f.Rounds = append(f.Rounds, o.Rounds...)
+	f.Whole = append(f.Whole, o.Whole...)
 	f.Late += o.Late
 	f.MemberCatchup = append(f.MemberCatchup, o.MemberCatchup...)
 	f.MemberGossip = append(f.MemberGossip, o.MemberGossip...)
@@ -243,6 +248,8 @@ func (f *cityFigures) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "post to its last node: p50 %d ms, p99 %d ms, max %d ms; p50 %d transfers, p99 %d (%d posts, %d only in the final round)\n",
 		pct(f.Latency, 50), pct(f.Latency, 99), pct(f.Latency, 100), pct(f.Rounds, 50), pct(f.Rounds, 99), len(f.Latency)+f.Late, f.Late)
+	fmt.Fprintf(&b, "posts made with every link up: p50 %d ms, p99 %d ms, max %d ms (%d posts)\n",
+		pct(f.Whole, 50), pct(f.Whole, 99), pct(f.Whole, 100), len(f.Whole))
 	fmt.Fprintf(&b, "bytes sent per op, p50/p99 over nodes: member catch-up %.0f/%.0f, member gossip %.0f/%.0f, follower catch-up %.0f/%.0f, overhead %.0f/%.0f\n",
 		pct(f.MemberCatchup, 50), pct(f.MemberCatchup, 99), pct(f.MemberGossip, 50), pct(f.MemberGossip, 99),
 		pct(f.Follower, 50), pct(f.Follower, 99), pct(f.Overhead, 50), pct(f.Overhead, 99))

@@ -216,6 +216,7 @@ type cityPost struct {
 	hops    map[int]int // holders: transfers on the path it reached them by
 	done    int64       // when the last one got it; -1 until then
 	rounds  int         // the most hops
+	split   bool        // made while a partition was on
 }
 
 type cityEventKind uint8
@@ -778,7 +779,7 @@ func (c *city) post() error {
 		_, raw := c.sign(nd.group, nd, crdt.PostStatus{Post: gr.posts[c.rng.IntN(len(gr.posts))], Status: crdt.Status(1 + c.rng.IntN(3))})
 		return c.local(nd, raw, nil)
 	}
-	p := &cityPost{group: nd.group, made: c.now, hops: map[int]int{}, done: -1,
+	p := &cityPost{group: nd.group, made: c.now, hops: map[int]int{}, done: -1, split: c.partitioned,
 		contact: fmt.Sprintf("sim-contact %d of node %d", len(c.posts), nd.i)}
 	blob, sum, err := protocol.SealPrivate(gr.id, gr.key, protocol.Private{Location: "sim-location 12 Quay St", Contact: p.contact})
 	if err != nil {
@@ -911,6 +912,7 @@ func (c *city) spread(i int) {
 // time in three) takes a few nodes offline.
 func (c *city) partition() {
 	c.stats.Partitions++
+	c.partitioned = true
 	if c.rng.IntN(3) == 0 {
 		for _, nd := range c.nodes {
 			if c.rng.IntN(20) == 0 {
@@ -942,6 +944,7 @@ func (c *city) heal() {
 	for _, nd := range c.nodes {
 		nd.comp = 0
 	}
+	c.partitioned = false
 	for _, l := range back {
 		c.connect(l)
 	}
