@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +227,49 @@ func TestFollowerStoreAndForward(t *testing.T) {
 	if strings.Contains(string(raw), canaryContact) || strings.Contains(string(raw), canaryLocation) {
 		t.Fatalf("d, a follower, shows %s", raw)
 	}
+}
+
+// BenchmarkFollowerLatency: A, a member, and F, which follows A's group
+// (whole nodes on loopback). Each iteration posts on A through its API
+// and waits for the post's SSE event on F's API. F cannot derive the
+// group's topic, so every post reaches it by a catch-up session that A
+// pushes within followDelay (0.5 s) of storing it: the figure is about
+// that delay plus one session. A second apart, so that each post is
+// alone: posts in a stream come faster, as each session that brings the
+// follower new ops makes it sync again 0.2 s later (p2p's spread).
+func BenchmarkFollowerLatency(b *testing.B) {
+	a := serveNode(b, "A", b.TempDir())
+	var g struct{ ID string }
+	a.must(b, "POST", "/api/v1/groups", map[string]string{"name": "Eastgate"}, &g)
+	a.mustPost(b, "first")
+	f := serveNode(b, "F", b.TempDir())
+	f.must(b, "POST", "/api/v1/follow", map[string]string{"code": a.share(b, g.ID)}, nil)
+	waitUntil(b, 30*time.Second, "the follower gets the board", func() error { return f.hasTitles(b, g.ID, "first") })
+	time.Sleep(4 * time.Second) // past the sessions that follow a connection
+	ev := subscribe(b, f)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		time.Sleep(time.Second)
+		b.StartTimer()
+		t0 := time.Now()
+		p, err := a.post(ctx, fmt.Sprint("coats ", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		at, err := ev.wait(p.ID, 30*time.Second)
+		if err != nil {
+			b.Fatalf("post %d: %v", i, err)
+		}
+		lat = append(lat, at.Sub(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
 }

@@ -122,6 +122,9 @@ type ServeConfig struct {
 	// PublishQueue is how many group commits may wait to be published
 	// (default 4096); past that their ops wait for the next catch-up.
 	PublishQueue int
+	// SyncEvery is the period of catch-up with each peer (default
+	// p2p.DefaultSyncEvery).
+	SyncEvery time.Duration
 }
 
 // publishHold, while set, holds the publisher until it is closed: a
@@ -184,13 +187,15 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 
 	host, err := p2p.Start(p2p.Config{
-		Key:       l.ID.LibP2PKey(),
-		Listen:    cfg.Listen,
-		Peers:     cfg.Peers,
-		MDNS:      !cfg.NoMDNS,
-		PeerFile:  filepath.Join(cfg.Dir, peersFile),
-		Logger:    log,
-		OnSynced:  func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
+		Key:      l.ID.LibP2PKey(),
+		Listen:   cfg.Listen,
+		Peers:    cfg.Peers,
+		MDNS:     !cfg.NoMDNS,
+		PeerFile: filepath.Join(cfg.Dir, peersFile),
+		Logger:   log,
+		OnSynced: func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
+
+		SyncEvery: cfg.SyncEvery,
 		OnSession: l.followed,
 	}, l.Replica.Sync())
 	if err != nil {
@@ -304,13 +309,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	meeting := !isLoopback(ln.Addr())
 	api := httpapi.New(httpapi.Config{
-		Board:    l.Replica,
-		Node:     func() httpapi.NodeInfo { return nodeInfo(l, host) },
-		Peers:    func() []httpapi.PeerInfo { return peerInfos(l, host) },
-		Meeting:  meeting,
-		Logger:   log,
-		Rename:   l.Rename,
-		OnGroup:  func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		Board:   l.Replica,
+		Node:    func() httpapi.NodeInfo { return nodeInfo(l, host) },
+		Peers:   func() []httpapi.PeerInfo { return peerInfos(l, host) },
+		Meeting: meeting,
+		Logger:  log,
+		Rename:  l.Rename,
+		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		// Ops that arrive on a USB stick go to the peers at once, as
+		// those a catch-up session brings do.
+		OnImport: host.Spread,
+		Receipts: Receipts{Dir: cfg.Dir},
 		PeerKeys: PeerKeys,
 	})
 	defer api.Close()

@@ -39,6 +39,8 @@ type opts struct {
 	peers, listens                                                     []string
 	allies, blocked                                                    []string // group federation
 	policy                                                             string
+	since, receipt, out                                                string // bundles
+	groups                                                             []string
 	// set reports whether a flag was given on the command line.
 	set func(flag string) bool
 }

@@ -50,10 +50,12 @@ func open(dir string, openLocal func(string, *slog.Logger) (*node.Local, error))
 		return nil, err
 	}
 	api := httpapi.New(httpapi.Config{
-		Board:    l.Replica,
-		Node:     func() httpapi.NodeInfo { return node.LocalInfo(l) },
-		Rename:   l.Rename,
-		Logger:   quietLogger(),
+		Board:  l.Replica,
+		Node:   func() httpapi.NodeInfo { return node.LocalInfo(l) },
+		Rename: l.Rename,
+		Logger: quietLogger(),
+
+		Receipts: node.Receipts{Dir: dir},
 		PeerKeys: node.PeerKeys,
 	})
 	return &client{base: "http://mutual.localhost", hc: &http.Client{Transport: handlerTransport{api}}, local: l}, nil

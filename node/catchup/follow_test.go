@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/mutual-aid/mutual/crdt"
-	"github.com/mutual-aid/mutual/protocol"
 )
 
 // TestFollowerStoreAndForward: A (a member) serves B (a follower), then
@@ -30,6 +29,9 @@ func TestFollowerStoreAndForward(t *testing.T) {
 		t.Fatalf("A did not serve B as a follower: %+v", r2.stats)
 	}
 	checkConverged(t, w.group, ra, rb)
+	if _, ok := rb.Topic(w.group); ok {
+		t.Fatal("a follower derives the group's topic")
+	}
 
 	// C, a member, meets B alone.
 	if r1, r2 := syncPair(rc, m.pub, rb, b.pub, nil); r1.err != nil || r2.err != nil {
@@ -100,8 +102,6 @@ func (c *teeConn) Read(p []byte) (int, error) {
 	c.w.Write(p[:n])
 	return n, err
 }
-
-var _ = protocol.MsgRefused
 
 // TestFollowerAsksUnknownMember: a follower of a group that accepts its
 // allies only, which holds the group's Federation op but not the join of

@@ -44,6 +44,7 @@ type memGroup struct {
 	evidence [][]byte                // forked ops
 	vouched  map[crdt.PublicKey]bool // a newcomer's: the members its invite code named
 	sources  map[crdt.PublicKey]bool // a follower's: the peers it offers the group to
+	followed bool                    // added by Follow: read-only, no topic until this node is a member
 }
 
 type memAuthor struct {
@@ -88,6 +89,7 @@ func (m *MemoryReplica) Follow(id crdt.ID, via ...crdt.PublicKey) {
 	if g.sources == nil {
 		g.sources = map[crdt.PublicKey]bool{}
 	}
+	g.followed = true
 	for _, k := range via {
 		g.sources[k] = true
 	}
@@ -181,12 +183,21 @@ func (m *MemoryReplica) Groups() []crdt.ID {
 // MayRead implements Replica: peer is a member of the group on this
 // replica's board.
 // Topic names a group's topic as the node does, with the group ID in the
-// place of its first key: the twin keeps no keys.
+// place of its first key: the twin keeps no keys. A group it follows
+// (Follow) has none while this node is no member of it: a follower's
+// node cannot derive the topic, and gets new ops by catch-up only.
 func (m *MemoryReplica) Topic(group crdt.ID) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.groups[group]; !ok {
+	g, ok := m.groups[group]
+	if !ok {
 		return "", false
+	}
+	if g.followed {
+		g.board.Refresh()
+		if !g.board.Group.IsMember(m.self) {
+			return "", false
+		}
 	}
 	return protocol.Topic(group, group), true
 }
@@ -521,7 +532,7 @@ func (m *MemoryReplica) Restart() error {
 	for id, old := range m.groups {
 		g := newMemGroup(id)
 		g.vouched = old.vouched // kept with the group's record, as the node keeps it
-		g.sources = old.sources
+		g.sources, g.followed = old.sources, old.followed
 		m.groups[id] = g
 		var ops []decoded
 		for _, a := range old.authors {

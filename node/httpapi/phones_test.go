@@ -156,6 +156,7 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/follow":                              {[]byte(`{"code":"` + m.group.String() + `"}`), ""},
 		"POST /api/v1/groups/{id}/federation":              {[]byte(`{"policy":"allies"}`), ""},
 		"POST /api/v1/bundle":                              {bundle.Body.Bytes(), "application/octet-stream"},
+		"POST /api/v1/receipts":                            {[]byte("mutual-receipt/1\n"), "application/octet-stream"},
 		"POST /api/v1/import/csv":                          {[]byte("Type,Title,Contact\nneed,Imported by a phone,555\n"), "text/csv"},
 		"POST /api/v1/sessions/revoke":                     {[]byte(`{}`), ""},
 		"PATCH /api/v1/node":                               {[]byte(`{"name":"Sam's laptop now"}`), ""},

@@ -176,3 +176,35 @@ func TestFollowersOpsDoNotCount(t *testing.T) {
 		t.Fatalf("the member's board: %d posts, %v", len(ps), err)
 	}
 }
+
+// TestFollowerJoins: a follower's node that joins with an invite becomes
+// a member's node: its record changes with the join, its join counts
+// once a member witnesses it, and then it may post and read contacts.
+func TestFollowerJoins(t *testing.T) {
+	ctx := context.Background()
+	a, f := newNode(t), newNode(t)
+	g := newGroup(t, a, "Eastgate")
+	p := post(t, a, g, withContact("crib", "join-canary-0505", ""))
+	if err := f.r.Follow(ctx, g, "", nil, []crdt.PublicKey{a.r.Self()}); err != nil {
+		t.Fatal(err)
+	}
+	followSession(t, f, a)
+	code, _, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.r.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, a, f) // a witnesses the join and shares the keys
+	syncPair(t, a, f)
+	gi, err := f.r.Group(g)
+	if err != nil || gi.Role != crdt.RoleMember {
+		t.Fatalf("after joining: %+v, %v", gi, err)
+	}
+	got, err := f.r.Post(p.ID)
+	if err != nil || got.Contact.V != "join-canary-0505" {
+		t.Fatalf("a follower that joined reads %+v, %v", got, err)
+	}
+	post(t, f, g, withContact("soup", "", ""))
+}
