@@ -1020,8 +1020,9 @@ func (r *recConn) Write(p []byte) (int, error) {
 }
 
 // account splits what from wrote to to in a session into frames and
-// counts their bytes by the group each names (Have, Want, Ops, Refused:
-// [type, group bin32, ...]); frames that name none are overhead. It
+// counts their bytes by the group each names (Have, Want, Ops, Frame,
+// Refused: [type, group bin32, ...]); frames that name none are
+// overhead. It
 // fails if a frame names a group that to does not replicate, or if a
 // private field crosses in clear.
 func (c *city) account(from, to *cityNode, b []byte, why cityWhy) error {
@@ -1040,7 +1041,7 @@ func (c *city) account(from, to *cityNode, b []byte, why cityWhy) error {
 			switch {
 			case len(body) < 2:
 				w.Other += size
-			case body[1] == byte(protocol.MsgOps):
+			case body[1] == byte(protocol.MsgOps), body[1] == 7: // 7: Frame, ops as a protocol frame (issue 12)
 				w.Ops += size
 			case body[1] == byte(protocol.MsgHave) || body[1] == byte(protocol.MsgWant):
 				w.Vectors += size
