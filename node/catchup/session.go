@@ -324,6 +324,9 @@ func (ss *session) offer(rs *roundState) error {
 		if own := rs.limits[g].Own; own != nil {
 			v = vector{*own: v[*own]}
 		}
+		if rs.limits[g].Ask {
+			v = vector{}
+		}
 		if len(v) > protocol.MaxVectorAuthors {
 			return fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
 		}
