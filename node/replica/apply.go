@@ -51,6 +51,9 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 	}
 	bt.link(gs, op)
 	bt.addLog(gs, op, raw)
+	if _, ok := op.Body.(crdt.PostCreate); ok {
+		bt.created[postKey{gs.rec.ID, op.ID}] = own
+	}
 	gs.g.Hold(op)
 	bt.settle(gs, op)
 	if bt.err != nil {
@@ -80,13 +83,18 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	if bt.seen[op.ID] {
 		return nil, Dup, nil
 	}
-	if has, err := bt.r.st.Holds(op.GroupID(), op.Author, op.Seq, op.ID); err != nil {
-		bt.err = err
-		return nil, Ignored, err
-	} else if has {
-		return nil, Dup, nil
-	}
 	gs := bt.r.groups[op.GroupID()]
+	// The store can hold op only at its log position, or as a fork there
+	// (kept only where the log holds an op): a position the group state
+	// says is empty needs no read. That is every new op of a live burst.
+	if gs == nil || gs.logged(op.Author, op.Seq) {
+		if has, err := bt.r.st.Holds(op.GroupID(), op.Author, op.Seq, op.ID); err != nil {
+			bt.err = err
+			return nil, Ignored, err
+		} else if has {
+			return nil, Dup, nil
+		}
+	}
 	if gs == nil {
 		return nil, Ignored, ErrNoGroup
 	}
@@ -104,6 +112,9 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 
 // forked keeps op as evidence if its log position holds another op.
 func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
+	if !bt.holds(gs, op.Author, op.Seq) {
+		return false
+	}
 	other, err := bt.logHolds(logPos{gs.rec.ID, op.Author, op.Seq})
 	if err != nil {
 		bt.fail(err)
@@ -295,7 +306,14 @@ func (bt *batch) touched(k postKey) {
 
 // postOps returns the ops of a post held in the store and in this batch.
 func (bt *batch) postOps(k postKey) ([]crdt.Op, error) {
-	raws, err := bt.r.st.PostOps(k.g, k.id)
+	var raws [][]byte
+	var err error
+	switch own, created := bt.created[k]; {
+	case !created:
+		raws, err = bt.r.st.PostOps(k.g, k.id)
+	case !own: // ops on it may have come before its create
+		raws, err = bt.r.st.OpsOnPost(k.g, k.id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -380,11 +398,18 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 // holds reports whether the log (or this batch) holds author's op at seq.
 // Ops held past a gap in an author's log count too.
 func (bt *batch) holds(gs *groupState, author crdt.PublicKey, seq uint64) bool {
-	if seq <= gs.vv[author] || gs.above[author][seq] {
+	if gs.logged(author, seq) {
 		return true
 	}
 	_, ok := bt.logged[logPos{gs.rec.ID, author, seq}]
 	return ok
+}
+
+// logged reports whether the store's log holds author's op at seq (ops
+// held past a gap count too): the group state marks every position a
+// commit fills (mark), and load marks every position the log holds.
+func (gs *groupState) logged(author crdt.PublicKey, seq uint64) bool {
+	return seq <= gs.vv[author] || gs.above[author][seq]
 }
 
 // logHolds returns the ID of the op held at a log position, or zero.
@@ -399,8 +424,7 @@ func (bt *batch) logHolds(pos logPos) (crdt.ID, error) {
 	if err != nil {
 		return crdt.ID{}, err
 	}
-	op, err := protocol.DecodeStoredOp(raw)
-	return op.ID, err
+	return protocol.OpID(raw), nil
 }
 
 // logOp returns the op held at a log position, or nil.
@@ -430,6 +454,9 @@ func (bt *batch) Get(id crdt.ID) *crdt.Post {
 	k := postKey{bt.group, id}
 	if e := bt.posts[k]; e != nil {
 		return e.cur
+	}
+	if _, ok := bt.created[k]; ok {
+		return nil // the store has no record of it
 	}
 	p, err := bt.r.st.Post(bt.group, id)
 	if errors.Is(err, store.ErrNotFound) {

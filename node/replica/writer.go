@@ -157,6 +157,10 @@ type batch struct {
 	ops       map[logPos]*crdt.Op    // the ops this batch adds to logs
 	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
+	// created holds the posts whose create this batch adds, true if this
+	// node signed it here: the store has no record of them, and of one
+	// just signed no op either (nobody else knows its ID yet).
+	created map[postKey]bool
 	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
 	err       error                  // a store read failed: the whole batch fails
 }
@@ -192,7 +196,7 @@ type localPublish struct {
 
 func (r *Replica) process(reqs []*request) {
 	wall := r.now()
-	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}, upkeep: map[*groupState]bool{}}
+	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}, upkeep: map[*groupState]bool{}, created: map[postKey]bool{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
