@@ -161,8 +161,8 @@ type batch struct {
 	// node signed it here: the store has no record of them, and of one
 	// just signed no op either (nobody else knows its ID yet).
 	created map[postKey]bool
-	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
-	err       error                  // a store read failed: the whole batch fails
+	upkeep  map[*groupState]bool // groups whose membership ops came: keyUpkeep
+	err     error                // a store read failed: the whole batch fails
 }
 
 type logPos struct {
