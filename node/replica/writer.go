@@ -157,12 +157,13 @@ type batch struct {
 	ops       map[logPos]*crdt.Op    // the ops this batch adds to logs
 	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
+	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
+	err       error                  // a store read failed: the whole batch fails
+
 	// created holds the posts whose create this batch adds, true if this
 	// node signed it here: the store has no record of them, and of one
 	// just signed no op either (nobody else knows its ID yet).
 	created map[postKey]bool
-	upkeep  map[*groupState]bool // groups whose membership ops came: keyUpkeep
-	err     error                // a store read failed: the whole batch fails
 }
 
 type logPos struct {
