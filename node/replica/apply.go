@@ -214,8 +214,7 @@ func (bt *batch) merge(gs *groupState, op *crdt.Op) {
 	}
 	if _, create := op.Body.(crdt.PostCreate); create {
 		// Ops on the post may have come before it: build it from all.
-		bt.rebuild(gs, id)
-		bt.flushRebuilds(gs)
+		bt.recompute(gs, postKey{gs.rec.ID, id})
 		return
 	}
 	bt.group = gs.rec.ID
@@ -272,28 +271,37 @@ func (bt *batch) flushRebuilds(gs *groupState) {
 			continue
 		}
 		delete(bt.rebuilds, k)
-		ops, err := bt.postOps(k)
-		if err != nil {
-			bt.fail(err)
+		if !bt.recompute(gs, k) {
 			return
 		}
-		p := crdt.RebuildPost(k.g, k.id, ops, func(op *crdt.Op) crdt.Role { return gs.g.RoleAt(op.Author, op.Seq) })
-		bt.group = k.g
-		bt.Get(k.id) // load what the store holds, to replace its index entry
-		e := bt.posts[k]
-		if e == nil {
-			if p == nil {
-				continue
-			}
-			e = &postEntry{}
-			bt.posts[k] = e
-		}
-		if p == nil && e.cur == nil {
-			continue
-		}
-		e.cur = p
-		bt.touched(k)
 	}
+}
+
+// recompute computes post k from its ops, with each op's standing now.
+// It returns false if a store read failed (bt.err).
+func (bt *batch) recompute(gs *groupState, k postKey) bool {
+	ops, err := bt.postOps(k)
+	if err != nil {
+		bt.fail(err)
+		return false
+	}
+	p := crdt.RebuildPost(k.g, k.id, ops, func(op *crdt.Op) crdt.Role { return gs.g.RoleAt(op.Author, op.Seq) })
+	bt.group = k.g
+	bt.Get(k.id) // load what the store holds, to replace its index entry
+	e := bt.posts[k]
+	if e == nil {
+		if p == nil {
+			return true
+		}
+		e = &postEntry{}
+		bt.posts[k] = e
+	}
+	if p == nil && e.cur == nil {
+		return true
+	}
+	e.cur = p
+	bt.touched(k)
+	return true
 }
 
 func (bt *batch) touched(k postKey) {
