@@ -33,6 +33,12 @@ import (
 // A membership op also opens the group keys shared with this node, and
 // marks the group for keyUpkeep once the batch's ops are in.
 //
+// The store is read only where it may hold something: steps 1 and 2
+// read a log position only if the group state marks it held (logged), and
+// a create that step 3 adds marks its post created, which step 4 builds
+// without reading its record (it has none yet) or, for a create this node
+// just signed, its ops (nobody else knows its ID).
+//
 // Everything lands in one batch, committed at once: a failed commit
 // reloads the in-memory state from the store.
 
@@ -50,10 +56,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 		return res
 	}
 	bt.link(gs, op)
-	bt.addLog(gs, op, raw)
-	if _, ok := op.Body.(crdt.PostCreate); ok {
-		bt.created[postKey{gs.rec.ID, op.ID}] = own
-	}
+	bt.addLog(gs, op, raw, own)
 	gs.g.Hold(op)
 	bt.settle(gs, op)
 	if bt.err != nil {
@@ -376,7 +379,9 @@ func (bt *batch) fail(err error) {
 	}
 }
 
-func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
+// addLog adds op to its author's log, with what finds it (store.AddOp),
+// its import ref and its blob.
+func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte, own bool) {
 	pos := logPos{gs.rec.ID, op.Author, op.Seq}
 	bt.logged[pos] = op.ID
 	c := *op
@@ -388,8 +393,9 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 		}
 		bt.postIdx[k] = append(bt.postIdx[k], &c)
 	}
-	if c, ok := op.Body.(crdt.PostCreate); ok && c.Ref != "" {
-		if _, dup := bt.refs[refKey{gs.rec.ID, c.Ref}]; !dup {
+	if c, ok := op.Body.(crdt.PostCreate); ok {
+		bt.created[postKey{gs.rec.ID, op.ID}] = own
+		if _, dup := bt.refs[refKey{gs.rec.ID, c.Ref}]; c.Ref != "" && !dup {
 			bt.b.PutRef(gs.rec.ID, c.Ref, op.ID)
 			bt.refs[refKey{gs.rec.ID, c.Ref}] = op.ID
 		}
