@@ -185,11 +185,17 @@ func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error 
 		return nil
 	}
 	rec := store.GroupRecord{ID: group, Name: name, Relation: store.Follower}
+	gs := newGroupState(rec)
+	// The log may hold ops of the group from before: marked, as load
+	// marks them, so that the writer's dedup knows them (groupState.vv).
+	if err := r.st.LogSeqs(group, gs.mark); err != nil {
+		return err
+	}
 	var b store.Batch
 	b.PutGroup(rec)
 	if err := r.st.Commit(&b); err != nil {
 		return err
 	}
-	r.groups[group] = newGroupState(rec)
+	r.groups[group] = gs
 	return nil
 }

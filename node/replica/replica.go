@@ -105,6 +105,10 @@ type Replica struct {
 	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
 }
 
+// groupState is a group as the writer sees it. vv and above are the log
+// positions the store holds, which the writer trusts to skip dedup's
+// reads (batch.judge): whoever makes a group state for a group whose ops
+// the store may hold marks them from its log (load, Follow).
 type groupState struct {
 	rec   store.GroupRecord
 	g     *crdt.Group
