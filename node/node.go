@@ -196,6 +196,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		OnSynced: func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
 
 		SyncEvery: cfg.SyncEvery,
+		OnSession: l.followed,
 	}, l.Replica.Sync())
 	if err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
@@ -319,6 +320,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		// those a catch-up session brings do.
 		OnImport: host.Spread,
 		Receipts: Receipts{Dir: cfg.Dir},
+		PeerKeys: PeerKeys,
 	})
 	defer api.Close()
 	n.API = api

@@ -37,6 +37,8 @@ type opts struct {
 	json, csv, noMDNS, lan, all, restoredOK, dryRun                    bool
 	limit                                                              int
 	peers, listens                                                     []string
+	allies, blocked                                                    []string // group federation
+	policy                                                             string
 	since, receipt, out                                                string // bundles
 	groups                                                             []string
 	// set reports whether a flag was given on the command line.

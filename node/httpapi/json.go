@@ -120,7 +120,7 @@ type postJSON struct {
 	Title           string         `json:"title"`
 	Details         string         `json:"details"`
 	Category        string         `json:"category"`
-	Location        string         `json:"location"`
+	Location        *string        `json:"location,omitempty"` // absent for a followed group's posts
 	Quantity        uint32         `json:"quantity"`
 	Urgency         string         `json:"urgency"`
 	Expires         string         `json:"expires"`
@@ -151,6 +151,19 @@ type responseJSON struct {
 	CreatedAt  string `json:"created_at"`
 	By         string `json:"by"`    // as the post's
 	Yours      bool   `json:"yours"` // the caller may withdraw it
+	// Group is the responder's group: the post's for a member, the
+	// group a visitor answers from (help across boards).
+	Group groupNameJSON `json:"group"`
+	// Visitor: the responder is a member of another group.
+	Visitor bool `json:"visitor,omitempty"`
+	// Contact is the contact a visitor sealed to the post's group's
+	// members: only on a member's node, which opens it.
+	Contact *string `json:"contact,omitempty"`
+}
+
+type groupNameJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // viewer renders posts for one request: it remembers which groups this
@@ -161,11 +174,12 @@ type viewer struct {
 	self    crdt.PublicKey
 	session string
 	member  map[crdt.ID]bool
+	follow  map[crdt.ID]bool
 	now     int64
 }
 
 func (s *Server) viewer(r *http.Request) *viewer {
-	return &viewer{s: s, self: s.cfg.Board.Self(), session: sessionOf(r), member: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
+	return &viewer{s: s, self: s.cfg.Board.Self(), session: sessionOf(r), member: map[crdt.ID]bool{}, follow: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
 }
 
 // canSeeContact: contacts are for the group's members only. This node's
@@ -182,6 +196,18 @@ func (v *viewer) canSeeContact(p *crdt.Post) bool {
 	return m
 }
 
+// follows: a followed group's posts carry no private field at all (not
+// even empty ones): this node holds them sealed and can never open them.
+func (v *viewer) follows(g crdt.ID) bool {
+	f, ok := v.follow[g]
+	if !ok {
+		gi, err := v.s.cfg.Board.Group(g)
+		f = err == nil && followed(gi.Relation)
+		v.follow[g] = f
+	}
+	return f
+}
+
 func (v *viewer) post(p *crdt.Post) postJSON {
 	b := v.s.cfg.Board
 	out := postJSON{
@@ -191,7 +217,6 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		Title:           p.Title.V,
 		Details:         p.Details.V,
 		Category:        p.Category.V,
-		Location:        p.Location.V,
 		Quantity:        p.Quantity.V,
 		Urgency:         p.Urgency.V.String(),
 		Expires:         fmtMillis(p.Expires.V),
@@ -212,8 +237,12 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		c := p.Contact.V
 		out.Contact = &c
 	}
+	if !v.follows(p.Group) {
+		l := p.Location.V
+		out.Location = &l
+	}
 	for _, r := range p.ActiveResponses() {
-		out.Responses = append(out.Responses, responseJSON{
+		rj := responseJSON{
 			ID:         r.ID.String(),
 			Author:     r.Author.String(),
 			AuthorName: b.MemberName(p.Group, r.Author),
@@ -222,7 +251,30 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 			CreatedAt:  fmtTime(r.Time.Time()),
 			By:         r.By,
 			Yours:      v.yoursResponse(&r),
-		})
+			Group:      v.groupName(p.Group),
+		}
+		if vis := b.VisitorOf(p.Group, r.Author); vis != nil && !b.IsMember(p.Group, r.Author) {
+			rj.Group, rj.Visitor = v.groupName(vis.From), true
+			if rj.AuthorName == "" {
+				rj.AuthorName = vis.Name
+			}
+		}
+		if v.canSeeContact(p) || r.Author == v.self {
+			if c, ok := b.ResponseContact(p.Group, &r); ok {
+				rj.Contact = &c
+			}
+		}
+		out.Responses = append(out.Responses, rj)
+	}
+	return out
+}
+
+// groupName names a group as this node knows it (a followed group whose
+// genesis has not arrived yet has no name).
+func (v *viewer) groupName(g crdt.ID) groupNameJSON {
+	out := groupNameJSON{ID: g.String()}
+	if gi, err := v.s.cfg.Board.Group(g); err == nil {
+		out.Name = gi.Name
 	}
 	return out
 }

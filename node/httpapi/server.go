@@ -36,6 +36,11 @@ type Board interface {
 	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
+	RespondFrom(ctx context.Context, group, post crdt.ID, in replica.RespondInput) (*crdt.Post, crdt.ID, error)
+	VisitorOf(group crdt.ID, k crdt.PublicKey) *crdt.Visitor
+	ResponseContact(group crdt.ID, r *crdt.Response) (string, bool)
+	Block(ctx context.Context, group, from crdt.ID, blocked bool) error
+	Federation(group crdt.ID) (crdt.Federation, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
 	Erase(ctx context.Context, group, post crdt.ID) (*crdt.Post, error)
 	SetRetention(ctx context.Context, group crdt.ID, d time.Duration) error
@@ -59,6 +64,9 @@ type Board interface {
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Receipt(rep *replica.ImportReport) ([]byte, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
+	Follow(ctx context.Context, group crdt.ID, name string, addrs []string, via []crdt.PublicKey) error
+	Unfollow(ctx context.Context, group crdt.ID) error
+	SetFederation(ctx context.Context, group crdt.ID, f crdt.Federation) error
 	Subscribe() (<-chan replica.Event, func())
 }
 
@@ -123,6 +131,10 @@ type Config struct {
 	// Receipts, if set, keeps the receipts of the nodes this node sent
 	// bundles to (POST /api/v1/receipts, GET /api/v1/bundle?for=).
 	Receipts ReceiptBook
+	// PeerKeys, if set, returns the keys of the peers that addresses
+	// (multiaddrs with a /p2p/ suffix) name: a follow code's, to which
+	// the node offers the group it follows.
+	PeerKeys func(addrs []string) []crdt.PublicKey
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -297,10 +309,15 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/posts/{id}/status", s.setStatus)
 	s.handle("POST /api/v1/posts/{id}/erase", s.erasePost)
 	s.handle("POST /api/v1/groups/{id}/retention", s.setRetention)
+	s.handle("POST /api/v1/groups/{id}/blocked", s.setBlocked)
 	s.handle("POST /api/v1/posts/{id}/responses", s.respond)
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)
 	s.handle("POST /api/v1/join", s.joinGroup)
+	s.handle("POST /api/v1/follow", s.follow)
+	s.handle("DELETE /api/v1/follow/{group}", s.unfollow)
+	s.handle("GET /api/v1/groups/{id}/share", s.shareGroup)
+	s.handle("POST /api/v1/groups/{id}/federation", s.setFederation)
 	s.handle("GET /api/v1/bundle", s.exportBundle)
 	s.handle("POST /api/v1/bundle", s.importBundle)
 	s.handle("GET /api/v1/summary", s.summary)

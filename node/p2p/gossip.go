@@ -303,10 +303,12 @@ func (gt *groupTopic) publish(ctx context.Context, group crdt.ID, raws [][]byte)
 // (frame.go), so that a burst costs a few messages rather than one per
 // op; one goes out as a frame of one, as Publish sends it.
 func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) error {
+	h.pushFollowers(group) // they cannot derive the topic
 	h.mu.Lock()
 	gt := h.topics[group]
 	h.mu.Unlock()
 	if gt == nil {
+		h.pushUntopical(group) // a visitor's ops (visit.go)
 		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
 	}
 	for _, raw := range raws {
@@ -391,6 +393,7 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 	switch v {
 	case crdt.Accept:
 		h.mendGap(group, &op, from)
+		h.pushFollowers(group)
 		return pubsub.ValidationAccept
 	case crdt.Reject:
 		h.spawn(func() { h.punish(from, "invalid op", err) })
@@ -450,6 +453,9 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 			return pubsub.ValidationIgnore
 		}
 		h.framedOps.Add(int64(n))
+		if n > 0 {
+			h.pushFollowers(group)
+		}
 	}
 	v, err := h.r.VersionVector(group)
 	if err != nil {

@@ -70,6 +70,8 @@ type Host struct {
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
+	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
+	untopical     bool                            // a push of ops of a group without a topic is scheduled (visit.go)
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
@@ -78,6 +80,7 @@ type Host struct {
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
+	pushes       atomic.Int64                        // sessions that pushed to followers, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,6 +112,7 @@ type peerRecord struct {
 	remember   bool // written to the peer file
 	lastSeen   time.Time
 	lastSynced time.Time
+	follows    map[crdt.ID]bool // groups served to it as a follower in its last session
 }
 
 // Start starts a host for replica r: it listens, joins the GossipSub

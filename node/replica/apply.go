@@ -58,6 +58,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 	bt.link(gs, op)
 	bt.addLog(gs, op, raw, own)
 	gs.g.Hold(op)
+	bt.visited(gs, op)
 	bt.settle(gs, op)
 	if bt.err != nil {
 		res.Outcome, res.Err = Ignored, bt.err
@@ -109,6 +110,11 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	}
 	if !own && !crdt.Storable(op, func(k crdt.PublicKey) bool { return bt.holds(gs, k, 1) }) {
 		return nil, Ignored, crdt.ErrNotMember
+	}
+	if !own {
+		if err := bt.visitJudge(gs, op); err != nil {
+			return nil, Ignored, err
+		}
 	}
 	return gs, New, nil
 }
@@ -401,9 +407,11 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte, own bool) {
 		}
 	}
 	bt.b.AddOp(op, raw)
-	// A blob is kept by members' nodes only (a follower could never open
-	// it), and not for a post erased as far as op goes.
-	if op.Blob != nil && gs.rec.Relation == store.Member && !bt.erased(gs, op) {
+	// A blob is kept, sealed, by members' and followers' nodes alike (a
+	// follower can never open it, but forwards it: store and forward,
+	// docs/design.md "Following"), and not for a post erased as far as op
+	// goes.
+	if op.Blob != nil && !bt.erased(gs, op) {
 		bt.b.AddBlob(op.ID, op.Blob)
 	}
 	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})

@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -174,28 +173,4 @@ func hasGenesis(group crdt.ID, raws [][]byte) bool {
 		}
 	}
 	return false
-}
-
-// Follow makes this node replicate a group's board read-only. The board
-// arrives from a bundle or, once federation lands, from peers.
-func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.groups[group] != nil {
-		return nil
-	}
-	rec := store.GroupRecord{ID: group, Name: name, Relation: store.Follower}
-	gs := newGroupState(rec)
-	// The log may hold ops of the group from before: marked, as load
-	// marks them, so that the writer's dedup knows them (groupState.vv).
-	if err := r.st.LogSeqs(group, gs.mark); err != nil {
-		return err
-	}
-	var b store.Batch
-	b.PutGroup(rec)
-	if err := r.st.Commit(&b); err != nil {
-		return err
-	}
-	r.groups[group] = gs
-	return nil
 }

@@ -108,7 +108,7 @@ type Replica struct {
 // groupState is a group as the writer sees it. vv and above are the log
 // positions the store holds, which the writer trusts to skip dedup's
 // reads (batch.judge): whoever makes a group state for a group whose ops
-// the store may hold marks them from its log (load, Follow).
+// the store may hold marks them from its log (load, storedGroupState).
 type groupState struct {
 	rec   store.GroupRecord
 	g     *crdt.Group
@@ -121,6 +121,21 @@ type groupState struct {
 	forks map[crdt.PublicKey]uint64
 	// The group keys shared with this node, opened (memory only).
 	keys map[crdt.KeyID][protocol.GroupKeySize]byte
+	// A followed group's peers known to hold it (memory only).
+	sources map[crdt.PublicKey]bool
+	refused string // why a peer refused to serve this followed group, if one did
+}
+
+// storedGroupState is newGroupState for a group that this node starts
+// to hold (a follow, a visitor's group) with the log positions the store
+// may hold of it marked, as load marks them: ops kept from before (an
+// unfollow that a crash cut short), which the writer's dedup must know.
+func (r *Replica) storedGroupState(rec store.GroupRecord) (*groupState, error) {
+	gs := newGroupState(rec)
+	if err := r.st.LogSeqs(rec.ID, gs.mark); err != nil {
+		return nil, err
+	}
+	return gs, nil
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
@@ -238,6 +253,12 @@ func (r *Replica) load() error {
 	}
 	r.mu.Lock()
 	r.groups = groups
+	// What the stored posts reflect: visitors vouched for by the groups
+	// they come from, as this node knows them.
+	r.vouchAll()
+	for _, gs := range groups {
+		gs.spans = gs.g.Spans()
+	}
 	r.mu.Unlock()
 	return nil
 }
