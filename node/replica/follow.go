@@ -132,7 +132,11 @@ func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string, addrs 
 		gs.rec = rec
 		return nil
 	}
-	r.groups[group] = newGroupState(rec)
+	gs, err := r.storedGroupState(rec)
+	if err != nil {
+		return err
+	}
+	r.groups[group] = gs
 	return nil
 }
 
