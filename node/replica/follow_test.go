@@ -12,6 +12,7 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -265,5 +266,46 @@ func TestFollowerAsksUnknownMember(t *testing.T) {
 	followSession(t, x, b)
 	if stateHash(t, x, g) != stateHash(t, b, g) {
 		t.Fatal("the follower did not get the group from the member it could not judge")
+	}
+}
+
+// TestUnfollowCutShortIsFinished: an unfollow that a crash cut short —
+// the record marked Forgetting, the ops and posts still there — is
+// finished by the next open: the group and its posts are gone, not half
+// there (ghost posts with no ops behind them).
+func TestUnfollowCutShortIsFinished(t *testing.T) {
+	ctx := context.Background()
+	a, f := newNode(t), newNode(t)
+	g := newGroup(t, a, "Eastgate")
+	p := post(t, a, g, withContact("crib", "", ""))
+	if err := f.r.Follow(ctx, g, "Eastgate", nil, []crdt.PublicKey{a.r.Self()}); err != nil {
+		t.Fatal(err)
+	}
+	followSession(t, f, a)
+	if _, err := f.r.Post(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The first step of ForgetGroup, then the crash.
+	recs, err := f.st.Groups()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	recs[0].Relation = store.Forgetting
+	var b store.Batch
+	b.PutGroup(recs[0])
+	if err := f.st.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	f.close()
+	f2 := open(t, f.dir, f.key, replica.Config{})
+	defer f2.close()
+	if len(f2.r.Groups()) != 0 {
+		t.Fatalf("the group is back after the restart: %+v", f2.r.Groups())
+	}
+	if _, err := f2.r.Post(p.ID); !errors.Is(err, replica.ErrNoPost) {
+		t.Fatalf("the post is still there: %v", err)
+	}
+	if recs, _ := f2.st.Groups(); len(recs) != 0 {
+		t.Fatalf("records left: %+v", recs)
 	}
 }

@@ -202,6 +202,14 @@ func (r *Replica) load() error {
 	now := wall.UnixMilli()
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
+		if rec.Relation == store.Forgetting {
+			// An unfollow cut short: finish it (a store opened read-only
+			// just leaves the group out).
+			if err := r.st.ForgetGroup(rec.ID); err != nil && r.st.Writable() == nil {
+				return fmt.Errorf("finish forgetting group %s: %w", rec.ID.Short(), err)
+			}
+			continue
+		}
 		gs := newGroupState(rec)
 		raws, err := r.st.MembershipOps(rec.ID)
 		if err != nil {
