@@ -282,6 +282,16 @@ func (h *Host) synced(p peer.ID, key crdt.PublicKey) {
 	if member {
 		h.host.ConnManager().Protect(p, protectTag)
 	}
+	if save {
+		// A member met while running (found by mDNS, or dialled in) is
+		// redialled whenever the connection drops, as remembered peers
+		// are from the start: after a Wi-Fi drop or a pulled cable that
+		// closed the connection, mDNS does not report the peer again
+		// (its browser reports an entry once per TTL, 53 minutes), and
+		// nothing else would reconnect the two (cmd/mutual/meshtest
+		// TestMeshLinkDownUp).
+		h.keep(peer.AddrInfo{ID: p, Addrs: h.host.Peerstore().Addrs(p)})
+	}
 	if member || save {
 		if err := h.savePeers(); err != nil {
 			h.log.Warn("cannot write the peer file", "path", h.cfg.PeerFile, "err", err)

@@ -41,3 +41,90 @@ func TestMeshMDNSOnly(t *testing.T) {
 	converge(t, settle, nodes, pa, pb, pc)
 	t.Logf("every post on every node %v after the first", time.Since(t0).Round(time.Millisecond))
 }
+
+// TestMeshLine: A—B—C, A and C on different bridges and B on both, with
+// no forwarding in B, so that A and C cannot reach each other. A post on
+// A reaches C, and one on C reaches A, through B, which holds the
+// group's ops and passes them on (gossip and catch-up).
+func TestMeshLine(t *testing.T) {
+	m := newMesh(t)
+	left, right := m.segment(), m.segment()
+	hA, hB, hC := m.host("A"), m.host("B"), m.host("C")
+	hA.attach(left)
+	hB.attach(left)
+	hB.attach(right)
+	hC.attach(right)
+	// B's namespace forwards nothing (ip_forward is 0 in a new one), and
+	// A and C have no route to each other's subnet.
+	reachable(t, hA, hB.ifs[0].ip)
+	reachable(t, hC, hB.ifs[1].ip)
+	unreachable(t, hA, hC.ifs[0].ip)
+	unreachable(t, hA, hB.ifs[1].ip)
+	unreachable(t, hC, hA.ifs[0].ip)
+
+	// B joins and meets A; then A invites C with a code that names B
+	// among the members, which is whom C, as a newcomer, offers its join
+	// to. (The code also carries A's addresses, which C cannot reach.)
+	a, b, c := newNode(t, hA), newNode(t, hB), newNode(t, hC)
+	g := newGroup(t, a, b)
+	a.serve()
+	b.serve()
+	a.waitMember(g, b)
+	c.join(a.invite())
+	c.serve()
+	nodes := []*node{a, b, c}
+	pa := a.post("coats from A")
+	d := converge(t, settle, nodes, pa)
+	t.Logf("A's post on C (through B) %v after it was made", d.Round(time.Millisecond))
+	a.waitMember(g, c) // C's join reached A through B
+	pc := c.post("van from C")
+	d = converge(t, settle, nodes, pa, pc)
+	t.Logf("C's post on A (through B) %v after it was made", d.Round(time.Millisecond))
+}
+
+// TestMeshLinkDownUp: three nodes on one bridge share a board; then C's
+// cable is pulled (the bridge's end of its link goes down: what it sends
+// is lost), and A's interface is taken down inside A (its route goes:
+// sends fail at once). Posts made on every side while the links are
+// down reach every node once they are back.
+func TestMeshLinkDownUp(t *testing.T) {
+	m := newMesh(t)
+	lan := m.segment()
+	hA, hB, hC := m.host("A"), m.host("B"), m.host("C")
+	for _, h := range []*host{hA, hB, hC} {
+		h.attach(lan)
+	}
+	a, b, c := newNode(t, hA), newNode(t, hB), newNode(t, hC)
+	newGroup(t, a, b, c)
+	for _, n := range []*node{a, b, c} {
+		n.serve()
+	}
+	nodes := []*node{a, b, c}
+	all := []string{a.post("before, from A")}
+	converge(t, settle, nodes, all...)
+
+	// C's cable is pulled: C keeps its address and route; B and A go on.
+	c.host.ifs[0].unplug()
+	unreachable(t, hA, hC.ifs[0].ip)
+	pa, pc := a.post("while C is cut off, from A"), c.post("while cut off, from C")
+	all = append(all, pa, pc)
+	converge(t, settle, []*node{a, b}, pa)
+	if have, err := c.posts(); err != nil || have[pa] {
+		t.Fatalf("C, cut off, has A's post (%v): the link was not down", err)
+	}
+	time.Sleep(2 * time.Second) // long enough for a sender to notice losses
+	c.host.ifs[0].plug()
+	d := converge(t, settle, nodes, all...)
+	t.Logf("after C's cable was plugged back, every node had every post in %v", d.Round(time.Millisecond))
+
+	// A's interface goes down inside A: its subnet's route goes with it.
+	a.host.ifs[0].down()
+	unreachable(t, hA, hB.ifs[0].ip)
+	pa, pb := a.post("while down, from A"), b.post("while A is down, from B")
+	all = append(all, pa, pb)
+	converge(t, settle, []*node{b, c}, pb)
+	time.Sleep(2 * time.Second)
+	a.host.ifs[0].up()
+	d = converge(t, settle, nodes, all...)
+	t.Logf("after A's interface came back up, every node had every post in %v", d.Round(time.Millisecond))
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,29 +94,73 @@ func newNode(t *testing.T, h *host) *node {
 	n.api = &http.Client{Transport: &http.Transport{DialContext: h.ns.dial}, Timeout: 20 * time.Second}
 	cli(t, n.data, "init", "--name", h.name)
 	t.Cleanup(func() {
+		if t.Failed() && n.cmd != nil {
+			var peers any
+			err := n.get("/api/v1/peers", &peers)
+			b, _ := json.Marshal(peers)
+			t.Logf("--- %s's peers at the end (%v): %s", n.name, err, b)
+			t.Logf("--- logs of %s:\n%s", n.name, n.logs.Tail(32<<10))
+		}
 		if n.cmd != nil {
 			n.kill()
-		}
-		if t.Failed() {
-			t.Logf("--- logs of %s:\n%s", n.name, n.logs.Tail(32<<10))
 		}
 	})
 	return n
 }
 
 // newGroup makes a group on admin's node and has every member join it
-// with an invite code. The code is made before any of them has served,
-// so it carries no address: the nodes find each other only as the test's
-// network lets them.
-func newGroup(t *testing.T, admin *node, members ...*node) {
+// with an invite code, and returns the group's ID. The code is made
+// before any of them has served, so it carries no address: the nodes find
+// each other only as the test's network lets them.
+func newGroup(t *testing.T, admin *node, members ...*node) string {
 	t.Helper()
-	cli(t, admin.data, "group", "create", "Mesh Aid")
-	var inv struct{ Code string }
-	if err := json.Unmarshal([]byte(cli(t, admin.data, "invite", "--json")), &inv); err != nil {
+	var g struct{ ID string }
+	if err := json.Unmarshal([]byte(cli(t, admin.data, "group", "create", "Mesh Aid", "--json")), &g); err != nil {
 		t.Fatal(err)
 	}
+	code := admin.invite()
 	for _, m := range members {
-		cli(t, m.data, "join", inv.Code)
+		m.join(code)
+	}
+	return g.ID
+}
+
+// invite makes an invite code on an admin's node (through its API when
+// it serves). The code names the members the node knows of: a newcomer
+// offers its join only to them.
+func (n *node) invite() string {
+	n.t.Helper()
+	var inv struct{ Code string }
+	if err := json.Unmarshal(n.cli("invite", "--json"), &inv); err != nil || inv.Code == "" {
+		n.t.Fatalf("%s: invite: %v", n.name, err)
+	}
+	return inv.Code
+}
+
+// join joins a group with an invite code; the node is not serving.
+func (n *node) join(code string) {
+	n.t.Helper()
+	cli(n.t, n.data, "join", code)
+}
+
+// waitMember waits until n's board lists other as a member of group:
+// other's join has reached n.
+func (n *node) waitMember(group string, other *node) {
+	t := n.t
+	t.Helper()
+	t0 := time.Now()
+	for {
+		var g struct {
+			Members []struct{ Name string } `json:"members"`
+		}
+		err := n.get("/api/v1/groups/"+group, &g)
+		if slices.ContainsFunc(g.Members, func(m struct{ Name string }) bool { return m.Name == other.name }) {
+			return
+		}
+		if time.Since(t0) > settle {
+			t.Fatalf("%s does not list %s as a member after %v (%v): %+v", n.name, other.name, settle, err, g)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -184,21 +229,29 @@ func (n *node) get(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// post makes a post with the CLI run inside the node's namespace, which
-// goes through the running node's API.
-func (n *node) post(title string) string {
+// cli runs the mutual CLI on the node's data dir inside its namespace:
+// with the node serving, the CLI goes through its API, found through
+// api.addr (127.0.0.1:7777 means the namespace's own loopback).
+func (n *node) cli(args ...string) []byte {
 	t := n.t
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", n.host.ns.name, binary(t),
-		"post", "offer", "--title", title, "--json", "--data", n.data)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.host.ns.name, binary(t)},
+		append(args, "--data", n.data)...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: mutual post: %v: %s", n.name, err, errb.String())
+		t.Fatalf("%s: mutual %s: %v: %s", n.name, strings.Join(args, " "), err, errb.String())
 	}
+	return out.Bytes()
+}
+
+// post makes a post with the CLI.
+func (n *node) post(title string) string {
+	n.t.Helper()
+	out := n.cli("post", "offer", "--title", title, "--json")
 	var p struct{ ID, Title string }
-	if err := json.Unmarshal(out.Bytes(), &p); err != nil || p.ID == "" || p.Title != title {
-		t.Fatalf("%s: mutual post printed %q (%v)", n.name, out.String(), err)
+	if err := json.Unmarshal(out, &p); err != nil || p.ID == "" || p.Title != title {
+		n.t.Fatalf("%s: mutual post printed %q (%v)", n.name, out, err)
 	}
 	return p.ID
 }
