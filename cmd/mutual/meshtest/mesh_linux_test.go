@@ -128,3 +128,63 @@ func TestMeshLinkDownUp(t *testing.T) {
 	d = converge(t, settle, nodes, all...)
 	t.Logf("after A's interface came back up, every node had every post in %v", d.Round(time.Millisecond))
 }
+
+// TestMeshRoutedSubnets: two subnets joined by a router namespace that
+// forwards unicast but not multicast, so that mDNS sees only its own
+// side, as on a routed community mesh. A and B are on the left, C and D
+// on the right; only A is told one address of the other side (--peer
+// C). Every board converges: B and D reach the rest through A and C.
+func TestMeshRoutedSubnets(t *testing.T) {
+	m := newMesh(t)
+	left, right := m.segment(), m.segment()
+	hR := m.host("router")
+	rl, rr := hR.attach(left), hR.attach(right)
+	hR.forward()
+	hA, hB, hC, hD := m.host("A"), m.host("B"), m.host("C"), m.host("D")
+	for _, h := range []*host{hA, hB} {
+		h.attach(left)
+		h.route(right, rl.ip)
+	}
+	for _, h := range []*host{hC, hD} {
+		h.attach(right)
+		h.route(left, rr.ip)
+	}
+	reachable(t, hA, hD.ifs[0].ip)
+	reachable(t, hD, hB.ifs[0].ip)
+
+	// A, B and C join with a code that names only A. D's code, made once
+	// A knows B and C, names them too: D, a newcomer, offers its join to
+	// those, and the only one it meets is C.
+	a, b, c, d := newNode(t, hA), newNode(t, hB), newNode(t, hC), newNode(t, hD)
+	g := newGroup(t, a, b, c)
+	c.serve()
+	b.serve()
+	a.serve("--peer", c.addrOn(hC.ifs[0]))
+	a.waitMember(g, b)
+	a.waitMember(g, c)
+	d.join(a.invite())
+	d.serve()
+	a.waitMember(g, d)
+
+	nodes := []*node{a, b, c, d}
+	pb := b.post("coats from B")
+	dur := converge(t, settle, nodes, pb)
+	t.Logf("B's post (left) on every node %v after it was made", dur.Round(time.Millisecond))
+	pd := d.post("van from D")
+	dur = converge(t, settle, nodes, pb, pd)
+	t.Logf("D's post (right) on every node %v after it was made", dur.Round(time.Millisecond))
+
+	// mDNS found peers on each node's own side, never across the router.
+	for _, x := range [][2]*node{{a, b}, {c, d}} {
+		if !x[0].foundByMDNS(x[1]) && !x[1].foundByMDNS(x[0]) {
+			t.Errorf("%s and %s, on one segment, did not find each other by mDNS", x[0].name, x[1].name)
+		}
+	}
+	for _, l := range []*node{a, b} {
+		for _, r := range []*node{c, d} {
+			if l.foundByMDNS(r) || r.foundByMDNS(l) {
+				t.Errorf("%s and %s found each other by mDNS across the router", l.name, r.name)
+			}
+		}
+	}
+}

@@ -143,6 +143,30 @@ func (n *node) join(code string) {
 	cli(n.t, n.data, "join", code)
 }
 
+// peerID returns the node's libp2p peer ID.
+func (n *node) peerID() string {
+	n.t.Helper()
+	var ni struct {
+		PeerID string `json:"peer_id"`
+	}
+	if err := n.get("/api/v1/node", &ni); err != nil {
+		n.t.Fatal(err)
+	}
+	return ni.PeerID
+}
+
+// foundByMDNS reports whether n's log says it connected to other after
+// finding it by mDNS.
+func (n *node) foundByMDNS(other *node) bool {
+	id := other.peerID()
+	for _, l := range n.logs.Lines("connected to peer found by mDNS") {
+		if strings.Contains(l, id) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitMember waits until n's board lists other as a member of group:
 // other's join has reached n.
 func (n *node) waitMember(group string, other *node) {
