@@ -82,6 +82,9 @@ func requireMesh(t *testing.T) {
 		if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
 			why = fmt.Sprintf("cannot make a network namespace (ip netns add: %v: %s)", err, bytes.TrimSpace(out))
 		} else {
+			if out, err := exec.Command("ip", "netns", "exec", probe, "true").CombinedOutput(); err != nil {
+				why = fmt.Sprintf("cannot run a process in a network namespace (ip netns exec: %v: %s)", err, bytes.TrimSpace(out))
+			}
 			exec.Command("ip", "netns", "del", probe).Run()
 		}
 	}
@@ -166,10 +169,20 @@ func sweepStale(t *testing.T) {
 	}
 }
 
-// processAlive reports whether pid is a running test binary.
+// processAlive reports whether pid is a running test binary (a zombie,
+// killed and not yet reaped, is not).
 func processAlive(pid int) bool {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return err == nil && strings.HasSuffix(strings.TrimSpace(string(comm)), ".test")
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	j := bytes.IndexByte(stat, '(')
+	if i < 0 || j < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return strings.HasSuffix(string(stat[j+1:i]), ".test") && stat[i+2] != 'Z'
 }
 
 // ip runs `ip args...` and fails the test if it fails.
@@ -180,10 +193,13 @@ func (m *mesh) ip(args ...string) {
 	}
 }
 
-// sysctl sets a sysctl inside a namespace.
+// sysctl sets a network sysctl inside a namespace (/proc/sys/net is the
+// namespace's own), with sh rather than procps's sysctl, which minimal
+// machines lack.
 func (m *mesh) sysctl(ns *netns, key, value string) {
 	m.t.Helper()
-	m.ip("netns", "exec", ns.name, "sysctl", "-q", "-w", key+"="+value)
+	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	m.ip("netns", "exec", ns.name, "sh", "-c", "echo "+value+" > "+path)
 }
 
 // segment makes a bridge in the hub namespace for subnet 10.0.N.0/24.
