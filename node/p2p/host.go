@@ -95,10 +95,10 @@ type Host struct {
 
 // PeerInfo describes a peer the host knows: connected now, or remembered.
 type PeerInfo struct {
-	ID         peer.ID
-	Key        crdt.PublicKey
-	Addrs      []string
-	Connected  bool
+	ID        peer.ID
+	Key       crdt.PublicKey
+	Addrs     []string
+	Connected bool
 	// Via is how the peer is reached (ViaDirect, ViaLAN, ViaRelayed):
 	// now if it is connected, else the last time it was in this
 	// process or the peer file; "" if never.
@@ -121,7 +121,7 @@ type peerRecord struct {
 	addrs      []string
 	connected  bool   // a connection, direct or relayed
 	via        string // how it was reached last
-	remember   bool // written to the peer file
+	remember   bool   // written to the peer file
 	lastSeen   time.Time
 	lastSynced time.Time
 }
