@@ -88,6 +88,7 @@ type Host struct {
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests
+	rvFound      atomic.Int64                        // nodes found under a rendezvous key, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -164,8 +165,10 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	}
 	h.traffic = &trafficCounter{}
 	h.gate.refuse = cfg.refuse
+	// AutoRelay may ask for candidates at once: it waits for ready,
+	// closed when Start returns, the bootstrap list filled.
+	defer close(h.ready)
 	h.host, err = newLibp2pHost(cfg, listen, h.gate, h.traffic, h.relayCandidates)
-	close(h.ready)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
@@ -281,7 +284,6 @@ func newLibp2pHost(cfg Config, listen []string, gate *denyList, bw metrics.Repor
 		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent("mutual"),
 		libp2p.EnableHolePunching(),
-		libp2p.EnableNATService(),
 		libp2p.EnableAutoRelayWithPeerSource(relays,
 			autorelay.WithMinCandidates(1), autorelay.WithBootDelay(relayBootDelay),
 			autorelay.WithBackoff(relayBackoff), autorelay.WithMinInterval(relayMinInterval)),
@@ -294,7 +296,14 @@ func newLibp2pHost(cfg Config, listen []string, gate *denyList, bw metrics.Repor
 		}
 		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(res)), libp2p.ForceReachabilityPublic())
 	case cfg.forcePrivate:
+		// No AutoNAT service here: libp2p never closes its dial-back
+		// host when reachability is forced private.
 		opts = append(opts, libp2p.ForceReachabilityPrivate())
+	}
+	if !cfg.forcePrivate {
+		// Help other nodes learn whether they are reachable (rate-limited
+		// by libp2p: 30 dial-backs a minute, 3 per peer).
+		opts = append(opts, libp2p.EnableNATService())
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {

@@ -279,7 +279,11 @@ func (h *Host) lookup(rv *rendezvous, g crdt.ID) bool {
 	for _, d := range rv.dhts {
 		ctx, cancel := context.WithTimeout(h.ctx, dhtQueryTimeout)
 		for ai := range d.FindProvidersAsync(ctx, key, providersPerLookup) {
-			if ai.ID == self || h.gate.blocked(ai.ID) || h.host.Network().Connectedness(ai.ID) == network.Connected {
+			if ai.ID == self {
+				continue
+			}
+			h.rvFound.Add(1)
+			if h.gate.blocked(ai.ID) || h.host.Network().Connectedness(ai.ID) == network.Connected {
 				continue
 			}
 			wg.Add(1)
