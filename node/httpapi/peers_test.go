@@ -28,3 +28,24 @@ func TestPeersSyncing(t *testing.T) {
 		t.Errorf("a peer being synced from has syncing %s", s)
 	}
 }
+
+// Each peer says how it is reached (via) and when it last synced; a
+// peer never reached has via "".
+func TestPeersVia(t *testing.T) {
+	n := newTestNode(t, func(c *Config) {
+		c.Peers = func() []PeerInfo {
+			return []PeerInfo{
+				{PeerID: "12D3KooWRelayed", Connected: true, Via: "relayed"},
+				{PeerID: "12D3KooWNever"},
+			}
+		}
+	})
+	var peers []map[string]json.RawMessage
+	n.must(200, "GET", "/api/v1/peers", nil, &peers)
+	if len(peers) != 2 || string(peers[0]["via"]) != `"relayed"` || string(peers[1]["via"]) != `""` {
+		t.Fatalf("peers = %v", peers)
+	}
+	if _, ok := peers[0]["last_synced"]; !ok {
+		t.Error("no last_synced")
+	}
+}

@@ -70,11 +70,14 @@ type NodeInfo struct {
 
 // PeerInfo describes a peer for GET /api/v1/peers.
 type PeerInfo struct {
-	PeerID     string
-	Name       string
-	Addrs      []string
-	Groups     []crdt.ID
-	Connected  bool
+	PeerID    string
+	Name      string
+	Addrs     []string
+	Groups    []crdt.ID
+	Connected bool
+	// Via is how the peer is reached: "direct", "lan" (a private or
+	// loopback address: mDNS, a mesh) or "relayed"; "" if never.
+	Via        string
 	LastSeen   time.Time // zero: never
 	LastSynced time.Time // zero: never
 	// Syncing, while a catch-up session with the peer receives ops, is
