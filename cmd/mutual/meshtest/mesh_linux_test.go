@@ -133,7 +133,9 @@ func TestMeshLinkDownUp(t *testing.T) {
 // forwards unicast but not multicast, so that mDNS sees only its own
 // side, as on a routed community mesh. A and B are on the left, C and D
 // on the right; only A is told one address of the other side (--peer
-// C). Every board converges: B and D reach the rest through A and C.
+// C), and the DHT is off. Every board converges, and peer exchange
+// brings B and D, which never heard of each other by mDNS, to connect
+// directly across the router.
 func TestMeshRoutedSubnets(t *testing.T) {
 	m := newMesh(t)
 	left, right := m.segment(), m.segment()
@@ -157,13 +159,13 @@ func TestMeshRoutedSubnets(t *testing.T) {
 	// those, and the only one it meets is C.
 	a, b, c, d := newNode(t, hA), newNode(t, hB), newNode(t, hC), newNode(t, hD)
 	g := newGroup(t, a, b, c)
-	c.serve()
-	b.serve()
-	a.serve("--peer", c.addrOn(hC.ifs[0]))
+	c.serve("--no-dht")
+	b.serve("--no-dht")
+	a.serve("--no-dht", "--peer", c.addrOn(hC.ifs[0]))
 	a.waitMember(g, b)
 	a.waitMember(g, c)
 	d.join(a.invite())
-	d.serve()
+	d.serve("--no-dht")
 	a.waitMember(g, d)
 
 	nodes := []*node{a, b, c, d}
@@ -186,5 +188,12 @@ func TestMeshRoutedSubnets(t *testing.T) {
 				t.Errorf("%s and %s found each other by mDNS across the router", l.name, r.name)
 			}
 		}
+	}
+
+	// Peer exchange: B learns where D is (from A, or from D's side) and
+	// they connect directly, through the router.
+	waitConnected(t, b, d)
+	if !b.learnedByPex(d) && !d.learnedByPex(b) {
+		t.Errorf("B and D are connected, and neither log says peer exchange brought the other")
 	}
 }

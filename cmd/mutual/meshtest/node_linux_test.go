@@ -167,6 +167,56 @@ func (n *node) foundByMDNS(other *node) bool {
 	return false
 }
 
+// learnedByPex reports whether n's log says it connected to other after
+// learning its address by peer exchange.
+func (n *node) learnedByPex(other *node) bool {
+	id := other.peerID()
+	for _, l := range n.logs.Lines("connected to a peer learned by peer exchange") {
+		if strings.Contains(l, "remote="+id) {
+			return true
+		}
+	}
+	return false
+}
+
+// jpeer is a peer in GET /api/v1/peers.
+type jpeer struct {
+	PeerID    string   `json:"peer_id"`
+	Connected bool     `json:"connected"`
+	Via       string   `json:"via"`
+	Groups    []string `json:"groups"`
+}
+
+// peer returns what x's API says of y, and whether it lists y at all.
+func (x *node) peer(y *node) (jpeer, bool, error) {
+	id := y.peerID()
+	var ps []jpeer
+	if err := x.get("/api/v1/peers", &ps); err != nil {
+		return jpeer{}, false, err
+	}
+	i := slices.IndexFunc(ps, func(p jpeer) bool { return p.PeerID == id })
+	if i < 0 {
+		return jpeer{}, false, nil
+	}
+	return ps[i], true, nil
+}
+
+// waitConnected waits until x lists y as connected.
+func waitConnected(t *testing.T, x, y *node) jpeer {
+	t.Helper()
+	t0 := time.Now()
+	for {
+		p, ok, err := x.peer(y)
+		if ok && p.Connected {
+			return p
+		}
+		if time.Since(t0) > settle {
+			t.Fatalf("%s does not list %s as connected after %v (%v): %+v", x.name, y.name, settle, err, p)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // waitMember waits until n's board lists other as a member of group:
 // other's join has reached n.
 func (n *node) waitMember(group string, other *node) {
