@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -195,5 +196,106 @@ func TestMeshRoutedSubnets(t *testing.T) {
 	waitConnected(t, b, d)
 	if !b.learnedByPex(d) && !d.learnedByPex(b) {
 		t.Errorf("B and D are connected, and neither log says peer exchange brought the other")
+	}
+}
+
+// TestMeshRelay: X and Y are each behind a home router (NAT) on an
+// "internet" segment with a relay node R (`serve --relay`); neither can
+// dial the other. Y, told only R's address (--bootstrap), learns from
+// AutoNAT that it is behind NAT and reserves a slot at R; X is given
+// Y's address through R (--peer R/p2p-circuit/p2p/Y, as
+// docs/operations.md says) and R's as --bootstrap. Their boards converge
+// through R. With symmetric NATs (a random port for every mapping) hole
+// punching cannot work and every op goes through the relay; with
+// port-preserving ones it may, and the test reports what it did.
+func TestMeshRelay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		symmetric bool
+	}{{"symmetric NATs", true}, {"port-preserving NATs", false}} {
+		t.Run(tc.name, func(t *testing.T) { testMeshRelay(t, tc.symmetric) })
+	}
+}
+
+// observers is how many public nodes besides the relay X and Y meet
+// when hole punching has a chance: libp2p trusts an address that others
+// observe for this node (its NAT's mapping, which hole punching needs)
+// only once four peers saw it. holePunchWait is how long the test waits
+// to report what hole punching did.
+const (
+	observers     = 3
+	holePunchWait = 10 * time.Second
+)
+
+func testMeshRelay(t *testing.T, symmetric bool) {
+	m := newMesh(t)
+	requireNft(t)
+	wan := m.internet()
+	lanX, lanY := m.segment(), m.segment()
+	hR := m.host("R")
+	rw := hR.attach(wan)
+	hNX, hNY := m.host("natX"), m.host("natY")
+	nxw, nxl := hNX.attach(wan), hNX.attach(lanX)
+	nyw, nyl := hNY.attach(wan), hNY.attach(lanY)
+	hNX.nat(nxw, symmetric)
+	hNY.nat(nyw, symmetric)
+	hX, hY := m.host("X"), m.host("Y")
+	hX.attach(lanX)
+	hX.defaultRoute(nxl.ip)
+	hY.attach(lanY)
+	hY.defaultRoute(nyl.ip)
+	reachable(t, hX, rw.ip)
+	reachable(t, hY, rw.ip)
+	unreachable(t, hX, hY.ifs[0].ip)
+	unreachable(t, hY, hX.ifs[0].ip)
+	unreachable(t, hR, hY.ifs[0].ip)
+
+	r, x, y := newNode(t, hR), newNode(t, hX), newNode(t, hY)
+	newGroup(t, x, y)
+	r.serve("--no-mdns", "--relay")
+	relay := r.addrOn(rw)
+	boot := []string{"--bootstrap", relay}
+	n := 0
+	if !symmetric {
+		n = observers
+	}
+	for i := range n {
+		h := m.host(fmt.Sprintf("P%d", i))
+		w := h.attach(wan)
+		n := newNode(t, h)
+		n.serve("--no-mdns")
+		boot = append(boot, "--bootstrap", n.addrOn(w))
+	}
+	y.serve(append([]string{"--no-mdns"}, boot...)...)
+	t0 := time.Now()
+	x.serve(append([]string{"--no-mdns", "--peer", relay + "/p2p-circuit/p2p/" + y.peerID()}, boot...)...)
+
+	nodes := []*node{x, y}
+	px := x.post("coats from X")
+	d := converge(t, settle, nodes, px)
+	t.Logf("X's post on Y %v after it was made (%v after X started)", d.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	py := y.post("van from Y")
+	d = converge(t, settle, nodes, px, py)
+	t.Logf("Y's post on X %v after it was made", d.Round(time.Millisecond))
+
+	p, _, err := x.peer(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("X reaches Y: %q", p.Via)
+	if symmetric && p.Via != "relayed" {
+		t.Errorf("X reaches Y %q through two symmetric NATs; only the relay can carry it", p.Via)
+	}
+	if !symmetric {
+		// Hole punching has what it needs here (port-preserving NATs,
+		// four public peers to observe each node's mapping): report what
+		// it did, without asserting it.
+		t1 := time.Now()
+		for time.Since(t1) < holePunchWait && p.Via == "relayed" {
+			time.Sleep(500 * time.Millisecond)
+			p, _, _ = x.peer(y)
+		}
+		t.Logf("hole punching: X reaches Y %q %v later; X announces %v, Y announces %v",
+			p.Via, time.Since(t1).Round(time.Millisecond), x.addrs(), y.addrs())
 	}
 }

@@ -58,13 +58,18 @@ type iface struct {
 	net     *segment
 }
 
-// segment is a bridge and its subnet, 10.0.N.0/24.
+// segment is a bridge and its subnet, 10.0.N.0/24 (or 11.0.N.0/24 for
+// a public one).
 type segment struct {
 	m      *mesh
 	bridge string
-	n      int // the subnet's third byte
-	hosts  int // addresses handed out so far
+	first  byte // the subnet's first byte: 10, or 11 for a public one
+	n      int  // the subnet's third byte
+	hosts  int  // addresses handed out so far
 }
+
+// cidr is the segment's subnet.
+func (s *segment) cidr() string { return fmt.Sprintf("%d.0.%d.0/24", s.first, s.n) }
 
 // requireMesh skips the test where network namespaces cannot be made:
 // not root, no `ip`, or no permission (a container without
@@ -207,10 +212,20 @@ func (m *mesh) sysctl(ns *netns, key, value string) {
 // access point or a switch does.
 func (m *mesh) segment() *segment {
 	m.t.Helper()
-	s := &segment{m: m, bridge: fmt.Sprintf("br%d", m.bridge), n: m.bridge + 1}
+	s := &segment{m: m, bridge: fmt.Sprintf("br%d", m.bridge), first: 10, n: m.bridge + 1}
 	m.bridge++
 	m.ip("-n", m.hub.name, "link", "add", s.bridge, "type", "bridge")
 	m.ip("-n", m.hub.name, "link", "set", s.bridge, "up")
+	return s
+}
+
+// internet makes a segment that stands for the internet: its subnet,
+// 11.0.N.0/24, is a public one to libp2p, which announces, relays and
+// hole-punches only public addresses (and checks them with AutoNAT). It
+// is as closed as any other segment: no route leads out of the mesh.
+func (m *mesh) internet() *segment {
+	s := m.segment()
+	s.first = 11
 	return s
 }
 
@@ -237,7 +252,7 @@ func (h *host) attach(s *segment) *iface {
 		host:    h,
 		name:    fmt.Sprintf("eth%d", len(h.ifs)),
 		hubSide: fmt.Sprintf("h%d.%d", hostIndex(h), len(h.ifs)),
-		ip:      net.IPv4(10, 0, byte(s.n), byte(1+s.hosts)).To4(),
+		ip:      net.IPv4(s.first, 0, byte(s.n), byte(1+s.hosts)).To4(),
 		net:     s,
 	}
 	m.ip("-n", m.hub.name, "link", "add", ifc.hubSide, "type", "veth", "peer", "name", ifc.name, "netns", h.ns.name)
@@ -260,7 +275,49 @@ func hostIndex(h *host) int {
 // route adds a route on h to segment s's subnet through gw.
 func (h *host) route(s *segment, gw net.IP) {
 	h.m.t.Helper()
-	h.m.ip("-n", h.ns.name, "route", "add", fmt.Sprintf("10.0.%d.0/24", s.n), "via", gw.String())
+	h.m.ip("-n", h.ns.name, "route", "add", s.cidr(), "via", gw.String())
+}
+
+// defaultRoute sends everything off-link through gw.
+func (h *host) defaultRoute(gw net.IP) {
+	h.m.t.Helper()
+	h.m.ip("-n", h.ns.name, "route", "add", "default", "via", gw.String())
+}
+
+// nat makes h a home router: it forwards, and what leaves through out
+// takes out's address (nftables masquerade). Replies come back in; a
+// connection from outside gets in only through a mapping that a packet
+// from inside opened (conntrack), which is what hole punching uses.
+// Linux keeps the inside source port where it can: a port-preserving,
+// "cone-like" NAT that hole punching gets through. symmetric picks a
+// random port for every new mapping instead (masquerade random, like a
+// carrier-grade or symmetric NAT), which defeats hole punching.
+func (h *host) nat(out *iface, symmetric bool) {
+	m := h.m
+	m.t.Helper()
+	requireNft(m.t)
+	h.forward()
+	rule := "masquerade"
+	if symmetric {
+		rule = "masquerade random"
+	}
+	nft := func(args ...string) { m.ip(append([]string{"netns", "exec", h.ns.name, "nft"}, args...)...) }
+	nft("add", "table", "ip", "nat")
+	nft("add chain ip nat post { type nat hook postrouting priority 100 ; }")
+	nft("add rule ip nat post oifname " + out.name + " " + rule)
+}
+
+// requireNft skips (or, with CI set, fails) a test that needs nftables'
+// nft for NAT routers.
+func requireNft(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("CI is set, and this mesh test needs nftables' nft for its NAT routers (apt-get install nftables)")
+	}
+	t.Skip("skipping: this mesh test needs nftables' nft for its NAT routers (apt-get install nftables); CI is empty, so skipping rather than failing")
 }
 
 // forward turns IPv4 forwarding on in h: it routes unicast between its
