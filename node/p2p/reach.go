@@ -44,14 +44,17 @@ const (
 	relayBootDelay   = 20 * time.Second
 	relayBackoff     = 5 * time.Minute
 	relayMinInterval = 30 * time.Second
-	// upgradeAfter is how long a peer reached only through a relay is
-	// left to hole punching before this node tries a direct dial itself;
-	// the tries back off to upgradeMax.
-	upgradeAfter = 5 * time.Second
-	upgradeMax   = 10 * time.Minute
+	// upgradeMax bounds the back-off of direct dials to a peer reached
+	// only through a relay (upgradeAfter).
+	upgradeMax = 10 * time.Minute
 	// maxBootstrap bounds the bootstrap list (AddBootstrap).
 	maxBootstrap = 64
 )
+
+// upgradeAfter is how long a peer reached only through a relay is left
+// to hole punching before this node tries a direct dial itself; the
+// tries back off to upgradeMax. A variable for tests.
+var upgradeAfter = 5 * time.Second
 
 // limitedBatch bounds the op bytes in each Ops frame of a catch-up
 // session over a limited connection: a quarter of the relay's default
