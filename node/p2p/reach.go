@@ -219,6 +219,18 @@ func (h *Host) bootstrapPeers() []peer.AddrInfo {
 	return slices.Clone(h.boot)
 }
 
+// BootstrapAddrs returns the bootstrap list as multiaddrs with a /p2p/ID
+// suffix, one per peer: for a follow code's bootstrap peers.
+func (h *Host) BootstrapAddrs() []string {
+	var out []string
+	for _, ai := range h.bootstrapPeers() {
+		if len(ai.Addrs) > 0 {
+			out = append(out, ai.Addrs[0].String()+"/p2p/"+ai.ID.String())
+		}
+	}
+	return out
+}
+
 // AddBootstrap adds peers (multiaddrs with a /p2p/ID suffix, as in an
 // invite or follow code) to the bootstrap list, and dials them if the
 // DHT has no peer yet. Malformed addresses are skipped.
