@@ -160,7 +160,7 @@ func (h *Host) upgrade(p peer.ID) error {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
 	defer cancel()
-	err := h.dialDirect(ctx, peer.AddrInfo{ID: p}, "direct upgrade")
+	err := h.dial(ctx, peer.AddrInfo{ID: p}, "direct upgrade", false)
 	if err != nil {
 		h.log.Debug("no direct connection to a peer reached through a relay; staying on the relay", "remote", p, "err", err)
 	} else if !h.onlyLimited(p) {
@@ -245,8 +245,8 @@ func (h *Host) AddBootstrap(addrs ...string) {
 			added = append(added, *ai)
 		}
 	}
-	if len(added) == 0 || !h.dhtEmpty() {
-		return
+	if len(added) == 0 || h.rv == nil || !h.dhtEmpty() {
+		return // no DHT to join, or joined already
 	}
 	for _, ai := range added {
 		h.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
