@@ -130,6 +130,9 @@ type ServeConfig struct {
 	// PublishQueue is how many group commits may wait to be published
 	// (default 4096); past that their ops wait for the next catch-up.
 	PublishQueue int
+	// SyncEvery is the period of catch-up with each peer (default
+	// p2p.DefaultSyncEvery).
+	SyncEvery time.Duration
 }
 
 // publishHold, while set, holds the publisher until it is closed: a
@@ -203,6 +206,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		PeerFile:  filepath.Join(cfg.Dir, peersFile),
 		Logger:    log,
 		OnSynced:  func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
+		SyncEvery: cfg.SyncEvery,
 	}, l.Replica.Sync())
 	if err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
@@ -322,6 +326,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Logger:  log,
 		Rename:  l.Rename,
 		OnGroup: func(g crdt.ID, addrs []string) { onGroup(ctx, host, log, g, addrs) },
+		// Ops that arrive on a USB stick go to the peers at once, as
+		// those a catch-up session brings do.
+		OnImport: host.Spread,
+		Receipts: Receipts{Dir: cfg.Dir},
 	})
 	defer api.Close()
 	n.API = api

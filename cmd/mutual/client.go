@@ -54,6 +54,8 @@ func open(dir string, openLocal func(string, *slog.Logger) (*node.Local, error))
 		Node:   func() httpapi.NodeInfo { return node.LocalInfo(l) },
 		Rename: l.Rename,
 		Logger: quietLogger(),
+
+		Receipts: node.Receipts{Dir: dir},
 	})
 	return &client{base: "http://mutual.localhost", hc: &http.Client{Transport: handlerTransport{api}}, local: l}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -81,14 +80,28 @@ func init() {
 			example: "  mutual status 3f2a fulfilled", run: cmdStatus, complete: completePosts},
 		{name: "peers", args: "[--json]", summary: "list the peers this node knows, when it last synced with each, and a catch-up under way",
 			example: "  mutual peers            # with `mutual serve` running", run: cmdPeers},
-		{name: "export", args: "FILE [--group G]", summary: "write a bundle of this node's signed ops (all groups, or one) for a USB stick",
-			example: "  mutual export /media/usb/eastgate.mutual --group eastgate",
+		{name: "summary", args: "[--group G]... [--out FILE]", summary: "print what this node holds, as a short code (and its QR code), for the node that brings it a bundle",
+			example: "  mutual summary                         # show the code to the other node's laptop\n  mutual summary --out /media/usb/hall.summary",
 			flags: func(fs *pflag.FlagSet, o *opts) {
-				fs.StringVar(&o.group, "group", "", "group name or ID (default: every group)")
+				fs.StringArrayVar(&o.groups, "group", nil, "group name or ID (repeatable; default: every group)")
+				fs.StringVar(&o.out, "out", "", "write the code to this file instead of printing it")
+			},
+			run: cmdSummary},
+		{name: "export", args: "FILE [--group G] [--since SUMMARY|FILE|NODE]", summary: "write a bundle of this node's signed ops (all groups, or one) for a USB stick; with --since, only what the other node lacks",
+			example: "  mutual export /media/usb/eastgate.mutual --group eastgate\n  mutual export /media/usb/hall.mutual --since /media/usb/hall.summary   # only what the hall's node lacks",
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.group, "group", "", "group name or ID (default: every group, or with --since the groups the summary names)")
+				fs.StringVar(&o.since, "since", "", "the other node's summary code, a file with it or with its receipt, or the key (4+ hex digits) of a node whose receipt this node read")
 			},
 			run: cmdExport},
-		{name: "import", args: "FILE", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused",
-			example: "  mutual import /media/usb/eastgate.mutual", run: cmdImport},
+		{name: "import", args: "FILE [--receipt OUT]", summary: "read a bundle: every op is checked as if it came from the network; reports new / already had / refused, per group",
+			example: "  mutual import /media/usb/eastgate.mutual --receipt /media/usb/eastgate.receipt",
+			flags: func(fs *pflag.FlagSet, o *opts) {
+				fs.StringVar(&o.receipt, "receipt", "", "write a signed receipt of what arrived here, for the node that made the bundle")
+			},
+			run: cmdImport},
+		{name: "receipt", args: "FILE", summary: "read the receipt of a bundle this node made: what arrived; the next export --since that node starts from it",
+			example: "  mutual receipt /media/usb/eastgate.receipt", run: cmdReceipt},
 		{name: "check", args: "[--group G]", summary: "verify the store read-only: every file byte for byte, every op, and the board recomputed from the ops",
 			example: "  mutual check            # exit status 0: nothing is damaged",
 			flags: func(fs *pflag.FlagSet, o *opts) {
@@ -469,36 +482,6 @@ func ago(ts string) string {
 		return fmt.Sprintf("%d min ago", int(d.Minutes()))
 	}
 	return t.Local().Format("2 Jan 15:04")
-}
-
-func cmdExport(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual export FILE [--group G]")
-	}
-	v := url.Values{}
-	if o.group != "" {
-		v.Set("group", o.group)
-	}
-	return withClient(o, func(c *client) error {
-		var b []byte
-		if err := c.doRaw(ctx, "GET", "/api/v1/bundle?"+v.Encode(), "", nil, &b); err != nil {
-			return err
-		}
-		// Write to a temporary file and rename, so a full USB stick never
-		// leaves half a bundle under the real name.
-		tmp := args[0] + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, args[0]); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, map[string]any{"file": args[0], "bytes": len(b)})
-		}
-		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", args[0], len(b))
-		return nil
-	})
 }
 
 func cmdCheck(ctx context.Context, e *env, o *opts, args []string) error {

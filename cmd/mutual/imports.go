@@ -261,50 +261,6 @@ func csvRowStarts(data []byte) []int {
 	return starts
 }
 
-func cmdImport(ctx context.Context, e *env, o *opts, args []string) error {
-	if len(args) != 1 {
-		return usagef("usage: mutual import FILE")
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var body io.Reader = f
-	if st, err := f.Stat(); err == nil && showProgress(e.stderr) && st.Size() > 1<<20 {
-		pr := &progressReader{r: f, total: st.Size(), w: e.stderr}
-		defer pr.finish()
-		body = pr
-	}
-	return withClient(o, func(c *client) error {
-		var raw json.RawMessage
-		if err := c.doRaw(ctx, "POST", "/api/v1/bundle", "application/octet-stream", body, &raw); err != nil {
-			return err
-		}
-		if o.json {
-			return printJSON(e.stdout, raw)
-		}
-		var rep struct {
-			New, Had, Refused, Waiting int
-			Followed                   []string
-			Errors                     []string
-		}
-		json.Unmarshal(raw, &rep)
-		fmt.Fprintf(e.stdout, "new %d, already had %d, refused %d", rep.New, rep.Had, rep.Refused)
-		if rep.Waiting > 0 {
-			fmt.Fprintf(e.stdout, ", waiting %d (authors not yet known, or clocks ahead)", rep.Waiting)
-		}
-		fmt.Fprintln(e.stdout)
-		for _, g := range rep.Followed {
-			fmt.Fprintf(e.stdout, "now following group %s (read-only)\n", g)
-		}
-		for _, x := range rep.Errors {
-			fmt.Fprintf(e.stdout, "  %s\n", x)
-		}
-		return nil
-	})
-}
-
 // progressReader prints how much of a bundle the node has read (it
 // checks and stores ops as it reads), at most every 200 ms.
 type progressReader struct {

@@ -154,6 +154,7 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/groups":                              {[]byte(`{"name":"Sam's own group"}`), ""},
 		"POST /api/v1/join":                                {[]byte(`{"code":"` + inv.Code + `"}`), ""},
 		"POST /api/v1/bundle":                              {bundle.Body.Bytes(), "application/octet-stream"},
+		"POST /api/v1/receipts":                            {[]byte("mutual-receipt/1\n"), "application/octet-stream"},
 		"POST /api/v1/import/csv":                          {[]byte("Type,Title,Contact\nneed,Imported by a phone,555\n"), "text/csv"},
 		"POST /api/v1/sessions/revoke":                     {[]byte(`{}`), ""},
 		"PATCH /api/v1/node":                               {[]byte(`{"name":"Sam's laptop now"}`), ""},

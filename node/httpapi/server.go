@@ -54,7 +54,10 @@ type Board interface {
 	Writable() error
 	Forks(group crdt.ID) ([]store.Fork, error)
 	Export(w io.Writer, groups []crdt.ID) (int, error)
+	ExportSince(w io.Writer, groups []crdt.ID, since *protocol.Summary) (int, error)
+	Summary(groups []crdt.ID) (*protocol.Summary, error)
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
+	Receipt(rep *replica.ImportReport) ([]byte, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
 	Subscribe() (<-chan replica.Event, func())
 }
@@ -117,6 +120,12 @@ type Config struct {
 	// group, with the inviter's addresses for a join (to subscribe to the
 	// group's topic and dial the inviter).
 	OnGroup func(group crdt.ID, inviterAddrs []string)
+	// OnImport, if set, is called after a bundle's import stored new ops
+	// (to spread them to connected peers at once).
+	OnImport func()
+	// Receipts, if set, keeps the receipts of the nodes this node sent
+	// bundles to (POST /api/v1/receipts, GET /api/v1/bundle?for=).
+	Receipts ReceiptBook
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -297,6 +306,8 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/join", s.joinGroup)
 	s.handle("GET /api/v1/bundle", s.exportBundle)
 	s.handle("POST /api/v1/bundle", s.importBundle)
+	s.handle("GET /api/v1/summary", s.summary)
+	s.handle("POST /api/v1/receipts", s.readReceipt)
 	s.handle("POST /api/v1/invites", s.createInvite)
 	s.handle("GET /api/v1/invites/qr.png", s.inviteQR)
 	s.handle("GET /api/v1/events", s.events)
@@ -429,7 +440,7 @@ func (s *Server) guard(r *http.Request) (session string, err error) {
 	switch r.URL.Path {
 	case "/api/v1/import/csv":
 		want = "text/csv"
-	case "/api/v1/bundle":
+	case "/api/v1/bundle", "/api/v1/receipts":
 		want = "application/octet-stream"
 	}
 	if !hasMediaType(r, want) {

@@ -422,7 +422,16 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 // once (node.onGroup) made two connections, TCP and QUIC; in about one
 // three-node setup in 15 (node's TestRelayLatency) one of them closed,
 // and the inviter never sent the newcomer an op by gossip again.
+//
+// When no direct address works and p has an address through a relay,
+// dialDirect connects through the relay (a limited connection, see
+// reach.go).
 func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
+	return h.dial(ctx, ai, why, true)
+}
+
+// dial is dialDirect, through a relay too only if relayOK.
+func (h *Host) dial(ctx context.Context, ai peer.AddrInfo, why string, relayOK bool) error {
 	sl := h.take(h.dialling, ai.ID)
 	defer h.release(h.dialling, ai.ID, sl)
 	select {
@@ -438,7 +447,7 @@ func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) err
 		}
 	}
 	err := h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
-	if err == nil || ctx.Err() != nil || !h.hasRelayAddr(ai) {
+	if err == nil || !relayOK || ctx.Err() != nil || !h.hasRelayAddr(ai) {
 		return err
 	}
 	// Only through a relay, then: a limited connection, which hole

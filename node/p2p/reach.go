@@ -44,14 +44,17 @@ const (
 	relayBootDelay   = 20 * time.Second
 	relayBackoff     = 5 * time.Minute
 	relayMinInterval = 30 * time.Second
-	// upgradeAfter is how long a peer reached only through a relay is
-	// left to hole punching before this node tries a direct dial itself;
-	// the tries back off to upgradeMax.
-	upgradeAfter = 5 * time.Second
-	upgradeMax   = 10 * time.Minute
+	// upgradeMax bounds the back-off of direct dials to a peer reached
+	// only through a relay (upgradeAfter).
+	upgradeMax = 10 * time.Minute
 	// maxBootstrap bounds the bootstrap list (AddBootstrap).
 	maxBootstrap = 64
 )
+
+// upgradeAfter is how long a peer reached only through a relay is left
+// to hole punching before this node tries a direct dial itself; the
+// tries back off to upgradeMax. A variable for tests.
+var upgradeAfter = 5 * time.Second
 
 // limitedBatch bounds the op bytes in each Ops frame of a catch-up
 // session over a limited connection: a quarter of the relay's default
@@ -157,7 +160,7 @@ func (h *Host) upgrade(p peer.ID) error {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
 	defer cancel()
-	err := h.dialDirect(ctx, peer.AddrInfo{ID: p}, "direct upgrade")
+	err := h.dial(ctx, peer.AddrInfo{ID: p}, "direct upgrade", false)
 	if err != nil {
 		h.log.Debug("no direct connection to a peer reached through a relay; staying on the relay", "remote", p, "err", err)
 	} else if !h.onlyLimited(p) {
@@ -216,6 +219,18 @@ func (h *Host) bootstrapPeers() []peer.AddrInfo {
 	return slices.Clone(h.boot)
 }
 
+// BootstrapAddrs returns the bootstrap list as multiaddrs with a /p2p/ID
+// suffix, one per peer: for a follow code's bootstrap peers.
+func (h *Host) BootstrapAddrs() []string {
+	var out []string
+	for _, ai := range h.bootstrapPeers() {
+		if len(ai.Addrs) > 0 {
+			out = append(out, ai.Addrs[0].String()+"/p2p/"+ai.ID.String())
+		}
+	}
+	return out
+}
+
 // AddBootstrap adds peers (multiaddrs with a /p2p/ID suffix, as in an
 // invite or follow code) to the bootstrap list, and dials them if the
 // DHT has no peer yet. Malformed addresses are skipped.
@@ -230,8 +245,8 @@ func (h *Host) AddBootstrap(addrs ...string) {
 			added = append(added, *ai)
 		}
 	}
-	if len(added) == 0 || !h.dhtEmpty() {
-		return
+	if len(added) == 0 || h.rv == nil || !h.dhtEmpty() {
+		return // no DHT to join, or joined already
 	}
 	for _, ai := range added {
 		h.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)

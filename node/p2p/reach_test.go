@@ -158,6 +158,47 @@ func TestRelayOnlyPathSyncs(t *testing.T) {
 	}
 }
 
+// A peer first reached through a relay is dialled directly once it
+// announces a direct address (over the relayed connection, by identify):
+// gossip and catch-up move to the direct connection.
+func TestRelayedPeerUpgradesToDirect(t *testing.T) {
+	after := upgradeAfter
+	upgradeAfter = 300 * time.Millisecond
+	t.Cleanup(func() { upgradeAfter = after })
+	tg := newTestGroup(t)
+	relayKey := newMember(t)
+	cfgR := loopbackConfig(t, relayKey)
+	cfgR.Relay = true
+	r := start(t, cfgR, catchup.NewMemoryReplica(relayKey.pub, nowMillis))
+	ra, rb := tg.replica(t, tg.a), tg.replica(t, tg.b)
+	ingest(t, rb, [][]byte{tg.b.post(t, tg.id, "coats at B")})
+	bID, _ := PeerIDOf(tg.b.pub)
+	cfgB := loopbackConfig(t, tg.b)
+	cfgB.forcePrivate = true
+	cfgB.Peers = []string{r.Addrs()[0]}
+	b := start(t, cfgB, rb)
+	waitFor(t, 10*time.Second, "B connected to the relay", func() bool { return connectedTo(b, r) })
+	cfgA := loopbackConfig(t, tg.a)
+	cfgA.Peers = []string{r.Addrs()[0] + "/p2p-circuit/p2p/" + bID.String()}
+	a := start(t, cfgA, ra)
+	waitFor(t, 20*time.Second, "a direct connection from A to B", func() bool {
+		for _, c := range a.host.Network().ConnsToPeer(bID) {
+			if !c.Stat().Limited {
+				return true
+			}
+		}
+		return false
+	})
+	if a.limitedConns.Load() == 0 {
+		t.Fatal("A reached B directly without going through the relay first")
+	}
+	waitMesh(t, tg.id, a, b)
+	waitFor(t, 10*time.Second, "A to hold B's post", func() bool { return converged(tg.id, len(tg.setup)+1, ra, rb) })
+	if via := peerVia(a, bID); via != ViaLAN {
+		t.Errorf("B is reached %q, want %q", via, ViaLAN)
+	}
+}
+
 func peerVia(h *Host, p peer.ID) string {
 	for _, pi := range h.Peers() {
 		if pi.ID == p {

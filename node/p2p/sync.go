@@ -247,6 +247,11 @@ func (h *Host) syncingLocked(p peer.ID) *Syncing {
 	return out
 }
 
+// Spread syncs with every connected peer shortly (as after a catch-up
+// session that brought new ops): the node learned ops some other way,
+// from a bundle file, and its peers may lack them.
+func (h *Host) Spread() { h.spread() }
+
 // spread is called when a session brought new ops. Catch-up, unlike
 // gossip, does not forward what it receives, so the other connected peers
 // may still lack those ops: sync with them shortly. Calls within

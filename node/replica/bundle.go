@@ -28,10 +28,24 @@ var ErrNotBundle = errors.New("not a mutual bundle (it does not start with " + `
 // Post ops carry their blobs: private fields sealed to the group's keys,
 // which only members' nodes can open.
 func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
+	return r.ExportSince(w, groups, nil)
+}
+
+// ExportSince writes a bundle of the ops of the given groups that the
+// node of the summary since lacks (section 11.1 of docs/protocol.md),
+// and returns the number of ops. With no groups given, the groups are
+// those of the summary that this node holds (every group this node
+// holds when since is nil). A nil summary means a node that holds
+// nothing: the whole of each group.
+//
+// Each group's ops go in the order an importer can store them in one
+// pass: the membership ops it lacks, oldest first (an importer keeps a
+// join only once it holds its invite's issuer's first op), then each
+// author's log after the seq the summary gives, then the evidence of
+// forks whose ID the summary does not list.
+func (r *Replica) ExportSince(w io.Writer, groups []crdt.ID, since *protocol.Summary) (int, error) {
 	if len(groups) == 0 {
-		for _, g := range r.Groups() {
-			groups = append(groups, g.ID)
-		}
+		groups = r.summaryGroups(since)
 	}
 	bw := bufio.NewWriter(w)
 	if _, err := bw.WriteString(BundleMagic); err != nil {
@@ -39,65 +53,97 @@ func (r *Replica) Export(w io.Writer, groups []crdt.ID) (int, error) {
 	}
 	total := 0
 	for _, g := range groups {
-		r.mu.RLock()
-		gs := r.groups[g]
-		r.mu.RUnlock()
-		if gs == nil {
-			return total, fmt.Errorf("%w: %s", ErrNoGroup, g.Short())
-		}
-		ow := protocol.NewOpsWriter(bw, g)
-		// Membership first, oldest first, so that an importer knows each
-		// invite's issuer before the join (crdt.Storable).
-		members, err := r.st.MembershipOps(g)
+		n, err := r.exportGroup(bw, g, since)
+		total += n
 		if err != nil {
 			return total, err
 		}
-		if err := sortByStamp(members); err != nil {
-			return total, err
-		}
-		seen := map[[32]byte]bool{}
-		for _, raw := range members {
-			if err := ow.Add(raw); err != nil {
-				return total, err
-			}
-			seen[opID(raw)] = true
-		}
-		var authors []crdt.PublicKey
-		if err := r.st.LogSeqs(g, func(a crdt.PublicKey, seq uint64) {
-			if len(authors) == 0 || authors[len(authors)-1] != a {
-				authors = append(authors, a)
-			}
-		}); err != nil {
-			return total, err
-		}
-		for _, a := range slices.Compact(authors) {
-			err := r.st.OpsAfter(g, a, 0, func(_ uint64, raw []byte) error {
-				if seen[opID(raw)] {
-					return nil
-				}
-				// With its blob: a bundle goes from member to member.
-				return ow.Add(r.withBlob(raw))
-			})
-			if err != nil {
-				return total, err
-			}
-		}
-		// And the evidence of forks, so that the importer learns them.
-		evidence, err := r.st.ForkOps(g)
-		if err != nil {
-			return total, err
-		}
-		for _, raw := range evidence {
-			if err := ow.Add(raw); err != nil {
-				return total, err
-			}
-		}
-		if err := ow.Flush(); err != nil {
-			return total, err
-		}
-		total += ow.Ops
 	}
 	return total, bw.Flush()
+}
+
+// exportGroup writes the ops of g that since lacks.
+func (r *Replica) exportGroup(w io.Writer, g crdt.ID, since *protocol.Summary) (int, error) {
+	r.mu.RLock()
+	gs := r.groups[g]
+	r.mu.RUnlock()
+	if gs == nil {
+		return 0, fmt.Errorf("%w: %s", ErrNoGroup, g.Short())
+	}
+	var authors []crdt.PublicKey
+	if err := r.st.LogSeqs(g, func(a crdt.PublicKey, seq uint64) {
+		if len(authors) == 0 || authors[len(authors)-1] != a {
+			authors = append(authors, a)
+		}
+	}); err != nil {
+		return 0, err
+	}
+	authors = slices.Compact(authors)
+	theirs, theirEvidence := resolve(since, g, authors)
+	ow := protocol.NewOpsWriter(w, g)
+	// Membership first, oldest first, so that an importer knows each
+	// invite's issuer before the join (crdt.Storable).
+	members, err := r.st.MembershipOps(g)
+	if err != nil {
+		return 0, err
+	}
+	members = slices.DeleteFunc(members, func(raw []byte) bool {
+		ref, err := protocol.PeekOp(raw)
+		return err == nil && ref.Seq <= theirs[ref.Author]
+	})
+	if err := sortByStamp(members); err != nil {
+		return 0, err
+	}
+	seen := map[[32]byte]bool{}
+	for _, raw := range members {
+		if err := ow.Add(r.withBlob(raw)); err != nil {
+			return ow.Ops, err
+		}
+		seen[opID(raw)] = true
+	}
+	for _, a := range authors {
+		err := r.st.OpsAfter(g, a, theirs[a], func(_ uint64, raw []byte) error {
+			if seen[opID(raw)] {
+				return nil
+			}
+			// With its blob: a bundle goes from member to member.
+			return ow.Add(r.withBlob(raw))
+		})
+		if err != nil {
+			return ow.Ops, err
+		}
+	}
+	// And the evidence of forks the importer does not list, so that it
+	// learns them: each op with the one this node's log holds at its
+	// (author, seq), when the importer holds an op there (it may be the
+	// evidence's other branch), as catch-up sends them.
+	err = r.Sync().Evidence(g, func(raw []byte) error {
+		id := opID(raw)
+		if seen[id] || theirEvidence[protocol.PrefixOf(id)] {
+			return nil
+		}
+		seen[id] = true
+		if err := ow.Add(raw); err != nil {
+			return err
+		}
+		ref, err := protocol.PeekOp(raw)
+		if err != nil || ref.Seq > theirs[ref.Author] {
+			return nil
+		}
+		logged, err := r.st.LogOp(g, ref.Author, ref.Seq)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (seen[opID(logged)] || theirEvidence[protocol.PrefixOf(opID(logged))])) {
+			return nil // none held there (repaired away), or sent: the evidence alone
+		}
+		if err != nil {
+			return err
+		}
+		seen[opID(logged)] = true
+		return ow.Add(r.withBlob(logged))
+	})
+	if err != nil {
+		return ow.Ops, err
+	}
+	return ow.Ops, ow.Flush()
 }
 
 func opID(raw []byte) [32]byte { return protocol.OpID(raw) }
@@ -114,73 +160,6 @@ func sortByStamp(raws [][]byte) error {
 	}
 	slices.SortFunc(raws, func(a, b []byte) int { return stamps[&a[0]].Compare(stamps[&b[0]]) })
 	return nil
-}
-
-// ImportReport says what a bundle brought.
-type ImportReport struct {
-	New, Had, Refused, Waiting int       // waiting: parked or not judged yet (e.g. future clock)
-	Followed                   []crdt.ID // groups the bundle made this node follow
-	Errors                     []string  // why ops were refused (first few)
-}
-
-// Import reads a bundle and ingests its ops as if they came from the
-// network. A group this node neither belongs to nor follows is followed
-// (replicated read-only) only when the bundle holds its genesis, signed
-// and valid, in the group's first frame (Export writes it there): the
-// ops of any other group are refused unread, so a bundle of empty or
-// junk frames makes this node follow nothing. A malformed frame stops
-// the import with an error; ops already stored stay (they are valid).
-func (r *Replica) Import(ctx context.Context, rd io.Reader) (ImportReport, error) {
-	var rep ImportReport
-	br := bufio.NewReader(rd)
-	magic := make([]byte, len(BundleMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != BundleMagic {
-		return rep, ErrNotBundle
-	}
-	for {
-		f, err := protocol.ReadFrame(br)
-		if err == io.EOF {
-			return rep, nil
-		}
-		if err != nil {
-			return rep, fmt.Errorf("bundle: %w", err)
-		}
-		if f.Type != protocol.MsgOps {
-			return rep, fmt.Errorf("bundle: %w: unexpected %s frame", protocol.ErrMalformed, f.Type)
-		}
-		if _, err := r.Group(f.Group); errors.Is(err, ErrNoGroup) {
-			if !hasGenesis(f.Group, f.Ops) {
-				rep.Refused += len(f.Ops)
-				if len(rep.Errors) < 10 {
-					rep.Errors = append(rep.Errors, fmt.Sprintf("group %s: %d ops of a group this node does not hold, without its genesis", f.Group.Short(), len(f.Ops)))
-				}
-				continue
-			}
-			if err := r.Follow(ctx, f.Group, ""); err != nil {
-				return rep, err
-			}
-			rep.Followed = append(rep.Followed, f.Group)
-		}
-		res, err := r.Ingest(ctx, f.Ops)
-		if err != nil {
-			return rep, err
-		}
-		for _, x := range res {
-			switch x.Outcome {
-			case New:
-				rep.New++
-			case Dup:
-				rep.Had++
-			case Rejected, Fork:
-				rep.Refused++
-				if len(rep.Errors) < 10 && x.Err != nil {
-					rep.Errors = append(rep.Errors, fmt.Sprintf("op %s: %v", x.ID.Short(), x.Err))
-				}
-			default:
-				rep.Waiting++
-			}
-		}
-	}
 }
 
 // hasGenesis reports whether raws hold the genesis of group, valid.
