@@ -305,6 +305,14 @@ func (h *host) nat(out *iface, symmetric bool) {
 	nft("add", "table", "ip", "nat")
 	nft("add chain ip nat post { type nat hook postrouting priority 100 ; }")
 	nft("add rule ip nat post oifname " + out.name + " " + rule)
+	// What comes from outside to the router itself, unasked, is dropped
+	// without an answer, as home routers do. A refusal would not only
+	// answer a hole punch's first packet: its connection-tracking entry
+	// would take the port that the inside's own packet needs next, and
+	// the NAT would give that one another port.
+	nft("add", "table", "ip", "filter")
+	nft("add chain ip filter input { type filter hook input priority 0 ; }")
+	nft("add rule ip filter input iifname " + out.name + " ct state new drop")
 }
 
 // requireNft skips (or, with CI set, fails) a test that needs nftables'

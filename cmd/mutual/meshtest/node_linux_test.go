@@ -179,18 +179,6 @@ func (n *node) learnedByPex(other *node) bool {
 	return false
 }
 
-// foundByRendezvous reports whether n's log says it connected to other
-// after finding it by DHT rendezvous.
-func (n *node) foundByRendezvous(other *node) bool {
-	id := other.peerID()
-	for _, l := range n.logs.Lines("connected to a node found by DHT rendezvous") {
-		if strings.Contains(l, "remote="+id) {
-			return true
-		}
-	}
-	return false
-}
-
 // jpeer is a peer in GET /api/v1/peers.
 type jpeer struct {
 	PeerID    string   `json:"peer_id"`
