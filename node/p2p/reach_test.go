@@ -166,6 +166,18 @@ func TestRelayOnlyPathSyncs(t *testing.T) {
 	if n := r.r.(*catchup.MemoryReplica).Len(tg.id); n != 0 {
 		t.Fatalf("the relay holds %d ops of the group", n)
 	}
+	// A new post of B reaches A at once, pushed by catch-up (gossip does
+	// not cross the relay; the periodic session is a minute away).
+	waitFor(t, 10*time.Second, "A reached through the relay again", func() bool { return b.onlyLimited(aID) })
+	post := tg.b.post(t, tg.id, "one more coat")
+	ingest(t, rb, [][]byte{post})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.PublishStored(ctx, tg.id, [][]byte{post}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "A to get B's new post", func() bool { return converged(tg.id, want+1, ra, rb) })
+	waitFor(t, 10*time.Second, "B's push session to end", func() bool { return b.pushes.Load() > 0 })
 }
 
 // A peer first reached through a relay is dialled directly once it
