@@ -71,7 +71,7 @@ func NewGroup(id ID) *Group {
 // post: the membership (kinds 1–7), group keys and settings.
 func IsMembership(op *Op) bool {
 	switch op.Body.(type) {
-	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings:
+	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings, Federation:
 		return true
 	}
 	return false
@@ -222,6 +222,10 @@ func checkShape(op *Op) error {
 	case Settings:
 		if b.Retention <= 0 || b.Retention > MaxRetention {
 			return fmt.Errorf("%w: retention %d ms", ErrBadValue, b.Retention)
+		}
+	case Federation:
+		if err := checkFederation(&b); err != nil {
+			return err
 		}
 	case Erase:
 		if err := checkTarget(b.Post); err != nil {

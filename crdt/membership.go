@@ -106,12 +106,13 @@ type KeyState struct {
 }
 
 type evaluation struct {
-	members   map[PublicKey]*Member
-	valid     map[ID]bool // membership ops that count
-	invites   map[ID]*InviteState
-	used      map[ID]map[PublicKey]bool
-	keys      map[KeyID]*KeyState
-	retention Reg[int64]
+	members    map[PublicKey]*Member
+	valid      map[ID]bool // membership ops that count
+	invites    map[ID]*InviteState
+	used       map[ID]map[PublicKey]bool
+	keys       map[KeyID]*KeyState
+	retention  Reg[int64]
+	federation Reg[*Federation]
 }
 
 // eval returns the current evaluation, computing it if needed.
@@ -228,6 +229,12 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 			}
 			ev.valid[op.ID] = true
 			ev.retention.Set(b.Retention, op.Stamp())
+		case Federation:
+			if !ev.may(op.Author, op.Seq, RoleAdmin) {
+				continue
+			}
+			ev.valid[op.ID] = true
+			ev.federation.Set(&b, op.Stamp())
 		}
 	}
 	for _, m := range ev.members {

@@ -62,6 +62,7 @@ const (
 	KindPostStatus Kind = 18
 	KindRespond    Kind = 19
 	KindUnrespond  Kind = 20
+	KindFederation Kind = 32
 )
 
 func (k Kind) String() string {
@@ -96,6 +97,8 @@ func (k Kind) String() string {
 		return "respond"
 	case KindUnrespond:
 		return "unrespond"
+	case KindFederation:
+		return "federation"
 	}
 	return "unknown"
 }

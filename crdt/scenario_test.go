@@ -277,7 +277,7 @@ func (s *scenario) fields(kv map[string]string) (crdt.Fields, crdt.FieldMask) {
 			f.Urgency, m = u, m|crdt.FieldUrgency
 		case "expires":
 			f.Expires, m = s.int(v), m|crdt.FieldExpires
-		case "at", "label", "prev", "send", "to", "retention":
+		case "at", "label", "prev", "send", "to", "retention", "policy", "allies", "blocked":
 		default:
 			s.fatalf("unknown field %q", k)
 		}
@@ -437,6 +437,14 @@ func (s *scenario) do(words []string, autoLabel string) {
 		s.need(pos, 2, "settings <author> retention=<ms> at=T")
 		author = pos[1]
 		body = crdt.Settings{Retention: s.int(kv["retention"])}
+	case "federation":
+		s.need(pos, 2, "federation <author> policy=open|allies allies=g,... blocked=g,... at=T")
+		author = pos[1]
+		f := crdt.Federation{Allies: groupList(kv["allies"]), Blocked: groupList(kv["blocked"])}
+		if kv["policy"] == "allies" {
+			f.Policy = crdt.FollowAllies
+		}
+		body = f
 	case "key":
 		s.need(pos, 3, "key <author> <key> to=<member>,... at=T")
 		author = pos[1]
@@ -500,6 +508,7 @@ var reasons = map[string]error{
 	"wrong-group": crdt.ErrWrongGroup,
 	"invalid":     crdt.ErrInvalid,
 	"bad-chain":   crdt.ErrBadChain,
+	"bad-value":   crdt.ErrBadValue,
 }
 
 func (s *scenario) checkVerdict(want []string, v crdt.Verdict, err error) {
@@ -624,6 +633,14 @@ func (s *scenario) expect(pos []string, kv map[string]string) {
 			if got != kv[k] {
 				s.fatalf("invite %s: %s=%s, want %s", pos[1], k, got, kv[k])
 			}
+		}
+	case "federation":
+		s.need(pos, 2, "expect federation <policy> [allies=g,...] [blocked=g,...]")
+		f := b.Group.Federation()
+		got := fmt.Sprintf("%s allies=%s blocked=%s", f.Policy, groupLabels(f.Allies), groupLabels(f.Blocked))
+		want := fmt.Sprintf("%s allies=%s blocked=%s", pos[1], kv["allies"], kv["blocked"])
+		if got != want {
+			s.fatalf("federation %q, want %q", got, want)
 		}
 	case "retention":
 		s.need(pos, 2, "expect retention <ms>")
@@ -768,4 +785,23 @@ func (s *scenario) replay() {
 			s.fatalf("delivered in the order %v, the state differs:\n%s", labels, want.diff(got, func(b [32]byte) string { return labelOf(b) }))
 		}
 	}
+}
+
+// groupList reads "a,b" as the group IDs labelled a and b, in that order.
+func groupList(v string) []crdt.ID {
+	var out []crdt.ID
+	for _, l := range strings.Split(v, ",") {
+		if l != "" {
+			out = append(out, idOf(l))
+		}
+	}
+	return out
+}
+
+func groupLabels(ids []crdt.ID) string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, labelOf(id))
+	}
+	return strings.Join(out, ",")
 }

@@ -27,7 +27,7 @@ func LocalInfo(l *Local) httpapi.NodeInfo {
 }
 
 func nodeInfo(l *Local, h *p2p.Host) httpapi.NodeInfo {
-	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name(), Addrs: h.Addrs()}
+	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name(), Addrs: h.Addrs(), Bootstrap: h.BootstrapAddrs()}
 }
 
 func peerInfos(l *Local, h *p2p.Host) []httpapi.PeerInfo {

@@ -207,6 +207,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Logger:    log,
 		OnSynced:  func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
 		SyncEvery: cfg.SyncEvery,
+		OnSession: l.followed,
 	}, l.Replica.Sync())
 	if err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
@@ -330,6 +331,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		// those a catch-up session brings do.
 		OnImport: host.Spread,
 		Receipts: Receipts{Dir: cfg.Dir},
+		PeerKeys: PeerKeys,
 	})
 	defer api.Close()
 	n.API = api

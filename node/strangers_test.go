@@ -280,6 +280,10 @@ func TestStrangersLearnNothingAndCostNothing(t *testing.T) {
 	}
 	// A probe: a Have naming the group and both members' keys, as if the
 	// stranger followed it. The answer must name no author and no seq.
+	// Since issue 10 an open group serves whoever names it (a follower);
+	// a group that wants strangers who learned its ID to get nothing
+	// accepts followers from its allies only: the probe gets a Refused.
+	a.must(t, "POST", "/api/v1/groups/"+gid+"/federation", map[string]any{"policy": "allies", "allies": []string{strings.Repeat("ab", 32)}}, nil)
 	probe := probeFrames(t, newer.h, a, g, []*served{a, b})
 
 	// The floods, signed beforehand: in the wild the strangers' CPU is

@@ -178,6 +178,8 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.array(2)
 		w.bin(b.Post[:])
 		w.bin(b.Response[:])
+	case crdt.Federation:
+		writeFederation(w, &b)
 	default:
 		return fmt.Errorf("%w: body %T", ErrUnsupported, body)
 	}
@@ -292,6 +294,8 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		r.fixed(b.Post[:])
 		r.fixed(b.Response[:])
 		body = b
+	case crdt.KindFederation:
+		body = readFederation(r)
 	default:
 		return nil, fmt.Errorf("%w: op kind %d", ErrUnsupported, kind)
 	}

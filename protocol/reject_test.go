@@ -127,9 +127,9 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: 11–15, federation (32–47), and
+	// Unassigned and reserved kinds: 11–15, federation (34–47; 32 and 33 are taken), and
 	// beyond.
-	for _, k := range []byte{0, 11, 15, 21, 32, 47, 0x7f} {
+	for _, k := range []byte{0, 11, 15, 21, 34, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
 		_, err := DecodeOp(b)

@@ -22,6 +22,7 @@ import (
 //	Ops   [4, group bin32, [op bin...]]
 //	End   [5]
 //	Next  [6, more bool]
+//	Refused [8, group bin32, reason str]
 
 // SyncVersion is the version a Hello carries.
 const SyncVersion = 1
@@ -34,6 +35,7 @@ const (
 	MaxVectorChunk   = 1 << 14   // vector entries in one Have or Want frame
 	MaxBatchBytes    = 256 << 10 // op bytes in one Ops frame (an Ops frame ends before the op that would pass it)
 	MaxBatchOps      = 4096      // ops in one Ops frame
+	MaxRefusedReason = 256       // bytes of a Refused frame's reason
 )
 
 // MsgType is a catch-up message type. The numbers are part of the wire
@@ -48,6 +50,10 @@ const (
 	MsgOps   MsgType = 4 // a batch of encoded ops of one group
 	MsgEnd   MsgType = 5 // ends a phase of a round
 	MsgNext  MsgType = 6 // after the ops: whether the sender wants another round
+	// MsgRefused answers, in the Want phase, a group the peer offered
+	// that this node replicates but will not serve it (the group accepts
+	// followers from its allies only), with the reason for its user.
+	MsgRefused MsgType = 8
 )
 
 func (t MsgType) String() string {
@@ -64,6 +70,8 @@ func (t MsgType) String() string {
 		return "end"
 	case MsgNext:
 		return "next"
+	case MsgRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("msg(%d)", uint8(t))
 }
@@ -81,10 +89,11 @@ type Frame struct {
 	Version   uint64        // Hello
 	Round     uint64        // Hello: 1, 2, ... within a session
 	Initiator bool          // Hello: the sender opened the stream
-	Group     crdt.ID       // Have, Want, Ops
+	Group     crdt.ID       // Have, Want, Ops, Refused
 	Vector    []VectorEntry // Have, Want: at most MaxVectorChunk
 	Ops       [][]byte      // Ops: encoded ops, not yet decoded or verified
 	More      bool          // Next
+	Reason    string        // Refused: at most MaxRefusedReason bytes of UTF-8
 }
 
 // FrameReader is what ReadFrame reads from (a *bufio.Reader).
@@ -214,6 +223,9 @@ func decodeFrame(b []byte) (*Frame, error) {
 	case MsgEnd:
 	case MsgNext:
 		f.More = r.bool()
+	case MsgRefused:
+		r.fixed(f.Group[:])
+		f.Reason = r.str("reason", MaxRefusedReason)
 	}
 	if err := r.end(); err != nil {
 		return nil, err
@@ -226,7 +238,7 @@ func frameElems(t MsgType) int {
 	switch t {
 	case MsgHello:
 		return 4
-	case MsgHave, MsgWant, MsgOps:
+	case MsgHave, MsgWant, MsgOps, MsgRefused:
 		return 3
 	case MsgEnd:
 		return 1
@@ -281,6 +293,14 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 		w.array(2)
 		w.uint(uint64(f.Type))
 		w.bool(f.More)
+	case MsgRefused:
+		if err := checkText("reason", f.Reason, MaxRefusedReason); err != nil {
+			return dst, fmt.Errorf("refused: %w", err)
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Group[:])
+		w.str(f.Reason)
 	default:
 		return dst, fmt.Errorf("%w: message type %d", ErrUnsupported, f.Type)
 	}

@@ -51,6 +51,7 @@ func sampleFrames(t testing.TB) []*Frame {
 		{Type: MsgEnd},
 		{Type: MsgNext, More: true},
 		{Type: MsgNext},
+		{Type: MsgRefused, Group: g, Reason: "this group accepts followers from its allies only"},
 	}
 }
 
@@ -89,6 +90,7 @@ func TestFrameGolden(t *testing.T) {
 		{Frame{Type: MsgOps, Group: crdt.ID{0xaa}, Ops: [][]byte{{0x01, 0x02}}}, "29" + "9304c420aa" + zeros(31) + "91c4020102"},
 		{Frame{Type: MsgEnd}, "029105"},
 		{Frame{Type: MsgNext, More: false}, "039206c2"},
+		{Frame{Type: MsgRefused, Group: crdt.ID{0xaa}, Reason: "no"}, "27" + "9308c420aa" + zeros(31) + "a26e6f"},
 	} {
 		b, err := AppendFrame(nil, &c.f)
 		if err != nil {

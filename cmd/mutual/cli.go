@@ -38,6 +38,8 @@ type opts struct {
 	relay, publicDHT, noDHT                                            bool
 	limit                                                              int
 	peers, listens, bootstrap                                          []string
+	allies, blocked                                                    []string // group federation
+	policy                                                             string
 	since, receipt, out                                                string // bundles
 	groups                                                             []string
 	// set reports whether a flag was given on the command line.

@@ -56,6 +56,7 @@ func open(dir string, openLocal func(string, *slog.Logger) (*node.Local, error))
 		Logger: quietLogger(),
 
 		Receipts: node.Receipts{Dir: dir},
+		PeerKeys: node.PeerKeys,
 	})
 	return &client{base: "http://mutual.localhost", hc: &http.Client{Transport: handlerTransport{api}}, local: l}, nil
 }

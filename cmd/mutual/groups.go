@@ -26,9 +26,10 @@ func groupCommands() []*command {
 }
 
 type groupRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Refused string `json:"refused,omitempty"`
 }
 
 type nodeOut struct {
@@ -55,10 +56,20 @@ func cmdGroups(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tROLE\tNAME")
+		var refused []groupRef
 		for _, g := range n.Groups {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", short(g.ID), g.Role, oneLine(g.Name))
+			if g.Refused != "" {
+				refused = append(refused, g)
+			}
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, g := range refused {
+			fmt.Fprintf(e.stdout, "%s: refused: %s\n", short(g.ID), oneLine(g.Refused))
+		}
+		return nil
 	})
 }
 

@@ -43,6 +43,8 @@ type memGroup struct {
 	ids      map[crdt.ID]struct{}    // ops in the log or kept as evidence
 	evidence [][]byte                // forked ops
 	vouched  map[crdt.PublicKey]bool // a newcomer's: the members its invite code named
+	sources  map[crdt.PublicKey]bool // a follower's: the peers it offers the group to
+	followed bool                    // added by Follow: read-only, no topic until this node is a member
 }
 
 type memAuthor struct {
@@ -70,6 +72,59 @@ func (m *MemoryReplica) AddGroup(id crdt.ID) {
 	if m.groups[id] == nil {
 		m.groups[id] = newMemGroup(id)
 	}
+}
+
+// Follow starts replicating a group read-only, as a follower, and
+// offers it (Limited: Follow) to the peers in via, which are expected to
+// hold it: those its follow code named, or that offered it the group.
+// Following a group already held only adds to via.
+func (m *MemoryReplica) Follow(id crdt.ID, via ...crdt.PublicKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[id]
+	if g == nil {
+		g = newMemGroup(id)
+		m.groups[id] = g
+	}
+	if g.sources == nil {
+		g.sources = map[crdt.PublicKey]bool{}
+	}
+	g.followed = true
+	for _, k := range via {
+		g.sources[k] = true
+	}
+}
+
+// Unfollow forgets a group: its ops and its record.
+func (m *MemoryReplica) Unfollow(id crdt.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.groups, id)
+}
+
+// MayFollow implements Replica: the group's federation policy
+// (catchup.MayFollow), judged over this replica's boards.
+func (m *MemoryReplica) MayFollow(group crdt.ID, peer crdt.PublicKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mayFollow(group, peer)
+}
+
+// mayFollow is MayFollow with m.mu held.
+func (m *MemoryReplica) mayFollow(group crdt.ID, peer crdt.PublicKey) error {
+	g := m.groups[group]
+	if g == nil {
+		return ErrUnknownGroup
+	}
+	g.board.Refresh()
+	return MayFollow(g.board.Group.Federation(), func(ally crdt.ID) bool {
+		a := m.groups[ally]
+		if a == nil {
+			return false
+		}
+		a.board.Refresh()
+		return a.board.Group.IsMember(peer)
+	})
 }
 
 func newMemGroup(id crdt.ID) *memGroup {
@@ -128,12 +183,21 @@ func (m *MemoryReplica) Groups() []crdt.ID {
 // MayRead implements Replica: peer is a member of the group on this
 // replica's board.
 // Topic names a group's topic as the node does, with the group ID in the
-// place of its first key: the twin keeps no keys.
+// place of its first key: the twin keeps no keys. A group it follows
+// (Follow) has none while this node is no member of it: a follower's
+// node cannot derive the topic, and gets new ops by catch-up only.
 func (m *MemoryReplica) Topic(group crdt.ID) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.groups[group]; !ok {
+	g, ok := m.groups[group]
+	if !ok {
 		return "", false
+	}
+	if g.followed {
+		g.board.Refresh()
+		if !g.board.Group.IsMember(m.self) {
+			return "", false
+		}
 	}
 	return protocol.Topic(group, group), true
 }
@@ -168,7 +232,8 @@ func (m *MemoryReplica) Vouch(group crdt.ID, members ...crdt.PublicKey) {
 
 // Limited implements Replica: a newcomer offers its own ops to the
 // members its invite code named (Vouch); a former member gets the
-// changes of its role.
+// changes of its role; a follower offers the group to its sources
+// (Follow) that may follow it.
 func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -188,6 +253,9 @@ func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, erro
 			return l, err
 		}
 		l.Notices = append(l.Notices, raw)
+	}
+	if l.Own == nil && len(l.Notices) == 0 && g.sources[peer] && m.mayFollow(group, peer) == nil {
+		l.Follow = true
 	}
 	return l, nil
 }
@@ -463,6 +531,7 @@ func (m *MemoryReplica) Restart() error {
 	for id, old := range m.groups {
 		g := newMemGroup(id)
 		g.vouched = old.vouched // kept with the group's record, as the node keeps it
+		g.sources, g.followed = old.sources, old.followed
 		m.groups[id] = g
 		var ops []decoded
 		for _, a := range old.authors {

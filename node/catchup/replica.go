@@ -24,6 +24,13 @@ type Replica interface {
 	// Limited says what this node offers a peer that may not read the
 	// group (MayRead is false); see Limit. The zero Limit offers nothing.
 	Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error)
+	// MayFollow reports whether a peer that is not a member may
+	// replicate the group read-only, by the group's federation policy
+	// (crdt.Federation: open to anyone who names the group, or to the
+	// members of its allies, as this node knows them). It returns nil if
+	// so, else an error whose text is the reason shown to the peer's
+	// user (at most protocol.MaxRefusedReason bytes).
+	MayFollow(group crdt.ID, peer crdt.PublicKey) error
 	// VersionVector maps each author to the highest seq S such that
 	// ops 1..S of that author are all held. An author of whom some ops
 	// are held, but not op 1, may appear with 0.
@@ -61,10 +68,20 @@ type Limit struct {
 	// its own role, its removal above all, so that a removed member's
 	// node learns it and takes its own later ops off its board.
 	Notices [][]byte
+	// Follow is set when this node follows the group (replicates it
+	// read-only) and the peer, which may follow it too (MayFollow),
+	// is one it expects to hold the group: a peer its follow code named,
+	// or one that offered it the group. The node offers it its whole
+	// vector and serves it like a member: a follower offers a followed
+	// group to no one else, so that it tells strangers nothing.
+	Follow bool
 }
 
 // offers reports whether l offers anything.
-func (l Limit) offers() bool { return l.Own != nil || len(l.Notices) > 0 }
+func (l Limit) offers() bool { return l.Own != nil || len(l.Notices) > 0 || l.Follow }
+
+// whole reports whether l offers the whole log (or nothing).
+func (l Limit) whole() bool { return l.Follow || !l.offers() }
 
 // ErrRejected is wrapped by every error that a peer's misbehaviour
 // causes: an invalid op, a malformed frame, a message out of order. The
@@ -82,4 +99,15 @@ type Stats struct {
 	// aside): a node restored from an old copy of its data dir has its
 	// own later ops back, as far as that peer knows them.
 	Synced []crdt.ID
+	// Followers lists, sorted, the groups this node served the peer as a
+	// follower: it offered them, is not a member, and may follow them.
+	// The node pushes new ops of those groups to it (it cannot derive
+	// their gossip topics).
+	Followers []crdt.ID
+	// Refused holds, by group, the reason the peer gave for refusing to
+	// serve a group this node offered it (a Refused message).
+	Refused map[crdt.ID]string
+	// Answered lists, sorted, the groups this node offered that the peer
+	// answered with a Have or a Want (not refused).
+	Answered []crdt.ID
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -79,6 +81,8 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		resume:    make(chan bool),
 		done:      make(chan struct{}),
 		synced:    map[crdt.ID]bool{},
+		followers: map[crdt.ID]bool{},
+		answered:  map[crdt.ID]bool{},
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -101,6 +105,8 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 	ss.stats.BytesReceived = ss.in.n.Load()
 	if err == nil {
 		ss.stats.Synced = slices.SortedFunc(maps.Keys(ss.synced), crdt.ID.Compare)
+		ss.stats.Followers = slices.SortedFunc(maps.Keys(ss.followers), crdt.ID.Compare)
+		ss.stats.Answered = slices.SortedFunc(maps.Keys(ss.answered), crdt.ID.Compare)
 	}
 	return ss.stats, err
 }
@@ -137,10 +143,12 @@ type session struct {
 	done   chan struct{}  // closed when run returns
 	wg     sync.WaitGroup // readLoop and the phase senders
 
-	stats    Stats
-	synced   map[crdt.ID]bool // groups whose ops the peer streamed in full
-	progress *Progress
-	maxBatch int // Options.MaxBatchBytes
+	stats     Stats
+	synced    map[crdt.ID]bool // groups whose ops the peer streamed in full
+	followers map[crdt.ID]bool // groups served to the peer as a follower
+	answered  map[crdt.ID]bool // groups offered that the peer answered
+	progress  *Progress
+	maxBatch  int // Options.MaxBatchBytes
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -297,6 +305,8 @@ type roundState struct {
 	theirOffer map[crdt.ID]vector // the peer's vectors of groups replicated here
 	wants      map[crdt.ID]vector // what this node asked for of groups it did not offer
 	theirWant  map[crdt.ID]vector // what the peer asked for of groups it did not offer
+	serve      map[crdt.ID]vector // groups the peer follows and this node did not offer: this node's vectors
+	refuse     map[crdt.ID]string // groups the peer may not follow: why
 
 	received, fresh int // ops received in phase 3, and how many were new
 }
@@ -391,8 +401,18 @@ func (ss *session) offer(rs *roundState) error {
 // of authors the group does not know. (An admitted newcomer whose
 // admission has not reached this node yet is such a peer: it sends its
 // whole copy, once.)
+//
+// A peer that offers a group this node replicates, that is not a
+// member, and that offers none of its own ops there (it is no newcomer
+// and no former member) is a follower: if it may follow the group
+// (MayFollow), it gets the same restricted Want, so that it sends what
+// it holds that this node lacks, and in phase 3 every op it lacks (its
+// Have is its vector); if it may not, it gets a Refused with the reason
+// instead of a Want, and nothing else about the group.
 func (ss *session) want(rs *roundState) error {
 	rs.wants = map[crdt.ID]vector{}
+	rs.serve = map[crdt.ID]vector{}
+	rs.refuse = map[crdt.ID]string{}
 	for g := range rs.named {
 		if rs.isOffered[g] {
 			continue
@@ -403,7 +423,17 @@ func (ss *session) want(rs *roundState) error {
 			if err != nil {
 				return fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
 			}
-			if _, known := mine[ss.remote]; known {
+			_, known := mine[ss.remote]
+			_, joining := rs.theirOffer[g][ss.remote]
+			follower := !known && !joining
+			if follower {
+				if err := ss.r.MayFollow(g, ss.remote); err != nil {
+					rs.refuse[g] = refusal(err)
+					continue
+				}
+				rs.serve[g] = mine
+			}
+			if known || follower {
 				for a := range rs.theirOffer[g] {
 					if mine[a] > 0 {
 						want[a] = mine[a]
@@ -415,7 +445,16 @@ func (ss *session) want(rs *roundState) error {
 	}
 	rs.theirWant = map[crdt.ID]vector{}
 	return ss.exchange(func() error {
-		for _, g := range slices.SortedFunc(maps.Keys(rs.wants), crdt.ID.Compare) {
+		groups := slices.Collect(maps.Keys(rs.wants))
+		groups = slices.AppendSeq(groups, maps.Keys(rs.refuse))
+		slices.SortFunc(groups, crdt.ID.Compare)
+		for _, g := range groups {
+			if reason, ok := rs.refuse[g]; ok {
+				if err := ss.write(&protocol.Frame{Type: protocol.MsgRefused, Group: g, Reason: reason}); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := ss.writeVector(protocol.MsgWant, g, rs.wants[g]); err != nil {
 				return err
 			}
@@ -424,6 +463,17 @@ func (ss *session) want(rs *roundState) error {
 	}, func() error {
 		return ss.readVectors(protocol.MsgWant, func(g crdt.ID) bool { return rs.isOffered[g] }, rs.theirWant)
 	})
+}
+
+// refusal returns err's text as a Refused message's reason: valid UTF-8,
+// at most protocol.MaxRefusedReason bytes.
+func refusal(err error) string {
+	r := strings.ToValidUTF8(err.Error(), "?")
+	for len(r) > protocol.MaxRefusedReason {
+		_, size := utf8.DecodeLastRuneInString(r)
+		r = r[:len(r)-size]
+	}
+	return r
 }
 
 // coming returns how many ops of the groups replicated here the peer
@@ -451,6 +501,26 @@ func (rs *roundState) coming() int64 {
 // exchangeOps is phase 3: each side streams what the other lacks and
 // ingests what arrives, batch by batch.
 func (ss *session) exchangeOps(rs *roundState) error {
+	for _, g := range rs.offered {
+		if !rs.limits[g].Follow {
+			continue
+		}
+		if _, ok := rs.theirOffer[g]; ok {
+			ss.followers[g] = true
+		} else if _, ok := rs.theirWant[g]; ok {
+			ss.followers[g] = true
+		}
+	}
+	for g := range rs.serve {
+		ss.followers[g] = true
+	}
+	for _, g := range rs.offered {
+		_, have := rs.theirOffer[g]
+		_, want := rs.theirWant[g]
+		if have || want {
+			ss.answered[g] = true
+		}
+	}
 	return ss.exchange(func() error {
 		for _, g := range rs.offered {
 			theirs, ok := rs.theirOffer[g]
@@ -460,6 +530,11 @@ func (ss *session) exchangeOps(rs *roundState) error {
 				}
 			}
 			if err := ss.sendGroup(g, rs.ours[g], theirs, rs.limits[g]); err != nil {
+				return err
+			}
+		}
+		for _, g := range slices.SortedFunc(maps.Keys(rs.serve), crdt.ID.Compare) {
+			if err := ss.sendGroup(g, rs.serve[g], rs.theirOffer[g], Limit{}); err != nil {
 				return err
 			}
 		}
@@ -486,9 +561,10 @@ func (ss *session) exchangeOps(rs *roundState) error {
 
 // receiveOps checks an Ops frame and ingests its ops, if this node
 // replicates the group (otherwise it asked for them only so as to
-// answer as for any group).
+// answer as for any group). Ops come for groups the peer offered, and
+// for groups this node offered to a peer that serves it as a follower.
 func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
-	if _, ok := rs.theirOffer[f.Group]; !ok && !rs.named[f.Group] {
+	if _, ok := rs.theirOffer[f.Group]; !ok && !rs.named[f.Group] && !rs.isOffered[f.Group] {
 		return rejectf("ops of group %s, which was not offered", f.Group.Short())
 	}
 	refs := make([]protocol.OpRef, len(f.Ops))
@@ -621,6 +697,17 @@ func (ss *session) readVectorsEach(t protocol.MsgType, keep func(crdt.ID) bool, 
 		if f.Type == protocol.MsgEnd {
 			return nil
 		}
+		if f.Type == protocol.MsgRefused && t == protocol.MsgWant {
+			if _, seen := counts[f.Group]; seen || !keep(f.Group) {
+				return rejectf("refused group %s, which was not offered or was answered already", f.Group.Short())
+			}
+			counts[f.Group] = 0
+			if ss.stats.Refused == nil {
+				ss.stats.Refused = map[crdt.ID]string{}
+			}
+			ss.stats.Refused[f.Group] = f.Reason
+			continue
+		}
 		if f.Type != t {
 			return rejectf("got %s, want %s or end", f.Type, t)
 		}
@@ -671,7 +758,7 @@ var errFirstOnly = errors.New("first op only")
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error {
 	ow := protocol.NewOpsWriter(ss.bw, g)
 	ow.MaxBytes = ss.maxBatch
-	if limit.offers() && limit.Own == nil {
+	if !limit.whole() && limit.Own == nil {
 		ours = nil
 	}
 	authors := slices.SortedFunc(maps.Keys(ours), crdt.PublicKey.Compare)
@@ -717,7 +804,7 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error 
 			return err
 		}
 	}
-	if !limit.offers() || limit.Own != nil {
+	if limit.whole() || limit.Own != nil {
 		if err := ss.sendEvidence(g, ow, theirs, limit.Own); err != nil {
 			return err
 		}

@@ -62,10 +62,13 @@ func strangerProbe(t *testing.T, r Replica, stranger crdt.PublicKey, groups []cr
 	return got.Bytes(), frames
 }
 
-// TestStrangerLearnsNothing: a stranger that names a member's group, with
-// the members' keys or its own, is answered exactly as when it names a
-// group that does not exist: no group offered, no seq of anyone, and
-// the same frames but for the group IDs it named itself.
+// TestStrangerLearnsNothing: a stranger that names a member's group
+// with its own key (as a newcomer would) is answered exactly as when it
+// names a group that does not exist: no group offered, no seq of
+// anyone, and the same frames but for the group IDs it named itself.
+// When the group accepts followers from its allies only, the same holds
+// for a stranger that names it with any vector. (A stranger that names
+// an open group follows it: TestFollower*.)
 func TestStrangerLearnsNothing(t *testing.T) {
 	w, f, m, rf, rm := pair(t)
 	for i := range 5 {
@@ -77,7 +80,7 @@ func TestStrangerLearnsNothing(t *testing.T) {
 	fake := crdt.ID{0xfa, 0x4e}
 	members := []protocol.VectorEntry{{Author: f.pub, Seq: 1}, {Author: m.pub, Seq: 1 << 40}}
 	own := []protocol.VectorEntry{{Author: stranger.pub, Seq: 3}}
-	for _, vec := range [][]protocol.VectorEntry{nil, members, own} {
+	for _, vec := range [][]protocol.VectorEntry{own} {
 		real, realFrames := strangerProbe(t, rf, stranger.pub, []crdt.ID{w.group}, vec)
 		none, noneFrames := strangerProbe(t, rf, stranger.pub, []crdt.ID{fake}, vec)
 		if bytes.Contains(none, w.group[:]) {
@@ -93,6 +96,23 @@ func TestStrangerLearnsNothing(t *testing.T) {
 		}
 		if len(realFrames) != len(noneFrames) {
 			t.Fatal("frame counts differ")
+		}
+	}
+	_, fed := f.sign(w.group, crdt.Federation{Policy: crdt.FollowAllies, Allies: []crdt.ID{{0xa1}}})
+	mustAdd(t, rf, fed)
+	for _, vec := range [][]protocol.VectorEntry{nil, members} {
+		_, frames := strangerProbe(t, rf, stranger.pub, []crdt.ID{w.group}, vec)
+		refused := 0
+		for _, fr := range frames {
+			if fr.Type == protocol.MsgHave || fr.Type == protocol.MsgWant || len(fr.Vector) > 0 || len(fr.Ops) > 0 {
+				t.Fatalf("vector %v: the stranger got %s for %s with %d entries, %d ops", vec, fr.Type, fr.Group.Short(), len(fr.Vector), len(fr.Ops))
+			}
+			if fr.Type == protocol.MsgRefused && fr.Group == w.group {
+				refused++
+			}
+		}
+		if refused != 1 {
+			t.Fatalf("vector %v: %d Refused frames, want 1", vec, refused)
 		}
 	}
 }

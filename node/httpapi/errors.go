@@ -72,6 +72,7 @@ func statusOf(err error) int {
 		errors.Is(err, errBadHost),
 		errors.Is(err, replica.ErrNotAdmin),
 		errors.Is(err, replica.ErrNotMember),
+		errors.Is(err, replica.ErrFollower),
 		errors.Is(err, replica.ErrNotAllowed):
 		return http.StatusForbidden
 	case errors.Is(err, errNotFound),
@@ -84,6 +85,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
+		errors.Is(err, replica.ErrMemberUnfollow),
 		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):

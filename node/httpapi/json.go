@@ -120,7 +120,7 @@ type postJSON struct {
 	Title           string         `json:"title"`
 	Details         string         `json:"details"`
 	Category        string         `json:"category"`
-	Location        string         `json:"location"`
+	Location        *string        `json:"location,omitempty"` // absent for a followed group's posts
 	Quantity        uint32         `json:"quantity"`
 	Urgency         string         `json:"urgency"`
 	Expires         string         `json:"expires"`
@@ -161,11 +161,12 @@ type viewer struct {
 	self    crdt.PublicKey
 	session string
 	member  map[crdt.ID]bool
+	follow  map[crdt.ID]bool
 	now     int64
 }
 
 func (s *Server) viewer(r *http.Request) *viewer {
-	return &viewer{s: s, self: s.cfg.Board.Self(), session: sessionOf(r), member: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
+	return &viewer{s: s, self: s.cfg.Board.Self(), session: sessionOf(r), member: map[crdt.ID]bool{}, follow: map[crdt.ID]bool{}, now: s.now().UnixMilli()}
 }
 
 // canSeeContact: contacts are for the group's members only. This node's
@@ -182,6 +183,18 @@ func (v *viewer) canSeeContact(p *crdt.Post) bool {
 	return m
 }
 
+// follows: a followed group's posts carry no private field at all (not
+// even empty ones): this node holds them sealed and can never open them.
+func (v *viewer) follows(g crdt.ID) bool {
+	f, ok := v.follow[g]
+	if !ok {
+		gi, err := v.s.cfg.Board.Group(g)
+		f = err == nil && followed(gi.Relation)
+		v.follow[g] = f
+	}
+	return f
+}
+
 func (v *viewer) post(p *crdt.Post) postJSON {
 	b := v.s.cfg.Board
 	out := postJSON{
@@ -191,7 +204,6 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		Title:           p.Title.V,
 		Details:         p.Details.V,
 		Category:        p.Category.V,
-		Location:        p.Location.V,
 		Quantity:        p.Quantity.V,
 		Urgency:         p.Urgency.V.String(),
 		Expires:         fmtMillis(p.Expires.V),
@@ -211,6 +223,10 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 	if v.canSeeContact(p) {
 		c := p.Contact.V
 		out.Contact = &c
+	}
+	if !v.follows(p.Group) {
+		l := p.Location.V
+		out.Location = &l
 	}
 	for _, r := range p.ActiveResponses() {
 		out.Responses = append(out.Responses, responseJSON{

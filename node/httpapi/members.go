@@ -33,6 +33,12 @@ type groupJSON struct {
 	// RetentionDays: how long a fulfilled or withdrawn post keeps its
 	// private fields before every member's node erases them.
 	RetentionDays float64 `json:"retention_days"`
+	// Federation: who may follow the group, its allies, the groups whose
+	// responses it refuses.
+	Federation federationJSON `json:"federation"`
+	// Refused, for a group this node follows: why a node that holds it
+	// refused to serve it.
+	Refused string `json:"refused,omitempty"`
 }
 
 func membersJSON(ms []crdt.Member) []memberJSON {
@@ -60,7 +66,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members),
-		RetentionDays: ret.Hours() / 24})
+		RetentionDays: ret.Hours() / 24, Federation: toFederationJSON(gi.Federation), Refused: gi.Refused})
 	return nil
 }
 

@@ -16,6 +16,9 @@ type groupRefJSON struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Refused, for a group this node follows: why a node that holds it
+	// refused to serve it (its federation policy).
+	Refused string `json:"refused,omitempty"`
 }
 
 type nodeJSON struct {
@@ -62,7 +65,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 		Meeting: s.cfg.Meeting,
 	}
 	for _, gi := range s.cfg.Board.Groups() {
-		out.Groups = append(out.Groups, groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi)})
+		out.Groups = append(out.Groups, groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Refused: gi.Refused})
 	}
 	if err := s.cfg.Board.Writable(); err != nil {
 		out.StoreError = err.Error()

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // A peer being caught up from carries "syncing": {done, total}; the
@@ -47,5 +49,20 @@ func TestPeersVia(t *testing.T) {
 	}
 	if _, ok := peers[0]["last_synced"]; !ok {
 		t.Error("no last_synced")
+	}
+}
+
+// A follow code carries the node's bootstrap peers: the follower's node
+// joins the DHT through them and finds the group's other nodes.
+func TestShareCarriesBootstrap(t *testing.T) {
+	const boot = "/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+	n := newTestNode(t, func(c *Config) {
+		c.Node = func() NodeInfo { return NodeInfo{PeerID: "12D3KooWTest", Name: "t", Bootstrap: []string{boot}} }
+	})
+	var share struct{ Code string }
+	n.must(200, "GET", "/api/v1/groups/"+n.group.String()+"/share", nil, &share)
+	fc, err := protocol.DecodeFollowCode(share.Code)
+	if err != nil || len(fc.Bootstrap) != 1 || fc.Bootstrap[0] != boot {
+		t.Fatalf("share: %+v, %v", fc, err)
 	}
 }

@@ -153,6 +153,8 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/invites":                             {[]byte(`{"role":"admin","expires":"720h"}`), ""},
 		"POST /api/v1/groups":                              {[]byte(`{"name":"Sam's own group"}`), ""},
 		"POST /api/v1/join":                                {[]byte(`{"code":"` + inv.Code + `"}`), ""},
+		"POST /api/v1/follow":                              {[]byte(`{"code":"` + m.group.String() + `"}`), ""},
+		"POST /api/v1/groups/{id}/federation":              {[]byte(`{"policy":"allies"}`), ""},
 		"POST /api/v1/bundle":                              {bundle.Body.Bytes(), "application/octet-stream"},
 		"POST /api/v1/receipts":                            {[]byte("mutual-receipt/1\n"), "application/octet-stream"},
 		"POST /api/v1/import/csv":                          {[]byte("Type,Title,Contact\nneed,Imported by a phone,555\n"), "text/csv"},

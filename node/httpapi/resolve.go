@@ -57,7 +57,7 @@ func (s *Server) group(name string, writable bool) (replica.GroupInfo, error) {
 			return gi, err
 		}
 		if writable && gi.Relation != store.Member {
-			return gi, errorf(errForbidden, "this node follows group %s read-only; it cannot write to its board", gi.Name)
+			return gi, &replica.FollowerError{Group: gi.Name}
 		}
 		return gi, nil
 	}

@@ -59,6 +59,9 @@ type Board interface {
 	Import(ctx context.Context, r io.Reader) (replica.ImportReport, error)
 	Receipt(rep *replica.ImportReport) ([]byte, error)
 	Join(ctx context.Context, code string) (*protocol.InviteCode, error)
+	Follow(ctx context.Context, group crdt.ID, name string, addrs []string, via []crdt.PublicKey) error
+	Unfollow(ctx context.Context, group crdt.ID) error
+	SetFederation(ctx context.Context, group crdt.ID, f crdt.Federation) error
 	Subscribe() (<-chan replica.Event, func())
 }
 
@@ -69,6 +72,9 @@ type NodeInfo struct {
 	PeerID string
 	Name   string
 	Addrs  []string // multiaddrs the libp2p host listens on; may be empty
+	// Bootstrap lists nodes to join the DHT through (p2p.Host.BootstrapAddrs):
+	// a follow code carries them.
+	Bootstrap []string
 }
 
 // PeerInfo describes a peer for GET /api/v1/peers.
@@ -126,6 +132,10 @@ type Config struct {
 	// Receipts, if set, keeps the receipts of the nodes this node sent
 	// bundles to (POST /api/v1/receipts, GET /api/v1/bundle?for=).
 	Receipts ReceiptBook
+	// PeerKeys, if set, returns the keys of the peers that addresses
+	// (multiaddrs with a /p2p/ suffix) name: a follow code's, to which
+	// the node offers the group it follows.
+	PeerKeys func(addrs []string) []crdt.PublicKey
 	// MaxSubscribers caps the open event streams (GET /api/v1/events);
 	// one more gets 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
@@ -304,6 +314,10 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)
 	s.handle("POST /api/v1/join", s.joinGroup)
+	s.handle("POST /api/v1/follow", s.follow)
+	s.handle("DELETE /api/v1/follow/{group}", s.unfollow)
+	s.handle("GET /api/v1/groups/{id}/share", s.shareGroup)
+	s.handle("POST /api/v1/groups/{id}/federation", s.setFederation)
 	s.handle("GET /api/v1/bundle", s.exportBundle)
 	s.handle("POST /api/v1/bundle", s.importBundle)
 	s.handle("GET /api/v1/summary", s.summary)

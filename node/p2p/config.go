@@ -15,6 +15,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/catchup"
 )
 
 // DefaultPort is the TCP and UDP port a node listens on by default.
@@ -58,6 +59,11 @@ const (
 	// spreadDelay is how soon after a catch-up that brought new ops the
 	// node syncs with its other peers (see Host.spread).
 	spreadDelay = 200 * time.Millisecond
+	// followDelay is how soon after this node stored new ops of a group
+	// (its own, gossip's) it pushes them to the connected peers that
+	// follow the group (see Host.pushFollowers); what is stored meanwhile
+	// goes in the same sessions.
+	followDelay = 500 * time.Millisecond
 	// dialTimeout bounds one dial.
 	dialTimeout = 15 * time.Second
 	// rememberMax bounds the peer file; the least recently seen go first.
@@ -112,6 +118,12 @@ type Config struct {
 	// the groups it offered (catchup.Stats.Synced). It must not block
 	// for long.
 	OnSynced func(remote crdt.PublicKey, groups []crdt.ID)
+
+	// OnSession, if set, is called after each catch-up session that
+	// completed, with the peer's key and the session's stats: the node
+	// records the refusals of groups it follows (Stats.Refused) and the
+	// peers that hold them (Stats.Synced). It must not block for long.
+	OnSession func(remote crdt.PublicKey, st catchup.Stats)
 
 	// Logger receives the host's logs, and libp2p's own at warning level
 	// and above. Nil means slog.Default().

@@ -306,6 +306,7 @@ func (gt *groupTopic) publish(ctx context.Context, group crdt.ID, raws [][]byte)
 // (frame.go), so that a burst costs a few messages rather than one per
 // op; one goes out as a frame of one, as Publish sends it.
 func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) error {
+	h.pushFollowers(group) // they cannot derive the topic
 	h.mu.Lock()
 	gt := h.topics[group]
 	h.mu.Unlock()
@@ -394,6 +395,7 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 	switch v {
 	case crdt.Accept:
 		h.mendGap(group, &op, from)
+		h.pushFollowers(group)
 		return pubsub.ValidationAccept
 	case crdt.Reject:
 		h.spawn(func() { h.punish(from, "invalid op", err) })
@@ -453,6 +455,9 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 			return pubsub.ValidationIgnore
 		}
 		h.framedOps.Add(int64(n))
+		if n > 0 {
+			h.pushFollowers(group)
+		}
 	}
 	v, err := h.r.VersionVector(group)
 	if err != nil {

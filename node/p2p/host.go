@@ -78,6 +78,7 @@ type Host struct {
 	pexSent       map[peer.ID]uint64              // pexGen when each peer was last told (pex.go)
 	pexIn         map[peer.ID]time.Time           // when each peer last told us (pex.go)
 	moved         map[peer.ID]uint64              // of kept peers: sessions that carried ops (redial)
+	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
@@ -89,6 +90,7 @@ type Host struct {
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests
 	rvFound      atomic.Int64                        // nodes found under a rendezvous key, for tests
+	pushes       atomic.Int64                        // sessions that pushed to followers, for tests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,6 +127,7 @@ type peerRecord struct {
 	remember   bool   // written to the peer file
 	lastSeen   time.Time
 	lastSynced time.Time
+	follows    map[crdt.ID]bool // groups served to it as a follower in its last session
 }
 
 // Start starts a host for replica r: it listens, joins the GossipSub

@@ -9,8 +9,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
+
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/mutual-aid/mutual/crdt"
 )
 
 // Reaching peers beyond the local network: relayed connections, their
@@ -125,6 +127,13 @@ func (h *Host) leads(p peer.ID) bool {
 // would only spend the relay's budget.
 func (h *Host) limitedOK(p peer.ID) bool {
 	return h.dialledLimited(p) || !h.stranger(p)
+}
+
+// relayedReader reports whether p (record rec) is reached only through
+// a relay and may read g: gossip does not reach it, so new ops of g are
+// pushed to it by catch-up, as to a follower (pushFollowers).
+func (h *Host) relayedReader(p peer.ID, rec *peerRecord, g crdt.ID) bool {
+	return rec.via == ViaRelayed && h.onlyLimited(p) && h.r.MayRead(g, rec.key)
 }
 
 // limited follows a peer reached (now) only through a relay.

@@ -39,6 +39,14 @@ func bigPosts(t *testing.T, m *member, g crdt.ID, n int) [][]byte {
 	return out
 }
 
+func opBytes(raws [][]byte) int {
+	n := 0
+	for _, r := range raws {
+		n += len(r)
+	}
+	return n
+}
+
 func ingest(t *testing.T, r *catchup.MemoryReplica, raws [][]byte) {
 	t.Helper()
 	if _, err := r.Ingest(context.Background(), raws); err != nil {
@@ -134,8 +142,10 @@ func TestRelayOnlyPathSyncs(t *testing.T) {
 	cfgA := loopbackConfig(t, tg.a)
 	cfgA.Peers = []string{circuit}
 	cfgA.refuse = direct(bID)
+	t0 := time.Now()
 	a := start(t, cfgA, ra)
 	waitFor(t, 60*time.Second, "A to hold B's board", func() bool { return converged(tg.id, want, ra, rb) })
+	t.Logf("%d ops (%d KiB) over %d relayed connections in %v", len(posts), opBytes(posts)>>10, a.limitedConns.Load(), time.Since(t0).Round(time.Millisecond))
 
 	if n := a.limitedConns.Load(); n < 3 {
 		t.Errorf("the board came over %d relayed connections; with a 32 KiB limit it needs at least 4", n)
@@ -156,6 +166,18 @@ func TestRelayOnlyPathSyncs(t *testing.T) {
 	if n := r.r.(*catchup.MemoryReplica).Len(tg.id); n != 0 {
 		t.Fatalf("the relay holds %d ops of the group", n)
 	}
+	// A new post of B reaches A at once, pushed by catch-up (gossip does
+	// not cross the relay; the periodic session is a minute away).
+	waitFor(t, 10*time.Second, "A reached through the relay again", func() bool { return b.onlyLimited(aID) })
+	post := tg.b.post(t, tg.id, "one more coat")
+	ingest(t, rb, [][]byte{post})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.PublishStored(ctx, tg.id, [][]byte{post}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "A to get B's new post", func() bool { return converged(tg.id, want+1, ra, rb) })
+	waitFor(t, 10*time.Second, "B's push session to end", func() bool { return b.pushes.Load() > 0 })
 }
 
 // A peer first reached through a relay is dialled directly once it

@@ -193,6 +193,10 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	}
 	_ = s.Close()
 	h.synced(p, key)
+	h.noteFollowers(p, key, st.Followers)
+	if h.cfg.OnSession != nil {
+		h.cfg.OnSession(key, st)
+	}
 	h.spawn(func() { h.sendPex(p, key) })
 	if len(st.Synced) > 0 {
 		h.joinPending()

@@ -369,9 +369,11 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 		}
 	}
 	bt.b.AddOp(op, raw)
-	// A blob is kept by members' nodes only (a follower could never open
-	// it), and not for a post erased as far as op goes.
-	if op.Blob != nil && gs.rec.Relation == store.Member && !bt.erased(gs, op) {
+	// A blob is kept, sealed, by members' and followers' nodes alike (a
+	// follower can never open it, but forwards it: store and forward,
+	// docs/design.md "Following"), and not for a post erased as far as op
+	// goes.
+	if op.Blob != nil && !bt.erased(gs, op) {
 		bt.b.AddBlob(op.ID, op.Blob)
 	}
 	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})

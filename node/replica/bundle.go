@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -174,22 +173,4 @@ func hasGenesis(group crdt.ID, raws [][]byte) bool {
 		}
 	}
 	return false
-}
-
-// Follow makes this node replicate a group's board read-only. The board
-// arrives from a bundle or, once federation lands, from peers.
-func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.groups[group] != nil {
-		return nil
-	}
-	rec := store.GroupRecord{ID: group, Name: name, Relation: store.Follower}
-	var b store.Batch
-	b.PutGroup(rec)
-	if err := r.st.Commit(&b); err != nil {
-		return err
-	}
-	r.groups[group] = newGroupState(rec)
-	return nil
 }

@@ -146,7 +146,7 @@ func (im *importer) frame(ctx context.Context, n int, f *protocol.Frame) error {
 			}
 			return nil
 		}
-		if err := r.Follow(ctx, f.Group, ""); err != nil {
+		if err := r.Follow(ctx, f.Group, "", nil, nil); err != nil {
 			return err
 		}
 		im.rep.Followed = append(im.rep.Followed, f.Group)

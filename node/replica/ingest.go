@@ -150,6 +150,7 @@ func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, er
 		}
 		l.Notices = append(l.Notices, raw)
 	}
+	l.Follow = l.Own == nil && len(l.Notices) == 0 && r.follows(gs, peer)
 	return l, nil
 }
 

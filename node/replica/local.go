@@ -27,6 +27,9 @@ func (bt *batch) local(l *localOp) error {
 	if gs == nil {
 		return ErrNoGroup
 	}
+	if gs.rec.Relation == store.Follower && l.newGroup == nil {
+		return &FollowerError{Group: gs.name()}
+	}
 	build, next := l.build, l.next
 	if l.ref != "" {
 		// Checked here, in the writer, so that two imports of one file at
@@ -97,6 +100,10 @@ func (bt *batch) write(gs *groupState, l *localOp, body crdt.Body) (crdt.Op, err
 	}
 	if r.groups[gs.rec.ID] == nil {
 		r.groups[gs.rec.ID] = gs
+		bt.b.PutGroup(gs.rec)
+	} else if gs.rec.Relation == store.Follower && l.newGroup != nil {
+		// A follower joins: the group is its own from now on.
+		gs.rec.Relation, gs.rec.Addrs, gs.rec.Vouched = store.Member, l.newGroup.Addrs, l.newGroup.Vouched
 		bt.b.PutGroup(gs.rec)
 	}
 	res := bt.ingest(&op, raw, true)

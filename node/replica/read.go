@@ -19,6 +19,11 @@ type GroupInfo struct {
 	Members  []crdt.Member
 	Addrs    []string // the inviter's addresses, from the invite code
 	Founded  bool     // the genesis op is held
+	// Refused is why a peer refused to serve this followed group (its
+	// federation policy), if one did since this node started.
+	Refused string
+	// Federation is the group's federation settings as its ops say.
+	Federation crdt.Federation
 }
 
 // Groups returns the groups this node holds, sorted by name.
@@ -47,7 +52,7 @@ func (r *Replica) Group(id crdt.ID) (GroupInfo, error) {
 }
 
 func (r *Replica) info(gs *groupState) GroupInfo {
-	gi := GroupInfo{ID: gs.rec.ID, Name: gs.rec.Name, Relation: gs.rec.Relation, Members: gs.g.Members(), Addrs: gs.rec.Addrs, Founded: gs.g.Founded}
+	gi := GroupInfo{ID: gs.rec.ID, Name: gs.rec.Name, Relation: gs.rec.Relation, Members: gs.g.Members(), Addrs: gs.rec.Addrs, Founded: gs.g.Founded, Refused: gs.refused, Federation: gs.g.Federation()}
 	if gs.g.Founded {
 		gi.Name = gs.g.Name
 	}

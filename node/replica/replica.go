@@ -117,6 +117,9 @@ type groupState struct {
 	forks map[crdt.PublicKey]uint64
 	// The group keys shared with this node, opened (memory only).
 	keys map[crdt.KeyID][protocol.GroupKeySize]byte
+	// A followed group's peers known to hold it (memory only).
+	sources map[crdt.PublicKey]bool
+	refused string // why a peer refused to serve this followed group, if one did
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
