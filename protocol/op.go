@@ -227,7 +227,7 @@ func OpID(raw []byte) crdt.ID {
 }
 
 // MaxBlobBytes bounds a sealed blob.
-const MaxBlobBytes = 1024
+const MaxBlobBytes = 4096
 
 // ErrBlobMismatch is the error of an op followed by a blob it does not
 // name.

@@ -52,6 +52,7 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 	bt.link(gs, op)
 	bt.addLog(gs, op, raw)
 	gs.g.Hold(op)
+	bt.visited(gs, op)
 	bt.settle(gs, op)
 	if bt.err != nil {
 		res.Outcome, res.Err = Ignored, bt.err
@@ -98,6 +99,11 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	}
 	if !own && !crdt.Storable(op, func(k crdt.PublicKey) bool { return bt.holds(gs, k, 1) }) {
 		return nil, Ignored, crdt.ErrNotMember
+	}
+	if !own {
+		if err := bt.visitJudge(gs, op); err != nil {
+			return nil, Ignored, err
+		}
 	}
 	return gs, New, nil
 }

@@ -237,6 +237,12 @@ func (r *Replica) load() error {
 	}
 	r.mu.Lock()
 	r.groups = groups
+	// What the stored posts reflect: visitors vouched for by the groups
+	// they come from, as this node knows them.
+	r.vouchAll()
+	for _, gs := range groups {
+		gs.spans = gs.g.Spans()
+	}
 	r.mu.Unlock()
 	return nil
 }

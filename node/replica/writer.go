@@ -70,7 +70,10 @@ type decoded struct {
 type localOp struct {
 	group    crdt.ID
 	newGroup *store.GroupRecord // genesis or join: create the group record
-	build    func(gs *groupState) (crdt.Body, error)
+	// visit: the change is a visitor's (a Visit, its responses), which
+	// this node may write in a group it follows (visitors.go).
+	visit bool
+	build func(gs *groupState) (crdt.Body, error)
 	// next, if set, returns the body of a further op of the change,
 	// given the ops written so far, or nil when there is none.
 	next func(gs *groupState, done []crdt.Op) (crdt.Body, error)
@@ -217,6 +220,7 @@ func (r *Replica) process(reqs []*request) {
 			req.err = bt.local(req.local)
 		}
 	}
+	bt.revouch()
 	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
 		bt.keyUpkeep(gs)
 	}
