@@ -127,6 +127,7 @@ func init() {
 	commands = append(commands, groupCommands()...)
 	commands = append(commands, membershipCommands()...)
 	commands = append(commands, privateCommands()...)
+	commands = append(commands, federationCommands()...)
 }
 
 func quietLogger() *slog.Logger {

@@ -349,6 +349,9 @@ func (ss *session) offer(rs *roundState) error {
 		if own := rs.limits[g].Own; own != nil {
 			v = vector{*own: v[*own]}
 		}
+		if rs.limits[g].Ask {
+			v = vector{}
+		}
 		if len(v) > protocol.MaxVectorAuthors {
 			return fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
 		}
@@ -425,7 +428,7 @@ func (ss *session) want(rs *roundState) error {
 			}
 			_, known := mine[ss.remote]
 			_, joining := rs.theirOffer[g][ss.remote]
-			follower := !known && !joining
+			follower := !known && !joining || visits(ss.r, g, ss.remote)
 			if follower {
 				if err := ss.r.MayFollow(g, ss.remote); err != nil {
 					rs.refuse[g] = refusal(err)

@@ -311,6 +311,7 @@ func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) 
 	gt := h.topics[group]
 	h.mu.Unlock()
 	if gt == nil {
+		h.pushUntopical(group) // a visitor's ops (visit.go)
 		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
 	}
 	for _, raw := range raws {

@@ -79,6 +79,7 @@ type Host struct {
 	pexIn         map[peer.ID]time.Time           // when each peer last told us (pex.go)
 	moved         map[peer.ID]uint64              // of kept peers: sessions that carried ops (redial)
 	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
+	untopical     bool                            // a push of ops of a group without a topic is scheduled (visit.go)
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests

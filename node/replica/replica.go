@@ -105,6 +105,10 @@ type Replica struct {
 	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
 }
 
+// groupState is a group as the writer sees it. vv and above are the log
+// positions the store holds, which the writer trusts to skip dedup's
+// reads (batch.judge): whoever makes a group state for a group whose ops
+// the store may hold marks them from its log (load, storedGroupState).
 type groupState struct {
 	rec   store.GroupRecord
 	g     *crdt.Group
@@ -120,6 +124,18 @@ type groupState struct {
 	// A followed group's peers known to hold it (memory only).
 	sources map[crdt.PublicKey]bool
 	refused string // why a peer refused to serve this followed group, if one did
+}
+
+// storedGroupState is newGroupState for a group that this node starts
+// to hold (a follow, a visitor's group) with the log positions the store
+// may hold of it marked, as load marks them: ops kept from before (an
+// unfollow that a crash cut short), which the writer's dedup must know.
+func (r *Replica) storedGroupState(rec store.GroupRecord) (*groupState, error) {
+	gs := newGroupState(rec)
+	if err := r.st.LogSeqs(rec.ID, gs.mark); err != nil {
+		return nil, err
+	}
+	return gs, nil
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
@@ -237,6 +253,12 @@ func (r *Replica) load() error {
 	}
 	r.mu.Lock()
 	r.groups = groups
+	// What the stored posts reflect: visitors vouched for by the groups
+	// they come from, as this node knows them.
+	r.vouchAll()
+	for _, gs := range groups {
+		gs.spans = gs.g.Spans()
+	}
 	r.mu.Unlock()
 	return nil
 }
