@@ -306,6 +306,9 @@ type FrameWriter struct {
 	buf   []byte // op bytes of raws, copied
 	// Frames and Ops count what has been written so far.
 	Frames, Ops int
+	// MaxBytes, if set, ends messages at fewer op bytes than
+	// MaxBatchBytes (OpsWriter.MaxBytes: a relayed connection).
+	MaxBytes int
 }
 
 // NewFrameWriter returns a writer of group's ops to w.
@@ -319,7 +322,11 @@ func (fw *FrameWriter) Add(raw []byte) error {
 	if len(raw) == 0 || len(raw) > MaxOpBytes+MaxBlobBytes+3 {
 		return fmt.Errorf("frame: %w: op of %d bytes", ErrTooLarge, len(raw))
 	}
-	if len(fw.raws) > 0 && (len(fw.buf)+len(raw) > MaxBatchBytes || len(fw.raws) == MaxBatchOps) {
+	limit := MaxBatchBytes
+	if fw.MaxBytes > 0 && fw.MaxBytes < limit {
+		limit = fw.MaxBytes
+	}
+	if len(fw.raws) > 0 && (len(fw.buf)+len(raw) > limit || len(fw.raws) == MaxBatchOps) {
 		if err := fw.Flush(); err != nil {
 			return err
 		}

@@ -12,7 +12,8 @@ import (
 // several small Ops or Frame messages, of one group or several, go to
 // Replica.Ingest together, so that a session over hundreds of groups
 // with a few new ops each costs a few durable commits, not one per group.
-// A batch is ingested once it holds protocol.MaxBatchBytes of ops or
+// A batch is ingested once it holds protocol.MaxBatchBytes of ops (or
+// Options.MaxBatchBytes, over a relayed connection) or
 // protocol.MaxBatchOps ops, and at the end of the phase; it is all or
 // nothing, as one message's ops were.
 type pending struct {
@@ -48,7 +49,11 @@ func (ss *session) pend(rs *roundState, g crdt.ID, raws [][]byte, refs []protoco
 		p.bytes += len(op)
 	}
 	p.received += len(raws)
-	if p.bytes >= protocol.MaxBatchBytes || len(p.raws) >= protocol.MaxBatchOps {
+	limit := protocol.MaxBatchBytes
+	if ss.maxBatch > 0 && ss.maxBatch < limit {
+		limit = ss.maxBatch // a relayed connection: store what arrived before the relay cuts it
+	}
+	if p.bytes >= limit || len(p.raws) >= protocol.MaxBatchOps {
 		return ss.flush(rs)
 	}
 	return nil

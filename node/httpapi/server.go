@@ -77,15 +77,21 @@ type NodeInfo struct {
 	PeerID string
 	Name   string
 	Addrs  []string // multiaddrs the libp2p host listens on; may be empty
+	// Bootstrap lists nodes to join the DHT through (p2p.Host.BootstrapAddrs):
+	// a follow code carries them.
+	Bootstrap []string
 }
 
 // PeerInfo describes a peer for GET /api/v1/peers.
 type PeerInfo struct {
-	PeerID     string
-	Name       string
-	Addrs      []string
-	Groups     []crdt.ID
-	Connected  bool
+	PeerID    string
+	Name      string
+	Addrs     []string
+	Groups    []crdt.ID
+	Connected bool
+	// Via is how the peer is reached: "direct", "lan" (a private or
+	// loopback address: mDNS, a mesh) or "relayed"; "" if never.
+	Via        string
 	LastSeen   time.Time // zero: never
 	LastSynced time.Time // zero: never
 	// Syncing, while a catch-up session with the peer receives ops, is

@@ -191,6 +191,9 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 	if _, ok := h.topics[group]; ok {
 		return nil
 	}
+	if !h.pendingTopics[group] {
+		h.wakeRendezvous() // a group new to this host: advertise it, look it up
+	}
 	name, ok := h.r.Topic(group)
 	if !ok {
 		if !h.pendingTopics[group] {

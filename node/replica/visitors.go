@@ -96,7 +96,12 @@ func (bt *batch) visited(gs *groupState, op *crdt.Op) {
 	r := bt.r
 	if from := r.groups[v.From]; from == nil {
 		rec := store.GroupRecord{ID: v.From, Relation: store.Follower, Vouched: []crdt.PublicKey{op.Author}}
-		r.groups[v.From] = newGroupState(rec)
+		from, err := r.storedGroupState(rec)
+		if err != nil {
+			bt.fail(err)
+			return
+		}
+		r.groups[v.From] = from
 		bt.b.PutGroup(rec)
 	} else if from.rec.Relation == store.Follower && op.Author != r.self {
 		if from.sources == nil {
