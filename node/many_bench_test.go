@@ -37,8 +37,9 @@ import (
 //
 //   - idle-cpu-%: CPU per node while idle, in % of one core (the three
 //     run in this process: its CPU time over the window, over three),
-//     after a 5 s pause, over MUTUAL_BENCH_IDLE (default 65 s: two
-//     periodic sessions per pair at least);
+//     after a pause of MUTUAL_BENCH_SETTLE (default 5 s; 200 s lets
+//     the DHT finish advertising 1,000 groups), over MUTUAL_BENCH_IDLE
+//     (default 65 s: two periodic sessions per pair at least);
 //
 //   - idle-KB/min: bytes per node on its libp2p streams both ways
 //     (gossip, catch-up, identify; above Noise and yamux) per minute
@@ -75,15 +76,23 @@ func BenchmarkThousandGroups(b *testing.B) {
 		converge := time.Since(start)
 		b.StopTimer()
 
-		time.Sleep(5 * time.Second)
+		// A settling pause: MUTUAL_BENCH_SETTLE seconds (default 5). The
+		// DHT advertises 64 groups every 10 s after a start (p2p's
+		// rendezvous), so 1,000 groups take about 3 minutes to be idle.
+		time.Sleep(time.Duration(envInt(b, "MUTUAL_BENCH_SETTLE", 5)) * time.Second)
 		if path := os.Getenv("MUTUAL_BENCH_IDLE_PROFILE"); path != "" {
 			stop := cpuProfile(b, path)
 			defer stop()
 		}
 		cpu0, traffic0 := cpuTime(b), trafficOf(nodes)
+		kinds0 := nodes[0].n.Host.Traffic()
 		t1 := time.Now()
 		time.Sleep(idle)
 		window := time.Since(t1)
+		k := nodes[0].n.Host.Traffic()
+		b.Logf("A's idle bytes in %v: gossip %d in %d out, catch-up %d in %d out, other %d in %d out", window.Round(time.Second),
+			k.GossipIn-kinds0.GossipIn, k.GossipOut-kinds0.GossipOut, k.SyncIn-kinds0.SyncIn, k.SyncOut-kinds0.SyncOut,
+			k.OtherIn-kinds0.OtherIn, k.OtherOut-kinds0.OtherOut)
 		cpu, traffic := cpuTime(b)-cpu0, trafficOf(nodes)-traffic0
 		b.ReportMetric(float64(startA.Milliseconds()), "start-ms")
 		b.ReportMetric(float64(startMax.Milliseconds()), "start-busy-ms")
