@@ -1260,7 +1260,7 @@
   function watching() {
     for (const [id, until] of watched) {
       const g = groups().find((x) => x.id === id);
-      if (!isFollowed(g) || g.refused || Date.now() > until || Array.from(st.posts.values()).some((p) => p.group === id)) watched.delete(id);
+      if (Date.now() > until || (g && (!isFollowed(g) || g.refused || Array.from(st.posts.values()).some((p) => p.group === id)))) watched.delete(id);
     }
     return watched.size > 0;
   }
@@ -1282,6 +1282,7 @@
       const g = await api('POST', '/api/v1/follow', { code: codeOf(form) });
       if (isFollowed(g)) watched.set(g.id, Date.now() + 120e3);
       await afterFollow(t(isFollowed(g) ? 'nowFollowing' : 'alreadyIn', { name: g.name || short(g.id) }));
+      loadPeers(); // starts the watch
     },
     async fedpolicy(form) {
       const c = form.querySelector('input[name=policy]:checked');
