@@ -55,6 +55,13 @@ func (b *Board) Apply(op Op, nowMillis int64) (Verdict, error, []*Post) {
 	return Accept, nil, nil
 }
 
+// Vouch tells the board's group the current members of group from, as
+// this replica knows them (Group.Vouch): visitors from it may count.
+func (b *Board) Vouch(from ID, members []PublicKey) {
+	b.Group.Vouch(from, members)
+	b.dirty = true
+}
+
 // Held reports whether the board holds op id.
 func (b *Board) Held(id ID) bool { _, ok := b.ops[id]; return ok }
 

@@ -1,6 +1,9 @@
 package crdt
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Federation is how a group federates with other groups: who may follow
 // (replicate read-only) its board, and whose cross-group responses it
@@ -75,4 +78,18 @@ func (g *Group) Federation() Federation {
 		return *f
 	}
 	return Federation{}
+}
+
+// Blocked reports whether the group blocked group from's visitors: their
+// responses count nowhere in it (visitors.go).
+func (g *Group) Blocked(from ID) bool { return g.eval().blocked(from) }
+
+// blocked reports whether the federation that holds blocks group from.
+func (ev *evaluation) blocked(from ID) bool {
+	f := ev.federation.V
+	if f == nil {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(f.Blocked, from, ID.Compare)
+	return found
 }

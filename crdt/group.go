@@ -60,6 +60,13 @@ type Group struct {
 	ops   map[ID]*Op           // membership ops held, valid or not
 	forks map[PublicKey]uint64 // per author: the lowest seq at which it signed conflicting ops
 	ev    *evaluation          // nil when something changed since the last evaluation
+
+	// visitFrom counts the visits held per group they come from.
+	visitFrom map[ID]int
+	// vouch holds, per other group that visitors came from, its current
+	// members as the replica knows them (Vouch); a group absent here is
+	// not known, and its visitors do not count.
+	vouch map[ID]map[PublicKey]bool
 }
 
 // NewGroup returns the state of group id before any op.
@@ -71,7 +78,7 @@ func NewGroup(id ID) *Group {
 // post: the membership (kinds 1–7), group keys and settings.
 func IsMembership(op *Op) bool {
 	switch op.Body.(type) {
-	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings, Federation:
+	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings, Visit, Federation:
 		return true
 	}
 	return false
@@ -85,6 +92,12 @@ func (g *Group) Hold(op *Op) {
 	}
 	c := *op
 	g.ops[op.ID] = &c
+	if v, ok := op.Body.(Visit); ok {
+		if g.visitFrom == nil {
+			g.visitFrom = map[ID]int{}
+		}
+		g.visitFrom[v.From]++
+	}
 	if gen, ok := op.Body.(Genesis); ok && op.ID == g.ID && !g.Founded {
 		g.Founded, g.Name, g.Founder, g.Created, g.FirstKey = true, gen.Name, op.Author, op.Time, gen.Key
 	}
@@ -162,10 +175,10 @@ func checkShape(op *Op) error {
 		return ErrBadChain
 	}
 	switch op.Body.(type) {
-	case Genesis, Join:
+	case Genesis, Join, Visit:
 	default:
 		if op.Seq == 1 {
-			return fmt.Errorf("%w: an author's first op in a group is its genesis or join", ErrInvalid)
+			return fmt.Errorf("%w: an author's first op in a group is its genesis, join or visit", ErrInvalid)
 		}
 	}
 	switch b := op.Body.(type) {
@@ -207,6 +220,17 @@ func checkShape(op *Op) error {
 			return fmt.Errorf("%w: a member changes its own role only by leaving", ErrInvalid)
 		}
 	case Leave:
+	case Federation:
+		if err := checkFederation(&b); err != nil {
+			return err
+		}
+	case Visit:
+		if op.Seq != 1 {
+			return fmt.Errorf("%w: a visit is its author's first op in the group", ErrInvalid)
+		}
+		if b.From.IsZero() || b.From == op.Group {
+			return fmt.Errorf("%w: a visit comes from another group", ErrBadValue)
+		}
 	case GroupKey:
 		if b.Key.IsZero() {
 			return fmt.Errorf("%w: group key with no ID", ErrBadValue)
@@ -222,10 +246,6 @@ func checkShape(op *Op) error {
 	case Settings:
 		if b.Retention <= 0 || b.Retention > MaxRetention {
 			return fmt.Errorf("%w: retention %d ms", ErrBadValue, b.Retention)
-		}
-	case Federation:
-		if err := checkFederation(&b); err != nil {
-			return err
 		}
 	case Erase:
 		if err := checkTarget(b.Post); err != nil {
@@ -317,7 +337,8 @@ func checkFields(f *Fields) error {
 }
 
 // Storable reports whether a replica should keep op, which Check
-// accepted: the genesis; a join whose invite's issuer is known; any
+// accepted: the genesis; a join whose invite's issuer is known; a visit
+// (the replica limits those: docs/design.md "Help across boards"); any
 // other op of a known author. known reports whether the replica holds
 // the first op of a key in the group. So a stranger's ops cost a
 // replica nothing until someone the group knows vouches for it, and ops
@@ -329,6 +350,8 @@ func Storable(op *Op, known func(PublicKey) bool) bool {
 		return true
 	case Join:
 		return known(b.Invite.Issuer) && (op.Seq == 1 || known(op.Author))
+	case Visit:
+		return true
 	}
 	return known(op.Author)
 }

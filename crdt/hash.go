@@ -56,6 +56,39 @@ func StateHash(g *Group, posts iter.Seq[*Post]) ID {
 			h.u64(0)
 		}
 	}
+	// The federation settings and visitors, hashed only when there are
+	// any, so the hash of a group without them is what it always was.
+	if g.eval().federation.V != nil {
+		f := g.Federation()
+		h.Write([]byte{'F'})
+		h.u64(uint64(f.Policy))
+		for _, l := range [][]ID{f.Allies, f.Blocked} {
+			h.u64(uint64(len(l)))
+			for _, id := range l {
+				h.Write(id[:])
+			}
+		}
+	}
+	// Visitors (visitors.go), hashed only when there are any, so the
+	// hash of a group without them is what it always was.
+	if vs := g.Visitors(); len(vs) > 0 {
+		h.Write([]byte{'V'})
+		h.u64(uint64(len(vs)))
+		for _, v := range vs {
+			h.Write(v.Key[:])
+			h.Write(v.From[:])
+			h.str(v.Name)
+			h.Write(v.Via[:])
+			flags := uint64(0)
+			if v.Vouched {
+				flags |= 1
+			}
+			if v.Blocked {
+				flags |= 2
+			}
+			h.u64(flags)
+		}
+	}
 	for p := range posts {
 		h.post(p)
 	}
@@ -128,6 +161,10 @@ func (h hasher) post(p *Post) {
 		h.u64(uint64(r.Quantity))
 		h.str(r.Note)
 		h.str(r.By)
+		if !r.Private.IsZero() { // hashed only when set: older hashes stay
+			h.Write([]byte{'S'})
+			h.Write(r.Private[:])
+		}
 	}
 	h.u64(uint64(len(p.Tombstones)))
 	for _, t := range p.Tombstones {

@@ -113,6 +113,7 @@ type evaluation struct {
 	keys       map[KeyID]*KeyState
 	retention  Reg[int64]
 	federation Reg[*Federation]
+	visitors   map[PublicKey]*Op // each visitor's Visit (seq 1)
 }
 
 // eval returns the current evaluation, computing it if needed.
@@ -146,7 +147,7 @@ func (g *Group) eval() *evaluation {
 
 // replay runs the ops in stamp order, skipping excluded ones.
 func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
-	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}, keys: map[KeyID]*KeyState{}}
+	ev := &evaluation{members: map[PublicKey]*Member{}, valid: map[ID]bool{}, invites: map[ID]*InviteState{}, used: map[ID]map[PublicKey]bool{}, keys: map[KeyID]*KeyState{}, visitors: map[PublicKey]*Op{}}
 	joins := map[ID]*Op{}
 	witnesses := map[ID][]*Op{} // join ID → admits seen before the join (rare: a lying clock)
 	revoked := map[ID]bool{}
@@ -235,6 +236,13 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 			}
 			ev.valid[op.ID] = true
 			ev.federation.Set(&b, op.Stamp())
+		case Visit:
+			// A visit is its author's first op (Check); whether the
+			// visitor counts is decided from the vouching data.
+			if op.Seq == 1 && ev.visitors[op.Author] == nil {
+				ev.visitors[op.Author] = op
+				ev.valid[op.ID] = true
+			}
 		}
 	}
 	for _, m := range ev.members {
@@ -363,7 +371,7 @@ func (ev *evaluation) exempt(op *Op) bool {
 // final tenures and roles of that replay.
 func (ev *evaluation) stillHolds(op *Op) bool {
 	switch op.Body.(type) {
-	case Genesis, Join:
+	case Genesis, Join, Visit:
 		return true
 	case Admit, Leave, GroupKey:
 		return ev.may(op.Author, op.Seq, RoleMember)
@@ -392,13 +400,18 @@ func (m *Member) finish() {
 
 // RoleAt returns the role with which author's op at seq counts:
 // RoleNone if it does not count (not a member then, or at or past a
-// fork of the author).
+// fork of the author); RoleVisitor for a vouched visitor's op before
+// any tenure of its own (visitors.go).
 func (g *Group) RoleAt(author PublicKey, seq uint64) Role {
 	if seq == 0 || g.forked(author, seq) {
 		return RoleNone
 	}
-	t := g.eval().tenureAt(author, seq)
-	if t == nil || !t.covers(seq) {
+	ev := g.eval()
+	t := ev.tenureAt(author, seq)
+	if t == nil {
+		return g.visitorRole(ev, author, seq)
+	}
+	if !t.covers(seq) {
 		return RoleNone
 	}
 	return t.roleAt(seq)
@@ -531,6 +544,7 @@ func (g *Group) Spans() map[PublicKey][]Span {
 			out[k] = appendSpan(out[k], Span{from, t.end, role})
 		}
 	}
+	g.visitorSpans(ev, out)
 	return out
 }
 

@@ -57,6 +57,7 @@ const (
 	KindGroupKey   Kind = 8
 	KindErase      Kind = 9
 	KindSettings   Kind = 10
+	KindVisit      Kind = 33
 	KindPostCreate Kind = 16
 	KindPostEdit   Kind = 17
 	KindPostStatus Kind = 18
@@ -87,6 +88,8 @@ func (k Kind) String() string {
 		return "erase"
 	case KindSettings:
 		return "settings"
+	case KindVisit:
+		return "visit"
 	case KindPostCreate:
 		return "post"
 	case KindPostEdit:
@@ -122,10 +125,16 @@ type Role uint8
 
 // Roles, in increasing power. The zero Role is "none": in a SetRole op
 // it removes the member.
+//
+// RoleVisitor is not a member's role and never on the wire: it is the
+// standing of a vouched visitor's op (Group.RoleAt), which may respond
+// to posts and take its responses back, and nothing else (MayChange).
+// Compare roles with ==, never with >= against it.
 const (
-	RoleNone   Role = 0
-	RoleMember Role = 1
-	RoleAdmin  Role = 2
+	RoleNone    Role = 0
+	RoleMember  Role = 1
+	RoleAdmin   Role = 2
+	RoleVisitor Role = 3
 )
 
 func (r Role) String() string {
@@ -134,6 +143,8 @@ func (r Role) String() string {
 		return "member"
 	case RoleAdmin:
 		return "admin"
+	case RoleVisitor:
+		return "visitor"
 	}
 	return "none"
 }
@@ -471,6 +482,21 @@ type Respond struct {
 	Quantity uint32
 	Note     string
 	By       string // who responded through the author's node; as PostCreate.By
+	// Private is the SHA-256 of the op's sealed blob, which holds the
+	// responder's contact sealed to the group's members (a visitor's
+	// response, docs/protocol.md 14.6); zero when there is none.
+	Private ID
+}
+
+// Visit is an outsider's first op (seq 1) in a group's log: a member of
+// group From, which is not this group, who answers this group's posts
+// without joining it. Only the visitor's Respond and Unrespond ops
+// count, and only while the group has not blocked From and the visitor
+// is a member of From as the replica knows it (Group.Vouch).
+type Visit struct {
+	From ID     // the visitor's own group
+	Name string // the visitor's display name
+	Box  BoxKey // the visitor's key for receiving sealed replies
 }
 
 // Unrespond withdraws a response. Only the response's author may.
@@ -489,6 +515,7 @@ func (Leave) Kind() Kind      { return KindLeave }
 func (GroupKey) Kind() Kind   { return KindGroupKey }
 func (Erase) Kind() Kind      { return KindErase }
 func (Settings) Kind() Kind   { return KindSettings }
+func (Visit) Kind() Kind      { return KindVisit }
 func (PostCreate) Kind() Kind { return KindPostCreate }
 func (PostEdit) Kind() Kind   { return KindPostEdit }
 func (PostStatus) Kind() Kind { return KindPostStatus }
@@ -509,6 +536,8 @@ func PrivateOf(op *Op) (ID, bool) {
 	case PostCreate:
 		return b.Private, !b.Private.IsZero()
 	case PostEdit:
+		return b.Private, !b.Private.IsZero()
+	case Respond:
 		return b.Private, !b.Private.IsZero()
 	}
 	return ID{}, false

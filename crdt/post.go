@@ -49,6 +49,7 @@ type Response struct {
 	Quantity uint32
 	Note     string
 	By       string // Respond.By: who responded through the author's node
+	Private  ID     // Respond.Private: the blob holding the responder's sealed contact
 }
 
 // Tombstone records an Unrespond: the response ID and who withdrew it.
@@ -140,7 +141,7 @@ func (p *Post) Apply(op *Op, privileged bool) bool {
 	case Respond:
 		i, found := slices.BinarySearchFunc(p.Responses, op.ID, func(r Response, id ID) int { return r.ID.Compare(id) })
 		if !found {
-			p.Responses = slices.Insert(p.Responses, i, Response{ID: op.ID, Author: op.Author, Time: op.Time, Quantity: b.Quantity, Note: b.Note, By: b.By})
+			p.Responses = slices.Insert(p.Responses, i, Response{ID: op.ID, Author: op.Author, Time: op.Time, Quantity: b.Quantity, Note: b.Note, By: b.By, Private: b.Private})
 			changed = true
 		}
 	case Erase:

@@ -15,11 +15,21 @@ import "slices"
 //	respond ("I can help")               any member
 //	unrespond                            the response's author (anyone else's hides nothing)
 //	erase private fields                 the post's author, an admin
+//
+// A vouched visitor (RoleVisitor, visitors.go) may respond and take its
+// responses back; nothing else it writes counts.
 
 // MayChange reports whether op, whose author had role at the op, counts
 // against post p (created). A create always counts for a member.
 func MayChange(p *Post, op *Op, role Role) bool {
 	if role == RoleNone {
+		return false
+	}
+	if role == RoleVisitor {
+		switch op.Body.(type) {
+		case Respond, Unrespond:
+			return true
+		}
 		return false
 	}
 	switch b := op.Body.(type) {
@@ -79,7 +89,10 @@ func RebuildPost(group, id ID, ops []Op, roleOf func(*Op) Role) *Post {
 	if ci < 0 {
 		return nil
 	}
-	if _, ok := ops[ci].Body.(PostCreate); !ok || roleOf(&ops[ci]) == RoleNone {
+	if _, ok := ops[ci].Body.(PostCreate); !ok {
+		return nil
+	}
+	if r := roleOf(&ops[ci]); r == RoleNone || r == RoleVisitor {
 		return nil
 	}
 	p := NewPost(group, id)

@@ -27,14 +27,14 @@ func LocalInfo(l *Local) httpapi.NodeInfo {
 }
 
 func nodeInfo(l *Local, h *p2p.Host) httpapi.NodeInfo {
-	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name(), Addrs: h.Addrs()}
+	return httpapi.NodeInfo{PeerID: l.ID.PeerID.String(), Name: l.Name(), Addrs: h.Addrs(), Bootstrap: h.BootstrapAddrs()}
 }
 
 func peerInfos(l *Local, h *p2p.Host) []httpapi.PeerInfo {
 	groups := l.Replica.Groups()
 	var out []httpapi.PeerInfo
 	for _, p := range h.Peers() {
-		pi := httpapi.PeerInfo{PeerID: p.ID.String(), Addrs: p.Addrs, Connected: p.Connected, LastSeen: p.LastSeen, LastSynced: p.LastSynced}
+		pi := httpapi.PeerInfo{PeerID: p.ID.String(), Addrs: p.Addrs, Connected: p.Connected, Via: p.Via, LastSeen: p.LastSeen, LastSynced: p.LastSynced}
 		if p.Syncing != nil {
 			pi.Syncing = &httpapi.Syncing{Done: p.Syncing.Done, Total: p.Syncing.Total}
 		}
@@ -56,11 +56,14 @@ func rememberAddrs(dir string, h *p2p.Host) {
 	os.WriteFile(filepath.Join(dir, addrsFile), b, 0o644)
 }
 
-// onGroup subscribes to a new group's topic and dials the inviter.
+// onGroup subscribes to a new group's topic and dials the inviter. The
+// code's addresses join the bootstrap list too: through them the node
+// joins the DHT and finds the group's other nodes.
 func onGroup(ctx context.Context, h *p2p.Host, log interface{ Info(string, ...any) }, g crdt.ID, addrs []string) {
 	if err := h.JoinGroup(g); err != nil {
 		log.Info("subscribe", "group", g.Short(), "err", err)
 	}
+	h.AddBootstrap(addrs...)
 	for _, a := range addrs {
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -103,6 +103,14 @@ type ServeConfig struct {
 	HTTP   string   // default 127.0.0.1:7777
 	Peers  []string
 	NoMDNS bool
+	// Bootstrap lists nodes to join the DHT through (--bootstrap);
+	// NoDHT turns the DHT rendezvous off (--no-dht); PublicDHT uses the
+	// public IPFS DHT too (--public-dht); Relay offers relay service
+	// (--relay). See p2p.Config.
+	Bootstrap []string
+	NoDHT     bool
+	PublicDHT bool
+	Relay     bool
 	// RestoredOK says that this data dir is not an old copy, or that no
 	// other node can hold ops of this node that it lacks, although the
 	// data dir looks like a copy: the node signs at once (the
@@ -187,14 +195,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 
 	host, err := p2p.Start(p2p.Config{
-		Key:      l.ID.LibP2PKey(),
-		Listen:   cfg.Listen,
-		Peers:    cfg.Peers,
-		MDNS:     !cfg.NoMDNS,
-		PeerFile: filepath.Join(cfg.Dir, peersFile),
-		Logger:   log,
-		OnSynced: func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
-
+		Key:       l.ID.LibP2PKey(),
+		Listen:    cfg.Listen,
+		Peers:     cfg.Peers,
+		MDNS:      !cfg.NoMDNS,
+		DHT:       !cfg.NoDHT,
+		Bootstrap: cfg.Bootstrap,
+		PublicDHT: cfg.PublicDHT,
+		Relay:     cfg.Relay,
+		PeerFile:  filepath.Join(cfg.Dir, peersFile),
+		Logger:    log,
+		OnSynced:  func(_ crdt.PublicKey, groups []crdt.ID) { l.synced(groups) },
 		SyncEvery: cfg.SyncEvery,
 		OnSession: l.followed,
 	}, l.Replica.Sync())

@@ -25,6 +25,9 @@ func byFixtures(tb testing.TB) []fixture {
 	fs := fixtures(tb)
 	last := map[crdt.PublicKey]crdt.Op{}
 	for _, f := range fs {
+		if f.name == "visit" {
+			break // the help-across-boards fixtures came after these
+		}
 		last[f.op.Author] = f.op
 	}
 	group := fs[0].op.ID

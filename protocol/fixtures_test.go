@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"flag"
@@ -83,6 +84,7 @@ var (
 	bobKey   = testKey(2)
 	carolKey = testKey(3)
 	malKey   = testKey(66)
+	daveKey  = testKey(4) // a visitor from another group
 )
 
 const t0 = 1_767_225_600_000 // 2026-01-01T00:00:00Z in Unix milliseconds
@@ -228,7 +230,43 @@ func fixturesIn(tb testing.TB, version uint8) []fixture {
 	add("erase", aliceKey, crdt.HLC{Wall: t0 + 9300}, crdt.Erase{Post: create.ID})
 	add("settings", aliceKey, crdt.HLC{Wall: t0 + 9400}, crdt.Settings{Retention: 7 * 24 * 3600 * 1000})
 	add("leave", bobKey, crdt.HLC{Wall: t0 + 10_000}, crdt.Leave{})
+	if version == 0 {
+		// Help across boards (kinds 32 and 33 and Respond's private
+		// exist in version 2 only): Dave, a member of another group,
+		// visits and answers Alice's post with a contact sealed to Alice
+		// and Carol; Alice blocks a third group's visitors.
+		add("visit", daveKey, crdt.HLC{Wall: t0 + 11_000}, crdt.Visit{From: fixtureOtherGroup, Name: "Dave", Box: boxOf(daveKey)})
+		private = Private{Contact: "dave@riverside.example"}
+		blob, sum = fixtureSealTo(tb, group, private, aliceKey, carolKey)
+		add("respond_private", daveKey, crdt.HLC{Wall: t0 + 11_500}, crdt.Respond{Post: create.ID, Quantity: 4, Note: "We have 4 coats", Private: sum})
+		add("federation", aliceKey, crdt.HLC{Wall: t0 + 12_000}, crdt.Federation{Blocked: []crdt.ID{fixtureBlockedGroup}})
+	}
 	return out
+}
+
+// Groups named by the help-across-boards fixtures.
+var (
+	fixtureOtherGroup   = crdt.ID(bytes.Repeat([]byte{0x52}, 32))
+	fixtureBlockedGroup = crdt.ID(bytes.Repeat([]byte{0x53}, 32))
+)
+
+// fixtureSealTo seals p to members' box keys with a fixed ephemeral key
+// (0xd0 repeated), content key (0xd1) and nonce (0xd2).
+func fixtureSealTo(tb testing.TB, group crdt.ID, p Private, members ...ed25519.PrivateKey) ([]byte, crdt.ID) {
+	tb.Helper()
+	eph, err := ecdh.X25519().NewPrivateKey(bytes.Repeat([]byte{0xd0}, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var to []crdt.BoxKey
+	for _, m := range members {
+		to = append(to, boxOf(m))
+	}
+	blob, sum, err := sealTo(group, to, p, eph, [32]byte(bytes.Repeat([]byte{0xd1}, 32)), bytes.Repeat([]byte{0xd2}, 24))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return blob, sum
 }
 
 func fixtureNamed(tb testing.TB, name string) fixture {
@@ -258,6 +296,9 @@ func fixtureBoard(tb testing.TB) (*crdt.Board, crdt.ID) {
 	fs := fixtures(tb)
 	b := crdt.NewBoard(fs[0].op.ID)
 	for _, f := range fs {
+		if f.name == "visit" {
+			break // the help-across-boards fixtures: byFixtures continues before them
+		}
 		if v, err, _ := b.Apply(f.op, t0+20_000); v != crdt.Accept {
 			tb.Fatalf("fixture %s: %v %v", f.name, v, err)
 		}

@@ -131,7 +131,13 @@ func TestGoldenOps(t *testing.T) {
 			if !reflect.DeepEqual(withBlob, f.op) {
 				t.Fatal("the blob changed the op")
 			}
-			p, err := OpenPrivate(f.op.Group, goldenBlob, fixtureKeyring)
+			var p Private
+			if IsSealedTo(goldenBlob) { // sealed to members: Alice opens it
+				priv, _ := BoxKeyOf(aliceKey)
+				p, err = OpenSealedTo(f.op.Group, goldenBlob, priv)
+			} else {
+				p, err = OpenPrivate(f.op.Group, goldenBlob, fixtureKeyring)
+			}
 			if err != nil || p != f.private {
 				t.Fatalf("golden blob opens to %+v, %v", p, err)
 			}
@@ -141,6 +147,7 @@ func TestGoldenOps(t *testing.T) {
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
 		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
+		crdt.KindFederation, crdt.KindVisit,
 	} {
 		if !kinds[k] {
 			t.Errorf("no golden op of kind %v", k)

@@ -1,5 +1,11 @@
 package protocol
 
+import (
+	"crypto/sha256"
+
+	"github.com/mutual-aid/mutual/crdt"
+)
+
 // Protocol IDs and topic names. They are versioned: an incompatible
 // change gets a new version, and nodes may speak both for a while.
 //
@@ -14,3 +20,26 @@ const (
 	// first key (Topic): no group ID appears in a topic name.
 	topicPrefix = "/mutual/group/3.0.0/"
 )
+
+// Finding each other (docs/protocol.md 12.5, 12.6).
+const (
+	// PexProtocol is peer exchange: one Pex message per stream (pex.go).
+	PexProtocol = "/mutual/pex/1.0.0"
+	// DHTPrefix is the protocol prefix of mutual's own Kademlia DHT: its
+	// protocol is DHTPrefix + "/kad/1.0.0", so that it never mixes with
+	// the public IPFS DHT ("/ipfs/kad/1.0.0").
+	DHTPrefix = "/mutual"
+	// rendezvousDomain separates rendezvous keys from every other hash
+	// of a group ID.
+	rendezvousDomain = "mutual/rendezvous/1\n"
+)
+
+// RendezvousDigest returns the SHA-256 under which the nodes of a group
+// advertise themselves and look each other up in a DHT (as a CIDv1 of
+// codec raw over this sha2-256 multihash): a hash of the group ID, not
+// the ID itself, which stays unguessable to whoever reads the DHT. Those
+// who know the ID (members, followers, whoever holds a follow code) can
+// derive it; no one can go back from it to the ID.
+func RendezvousDigest(group crdt.ID) [32]byte {
+	return sha256.Sum256(append([]byte(rendezvousDomain), group[:]...))
+}

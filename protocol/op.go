@@ -77,9 +77,19 @@ func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
 		return nil, err
 	}
 	copy(op.Sig[:], ed25519.Sign(key, msg))
-	b, err := EncodeOp(op)
-	if err != nil {
-		return nil, err
+	var b []byte
+	if op.Version == 1 {
+		if b, err = EncodeOp(op); err != nil {
+			return nil, err
+		}
+	} else {
+		// Version 2 is what the signature covers, then the signature:
+		// no need to encode the op twice.
+		body := msg[len(opDomain):]
+		if len(body)+sigSize > MaxOpBytes+len(opDomain) { // as writeOp2 checks it
+			return nil, fmt.Errorf("%w: op is over %d bytes", ErrTooLarge, MaxOpBytes)
+		}
+		b = append(append(make([]byte, 0, len(body)+sigSize), body...), op.Sig[:]...)
 	}
 	op.ID = opID(op.Version, b)
 	return b, nil
@@ -227,7 +237,7 @@ func OpID(raw []byte) crdt.ID {
 }
 
 // MaxBlobBytes bounds a sealed blob.
-const MaxBlobBytes = 1024
+const MaxBlobBytes = 4096
 
 // ErrBlobMismatch is the error of an op followed by a blob it does not
 // name.

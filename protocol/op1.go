@@ -166,7 +166,11 @@ func writeBody(w *writer, body crdt.Body) error {
 		if err := firstErr(checkText("note", b.Note, MaxNote), checkText("by", b.By, MaxName)); err != nil {
 			return err
 		}
-		// [post, quantity, note, by?], by as in PostCreate
+		// [post, quantity, note, by?], by as in PostCreate; a sealed
+		// contact (private) exists only in version 2
+		if !b.Private.IsZero() {
+			return fmt.Errorf("%w: a response's private blob in a version 1 op", ErrUnsupported)
+		}
 		w.array(optional(3, b.By))
 		w.bin(b.Post[:])
 		w.uint(uint64(b.Quantity))
@@ -180,6 +184,14 @@ func writeBody(w *writer, body crdt.Body) error {
 		w.bin(b.Response[:])
 	case crdt.Federation:
 		writeFederation(w, &b)
+	case crdt.Visit:
+		if err := checkText("name", b.Name, MaxName); err != nil {
+			return err
+		}
+		w.array(3)
+		w.bin(b.From[:])
+		w.str(b.Name)
+		w.bin(b.Box[:])
 	default:
 		return fmt.Errorf("%w: body %T", ErrUnsupported, body)
 	}
@@ -296,6 +308,13 @@ func readBody(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		body = b
 	case crdt.KindFederation:
 		body = readFederation(r)
+	case crdt.KindVisit:
+		var b crdt.Visit
+		r.array(3)
+		r.fixed(b.From[:])
+		b.Name = r.str("name", MaxName)
+		r.fixed(b.Box[:])
+		body = b
 	default:
 		return nil, fmt.Errorf("%w: op kind %d", ErrUnsupported, kind)
 	}

@@ -145,7 +145,7 @@ func opLen2(b []byte) (int, error) {
 //
 //	post create [post kind, title, details, category, quantity, urgency, expires, ref, by, private]
 //	post edit   [post bin32, set, title, details, category, quantity, urgency, expires, private]
-//	respond     [post bin32, quantity, note, by]
+//	respond     [post bin32, quantity, note, by, private]
 //
 // A decoder reads an element left out as its zero value.
 func writeBody2(w *writer, body crdt.Body) error {
@@ -186,6 +186,8 @@ func writeBody2(w *writer, body crdt.Body) error {
 		e.w.str(b.Note)
 		e.mark()
 		e.w.str(b.By)
+		e.mark()
+		e.w.optBin(b.Private[:])
 		e.mark()
 	default:
 		return writeBody(w, body)
@@ -244,7 +246,7 @@ func readBody2(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		return b, r.err
 	case crdt.KindRespond:
 		var b crdt.Respond
-		e := flatReader{r: r, n: r.arrayMax(4)}
+		e := flatReader{r: r, n: r.arrayMax(5)}
 		if e.next() {
 			r.fixed(b.Post[:])
 		}
@@ -256,6 +258,9 @@ func readBody2(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		}
 		if e.next() {
 			b.By = r.str("by", MaxName)
+		}
+		if e.next() {
+			r.optFixed(b.Private[:])
 		}
 		return b, r.err
 	}

@@ -26,8 +26,10 @@ import (
 // is created_at. The private registers (location, contact) are written
 // with an empty value, whatever the post holds: a record never holds a
 // private field in clear (the value is in the blob of the op its stamp
-// names). A response is [id, author, time, quantity, note, by?]. The by
-// fields (crdt.Post.By, crdt.Response.By) are left out when empty.
+// names). A response is [id, author, time, quantity, note, by?,
+// private?]: private (the blob of a sealed contact, crdt.Response.Private)
+// only when set, by then always written. The by fields (crdt.Post.By,
+// crdt.Response.By) are left out when empty.
 const (
 	postVersion     = 5
 	postFields      = 31 // without the optional by
@@ -99,14 +101,21 @@ func EncodePost(p *crdt.Post) []byte {
 	w.uint(idx[10])
 	w.array(len(p.Responses))
 	for _, r := range p.Responses {
-		w.array(optional(5, r.By))
+		n := optional(5, r.By)
+		if !r.Private.IsZero() {
+			n = 7
+		}
+		w.array(n)
 		w.bin(r.ID[:])
 		w.bin(r.Author[:])
 		writeHLC(w, r.Time)
 		w.uint(uint64(r.Quantity))
 		w.str(r.Note)
-		if r.By != "" {
+		if n > 5 {
 			w.str(r.By)
+		}
+		if n > 6 {
+			w.bin(r.Private[:])
 		}
 	}
 	w.array(len(p.Tombstones))
@@ -174,14 +183,17 @@ func DecodePost(b []byte, g, id crdt.ID) (*crdt.Post, error) {
 		p.Responses = make([]crdt.Response, n)
 		for i := range p.Responses {
 			x := &p.Responses[i]
-			m := r.arrayRange(5, 6)
+			m := r.arrayRange(5, 7)
 			r.fixed(x.ID[:])
 			r.fixed(x.Author[:])
 			x.Time = readHLC(r)
 			x.Quantity = uint32(r.uint(math.MaxUint32))
 			x.Note = r.str("note", MaxNote)
-			if m == 6 {
+			if m >= 6 {
 				x.By = r.str("by", MaxName)
+			}
+			if m == 7 {
+				r.fixed(x.Private[:])
 			}
 		}
 	}

@@ -127,8 +127,8 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: 11–15, federation (34–47; 32 and 33 are taken), and
-	// beyond.
+	// Unassigned and reserved kinds: 11–15, federation (34–47; 32 and
+	// 33 are Federation and Visit), and beyond.
 	for _, k := range []byte{0, 11, 15, 21, 34, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
@@ -140,6 +140,12 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 	for k := byte(crdt.KindInvite); k <= byte(crdt.KindSettings); k++ {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k
+		_, err := DecodeOp(b)
+		wantErr(t, fmt.Sprintf("status body as kind %d", k), err, ErrMalformed)
+	}
+	for _, k := range []crdt.Kind{crdt.KindFederation, crdt.KindVisit} {
+		b := bytes.Clone(f.enc)
+		b[offKind] = byte(k)
 		_, err := DecodeOp(b)
 		wantErr(t, fmt.Sprintf("status body as kind %d", k), err, ErrMalformed)
 	}

@@ -484,3 +484,26 @@ func TestPostRecordHoldsNoPrivateValue(t *testing.T) {
 		}
 	})
 }
+
+// SignOp's bytes are EncodeOp's of the signed op, in either version (it
+// builds version 2's from the signed bytes instead of encoding again).
+func TestSignOpBytesAreTheEncoding(t *testing.T) {
+	for _, v := range []uint8{1, OpVersion} {
+		op := crdt.Op{Version: v, Group: crdt.ID{1}, Seq: 2, Prev: crdt.ID{2}, Time: crdt.HLC{Wall: 1_700_000_000_000, Logical: 3},
+			Body: crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "Winter coats", Details: "size L", Quantity: 4}}}
+		got, err := SignOp(&op, aliceKey)
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		want, err := EncodeOp(&op)
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("version %d: SignOp gave\n%x\nEncodeOp gives\n%x", v, got, want)
+		}
+		if dec, err := DecodeOp(got); err != nil || dec.ID != op.ID {
+			t.Fatalf("version %d: decodes to %s, %v; SignOp said %s", v, dec.ID.Short(), err, op.ID.Short())
+		}
+	}
+}

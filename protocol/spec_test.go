@@ -162,6 +162,17 @@ func specBody(t fataler, s *spec, body crdt.Body) {
 		s.array(2).bin(b.Post[:]).uint(uint64(b.Status))
 	case crdt.Unrespond:
 		s.array(2).bin(b.Post[:]).bin(b.Response[:])
+	case crdt.Federation:
+		s.array(3).uint(uint64(b.Policy)).array(len(b.Allies))
+		for _, g := range b.Allies {
+			s.bin(g[:])
+		}
+		s.array(len(b.Blocked))
+		for _, g := range b.Blocked {
+			s.bin(g[:])
+		}
+	case crdt.Visit:
+		s.array(3).bin(b.From[:]).str(b.Name).bin(b.Box[:])
 	default:
 		t.Fatalf("no spec for %T", body)
 	}
@@ -227,7 +238,7 @@ func specBody2(t fataler, s *spec, body crdt.Body) {
 		e := append([]*spec{el().bin(b.Post[:]), el().uint(uint64(b.Set))}, fields(&b.Fields)...)
 		specFlat(s, append(e, el().optBin(b.Private[:]))...)
 	case crdt.Respond:
-		specFlat(s, el().bin(b.Post[:]), el().uint(uint64(b.Quantity)), el().str(b.Note), el().str(b.By))
+		specFlat(s, el().bin(b.Post[:]), el().uint(uint64(b.Quantity)), el().str(b.Note), el().str(b.By), el().optBin(b.Private[:]))
 	default:
 		specBody(t, s, body)
 	}
@@ -507,6 +518,11 @@ func TestSealIsTheSpec(t *testing.T) {
 			if !bytes.Equal(JoinBlob(f.enc, f.blob), specWithBlob(f.enc, f.blob)) {
 				t.Fatalf("%s: JoinBlob is not the spec's framing", f.name)
 			}
+			if IsSealedTo(f.blob) {
+				checkSealedToIsTheSpec(t, group, f)
+				opened[f.op.Body.Kind()]++
+				continue
+			}
 			p, err := OpenPrivate(group, f.blob, fixtureKeyring)
 			if err != nil || p != f.private {
 				t.Fatalf("%s: OpenPrivate: %+v, %v", f.name, p, err)
@@ -532,7 +548,7 @@ func TestSealIsTheSpec(t *testing.T) {
 			opened[f.op.Body.Kind()]++
 		}
 	}
-	if opened[crdt.KindPostCreate] == 0 || opened[crdt.KindPostEdit] == 0 || opened[crdt.KindGroupKey] < 4 {
+	if opened[crdt.KindPostCreate] == 0 || opened[crdt.KindPostEdit] == 0 || opened[crdt.KindGroupKey] < 4 || opened[crdt.KindRespond] == 0 {
 		t.Fatalf("opened %v: the fixtures lack seals", opened)
 	}
 }
@@ -541,4 +557,57 @@ func TestSealIsTheSpec(t *testing.T) {
 // *rapid.T.
 type fataler interface {
 	Fatalf(format string, args ...any)
+}
+
+// checkSealedToIsTheSpec opens a blob sealed to members (section 14.6)
+// the spec's way, for each fixture key: the members it was sealed to
+// (Alice and Carol) open it to the fixture's private fields; the others
+// find no slot. Then OpenSealedTo must agree.
+func checkSealedToIsTheSpec(t *testing.T, group crdt.ID, f fixture) {
+	t.Helper()
+	b := f.blob
+	if b[0] != 2 {
+		t.Fatalf("%s: blob version %d", f.name, b[0])
+	}
+	eph, n := b[1:33], int(b[33])<<8|int(b[34])
+	slots, rest := b[35:35+48*n], b[35+48*n:]
+	for _, k := range []ed25519.PrivateKey{aliceKey, bobKey, carolKey, daveKey, malKey} {
+		priv, box := specBoxKey(t, k)
+		ephPub, err := ecdh.X25519().NewPublicKey(eph)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := priv.ECDH(ephPub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kk, err := hkdf.Key(sha256.New, secret, append(bytes.Clone(eph), box[:]...), "mutual/contact-slot/1", 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aead, _ := chacha20poly1305.NewX(kk)
+		var ck []byte
+		for i := 0; i < n && ck == nil; i++ {
+			ck, _ = aead.Open(nil, make([]byte, 24), slots[48*i:48*i+48], append([]byte("mutual/contact-slot/1"), group[:]...))
+		}
+		got, gotErr := OpenSealedTo(group, b, priv)
+		sealedTo := pub(k) == pub(aliceKey) || pub(k) == pub(carolKey)
+		if ck == nil {
+			if sealedTo || gotErr == nil {
+				t.Fatalf("%s: key %s: spec opens no slot (sealed to it: %v), OpenSealedTo: %v", f.name, pub(k).String()[:8], sealedTo, gotErr)
+			}
+			continue
+		}
+		caead, _ := chacha20poly1305.NewX(ck)
+		plain, err := caead.Open(nil, rest[:24], rest[24:], append(append([]byte("mutual/contact/1\n"), group[:]...), eph...))
+		if err != nil {
+			t.Fatalf("%s: content does not open: %v", f.name, err)
+		}
+		if want := (&spec{}).array(2).str(f.private.Location).str(f.private.Contact).b; !bytes.Equal(plain, want) {
+			t.Fatalf("%s: plaintext %x, spec %x", f.name, plain, want)
+		}
+		if gotErr != nil || got != f.private {
+			t.Fatalf("%s: OpenSealedTo: %+v, %v", f.name, got, gotErr)
+		}
+	}
 }

@@ -336,6 +336,10 @@ type OpsWriter struct {
 	ops   int    // op bytes in buf
 	// Frames and Ops count what has been written so far.
 	Frames, Ops int
+	// MaxBytes, if set, ends frames at fewer op bytes than
+	// MaxBatchBytes: over a relayed connection, whose relay resets it
+	// after a few hundred KiB, each frame must arrive whole to count.
+	MaxBytes int
 }
 
 // opsHead is the body of an Ops frame before its ops: the 3-element
@@ -366,7 +370,11 @@ func (b *OpsWriter) Add(op []byte) error {
 	if len(op) == 0 || len(op) > MaxOpBytes {
 		return fmt.Errorf("ops: %w: op of %d bytes", ErrTooLarge, len(op))
 	}
-	if b.n > 0 && (b.ops+len(op) > MaxBatchBytes || b.n == MaxBatchOps) {
+	limit := MaxBatchBytes
+	if b.MaxBytes > 0 && b.MaxBytes < limit {
+		limit = b.MaxBytes
+	}
+	if b.n > 0 && (b.ops+len(op) > limit || b.n == MaxBatchOps) {
 		if err := b.Flush(); err != nil {
 			return err
 		}

@@ -211,6 +211,41 @@ func TestOpsWriterBatches(t *testing.T) {
 	}
 }
 
+// MaxBytes ends frames earlier (a session over a relayed connection).
+func TestOpsWriterMaxBytes(t *testing.T) {
+	g, ops := syncTestOps(t, 200)
+	var buf bytes.Buffer
+	w := NewOpsWriter(&buf, g)
+	w.MaxBytes = 4 << 10
+	for _, op := range ops {
+		if err := w.Add(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(&buf)
+	n := 0
+	for range w.Frames {
+		f, err := ReadFrame(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for _, op := range f.Ops {
+			size += len(op)
+		}
+		if size > w.MaxBytes {
+			t.Fatalf("a frame of %d op bytes, MaxBytes %d", size, w.MaxBytes)
+		}
+		n += len(f.Ops)
+	}
+	if n != len(ops) || w.Frames < 3 {
+		t.Fatalf("%d ops in %d frames", n, w.Frames)
+	}
+}
+
 func TestPeekOp(t *testing.T) {
 	g, ops := syncTestOps(t, 2)
 	for i, raw := range ops {

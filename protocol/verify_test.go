@@ -5,8 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
 	"os"
+	"slices"
 	"testing"
+
+	"github.com/hdevalence/ed25519consensus"
 
 	"github.com/mutual-aid/mutual/crdt"
 )
@@ -60,6 +65,77 @@ func TestSignatureRuleVectors(t *testing.T) {
 		}
 		if batch := batchOK(append(append([]sigCheck{}, good...), s, s)); batch != single {
 			t.Errorf("case %d: batch with it twice %v, single %v", i, batch, single)
+		}
+	}
+}
+
+// batchOK regroups the batch equation by key (one term per distinct
+// key): batches of one author's signatures, of a few authors', with the
+// speccheck vectors' odd keys among them, and with one signature spoiled
+// (by its S, its R, its message, or a key's sign bit) get the verdict
+// of the single rule on each, and of ed25519consensus's own batch.
+func TestBatchByKeyAgreesWithSingleAndLibrary(t *testing.T) {
+	data, err := os.ReadFile("testdata/ed25519-speccheck/cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors []map[string]string
+	if err := json.Unmarshal(data, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	var odd []sigCheck // the vectors, valid or not by the rule
+	for _, c := range vectors {
+		var s sigCheck
+		s.msg = mustHexString(t, c["message"])
+		copy(s.key[:], mustHexString(t, c["pub_key"]))
+		s.sig = new(crdt.Signature)
+		copy(s.sig[:], mustHexString(t, c["signature"]))
+		odd = append(odd, s)
+	}
+	rng := mathrand.New(mathrand.NewPCG(12, 34))
+	keys := []ed25519.PrivateKey{testKey(0x61), testKey(0x62), testKey(0x63)}
+	for round := range 120 {
+		authors := 1 + rng.IntN(len(keys))
+		var sigs []sigCheck
+		for i := range 1 + rng.IntN(24) {
+			k := keys[rng.IntN(authors)]
+			msg := fmt.Appendf(nil, "op %d of round %d", i, round)
+			var sig crdt.Signature
+			copy(sig[:], ed25519.Sign(k, msg))
+			sigs = append(sigs, sigCheck{pub(k), msg, &sig})
+		}
+		if round%3 == 0 {
+			v := odd[rng.IntN(len(odd))]
+			sigs = slices.Insert(sigs, rng.IntN(len(sigs)+1), v, v) // twice: one key term for both
+		}
+		if round%2 == 1 {
+			i := rng.IntN(len(sigs))
+			s := sigs[i]
+			sig := *s.sig
+			s.sig = &sig
+			switch round % 8 {
+			case 1:
+				s.sig[40] ^= 4 // S
+			case 3:
+				s.sig[5] ^= 1 // R
+			case 5:
+				s.msg = append(slices.Clone(s.msg), '!')
+			case 7:
+				s.key[31] ^= 0x80 // the key's sign bit: another point
+			}
+			sigs[i] = s
+		}
+		want := true
+		lib := ed25519consensus.NewBatchVerifier()
+		for _, s := range sigs {
+			want = want && verifySig(s.key, s.msg, s.sig)
+			lib.Add(ed25519.PublicKey(s.key[:]), s.msg, s.sig[:])
+		}
+		if got := batchOK(sigs); got != want {
+			t.Fatalf("round %d (%d signatures, %d authors): batch says %v, one by one %v", round, len(sigs), authors, got, want)
+		}
+		if libGot := lib.Verify(); libGot != want {
+			t.Fatalf("round %d: ed25519consensus's batch says %v, one by one %v", round, libGot, want)
 		}
 	}
 }

@@ -35,8 +35,9 @@ type opts struct {
 	kind, status, category, title, details, location, contact, urgency string
 	expiresAt, quantity, q, note, response                             string
 	json, csv, noMDNS, lan, all, restoredOK, dryRun                    bool
+	relay, publicDHT, noDHT                                            bool
 	limit                                                              int
-	peers, listens                                                     []string
+	peers, listens, bootstrap                                          []string
 	allies, blocked                                                    []string // group federation
 	policy                                                             string
 	since, receipt, out                                                string // bundles

@@ -170,6 +170,9 @@ func TestCLIIssue11(t *testing.T) {
 		{"help digest has an example", []string{"help", "digest"}, okHas("Example")},
 		{"help peers has an example", []string{"help", "peers"}, okHas("Example")},
 		{"help check has an example", []string{"check", "--help"}, okHas("Example")},
+		// Issue 10: across cities.
+		{"help serve names the ways across cities", []string{"help", "serve"}, okHas("--bootstrap", "--relay", "--public-dht", "--no-dht")},
+		{"a bootstrap address without /p2p/ is refused", []string{"serve", "--bootstrap", "/ip4/203.0.113.7/tcp/4001", "--http", "127.0.0.1:0", "--no-mdns", "--data", one}, refused(1, "bootstrap address", "/p2p/")},
 		// Shell completion exists for bash/zsh/fish.
 		{"completion bash", []string{"completion", "bash"}, okHas("complete")},
 		{"completion zsh", []string{"completion", "zsh"}, okHas("compdef")},

@@ -42,13 +42,17 @@ func init() {
 			run: cmdInvite},
 		{name: "join", args: "CODE", summary: "join a group with an invite code (works offline; the board arrives at the first sync)",
 			example: "  mutual join mutual1-kwXE...", run: cmdJoin},
-		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--no-mdns] [--restored-ok]", summary: "run the node: sync with peers, serve the API and the web page",
+		{name: "serve", args: "[--listen MULTIADDR]... [--http HOST:PORT | --lan] [--peer MULTIADDR]... [--bootstrap MULTIADDR]... [--relay] [--public-dht] [--no-dht] [--no-mdns] [--restored-ok]", summary: "run the node: sync with peers, serve the API and the web page",
 			example: "  mutual serve                          # web page on http://127.0.0.1:7777\n  mutual serve --lan                    # meeting mode: phones in the room join with a link\n  mutual serve --lan --http :27911      # the same on port 27911",
 			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringArrayVar(&o.listens, "listen", nil, "libp2p multiaddr to listen on (repeatable; default TCP and QUIC on port 4001)")
 				fs.StringVar(&o.httpAddr, "http", "127.0.0.1:7777", "HTTP address of the API and web page")
 				fs.StringArrayVar(&o.peers, "peer", nil, "multiaddr of a peer to stay connected to (repeatable)")
 				fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not look for peers on the local network")
+				fs.StringArrayVar(&o.bootstrap, "bootstrap", nil, "multiaddr of a node to join the DHT through, to find the groups' other nodes (repeatable)")
+				fs.BoolVar(&o.relay, "relay", false, "offer relay service to nodes behind NAT (for a node with a public address or forwarded port)")
+				fs.BoolVar(&o.publicDHT, "public-dht", false, "also meet the groups' other nodes through the public IPFS DHT")
+				fs.BoolVar(&o.noDHT, "no-dht", false, "do not use the DHT to find the groups' other nodes")
 				fs.BoolVar(&o.lan, "lan", false, "meeting mode: serve the page to the room on every network interface, on --http's port (7777 unless given)")
 				fs.BoolVar(&o.restoredOK, "restored-ok", false, "sign at once although the data dir looks restored from a copy; only if no other node can have this node's changes made since the copy (else they fork)")
 			},
@@ -123,6 +127,7 @@ func init() {
 	commands = append(commands, groupCommands()...)
 	commands = append(commands, membershipCommands()...)
 	commands = append(commands, privateCommands()...)
+	commands = append(commands, federationCommands()...)
 }
 
 func quietLogger() *slog.Logger {
@@ -274,6 +279,7 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 	}
 	return node.Serve(ctx, node.ServeConfig{
 		Dir: o.data, Listen: o.listens, HTTP: o.httpAddr, Peers: o.peers, NoMDNS: o.noMDNS, RestoredOK: o.restoredOK, Logger: log,
+		Bootstrap: o.bootstrap, Relay: o.relay, PublicDHT: o.publicDHT, NoDHT: o.noDHT,
 		Ready: func(addr, joinURL string, n *node.Node) {
 			id := n.Local.ID
 			fmt.Fprintf(e.stdout, "mutual node %q (%s)\n", n.Local.Name(), id.PeerID)
@@ -412,6 +418,7 @@ type peerOut struct {
 	PeerID     string   `json:"peer_id"`
 	Name       string   `json:"name"`
 	Connected  bool     `json:"connected"`
+	Via        string   `json:"via"`
 	LastSynced string   `json:"last_synced"`
 	Groups     []string `json:"groups"`
 	// Syncing is a catch-up under way with the peer: ops done of total.
@@ -441,15 +448,26 @@ func cmdPeers(ctx context.Context, e *env, o *opts, args []string) error {
 
 func printPeers(w io.Writer, ps []peerOut) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tLAST SYNCED")
+	fmt.Fprintln(tw, "PEER\tNAME\tCONNECTED\tREACHED\tLAST SYNCED")
 	for _, p := range ps {
 		synced := ago(p.LastSynced)
 		if s := p.Syncing; s != nil {
 			synced = fmt.Sprintf("syncing %d of %d", s.Done, s.Total)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", p.PeerID, oneLine(p.Name), p.Connected, synced)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", p.PeerID, oneLine(p.Name), p.Connected, reached(p.Via), synced)
 	}
 	tw.Flush()
+}
+
+// reached says how a peer is reached, as `mutual peers` prints it.
+func reached(via string) string {
+	switch via {
+	case "":
+		return "-"
+	case "lan":
+		return "LAN"
+	}
+	return via
 }
 
 func ago(ts string) string {

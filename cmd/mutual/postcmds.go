@@ -21,11 +21,13 @@ func postCommands() []*command {
 	return []*command{
 		{name: "show", args: "POST [--json]", summary: "show a post with every field and its responses",
 			example: "  mutual show 3f2a", run: cmdShow, complete: completePosts},
-		{name: "respond", args: "POST [--quantity N] [--note T]", summary: `respond to a post ("I can help"), for some or all of its quantity`,
-			example: "  mutual respond 3f2a --quantity 2 --note \"I can bring two on Friday\"",
+		{name: "respond", args: "POST [--quantity N] [--note T] [--contact X] [--as-group G]", summary: `respond to a post ("I can help"), for some or all of its quantity; also a post of a group you follow, from your own group`,
+			example: "  mutual respond 3f2a --quantity 2 --note \"I can bring two on Friday\"\n  mutual respond 9c1e --quantity 4 --contact \"+44 7700 900123\"   # a followed group's need: only its members read the contact",
 			flags: func(fs *pflag.FlagSet, o *opts) {
 				fs.StringVar(&o.quantity, "quantity", "", "how many you can give or take (default: unsaid)")
-				fs.StringVar(&o.note, "note", "", "a short note to the post's author")
+				fs.StringVar(&o.note, "note", "", "a short note to the post's author (everyone who holds the board reads it)")
+				fs.StringVar(&o.contact, "contact", "", "how to reach you, sealed so that only the post's group's members read it (a followed group's post)")
+				fs.StringVar(&o.group, "as-group", "", "answering a followed group's post: which of your groups answers (may be omitted when you are in one)")
 			},
 			run: cmdRespond, complete: completePosts},
 		{name: "unrespond", args: "POST [--response ID]", summary: "withdraw your response to a post",
@@ -110,13 +112,19 @@ type postDetail struct {
 	UpdatedAt string  `json:"updated_at"`
 	By        string  `json:"by"`
 	Responses []struct {
-		ID         string `json:"id"`
-		AuthorName string `json:"author_name"`
-		Quantity   uint32 `json:"quantity"`
-		Note       string `json:"note"`
-		CreatedAt  string `json:"created_at"`
-		By         string `json:"by"`
-		Yours      bool   `json:"yours"`
+		ID         string  `json:"id"`
+		AuthorName string  `json:"author_name"`
+		Quantity   uint32  `json:"quantity"`
+		Note       string  `json:"note"`
+		CreatedAt  string  `json:"created_at"`
+		By         string  `json:"by"`
+		Yours      bool    `json:"yours"`
+		Visitor    bool    `json:"visitor"`
+		Contact    *string `json:"contact"`
+		Group      struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"group"`
 	} `json:"responses"`
 }
 
@@ -199,11 +207,18 @@ func printPost(w io.Writer, p *postDetail) {
 		if r.Yours {
 			who += " (you)"
 		}
+		if r.Visitor {
+			who += ", from " + oneLine(r.Group.Name)
+		}
 		qty := ""
 		if r.Quantity > 0 {
 			qty = fmt.Sprint(r.Quantity)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", short(r.ID), who, qty, r.CreatedAt, oneLine(r.Note))
+		note := oneLine(r.Note)
+		if r.Contact != nil {
+			note += " · contact: " + oneLine(*r.Contact)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", short(r.ID), who, qty, r.CreatedAt, note)
 	}
 	tw.Flush()
 }
@@ -223,6 +238,12 @@ func cmdRespond(ctx context.Context, e *env, o *opts, args []string) error {
 	if o.note != "" {
 		body["note"] = o.note
 	}
+	if o.contact != "" {
+		body["contact"] = o.contact
+	}
+	if o.group != "" {
+		body["as_group"] = o.group
+	}
 	return withClient(o, func(c *client) error {
 		id, err := resolvePostID(ctx, c, args[0])
 		if err != nil {
@@ -233,6 +254,12 @@ func cmdRespond(ctx context.Context, e *env, o *opts, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "responded to %s %s\n", short(p.ID), oneLine(p.Title))
+		for _, r := range p.Responses {
+			if r.Yours && r.Visitor {
+				fmt.Fprintf(e.stdout, "from %s: the post's group's members see it once their nodes know %s's members\n", oneLine(r.Group.Name), oneLine(r.Group.Name))
+				break
+			}
+		}
 		if p.OverClaimed {
 			fmt.Fprintf(e.stderr, "note: %d promised for %d asked: over-claimed\n", p.ClaimedQuantity, p.Quantity)
 		}

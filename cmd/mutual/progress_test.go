@@ -107,7 +107,7 @@ func TestCLIPassesOptionsToTheNode(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		switch r.URL.Path {
 		case "/api/v1/peers":
-			io.WriteString(w, `[{"peer_id":"12D3KooWPeer","name":"bob","connected":true,"last_synced":"","groups":[],"syncing":{"done":1200,"total":5000}},
+			io.WriteString(w, `[{"peer_id":"12D3KooWPeer","name":"bob","connected":true,"via":"relayed","last_synced":"","groups":[],"syncing":{"done":1200,"total":5000}},
 				{"peer_id":"12D3KooWOther","name":"sam","connected":false,"last_synced":"","groups":[]}]`)
 		case "/api/v1/posts.csv":
 			io.WriteString(w, "id,kind,title\n")
@@ -127,7 +127,7 @@ func TestCLIPassesOptionsToTheNode(t *testing.T) {
 	os.WriteFile(sheet, []byte("Title\nRice\n"), 0o600)
 
 	out := cliOK(t, "peers", "--data", data)
-	if !strings.Contains(out, "syncing 1200 of 5000") || !strings.Contains(out, "never") {
+	if !strings.Contains(out, "syncing 1200 of 5000") || !strings.Contains(out, "never") || !strings.Contains(out, "relayed") {
 		t.Errorf("peers:\n%s", out)
 	}
 	cliOK(t, "board", "--csv", "--kind", "Need", "--status", "open", "--category", "food", "--q", "rice", "--group", "g", "--data", data)

@@ -27,3 +27,18 @@ func MayFollow(f crdt.Federation, memberOf func(ally crdt.ID) bool) error {
 	}
 	return ErrNotAlly
 }
+
+// Visitors is implemented by replicas whose groups may hold visitors:
+// members of other groups that answer the group's posts (a Visit is
+// their first op there; docs/design.md "Help across boards"). Such a
+// peer holds ops of its own in the group and still follows it: it is
+// served as a follower, not taken for a newcomer or a former member.
+type Visitors interface {
+	Visits(group crdt.ID, peer crdt.PublicKey) bool
+}
+
+// visits reports whether peer visits group, if r can tell.
+func visits(r Replica, group crdt.ID, peer crdt.PublicKey) bool {
+	v, ok := r.(Visitors)
+	return ok && v.Visits(group, peer)
+}

@@ -102,3 +102,54 @@ func (c *teeConn) Read(p []byte) (int, error) {
 	c.w.Write(p[:n])
 	return n, err
 }
+
+// TestFollowerAsksUnknownMember: a follower of a group that accepts its
+// allies only, which holds the group's Federation op but not the join of
+// the member it meets (a batch that brought the join before the op of
+// its invite's issuer drops it, for one), cannot tell that member from
+// a peer that may not follow the group. It offers the group all the
+// same, with an empty vector (Limit.Ask), and the member, which knows
+// the follower as a member of an ally, serves it the whole group: the
+// city simulation (TestCitySimulation) found followers that never got
+// another op.
+func TestFollowerAsksUnknownMember(t *testing.T) {
+	w, f, m, _, rm := pair(t)
+	b := newAuthor(40) // founds the ally group, so is its member
+	ally, allyGen := b.genesis("harbour")
+	_, fed := f.sign(w.group, crdt.Federation{Policy: crdt.FollowAllies, Allies: []crdt.ID{ally}})
+	mustAdd(t, rm, fed, f.post(w.group, 1), m.post(w.group, 2))
+	rm.Follow(ally)
+	mustAdd(t, rm, allyGen)
+
+	rb := NewMemoryReplica(b.pub, fixedNow)
+	rb.AddGroup(ally)
+	mustAdd(t, rb, allyGen)
+	rb.Follow(w.group, m.pub)
+	mustAdd(t, rb, w.ops[0], fed) // the genesis and the Federation op, not m's join
+	if l, err := rb.Limited(w.group, m.pub); err != nil || !l.Ask || l.Follow {
+		t.Fatalf("the follower's limit for the unknown member: %+v, %v", l, err)
+	}
+	// A peer it cannot judge that is no member learns nothing from the
+	// offer: no author, and no op.
+	p := newAuthor(41)
+	rp := NewMemoryReplica(p.pub, fixedNow)
+	rp.Follow(w.group, b.pub)
+	rb.Follow(w.group, p.pub) // p offered it the group, say
+	var told bytes.Buffer     // what the follower sends
+	r1, r2 := syncPair(rp, p.pub, rb, b.pub, func(c net.Conn) net.Conn { return &teeConn{Conn: c, w: &told} })
+	if r1.err != nil || r2.err != nil {
+		t.Fatal(r1.err, r2.err)
+	}
+	if r2.stats.OpsSent != 0 || bytes.Contains(told.Bytes(), f.pub[:]) || rp.Len(w.group) != 0 {
+		t.Fatalf("the follower told a peer it could not judge about the group: %+v", r2.stats)
+	}
+
+	r1, r2 = syncPair(rb, b.pub, rm, m.pub, nil)
+	if r1.err != nil || r2.err != nil {
+		t.Fatal(r1.err, r2.err)
+	}
+	if len(r1.stats.Refused) != 0 || r1.stats.OpsSent != 0 {
+		t.Fatalf("the follower's side: %+v", r1.stats)
+	}
+	checkConverged(t, w.group, rm, rb)
+}

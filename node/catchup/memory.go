@@ -233,7 +233,7 @@ func (m *MemoryReplica) Vouch(group crdt.ID, members ...crdt.PublicKey) {
 // Limited implements Replica: a newcomer offers its own ops to the
 // members its invite code named (Vouch); a former member gets the
 // changes of its role; a follower offers the group to its sources
-// (Follow) that may follow it.
+// (Follow) that may follow it, and asks the others for it (Ask).
 func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -254,8 +254,9 @@ func (m *MemoryReplica) Limited(group crdt.ID, peer crdt.PublicKey) (Limit, erro
 		}
 		l.Notices = append(l.Notices, raw)
 	}
-	if l.Own == nil && len(l.Notices) == 0 && g.sources[peer] && m.mayFollow(group, peer) == nil {
-		l.Follow = true
+	if l.Own == nil && len(l.Notices) == 0 && g.sources[peer] {
+		l.Follow = m.mayFollow(group, peer) == nil
+		l.Ask = !l.Follow
 	}
 	return l, nil
 }

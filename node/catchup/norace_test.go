@@ -3,3 +3,5 @@
 package catchup
 
 const defaultSimSeeds = 1000
+
+const raceEnabled = false

@@ -6,3 +6,5 @@ package catchup
 // fewer seeds by default under it (-sim.seeds and MUTUAL_SIM_SEEDS still
 // choose).
 const defaultSimSeeds = 200
+
+const raceEnabled = true

@@ -75,10 +75,21 @@ type Limit struct {
 	// vector and serves it like a member: a follower offers a followed
 	// group to no one else, so that it tells strangers nothing.
 	Follow bool
+	// Ask is set when this node follows the group and the peer is one it
+	// expects to hold the group, but not one it knows may follow it: a
+	// member whose join has not reached this node looks like any other
+	// peer to it. The node offers the group with an empty vector (it
+	// tells the peer nothing), so that a peer that may serve it sends it
+	// the whole group, the members' joins with it; and it sends nothing.
+	// Without it, a follower that holds the group's allies-only
+	// Federation op but not the joins of the members it meets would
+	// never offer them the group again, and they never offer a group to
+	// a follower: it would get nothing more.
+	Ask bool
 }
 
 // offers reports whether l offers anything.
-func (l Limit) offers() bool { return l.Own != nil || len(l.Notices) > 0 || l.Follow }
+func (l Limit) offers() bool { return l.Own != nil || len(l.Notices) > 0 || l.Follow || l.Ask }
 
 // whole reports whether l offers the whole log (or nothing).
 func (l Limit) whole() bool { return l.Follow || !l.offers() }

@@ -47,7 +47,31 @@ func Run(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey,
 // RunProgress is Run telling p, as it goes, how many ops it has received
 // of how many are coming (see Progress).
 func RunProgress(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey, initiator bool, p *Progress) (Stats, error) {
+	return RunOptions(ctx, s, r, remote, initiator, Options{Progress: p})
+}
+
+// Options are a session's settings beyond its peer; the zero value is
+// Run's.
+type Options struct {
+	// Progress, if set, is told as the session goes how many ops it has
+	// received of how many are coming.
+	Progress *Progress
+	// MaxBatchBytes, if set, ends the Ops frames this side sends at
+	// fewer op bytes than protocol.MaxBatchBytes. A session over a
+	// connection that a relay cuts after a data limit sets it well under
+	// that limit: a frame cut in half is lost, every whole one is stored,
+	// and the next session resumes after it.
+	MaxBatchBytes int
+}
+
+// RunOptions is Run with Options.
+func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.PublicKey, initiator bool, o Options) (Stats, error) {
+	p := o.Progress
+	if p == nil {
+		p = &Progress{}
+	}
 	ss := &session{
+		maxBatch:  o.MaxBatchBytes,
 		progress:  p,
 		ctx:       ctx,
 		r:         r,
@@ -124,6 +148,7 @@ type session struct {
 	followers map[crdt.ID]bool // groups served to the peer as a follower
 	answered  map[crdt.ID]bool // groups offered that the peer answered
 	progress  *Progress
+	maxBatch  int // Options.MaxBatchBytes
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -324,6 +349,9 @@ func (ss *session) offer(rs *roundState) error {
 		if own := rs.limits[g].Own; own != nil {
 			v = vector{*own: v[*own]}
 		}
+		if rs.limits[g].Ask {
+			v = vector{}
+		}
 		if len(v) > protocol.MaxVectorAuthors {
 			return fmt.Errorf("catchup: group %s has %d authors, the protocol allows %d", g.Short(), len(v), protocol.MaxVectorAuthors)
 		}
@@ -400,7 +428,7 @@ func (ss *session) want(rs *roundState) error {
 			}
 			_, known := mine[ss.remote]
 			_, joining := rs.theirOffer[g][ss.remote]
-			follower := !known && !joining
+			follower := !known && !joining || visits(ss.r, g, ss.remote)
 			if follower {
 				if err := ss.r.MayFollow(g, ss.remote); err != nil {
 					rs.refuse[g] = refusal(err)
@@ -732,6 +760,7 @@ var errFirstOnly = errors.New("first op only")
 // meant for it and nothing of the log.
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error {
 	ow := protocol.NewOpsWriter(ss.bw, g)
+	ow.MaxBytes = ss.maxBatch
 	if !limit.whole() && limit.Own == nil {
 		ours = nil
 	}

@@ -73,7 +73,9 @@ func statusOf(err error) int {
 		errors.Is(err, replica.ErrNotAdmin),
 		errors.Is(err, replica.ErrNotMember),
 		errors.Is(err, replica.ErrFollower),
-		errors.Is(err, replica.ErrNotAllowed):
+		errors.Is(err, replica.ErrNotAllowed),
+		errors.Is(err, replica.ErrNotVisitor),
+		errors.Is(err, replica.ErrFromBlocked):
 		return http.StatusForbidden
 	case errors.Is(err, errNotFound),
 		errors.Is(err, errNotMeeting),
@@ -86,7 +88,8 @@ func statusOf(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
 		errors.Is(err, replica.ErrMemberUnfollow),
-		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey):
+		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey),
+		errors.Is(err, replica.ErrOtherVisit), errors.Is(err, replica.ErrNoRecipients):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -38,7 +39,8 @@ func (s *Server) shareGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	code, err := protocol.EncodeFollowCode(&protocol.FollowCode{Group: gi.ID, GroupName: gi.Name, Addrs: s.nodeInfo().Addrs})
+	ni := s.nodeInfo()
+	code, err := protocol.EncodeFollowCode(&protocol.FollowCode{Group: gi.ID, GroupName: gi.Name, Addrs: ni.Addrs, Bootstrap: ni.Bootstrap})
 	if err != nil {
 		return err
 	}
@@ -72,7 +74,9 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s.cfg.OnGroup != nil {
-		s.cfg.OnGroup(fc.Group, fc.Addrs)
+		// The code's bootstrap peers too: through them the node joins
+		// the DHT and finds the group's other nodes.
+		s.cfg.OnGroup(fc.Group, append(slices.Clone(fc.Addrs), fc.Bootstrap...))
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": gi.ID.String(), "name": gi.Name, "role": roleName(gi)})
 	return nil

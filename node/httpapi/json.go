@@ -151,6 +151,19 @@ type responseJSON struct {
 	CreatedAt  string `json:"created_at"`
 	By         string `json:"by"`    // as the post's
 	Yours      bool   `json:"yours"` // the caller may withdraw it
+	// Group is the responder's group: the post's for a member, the
+	// group a visitor answers from (help across boards).
+	Group groupNameJSON `json:"group"`
+	// Visitor: the responder is a member of another group.
+	Visitor bool `json:"visitor,omitempty"`
+	// Contact is the contact a visitor sealed to the post's group's
+	// members: only on a member's node, which opens it.
+	Contact *string `json:"contact,omitempty"`
+}
+
+type groupNameJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // viewer renders posts for one request: it remembers which groups this
@@ -229,7 +242,7 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 		out.Location = &l
 	}
 	for _, r := range p.ActiveResponses() {
-		out.Responses = append(out.Responses, responseJSON{
+		rj := responseJSON{
 			ID:         r.ID.String(),
 			Author:     r.Author.String(),
 			AuthorName: b.MemberName(p.Group, r.Author),
@@ -238,7 +251,30 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 			CreatedAt:  fmtTime(r.Time.Time()),
 			By:         r.By,
 			Yours:      v.yoursResponse(&r),
-		})
+			Group:      v.groupName(p.Group),
+		}
+		if vis := b.VisitorOf(p.Group, r.Author); vis != nil && !b.IsMember(p.Group, r.Author) {
+			rj.Group, rj.Visitor = v.groupName(vis.From), true
+			if rj.AuthorName == "" {
+				rj.AuthorName = vis.Name
+			}
+		}
+		if v.canSeeContact(p) || r.Author == v.self {
+			if c, ok := b.ResponseContact(p.Group, &r); ok {
+				rj.Contact = &c
+			}
+		}
+		out.Responses = append(out.Responses, rj)
+	}
+	return out
+}
+
+// groupName names a group as this node knows it (a followed group whose
+// genesis has not arrived yet has no name).
+func (v *viewer) groupName(g crdt.ID) groupNameJSON {
+	out := groupNameJSON{ID: g.String()}
+	if gi, err := v.s.cfg.Board.Group(g); err == nil {
+		out.Name = gi.Name
 	}
 	return out
 }

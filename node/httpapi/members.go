@@ -33,6 +33,9 @@ type groupJSON struct {
 	// RetentionDays: how long a fulfilled or withdrawn post keeps its
 	// private fields before every member's node erases them.
 	RetentionDays float64 `json:"retention_days"`
+	// Blocked are the groups whose members' responses count nowhere in
+	// this group (help across boards), with their names.
+	Blocked []groupNameJSON `json:"blocked"`
 	// Federation: who may follow the group, its allies, the groups whose
 	// responses it refuses.
 	Federation federationJSON `json:"federation"`
@@ -65,8 +68,17 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	fed, err := s.cfg.Board.Federation(gi.ID)
+	if err != nil {
+		return err
+	}
+	blocked := []groupNameJSON{}
+	v := s.viewer(r)
+	for _, g := range fed.Blocked {
+		blocked = append(blocked, v.groupName(g))
+	}
 	writeJSON(w, http.StatusOK, groupJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Members: membersJSON(gi.Members),
-		RetentionDays: ret.Hours() / 24, Federation: toFederationJSON(gi.Federation), Refused: gi.Refused})
+		RetentionDays: ret.Hours() / 24, Federation: toFederationJSON(gi.Federation), Refused: gi.Refused, Blocked: blocked})
 	return nil
 }
 
@@ -89,6 +101,51 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.getGroup(w, r)
+}
+
+// POST /api/v1/groups/{id}/blocked {group, blocked} → group: admin
+// only. A blocked group's members' responses (help across boards) count
+// nowhere in this group; {blocked: false} lets them count again.
+func (s *Server) setBlocked(w http.ResponseWriter, r *http.Request) error {
+	gi, err := s.group(r.PathValue("id"), true)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Group   string `json:"group"`
+		Blocked *bool  `json:"blocked"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.Blocked == nil {
+		return inputErr("blocked: true to block the group's responses, false to let them count again")
+	}
+	from, err := s.otherGroup(body.Group)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Board.Block(r.Context(), gi.ID, from, *body.Blocked); err != nil {
+		return err
+	}
+	return s.getGroup(w, r)
+}
+
+// otherGroup names a group that may not be on this node: one it holds
+// (by ID, prefix or name), or a full group ID.
+func (s *Server) otherGroup(name string) (crdt.ID, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return crdt.ID{}, inputErr("group: the group to block or unblock, by ID or name")
+	}
+	if gi, err := s.findGroup(name); err == nil {
+		return gi.ID, nil
+	}
+	id, err := crdt.ParseID(name)
+	if err != nil {
+		return crdt.ID{}, inputErr("group: %q is no group this node knows, nor a group ID", name)
+	}
+	return id, nil
 }
 
 // POST /api/v1/groups/{id}/members/{key}/remove | promote | demote:

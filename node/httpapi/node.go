@@ -80,6 +80,7 @@ type peerJSON struct {
 	Addrs      []string `json:"addrs"`
 	Groups     []string `json:"groups"`
 	Connected  bool     `json:"connected"`
+	Via        string   `json:"via"` // direct, lan or relayed; "" if never reached
 	LastSeen   string   `json:"last_seen"`
 	LastSynced string   `json:"last_synced"`
 	// Syncing is there only while a catch-up with the peer receives ops.
@@ -97,7 +98,7 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Peers != nil {
 		for _, p := range s.cfg.Peers() {
 			pj := peerJSON{PeerID: p.PeerID, Name: p.Name, Addrs: nonNil(p.Addrs), Groups: []string{},
-				Connected: p.Connected, LastSeen: fmtTime(p.LastSeen), LastSynced: fmtTime(p.LastSynced)}
+				Connected: p.Connected, Via: p.Via, LastSeen: fmtTime(p.LastSeen), LastSynced: fmtTime(p.LastSynced)}
 			if p.Syncing != nil {
 				pj.Syncing = &syncingJSON{Done: p.Syncing.Done, Total: p.Syncing.Total}
 			}

@@ -164,6 +164,7 @@ func TestPhoneCannotDoTheOrganisersJobs(t *testing.T) {
 		"POST /api/v1/posts/{id}/status":                   {[]byte(`{"status":"withdrawn"}`), ""},
 		"POST /api/v1/posts/{id}/erase":                    {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/retention":               {[]byte(`{"days":1}`), ""},
+		"POST /api/v1/groups/{id}/blocked":                 {[]byte(`{"group":"` + strings.Repeat("5", 64) + `","blocked":true}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/remove":    {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/promote":   {[]byte(`{}`), ""},
 		"POST /api/v1/groups/{id}/members/{key}/demote":    {[]byte(`{}`), ""},

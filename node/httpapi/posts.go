@@ -9,6 +9,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -278,7 +279,11 @@ func (s *Server) erasePost(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// POST /api/v1/posts/{id}/responses {quantity?, note?} → post
+// POST /api/v1/posts/{id}/responses {quantity?, note?, contact?,
+// as_group?} → post. On a post of a group this node follows, the node
+// answers from one of its own groups (as_group, or its only group): a
+// visitor's response, whose contact is sealed to the post's group's
+// members (help across boards).
 func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseID("post", r.PathValue("id"))
 	if err != nil {
@@ -287,6 +292,8 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Quantity json.RawMessage `json:"quantity"`
 		Note     string          `json:"note"`
+		Contact  string          `json:"contact"`
+		AsGroup  string          `json:"as_group"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -299,6 +306,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	contact, err := oneLine("contact", body.Contact, protocol.MaxContact)
+	if err != nil {
+		return err
+	}
 	by, err := s.actingName(r)
 	if err != nil {
 		return err
@@ -308,14 +319,53 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var rid crdt.ID
-	if p, rid, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note, by); err != nil {
-		return err
+	if s.cfg.Board.IsMember(p.Group, s.cfg.Board.Self()) && strings.TrimSpace(body.AsGroup) == "" {
+		if contact != "" {
+			return inputErr("contact: a response carries a contact only when it answers another group's post; the group's members reach each other already")
+		}
+		if p, rid, err = s.cfg.Board.Respond(r.Context(), p.Group, id, qty, note, by); err != nil {
+			return err
+		}
+	} else {
+		from, err := s.answeringGroup(body.AsGroup, p.Group)
+		if err != nil {
+			return err
+		}
+		in := replica.RespondInput{Quantity: qty, Note: note, By: by, Contact: contact, From: from.ID}
+		if p, rid, err = s.cfg.Board.RespondFrom(r.Context(), p.Group, id, in); err != nil {
+			return err
+		}
 	}
 	if sid := sessionOf(r); sid != "" {
 		s.sessions.addResponse(sid, rid)
 	}
 	writeJSON(w, http.StatusOK, s.viewer(r).post(p))
 	return nil
+}
+
+// answeringGroup is the group this node answers another group's post
+// from: the one named, else its only group it is a member of.
+func (s *Server) answeringGroup(name string, post crdt.ID) (replica.GroupInfo, error) {
+	if strings.TrimSpace(name) != "" {
+		gi, err := s.group(name, true)
+		if err == nil && gi.ID == post {
+			return gi, inputErr("as_group: %s is the post's own group; answer from one of this node's other groups", gi.Name)
+		}
+		return gi, err
+	}
+	var cands []replica.GroupInfo
+	for _, gi := range s.cfg.Board.Groups() {
+		if gi.Relation == store.Member && gi.Role != crdt.RoleNone && gi.ID != post {
+			cands = append(cands, gi)
+		}
+	}
+	switch len(cands) {
+	case 1:
+		return cands[0], nil
+	case 0:
+		return replica.GroupInfo{}, errorf(errConflict, "this node follows the post's group and is a member of no group to answer from: start or join one first")
+	}
+	return replica.GroupInfo{}, inputErr("as_group: missing; this node is in %d groups, so say which one answers: %s", len(cands), listGroups(cands))
 }
 
 // DELETE /api/v1/posts/{id}/responses/{rid}: withdraw one of this

@@ -36,6 +36,11 @@ type Board interface {
 	EditPost(ctx context.Context, group, post crdt.ID, mask crdt.FieldMask, f crdt.Fields) (*crdt.Post, error)
 	SetStatus(ctx context.Context, group, post crdt.ID, s crdt.Status) (*crdt.Post, error)
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
+	RespondFrom(ctx context.Context, group, post crdt.ID, in replica.RespondInput) (*crdt.Post, crdt.ID, error)
+	VisitorOf(group crdt.ID, k crdt.PublicKey) *crdt.Visitor
+	ResponseContact(group crdt.ID, r *crdt.Response) (string, bool)
+	Block(ctx context.Context, group, from crdt.ID, blocked bool) error
+	Federation(group crdt.ID) (crdt.Federation, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)
 	Erase(ctx context.Context, group, post crdt.ID) (*crdt.Post, error)
 	SetRetention(ctx context.Context, group crdt.ID, d time.Duration) error
@@ -72,15 +77,21 @@ type NodeInfo struct {
 	PeerID string
 	Name   string
 	Addrs  []string // multiaddrs the libp2p host listens on; may be empty
+	// Bootstrap lists nodes to join the DHT through (p2p.Host.BootstrapAddrs):
+	// a follow code carries them.
+	Bootstrap []string
 }
 
 // PeerInfo describes a peer for GET /api/v1/peers.
 type PeerInfo struct {
-	PeerID     string
-	Name       string
-	Addrs      []string
-	Groups     []crdt.ID
-	Connected  bool
+	PeerID    string
+	Name      string
+	Addrs     []string
+	Groups    []crdt.ID
+	Connected bool
+	// Via is how the peer is reached: "direct", "lan" (a private or
+	// loopback address: mDNS, a mesh) or "relayed"; "" if never.
+	Via        string
 	LastSeen   time.Time // zero: never
 	LastSynced time.Time // zero: never
 	// Syncing, while a catch-up session with the peer receives ops, is
@@ -304,6 +315,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/posts/{id}/status", s.setStatus)
 	s.handle("POST /api/v1/posts/{id}/erase", s.erasePost)
 	s.handle("POST /api/v1/groups/{id}/retention", s.setRetention)
+	s.handle("POST /api/v1/groups/{id}/blocked", s.setBlocked)
 	s.handle("POST /api/v1/posts/{id}/responses", s.respond)
 	s.handle("DELETE /api/v1/posts/{id}/responses/{rid}", s.unrespond)
 	s.handle("POST /api/v1/groups", s.createGroup)

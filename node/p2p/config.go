@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -127,10 +128,52 @@ type Config struct {
 	// Logger receives the host's logs, and libp2p's own at warning level
 	// and above. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// DHT runs mutual's own Kademlia DHT (protocol.DHTPrefix, server
+	// mode) for rendezvous: the node advertises each group it replicates
+	// under the group's rendezvous key and looks up the groups it has no
+	// connected peer for (rendezvous.go). It needs a first peer to join:
+	// Bootstrap, Peers, the peer file or AddBootstrap.
+	DHT bool
+
+	// Bootstrap lists multiaddrs with a /p2p/ID suffix of nodes to join
+	// the DHT through (the --bootstrap flag). Any mutual node can be one.
+	// Unlike Peers they are not kept connected: the DHT dials them when
+	// its routing table is empty.
+	Bootstrap []string
+
+	// PublicDHT also advertises and looks up the groups' rendezvous keys
+	// on the public IPFS DHT (the --public-dht flag): strangers' nodes
+	// then hold those records. Off unless the user asks.
+	PublicDHT bool
+
+	// Relay offers circuit relay v2 service to other nodes (the --relay
+	// flag), with the limits of RelayResources. Only for a node that
+	// others can reach: it also tells libp2p that this node is publicly
+	// reachable, whatever AutoNAT would find.
+	Relay bool
+
+	// Test settings.
+	relayLimit   *relayv2.RelayLimit              // the relay's per-connection limit; nil: libp2p's default
+	forcePrivate bool                             // behave as behind NAT: reserve a relay slot at once
+	refuse       func(peer.ID, ma.Multiaddr) bool // the gater refuses these connections too
 }
+
+// RelayResources returns the limits of the relay service a node offers
+// with Config.Relay: libp2p's defaults (docs/operations.md, "Across
+// cities"). Each relayed connection lasts at most 2 minutes and carries
+// at most 128 KiB each way; at most 128 reservations (8 per IP address,
+// 32 per AS), each valid an hour and renewed by its holder; at most 16
+// relayed connections per peer.
+func RelayResources() relayv2.Resources { return relayv2.DefaultResources() }
 
 // validated returns cfg with defaults filled in, or an error.
 func (cfg Config) validated() (Config, []peer.AddrInfo, error) {
+	for _, a := range cfg.Bootstrap {
+		if _, err := peer.AddrInfoFromString(a); err != nil {
+			return cfg, nil, fmt.Errorf("p2p: bootstrap address %q (it needs a /p2p/ID suffix): %w", a, err)
+		}
+	}
 	if cfg.Key == nil {
 		return cfg, nil, errors.New("p2p: Config.Key is required")
 	}

@@ -51,8 +51,8 @@ func (h *Host) pushFollowers(group crdt.ID) {
 		return
 	}
 	found := false
-	for _, rec := range h.peers {
-		if rec.connected && rec.follows[group] {
+	for p, rec := range h.peers {
+		if rec.connected && (rec.follows[group] || h.relayedReader(p, rec, group)) {
 			found = true
 			break
 		}
@@ -80,7 +80,7 @@ func (h *Host) pushFollowers(group crdt.ID) {
 				continue
 			}
 			for g := range maps.Keys(groups) {
-				if rec.follows[g] {
+				if rec.follows[g] || h.relayedReader(p, rec, g) {
 					to = append(to, p)
 					break
 				}

@@ -16,6 +16,9 @@ import (
 // catch-up protocol and the gossip peer filter.
 type denyList struct {
 	now func() time.Time
+	// refuse, if set, refuses connections to some peers at some
+	// addresses too (tests: a direct path that is not there).
+	refuse func(peer.ID, ma.Multiaddr) bool
 
 	mu    sync.Mutex
 	until map[peer.ID]time.Time
@@ -79,12 +82,14 @@ func (g *denyList) blocked(p peer.ID) bool {
 
 func (g *denyList) InterceptPeerDial(p peer.ID) bool { return !g.blocked(p) }
 
-func (g *denyList) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.blocked(p) }
+func (g *denyList) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+	return !g.blocked(p) && (g.refuse == nil || !g.refuse(p, a))
+}
 
 func (g *denyList) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-func (g *denyList) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return !g.blocked(p)
+func (g *denyList) InterceptSecured(_ network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+	return !g.blocked(p) && (g.refuse == nil || !g.refuse(p, c.RemoteMultiaddr()))
 }
 
 func (g *denyList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

@@ -191,6 +191,9 @@ func (h *Host) JoinGroup(group crdt.ID) error {
 	if _, ok := h.topics[group]; ok {
 		return nil
 	}
+	if !h.pendingTopics[group] {
+		h.wakeRendezvous() // a group new to this host: advertise it, look it up
+	}
 	name, ok := h.r.Topic(group)
 	if !ok {
 		if !h.pendingTopics[group] {
@@ -308,6 +311,7 @@ func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) 
 	gt := h.topics[group]
 	h.mu.Unlock()
 	if gt == nil {
+		h.pushUntopical(group) // a visitor's ops (visit.go)
 		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
 	}
 	for _, raw := range raws {

@@ -15,16 +15,17 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -50,6 +51,8 @@ type Host struct {
 	evs     event.Subscription
 	file    *peerFile
 	traffic *trafficCounter // bytes on libp2p streams, by protocol
+	rv      *rendezvous     // the DHTs, or nil (rendezvous.go)
+	ready   chan struct{}   // closed once host is set (or Start failed)
 
 	// ctx is cancelled by Close; every goroutine the host starts watches it.
 	ctx    context.Context
@@ -70,7 +73,13 @@ type Host struct {
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
+	boot          []peer.AddrInfo                 // bootstrap list (bootstrapPeers)
+	pexGen        uint64                          // bumped when a peer connects or leaves (pex.go)
+	pexSent       map[peer.ID]uint64              // pexGen when each peer was last told (pex.go)
+	pexIn         map[peer.ID]time.Time           // when each peer last told us (pex.go)
+	moved         map[peer.ID]uint64              // of kept peers: sessions that carried ops (redial)
 	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
+	untopical     bool                            // a push of ops of a group without a topic is scheduled (visit.go)
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
 	keptDials    atomic.Int64                        // successful dials of kept peers, for tests
@@ -79,6 +88,9 @@ type Host struct {
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
+	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
+	limitedConns atomic.Int64                        // peers reached through a relay, for tests
+	rvFound      atomic.Int64                        // nodes found under a rendezvous key, for tests
 	pushes       atomic.Int64                        // sessions that pushed to followers, for tests
 
 	closeOnce sync.Once
@@ -87,10 +99,14 @@ type Host struct {
 
 // PeerInfo describes a peer the host knows: connected now, or remembered.
 type PeerInfo struct {
-	ID         peer.ID
-	Key        crdt.PublicKey
-	Addrs      []string
-	Connected  bool
+	ID        peer.ID
+	Key       crdt.PublicKey
+	Addrs     []string
+	Connected bool
+	// Via is how the peer is reached (ViaDirect, ViaLAN, ViaRelayed):
+	// now if it is connected, else the last time it was in this
+	// process or the peer file; "" if never.
+	Via        string
 	LastSeen   time.Time // zero if never connected in this process or before
 	LastSynced time.Time // end of the last successful catch-up session
 	// Syncing is set while catch-up sessions with the peer receive ops:
@@ -107,8 +123,9 @@ type Syncing struct {
 type peerRecord struct {
 	key        crdt.PublicKey
 	addrs      []string
-	connected  bool
-	remember   bool // written to the peer file
+	connected  bool   // a connection, direct or relayed
+	via        string // how it was reached last
+	remember   bool   // written to the peer file
 	lastSeen   time.Time
 	lastSynced time.Time
 	follows    map[crdt.ID]bool // groups served to it as a follower in its last session
@@ -141,13 +158,22 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		dialled:       map[peer.ID]bool{},
 		dialling:      map[peer.ID]*slot{},
 		gaps:          map[peer.ID]map[gapKey]gap{},
+		pexSent:       map[peer.ID]uint64{},
+		pexIn:         map[peer.ID]time.Time{},
+		moved:         map[peer.ID]uint64{},
+		ready:         make(chan struct{}),
 	}
 	listen := cfg.Listen
 	if len(listen) == 0 {
 		listen = defaultListen()
 	}
 	h.traffic = &trafficCounter{}
-	if h.host, err = newLibp2pHost(cfg.Key, listen, h.gate, h.traffic); err != nil {
+	h.gate.refuse = cfg.refuse
+	// AutoRelay may ask for candidates at once: it waits for ready,
+	// closed when Start returns, the bootstrap list filled.
+	defer close(h.ready)
+	h.host, err = newLibp2pHost(cfg, listen, h.gate, h.traffic, h.relayCandidates)
+	if err != nil {
 		return nil, fmt.Errorf("p2p: %w", err)
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -164,6 +190,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		return fail(err)
 	}
 	h.host.SetStreamHandler(protocol.SyncProtocol, h.handleSync)
+	h.host.SetStreamHandler(protocol.PexProtocol, h.handlePex)
 	for _, g := range r.Groups() {
 		if err := h.JoinGroup(g); err != nil {
 			h.evs.Close()
@@ -187,8 +214,19 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 			}
 		}
 	}
+	for _, a := range cfg.Bootstrap {
+		ai, _ := peer.AddrInfoFromString(a) // checked by validated
+		h.addBoot(*ai)
+	}
 	for _, ai := range kept {
+		h.addBoot(ai)
 		h.keep(ai)
+	}
+	if cfg.DHT {
+		if err := h.startRendezvous(); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("p2p: DHT: %w", err)
+		}
 	}
 	if cfg.MDNS {
 		if h.disc, err = h.startMDNS(); err != nil {
@@ -196,7 +234,8 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 			h.disc = nil
 		}
 	}
-	h.log.Info("p2p host started", "id", h.host.ID().String(), "addrs", h.Addrs(), "mdns", h.disc != nil)
+	h.log.Info("p2p host started", "id", h.host.ID().String(), "addrs", h.Addrs(), "mdns", h.disc != nil,
+		"dht", h.rv != nil, "relay_service", cfg.Relay)
 	return h, nil
 }
 
@@ -204,7 +243,12 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 // yamux, resource limits sized for a group's few dozen laptops plus
 // strangers on the same network, and a connection manager that trims
 // well before those limits.
-func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList, bw metrics.Reporter) (host.Host, error) {
+//
+// Every node can reach others through a relay and take part in hole
+// punching (DCUtR); when AutoNAT finds it behind NAT, it reserves a slot
+// at a relay (relays: candidates, see relayCandidates) and advertises
+// the relayed address. A node with cfg.Relay offers the relay service.
+func newLibp2pHost(cfg Config, listen []string, gate *denyList, bw metrics.Reporter, relays autorelay.PeerSource) (host.Host, error) {
 	const (
 		memory = 256 << 20
 		fds    = 1024
@@ -229,8 +273,8 @@ func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList, bw metri
 	if err != nil {
 		return nil, err
 	}
-	h, err := libp2p.New(
-		libp2p.Identity(key),
+	opts := []libp2p.Option{
+		libp2p.Identity(cfg.Key),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
@@ -243,7 +287,29 @@ func newLibp2pHost(key crypto.PrivKey, listen []string, gate *denyList, bw metri
 		libp2p.DisableMetrics(),
 		libp2p.BandwidthReporter(bw),
 		libp2p.UserAgent("mutual"),
-	)
+		libp2p.EnableHolePunching(),
+		libp2p.EnableAutoRelayWithPeerSource(relays,
+			autorelay.WithMinCandidates(1), autorelay.WithBootDelay(relayBootDelay),
+			autorelay.WithBackoff(relayBackoff), autorelay.WithMinInterval(relayMinInterval)),
+	}
+	switch {
+	case cfg.Relay:
+		res := RelayResources()
+		if cfg.relayLimit != nil {
+			res.Limit = cfg.relayLimit
+		}
+		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(res)), libp2p.ForceReachabilityPublic())
+	case cfg.forcePrivate:
+		// No AutoNAT service here: libp2p never closes its dial-back
+		// host when reachability is forced private.
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
+	}
+	if !cfg.forcePrivate {
+		// Help other nodes learn whether they are reachable (rate-limited
+		// by libp2p: 30 dial-backs a minute, 3 per peer).
+		opts = append(opts, libp2p.EnableNATService())
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
 		cm.Close()
@@ -289,7 +355,11 @@ func (h *Host) Close() error {
 			errs = append(errs, h.disc.Close())
 		}
 		h.host.RemoveStreamHandler(protocol.SyncProtocol)
+		h.host.RemoveStreamHandler(protocol.PexProtocol)
 		h.wg.Wait()
+		if h.rv != nil {
+			errs = append(errs, h.rv.close())
+		}
 		errs = append(errs, h.evs.Close())
 		h.mu.Lock()
 		for _, rec := range h.peers {
@@ -356,7 +426,16 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 // once (node.onGroup) made two connections, TCP and QUIC; in about one
 // three-node setup in 15 (node's TestRelayLatency) one of them closed,
 // and the inviter never sent the newcomer an op by gossip again.
+//
+// When no direct address works and p has an address through a relay,
+// dialDirect connects through the relay (a limited connection, see
+// reach.go).
 func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) error {
+	return h.dial(ctx, ai, why, true)
+}
+
+// dial is dialDirect, through a relay too only if relayOK.
+func (h *Host) dial(ctx context.Context, ai peer.AddrInfo, why string, relayOK bool) error {
 	sl := h.take(h.dialling, ai.ID)
 	defer h.release(h.dialling, ai.ID, sl)
 	select {
@@ -371,7 +450,16 @@ func (h *Host) dialDirect(ctx context.Context, ai peer.AddrInfo, why string) err
 			return nil
 		}
 	}
-	return h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
+	err := h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
+	if err == nil || !relayOK || ctx.Err() != nil || !h.hasRelayAddr(ai) {
+		return err
+	}
+	// Only through a relay, then: a limited connection, which hole
+	// punching may upgrade (reach.go).
+	if h.onlyLimited(ai.ID) {
+		return nil
+	}
+	return h.host.Connect(ctx, peer.AddrInfo{ID: ai.ID})
 }
 
 // slot lets one goroutine at a time do something with a peer. It is in
@@ -414,8 +502,14 @@ func (h *Host) Peers() []PeerInfo {
 		if !rec.connected && !rec.remember {
 			continue
 		}
+		via := rec.via
+		if rec.connected {
+			if v := h.viaOf(id); v != "" {
+				via = v
+			}
+		}
 		out = append(out, PeerInfo{ID: id, Key: rec.key, Addrs: slices.Clone(rec.addrs),
-			Connected: rec.connected, LastSeen: rec.lastSeen, LastSynced: rec.lastSynced,
+			Connected: rec.connected, Via: via, LastSeen: rec.lastSeen, LastSynced: rec.lastSynced,
 			Syncing: h.syncingLocked(id)})
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int { return cmp.Compare(a.ID, b.ID) })
@@ -438,6 +532,9 @@ func (h *Host) eventLoop() {
 			switch ev.Connectedness {
 			case network.Connected:
 				h.connected(ev.Peer)
+			case network.Limited:
+				h.limitedConns.Add(1)
+				h.limited(ev.Peer)
 			case network.NotConnected:
 				h.disconnected(ev.Peer)
 			}
@@ -451,11 +548,16 @@ func (h *Host) connected(p peer.ID) {
 		h.log.Debug("peer with a non-ed25519 identity; gossip and catch-up will ignore it", "remote", p, "err", err)
 		return
 	}
+	via := h.viaOf(p)
 	h.mu.Lock()
 	rec := h.record(p, key)
 	rec.connected, rec.lastSeen = true, time.Now()
+	if via != "" {
+		rec.via = via
+	}
+	h.pexGen++
 	h.mu.Unlock()
-	h.log.Debug("peer connected", "remote", p)
+	h.log.Debug("peer connected", "remote", p, "via", via)
 	if h.initiates(p) {
 		h.spawn(func() {
 			h.syncBackground(p, "connect")
@@ -474,6 +576,9 @@ func (h *Host) connected(p peer.ID) {
 
 func (h *Host) disconnected(p peer.ID) {
 	h.mu.Lock()
+	h.pexGen++
+	delete(h.pexSent, p)
+	delete(h.pexIn, p)
 	if rec := h.peers[p]; rec != nil {
 		rec.connected, rec.lastSeen = false, time.Now()
 		if !rec.remember {
@@ -545,16 +650,40 @@ func (h *Host) keep(ai peer.AddrInfo) {
 }
 
 func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
-	backoff := redialMin
+	backoff, upgrade := redialMin, upgradeAfter
+	var moved uint64
 	for {
-		if h.host.Network().Connectedness(ai.ID) == network.Connected {
-			backoff = redialMin
+		switch h.host.Network().Connectedness(ai.ID) {
+		case network.Connected:
+			backoff, upgrade = redialMin, upgradeAfter
 			select {
 			case <-h.ctx.Done():
 				return
 			case <-wake:
 			}
 			continue
+		case network.Limited:
+			// Reached only through a relay. Hole punching may bring a
+			// direct connection by itself; meanwhile try one now and then.
+			t := time.NewTimer(jitter(upgrade))
+			select {
+			case <-h.ctx.Done():
+				t.Stop()
+				return
+			case <-wake:
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+			if h.onlyLimited(ai.ID) && h.upgrade(ai.ID) != nil {
+				upgrade = min(upgrade*2, upgradeMax)
+			}
+			continue
+		}
+		// The connection before carried ops: a relay cut it at its data
+		// limit, most likely. Go on at once; the sessions resume.
+		if m := h.movedOps(ai.ID); m > moved {
+			moved, backoff = m, redialMin
 		}
 		if !h.gate.blocked(ai.ID) {
 			ctx, cancel := context.WithTimeout(h.ctx, dialTimeout)
@@ -562,7 +691,7 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 			cancel()
 			if err == nil {
 				h.keptDials.Add(1)
-				h.log.Info("connected to kept peer", "remote", ai.ID)
+				h.log.Info("connected to kept peer", "remote", ai.ID, "via", h.viaOf(ai.ID))
 				// A peer may close the connection at once (its resource
 				// manager still counts this node's connections from before
 				// a restart): look again only after the backoff, or this
@@ -570,7 +699,7 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 				if !h.sleep(jitter(backoff)) {
 					return
 				}
-				if h.host.Network().Connectedness(ai.ID) != network.Connected {
+				if h.host.Network().Connectedness(ai.ID) == network.NotConnected && h.movedOps(ai.ID) == moved {
 					backoff = min(backoff*2, redialMax)
 				}
 				continue
@@ -585,6 +714,22 @@ func (h *Host) redial(ai peer.AddrInfo, wake <-chan struct{}) {
 			return
 		}
 		backoff = min(backoff*2, redialMax)
+	}
+}
+
+// movedOps returns how many catch-up sessions with p carried ops.
+func (h *Host) movedOps(p peer.ID) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.moved[p]
+}
+
+// carried records that a session with p carried ops, if p is kept.
+func (h *Host) carried(p peer.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dialled[p] {
+		h.moved[p]++
 	}
 }
 

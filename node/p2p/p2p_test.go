@@ -444,3 +444,38 @@ func TestGossipPastAGapStartsCatchUp(t *testing.T) {
 	publish(t, a, tg.id, tg.a.post(t, tg.id, "published"))
 	waitFor(t, 2*time.Second, "the gap filled", func() bool { return converged(tg.id, len(tg.setup)+6, ra, rb) })
 }
+
+// TestMemberMetWhileRunningRedialled: a member met while running (here
+// dialled once, as mDNS or an invite's address do; no --peer, no peer
+// file) is redialled when the connection drops, without a restart. mDNS
+// would not report it again for the record's lifetime (53 minutes):
+// cmd/mutual/meshtest's TestMeshLinkDownUp is this on a real network.
+func TestMemberMetWhileRunningRedialled(t *testing.T) {
+	tg := newTestGroup(t)
+	ra, rb := tg.replica(t, tg.a), tg.replica(t, tg.b)
+	var sessions atomic.Int32
+	cfg := loopbackConfig(t, tg.a)
+	cfg.OnSynced = func(crdt.PublicKey, []crdt.ID) { sessions.Add(1) }
+	a := start(t, cfg, ra)
+	b := start(t, loopbackConfig(t, tg.b), rb)
+	connect(t, b, a)
+	// The sessions run on connecting and once the mesh has formed: after
+	// them, nothing opens a stream to the peer (which would dial it)
+	// until the periodic one, a minute away.
+	waitFor(t, 15*time.Second, "the two sessions of a new connection", func() bool { return sessions.Load() >= 2 })
+	remembers := func(h *Host, p peer.ID) bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		rec := h.peers[p]
+		return rec != nil && rec.remember
+	}
+	if !remembers(a, b.ID()) || !remembers(b, a.ID()) {
+		t.Fatal("the members do not remember each other after a session")
+	}
+	a.host.Network().ClosePeer(b.ID())
+	publish(t, a, tg.id, tg.a.post(t, tg.id, "made after the connection dropped"))
+	waitFor(t, 15*time.Second, "a redial", func() bool {
+		return a.host.Network().Connectedness(b.ID()) == network.Connected
+	})
+	waitFor(t, 10*time.Second, "B to catch up", func() bool { return converged(tg.id, len(tg.setup)+1, ra, rb) })
+}

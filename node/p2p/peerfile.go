@@ -27,6 +27,7 @@ type peerEntry struct {
 	Addrs      []string  `json:"addrs"`
 	LastSeen   time.Time `json:"last_seen"`
 	LastSynced time.Time `json:"last_synced,omitzero"`
+	Via        string    `json:"via,omitempty"` // how it was reached last (PeerInfo.Via)
 }
 
 func (e peerEntry) addrInfo() (peer.AddrInfo, bool) {
@@ -106,6 +107,10 @@ func (h *Host) remember(e peerEntry) {
 	rec.remember = true
 	rec.addrs = e.Addrs
 	rec.lastSeen, rec.lastSynced = e.LastSeen, e.LastSynced
+	switch e.Via {
+	case ViaDirect, ViaLAN, ViaRelayed:
+		rec.via = e.Via
+	}
 }
 
 // savePeers writes the remembered peers: the most recently seen first, at
@@ -122,7 +127,7 @@ func (h *Host) savePeers() error {
 			continue
 		}
 		es = append(es, peerEntry{ID: id.String(), Addrs: slices.Clone(rec.addrs),
-			LastSeen: rec.lastSeen.UTC(), LastSynced: rec.lastSynced.UTC()})
+			LastSeen: rec.lastSeen.UTC(), LastSynced: rec.lastSynced.UTC(), Via: rec.via})
 	}
 	h.mu.Unlock()
 	slices.SortFunc(es, func(a, b peerEntry) int {

@@ -25,6 +25,10 @@ const protectTag = "mutual-member"
 // errBusy is returned when a session with the peer is already running.
 var errBusy = errors.New("p2p: a catch-up session with this peer is already running")
 
+// errNotOverRelay is returned when a peer is reached only through a relay
+// and a session with it may not spend the relay's budget (limitedOK).
+var errNotOverRelay = errors.New("p2p: the peer is reached only through a relay, and shares no group with this node")
+
 // SyncNow runs one catch-up session with p now, as the initiator,
 // waiting for a session already running with p to end first.
 func (h *Host) SyncNow(ctx context.Context, p peer.ID) (catchup.Stats, error) {
@@ -37,7 +41,11 @@ func (h *Host) syncBackground(p peer.ID, why string) {
 	switch {
 	case err == nil:
 		h.log.Debug("catch-up done", "remote", p, "why", why, "stats", st)
-	case errors.Is(err, errBusy) || h.ctx.Err() != nil:
+	case errors.Is(err, errBusy) || errors.Is(err, errNotOverRelay) || h.ctx.Err() != nil:
+	case h.host.Network().Connectedness(p) != network.Connected:
+		// Over a relay, cut at its limit (or the peer is gone): the next
+		// session, on the next connection or a direct one, resumes.
+		h.log.Debug("catch-up cut short; it resumes on the next connection", "remote", p, "why", why, "err", err)
 	case h.stranger(p):
 		// Any libp2p node on the network (mDNS finds them) that shares
 		// no group with this one: nothing a volunteer needs to read.
@@ -86,7 +94,14 @@ func (h *Host) syncWith(ctx context.Context, p peer.ID, wait bool) (catchup.Stat
 	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
 	defer cancel()
 	defer context.AfterFunc(h.ctx, cancel)() // Close ends the session too
-	s, err := h.host.NewStream(ctx, p, protocol.SyncProtocol)
+	sctx := ctx
+	if h.onlyLimited(p) {
+		if !h.limitedOK(p) {
+			return catchup.Stats{}, errNotOverRelay
+		}
+		sctx = network.WithAllowLimitedConn(ctx, "catch-up")
+	}
+	s, err := h.host.NewStream(sctx, p, protocol.SyncProtocol)
 	if err != nil {
 		return catchup.Stats{}, err
 	}
@@ -151,8 +166,15 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
 	is := &idleStream{Stream: s}
 	pr := h.track(p)
-	st, err := catchup.RunProgress(ctx, is, h.r, key, initiator, pr)
+	opts := catchup.Options{Progress: pr}
+	if s.Conn().Stat().Limited {
+		opts.MaxBatchBytes = limitedBatch
+	}
+	st, err := catchup.RunOptions(ctx, is, h.r, key, initiator, opts)
 	h.untrack(p, pr)
+	if st.NewOps > 0 || st.OpsSent > 0 {
+		h.carried(p)
+	}
 	if is.idle() {
 		h.idleResets.Add(1)
 		err = fmt.Errorf("p2p: the peer sent nothing for %v: %w", idleTimeout, err)
@@ -175,6 +197,7 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	if h.cfg.OnSession != nil {
 		h.cfg.OnSession(key, st)
 	}
+	h.spawn(func() { h.sendPex(p, key) })
 	if len(st.Synced) > 0 {
 		h.joinPending()
 	}
@@ -291,6 +314,16 @@ func (h *Host) synced(p peer.ID, key crdt.PublicKey) {
 	if member {
 		h.host.ConnManager().Protect(p, protectTag)
 	}
+	if save {
+		// A member met while running (found by mDNS, or dialled in) is
+		// redialled whenever the connection drops, as remembered peers
+		// are from the start: after a Wi-Fi drop or a pulled cable that
+		// closed the connection, mDNS does not report the peer again
+		// (its browser reports an entry once per TTL, 53 minutes), and
+		// nothing else would reconnect the two (cmd/mutual/meshtest
+		// TestMeshLinkDownUp).
+		h.keep(peer.AddrInfo{ID: p, Addrs: h.host.Peerstore().Addrs(p)})
+	}
 	if member || save {
 		if err := h.savePeers(); err != nil {
 			h.log.Warn("cannot write the peer file", "path", h.cfg.PeerFile, "err", err)
@@ -310,7 +343,7 @@ func (h *Host) syncLoop() {
 		case <-t.C:
 		}
 		for _, p := range h.host.Network().Peers() {
-			if h.initiates(p) {
+			if h.leads(p) {
 				h.spawn(func() { h.syncBackground(p, "periodic") })
 			}
 		}

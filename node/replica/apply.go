@@ -33,6 +33,12 @@ import (
 // A membership op also opens the group keys shared with this node, and
 // marks the group for keyUpkeep once the batch's ops are in.
 //
+// The store is read only where it may hold something: steps 1 and 2
+// read a log position only if the group state marks it held (logged), and
+// a create that step 3 adds marks its post created, which step 4 builds
+// without reading its record (it has none yet) or, for a create this node
+// just signed, its ops (nobody else knows its ID).
+//
 // Everything lands in one batch, committed at once: a failed commit
 // reloads the in-memory state from the store.
 
@@ -50,8 +56,9 @@ func (bt *batch) ingest(op *crdt.Op, raw []byte, own bool) Result {
 		return res
 	}
 	bt.link(gs, op)
-	bt.addLog(gs, op, raw)
+	bt.addLog(gs, op, raw, own)
 	gs.g.Hold(op)
+	bt.visited(gs, op)
 	bt.settle(gs, op)
 	if bt.err != nil {
 		res.Outcome, res.Err = Ignored, bt.err
@@ -80,13 +87,18 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	if bt.seen[op.ID] {
 		return nil, Dup, nil
 	}
-	if has, err := bt.r.st.Holds(op.GroupID(), op.Author, op.Seq, op.ID); err != nil {
-		bt.err = err
-		return nil, Ignored, err
-	} else if has {
-		return nil, Dup, nil
-	}
 	gs := bt.r.groups[op.GroupID()]
+	// The store can hold op only at its log position, or as a fork there
+	// (kept only where the log holds an op): a position the group state
+	// says is empty needs no read. That is every new op of a live burst.
+	if gs == nil || gs.logged(op.Author, op.Seq) {
+		if has, err := bt.r.st.Holds(op.GroupID(), op.Author, op.Seq, op.ID); err != nil {
+			bt.err = err
+			return nil, Ignored, err
+		} else if has {
+			return nil, Dup, nil
+		}
+	}
 	if gs == nil {
 		return nil, Ignored, ErrNoGroup
 	}
@@ -99,11 +111,19 @@ func (bt *batch) judge(op *crdt.Op, own bool) (*groupState, Outcome, error) {
 	if !own && !crdt.Storable(op, func(k crdt.PublicKey) bool { return bt.holds(gs, k, 1) }) {
 		return nil, Ignored, crdt.ErrNotMember
 	}
+	if !own {
+		if err := bt.visitJudge(gs, op); err != nil {
+			return nil, Ignored, err
+		}
+	}
 	return gs, New, nil
 }
 
 // forked keeps op as evidence if its log position holds another op.
 func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
+	if !bt.holds(gs, op.Author, op.Seq) {
+		return false
+	}
 	other, err := bt.logHolds(logPos{gs.rec.ID, op.Author, op.Seq})
 	if err != nil {
 		bt.fail(err)
@@ -203,8 +223,7 @@ func (bt *batch) merge(gs *groupState, op *crdt.Op) {
 	}
 	if _, create := op.Body.(crdt.PostCreate); create {
 		// Ops on the post may have come before it: build it from all.
-		bt.rebuild(gs, id)
-		bt.flushRebuilds(gs)
+		bt.recompute(gs, postKey{gs.rec.ID, id})
 		return
 	}
 	bt.group = gs.rec.ID
@@ -261,28 +280,37 @@ func (bt *batch) flushRebuilds(gs *groupState) {
 			continue
 		}
 		delete(bt.rebuilds, k)
-		ops, err := bt.postOps(k)
-		if err != nil {
-			bt.fail(err)
+		if !bt.recompute(gs, k) {
 			return
 		}
-		p := crdt.RebuildPost(k.g, k.id, ops, func(op *crdt.Op) crdt.Role { return gs.g.RoleAt(op.Author, op.Seq) })
-		bt.group = k.g
-		bt.Get(k.id) // load what the store holds, to replace its index entry
-		e := bt.posts[k]
-		if e == nil {
-			if p == nil {
-				continue
-			}
-			e = &postEntry{}
-			bt.posts[k] = e
-		}
-		if p == nil && e.cur == nil {
-			continue
-		}
-		e.cur = p
-		bt.touched(k)
 	}
+}
+
+// recompute computes post k from its ops, with each op's standing now.
+// It returns false if a store read failed (bt.err).
+func (bt *batch) recompute(gs *groupState, k postKey) bool {
+	ops, err := bt.postOps(k)
+	if err != nil {
+		bt.fail(err)
+		return false
+	}
+	p := crdt.RebuildPost(k.g, k.id, ops, func(op *crdt.Op) crdt.Role { return gs.g.RoleAt(op.Author, op.Seq) })
+	bt.group = k.g
+	bt.Get(k.id) // load what the store holds, to replace its index entry
+	e := bt.posts[k]
+	if e == nil {
+		if p == nil {
+			return true
+		}
+		e = &postEntry{}
+		bt.posts[k] = e
+	}
+	if p == nil && e.cur == nil {
+		return true
+	}
+	e.cur = p
+	bt.touched(k)
+	return true
 }
 
 func (bt *batch) touched(k postKey) {
@@ -295,7 +323,14 @@ func (bt *batch) touched(k postKey) {
 
 // postOps returns the ops of a post held in the store and in this batch.
 func (bt *batch) postOps(k postKey) ([]crdt.Op, error) {
-	raws, err := bt.r.st.PostOps(k.g, k.id)
+	var raws [][]byte
+	var err error
+	switch own, created := bt.created[k]; {
+	case !created:
+		raws, err = bt.r.st.PostOps(k.g, k.id)
+	case !own: // ops on it may have come before its create
+		raws, err = bt.r.st.OpsOnPost(k.g, k.id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +385,9 @@ func (bt *batch) fail(err error) {
 	}
 }
 
-func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
+// addLog adds op to its author's log, with what finds it (store.AddOp),
+// its import ref and its blob.
+func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte, own bool) {
 	pos := logPos{gs.rec.ID, op.Author, op.Seq}
 	bt.logged[pos] = op.ID
 	c := *op
@@ -362,8 +399,9 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 		}
 		bt.postIdx[k] = append(bt.postIdx[k], &c)
 	}
-	if c, ok := op.Body.(crdt.PostCreate); ok && c.Ref != "" {
-		if _, dup := bt.refs[refKey{gs.rec.ID, c.Ref}]; !dup {
+	if c, ok := op.Body.(crdt.PostCreate); ok {
+		bt.created[postKey{gs.rec.ID, op.ID}] = own
+		if _, dup := bt.refs[refKey{gs.rec.ID, c.Ref}]; c.Ref != "" && !dup {
 			bt.b.PutRef(gs.rec.ID, c.Ref, op.ID)
 			bt.refs[refKey{gs.rec.ID, c.Ref}] = op.ID
 		}
@@ -382,11 +420,18 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte) {
 // holds reports whether the log (or this batch) holds author's op at seq.
 // Ops held past a gap in an author's log count too.
 func (bt *batch) holds(gs *groupState, author crdt.PublicKey, seq uint64) bool {
-	if seq <= gs.vv[author] || gs.above[author][seq] {
+	if gs.logged(author, seq) {
 		return true
 	}
 	_, ok := bt.logged[logPos{gs.rec.ID, author, seq}]
 	return ok
+}
+
+// logged reports whether the store's log holds author's op at seq (ops
+// held past a gap count too): the group state marks every position a
+// commit fills (mark), and load marks every position the log holds.
+func (gs *groupState) logged(author crdt.PublicKey, seq uint64) bool {
+	return seq <= gs.vv[author] || gs.above[author][seq]
 }
 
 // logHolds returns the ID of the op held at a log position, or zero.
@@ -401,8 +446,7 @@ func (bt *batch) logHolds(pos logPos) (crdt.ID, error) {
 	if err != nil {
 		return crdt.ID{}, err
 	}
-	op, err := protocol.DecodeStoredOp(raw)
-	return op.ID, err
+	return protocol.OpID(raw), nil
 }
 
 // logOp returns the op held at a log position, or nil.
@@ -432,6 +476,9 @@ func (bt *batch) Get(id crdt.ID) *crdt.Post {
 	k := postKey{bt.group, id}
 	if e := bt.posts[k]; e != nil {
 		return e.cur
+	}
+	if _, ok := bt.created[k]; ok {
+		return nil // the store has no record of it
 	}
 	p, err := bt.r.st.Post(bt.group, id)
 	if errors.Is(err, store.ErrNotFound) {

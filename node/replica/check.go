@@ -67,6 +67,13 @@ func (r *Replica) Check(group crdt.ID) (stored, recomputed crdt.ID, err error) {
 		}
 		b.Apply(op, farFuture)
 	}
+	// Visitors count as this node vouches for them (visitors.go): the
+	// groups they come from, as this node knows them now.
+	r.mu.RLock()
+	for _, from := range b.Group.VisitedFrom() {
+		b.Vouch(from, r.membersOf(from))
+	}
+	r.mu.RUnlock()
 	return stored, b.Hash(), nil
 }
 

@@ -33,18 +33,14 @@ func (r *Replica) mayFollow(group crdt.ID, peer crdt.PublicKey) error {
 	})
 }
 
-// follows reports whether this node follows the group (replicates it
-// read-only) and offers it to peer: a peer its follow code named, or
-// one that offered it the group (AddSource), that may follow it too.
-// The caller holds r.mu.
-func (r *Replica) follows(gs *groupState, peer crdt.PublicKey) bool {
-	if gs.rec.Relation != store.Follower {
-		return false
-	}
-	if !slices.Contains(gs.rec.Vouched, peer) && !gs.sources[peer] {
-		return false
-	}
-	return r.mayFollow(gs.rec.ID, peer) == nil
+// isSource reports whether this node follows the group (replicates it
+// read-only) and expects peer to hold it: its follow code named the
+// peer, the peer offered it the group (AddSource), or the peer shares a
+// group with this node's visit to it (visitSource). It offers the group
+// to such a peer, whole if the peer may follow it too, else with an
+// empty vector (catchup.Limit.Ask). The caller holds r.mu.
+func (r *Replica) isSource(gs *groupState, peer crdt.PublicKey) bool {
+	return gs.rec.Relation == store.Follower && (slices.Contains(gs.rec.Vouched, peer) || gs.sources[peer] || r.visitSource(gs, peer))
 }
 
 // AddSource records that peer holds a group this node follows (it
@@ -136,7 +132,11 @@ func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string, addrs 
 		gs.rec = rec
 		return nil
 	}
-	r.groups[group] = newGroupState(rec)
+	gs, err := r.storedGroupState(rec)
+	if err != nil {
+		return err
+	}
+	r.groups[group] = gs
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
 	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -207,4 +208,104 @@ func TestFollowerJoins(t *testing.T) {
 		t.Fatalf("a follower that joined reads %+v, %v", got, err)
 	}
 	post(t, f, g, withContact("soup", "", ""))
+}
+
+// TestFollowerAsksUnknownMember: a follower's node (Badger) that holds
+// an allies-only group's Federation op and the founder's ops, but not
+// the join of the member its follow code named, cannot tell that member
+// from a peer that may not follow: it offers the group all the same,
+// with an empty vector (catchup.Limit.Ask), and the member, which knows
+// the follower as a member of an ally, serves it the whole group. Before,
+// it offered the member nothing, and members offer a group to no
+// follower: it never got another op.
+func TestFollowerAsksUnknownMember(t *testing.T) {
+	ctx := context.Background()
+	a, b, x := newNode(t), newNode(t), newNode(t)
+	g := newGroup(t, a, "Eastgate")
+	code, _, err := a.r.Invite(ctx, g, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.Join(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, a, b)
+	syncPair(t, a, b)
+	harbour := newGroup(t, x, "Harbour") // x is its founder, so its member
+	if err := a.r.SetFederation(ctx, g, crdt.Federation{Policy: crdt.FollowAllies, Allies: []crdt.ID{harbour}}); err != nil {
+		t.Fatal(err)
+	}
+	post(t, b, g, withContact("crib", "", ""))
+	// The group's nodes follow their ally, to know its members.
+	for _, n := range []*node{a, b} {
+		if err := n.r.Follow(ctx, harbour, "", nil, []crdt.PublicKey{x.r.Self()}); err != nil {
+			t.Fatal(err)
+		}
+		syncPair(t, n, x)
+	}
+	syncPair(t, a, b)
+
+	// x follows Eastgate by b's code, and holds a's ops only (the
+	// genesis, the admit, the Federation op), not b's join.
+	if err := x.r.Follow(ctx, g, "", nil, []crdt.PublicKey{b.r.Self()}); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	if err := a.r.Sync().OpsAfter(g, a.r.Self(), 0, func(raw []byte) error {
+		raws = append(raws, bytes.Clone(raw))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.r.Sync().Ingest(ctx, raws); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := x.r.Sync().Limited(g, b.r.Self()); err != nil || !l.Ask || l.Follow {
+		t.Fatalf("the follower's limit for the member it does not know: %+v, %v", l, err)
+	}
+	followSession(t, x, b)
+	if stateHash(t, x, g) != stateHash(t, b, g) {
+		t.Fatal("the follower did not get the group from the member it could not judge")
+	}
+}
+
+// TestUnfollowCutShortIsFinished: an unfollow that a crash cut short —
+// the record marked Forgetting, the ops and posts still there — is
+// finished by the next open: the group and its posts are gone, not half
+// there (ghost posts with no ops behind them).
+func TestUnfollowCutShortIsFinished(t *testing.T) {
+	ctx := context.Background()
+	a, f := newNode(t), newNode(t)
+	g := newGroup(t, a, "Eastgate")
+	p := post(t, a, g, withContact("crib", "", ""))
+	if err := f.r.Follow(ctx, g, "Eastgate", nil, []crdt.PublicKey{a.r.Self()}); err != nil {
+		t.Fatal(err)
+	}
+	followSession(t, f, a)
+	if _, err := f.r.Post(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The first step of ForgetGroup, then the crash.
+	recs, err := f.st.Groups()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	recs[0].Relation = store.Forgetting
+	var b store.Batch
+	b.PutGroup(recs[0])
+	if err := f.st.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	f.close()
+	f2 := open(t, f.dir, f.key, replica.Config{})
+	defer f2.close()
+	if len(f2.r.Groups()) != 0 {
+		t.Fatalf("the group is back after the restart: %+v", f2.r.Groups())
+	}
+	if _, err := f2.r.Post(p.ID); !errors.Is(err, replica.ErrNoPost) {
+		t.Fatalf("the post is still there: %v", err)
+	}
+	if recs, _ := f2.st.Groups(); len(recs) != 0 {
+		t.Fatalf("records left: %+v", recs)
+	}
 }

@@ -150,7 +150,18 @@ func (v syncView) Limited(group crdt.ID, peer crdt.PublicKey) (catchup.Limit, er
 		}
 		l.Notices = append(l.Notices, raw)
 	}
-	l.Follow = l.Own == nil && len(l.Notices) == 0 && r.follows(gs, peer)
+	if l.Own == nil && len(l.Notices) == 0 && r.isSource(gs, peer) {
+		l.Follow = r.mayFollow(gs.rec.ID, peer) == nil
+		l.Ask = !l.Follow // perhaps a member whose join has not reached this node (catchup.Limit)
+	}
+	// A visitor hands its own ops — its visit and responses, with their
+	// sealed contacts — to the group's members, whether or not it would
+	// serve them the group as a follower (visitors.go).
+	if !l.Follow && l.Own == nil && gs.rec.Relation == store.Follower && gs.visiting(r.self) && gs.g.IsMember(peer) {
+		self := r.self
+		l.Own = &self
+		l.Ask = false
+	}
 	return l, nil
 }
 

@@ -27,7 +27,7 @@ func (bt *batch) local(l *localOp) error {
 	if gs == nil {
 		return ErrNoGroup
 	}
-	if gs.rec.Relation == store.Follower && l.newGroup == nil {
+	if gs.rec.Relation == store.Follower && l.newGroup == nil && !l.visit {
 		return &FollowerError{Group: gs.name()}
 	}
 	build, next := l.build, l.next
@@ -364,8 +364,9 @@ func (r *Replica) postOpID(ctx context.Context, group, post crdt.ID, body crdt.B
 		}
 		return nil, crdt.ID{}, err
 	}
-	l, err := r.doLocal(ctx, &localOp{group: group, build: func(gs *groupState) (crdt.Body, error) {
-		if !gs.canWrite(r.self) {
+	_, unrespond := body.(crdt.Unrespond)
+	l, err := r.doLocal(ctx, &localOp{group: group, visit: unrespond, build: func(gs *groupState) (crdt.Body, error) {
+		if !gs.canWrite(r.self) && !(unrespond && gs.visiting(r.self)) {
 			return nil, ErrNotMember
 		}
 		p, err := r.st.Post(group, post)

@@ -70,6 +70,9 @@ func (r *Replica) MemberName(group crdt.ID, k crdt.PublicKey) string {
 		if m := gs.g.Member(k); m != nil {
 			return m.Name
 		}
+		if v := gs.g.Visitor(k); v != nil {
+			return v.Name
+		}
 	}
 	return ""
 }

@@ -105,6 +105,10 @@ type Replica struct {
 	revealed *lru.Cache[crdt.ID, protocol.Private] // opened blobs, by op ID: memory only
 }
 
+// groupState is a group as the writer sees it. vv and above are the log
+// positions the store holds, which the writer trusts to skip dedup's
+// reads (batch.judge): whoever makes a group state for a group whose ops
+// the store may hold marks them from its log (load, storedGroupState).
 type groupState struct {
 	rec   store.GroupRecord
 	g     *crdt.Group
@@ -120,6 +124,18 @@ type groupState struct {
 	// A followed group's peers known to hold it (memory only).
 	sources map[crdt.PublicKey]bool
 	refused string // why a peer refused to serve this followed group, if one did
+}
+
+// storedGroupState is newGroupState for a group that this node starts
+// to hold (a follow, a visitor's group) with the log positions the store
+// may hold of it marked, as load marks them: ops kept from before (an
+// unfollow that a crash cut short), which the writer's dedup must know.
+func (r *Replica) storedGroupState(rec store.GroupRecord) (*groupState, error) {
+	gs := newGroupState(rec)
+	if err := r.st.LogSeqs(rec.ID, gs.mark); err != nil {
+		return nil, err
+	}
+	return gs, nil
 }
 
 func newGroupState(rec store.GroupRecord) *groupState {
@@ -186,6 +202,14 @@ func (r *Replica) load() error {
 	now := wall.UnixMilli()
 	groups := map[crdt.ID]*groupState{}
 	for _, rec := range recs {
+		if rec.Relation == store.Forgetting {
+			// An unfollow cut short: finish it (a store opened read-only
+			// just leaves the group out).
+			if err := r.st.ForgetGroup(rec.ID); err != nil && r.st.Writable() == nil {
+				return fmt.Errorf("finish forgetting group %s: %w", rec.ID.Short(), err)
+			}
+			continue
+		}
 		gs := newGroupState(rec)
 		raws, err := r.st.MembershipOps(rec.ID)
 		if err != nil {
@@ -237,6 +261,12 @@ func (r *Replica) load() error {
 	}
 	r.mu.Lock()
 	r.groups = groups
+	// What the stored posts reflect: visitors vouched for by the groups
+	// they come from, as this node knows them.
+	r.vouchAll()
+	for _, gs := range groups {
+		gs.spans = gs.g.Spans()
+	}
 	r.mu.Unlock()
 	return nil
 }

@@ -95,6 +95,8 @@ func (r *Replica) seal(gs *groupState, body crdt.Body) (crdt.Body, []byte, error
 		return r.sealFields(gs, &b.Fields, &b.Private, crdt.PrivateFields, func() crdt.Body { return b })
 	case crdt.PostEdit:
 		return r.sealFields(gs, &b.Fields, &b.Private, b.Set&crdt.PrivateFields, func() crdt.Body { return b })
+	case sealedRespond:
+		return r.sealTo(gs, b)
 	}
 	return body, nil, nil
 }

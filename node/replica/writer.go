@@ -70,7 +70,10 @@ type decoded struct {
 type localOp struct {
 	group    crdt.ID
 	newGroup *store.GroupRecord // genesis or join: create the group record
-	build    func(gs *groupState) (crdt.Body, error)
+	// visit: the change is a visitor's (a Visit, its responses), which
+	// this node may write in a group it follows (visitors.go).
+	visit bool
+	build func(gs *groupState) (crdt.Body, error)
 	// next, if set, returns the body of a further op of the change,
 	// given the ops written so far, or nil when there is none.
 	next func(gs *groupState, done []crdt.Op) (crdt.Body, error)
@@ -90,7 +93,9 @@ type localOp struct {
 
 func (r *Replica) writer() {
 	defer close(r.done)
+	var lg linger
 	for {
+		queued := len(r.reqs) > 0 // callers other than the last batch's wait
 		var reqs []*request
 		select {
 		case req := <-r.reqs:
@@ -105,20 +110,102 @@ func (r *Replica) writer() {
 				}
 			}
 		}
-		n, size := reqs[0].size()
-	more:
-		for n < r.cfg.MaxBatch && size < maxBatchBytes {
-			select {
-			case req := <-r.reqs:
-				reqs = append(reqs, req)
-				dn, ds := req.size()
-				n, size = n+dn, size+ds
-			default:
-				break more
-			}
+		g := gathered{max: r.cfg.MaxBatch}
+		g.add(reqs[0])
+		reqs = r.gather(reqs, &g, 0, 0)
+		if want, d := lg.wait(queued, g.locals); g.locals < want {
+			reqs = r.gather(reqs, &g, want, d)
 		}
+		began := time.Now()
 		r.process(reqs)
+		lg.answered(g.locals, time.Since(began))
 	}
+}
+
+// gathered counts what a batch being gathered holds.
+type gathered struct {
+	max        int // ops at most (Config.MaxBatch)
+	ops, bytes int
+	locals     int // changes of this node (API calls)
+}
+
+func (g *gathered) add(req *request) {
+	n, size := req.size()
+	g.ops, g.bytes = g.ops+n, g.bytes+size
+	if req.kind == reqLocal {
+		g.locals++
+	}
+}
+
+func (g *gathered) room() bool { return g.ops < g.max && g.bytes < maxBatchBytes }
+
+// gather adds to reqs the requests waiting, while the batch has room;
+// then, until it holds want changes of this node, those that come within
+// d.
+func (r *Replica) gather(reqs []*request, g *gathered, want int, d time.Duration) []*request {
+	for g.room() {
+		select {
+		case req := <-r.reqs:
+			reqs = append(reqs, req)
+			g.add(req)
+			continue
+		default:
+		}
+		break
+	}
+	if g.locals >= want || d <= 0 {
+		return reqs
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for g.room() && g.locals < want {
+		select {
+		case req := <-r.reqs:
+			reqs = append(reqs, req)
+			g.add(req)
+		case <-t.C:
+			return reqs
+		case <-r.stop:
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// linger decides how long the writer waits to fill a batch. Callers of
+// the API each wait for their change's commit and then send the next:
+// with a dozen clients, the callers that arrive during a commit form the
+// next batch, the ones it answers come back during that one's, and the
+// two halves take turns at the disk, each paying a whole commit. So once
+// a commit has answered several changes of this node, the next batch
+// waits for that many more (besides those that were already waiting), at
+// most as long as that batch took to write: a change that waits costs at most
+// the write it would otherwise have waited for behind the batch. A lone
+// change (one post at a time, gossip from peers) never waits.
+type linger struct {
+	callers int           // changes of this node the last commit answered
+	took    time.Duration // how long that batch took to write
+}
+
+// maxLinger caps the wait.
+const maxLinger = 5 * time.Millisecond
+
+// wait returns how many changes of this node the next batch waits for,
+// and how long at most; queued: callers were waiting when the last
+// commit ended (so others than its own), and locals of them are in.
+func (lg *linger) wait(queued bool, locals int) (int, time.Duration) {
+	if lg.callers < 2 {
+		return 0, 0
+	}
+	want := lg.callers
+	if queued {
+		want += locals
+	}
+	return want, min(lg.took, maxLinger)
+}
+
+func (lg *linger) answered(locals int, took time.Duration) {
+	lg.callers, lg.took = locals, took
 }
 
 // maxBatchBytes caps the encoded ops in one group commit, and
@@ -159,6 +246,11 @@ type batch struct {
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
 	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
 	err       error                  // a store read failed: the whole batch fails
+
+	// created holds the posts whose create this batch adds, true if this
+	// node signed it here: the store has no record of them, and of one
+	// just signed no op either (nobody else knows its ID yet).
+	created map[postKey]bool
 }
 
 type logPos struct {
@@ -192,7 +284,7 @@ type localPublish struct {
 
 func (r *Replica) process(reqs []*request) {
 	wall := r.now()
-	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}, upkeep: map[*groupState]bool{}}
+	bt := &batch{r: r, wall: wall, now: wall.UnixMilli(), seen: map[crdt.ID]bool{}, logged: map[logPos]crdt.ID{}, posts: map[postKey]*postEntry{}, refs: map[refKey]crdt.ID{}, ops: map[logPos]*crdt.Op{}, upkeep: map[*groupState]bool{}, created: map[postKey]bool{}}
 	r.mu.Lock()
 	for _, req := range reqs {
 		switch req.kind {
@@ -217,6 +309,7 @@ func (r *Replica) process(reqs []*request) {
 			req.err = bt.local(req.local)
 		}
 	}
+	bt.revouch()
 	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
 		bt.keyUpkeep(gs)
 	}

@@ -13,11 +13,15 @@ import (
 // (log, forks, breaks), posts, indexes, refs and record — and erases the
 // blobs of its ops from the vault (unfollowing a group). The group's
 // local number stays reserved. It deletes in several transactions when
-// the group is large: a crash half-way leaves a group record, if the
-// record was not deleted yet, with part of its ops, which catch-up
-// refills; the record goes last.
+// the group is large, so it first marks the group's record Forgetting:
+// a crash half-way leaves a record so marked, and whoever opens the
+// store next calls ForgetGroup again to finish (replica.Open does). The
+// record goes last.
 func (s *Store) ForgetGroup(g crdt.ID) error {
 	if err := s.Writable(); err != nil {
+		return err
+	}
+	if err := s.markForgetting(g); err != nil {
 		return err
 	}
 	if gn, ok := s.group(g); ok {
@@ -49,6 +53,24 @@ func (s *Store) ForgetGroup(g crdt.ID) error {
 	s.gen++
 	s.posts.Purge()
 	s.cacheMu.Unlock()
+	return nil
+}
+
+// markForgetting rewrites g's record, if there is one, as Forgetting.
+func (s *Store) markForgetting(g crdt.ID) error {
+	recs, err := s.Groups()
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.ID != g || rec.Relation == Forgetting {
+			continue
+		}
+		rec.Relation = Forgetting
+		var b Batch
+		b.PutGroup(rec)
+		return s.Commit(&b)
+	}
 	return nil
 }
 

@@ -13,6 +13,11 @@ type Relation uint8
 const (
 	Member   Relation = 1 // this node is (or is joining as) a member
 	Follower Relation = 2 // this node replicates the board read-only
+	// Forgetting marks a group being forgotten (unfollowed): ForgetGroup
+	// writes it before it deletes anything, so that a crash half-way
+	// leaves a group that the next open finishes forgetting, never one
+	// that is half there.
+	Forgetting Relation = 3
 )
 
 // GroupRecord is what the store remembers about a group besides its ops.

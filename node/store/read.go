@@ -201,8 +201,25 @@ func (s *Store) PostOps(g, post crdt.ID) ([][]byte, error) {
 			out = append(out, raw)
 		}
 	}
+	more, err := s.opsOnPost(gn, post)
+	return append(out, more...), err
+}
+
+// OpsOnPost returns the ops of a post other than its create, in
+// (author, seq) order: for a post whose create is not held yet, the ops
+// that came before it.
+func (s *Store) OpsOnPost(g, post crdt.ID) ([][]byte, error) {
+	gn, ok := s.group(g)
+	if !ok {
+		return nil, nil
+	}
+	return s.opsOnPost(gn, post)
+}
+
+func (s *Store) opsOnPost(gn uint64, post crdt.ID) ([][]byte, error) {
+	var out [][]byte
 	prefix := key(pPostOp, num(gn), post[:])
-	err = s.scan(prefix, nil, false, func(k, _ []byte) error {
+	err := s.scan(prefix, nil, false, func(k, _ []byte) error {
 		an, rest, ok := readNum(k[len(prefix):])
 		if !ok || len(rest) != 8 {
 			return &DamageError{Dir: s.dir, Detail: fmt.Sprintf("a post-op key (%x) is malformed", k)}

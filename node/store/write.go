@@ -86,14 +86,11 @@ func (b *Batch) AddOp(op *crdt.Op, raw []byte) {
 		}
 		switch {
 		case create:
-			pk := postKeyOf(g, post)
-			e, _, err := c.entry(pk)
-			if err != nil {
-				return err
-			}
-			e.flags |= flagCreate
-			e.author, e.seq = a, op.Seq
-			return c.putEntry(pk, e)
+			// A post's entry is first written with its create (a record
+			// needs the create: crdt.RebuildPost), so a create being
+			// added finds none to read.
+			e := postEntry{flags: flagCreate, author: a, seq: op.Seq}
+			return c.putEntry(postKeyOf(g, post), e)
 		case onPost:
 			return c.set(key(pPostOp, num(g), post[:], num(a), seqBytes(op.Seq)), nil)
 		}

@@ -245,7 +245,11 @@
     const d = p.details ? String(p.details) : '';
     const det = d ? `<p class="det" dir="auto">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
     const b = groupBadge(p, gs) + badges(p, now);
-    return `<li class="${cls}" id="p-${esc(p.id)}"><h3 dir="auto"><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}</li>`;
+    // A followed group's open need: "I can help" leads to the post's help form.
+    const g = (gs || []).find((x) => x.id === p.group);
+    const help = g && g.role === 'follower' && p.kind === 'need' && st === 'open' ?
+      `<p class="actions"><a class="button small" href="#/post/${esc(encodeURIComponent(p.id))}" aria-describedby="p-${esc(p.id)}-t">${te('canHelp')}</a></p>` : '';
+    return `<li class="${cls}" id="p-${esc(p.id)}"><h3 dir="auto" id="p-${esc(p.id)}-t"><a href="#/post/${esc(encodeURIComponent(p.id))}">${esc(p.title || t('untitled'))}</a></h3>${b ? `<p class="marks">${b}</p>` : ''}<p class="meta">${meta}</p>${det}${help}</li>`;
   }
 
   // boardLists filters and sorts posts and renders both columns; O(n log n). gs as for card.
@@ -384,9 +388,12 @@
     if (!rs.length) return h + `<p class="empty">${te('noResponses')}</p>`;
     h += '<ol class="responses">';
     for (const r of rs) {
-      h += `<li><strong>${authorH(r)}</strong>${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
+      // A member of another group (help across boards) answers "from Riverside".
+      const from = r.visitor && r.group ? ' · ' + tu('fromGroup', { name: u(r.group.name || short(r.group.id)) }) : '';
+      h += `<li><strong>${authorH(r)}</strong>${from}${r.quantity ? ' · ' + te('qty', { n: r.quantity }) : ''} · <span class="when">${esc(ago(r.created_at, now))}</span>`;
       if (r.yours) h += ` <button type="button" class="small" data-act="unrespond" data-rid="${esc(r.id)}">${te('takeBack')}</button>`;
       if (r.note) h += `<p class="note" dir="auto">${esc(r.note)}</p>`;
+      if (r.contact) h += `<p class="contact">${te('respContact')} <span dir="auto">${esc(r.contact)}</span></p>`;
       h += '</li>';
     }
     return h + '</ol>' + alertBox('resp-err');
@@ -411,14 +418,27 @@
     h += '</dl>' + (mayChange(p, ctx) ? statusButtons(p) + alertBox('status-err') : '');
     return h + responses(p, now);
   }
-  function helpForm(ctx) {
+  // helpForm is "I can help". On a post of a group this node follows it answers from one of the
+  // node's own groups and asks how to reach the helper: sealed so that only that group's members
+  // read it.
+  function helpForm(ctx, p) {
+    const groups = ctx.groups || [];
+    const pg = groups.find((g) => g.id === p.group);
+    const followed = pg && pg.role === 'follower';
+    const own = groups.filter((g) => g.role === 'member' || g.role === 'admin');
+    let extra = '';
+    if (followed) {
+      extra += field('help-contact', 'fHelpContact', input('help-contact', 'contact', '', 'maxlength="200" autocomplete="tel" dir="auto" aria-describedby="help-contact-hint"'), null) +
+        `<small class="hint" id="help-contact-hint">${tu('hHelpContact', { name: u(pg.name || short(pg.id)) })}</small>`;
+      if (own.length > 1) extra += field('help-as', 'fAsGroup', select('help-as', 'as_group', groupOpts(own), ''));
+    }
     return `<section class="box" aria-labelledby="help-h"><h2 id="help-h">${te('canHelp')}</h2><form id="help" class="form">` +
       (needsName(ctx) ? nameField('help-') : '') + field('help-quantity', 'fHelpQty', input('help-quantity', 'quantity', '', 'type="number" min="1" step="1" inputmode="numeric"')) +
-      field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2" dir="auto"></textarea>') +
+      field('help-note', 'fNote', '<textarea id="help-note" name="note" rows="2" dir="auto"></textarea>') + extra +
       alertBox('help-err') + `<p class="msg" id="help-msg" role="status"></p><button type="submit">${te('sendHelp')}</button></form></section>`;
   }
   function viewPost(p, ctx) {
-    return `<article id="post-view">${postDetails(p, ctx)}</article>${helpForm(ctx)}` +
+    return `<article id="post-view">${postDetails(p, ctx)}</article>${helpForm(ctx, p)}` +
       (mayChange(p, ctx) ? `<details class="box edit"><summary>${te('edit')}</summary>${postForm('edit', formValues(p), ctx, true)}</details>` : '') +
       `<p class="actions"><a href="#/">${te('backToBoard')}</a></p>`;
   }
@@ -1063,6 +1083,8 @@
       await giveName(v);
       if (v.quantity.trim()) body.quantity = Number(v.quantity);
       if (v.note.trim()) body.note = v.note.trim();
+      if (v.contact && v.contact.trim()) body.contact = v.contact.trim();
+      if (v.as_group) body.as_group = v.as_group;
       const p = await api('POST', '/api/v1/posts/' + encodeURIComponent(st.id) + '/responses', body);
       upsert(p);
       form.reset();

@@ -71,9 +71,17 @@ function allViews() {
       A.groupList(evilFollowed, 'g2') + A.shareResult(EVIL) + A.followForm() +
       A.fedBox({ federation: { policy: EVIL, allies: [EVIL, 'g2'], blocked: [EVIL] } }, evilFollowed) +
       A.peersTable([{ peer_id: EVIL, name: EVIL, connected: true, via: EVIL }], now),
+    // Help across boards: a followed group's need, a visitor's response with its group and contact.
+    visitor: A.card(post({ group: 'gf', title: EVIL }), now, followedGroups(EVIL)) +
+      A.viewPost(post({ group: 'gf', responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 2, note: EVIL, created_at: EVIL,
+        visitor: true, contact: EVIL, group: { id: EVIL, name: EVIL } }] }), Object.assign({}, ctx, { groups: followedGroups(EVIL) })),
     groups: A.groupList(evilGroups, EVIL) + A.card(evilPost(), now, evilGroups) +
       A.peersTable([{ peer_id: EVIL, name: EVIL, connected: true, syncing: { done: EVIL, total: 5 } }], now),
   };
+}
+// followedGroups are a node's groups: two of its own and gf, which it follows (named name).
+function followedGroups(name) {
+  return [{ id: 'g1', name: 'Riverside', role: 'admin' }, { id: 'g2', name: 'Eastgate', role: 'member' }, { id: 'gf', name, role: 'follower' }];
 }
 // phoneCtx is ctx as a phone at a meeting sees it, with the name it gave ('' for none yet).
 function phoneCtx(name) {
@@ -466,6 +474,27 @@ check('dir="auto" on every element that shows text a person wrote', () => {
     if (/type="(number|datetime-local|file|search)"|readonly|id="(inv-code|join-code|follow-code|addally-code|addblock-code)"/.test(m[0])) continue;
     assert.ok(/\sdir="auto"/.test(m[0]), 'a text field without dir="auto": ' + m[0]);
   }
+});
+
+check('help across boards: "I can help" on a followed group\'s need, answers from another group', () => {
+  const gs = followedGroups('Harbour');
+  const text = (h) => h.replace(/<[^>]*>/g, '');
+  assert.ok(text(A.card(post({ group: 'gf' }), now, gs)).includes(S.canHelp), 'no "I can help" on a followed need');
+  for (const p of [post({ group: 'g1' }), post({ group: 'gf', kind: 'offer' }), post({ group: 'gf', status: 'fulfilled' })]) {
+    assert.ok(!A.card(p, now, gs).includes('class="button small"'), 'an "I can help" button on ' + p.group + ' ' + p.kind + ' ' + p.status);
+  }
+  const c = Object.assign({}, ctx, { groups: gs });
+  const followed = A.viewPost(post({ group: 'gf' }), c);
+  assert.ok(/<input id="help-contact" name="contact"/.test(followed), 'no contact field for a followed need');
+  assert.ok(text(followed).includes('Only Harbour’s members can read it.'), text(followed));
+  assert.ok(/<select id="help-as" name="as_group"/.test(followed), 'no group to answer as, with two own groups');
+  const own = A.viewPost(post({ group: 'g1' }), c);
+  const helpOf = (h) => h.slice(h.indexOf('id="help"'), h.indexOf('</form>', h.indexOf('id="help"')));
+  assert.ok(!/name="contact"/.test(helpOf(own)), 'a contact field on the node\'s own group\'s post');
+  const withResp = A.viewPost(post({ group: 'g1', responses: [{ id: 'r1', author: 'k', author_name: 'Rita', quantity: 4, note: 'we have 4', created_at: iso(-H),
+    visitor: true, contact: '555-0123', group: { id: 'gr', name: 'Riverside' } }] }), c);
+  assert.ok(text(withResp).includes('Rita · from Riverside · quantity 4'), text(withResp));
+  assert.ok(text(withResp).includes('Contact: 555-0123'), text(withResp));
 });
 
 if (!process.exitCode) console.log(`ok: ${checks} checks`);

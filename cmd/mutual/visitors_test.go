@@ -1,0 +1,63 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// `mutual respond --contact` on a followed group's need, from the node's
+// own group, and `mutual group block`: the whole way through the CLI,
+// with bundles carrying the ops between two data dirs.
+func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
+	const contact = "canary +44 7700 900173"
+	harbour, riverside := t.TempDir(), t.TempDir()
+	bundle := func(name string) string { return filepath.Join(t.TempDir(), name) }
+	cliOK(t, "init", "--name", "harbour hall", "--data", harbour)
+	cliOK(t, "group", "create", "Harbour", "--data", harbour)
+	need := cliID(t, "post", "need", "--title", "Winter coats", "--quantity", "4", "--data", harbour)
+	cliOK(t, "init", "--name", "rita", "--data", riverside)
+	cliOK(t, "group", "create", "Riverside", "--data", riverside)
+
+	b := bundle("harbour.mutual")
+	cliOK(t, "export", b, "--group", "Harbour", "--data", harbour)
+	cliOK(t, "import", b, "--data", riverside)
+
+	if r := cliRun(t, "respond", need[:8], "--contact", contact, "--as-group", "Harbour", "--data", riverside); r.code != 1 || !strings.Contains(r.stderr, "read-only") {
+		t.Fatalf("answering as the followed group: exit %d, %s", r.code, r.stderr)
+	}
+	out := cliOK(t, "respond", need[:8], "--quantity", "4", "--note", "we have 4", "--contact", contact, "--data", riverside)
+	if !strings.Contains(out, "responded to") || !strings.Contains(out, "from Riverside") {
+		t.Fatalf("respond says %q", out)
+	}
+	if out := cliOK(t, "show", need[:8], "--data", riverside); strings.Contains(out, contact) {
+		t.Fatalf("the responder's node, no member of Harbour, shows the contact: %s", out)
+	}
+
+	b = bundle("visit.mutual")
+	cliOK(t, "export", b, "--data", riverside) // Harbour (the visit) and Riverside (its members)
+	cliOK(t, "import", b, "--data", harbour)
+	out = cliOK(t, "show", need[:8], "--data", harbour)
+	for _, want := range []string{"rita, from Riverside", "we have 4 · contact: " + contact, "quantity 4, 4 promised"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("harbour shows no %q:\n%s", want, out)
+		}
+	}
+
+	if r := cliRun(t, "group", "block", "Riverside", "--data", riverside); r.code == 0 {
+		t.Fatalf("blocked its own group: %s", r.stdout)
+	}
+	out = cliOK(t, "group", "block", "Riverside", "--group", "Harbour", "--data", harbour)
+	if !strings.Contains(out, "Harbour blocks the responses of") || !strings.Contains(out, "Riverside") {
+		t.Fatalf("block says %q", out)
+	}
+	if out := cliOK(t, "show", need[:8], "--data", harbour); !strings.Contains(out, "no responses yet") {
+		t.Fatalf("after the block harbour shows:\n%s", out)
+	}
+	if out := cliOK(t, "group", "unblock", "Riverside", "--group", "Harbour", "--data", harbour); !strings.Contains(out, "Harbour blocks no group's responses") {
+		t.Fatalf("unblock says %q", out)
+	}
+	if out := cliOK(t, "show", need[:8], "--data", harbour); !strings.Contains(out, "from Riverside") {
+		t.Fatalf("after the unblock harbour shows:\n%s", out)
+	}
+}

@@ -1,0 +1,218 @@
+package replica_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
+	"github.com/mutual-aid/mutual/protocol"
+)
+
+// bundleTo exports groups from one node and imports them on another.
+func bundleTo(t *testing.T, from, to *node, groups ...crdt.ID) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := from.r.Export(&buf, groups); err != nil {
+		t.Fatal(err)
+	}
+	b := bytes.Clone(buf.Bytes())
+	if _, err := to.r.Import(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// responsesOf returns the active responses on a post as n shows it.
+func responsesOf(t *testing.T, n *node, post crdt.ID) []crdt.Response {
+	t.Helper()
+	p, err := n.r.Post(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ActiveResponses()
+}
+
+// Help across boards, on the replicas (catch-up over pipes, bundles): a
+// member of Riverside whose node follows Harbour answers Harbour's need
+// with a contact; Harbour's members' nodes show the response, from
+// Riverside, and open the contact; a node that only follows Harbour
+// shows the response but holds the contact nowhere; Harbour's admin
+// blocks Riverside and the response is gone.
+func TestVisitorRespondsAcrossGroups(t *testing.T) {
+	const contact = "canary-riverside-0199"
+	ctx := context.Background()
+	r := newNode(t)
+	riverside := newGroup(t, r, "Riverside")
+	h1, h2 := newNode(t), newNode(t)
+	harbour := members(t, h1, h2)
+	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats", Quantity: 4}})
+	bundleTo(t, h1, r, harbour) // r follows Harbour
+
+	// A follower that is not a member of the group it names is refused.
+	if _, _, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, From: harbour}); err == nil {
+		t.Fatal("answered from the group answered")
+	}
+	_, rid, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, Note: "we have 4 coats", Contact: contact, From: riverside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := responsesOf(t, r, need.ID); len(got) != 1 || got[0].ID != rid {
+		t.Fatalf("the responder's node shows %+v", got)
+	}
+	for range 2 { // the visit and response; then Riverside's membership
+		syncPair(t, r, h1)
+		syncPair(t, r, h2)
+	}
+	for _, h := range []*node{h1, h2} {
+		got := responsesOf(t, h, need.ID)
+		if len(got) != 1 || got[0].ID != rid || got[0].Quantity != 4 {
+			t.Fatalf("a member's node shows %+v", got)
+		}
+		v := h.r.VisitorOf(harbour, r.r.Self())
+		if v == nil || v.From != riverside || !v.Vouched {
+			t.Fatalf("visitor %+v", v)
+		}
+		if c, ok := h.r.ResponseContact(harbour, &got[0]); !ok || c != contact {
+			t.Fatalf("a member's node opens the contact to %q, %v", c, ok)
+		}
+		check(t, h, harbour)
+	}
+	if c, ok := r.r.ResponseContact(harbour, &responsesOf(t, r, need.ID)[0]); ok {
+		t.Fatalf("the responder's node, not a member, opened %q", c)
+	}
+	if stateHash(t, h1, harbour) != stateHash(t, h2, harbour) {
+		t.Fatal("Harbour's members disagree")
+	}
+
+	// A node that follows Harbour (and so Riverside) shows the response
+	// and holds the contact nowhere.
+	f := newNode(t)
+	b := bundleTo(t, h1, f, harbour, riverside)
+	if bytes.Contains(b, []byte(contact)) {
+		t.Fatal("the bundle holds the contact in clear")
+	}
+	got := responsesOf(t, f, need.ID)
+	if len(got) != 1 || got[0].ID != rid {
+		t.Fatalf("the follower shows %+v", got)
+	}
+	if c, ok := f.r.ResponseContact(harbour, &got[0]); ok {
+		t.Fatalf("the follower opened %q", c)
+	}
+	f.close()
+	if files := filesHolding(t, f.dir, []byte(contact)); len(files) > 0 {
+		t.Fatalf("the follower's data dir holds the contact in %v", files)
+	}
+	for _, n := range []*node{h1, h2, r} {
+		n.close()
+		if files := filesHolding(t, n.dir, []byte(contact)); len(files) > 0 {
+			t.Fatalf("a data dir holds the contact in clear in %v", files)
+		}
+		*n = *open(t, n.dir, n.key, replica.Config{})
+	}
+	// Reopened, each node still vouches and shows the same.
+	if len(responsesOf(t, h1, need.ID)) != 1 {
+		t.Fatal("after a restart, the response is gone")
+	}
+	check(t, h1, harbour)
+
+	// Harbour's admin blocks Riverside: the response counts nowhere.
+	if err := h2.r.Block(ctx, harbour, riverside, true); err == nil {
+		t.Fatal("a member blocked a group")
+	}
+	if err := h1.r.Block(ctx, harbour, riverside, true); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, h1, h2)
+	bundleTo(t, h1, r, harbour)
+	for _, n := range []*node{h1, h2, r} {
+		if got := responsesOf(t, n, need.ID); len(got) != 0 {
+			t.Fatalf("after the block a node shows %+v", got)
+		}
+		check(t, n, harbour)
+	}
+	if _, _, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 1, From: riverside}); err == nil {
+		t.Fatal("answered from a blocked group")
+	}
+	if err := h1.r.Block(ctx, harbour, riverside, false); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, h1, h2)
+	if got := responsesOf(t, h2, need.ID); len(got) != 1 {
+		t.Fatalf("after the unblock %+v", got)
+	}
+	// The visitor takes its response back; a member's node learns it.
+	if _, err := r.r.Unrespond(ctx, harbour, need.ID, rid); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, r, h1)
+	if got := responsesOf(t, h1, need.ID); len(got) != 0 {
+		t.Fatalf("after the visitor's unrespond %+v", got)
+	}
+	for _, n := range []*node{h1, h2, r} {
+		n.close()
+	}
+}
+
+// A stranger's visits cost a group's nodes little: a visit from a group
+// the admins blocked is not stored, and past 64 visitors that do not
+// count (their group unknown here), further visits are not stored
+// either, until some count.
+func TestVisitsOfStrangersAreBounded(t *testing.T) {
+	ctx := context.Background()
+	h := newNode(t)
+	harbour := newGroup(t, h, "Harbour")
+	spam, blocked := crdt.ID{0x51}, crdt.ID{0x52}
+	if err := h.r.Block(ctx, harbour, blocked, true); err != nil {
+		t.Fatal(err)
+	}
+	visit := func(from crdt.ID) (crdt.PublicKey, []byte) {
+		_, key, _ := ed25519.GenerateKey(nil)
+		op := crdt.Op{Group: harbour, Seq: 1, Time: crdt.HLC{Wall: time.Now().UnixMilli()}, Body: crdt.Visit{From: from, Name: "spam"}}
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op.Author, raw
+	}
+	k, raw := visit(blocked)
+	if _, err := h.r.Ingest(ctx, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	if h.r.VisitorOf(harbour, k) != nil {
+		t.Fatal("a visit from a blocked group was stored")
+	}
+	var keys []crdt.PublicKey
+	var raws [][]byte
+	for range 70 {
+		k, raw := visit(spam)
+		keys, raws = append(keys, k), append(raws, raw)
+	}
+	if _, err := h.r.Ingest(ctx, raws); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, k := range keys {
+		if h.r.VisitorOf(harbour, k) != nil {
+			stored++
+		}
+	}
+	if stored != 64 {
+		t.Fatalf("%d of 70 unvouched visitors stored, want 64", stored)
+	}
+	// Blocking the group that filled the bound makes room again.
+	if err := h.r.Block(ctx, harbour, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	k, raw = visit(crdt.ID{0x53})
+	if _, err := h.r.Ingest(ctx, [][]byte{raw}); err != nil {
+		t.Fatal(err)
+	}
+	if h.r.VisitorOf(harbour, k) == nil {
+		t.Fatal("after the block, a visit from another group was not stored")
+	}
+	check(t, h, harbour)
+}
