@@ -40,7 +40,8 @@ func followFromPage(tb testing.TB, tt *tab, text string) {
 // TestBrowserFollow: B follows A's group from its page only, with the code copied from A's page;
 // A's posts appear on B's followed groups' board, each card naming A's group, with no contact or
 // location anywhere in B's page (not on the board, not on the post page, which is read-only), and
-// a new post of A's arrives live. B's own board keeps its own posts only. B stops following from
+// a new post of A's arrives live. B's Peers page says how A is reached and that it synced; B's own
+// board keeps its own posts only. B stops following from
 // the page (after a confirm) and A's posts go.
 func TestBrowserFollow(t *testing.T) {
 	requireChromium(t)
@@ -116,6 +117,12 @@ func TestBrowserFollow(t *testing.T) {
 		t.Errorf("the followed post does not say it is read-only: %q", got)
 	}
 	noCanary("the followed post's page")
+
+	// The Peers page says how A is reached (loopback counts as this network) and that it synced.
+	pageB.do(t, "open B's Peers page", chromedp.Click(chromedp.CSS(`nav a[data-route=peers]`)))
+	pageB.waitJS(t, 15*time.Second, "the Peers page shows A connected on this network, synced",
+		`Array.from(document.querySelectorAll('#peers-table tbody tr')).some((tr) => tr.cells[2].textContent === 'Connected · on this network'
+		  && tr.cells[3].textContent !== 'never')`, `document.getElementById('peers-table').textContent`)
 
 	// B's own board still shows its own post only.
 	pageB.do(t, "back to B's own board", chromedp.Click(chromedp.CSS(`nav a[data-route=board]`)))
