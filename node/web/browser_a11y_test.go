@@ -217,7 +217,7 @@ func runAxe(tb testing.TB, tt *tab) []axeViolation {
 // axeRoutes are the page's routes, each with a condition that holds once it has rendered.
 func axeRoutes(postID string) []struct{ hash, ready string } {
 	return []struct{ hash, ready string }{
-		{"#/", boardLoadedJS + ` && document.querySelectorAll('[id^="p-"]').length > 0`},
+		{"#/", boardLoadedJS + ` && document.querySelectorAll('#board .card').length > 0`},
 		{"#/post/" + postID, `!!document.getElementById('post-view') && !!document.getElementById('help-note')`},
 		{"#/new", `!!document.getElementById('new-title')`},
 		{"#/group", `!!document.querySelector('#members table') && !!document.getElementById('share-code') && !!document.getElementById('fedpolicy')`},
@@ -491,7 +491,7 @@ func TestBrowserManyLoads(t *testing.T) {
 	tt := newTab(t, br, "loads")
 	for i := range 8 {
 		tt.do(t, "open the page", chromedp.Navigate(fmt.Sprintf("%s/?visit=%d", a.url, i)))
-		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('[id^="p-"]').length === 1`,
+		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('#board .card').length === 1`,
 			`JSON.stringify(performance.getEntriesByType('resource').map((e) => e.name + ' ' + Math.round(e.responseEnd)))`)
 	}
 }

@@ -998,6 +998,7 @@
       main.innerHTML = viewGroup(c);
       loadMembers();
       loadShare();
+      loadNode(); // a refusal (or a group followed elsewhere) shows on the way in
     } else {
       main.innerHTML = viewPeers(st.peers, c.now);
       loadPeers();
