@@ -176,6 +176,9 @@ func TestBrowserFollowAlliesOnly(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#addally button[type=submit]`)))
 	pageA.waitJS(t, 15*time.Second, "Harbour is an ally", fedText+`.includes('Allies (1)') && `+fedText+`.includes('Harbour Food Bank')`,
 		`JSON.stringify({err: (document.getElementById('addally-err') || {}).textContent, fed: `+fedText+`})`)
+	if got := eval[string](t, pageA, `document.activeElement.id`); got != "addally-btn" {
+		t.Errorf("after Add ally the focus is on %s, want the button", focused(t, pageA))
+	}
 	followsHarbour := false
 	for _, g := range a.node(t).Groups {
 		followsHarbour = followsHarbour || (g.ID == harbour && g.Role == "follower")

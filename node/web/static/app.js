@@ -658,7 +658,7 @@
   // fedAdd is the form that adds a group to a federation list by its follow code or ID.
   function fedAdd(id, label, hint, btn) {
     return `<form id="${id}" class="form">` + field(id + '-code', label, input(id + '-code', 'code', '', `required autocomplete="off" spellcheck="false" aria-describedby="${id}-code-hint"`), hint) +
-      alertBox(id + '-err') + `<button type="submit">${te(btn)}</button></form>`;
+      alertBox(id + '-err') + `<button type="submit" id="${id}-btn">${te(btn)}</button></form>`;
   }
   // fedBox is an admin's federation settings of group g (GET /api/v1/groups/{id}): who may follow,
   // the allies, the blocked groups. gs are the node's groups, to name those it knows.
@@ -667,7 +667,7 @@
     const allies = f.allies || [], blocked = f.blocked || [];
     const radio = (v) => `<div class="choice"><input type="radio" id="fed-${v}" name="policy" value="${v}"${pol === v ? ' checked' : ''}><label for="fed-${v}">${te('policy_' + v)}</label></div>`;
     return alertBox('fed-err') + `<form id="fedpolicy" class="form"><fieldset><legend>${te('fPolicy')}</legend>${radio('open')}${radio('allies')}</fieldset>` +
-      alertBox('fedpolicy-err') + `<p class="msg" id="fed-msg" role="status"></p><button type="submit">${te('save')}</button></form>` +
+      alertBox('fedpolicy-err') + `<p class="msg" id="fed-msg" role="status"></p><button type="submit" id="fed-save">${te('save')}</button></form>` +
       `<h3 id="allies-h" tabindex="-1">${te('alliesTitle', { n: allies.length })}</h3>${fedList('allies', allies, gs, 'unally', 'remove')}` +
       fedAdd('addally', 'fAllyCode', 'hAllyCode', 'addAlly') +
       `<h3 id="blocked-h" tabindex="-1">${te('blockedTitle', { n: blocked.length })}</h3><p>${te('blockedHelp')}</p>${fedList('blocked', blocked, gs, 'unblock', 'unblock')}` +
