@@ -89,6 +89,9 @@ func TestBrowserFollow(t *testing.T) {
 			t.Errorf("a followed card names group %q, want Eastgate Mutual Aid", g)
 		}
 	}
+	if got := eval[string](t, pageB, `document.querySelector('nav a[aria-current=page]').dataset.route`); got != "board" {
+		t.Errorf("on the followed board the navigation marks %q, want the Board", got)
+	}
 	if eval[bool](t, pageB, `!!document.querySelector('#main a[href="#/new"]')`) {
 		t.Error("the followed groups' board offers a new post")
 	}

@@ -965,7 +965,7 @@
     st.route = name;
     st.id = name === 'post' ? decodeURIComponent(parts.slice(1).join('/')) : '';
     for (const a of document.querySelectorAll('nav a[data-route]')) {
-      if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
+      if (a.dataset.route === (name === 'followed' ? 'board' : name)) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
     const main = $('main');
