@@ -17,9 +17,11 @@ import (
 // go-log subsystem "badger", whatever Options.Logger says; go-log writes
 // to stderr, past the node's logger and its rate limit (a full disk makes
 // Badger log "Failure while flushing memtable to disk ... Retrying..."
-// every second). go-ds-badger is the only user of go-log in this binary,
-// so the store replaces go-log's output, once per process, with a core
-// that passes warnings and errors to the logger of the store opened last.
+// every second). The store replaces go-log's output, once per process,
+// with a core that passes warnings and errors to the logger of the store
+// opened last. go-ds-badger was go-log's only user when this was written;
+// kad-dht (node/p2p) logs through go-log too, so its lines also reach the
+// node's limited logger this way, named by their subsystem ("dht: ...").
 var (
 	badgerRouteOnce   sync.Once
 	badgerRouteTarget atomic.Pointer[slog.Handler]
