@@ -52,6 +52,7 @@ func TestAlliesListEachOtherOverBadger(t *testing.T) {
 			t.Fatalf("Riverside's and Harbour's nodes still refuse each other after %d sessions", i-1)
 		}
 		followSession(t, g, x)
+		t.Logf("session %d", i)
 	}
 	check(t, g, harbour)
 	check(t, x, riverside)
