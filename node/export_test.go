@@ -10,3 +10,10 @@ func HoldPublisher() (release func()) {
 		close(hold)
 	}
 }
+
+// InviterAddrs and ConnectInviters are what Serve does at start to reach
+// the inviters of its groups.
+var (
+	InviterAddrs    = inviterAddrs
+	ConnectInviters = connectInviters
+)

@@ -10,6 +10,7 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/httpapi"
 	"github.com/mutual-aid/mutual/node/p2p"
+	"github.com/mutual-aid/mutual/node/replica"
 )
 
 // addrsFile remembers the node's libp2p addresses from its last run, so
@@ -64,13 +65,34 @@ func onGroup(ctx context.Context, h *p2p.Host, log interface{ Info(string, ...an
 		log.Info("subscribe", "group", g.Short(), "err", err)
 	}
 	h.AddBootstrap(addrs...)
-	for _, a := range addrs {
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			if err := h.Connect(cctx, a); err == nil {
-				log.Info("connected to the inviter", "addr", a)
+	if len(addrs) > 0 {
+		go connectInviters(ctx, h, log, addrs)
+	}
+}
+
+// inviterAddrs collects the inviters' addresses of a node's groups,
+// each once: a node in hundreds of groups, most joined with invites of
+// a few inviters, dials each of them once at start (p2p.Host.ConnectAll).
+func inviterAddrs(groups []replica.GroupInfo) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range groups {
+		for _, a := range g.Addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
 			}
-		}()
+		}
+	}
+	return out
+}
+
+// connectInviters dials the peers at addrs, each once, and returns when
+// the dials have ended (20 s at most).
+func connectInviters(ctx context.Context, h *p2p.Host, log interface{ Info(string, ...any) }, addrs []string) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for _, p := range h.ConnectAll(ctx, addrs) {
+		log.Info("connected to the inviter", "remote", p)
 	}
 }

@@ -214,11 +214,6 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer host.Close()
 	n := &Node{Local: l, Host: host}
-	for _, g := range l.Replica.Groups() {
-		if err := host.JoinGroup(g.ID); err != nil {
-			return err
-		}
-	}
 	// The replica's writer hands over this node's new ops, a group
 	// commit's at a time; a publisher goroutine sends them, so that the
 	// writer never waits on the network. What has queued up by the time
@@ -309,9 +304,13 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}
 	}()
 	defer func() { stopPub(); <-sweepDone }()
-	// A node that joined with an invite dials the inviter's addresses.
-	for _, g := range l.Replica.Groups() {
-		onGroup(ctx, host, log, g.ID, g.Addrs)
+	// A node that joined with an invite dials the inviter's addresses:
+	// each peer once, however many groups name it. (p2p.Start joined
+	// every group's topic.)
+	// The codes' addresses join the bootstrap list too (onGroup).
+	if addrs := inviterAddrs(l.Replica.Groups()); len(addrs) > 0 {
+		host.AddBootstrap(addrs...)
+		go connectInviters(ctx, host, log, addrs)
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)

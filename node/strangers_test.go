@@ -512,6 +512,8 @@ func probeFrames(t *testing.T, h host.Host, to *served, g crdt.ID, members []*se
 	bw := bufio.NewWriter(st)
 	for _, f := range []*protocol.Frame{
 		{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true},
+		// A total digest that matches nothing, and no group digest.
+		{Type: protocol.MsgDigest, Total: protocol.Digest{0xff}}, {Type: protocol.MsgEnd},
 		have, {Type: protocol.MsgEnd}, {Type: protocol.MsgEnd},
 	} {
 		if err := protocol.WriteFrame(bw, f); err != nil {
@@ -524,7 +526,7 @@ func probeFrames(t *testing.T, h host.Host, to *served, g crdt.ID, members []*se
 	var out []*protocol.Frame
 	br := bufio.NewReader(st)
 	ends := 0
-	for ends < 2 {
+	for ends < 3 { // the digests', the offer's and the want's
 		f, err := protocol.ReadFrame(br)
 		if err != nil {
 			t.Fatalf("probe: %v", err)

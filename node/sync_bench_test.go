@@ -130,6 +130,7 @@ func newCatchupFixture(tb testing.TB, root string, n int) *catchupFixture {
 	}
 	exchange(la, lb)
 	exchange(lb, la)
+	exchange(la, lb) // A's witness of B's join, made as the join arrived
 	if !la.Replica.IsMember(f.group, lb.Replica.Self()) || !lb.Replica.IsMember(f.group, lb.Replica.Self()) {
 		lb.Close()
 		tb.Fatal("B's join did not take")

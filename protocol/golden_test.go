@@ -250,7 +250,7 @@ func TestGoldenPostRecord(t *testing.T) {
 
 // Protocol IDs and topic names are wire constants too.
 func TestGoldenProtocolIDs(t *testing.T) {
-	if SyncProtocol != "/mutual/sync/2.0.0" {
+	if SyncProtocol != "/mutual/sync/3.0.0" {
 		t.Errorf("SyncProtocol = %q", SyncProtocol)
 	}
 	var g crdt.ID

@@ -22,7 +22,9 @@ import (
 //	Ops   [4, group bin32, [op bin...]]
 //	End   [5]
 //	Next  [6, more bool]
+//	Frame [7, group bin32, frame bin]          (sync_frame.go)
 //	Refused [8, group bin32, reason str]
+//	Digest [9, total bin16, [[group bin32, sum bin16]...]]   (sync_digest.go)
 
 // SyncVersion is the version a Hello carries.
 const SyncVersion = 1
@@ -35,6 +37,8 @@ const (
 	MaxVectorChunk   = 1 << 14   // vector entries in one Have or Want frame
 	MaxBatchBytes    = 256 << 10 // op bytes in one Ops frame (an Ops frame ends before the op that would pass it)
 	MaxBatchOps      = 4096      // ops in one Ops frame
+	MaxDigestGroups  = 1 << 16   // groups named in one side's Digest frames in a session
+	MaxDigestChunk   = 1 << 14   // entries in one Digest frame
 	MaxRefusedReason = 256       // bytes of a Refused frame's reason
 )
 
@@ -54,6 +58,8 @@ const (
 	// that this node replicates but will not serve it (the group accepts
 	// followers from its allies only), with the reason for its user.
 	MsgRefused MsgType = 8
+	MsgFrame   MsgType = 7 // a batch of ops of one group as a frame of ops (frame.go)
+	MsgDigest  MsgType = 9 // summaries of the groups' vectors, compared before any Have
 )
 
 func (t MsgType) String() string {
@@ -70,6 +76,10 @@ func (t MsgType) String() string {
 		return "end"
 	case MsgNext:
 		return "next"
+	case MsgFrame:
+		return "frame"
+	case MsgDigest:
+		return "digest"
 	case MsgRefused:
 		return "refused"
 	}
@@ -91,8 +101,10 @@ type Frame struct {
 	Initiator bool          // Hello: the sender opened the stream
 	Group     crdt.ID       // Have, Want, Ops, Refused
 	Vector    []VectorEntry // Have, Want: at most MaxVectorChunk
-	Ops       [][]byte      // Ops: encoded ops, not yet decoded or verified
+	Ops       [][]byte      // Ops, Frame: encoded ops (full form), not yet decoded or verified
 	More      bool          // Next
+	Total     Digest        // Digest: the digest of all the sender's group digests
+	Digests   []GroupDigest // Digest: at most MaxDigestChunk
 	Reason    string        // Refused: at most MaxRefusedReason bytes of UTF-8
 }
 
@@ -220,6 +232,43 @@ func decodeFrame(b []byte) (*Frame, error) {
 			return nil, ErrTrailing
 		}
 		return f, nil
+	case MsgFrame:
+		r.fixed(f.Group[:])
+		if r.err != nil {
+			return nil, r.err
+		}
+		// The frame is sliced out of b, not copied (scan has checked
+		// its length); the ops are rebuilt in buffers of their own.
+		off := len(b) - r.r.Len()
+		var hdr, l int
+		switch c := b[off]; c {
+		case 0xc4:
+			hdr, l = 2, int(b[off+1])
+		case 0xc5:
+			hdr, l = 3, int(binary.BigEndian.Uint16(b[off+1:]))
+		case 0xc6:
+			hdr, l = 5, int(binary.BigEndian.Uint32(b[off+1:]))
+		default:
+			return nil, fmt.Errorf("%w: frame is not bin (byte %#x)", ErrMalformed, c)
+		}
+		if off+hdr+l != len(b) {
+			return nil, ErrTrailing
+		}
+		var err error
+		if f.Ops, err = SplitFrameLenient(f.Group, b[off+hdr:]); err != nil {
+			return nil, err
+		}
+		return f, nil
+	case MsgDigest:
+		r.fixed(f.Total[:])
+		if k := r.arrayMax(MaxDigestChunk); k > 0 {
+			f.Digests = make([]GroupDigest, k)
+			for i := range f.Digests {
+				r.array(2)
+				r.fixed(f.Digests[i].Group[:])
+				r.fixed(f.Digests[i].Sum[:])
+			}
+		}
 	case MsgEnd:
 	case MsgNext:
 		f.More = r.bool()
@@ -238,7 +287,7 @@ func frameElems(t MsgType) int {
 	switch t {
 	case MsgHello:
 		return 4
-	case MsgHave, MsgWant, MsgOps, MsgRefused:
+	case MsgHave, MsgWant, MsgOps, MsgFrame, MsgDigest, MsgRefused:
 		return 3
 	case MsgEnd:
 		return 1
@@ -285,6 +334,28 @@ func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
 				return dst, fmt.Errorf("ops: %w: op of %d bytes", ErrTooLarge, len(op))
 			}
 			w.bin(op)
+		}
+	case MsgFrame:
+		fr, err := AppendOpsFrame(nil, f.Group, f.Ops)
+		if err != nil {
+			return dst, err
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Group[:])
+		w.bin(fr)
+	case MsgDigest:
+		if len(f.Digests) > MaxDigestChunk {
+			return dst, fmt.Errorf("digest: %w: %d entries, at most %d", ErrTooLarge, len(f.Digests), MaxDigestChunk)
+		}
+		w.array(3)
+		w.uint(uint64(f.Type))
+		w.bin(f.Total[:])
+		w.array(len(f.Digests))
+		for _, d := range f.Digests {
+			w.array(2)
+			w.bin(d.Group[:])
+			w.bin(d.Sum[:])
 		}
 	case MsgEnd:
 		w.array(1)

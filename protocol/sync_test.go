@@ -48,6 +48,9 @@ func sampleFrames(t testing.TB) []*Frame {
 		{Type: MsgHave, Group: g},
 		{Type: MsgWant, Group: g, Vector: []VectorEntry{{Author: crdt.PublicKey{9}, Seq: 0}}},
 		{Type: MsgOps, Group: g, Ops: ops},
+		{Type: MsgFrame, Group: g, Ops: ops},
+		{Type: MsgDigest, Total: Digest{1, 2}},
+		{Type: MsgDigest, Total: Digest{1, 2}, Digests: []GroupDigest{{Group: g, Sum: Digest{3}}, {Group: crdt.ID{4}, Sum: Digest{5}}}},
 		{Type: MsgEnd},
 		{Type: MsgNext, More: true},
 		{Type: MsgNext},
@@ -89,6 +92,7 @@ func TestFrameGolden(t *testing.T) {
 		{Frame{Type: MsgHave, Group: crdt.ID{0xaa}, Vector: []VectorEntry{{Author: crdt.PublicKey{0xbb}, Seq: 300}}}, "4b" + "9302c420aa" + zeros(31) + "91" + "92c420bb" + zeros(31) + "cd012c"},
 		{Frame{Type: MsgOps, Group: crdt.ID{0xaa}, Ops: [][]byte{{0x01, 0x02}}}, "29" + "9304c420aa" + zeros(31) + "91c4020102"},
 		{Frame{Type: MsgEnd}, "029105"},
+		{Frame{Type: MsgDigest, Total: Digest{0xcc}, Digests: []GroupDigest{{Group: crdt.ID{0xaa}, Sum: Digest{0xdd}}}}, "4a" + "9309c410cc" + zeros(15) + "91" + "92c420aa" + zeros(31) + "c410dd" + zeros(15)},
 		{Frame{Type: MsgNext, More: false}, "039206c2"},
 		{Frame{Type: MsgRefused, Group: crdt.ID{0xaa}, Reason: "no"}, "27" + "9308c420aa" + zeros(31) + "a26e6f"},
 	} {

@@ -356,9 +356,23 @@ func mustFrame(t protocol.MsgType, g crdt.ID, ops ...[]byte) []byte {
 	return b
 }
 
+// mustHello opens round 1 of a scripted session: Hello, then a total
+// digest that matches nothing and no group digest (so nothing is
+// settled and the script goes on with the Haves).
 func mustHello() []byte {
-	b, _ := protocol.AppendFrame(nil, &protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true})
+	var b []byte
+	for _, f := range helloFrames() {
+		b, _ = protocol.AppendFrame(b, f)
+	}
 	return b
+}
+
+func helloFrames() []*protocol.Frame {
+	return []*protocol.Frame{
+		{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true},
+		{Type: protocol.MsgDigest, Total: protocol.Digest{0xff}},
+		{Type: protocol.MsgEnd},
+	}
 }
 
 func TestCancel(t *testing.T) {

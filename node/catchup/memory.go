@@ -297,6 +297,32 @@ func (m *MemoryReplica) VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64,
 	return v, nil
 }
 
+// Digest implements Replica, computing it afresh: the twin has no store
+// to spare reads of.
+func (m *MemoryReplica) Digest(group crdt.ID) (protocol.Digest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	if g == nil {
+		return protocol.Digest{}, ErrUnknownGroup
+	}
+	v := make(map[crdt.PublicKey]uint64, len(g.authors))
+	var above []protocol.VectorEntry
+	for k, a := range g.authors {
+		v[k] = a.contig
+		for _, s := range a.seqs {
+			if s > a.contig {
+				above = append(above, protocol.VectorEntry{Author: k, Seq: s})
+			}
+		}
+	}
+	ev := make([]crdt.ID, len(g.evidence))
+	for i, raw := range g.evidence {
+		ev[i] = protocol.OpID(raw)
+	}
+	return protocol.GroupDigestOf(v, above, nil, ev), nil
+}
+
 // OpsAfter implements Replica. It copies references to a few ops at a
 // time under the lock and calls fn without it.
 func (m *MemoryReplica) OpsAfter(group crdt.ID, author crdt.PublicKey, after uint64, fn func(raw []byte) error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // Replica is the node's board as sync sees it. Package node implements
@@ -35,6 +36,12 @@ type Replica interface {
 	// ops 1..S of that author are all held. An author of whom some ops
 	// are held, but not op 1, may appear with 0.
 	VersionVector(group crdt.ID) (map[crdt.PublicKey]uint64, error)
+	// Digest summarises what the replica holds of the group
+	// (protocol.GroupDigestOf over its version vector, the seqs held past
+	// it and the forks known), so that a session finds two equal groups
+	// equal without reading either store. It must be cheap: the node
+	// keeps it in memory, updated as ops are stored.
+	Digest(group crdt.ID) (protocol.Digest, error)
 	// OpsAfter calls fn with the encoded ops of author with seq > after,
 	// in ascending seq order, and stops at fn's first error, which it
 	// returns. raw is only valid during the call. fn may block (it
@@ -104,7 +111,13 @@ var ErrRejected = errors.New("catchup: peer sent an invalid op")
 type Stats struct {
 	OpsSent, OpsReceived, NewOps int
 	BytesSent, BytesReceived     int64
-	// Synced lists, sorted, the groups the peer offered in the session.
+	// Settled counts the groups both sides found equal by their digests
+	// in the session: nothing of them was read from the store or sent.
+	Settled int
+	// Rounds counts the session's rounds.
+	Rounds int
+	// Synced lists, sorted, the groups the peer offered in the session,
+	// and those found equal by their digests.
 	// When Run returns nil, this node holds every op of them that the
 	// peer held when it offered them (ops that could not be judged yet
 	// aside): a node restored from an old copy of its data dir has its

@@ -24,6 +24,12 @@ import (
 // could; more than that waits for the next session.
 const MaxRounds = 4
 
+// MaxSessionRounds bounds the rounds of a session over all its pages
+// (pages.go): 64 pages of MaxSyncGroups groups, each with its retries.
+// Both sides stop there; what is left waits for the next session, which
+// skips the groups found equal by their digests.
+const MaxSessionRounds = 256
+
 // Run runs one catch-up session over a bidirectional stream with the peer
 // whose key is remote; both peers call it, one with initiator=true. It
 // syncs every group both replicate that the other MayRead, both ways, and
@@ -56,8 +62,9 @@ type Options struct {
 	// Progress, if set, is told as the session goes how many ops it has
 	// received of how many are coming.
 	Progress *Progress
-	// MaxBatchBytes, if set, ends the Ops frames this side sends at
-	// fewer op bytes than protocol.MaxBatchBytes. A session over a
+	// MaxBatchBytes, if set, ends the Ops and Frame messages this side
+	// sends, and the batches it stores (batch.go), at fewer op bytes
+	// than protocol.MaxBatchBytes. A session over a
 	// connection that a relay cuts after a data limit sets it well under
 	// that limit: a frame cut in half is lost, every whole one is stored,
 	// and the next session resumes after it.
@@ -81,6 +88,8 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		resume:    make(chan bool),
 		done:      make(chan struct{}),
 		synced:    map[crdt.ID]bool{},
+		settled:   map[crdt.ID]bool{},
+		pageRound: 1,
 		followers: map[crdt.ID]bool{},
 		answered:  map[crdt.ID]bool{},
 	}
@@ -104,6 +113,10 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 	ss.stats.BytesSent = ss.out.n.Load()
 	ss.stats.BytesReceived = ss.in.n.Load()
 	if err == nil {
+		for g := range ss.settled {
+			ss.synced[g] = true
+		}
+		ss.stats.Settled = len(ss.settled)
 		ss.stats.Synced = slices.SortedFunc(maps.Keys(ss.synced), crdt.ID.Compare)
 		ss.stats.Followers = slices.SortedFunc(maps.Keys(ss.followers), crdt.ID.Compare)
 		ss.stats.Answered = slices.SortedFunc(maps.Keys(ss.answered), crdt.ID.Compare)
@@ -149,6 +162,13 @@ type session struct {
 	answered  map[crdt.ID]bool // groups offered that the peer answered
 	progress  *Progress
 	maxBatch  int // Options.MaxBatchBytes
+
+	// Pages (pages.go): the groups both sides found equal by their
+	// digests, the last group of the pages done, and the round within
+	// the current page.
+	settled   map[crdt.ID]bool
+	after     *crdt.ID
+	pageRound int
 
 	intro      map[crdt.ID][][]byte // groups to introduce in the next round: their membership ops (introduce)
 	introduced map[crdt.ID]bool     // groups introduced in this session
@@ -268,8 +288,8 @@ func (ss *session) run() error {
 type vector = map[crdt.PublicKey]uint64
 
 // readable returns the groups this node replicates that it offers the
-// peer, sorted, at most protocol.MaxSyncGroups of them, and the limits of
-// those the peer may not read whole (see Limit).
+// peer, sorted, and the limits of those the peer may not read whole (see
+// Limit). A round offers a page of them (pages.go).
 func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 	var out []crdt.ID
 	limits := map[crdt.ID]Limit{}
@@ -291,18 +311,16 @@ func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 		}
 	}
 	slices.SortFunc(out, crdt.ID.Compare)
-	out = slices.Compact(out)
-	if len(out) > protocol.MaxSyncGroups {
-		out = out[:protocol.MaxSyncGroups]
-	}
-	return out, limits, nil
+	return slices.Compact(out), limits, nil
 }
 
 // roundState is what one round learns, phase by phase, of the groups
 // both sides offer and hold.
 type roundState struct {
 	n          uint64
-	offered    []crdt.ID          // groups offered to the peer, sorted
+	readable   []crdt.ID          // groups this node offers the peer, sorted (readable)
+	offered    []crdt.ID          // of those, this round's page
+	bound      *crdt.ID           // the page's last group, if a side's offer was full (pages.go)
 	isOffered  map[crdt.ID]bool   // the same, as a set
 	limits     map[crdt.ID]Limit  // of offered groups the peer may not read whole
 	ours       map[crdt.ID]vector // the vectors offered
@@ -314,12 +332,22 @@ type roundState struct {
 	serve      map[crdt.ID]vector // groups the peer follows and this node did not offer: this node's vectors
 	refuse     map[crdt.ID]string // groups the peer may not follow: why
 
-	received, fresh int // ops received in phase 3, and how many were new
+	received, fresh int     // ops received in phase 3, and how many were new
+	pending         pending // received, not yet ingested (batch.go)
 }
 
-// round runs one round and reports whether another follows.
+// round runs one round — hello (and digests), offer, want, ops, next —
+// and reports whether another follows.
 func (ss *session) round(n uint64) (bool, error) {
-	rs := &roundState{n: n}
+	ss.stats.Rounds++
+	readable, limits, err := ss.readable()
+	if err != nil {
+		return false, err
+	}
+	rs := &roundState{n: n, readable: readable, limits: limits}
+	if err := ss.greet(rs); err != nil {
+		return false, err
+	}
 	if err := ss.offer(rs); err != nil {
 		return false, err
 	}
@@ -327,7 +355,7 @@ func (ss *session) round(n uint64) (bool, error) {
 		return false, err
 	}
 	ss.progress.start(rs.coming())
-	err := ss.exchangeOps(rs)
+	err = ss.exchangeOps(rs)
 	ss.progress.stop()
 	if err != nil {
 		return false, err
@@ -338,13 +366,10 @@ func (ss *session) round(n uint64) (bool, error) {
 	return ss.another(rs)
 }
 
-// offer is phase 1: Hello, a Have per group offered, End, both ways. A
-// newcomer offers only its own ops: its vector names only itself.
+// offer is phase 1: a Have per group of the round's page, End, both
+// ways. A newcomer offers only its own ops: its vector names only itself.
 func (ss *session) offer(rs *roundState) error {
-	var err error
-	if rs.offered, rs.limits, err = ss.readable(); err != nil {
-		return err
-	}
+	rs.offered = ss.page(rs.readable)
 	rs.isOffered = map[crdt.ID]bool{}
 	rs.ours = make(map[crdt.ID]vector, len(rs.offered))
 	for _, g := range rs.offered {
@@ -370,10 +395,7 @@ func (ss *session) offer(rs *roundState) error {
 	}
 	rs.theirOffer = map[crdt.ID]vector{}
 	rs.named = map[crdt.ID]bool{}
-	return ss.exchange(func() error {
-		if err := ss.write(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: rs.n, Initiator: ss.initiator}); err != nil {
-			return err
-		}
+	err := ss.exchange(func() error {
 		for _, g := range rs.offered {
 			if err := ss.writeVector(protocol.MsgHave, g, rs.ours[g]); err != nil {
 				return err
@@ -381,21 +403,14 @@ func (ss *session) offer(rs *roundState) error {
 		}
 		return ss.write(&protocol.Frame{Type: protocol.MsgEnd})
 	}, func() error {
-		h, err := ss.expect(protocol.MsgHello)
-		if err != nil {
-			return err
-		}
-		switch {
-		case h.Version != protocol.SyncVersion:
-			return rejectf("%w: sync version %d", protocol.ErrUnsupported, h.Version)
-		case h.Round != rs.n:
-			return rejectf("hello for round %d in round %d", h.Round, rs.n)
-		case h.Initiator == ss.initiator:
-			return rejectf("both sides say initiator=%v", h.Initiator)
-		}
 		return ss.readVectorsEach(protocol.MsgHave, func(g crdt.ID) bool { return rs.replicated[g] }, rs.theirOffer,
 			func(f *protocol.Frame) { rs.named[f.Group] = true })
 	})
+	if err != nil {
+		return err
+	}
+	ss.endPage(rs)
+	return nil
 }
 
 // want is phase 2: for each group the peer offered that this node does
@@ -556,8 +571,8 @@ func (ss *session) exchangeOps(rs *roundState) error {
 			}
 			switch f.Type {
 			case protocol.MsgEnd:
-				return nil
-			case protocol.MsgOps:
+				return ss.flush(rs)
+			case protocol.MsgOps, protocol.MsgFrame:
 			default:
 				return rejectf("got %s among ops", f.Type)
 			}
@@ -599,28 +614,14 @@ func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
 	if !rs.replicated[f.Group] {
 		return nil
 	}
-	ops, err := ss.storable(f.Group, f.Ops, refs, firsts)
-	if err != nil {
-		return err
-	}
-	if len(ops) > 0 {
-		n, err := ss.r.Ingest(ss.ctx, ops)
-		if err != nil {
-			if errors.Is(err, ErrRejected) {
-				return err
-			}
-			return fmt.Errorf("catchup: storing ops: %w", err)
-		}
-		rs.fresh += n
-		ss.stats.NewOps += n
-	}
-	ss.progress.add(len(f.Ops))
-	return nil
+	return ss.pend(rs, f.Group, f.Ops, refs, firsts)
 }
 
-// another is phase 4, next: another round if the peer may now read a group it
-// could not (a newcomer's join arrived), or if ops arrived that could
-// not be admitted next to ones that were (they may be admissible now).
+// another is phase 4, next: another round on the same page if the peer
+// may now read a group of it that it could not (a newcomer's join
+// arrived), or if ops arrived that could not be admitted next to ones
+// that were (they may be admissible now); else the next page, if any
+// (pages.go).
 func (ss *session) another(rs *roundState) (bool, error) {
 	more := rs.fresh > 0 && rs.received > rs.fresh
 	if again, err := ss.introduce(rs); err != nil {
@@ -633,6 +634,9 @@ func (ss *session) another(rs *roundState) (bool, error) {
 		return false, err
 	}
 	for _, g := range now {
+		if !ss.inPage(rs, g) {
+			continue
+		}
 		if !rs.isOffered[g] || (rs.limits[g].offers() && !nowLimits[g].offers()) {
 			more = true // the peer may read more now (a newcomer's join counts)
 		}
@@ -650,7 +654,7 @@ func (ss *session) another(rs *roundState) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return (more || theirMore) && rs.n < MaxRounds, nil
+	return ss.nextRound(rs, more || theirMore), nil
 }
 
 // storable returns the ops of a batch that a replica could store: not
@@ -770,7 +774,7 @@ var errFirstOnly = errors.New("first op only")
 // newcomer's own ops (ours then names only this node), or the notices
 // meant for it and nothing of the log.
 func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error {
-	ow := protocol.NewOpsWriter(ss.bw, g)
+	ow := protocol.NewFrameWriter(ss.bw, g)
 	ow.MaxBytes = ss.maxBatch
 	if !limit.whole() && limit.Own == nil {
 		ours = nil
@@ -833,7 +837,7 @@ func (ss *session) sendGroup(g crdt.ID, ours, theirs vector, limit Limit) error 
 // sendEvidence sends the evidence of forks in g, each op with the one it
 // conflicts with when the peer may hold the evidence's branch (see
 // sendGroup).
-func (ss *session) sendEvidence(g crdt.ID, ow *protocol.OpsWriter, theirs vector, only *crdt.PublicKey) error {
+func (ss *session) sendEvidence(g crdt.ID, ow *protocol.FrameWriter, theirs vector, only *crdt.PublicKey) error {
 	type pos struct {
 		author crdt.PublicKey
 		seq    uint64

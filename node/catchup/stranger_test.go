@@ -33,7 +33,9 @@ func strangerProbe(t *testing.T, r Replica, stranger crdt.PublicKey, groups []cr
 	go func() {
 		bw := bufio.NewWriter(c2)
 		w := func(f *protocol.Frame) { _ = protocol.WriteFrame(bw, f) }
-		w(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true})
+		for _, f := range helloFrames() {
+			w(f)
+		}
 		for _, g := range groups {
 			w(&protocol.Frame{Type: protocol.MsgHave, Group: g, Vector: vec})
 		}
@@ -157,7 +159,9 @@ func TestStrangersOpsNotVerified(t *testing.T) {
 	go io.Copy(io.Discard, c2)
 	bw := bufio.NewWriter(c2)
 	w1 := func(f *protocol.Frame) { _ = protocol.WriteFrame(bw, f) }
-	w1(&protocol.Frame{Type: protocol.MsgHello, Version: protocol.SyncVersion, Round: 1, Initiator: true})
+	for _, f := range helloFrames() {
+		w1(f)
+	}
 	w1(&protocol.Frame{Type: protocol.MsgHave, Group: w.group, Vector: []protocol.VectorEntry{{Author: stranger.pub, Seq: 5}}})
 	w1(&protocol.Frame{Type: protocol.MsgEnd}) // haves
 	w1(&protocol.Frame{Type: protocol.MsgEnd}) // wants

@@ -2,6 +2,7 @@ package catchup
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -113,11 +114,15 @@ func TestCatchupRejectsOpOfAnotherGroupInBatch(t *testing.T) {
 			before := tg.held(tg.rf)
 			evil := &smuggler{MemoryReplica: tg.rm, group: tg.w.group, extra: extra(tg)}
 			a, b := runPair(context.Background(), evil, tg.m.pub, tg.rf, tg.f.pub, nil)
-			if !errors.Is(b.err, ErrRejected) {
-				t.Fatalf("receiver: %v, want ErrRejected", b.err)
+			// Since catch-up sends frames of ops, which leave the group
+			// out, the sender cannot even frame the op (a hostile one
+			// sending it all the same makes an op of A whose signature
+			// fails, or an Ops message: both are refused below).
+			if !errors.Is(a.err, protocol.ErrWrongGroup) {
+				t.Fatalf("the smuggler: %v, want ErrWrongGroup", a.err)
 			}
-			if a.err == nil {
-				t.Fatal("the smuggler's session succeeded")
+			if b.err == nil {
+				t.Fatal("the receiver's session succeeded")
 			}
 			if after := tg.held(tg.rf); after != before || b.stats.NewOps != 0 {
 				t.Fatalf("the batch was stored: %+v, then %+v (%d new ops)", before, after, b.stats.NewOps)
@@ -184,4 +189,46 @@ func TestCatchupRejectsOpsFrameMixingGroups(t *testing.T) {
 	// And B's op, on its own, is one the receiver stores: the rejections
 	// are for its place in a batch of A, not for the op.
 	mustAdd(t, tg.rf, tg.postB)
+}
+
+// A Frame message whose frame, built for group B, is sent as group A's:
+// its ops are rebuilt as ops of A that their authors never signed, and
+// the batch is rejected with nothing stored.
+func TestCatchupRejectsFrameOfAnotherGroup(t *testing.T) {
+	tg := newTwoGroups(t)
+	fr, err := protocol.AppendOpsFrame(nil, tg.groupB, [][]byte{tg.postB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(b []byte) []byte {
+		// [7, group A, frame of B], written by hand: AppendFrame would
+		// frame the ops itself.
+		body := append([]byte{0x93, byte(protocol.MsgFrame), 0xc4, 32}, tg.w.group[:]...)
+		body = append(body, 0xc5, byte(len(b)>>8), byte(len(b)))
+		body = append(body, b...)
+		return append(binary.AppendUvarint(nil, uint64(len(body))), body...)
+	}
+	have, _ := protocol.AppendFrame(nil, &protocol.Frame{Type: protocol.MsgHave, Group: tg.w.group})
+	end := mustFrame(protocol.MsgEnd, crdt.ID{})
+	next, _ := protocol.AppendFrame(nil, &protocol.Frame{Type: protocol.MsgNext})
+	frames := append(append(append(have, end...), end...), msg(fr)...)
+	frames = append(append(frames, end...), next...)
+	before := tg.held(tg.rf)
+	if err := scriptedWithin(10*time.Second, tg.rf, tg.m.pub, frames); !errors.Is(err, ErrRejected) {
+		t.Fatalf("err = %v, want ErrRejected", err)
+	}
+	if after := tg.held(tg.rf); after != before {
+		t.Fatalf("the batch was stored: %+v, then %+v", before, after)
+	}
+	// The same frame sent as B's is fine: the refusal is for the group.
+	have, _ = protocol.AppendFrame(nil, &protocol.Frame{Type: protocol.MsgHave, Group: tg.groupB})
+	ok, _ := protocol.AppendFrame(nil, &protocol.Frame{Type: protocol.MsgFrame, Group: tg.groupB, Ops: [][]byte{tg.postB}})
+	frames = append(append(append(have, end...), end...), ok...)
+	frames = append(append(frames, end...), next...)
+	if err := scriptedWithin(10*time.Second, tg.rf, tg.m.pub, frames); err != nil {
+		t.Fatalf("the frame as B's: %v", err)
+	}
+	if got := tg.rf.Len(tg.groupB); got != before.lenB+1 {
+		t.Fatalf("B's op as B's frame: %d ops of B, want %d", got, before.lenB+1)
+	}
 }

@@ -119,7 +119,9 @@ func (s *Server) unfollow(w http.ResponseWriter, r *http.Request) error {
 
 // POST /api/v1/groups/{id}/federation {policy?, allies?, blocked?} ->
 // {policy, allies, blocked}: admin only. Fields left out keep their
-// value; allies and blocked are group IDs (full, 64 hex digits).
+// value; allies and blocked are group IDs (full, 64 hex digits) or
+// follow codes (whose group counts), so that an admin can paste the code
+// another group shared.
 func (s *Server) setFederation(w http.ResponseWriter, r *http.Request) error {
 	gi, err := s.group(r.PathValue("id"), true)
 	if err != nil {
@@ -156,11 +158,11 @@ func (s *Server) setFederation(w http.ResponseWriter, r *http.Request) error {
 		}
 		ids := []crdt.ID{}
 		for _, v := range *l.in {
-			id, err := crdt.ParseID(strings.TrimSpace(v))
-			if err != nil || id.IsZero() {
-				return inputErr("%s: %q is not a group ID (64 hex digits)", name, v)
+			fc, err := ParseFollow(v)
+			if err != nil {
+				return inputErr("%s: %q is neither a group ID (64 hex digits) nor a follow code", name, v)
 			}
-			ids = append(ids, id)
+			ids = append(ids, fc.Group)
 		}
 		*l.out = ids
 	}

@@ -178,13 +178,18 @@ func (s *Server) inviteAddrs() []string {
 // protocol allows protocol.MaxInviteAddrs).
 const maxInviteAddrs = 4
 
-// GET /api/v1/invites/qr.png?code= → the code as a QR image
+// GET /api/v1/invites/qr.png?code= → the code as a QR image: an invite
+// code, or a follow code (the page's "Share this group's board").
 func (s *Server) inviteQR(w http.ResponseWriter, r *http.Request) error {
 	code := r.URL.Query().Get("code")
 	if code == "" {
 		return inputErr("code: missing")
 	}
-	if _, err := protocol.DecodeInviteCode(code); err != nil {
+	if protocol.IsFollowCode(code) {
+		if _, err := protocol.DecodeFollowCode(code); err != nil {
+			return inputErr("code: not a follow code: %v", err)
+		}
+	} else if _, err := protocol.DecodeInviteCode(code); err != nil {
 		return inputErr("code: not an invite code: %v", err)
 	}
 	png, err := qrcode.Encode(code, qrcode.Medium, 512)

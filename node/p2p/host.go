@@ -88,6 +88,7 @@ type Host struct {
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
+	dials        atomic.Int64                        // direct dials made (Dials)
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests
 	rvFound      atomic.Int64                        // nodes found under a rendezvous key, for tests
@@ -419,6 +420,54 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 	return nil
 }
 
+// ConnectAll dials every peer that addrs name (multiaddrs with a /p2p/ID
+// suffix), each once with all its addresses, and returns the peers it
+// is connected to when all dials have ended. A node in hundreds of groups
+// joined with invites of the same inviter names that inviter in each:
+// one dial, not one per group and address. Addresses it cannot parse,
+// and this node's, are skipped.
+func (h *Host) ConnectAll(ctx context.Context, addrs []string) []peer.ID {
+	byPeer := map[peer.ID]*peer.AddrInfo{}
+	var order []peer.ID
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil || ai.ID == h.host.ID() {
+			continue
+		}
+		if m := byPeer[ai.ID]; m != nil {
+			for _, x := range ai.Addrs {
+				if !slices.ContainsFunc(m.Addrs, x.Equal) {
+					m.Addrs = append(m.Addrs, x)
+				}
+			}
+			continue
+		}
+		byPeer[ai.ID] = ai
+		order = append(order, ai.ID)
+	}
+	var mu sync.Mutex
+	var out []peer.ID
+	var wg sync.WaitGroup
+	for _, p := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if h.dialDirect(ctx, *byPeer[p], "user") == nil {
+				mu.Lock()
+				out = append(out, p)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Dials counts the direct dials this host has made (a peer not
+// connected already, dialled for Connect, ConnectAll or a kept peer),
+// for tests and diagnostics.
+func (h *Host) Dials() int64 { return h.dials.Load() }
+
 // dialDirect dials p directly, unless a direct connection to p exists
 // already, one dial of p at a time. A second connection to a peer is not
 // harmless: when one of the two closes, GossipSub forgets the peer's
@@ -450,6 +499,7 @@ func (h *Host) dial(ctx context.Context, ai peer.AddrInfo, why string, relayOK b
 			return nil
 		}
 	}
+	h.dials.Add(1)
 	err := h.host.Connect(network.WithForceDirectDial(ctx, why), ai)
 	if err == nil || !relayOK || ctx.Err() != nil || !h.hasRelayAddr(ai) {
 		return err

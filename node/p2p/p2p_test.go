@@ -271,6 +271,12 @@ func (f *forgingReplica) VersionVector(g crdt.ID) (map[crdt.PublicKey]uint64, er
 	return vv, err
 }
 
+// Digest differs from the honest replica's, as the forged vector does:
+// else the two would settle the group and never send an op.
+func (f *forgingReplica) Digest(g crdt.ID) (protocol.Digest, error) {
+	return protocol.Digest{0xf0}, nil
+}
+
 func (f *forgingReplica) OpsAfter(g crdt.ID, a crdt.PublicKey, after uint64, fn func([]byte) error) error {
 	op, _ := protocol.DecodeStoredOp(f.forged)
 	if a == op.Author && after < op.Seq {

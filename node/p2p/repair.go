@@ -90,10 +90,16 @@ func (s *subsTracker) forget(p peer.ID) {
 	delete(s.subs, p)
 }
 
-func (s *subsTracker) announced(p peer.ID, topic string) bool {
+// first returns a topic p announced that ok accepts, if any.
+func (s *subsTracker) first(p peer.ID, ok func(topic string) bool) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.subs[p][topic]
+	for t := range s.subs[p] {
+		if ok(t) {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // repairState is repairLoop's memory.
@@ -154,21 +160,28 @@ func (h *Host) repairLoop() {
 }
 
 // forgottenPeers returns the connected peers that announced one of the
-// host's group topics and that pubsub does not list for it.
+// host's group topics and that pubsub does not list for it. Pubsub
+// forgets all of a peer's subscriptions at once (handleDeadPeers), so one
+// topic per peer tells: a node in a thousand groups asks pubsub about a
+// few topics a second, not a thousand (each ListPeers is a round trip
+// through pubsub's event loop).
 func (h *Host) forgottenPeers() map[peer.ID]bool {
-	h.mu.Lock()
-	names := make([]string, 0, len(h.topics))
-	for _, gt := range h.topics {
-		names = append(names, gt.topic.String())
-	}
-	h.mu.Unlock()
 	forgotten := map[peer.ID]bool{}
-	for _, name := range names {
-		listed := h.ps.ListPeers(name)
-		for _, p := range h.host.Network().Peers() {
-			if forgotten[p] || slices.Contains(listed, p) || !h.mesh.subs.announced(p, name) || !h.peerFilter(p, name) {
-				continue
-			}
+	listed := map[string][]peer.ID{}
+	for _, p := range h.host.Network().Peers() {
+		name, ok := h.mesh.subs.first(p, func(topic string) bool {
+			_, joined := h.topicGroup(topic)
+			return joined && h.peerFilter(p, topic)
+		})
+		if !ok {
+			continue
+		}
+		l, ok := listed[name]
+		if !ok {
+			l = h.ps.ListPeers(name)
+			listed[name] = l
+		}
+		if !slices.Contains(l, p) {
 			forgotten[p] = true
 		}
 	}

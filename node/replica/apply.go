@@ -135,6 +135,8 @@ func (bt *batch) forked(gs *groupState, op *crdt.Op, raw []byte) bool {
 	bt.b.AddFork(op, raw)
 	bt.r.cfg.Logger.Warn("fork: an author signed two ops at one seq", "group", gs.rec.ID.Short(), "author", op.Author.String()[:12], "seq", op.Seq)
 	gs.g.Fork(op.Author, op.Seq)
+	gs.evidence = append(gs.evidence, op.ID)
+	gs.changed()
 	// Its Prev counts too (crdt.Board checks every op at a seq against
 	// the one before): else the fork's seq would depend on arrival order.
 	if op.Seq > 1 && bt.holds(gs, op.Author, op.Seq-1) {
@@ -169,6 +171,8 @@ func (bt *batch) broken(gs *groupState, author crdt.PublicKey, seq uint64) {
 	bt.b.AddBreak(gs.rec.ID, author, seq)
 	bt.r.cfg.Logger.Warn("fork: an author's ops disagree on its history", "group", gs.rec.ID.Short(), "author", author.String()[:12], "seq", seq)
 	gs.g.Fork(author, seq)
+	gs.breaks = append(gs.breaks, protocol.VectorEntry{Author: author, Seq: seq})
+	gs.changed()
 }
 
 // settle brings the posts in line with the group's membership after op

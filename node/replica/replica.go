@@ -121,6 +121,13 @@ type groupState struct {
 	forks map[crdt.PublicKey]uint64
 	// The group keys shared with this node, opened (memory only).
 	keys map[crdt.KeyID][protocol.GroupKeySize]byte
+	// The digest for catch-up (digest.go): gen counts the changes to
+	// what it covers (vv, above, the breaks and the evidence of forks,
+	// as the store holds them); digest caches the digest of one gen.
+	breaks   []protocol.VectorEntry
+	evidence []crdt.ID
+	gen      uint64
+	digest   atomic.Pointer[cachedDigest]
 	// A followed group's peers known to hold it (memory only).
 	sources map[crdt.PublicKey]bool
 	refused string // why a peer refused to serve this followed group, if one did
@@ -238,8 +245,13 @@ func (r *Replica) load() error {
 		}
 		for _, f := range forks {
 			gs.g.Fork(f.Author, f.Seq)
+			gs.evidence = append(gs.evidence, f.Op)
 		}
-		if err := r.st.Breaks(rec.ID, gs.g.Fork); err != nil {
+		err = r.st.Breaks(rec.ID, func(a crdt.PublicKey, seq uint64) {
+			gs.g.Fork(a, seq)
+			gs.breaks = append(gs.breaks, protocol.VectorEntry{Author: a, Seq: seq})
+		})
+		if err != nil {
 			return err
 		}
 		gs.spans, gs.forks = gs.g.Spans(), gs.g.Forks()
@@ -277,6 +289,7 @@ func (gs *groupState) mark(a crdt.PublicKey, seq uint64) {
 	if seq <= c {
 		return
 	}
+	gs.changed()
 	if seq != c+1 {
 		m := gs.above[a]
 		if m == nil {

@@ -217,10 +217,10 @@ func runAxe(tb testing.TB, tt *tab) []axeViolation {
 // axeRoutes are the page's routes, each with a condition that holds once it has rendered.
 func axeRoutes(postID string) []struct{ hash, ready string } {
 	return []struct{ hash, ready string }{
-		{"#/", boardLoadedJS + ` && document.querySelectorAll('[id^="p-"]').length > 0`},
+		{"#/", boardLoadedJS + ` && document.querySelectorAll('#board .card').length > 0`},
 		{"#/post/" + postID, `!!document.getElementById('post-view') && !!document.getElementById('help-note')`},
 		{"#/new", `!!document.getElementById('new-title')`},
-		{"#/group", `!!document.querySelector('#members table')`},
+		{"#/group", `!!document.querySelector('#members table') && !!document.getElementById('share-code') && !!document.getElementById('fedpolicy')`},
 		{"#/peers", `!!document.getElementById('peers-table')`},
 	}
 }
@@ -251,6 +251,31 @@ func TestBrowserAxe(t *testing.T) {
 	multi.createGroup(t, "جيران شارع النخيل")
 	multi.post(t, map[string]any{"group": east, "kind": "need", "title": "Winter coats", "quantity": 2})
 	multi.post(t, map[string]any{"group": north, "kind": "offer", "title": "A van on Saturdays"})
+	// It follows A's group, and Harbour, which accepts followers from its allies only and refuses it.
+	harbourNode := startNode(t, "Hana", "127.0.0.1:0")
+	harbour := harbourNode.createGroup(t, "Harbour Food Bank")
+	harbourNode.call(t, http.MethodPost, "/api/v1/groups/"+harbour+"/federation", map[string]any{"policy": "allies"}, nil)
+	for _, src := range []struct {
+		n     *testNode
+		group string
+	}{{a, group}, {harbourNode, harbour}} {
+		var sh struct{ Code string }
+		src.n.call(t, http.MethodGet, "/api/v1/groups/"+src.group+"/share", nil, &sh)
+		multi.call(t, http.MethodPost, "/api/v1/follow", map[string]string{"code": sh.Code}, nil)
+	}
+	waitFor(t, 30*time.Second, "C has A's posts and Harbour's refusal", func() (bool, string) {
+		var n struct {
+			Groups []struct{ ID, Refused string }
+		}
+		multi.call(t, http.MethodGet, "/api/v1/node", nil, &n)
+		var ps []apiPost
+		multi.call(t, http.MethodGet, "/api/v1/posts?group="+group, nil, &ps)
+		refused := false
+		for _, g := range n.Groups {
+			refused = refused || (g.ID == harbour && g.Refused != "")
+		}
+		return refused && len(ps) == 3, fmt.Sprintf("refused %v, %d posts of A's", refused, len(ps))
+	})
 
 	br := newBrowser(t)
 	tt := newTab(t, br, "axe")
@@ -302,10 +327,17 @@ func TestBrowserAxe(t *testing.T) {
 			setLang(t, tt, multi.url+"/", l)
 			check(fmt.Sprintf("%s %s board of three groups", l, scheme), "#/", boardLoadedJS+
 				` && !!document.getElementById('fl-group') && document.querySelectorAll('.card .b-group').length === 2`)
-			check(fmt.Sprintf("%s %s Group page of three groups", l, scheme), "#/group",
-				`document.querySelectorAll('.groups li').length === 3 && !!document.querySelector('#members table')`)
+			check(fmt.Sprintf("%s %s Group page of three groups and two followed", l, scheme), "#/group",
+				`document.querySelectorAll('.groups li').length === 5 && !!document.querySelector('#members table') && !!document.querySelector('.groups .refused')
+				  && !!document.getElementById('share-code') && !!document.getElementById('fedpolicy') && !!document.getElementById('follow-code')`)
+			// The followed groups' board, each card naming its group, and a followed post (read-only).
+			check(fmt.Sprintf("%s %s followed groups' board", l, scheme), "#/followed", boardLoadedJS+
+				` && document.querySelectorAll('#board .card .b-group').length === 3`)
+			check(fmt.Sprintf("%s %s a followed post", l, scheme), "#/post/"+p.ID, `!!document.getElementById('post-view') && !!document.querySelector('#post-view .note')`)
 			// Switched to another group: the page says which, under its title.
-			eval[chromedp.Void](t, tt, `document.querySelector('button[data-act=pick]').click()`)
+			eval[chromedp.Void](t, tt, `location.hash = '#/group'`)
+			tt.waitJS(t, 10*time.Second, "the Group page", `!!document.querySelector('button[data-act=pick]')`, mainTextJS)
+			eval[chromedp.Void](t, tt, `document.querySelector('.groups li:not(:has([data-act=unfollow])) button[data-act=pick]').click()`)
 			check(fmt.Sprintf("%s %s Group page, switched", l, scheme), "#/group",
 				`!!document.getElementById('flash') && !!document.querySelector('#members table')`)
 			// The switch is remembered on the device; the next pass starts from all groups again.
@@ -459,7 +491,7 @@ func TestBrowserManyLoads(t *testing.T) {
 	tt := newTab(t, br, "loads")
 	for i := range 8 {
 		tt.do(t, "open the page", chromedp.Navigate(fmt.Sprintf("%s/?visit=%d", a.url, i)))
-		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('[id^="p-"]').length === 1`,
+		tt.waitJS(t, 10*time.Second, fmt.Sprintf("visit %d: the board loads", i), boardLoadedJS+` && document.querySelectorAll('#board .card').length === 1`,
 			`JSON.stringify(performance.getEntriesByType('resource').map((e) => e.name + ' ' + Math.round(e.responseEnd)))`)
 	}
 }

@@ -281,7 +281,7 @@ func testMeeting(t *testing.T, host *testNode, base, joinURL string) {
 	if code := eval[int](t, tt, `fetch('/api/v1/posts').then((r) => r.status)`); code != http.StatusUnauthorized {
 		t.Errorf("fetch /api/v1/posts without a session: %d, want 401", code)
 	}
-	if eval[bool](t, tt, `!!document.querySelector('[id^="p-"]')`) {
+	if eval[bool](t, tt, `!!document.querySelector('#board .card')`) {
 		t.Error("a post is shown without a session")
 	}
 
@@ -371,7 +371,7 @@ func TestBrowserScreens(t *testing.T) {
 	dir, keep := screenshotDir(t)
 	br := newBrowser(t)
 	// The active board: everything but nothing (all seeded posts are open or claimed).
-	allCards := fmt.Sprintf(`document.querySelectorAll('[id^="p-"]').length === %d`, len(posts))
+	allCards := fmt.Sprintf(`document.querySelectorAll('#board .card').length === %d`, len(posts))
 	settled := boardLoadedJS + ` && ` + allCards + ` && document.getElementById('status').textContent.startsWith('1 peer')`
 	var shots []string
 
@@ -517,13 +517,13 @@ func BenchmarkBoardPage5000(b *testing.B) {
 	br := newBrowser(b)
 	tt := newTab(b, br, "bench")
 	tt.do(b, "set the viewport", chromedp.EmulateViewport(1280, 800))
-	all := fmt.Sprintf(`document.querySelectorAll('[id^="p-"]').length >= %d`, n)
+	all := fmt.Sprintf(`document.querySelectorAll('#board .card').length >= %d`, n)
 	var total time.Duration
 	var fetch float64
 	for b.Loop() {
 		start := time.Now()
 		tt.do(b, "load the board", chromedp.Navigate(tn.url+"/"))
-		tt.waitJS(b, 60*time.Second, "all cards are in the DOM", all, `document.querySelectorAll('[id^="p-"]').length`)
+		tt.waitJS(b, 60*time.Second, "all cards are in the DOM", all, `document.querySelectorAll('#board .card').length`)
 		total += time.Since(start)
 		// Of which: the request for the posts, as the page saw it (to the last byte of JSON).
 		fetch += eval[float64](b, tt, `performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/posts?'))

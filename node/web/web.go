@@ -10,12 +10,15 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,6 +44,45 @@ type asset struct {
 	body        []byte
 	contentType string
 	etag        string
+	// gz is body gzipped, when that is smaller (text, not PNG), and gzEtag its ETag: a phone on
+	// a bad connection loads about a quarter of the bytes.
+	gz     []byte
+	gzEtag string
+}
+
+// gzipped compresses b (once, when the assets are loaded); nil when that saves nothing.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid: no error
+	zw.Write(b)
+	zw.Close()
+	if buf.Len() >= len(b) {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip (by name or "*", with a
+// q-value other than 0).
+func acceptsGzip(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(h, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			if name = strings.ToLower(strings.TrimSpace(name)); name != "gzip" && name != "*" {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			return q > 0
+		}
+	}
+	return false
 }
 
 // loadAssets reads the embedded files once, keyed by URL path.
@@ -63,7 +105,11 @@ var loadAssets = sync.OnceValue(func() map[string]asset {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		assets["/"+name] = asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		a := asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		if a.gz = gzipped(body); a.gz != nil {
+			a.gzEtag = `"` + hex.EncodeToString(sum[:8]) + `-gz"`
+		}
+		assets["/"+name] = a
 		return nil
 	})
 	if err != nil {
@@ -75,7 +121,8 @@ var loadAssets = sync.OnceValue(func() map[string]asset {
 
 // Handler serves the web UI: index.html at "/" and the assets next to it ("/app.js",
 // "/style.css", "/i18n/en.js", …). Responses carry Cache-Control: no-cache and an ETag, so a browser
-// revalidates cheaply and never runs a stale app after the node is upgraded. Mount it at "/"
+// revalidates cheaply and never runs a stale app after the node is upgraded; text is sent gzipped
+// to a browser that accepts it (every browser does), with an ETag of its own. Mount it at "/"
 // beside the API; it answers 404 for any other path.
 func Handler() http.Handler {
 	assets := loadAssets()
@@ -93,12 +140,20 @@ func Handler() http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", a.contentType)
 		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", a.etag)
+		body, etag := a.body, a.etag
+		if a.gz != nil {
+			h.Set("Vary", "Accept-Encoding")
+			if acceptsGzip(r) {
+				body, etag = a.gz, a.gzEtag
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+		h.Set("ETag", etag)
 		h.Set("X-Content-Type-Options", "nosniff")
 		if a.contentType == contentTypes[".html"] {
 			h.Set("Content-Security-Policy", csp)
 			h.Set("Referrer-Policy", "no-referrer")
 		}
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, f Factory) {
 		{"Groups", testGroups},
 		{"VersionVector/Contiguous", testVectorContiguous},
 		{"VersionVector/OpsThatDoNotCount", testVectorNotCounting},
+		{"Digest", testDigest},
 		{"OpsAfter", testOpsAfter},
 		{"OpsAfter/StopsAtError", testOpsAfterStops},
 		{"OpsAfter/IngestWhileFnRuns", testOpsAfterUnlocked},

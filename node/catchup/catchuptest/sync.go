@@ -27,6 +27,7 @@ func RunSync(t *testing.T, a, b Factory) {
 	t.Run("ForkEvidence", func(t *testing.T) { testSyncFork(t, a, b) })
 	t.Run("Removal", func(t *testing.T) { testSyncRemoval(t, a, b) })
 	t.Run("InviteChain", func(t *testing.T) { testSyncInviteChain(t, a, b) })
+	t.Run("ManyGroups", func(t *testing.T) { testSyncManyGroups(t, a, b) })
 	t.Run("Follower", func(t *testing.T) { testSyncFollower(t, a, b) })
 	t.Run("FollowerRefused", func(t *testing.T) { testSyncFollowerRefused(t, a, b) })
 }

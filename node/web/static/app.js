@@ -171,7 +171,9 @@
   }
 
   // matches reports whether post p passes the board filters f (q given as terms qs).
+  // f.only, when given, is the set of groups the board shows (its own, or those followed).
   function matches(p, f, now, qs) {
+    if (f.only && !f.only.has(p.group)) return false;
     if (f.group && p.group !== f.group) return false;
     if (f.kind && p.kind !== f.kind) return false;
     if (f.category && p.category !== f.category) return false;
@@ -223,7 +225,7 @@
   }
   // A phone at a meeting may change only what it made; it gives its name before it first writes.
   const isPhone = (ctx) => !!(ctx && ctx.session && ctx.session.phone);
-  const mayChange = (p, ctx) => !isPhone(ctx) || !!p.yours;
+  const mayChange = (p, ctx) => !followedGroup(p, ctx && ctx.groups) && (!isPhone(ctx) || !!p.yours);
   const needsName = (ctx) => isPhone(ctx) && !ctx.session.name;
   // nameField asks a phone for its name, in a form that writes (id prefix p).
   function nameField(p) {
@@ -238,7 +240,7 @@
     const st = known(STATUSES, p.status, 'open');
     const soon = expiringSoon(p, now);
     const cls = `card st-${st}${p.urgency === 'high' ? ' u-high' : ''}${soon ? ' soon' : ''}${p.over_claimed ? ' over' : ''}`;
-    const meta = [u(p.category), u(p.location), esc(qtyText(p)), tu('by', { name: authorH(p) }), esc(ago(p.created_at, now))]
+    const meta = [u(p.category), followedGroup(p, gs) ? '' : u(p.location), esc(qtyText(p)), tu('by', { name: authorH(p) }), esc(ago(p.created_at, now))]
       .filter(Boolean).join(' · ');
     const d = p.details ? String(p.details) : '';
     const det = d ? `<p class="det" dir="auto">${esc(d.length > 160 ? d.slice(0, 160) + '…' : d)}</p>` : '';
@@ -341,18 +343,23 @@
     return `<h1 id="view-title" tabindex="-1">${te(id)}</h1>`;
   }
 
+  // viewBoard is the board of the node's own groups, or with ctx.scope 'followed' the read-only
+  // board of the groups it follows (filtered by f.fgroup; every card names its group).
   function viewBoard(f, ctx) {
-    const groups = ctx.groups || [];
-    let h = `<h1 id="view-title" tabindex="-1">${te('boardTitle')}</h1>`;
+    const fol = ctx.scope === 'followed', nf = scopeGroups(ctx.groups, 'followed').length;
+    const groups = scopeGroups(ctx.groups, fol ? 'followed' : 'own');
+    let h = `<h1 id="view-title" tabindex="-1">${te(fol ? 'followedTitle' : 'boardTitle')}</h1>`;
+    if (nf || fol) h += boardSwitch(fol ? 'followed' : 'own', nf);
+    if (fol) h += `<p>${te(nf ? 'followedHelp' : 'followedNone')}</p>`;
     h += `<p class="print-only">${te('printedAt', { when: F10.date.format(new Date(ctx.now)) })}</p>`;
     h += `<form id="filters" class="filters" role="search" aria-label="${te('filters')}">`;
     h += field('fl-q', 'search', input('fl-q', 'q', f.q, 'type="search" autocomplete="off"'));
-    if (groups.length > 1) h += field('fl-group', 'fGroup', select('fl-group', 'group', [['', t('allGroups')]].concat(groupOpts(groups)), f.group));
+    if (groups.length > 1) h += field('fl-group', 'fGroup', select('fl-group', fol ? 'fgroup' : 'group', [['', t(fol ? 'allFollowed' : 'allGroups')]].concat(groupOpts(groups)), fol ? f.fgroup : f.group));
     h += field('fl-kind', 'fKind', select('fl-kind', 'kind', [['', t('allKinds')], ['need', t('needs')], ['offer', t('offers')]], f.kind));
     h += field('fl-category', 'fCategory', select('fl-category', 'category', [['', t('allCategories')]].concat((ctx.cats || []).map((c) => [c, c])), f.category));
     h += field('fl-status', 'fStatus', select('fl-status', 'status', [['active', t('status_active')]].concat(STATUSES.map((s) => [s, t('status_' + s)]), [['expired', t('expired')], ['all', t('status_all')]]), f.status));
     h += field('fl-urgency', 'fUrgency', select('fl-urgency', 'urgency', [['', t('anyUrgency')]].concat(URGENCIES.slice().reverse().map((u) => [u, t('urg_' + u)])), f.urgency));
-    h += `</form><p class="actions"><a class="button" href="#/new">${te('newPost')}</a> <button type="button" data-act="print">${te('print')}</button></p>`;
+    h += `</form><p class="actions">${fol ? '' : `<a class="button" href="#/new">${te('newPost')}</a> `}<button type="button" data-act="print">${te('print')}</button></p>`;
     const tab = ctx.tab === 'offer' ? 'offer' : 'need';
     h += `<div class="tabs" role="group" aria-label="${te('showColumn')}">`;
     for (const k of KINDS) h += `<button type="button" data-act="tab" data-tab="${k}" aria-pressed="${tab === k}" aria-controls="col-${k}">${te(k + 's')} <span id="n-${k}"></span></button>`;
@@ -393,17 +400,19 @@
   }
   // postDetails is the live part of the post page (re-rendered on updates).
   function postDetails(p, ctx) {
-    const now = ctx.now, b = badges(p, now);
+    const now = ctx.now, b = badges(p, now), fg = followedGroup(p, ctx.groups);
     let h = `<h1 id="view-title" tabindex="-1" dir="auto">${esc(p.title || t('untitled'))}</h1>`;
     h += `<p class="marks"><span class="badge b-kind">${te('kind_' + known(KINDS, p.kind, 'need'))}</span>${b}</p>`;
+    // A followed group's post: read-only here, and never a contact or an exact location.
+    if (fg) h += `<p class="note">${tu('followedPost', { name: u(fg.name || short(fg.id)) })}</p>`;
     if (p.details) h += `<p class="details" dir="auto">${esc(p.details)}</p>`;
     h += '<dl class="fields">';
     h += row('fStatus', t('status_' + known(STATUSES, p.status, 'open')));
-    h += row('fCategory', p.category) + row('fLocation', p.location);
+    h += row('fCategory', p.category) + (fg ? '' : row('fLocation', p.location));
     h += row('fQuantity', p.quantity || '') + row('fClaimed', p.claimed_quantity || '');
     h += row('fUrgency', t('urg_' + known(URGENCIES, p.urgency, 'normal')));
     h += row('fExpires', p.expires ? when(p.expires) : '');
-    h += row('fContact', p.contact, 'contact');
+    if (!fg) h += row('fContact', p.contact, 'contact');
     if ((ctx.groups || []).length > 1) h += row('fGroup', groupName(ctx.groups, p.group));
     h += rowH('fAuthor', authorH(p)) + row('fCreated', when(p.created_at)) + row('fUpdated', when(p.updated_at));
     h += '</dl>' + (mayChange(p, ctx) ? statusButtons(p) + alertBox('status-err') : '');
@@ -476,19 +485,23 @@
     let h = heading('groupTitle');
     h += `<dl class="fields">${row('nodeName', node.name)}${row('peerId', short(node.peer_id))}</dl>`;
     h += groupList(groups, cur.id) + groupNote(cur);
-    const gq = esc(encodeURIComponent(gid || ''));
+    const gq = esc(encodeURIComponent(gid || '')), fol = isFollowed(cur);
     h += `<section class="box" aria-labelledby="mem-h"><h2 id="mem-h">${te('membersTitle')}</h2><div id="members"><p>${te('loading')}</p></div></section>`;
-    h += `<section class="box" aria-labelledby="inv-h"><h2 id="inv-h">${te('inviteTitle')}</h2>`;
-    if (cur.role === 'admin') {
-      h += `<form id="invite" class="form">` +
-        field('inv-role', 'fRole', select('inv-role', 'role', [['member', t('role_member')], ['admin', t('role_admin')]], 'member')) +
-        field('inv-expires', 'fInviteExpires', select('inv-expires', 'expires', [['1h', t('exp1h')], ['24h', t('exp24h')], ['72h', t('exp72h')], ['168h', t('exp7d')]], '72h')) +
-        alertBox('inv-err') + `<button type="submit">${te('createInvite')}</button></form><div id="inv-out"></div>`;
-    } else {
-      h += `<p>${te('adminsInvite')}</p>`;
+    // A followed group: no invites, imports or federation here (read-only), but it can be shared.
+    if (!fol) {
+      h += `<section class="box" aria-labelledby="inv-h"><h2 id="inv-h">${te('inviteTitle')}</h2>`;
+      if (cur.role === 'admin') {
+        h += `<form id="invite" class="form">` +
+          field('inv-role', 'fRole', select('inv-role', 'role', [['member', t('role_member')], ['admin', t('role_admin')]], 'member')) +
+          field('inv-expires', 'fInviteExpires', select('inv-expires', 'expires', [['1h', t('exp1h')], ['24h', t('exp24h')], ['72h', t('exp72h')], ['168h', t('exp7d')]], '72h')) +
+          alertBox('inv-err') + `<button type="submit">${te('createInvite')}</button></form><div id="inv-out"></div>`;
+      } else {
+        h += `<p>${te('adminsInvite')}</p>`;
+      }
+      h += '</section>';
     }
-    h += '</section>';
-    h += `<section class="box" aria-labelledby="data-h"><h2 id="data-h">${te('dataTitle')}</h2>` +
+    h += shareBox(cur) + (cur.role === 'admin' ? fedSection() : '');
+    if (!fol) h += `<section class="box" aria-labelledby="data-h"><h2 id="data-h">${te('dataTitle')}</h2>` +
       `<p><a class="button" href="/api/v1/posts.csv?group=${gq}" download>${te('downloadCsv')}</a></p>` +
       `<form id="import" class="form">${field('imp-file', 'fCsvFile', '<input id="imp-file" name="file" type="file" accept=".csv,text/csv" required>')}` +
       alertBox('imp-err') + `<button type="submit">${te('importCsv')}</button></form><div id="imp-out" role="status"></div>` +
@@ -498,14 +511,14 @@
       h += `<section class="box" aria-labelledby="meet-h"><h2 id="meet-h">${te('meetingTitle')}</h2><p>${te('meetingHelp')}</p>` +
         `<button type="button" class="danger" data-act="revoke">${te('endSessions')}</button>${alertBox('revoke-err')}<p class="msg" id="revoke-msg" role="status"></p></section>`;
     }
-    return h + otherGroup();
+    return h + followForm() + otherGroup();
   }
 
   function peersTable(peers, now) {
     if (!peers || !peers.length) return `<p class="empty">${te('noPeers')}</p>`;
     return `<div class="scroll" tabindex="0" role="region" aria-labelledby="peers-cap"><table><caption id="peers-cap">${te('peersCaption', { n: peers.length })}</caption><thead><tr><th scope="col">${te('peer')}</th><th scope="col">${te('fName')}</th><th scope="col">${te('connection')}</th><th scope="col">${te('lastSynced')}</th><th scope="col">${te('lastSeen')}</th></tr></thead><tbody>` +
       peers.map((p) => `<tr><td><code title="${esc(p.peer_id)}">${esc(short(p.peer_id))}</code></td><td dir="auto">${esc(p.name || '')}</td>` +
-        `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}${peerSyncing(p)}</td>` +
+        `<td><span class="dot ${p.connected ? 'on' : 'off'}"></span>${te(p.connected ? 'connected' : 'notConnected')}${esc(viaText(p))}${peerSyncing(p)}</td>` +
         `<td>${esc(p.last_synced ? ago(p.last_synced, now) : t('never'))}</td><td>${esc(p.last_seen ? ago(p.last_seen, now) : t('never'))}</td></tr>`).join('') +
       '</tbody></table></div>';
   }
@@ -571,20 +584,100 @@
   // button that switches to it.
   function groupList(groups, cur) {
     return `<h2 id="groups-h">${te('groupsCaption', { n: groups.length })}</h2><ul class="groups" aria-labelledby="groups-h">` + groups.map((g, i) => {
+      // A followed group: why its nodes refuse this one, if they do, and "Stop following".
+      const fol = isFollowed(g) ? ` <button type="button" class="small" data-act="unfollow" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('unfollow')}</button>` +
+        (g.refused ? `<p class="note refused">${esc(refusedText(g))}</p>` : '') : '';
       const name = `<strong id="gn-${i}" dir="auto">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
-      return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span></li>` :
-        `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button></li>`;
-    }).join('') + '</ul>';
+      return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span>${fol}</li>` :
+        `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button>${fol}</li>`;
+    }).join('') + '</ul>' + alertBox('unfollow-err');
   }
   // groupNote says why a group's page has little on it yet, or '' .
   function groupNote(g) {
     if (!g) return '';
     if (g.role === 'pending') return `<p class="note">${te('pendingJoin', { name: g.name || short(g.id) })}</p>`;
+    if (isFollowed(g)) return `<p class="note">${te('followingNote', { name: g.name || short(g.id) })}</p>`;
     return '';
   }
   function otherGroup() {
     return `<details class="box edit"><summary>${te('otherGroup')}</summary>${startForm()}${joinForm()}</details>`;
   }
+
+  // ---- following: the followed board, sharing, following, federation ------------------------
+
+  const isFollowed = (g) => !!g && g.role === 'follower';
+  // followedGroup is the followed group that post p belongs to, or undefined.
+  const followedGroup = (p, gs) => (gs || []).find((g) => g.id === p.group && isFollowed(g));
+  // scopeGroups are the groups a board shows: the node's own ('own': member, admin, joining) or the
+  // ones it follows ('followed').
+  const scopeGroups = (gs, scope) => (gs || []).filter((g) => isFollowed(g) === (scope === 'followed'));
+  // followCode finds what `follow` takes in what a person pasted: a follow code (mutualf1-…), in a
+  // message or link, or a group's full ID (64 hex digits). '' if there is none.
+  function followCode(s) {
+    s = String(s || '');
+    try { s += '\n' + decodeURIComponent(s); } catch (e) { /* not URL-encoded */ }
+    const m = s.match(/mutualf1-[A-Za-z0-9_-]+/) || s.match(/(?:^|[^0-9a-f])([0-9a-f]{64})(?![0-9a-f])/i);
+    return !m ? '' : m[1] ? m[1].toLowerCase() : m[0];
+  }
+  // refusedText says why a followed group's nodes refuse this node, naming the group.
+  function refusedText(g) {
+    const name = g.name || short(g.id);
+    return /allies only/.test(g.refused) ? t('refusedAllies', { name }) : t('refused', { name, reason: g.refused });
+  }
+  // boardSwitch links the node's own board and the followed groups' board (scope names the one shown).
+  function boardSwitch(scope, n) {
+    const cur = (s) => (s === scope ? ' aria-current="page"' : '');
+    return `<p class="boards actions"><a class="button" href="#/"${cur('own')}>${te('ownBoard')}</a>` +
+      `<a class="button" href="#/followed"${cur('followed')}>${te('followedBoard', { n })}</a></p>`;
+  }
+  // shareResult shows a group's follow code to copy, and its QR code.
+  function shareResult(code) {
+    return `<div class="field"><label for="share-code">${te('followCodeLabel')}</label><textarea id="share-code" readonly rows="3" spellcheck="false">${esc(code)}</textarea></div>` +
+      `<p><button type="button" data-act="copyshare">${te('copyCode')}</button></p><p class="msg" id="share-msg" role="status"></p>` +
+      `<img class="qr" src="/api/v1/invites/qr.png?code=${esc(encodeURIComponent(code))}" alt="${te('qrFollowAlt')}" width="256" height="256">`;
+  }
+  function shareBox(g) {
+    return `<section class="box" aria-labelledby="share-h"><h2 id="share-h">${te('shareTitle')}</h2><p>${tu('shareHelp', { name: u(g.name || short(g.id)) })}</p>` +
+      `<div id="share-out"><p>${te('loading')}</p></div>${alertBox('share-err')}</section>`;
+  }
+  function followForm() {
+    return `<section class="box" aria-labelledby="follow-h"><h2 id="follow-h">${te('followTitle')}</h2><form id="follow" class="form">` +
+      field('follow-code', 'fFollowCode', '<textarea id="follow-code" name="code" rows="3" required autocomplete="off" spellcheck="false" aria-describedby="follow-code-hint"></textarea>', 'hFollowCode') +
+      alertBox('follow-err') + `<button type="submit">${te('followGroup')}</button></form></section>`;
+  }
+  // fedList lists the groups ids (allies or blocked), named when the node knows them, each with a
+  // button (act) that takes it off the list.
+  function fedList(kind, ids, gs, act, btn) {
+    if (!ids.length) return `<p class="empty">${te(kind + 'None')}</p>`;
+    return `<ul class="groups" aria-labelledby="${kind}-h">` + ids.map((id, i) => {
+      const g = (gs || []).find((x) => x.id === id);
+      return `<li><strong id="${kind}-${i}" dir="auto">${esc(g && g.name ? g.name : short(id))}</strong> <code title="${esc(id)}">${esc(id.slice(0, 8))}</code>` +
+        ` <button type="button" class="small" data-act="${act}" data-group="${esc(id)}" aria-describedby="${kind}-${i}">${te(btn)}</button></li>`;
+    }).join('') + '</ul>';
+  }
+  // fedAdd is the form that adds a group to a federation list by its follow code or ID.
+  function fedAdd(id, label, hint, btn) {
+    return `<form id="${id}" class="form">` + field(id + '-code', label, input(id + '-code', 'code', '', `required autocomplete="off" spellcheck="false" aria-describedby="${id}-code-hint"`), hint) +
+      alertBox(id + '-err') + `<button type="submit" id="${id}-btn">${te(btn)}</button></form>`;
+  }
+  // fedBox is an admin's federation settings of group g (GET /api/v1/groups/{id}): who may follow,
+  // the allies, the blocked groups. gs are the node's groups, to name those it knows.
+  function fedBox(g, gs) {
+    const f = (g && g.federation) || {}, pol = f.policy === 'allies' ? 'allies' : 'open';
+    const allies = f.allies || [], blocked = f.blocked || [];
+    const radio = (v) => `<div class="choice"><input type="radio" id="fed-${v}" name="policy" value="${v}"${pol === v ? ' checked' : ''}><label for="fed-${v}">${te('policy_' + v)}</label></div>`;
+    return alertBox('fed-err') + `<form id="fedpolicy" class="form"><fieldset><legend>${te('fPolicy')}</legend>${radio('open')}${radio('allies')}</fieldset>` +
+      alertBox('fedpolicy-err') + `<p class="msg" id="fed-msg" role="status"></p><button type="submit" id="fed-save">${te('save')}</button></form>` +
+      `<h3 id="allies-h" tabindex="-1">${te('alliesTitle', { n: allies.length })}</h3>${fedList('allies', allies, gs, 'unally', 'remove')}` +
+      fedAdd('addally', 'fAllyCode', 'hAllyCode', 'addAlly') +
+      `<h3 id="blocked-h" tabindex="-1">${te('blockedTitle', { n: blocked.length })}</h3><p>${te('blockedHelp')}</p>${fedList('blocked', blocked, gs, 'unblock', 'unblock')}` +
+      fedAdd('addblock', 'fBlockCode', 'hBlockCode', 'block');
+  }
+  function fedSection() {
+    return `<section class="box" aria-labelledby="fed-h"><h2 id="fed-h">${te('fedTitle')}</h2><div id="fed"><p>${te('loading')}</p></div></section>`;
+  }
+  // viaText says how a peer is reached (GET /api/v1/peers via: direct, lan, relayed), or ''.
+  const viaText = (p) => (p.via ? ' · ' + tv('via_', p.via) : '');
 
   const exported = {
     LANGS, setLang, pickLang, t, tn, u, tu, authorH, esc, short, ago, until, toLocalInput, toRFC3339, isExpired, expiringSoon, matches, byUrgency,
@@ -592,6 +685,7 @@
     viewGroup, membersTable, inviteResult, importResult, viewPeers, peersTable, statusText,
     viewWelcome, groupList, inviteCode, syncing,
   };
+  Object.assign(exported, { followCode, refusedText, shareResult, followForm, fedBox, boardSwitch, scopeGroups });
   if (typeof module === 'object' && module.exports) module.exports = exported;
   if (typeof document === 'undefined') return;
 
@@ -609,7 +703,7 @@
     node: null, session: null, posts: new Map(), peers: [], online: false, dropped: false, loaded: false,
     tab: 'need', group: stored('group'), cats: [], catKey: '', route: '', id: '', flash: '',
   };
-  const F = { q: '', group: stored('filter-group'), kind: '', category: '', status: 'active', urgency: '' };
+  const F = { q: '', group: stored('filter-group'), fgroup: stored('filter-fgroup'), kind: '', category: '', status: 'active', urgency: '' };
   const groups = () => (st.node && st.node.groups) || [];
   const ctx = () => ({ groups: groups(), node: st.node, session: st.session, cats: st.cats, group: st.group, tab: st.tab, now: Date.now() });
 
@@ -720,9 +814,9 @@
     const old = st.posts.get(p.id);
     if (old && ms(old.updated_at) > ms(p.updated_at)) return;
     st.posts.set(p.id, p);
-    if (st.route === 'board') {
+    if (onBoard()) {
       const el = document.getElementById('p-' + p.id), now = Date.now();
-      const show = matches(p, F, now, terms(F.q));
+      const show = matches(p, boardFilter(), now, terms(F.q));
       if (!old && show && st.loaded) announceArrival(p);
       if (el && old && show && old.kind === p.kind && old.urgency === p.urgency && old.created_at === p.created_at) {
         el.outerHTML = card(p, now, labelGroups());
@@ -749,7 +843,7 @@
         }
       }
       st.loaded = true;
-      if (st.route === 'board') scheduleLists();
+      if (onBoard()) scheduleLists();
     } catch (e) {
       const l = $('list-need');
       if (l && !st.loaded) l.innerHTML = `<p class="err" role="alert">${esc(e.message)}</p>`;
@@ -767,7 +861,7 @@
     const tbl = $('peers-table');
     if (tbl && st.route === 'peers') tbl.innerHTML = peersTable(st.peers, Date.now());
     // A catch-up or a join in progress: follow it closely until it ends.
-    if (!peersTimer && (syncing(st.peers) || groups().some((g) => g.role === 'pending'))) {
+    if (!peersTimer && (syncing(st.peers) || groups().some((g) => g.role === 'pending') || watching())) {
       peersTimer = setTimeout(() => { loadNode(); loadPeers(); }, 1000);
     }
   }
@@ -783,7 +877,7 @@
     if (JSON.stringify(groups()) !== before && route.done && mine !== true) {
       loadPosts();
       // Redraw what shows groups; never a form being filled in (the new-post form).
-      if (st.route === 'board' || st.route === 'group' || wasWelcome) route(true);
+      if (onBoard() || st.route === 'group' || wasWelcome) route(true);
     }
   }
   let nodeTimer = 0;
@@ -791,9 +885,10 @@
     if (!nodeTimer) nodeTimer = setTimeout(() => { nodeTimer = 0; loadNode(); }, 500);
   }
   // labelGroups is the node's groups when the board shows more than one of them (cards then name
-  // their group), else undefined.
+  // their group), else undefined. On the followed groups' board every card names its group.
   function labelGroups() {
-    return !F.group && groups().length > 1 ? groups() : undefined;
+    if (st.route === 'followed') return groups();
+    return !F.group && scopeGroups(groups(), 'own').length > 1 ? groups() : undefined;
   }
   function updateStatus() {
     const s = $('status');
@@ -826,10 +921,10 @@
     }
   }
   function renderLists() {
-    if (st.route !== 'board' || !$('board')) return;
+    if (!onBoard() || !$('board')) return;
     if (!st.loaded) return;
     updateCats();
-    const r = boardLists(st.posts.values(), F, Date.now(), labelGroups());
+    const r = boardLists(st.posts.values(), boardFilter(), Date.now(), labelGroups());
     $('list-need').innerHTML = r.need;
     $('list-offer').innerHTML = r.offer;
     for (const [k, n] of [['need', r.nNeed], ['offer', r.nOffer]]) {
@@ -848,6 +943,7 @@
       store('filter-group', el.value);
       if (el.value) pickGroup(el.value);
     }
+    if (el.name === 'fgroup') store('filter-fgroup', el.value);
     clearTimeout(qTimer);
     const show = () => {
       const r = renderLists();
@@ -865,16 +961,17 @@
     quiet = quiet === true;
     const h = location.hash.replace(/^#\/?/, '');
     const parts = h.split('/');
-    const name = { '': 'board', post: 'post', new: 'new', group: 'group', peers: 'peers' }[parts[0]] || 'board';
+    const name = { '': 'board', post: 'post', new: 'new', group: 'group', peers: 'peers', followed: 'followed' }[parts[0]] || 'board';
     st.route = name;
     st.id = name === 'post' ? decodeURIComponent(parts.slice(1).join('/')) : '';
     for (const a of document.querySelectorAll('nav a[data-route]')) {
-      if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
+      if (a.dataset.route === (name === 'followed' ? 'board' : name)) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
     const main = $('main');
-    if (!groups().some((g) => g.id === st.group)) st.group = groups().length ? groups()[0].id : '';
+    if (!groups().some((g) => g.id === st.group)) st.group = (scopeGroups(groups(), 'own')[0] || groups()[0] || { id: '' }).id;
     if (F.group && !groups().some((g) => g.id === F.group)) F.group = '';
+    if (F.fgroup && !groups().some((g) => g.id === F.fgroup && isFollowed(g))) F.fgroup = '';
     if (quiet) return keepFocus(main, () => { render(name, main); flash(); });
     render(name, main);
     flash();
@@ -890,8 +987,8 @@
     const c = ctx();
     if (welcome(name)) {
       main.innerHTML = viewWelcome(c);
-    } else if (name === 'board') {
-      main.innerHTML = viewBoard(F, c);
+    } else if (name === 'board' || name === 'followed') {
+      main.innerHTML = viewBoard(F, Object.assign(c, { scope: name === 'followed' ? 'followed' : 'own' }));
       if (st.loaded) renderLists();
     } else if (name === 'new') {
       main.innerHTML = viewNew(Object.assign(c, { kind: F.kind || 'need', group: F.group || st.group }));
@@ -900,6 +997,8 @@
     } else if (name === 'group') {
       main.innerHTML = viewGroup(c);
       loadMembers();
+      loadShare();
+      loadNode(); // a refusal (or a group followed elsewhere) shows on the way in
     } else {
       main.innerHTML = viewPeers(st.peers, c.now);
       loadPeers();
@@ -939,7 +1038,9 @@
     if (!box || !st.group) return;
     try {
       const g = await api('GET', '/api/v1/groups/' + encodeURIComponent(st.group));
-      if ($('members') === box) box.innerHTML = membersTable(g);
+      if ($('members') !== box) return;
+      box.innerHTML = membersTable(g);
+      showFed(g);
     } catch (e) {
       box.innerHTML = `<p class="err" role="alert">${esc(e.message)}</p>`;
     }
@@ -1122,8 +1223,13 @@
       const g = groups().find((x) => x.id === b.dataset.group);
       if (!g) return;
       pickGroup(g.id);
-      F.group = groups().length > 1 ? g.id : '';
-      store('filter-group', F.group);
+      if (isFollowed(g)) {
+        F.fgroup = g.id;
+        store('filter-fgroup', g.id);
+      } else {
+        F.group = scopeGroups(groups(), 'own').length > 1 ? g.id : '';
+        store('filter-group', F.group);
+      }
       st.flash = t('nowShowing', { name: g.name || short(g.id) });
       route();
     },
@@ -1133,6 +1239,136 @@
       m.scrollIntoView();
     },
   };
+
+  // ---- following ----
+
+  const onBoard = () => st.route === 'board' || st.route === 'followed';
+  // boardFilter is F as the board shown applies it: to the node's own groups' posts, or (route
+  // followed) to those of the groups it follows.
+  function boardFilter() {
+    const fol = st.route === 'followed', gs = groups();
+    return Object.assign({}, F, { group: fol ? F.fgroup : F.group,
+      only: gs.length ? new Set(scopeGroups(gs, fol ? 'followed' : 'own').map((g) => g.id)) : undefined });
+  }
+  // st.fed is the federation settings shown on the Group page: {group, federation}.
+  function showFed(g) {
+    const box = $('fed');
+    if (!box || g.id !== st.group) return;
+    st.fed = { group: g.id, federation: g.federation || {} };
+    keepFocus(box, () => { box.innerHTML = fedBox(g, groups()); });
+  }
+  // saveFed changes the group's federation settings (body: policy, allies or blocked) and shows
+  // what the node now holds.
+  async function saveFed(body) {
+    const gid = st.group;
+    const f = await api('POST', '/api/v1/groups/' + encodeURIComponent(gid) + '/federation', body);
+    showFed({ id: gid, federation: f });
+  }
+  const fedNow = (k) => ((st.fed && st.fed.group === st.group && st.fed.federation[k]) || []);
+  async function loadShare() {
+    const box = $('share-out');
+    if (!box || !st.group) return;
+    try {
+      const r = await api('GET', '/api/v1/groups/' + encodeURIComponent(st.group) + '/share');
+      if ($('share-out') === box) box.innerHTML = shareResult(r.code);
+    } catch (e) {
+      if ($('share-out') === box) box.innerHTML = '';
+      say('share-err', e.message);
+    }
+  }
+  // watched holds the groups followed from this page (ID → until when), until their board or a
+  // refusal arrives: meanwhile the page reads the node every second, since the event stream
+  // carries posts, not refusals.
+  const watched = new Map();
+  function watching() {
+    for (const [id, until] of watched) {
+      const g = groups().find((x) => x.id === id);
+      if (Date.now() > until || (g && (!isFollowed(g) || g.refused || Array.from(st.posts.values()).some((p) => p.group === id)))) watched.delete(id);
+    }
+    return watched.size > 0;
+  }
+  // codeOf reads a follow code or group ID from a form's code field.
+  function codeOf(form) {
+    const code = followCode(formValuesOf(form).code);
+    if (!code) throw new Error(t('noFollowCode'));
+    return code;
+  }
+  async function afterFollow(msg) {
+    await loadNode(true);
+    loadPosts();
+    st.flash = msg;
+    if (st.route === 'group') route();
+    else location.hash = '#/group';
+  }
+  Object.assign(submits, {
+    async follow(form) {
+      const g = await api('POST', '/api/v1/follow', { code: codeOf(form) });
+      if (isFollowed(g)) watched.set(g.id, Date.now() + 120e3);
+      await afterFollow(t(isFollowed(g) ? 'nowFollowing' : 'alreadyIn', { name: g.name || short(g.id) }));
+      loadPeers(); // starts the watch
+    },
+    async fedpolicy(form) {
+      const c = form.querySelector('input[name=policy]:checked');
+      await saveFed({ policy: c ? c.value : 'open' });
+      say('fed-msg', t('fedSaved'));
+    },
+    // An ally: this node follows it too, so that it knows the ally's members (whom allies-only
+    // serves); the follow answers with the group's ID.
+    async addally(form) {
+      const g = await api('POST', '/api/v1/follow', { code: codeOf(form) });
+      await loadNode(true);
+      await saveFed({ allies: fedNow('allies').filter((id) => id !== g.id).concat(g.id) });
+      say('fed-msg', t('allyAdded', { name: g.name || short(g.id) }));
+    },
+    // A blocked group is not followed: the node reads its ID from the code.
+    async addblock(form) {
+      await saveFed({ blocked: fedNow('blocked').concat(codeOf(form)) });
+      say('fed-msg', t('fedSaved'));
+    },
+  });
+  Object.assign(errBox, { follow: 'follow-err', fedpolicy: 'fedpolicy-err', addally: 'addally-err', addblock: 'addblock-err' });
+  // fedRemove takes the group of button b off the federation list k (allies or blocked).
+  async function fedRemove(b, k) {
+    say('fed-err', '');
+    try {
+      await saveFed({ [k]: fedNow(k).filter((id) => id !== b.dataset.group) });
+      holdFocus(k + '-h');
+      say('fed-msg', t('fedSaved'));
+    } catch (e) {
+      say('fed-err', e.message);
+    }
+  }
+  Object.assign(acts, {
+    async unfollow(b) {
+      const g = groups().find((x) => x.id === b.dataset.group);
+      if (!g || !window.confirm(t('unfollowConfirm', { name: g.name || short(g.id) }))) return;
+      say('unfollow-err', '');
+      try {
+        await api('DELETE', '/api/v1/follow/' + encodeURIComponent(g.id));
+      } catch (e) {
+        return say('unfollow-err', e.message);
+      }
+      // Its board goes at once (the node has forgotten it).
+      for (const [id, p] of st.posts) if (p.group === g.id) st.posts.delete(id);
+      watched.delete(g.id);
+      await afterFollow(t('unfollowed', { name: g.name || short(g.id) }));
+    },
+    unally(b) { return fedRemove(b, 'allies'); },
+    unblock(b) { return fedRemove(b, 'blocked'); },
+    async copyshare() {
+      const ta = $('share-code');
+      let ok = false;
+      try {
+        await navigator.clipboard.writeText(ta.value);
+        ok = true;
+      } catch (e) {
+        ta.focus();
+        ta.select();
+        try { ok = document.execCommand('copy'); } catch (e2) { ok = false; }
+      }
+      say('share-msg', t(ok ? 'copied' : 'copyManually'));
+    },
+  });
 
   // ---- live updates ----
 
@@ -1277,13 +1513,13 @@
       showStoreError(st.node.store_error);
     } catch (e) { /* 401 or offline: the banner or status line says so */ }
     route.done = false; // the first view does not take the focus (even if the language switch drew one already)
-    if (!groups().some((g) => g.id === F.group) || groups().length < 2) F.group = '';
+    if (!groups().some((g) => g.id === F.group) || scopeGroups(groups(), 'own').length < 2) F.group = '';
     route();
     loadPosts();
     loadPeers();
     setInterval(() => {
       loadPeers();
-      if (st.route === 'board' && !document.querySelector('#board :focus')) renderLists();
+      if (onBoard() && !document.querySelector('#board :focus')) renderLists();
     }, 60e3);
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

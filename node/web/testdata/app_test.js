@@ -43,6 +43,8 @@ const evilPost = () => post({
   responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: EVIL, note: EVIL, created_at: EVIL }],
 });
 const evilGroups = [{ id: EVIL, name: EVIL, role: EVIL }, { id: 'g2', name: EVIL, role: 'admin' }];
+// evilFollowed: an own group and a followed one (refused, for a reason the remote node wrote).
+const evilFollowed = [{ id: 'g2', name: EVIL, role: 'admin' }, { id: EVIL, name: EVIL, role: 'follower', refused: EVIL }];
 const ctx = { groups: evilGroups, cats: [EVIL, 'food'], group: EVIL, now, tab: 'need',
   node: { peer_id: EVIL, name: EVIL, groups: evilGroups, meeting: true } };
 
@@ -63,6 +65,12 @@ function allViews() {
     phoneGroup: A.viewGroup(phoneCtx(EVIL)),
     welcome: A.viewWelcome(Object.assign({}, ctx, { node: { name: EVIL, peer_id: EVIL, groups: [] } })) +
       A.viewGroup(Object.assign({}, ctx, { node: { name: EVIL, groups: [] } })),
+    followed: A.viewBoard({ q: EVIL, fgroup: EVIL, status: 'active' }, Object.assign({}, ctx, { groups: evilFollowed, scope: 'followed' })) +
+      A.card(evilPost(), now, evilFollowed) + A.viewPost(evilPost(), Object.assign({}, ctx, { groups: evilFollowed })) +
+      A.viewGroup(Object.assign({}, ctx, { groups: evilFollowed, node: { name: EVIL, groups: evilFollowed } })) +
+      A.groupList(evilFollowed, 'g2') + A.shareResult(EVIL) + A.followForm() +
+      A.fedBox({ federation: { policy: EVIL, allies: [EVIL, 'g2'], blocked: [EVIL] } }, evilFollowed) +
+      A.peersTable([{ peer_id: EVIL, name: EVIL, connected: true, via: EVIL }], now),
     // Help across boards: a followed group's need, a visitor's response with its group and contact.
     visitor: A.card(post({ group: 'gf', title: EVIL }), now, followedGroups(EVIL)) +
       A.viewPost(post({ group: 'gf', responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 2, note: EVIL, created_at: EVIL,
@@ -296,6 +304,86 @@ check('5,000 posts render fast', () => {
   assert.ok(msPer < 2000, `boardLists took ${msPer.toFixed(1)} ms`);
 });
 
+// ---- following -------------------------------------------------------------------------------
+
+// followGroups: Eastgate (this node's own), Harbour and Riverside (followed; Harbour refuses it).
+const followGroups = () => [{ id: 'aaaaaaaa11', name: 'Eastgate', role: 'admin' },
+  { id: 'hhhhhhhh22', name: 'Harbour', role: 'follower', refused: 'this group accepts followers from its allies only' },
+  { id: 'rrrrrrrr33', name: 'Riverside', role: 'follower' }];
+const text = (h) => h.replace(/<[^>]*>/g, '');
+
+check('followCode: a code, in a message or link, or a group ID', () => {
+  const code = 'mutualf1-AbC_d-09';
+  const id = 'ab'.repeat(32);
+  assert.equal(A.followCode(code), code);
+  assert.equal(A.followCode('Follow Riverside: ' + code + ' (from Amal)'), code);
+  assert.equal(A.followCode('http://x/?f=' + encodeURIComponent('<' + code + '>')), code);
+  assert.equal(A.followCode(id), id);
+  assert.equal(A.followCode('  group ' + id.toUpperCase() + '\n'), id);
+  assert.equal(A.followCode(id + 'a'), '', '65 hex digits are no ID');
+  assert.equal(A.followCode('mutual1-AbC'), '', 'an invite code is no follow code');
+  assert.equal(A.followCode(''), '');
+  assert.equal(A.followCode('%E0%A4%A'), '');
+});
+
+check('following: the followed groups\' board, read-only, every card named, no contact', () => {
+  const gs = followGroups();
+  const c = { groups: gs, cats: [], now, tab: 'need', node: { name: 'Amal', groups: gs } };
+  const own = A.viewBoard({ status: 'active' }, c);
+  assert.ok(own.includes('href="#/followed"') && text(own).includes('Followed groups (2)'), 'the own board links the followed one');
+  assert.ok(own.includes('href="#/new"') && !own.includes('id="fl-group"'), 'one own group: no group filter');
+  const fol = A.viewBoard({ status: 'active', fgroup: 'rrrrrrrr33' }, Object.assign({}, c, { scope: 'followed' }));
+  assert.ok(/<h1[^>]*>Followed groups<\/h1>/.test(fol), fol);
+  assert.ok(/<a class="button" href="#\/followed" aria-current="page">/.test(fol), 'the switch marks the view');
+  assert.ok(!fol.includes('href="#/new"'), 'no New post on boards the node cannot write');
+  assert.ok(/<select id="fl-group" name="fgroup">/.test(fol) && fol.includes('All followed groups'), fol);
+  assert.ok(/<option value="rrrrrrrr33" selected/.test(fol) && !fol.includes('value="aaaaaaaa11"'), 'only followed groups to choose');
+  // The groups each board shows.
+  const ps = [post({ id: 'e', group: 'aaaaaaaa11', title: 'Own' }), post({ id: 'r', group: 'rrrrrrrr33', title: 'Theirs', location: undefined, contact: undefined })];
+  const only = (ids) => new Set(ids);
+  assert.equal(A.boardLists(ps, { status: 'active', only: only(['aaaaaaaa11']) }, now).nNeed, 1);
+  const fl = A.boardLists(ps, { status: 'active', only: only(['hhhhhhhh22', 'rrrrrrrr33']) }, now, gs);
+  assert.ok(fl.nNeed === 1 && fl.need.includes('Theirs') && fl.need.includes('<span class="badge b-group" dir="auto">Riverside</span>'), fl.need);
+  // A followed card and post never show a location or contact, even if one came; the post is read-only.
+  const leaky = post({ group: 'rrrrrrrr33', location: 'SECRET-L', contact: 'SECRET-C' });
+  assert.ok(!A.card(leaky, now, gs).includes('SECRET'), 'a followed card shows a location');
+  const pv = A.viewPost(leaky, c);
+  assert.ok(!pv.includes('SECRET'), 'a followed post shows its contact or location');
+  assert.ok(!pv.includes('data-act="status"') && !pv.includes('id="edit"'), 'a followed post has status or edit controls');
+  assert.ok(text(pv).includes('You follow Riverside: its board is read-only here'), text(pv));
+  const mine = A.viewPost(post({ group: 'aaaaaaaa11' }), c);
+  assert.ok(mine.includes('data-act="status"') && mine.includes('id="edit"') && mine.includes('555'), 'an own post lost its controls');
+});
+
+check('following: the Group page lists followed groups, refusals, share, follow, federation', () => {
+  const gs = followGroups();
+  const c = (group) => ({ groups: gs, group, now, node: { name: 'Amal', groups: gs } });
+  let h = A.viewGroup(c('aaaaaaaa11'));
+  assert.ok(/data-act="unfollow" data-group="hhhhhhhh22"/.test(h) && /data-act="unfollow" data-group="rrrrrrrr33"/.test(h), 'Stop following');
+  assert.ok(!/data-act="unfollow" data-group="aaaaaaaa11"/.test(h), 'an own group cannot be unfollowed');
+  assert.ok(text(h).includes('Harbour accepts followers from its allies only.'), 'the refusal, named');
+  assert.ok(text(h).includes('following') && h.includes('id="share-out"') && h.includes('id="follow"') && h.includes('id="fed"'), h);
+  h = A.viewGroup(c('rrrrrrrr33'));
+  assert.ok(!h.includes('id="invite"') && !h.includes('id="import"') && !h.includes('id="fed"'), 'a followed group has no invites, import or federation');
+  assert.ok(h.includes('id="share-out"') && text(h).includes('This node follows \u201cRiverside\u201d: its board is read-only here.'), h);
+  assert.equal(A.refusedText({ id: 'x', name: 'Harbour', refused: 'too many followers' }), 'Harbour refused this node: too many followers');
+  // Share: the code to copy and its QR.
+  const sh = A.shareResult('mutualf1-abc');
+  assert.ok(/<textarea id="share-code" readonly[^>]*>mutualf1-abc<\/textarea>/.test(sh) && sh.includes('/api/v1/invites/qr.png?code=mutualf1-abc'), sh);
+  // Federation: the policy chosen, allies named when known, else a short ID.
+  const far = 'f'.repeat(64);
+  const fb = A.fedBox({ federation: { policy: 'allies', allies: ['rrrrrrrr33', far], blocked: [] } }, gs);
+  assert.ok(/id="fed-allies" name="policy" value="allies" checked/.test(fb) && !/id="fed-open"[^>]* checked/.test(fb), fb);
+  assert.ok(text(fb).includes('Allies (2)') && text(fb).includes('Riverside') && text(fb).includes('ffffff…ffffff'), text(fb));
+  assert.ok(/data-act="unally" data-group="rrrrrrrr33"/.test(fb) && text(fb).includes('No group is blocked.'));
+  assert.ok(fb.includes('id="addally"') && fb.includes('id="addblock"'));
+  assert.ok(/id="fed-open" name="policy" value="open" checked/.test(A.fedBox({ federation: {} }, gs)), 'open by default');
+  // Peers: how each is reached.
+  assert.ok(A.peersTable([{ peer_id: 'x', connected: true, via: 'relayed' }], now).includes('Connected · through a relay'));
+  assert.ok(A.peersTable([{ peer_id: 'x', connected: true, via: 'lan' }], now).includes('Connected · on this network'));
+  assert.ok(A.peersTable([{ peer_id: 'x', connected: false, via: '' }], now).includes('Not connected</td>'));
+});
+
 // ---- languages -------------------------------------------------------------------------------
 
 const PLURAL = /^(.*)_(zero|one|two|few|many|other)$/;
@@ -383,7 +471,7 @@ check('dir="auto" on every element that shows text a person wrote', () => {
   }
   assert.ok(n >= 15, `only ${n} runs of user text found`);
   for (const m of html.matchAll(/<(input|textarea)\b[^>]*>/g)) {
-    if (/type="(number|datetime-local|file|search)"|readonly|id="(inv-code|join-code)"/.test(m[0])) continue;
+    if (/type="(number|datetime-local|file|search)"|readonly|id="(inv-code|join-code|follow-code|addally-code|addblock-code)"/.test(m[0])) continue;
     assert.ok(/\sdir="auto"/.test(m[0]), 'a text field without dir="auto": ' + m[0]);
   }
 });
