@@ -273,3 +273,38 @@ func BenchmarkFollowerLatency(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
+
+// TestFollowAlliesListEachOther: Riverside and Harbour accept followers
+// from their allies only and list each other, and each one's node
+// follows the other by its code. Each judges the other by its copy of
+// the other group, which it can only get from the other: they refused
+// each other forever. Now Harbour's node introduces Harbour (its
+// membership ops) to Riverside's node, and both boards cross.
+func TestFollowAlliesListEachOther(t *testing.T) {
+	a := serveNode(t, "a", t.TempDir())
+	y := serveNode(t, "y", t.TempDir())
+	var g, h struct{ ID string }
+	a.must(t, "POST", "/api/v1/groups", map[string]string{"name": "Riverside"}, &g)
+	y.must(t, "POST", "/api/v1/groups", map[string]string{"name": "Harbour"}, &h)
+	a.must(t, "POST", "/api/v1/groups/"+g.ID+"/federation", map[string]any{"policy": "allies", "allies": []string{h.ID}}, nil)
+	y.must(t, "POST", "/api/v1/groups/"+h.ID+"/federation", map[string]any{"policy": "allies", "allies": []string{g.ID}}, nil)
+	a.must(t, "POST", "/api/v1/posts", map[string]any{"group": g.ID, "kind": "need", "title": "coats", "contact": canaryContact}, nil)
+	y.must(t, "POST", "/api/v1/posts", map[string]any{"group": h.ID, "kind": "offer", "title": "soup", "contact": canaryContact}, nil)
+
+	a.must(t, "POST", "/api/v1/follow", map[string]string{"code": y.share(t, h.ID)}, nil)
+	y.must(t, "POST", "/api/v1/follow", map[string]string{"code": a.share(t, g.ID)}, nil)
+	waitUntil(t, 60*time.Second, "each node gets its ally's board", func() error {
+		if err := a.hasTitles(t, h.ID, "soup"); err != nil {
+			return err
+		}
+		return y.hasTitles(t, g.ID, "coats")
+	})
+	for _, c := range []struct {
+		s     *served
+		group string
+	}{{a, h.ID}, {y, g.ID}} {
+		if _, refused := c.s.groupRole(t, c.group); refused != "" {
+			t.Fatalf("%s still shows a refusal: %q", c.s.name, refused)
+		}
+	}
+}

@@ -392,18 +392,12 @@ func (c *city) build() {
 	// groups that follow it, but one open group it refuses when it has
 	// two followers or more; it follows its allies back.
 	//
-	// Two such groups do not follow each other: each one's nodes would
-	// serve the other's only once they hold the other group, to know its
-	// members, and neither gets it first (see docs/benchmarks.md).
+	// Two such groups may follow each other: each one's nodes serve the
+	// other's once they hold the other group, to know its members, and
+	// a member's node introduces its group to the node that refused it
+	// the other (catchup.Introducer) so that one gets it first.
 	for _, gr := range c.groups {
 		gr.allies = c.rng.IntN(5) == 0
-	}
-	for g, gr := range c.groups {
-		for h := range follows[g] {
-			if gr.allies && c.groups[h].allies {
-				delete(follows[g], h)
-			}
-		}
 	}
 	for h, gr := range c.groups {
 		if !gr.allies {

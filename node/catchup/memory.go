@@ -627,3 +627,27 @@ func (c *OpCache) put(op crdt.Op) {
 	}
 	c.ops[op.ID] = op
 }
+
+// Introduction implements Introducer: X's membership ops, if this node
+// is a member of X, X accepts followers from its allies only, and one
+// of them is a group this node follows that the peer holds.
+func (m *MemoryReplica) Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[group]
+	if g == nil || g.followed {
+		return nil, nil
+	}
+	g.board.Refresh()
+	if !g.board.Group.IsMember(m.self) {
+		return nil, nil
+	}
+	f := g.board.Group.Federation()
+	if f.Policy != crdt.FollowAllies || !slices.ContainsFunc(f.Allies, func(ally crdt.ID) bool {
+		a := m.groups[ally]
+		return a != nil && a.followed && holds(ally)
+	}) {
+		return nil, nil
+	}
+	return EncodeOps(g.board.Group.Introduction())
+}

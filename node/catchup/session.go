@@ -169,6 +169,9 @@ type session struct {
 	settled   map[crdt.ID]bool
 	after     *crdt.ID
 	pageRound int
+
+	intro      map[crdt.ID][][]byte // groups to introduce in the next round: their membership ops (introduce)
+	introduced map[crdt.ID]bool     // groups introduced in this session
 }
 
 // readLoop owns the read side: it reads frames and hands them to run. It
@@ -298,6 +301,9 @@ func (ss *session) readable() ([]crdt.ID, map[crdt.ID]Limit, error) {
 		l, err := ss.r.Limited(g, ss.remote)
 		if err != nil {
 			return nil, nil, fmt.Errorf("catchup: limits of %s: %w", g.Short(), err)
+		}
+		if ops, ok := ss.intro[g]; ok && l.Own == nil && !l.Follow {
+			l.Notices, l.Ask = append(l.Notices, ops...), false
 		}
 		if l.offers() {
 			out = append(out, g)
@@ -618,6 +624,11 @@ func (ss *session) receiveOps(rs *roundState, f *protocol.Frame) error {
 // (pages.go).
 func (ss *session) another(rs *roundState) (bool, error) {
 	more := rs.fresh > 0 && rs.received > rs.fresh
+	if again, err := ss.introduce(rs); err != nil {
+		return false, err
+	} else if again {
+		more = true
+	}
 	now, nowLimits, err := ss.readable()
 	if err != nil {
 		return false, err

@@ -203,3 +203,25 @@ func (r *Replica) SetFederation(ctx context.Context, group crdt.ID, f crdt.Feder
 	}})
 	return err
 }
+
+// Introduction implements catchup.Introducer: the group's membership
+// ops, if this node is a member of it, it accepts followers from its
+// allies only, and one of them is a group this node follows that the
+// peer holds (docs/design.md "Two allies-only groups").
+func (v syncView) Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([][]byte, error) {
+	r := v.r
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	gs := r.groups[group]
+	if gs == nil || gs.rec.Relation != store.Member || !gs.g.IsMember(r.self) {
+		return nil, nil
+	}
+	f := gs.g.Federation()
+	if f.Policy != crdt.FollowAllies || !slices.ContainsFunc(f.Allies, func(ally crdt.ID) bool {
+		a := r.groups[ally]
+		return a != nil && a.rec.Relation == store.Follower && holds(ally)
+	}) {
+		return nil, nil
+	}
+	return catchup.EncodeOps(gs.g.Introduction())
+}
