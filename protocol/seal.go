@@ -259,13 +259,17 @@ func OpenPrivate(group crdt.ID, blob []byte, key func(crdt.KeyID) ([GroupKeySize
 	if err != nil {
 		return p, ErrCannotOpen
 	}
+	return decodePrivate(plain)
+}
+
+// decodePrivate decodes an opened blob's plaintext: [location, contact].
+func decodePrivate(plain []byte) (Private, error) {
 	if err := checkFrame(plain, MaxBlobBytes); err != nil {
-		return p, err
+		return Private{}, err
 	}
 	r := newReader(plain)
 	r.array(2)
-	p.Location = r.str("location", MaxLocation)
-	p.Contact = r.str("contact", MaxContact)
+	p := Private{Location: r.str("location", MaxLocation), Contact: r.str("contact", MaxContact)}
 	if err := r.end(); err != nil {
 		return Private{}, err
 	}

@@ -176,15 +176,5 @@ func OpenSealedTo(group crdt.ID, blob []byte, priv *ecdh.PrivateKey) (Private, e
 	if err != nil {
 		return p, ErrCannotOpen
 	}
-	if err := checkFrame(plain, MaxBlobBytes); err != nil {
-		return p, err
-	}
-	r := newReader(plain)
-	r.array(2)
-	p.Location = r.str("location", MaxLocation)
-	p.Contact = r.str("contact", MaxContact)
-	if err := r.end(); err != nil {
-		return Private{}, err
-	}
-	return p, nil
+	return decodePrivate(plain)
 }

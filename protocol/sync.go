@@ -210,16 +210,9 @@ func decodeFrame(b []byte) (*Frame, error) {
 		off := len(b) - r.r.Len()
 		f.Ops = make([][]byte, 0, k)
 		for range k {
-			var hdr, l int
-			switch c := b[off]; c {
-			case 0xc4:
-				hdr, l = 2, int(b[off+1])
-			case 0xc5:
-				hdr, l = 3, int(binary.BigEndian.Uint16(b[off+1:]))
-			case 0xc6:
-				hdr, l = 5, int(binary.BigEndian.Uint32(b[off+1:]))
-			default:
-				return nil, fmt.Errorf("%w: op is not bin (byte %#x)", ErrMalformed, c)
+			hdr, l, ok := binHeader(b[off:])
+			if !ok {
+				return nil, fmt.Errorf("%w: op is not bin (byte %#x)", ErrMalformed, b[off])
 			}
 			if l > MaxOpBytes {
 				return nil, fmt.Errorf("%w: op of %d bytes, at most %d", ErrTooLarge, l, MaxOpBytes)
@@ -240,16 +233,9 @@ func decodeFrame(b []byte) (*Frame, error) {
 		// The frame is sliced out of b, not copied (scan has checked
 		// its length); the ops are rebuilt in buffers of their own.
 		off := len(b) - r.r.Len()
-		var hdr, l int
-		switch c := b[off]; c {
-		case 0xc4:
-			hdr, l = 2, int(b[off+1])
-		case 0xc5:
-			hdr, l = 3, int(binary.BigEndian.Uint16(b[off+1:]))
-		case 0xc6:
-			hdr, l = 5, int(binary.BigEndian.Uint32(b[off+1:]))
-		default:
-			return nil, fmt.Errorf("%w: frame is not bin (byte %#x)", ErrMalformed, c)
+		hdr, l, ok := binHeader(b[off:])
+		if !ok {
+			return nil, fmt.Errorf("%w: frame is not bin (byte %#x)", ErrMalformed, b[off])
 		}
 		if off+hdr+l != len(b) {
 			return nil, ErrTrailing
@@ -539,4 +525,19 @@ func PeekOp(b []byte) (OpRef, error) {
 		ref.Group = OpID(raw)
 	}
 	return ref, nil
+}
+
+// binHeader reads the msgpack bin header at the start of b (scan has
+// checked that it and its length fit): its size and the length it
+// gives; false if b does not start with a bin.
+func binHeader(b []byte) (hdr, l int, ok bool) {
+	switch b[0] {
+	case 0xc4:
+		return 2, int(b[1]), true
+	case 0xc5:
+		return 3, int(binary.BigEndian.Uint16(b[1:])), true
+	case 0xc6:
+		return 5, int(binary.BigEndian.Uint32(b[1:])), true
+	}
+	return 0, 0, false
 }
