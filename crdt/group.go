@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 )
 
 // Verdict is the outcome of validating an op, as in GossipSub: accept it,
@@ -60,6 +61,11 @@ type Group struct {
 	ops   map[ID]*Op           // membership ops held, valid or not
 	forks map[PublicKey]uint64 // per author: the lowest seq at which it signed conflicting ops
 	ev    *evaluation          // nil when something changed since the last evaluation
+	// evMu makes eval safe for concurrent readers: a replica reads a
+	// group under a read lock, and the first reader after a change
+	// computes (and stores) the evaluation. Changes need the caller's
+	// exclusive lock as before.
+	evMu sync.Mutex
 
 	// visitFrom counts the visits held per group they come from.
 	visitFrom map[ID]int

@@ -118,6 +118,8 @@ type evaluation struct {
 
 // eval returns the current evaluation, computing it if needed.
 func (g *Group) eval() *evaluation {
+	g.evMu.Lock()
+	defer g.evMu.Unlock()
 	if g.ev != nil {
 		return g.ev
 	}
