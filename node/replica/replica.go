@@ -57,7 +57,8 @@ type Config struct {
 	// MaxBatch caps the ops in one group commit. Default 512.
 	MaxBatch int
 	// OnLocalOps, if set, is called after each commit that holds ops
-	// this node authored (to publish them by gossip): once per group,
+	// this node authored (to publish them by gossip), before the
+	// commit's callers are answered: once per group,
 	// with that group's ops in the order they were written (each with
 	// its blob, protocol.JoinBlob). It must not block for long, nor keep
 	// raws beyond the ops' bytes, which are never modified.

@@ -365,6 +365,27 @@ func (r *Replica) process(reqs []*request) {
 	}
 	r.mu.Unlock()
 	r.eraseBlobs(erase)
+	if r.cfg.OnLocalOps != nil {
+		// One call per group, its ops in commit order, so that a burst of
+		// posts goes out as a few gossip messages rather than one per op.
+		// Before the replies: a caller told its post is stored may count
+		// on it being on its way to the group's peers too (a CLI that
+		// exits at once, a test that looks at what was published).
+		for len(bt.published) > 0 {
+			g := bt.published[0].g
+			var raws [][]byte
+			rest := bt.published[:0]
+			for _, l := range bt.published {
+				if l.g == g {
+					raws = append(raws, l.raw)
+				} else {
+					rest = append(rest, l)
+				}
+			}
+			bt.published = rest
+			r.cfg.OnLocalOps(g, raws)
+		}
+	}
 	for _, req := range reqs {
 		if req.kind == reqLocal && req.err == nil && req.local.post != nil {
 			if e := bt.posts[postKey{req.local.post.Group, req.local.post.ID}]; e != nil {
@@ -382,24 +403,6 @@ func (r *Replica) process(reqs []*request) {
 			r.events.publish(Event{Type: "post", Group: k.g, Post: r.Reveal(p)})
 		} else {
 			r.events.publish(Event{Type: "gone", Group: k.g, Post: &crdt.Post{ID: k.id, Group: k.g}})
-		}
-	}
-	if r.cfg.OnLocalOps != nil {
-		// One call per group, its ops in commit order, so that a burst of
-		// posts goes out as a few gossip messages rather than one per op.
-		for len(bt.published) > 0 {
-			g := bt.published[0].g
-			var raws [][]byte
-			rest := bt.published[:0]
-			for _, l := range bt.published {
-				if l.g == g {
-					raws = append(raws, l.raw)
-				} else {
-					rest = append(rest, l)
-				}
-			}
-			bt.published = rest
-			r.cfg.OnLocalOps(g, raws)
 		}
 	}
 }
