@@ -190,7 +190,9 @@ func TestCLIIssue11(t *testing.T) {
 }
 
 // TestCLINameBeforeAGroup: a fresh node is named once, and the name is
-// the one its genesis op carries, so the group's members see it.
+// the one its genesis op carries, so the group's members see it; named
+// again once in the group (init --name, name), the members list shows
+// the new name.
 func TestCLINameBeforeAGroup(t *testing.T) {
 	data := t.TempDir()
 	cliOK(t, "init", "--data", data)
@@ -213,10 +215,19 @@ func TestCLINameBeforeAGroup(t *testing.T) {
 	if got := cliOK(t, "name", "--data", data); got != "Hall laptop\n" {
 		t.Fatalf("name printed %q", got)
 	}
-	// init --name with the name it has already is no rename.
+	// init --name with the name it has already is no rename; another
+	// name renames the node in its group too (a Rename op), as name does.
 	cliOK(t, "init", "--name", "Hall laptop", "--data", data)
-	if r := cliRun(t, "init", "--name", "Other", "--data", data); r.code != 1 || !strings.Contains(r.stderr, "would not reach") {
-		t.Fatalf("init --name in a group: %+v", r)
+	cliOK(t, "init", "--name", "Other", "--data", data)
+	if got := cliOK(t, "name", "--data", data); got != "Other\n" {
+		t.Fatalf("after init --name in a group, name printed %q", got)
+	}
+	cliOK(t, "name", "Hall, back room", "--data", data)
+	if err := json.Unmarshal([]byte(cliOK(t, "members", "--json", "--data", data)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if ms = out.Members; len(ms) != 1 || ms[0].Name != "Hall, back room" {
+		t.Fatalf("members after renaming in the group: %+v", ms)
 	}
 }
 
