@@ -178,7 +178,9 @@ func TestCLIIssue11(t *testing.T) {
 		{"completion zsh", []string{"completion", "zsh"}, okHas("compdef")},
 		{"completion fish", []string{"completion", "fish"}, okHas("complete -c mutual")},
 		// Every node is named after the host; the README never says how to set a name.
-		{"a node in a group keeps its name", []string{"name", "Hall laptop", "--data", one}, refused(1, "Eastgate Aid", "would not reach")},
+		// In a group, a new name reaches the group too (a Rename op, session 7).
+		{"a node in a group is renamed there too", []string{"name", "Hall laptop", "--data", one}, okHas("Hall laptop")},
+		{"its members list shows the new name", []string{"members", "--data", one}, okHas("Hall laptop")},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			if err := row.check(cliRun(t, row.args...)); err != nil {
