@@ -133,6 +133,7 @@ func (n *testNode) ownSeq(group string) uint64 {
 // join still waiting for a witness, then as a member), and an admin
 // renamed in its group: each rename is one op, which reaches the other
 // node in a bundle, and both nodes' members lists show the new names.
+// Once removed, the node's new name does not reach the group.
 func TestRenameAfterJoining(t *testing.T) {
 	a, b := newFreshNode(t), newFreshNode(t)
 	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
@@ -167,6 +168,28 @@ func TestRenameAfterJoining(t *testing.T) {
 	for _, n := range []*testNode{a, b} {
 		if got := memberNames(n, g.ID); len(got) != 2 || got["Amal (hall)"] != a.rep.Self().String() || got["Bina K"] != bKey {
 			t.Fatalf("members after both renamed: %v", got)
+		}
+	}
+
+	// Removed, b's node renames itself but signs nothing in the group,
+	// which remembers it by the name it had.
+	a.must(http.StatusOK, "POST", "/api/v1/groups/"+g.ID+"/members/"+bKey+"/remove", map[string]string{}, nil)
+	bundle(t, a, b)
+	before = b.ownSeq(g.ID)
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Mallory"}, nil)
+	if got := b.ownSeq(g.ID); got != before {
+		t.Fatalf("a removed member's rename wrote %d ops", got-before)
+	}
+	bundle(t, b, a)
+	for _, n := range []*testNode{a, b} {
+		var grp struct {
+			Members []struct{ ID, Name, Role string }
+		}
+		n.must(http.StatusOK, "GET", "/api/v1/groups/"+g.ID, nil, &grp)
+		for _, m := range grp.Members {
+			if m.ID == bKey && (m.Name != "Bina K" || m.Role != "none") {
+				t.Fatalf("the removed member is listed as %+v", m)
+			}
 		}
 	}
 }
