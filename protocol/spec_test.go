@@ -446,11 +446,11 @@ func specKeyID(k [GroupKeySize]byte) crdt.KeyID {
 	return crdt.KeyID(h[:16])
 }
 
-// specTopic: "/mutual/group/3.0.0/" and 32 hex digits of
+// specTopic: "/mutual/group/4.0.0/" and 32 hex digits of
 // SHA-256("mutual/topic/1\n" || group || first key)[:16].
 func specTopic(group crdt.ID, k [GroupKeySize]byte) string {
 	h := sha256.Sum256(append(append([]byte("mutual/topic/1\n"), group[:]...), k[:]...))
-	return "/mutual/group/3.0.0/" + hex.EncodeToString(h[:16])
+	return "/mutual/group/4.0.0/" + hex.EncodeToString(h[:16])
 }
 
 // specSealShare seals group key k to member (box key to) with the

@@ -173,6 +173,22 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 }
 
 // frameOf is the frame of raws, ops of group g.
+// heldLookup is the prev lookup of a node that holds raws.
+func heldLookup(t testing.TB, raws ...[]byte) protocol.PrevLookup {
+	type pos struct {
+		a   crdt.PublicKey
+		seq uint64
+	}
+	held := map[pos]crdt.ID{}
+	for _, op := range decodeAll(t, raws) {
+		held[pos{op.Author, op.Seq}] = op.ID
+	}
+	return func(a crdt.PublicKey, seq uint64) (crdt.ID, bool) {
+		id, ok := held[pos{a, seq}]
+		return id, ok
+	}
+}
+
 func frameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
 	t.Helper()
 	f, err := protocol.EncodeFrame(g, decodeAll(t, raws))
@@ -207,7 +223,7 @@ func TestEncodeMessages(t *testing.T) {
 	if len(msgs) != 1 || msgs[0][0] != frameMagic || len(msgs[0]) >= len(one) {
 		t.Fatalf("one op of %d bytes makes %d messages, the first of %d bytes starting %#x; want a smaller frame of one", len(one), len(msgs), len(msgs[0]), msgs[0][0])
 	}
-	if got, err := decodeMessage(tg.id, msgs[0]); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
+	if got, _, err := decodeMessage(tg.id, msgs[0], heldLookup(t, tg.setup...)); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
 		t.Fatalf("the frame of one gave back %d ops (%v)", len(got), err)
 	}
 	// Many ops: frames within the limits, the ops in order.
@@ -219,12 +235,13 @@ func TestEncodeMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	held := heldLookup(t, append(append([][]byte{one}, tg.setup...), raws...)...)
 	var back [][]byte
 	for _, m := range msgs {
 		if len(m) > protocol.MaxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(m))
 		}
-		ops, err := decodeMessage(tg.id, m)
+		ops, _, err := decodeMessage(tg.id, m, held)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,17 +270,18 @@ func TestEncodeMessages(t *testing.T) {
 func TestDecodeMessage(t *testing.T) {
 	tg := newTestGroup(t)
 	raw := tg.a.post(t, tg.id, "alone")
-	if got, err := decodeMessage(tg.id, raw); err != nil || len(got) != 1 || !bytes.Equal(got[0], raw) {
+	none := heldLookup(t)
+	if got, _, err := decodeMessage(tg.id, raw, none); err != nil || len(got) != 1 || !bytes.Equal(got[0], raw) {
 		t.Fatalf("a bare op: %d ops, %v", len(got), err)
 	}
 	f := frameOf(t, tg.id, [][]byte{raw})
 	newer := bytes.Clone(f)
 	newer[3] = 0x7f // the op's tag (after magic, count, flags): version 2, kind 63
-	if _, err := decodeMessage(tg.id, newer); !errors.Is(err, protocol.ErrUnsupported) {
+	if _, _, err := decodeMessage(tg.id, newer, none); !errors.Is(err, protocol.ErrUnsupported) {
 		t.Fatalf("a frame of an op of an unknown kind: %v; want ErrUnsupported", err)
 	}
 	other := newTestGroup(t)
-	got, err := decodeMessage(other.id, f)
+	got, _, err := decodeMessage(other.id, f, none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +298,7 @@ func TestDecodeMessage(t *testing.T) {
 		"long count":       append([]byte{frameMagic, 0x81, 0x00}, f[2:]...),
 		"unknown flag bit": append([]byte{frameMagic, 1, f[2] | 0x80}, f[3:]...),
 	} {
-		if _, err := decodeMessage(tg.id, b); err == nil {
+		if _, _, err := decodeMessage(tg.id, b, none); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -301,8 +319,12 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(append([]byte{frameMagic}, tg.setup[0]...))
 	f.Add([]byte{frameMagic, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add(raws[0])
+	if m, err := encodeMessages(tg.id, raws); err == nil {
+		f.Add(m[0]) // a gossip frame, the first op's prev left out
+	}
+	held := heldLookup(f, append(append([][]byte{}, tg.setup...), raws...)...)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := decodeMessage(tg.id, b)
+		ops, _, err := decodeMessage(tg.id, b, held)
 		if err != nil || len(b) == 0 || b[0] != frameMagic {
 			return
 		}
@@ -310,8 +332,30 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("frame %x decodes to ops that do not encode: %v", b, err)
 		}
-		if len(again) != 1 || !bytes.Equal(again[0], b) {
-			t.Fatalf("frame %x decodes to ops that encode otherwise", b)
+		if len(again) != 1 {
+			t.Fatalf("frame %x decodes to ops that make %d messages", b, len(again))
+		}
+		// The gossip frame of the ops (prevs left out, which b may have
+		// written) gives them back to a node that holds those prevs.
+		prevs := map[[2]any]crdt.ID{}
+		for _, op := range decodeAll(t, ops) {
+			k := [2]any{op.Author, op.Seq - 1}
+			if id, ok := prevs[k]; ok && id != op.Prev {
+				return // two ops at one seq: no one node holds both prevs
+			}
+			prevs[k] = op.Prev
+		}
+		back, _, err := decodeMessage(tg.id, again[0], func(a crdt.PublicKey, seq uint64) (crdt.ID, bool) {
+			id, ok := prevs[[2]any{a, seq}]
+			return id, ok
+		})
+		if err != nil || len(back) != len(ops) {
+			t.Fatalf("the gossip frame of %x: %v", b, err)
+		}
+		for i := range ops {
+			if !bytes.Equal(back[i], ops[i]) {
+				t.Fatalf("op %d came back otherwise", i)
+			}
 		}
 	})
 }

@@ -263,6 +263,7 @@ type mark struct {
 	gs *groupState
 	a  crdt.PublicKey
 	s  uint64
+	id crdt.ID
 }
 
 type postKey struct{ g, id crdt.ID }
@@ -364,6 +365,7 @@ func (r *Replica) process(reqs []*request) {
 		m.gs.mark(m.a, m.s)
 	}
 	r.mu.Unlock()
+	r.lastIDs.record(bt.marks)
 	r.eraseBlobs(erase)
 	if r.cfg.OnLocalOps != nil {
 		// One call per group, its ops in commit order, so that a burst of
