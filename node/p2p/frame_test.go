@@ -172,7 +172,6 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 	return mh, tp
 }
 
-// frameOf is the frame of raws, ops of group g.
 // heldLookup is the prev lookup of a node that holds raws.
 func heldLookup(t testing.TB, raws ...[]byte) protocol.PrevLookup {
 	type pos struct {
@@ -189,6 +188,7 @@ func heldLookup(t testing.TB, raws ...[]byte) protocol.PrevLookup {
 	}
 }
 
+// frameOf is the frame of raws, ops of group g.
 func frameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
 	t.Helper()
 	f, err := protocol.EncodeFrame(g, decodeAll(t, raws))

@@ -141,6 +141,7 @@ func (h *Host) lackPrev(group crdt.ID, from peer.ID, err error) {
 		h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
 		return
 	}
+	h.lackedPrev.Add(1)
 	h.log.Debug("gossiped frame ignored: its prev is not held here yet", "group", group.Short(), "remote", from, "err", err)
 	h.mendGap(group, op, from)
 }
@@ -166,6 +167,7 @@ func prevDoubtful(ops []crdt.Op, looked []bool) bool {
 // a fork, if there is one) or shows the sender sent junk (and the session
 // punishes it).
 func (h *Host) prevDoubted(group crdt.ID, from peer.ID, ops []crdt.Op, err error) {
+	h.prevDoubts.Add(1)
 	h.recent.forget(group, ops...)
 	h.log.Info("gossiped op fails its signature with the prev held here: catching up with its sender", "group", group.Short(), "remote", from, "err", err)
 	h.spawn(func() { h.syncBackground(from, "prev") })
