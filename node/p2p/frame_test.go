@@ -188,6 +188,17 @@ func heldLookup(t testing.TB, raws ...[]byte) protocol.PrevLookup {
 	}
 }
 
+// gossipFrameOf is the gossip frame of raws, ops of group g (their
+// prevs left out).
+func gossipFrameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
+	t.Helper()
+	f, err := protocol.EncodeGossipFrame(g, decodeAll(t, raws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // frameOf is the frame of raws, ops of group g.
 func frameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
 	t.Helper()
