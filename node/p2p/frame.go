@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
@@ -49,8 +50,14 @@ const frameHead = 1 + 3
 
 // encodeMessages packs raws, ops of group each with its blob after it,
 // in order, into as few frames as protocol.MaxFrameOps and
-// MaxFrameBytes allow.
-func encodeMessages(group crdt.ID, raws [][]byte) ([][]byte, error) {
+// MaxFrameBytes allow. A frame leaves out the prevs a receiver can fill
+// (protocol.EncodeGossipFrame) unless one names an op that went out less
+// than prevSettle ago, in this call or, as sent says, before (prev.go).
+func encodeMessages(group crdt.ID, raws [][]byte, sent *sentOps) ([][]byte, error) {
+	if sent == nil {
+		sent = &sentOps{}
+	}
+	now := time.Now()
 	ops := make([]crdt.Op, len(raws))
 	for i, raw := range raws {
 		var err error
@@ -69,10 +76,15 @@ func encodeMessages(group crdt.ID, raws [][]byte) ([][]byte, error) {
 			size += add
 			n++
 		}
-		f, err := protocol.EncodeGossipFrame(group, ops[:n])
+		encode := protocol.EncodeGossipFrame
+		if sent.racing(ops[:n], now) {
+			encode = protocol.EncodeFrame
+		}
+		f, err := encode(group, ops[:n])
 		if err != nil {
 			return nil, err
 		}
+		sent.note(ops[:n], now)
 		out = append(out, f)
 		ops, raws = ops[n:], raws[n:]
 	}

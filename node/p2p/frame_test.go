@@ -46,7 +46,7 @@ func TestFrameDeliveredAndRelayed(t *testing.T) {
 	if _, err := ra.Ingest(context.Background(), raws); err != nil { // A's commit
 		t.Fatal(err)
 	}
-	if msgs, err := encodeMessages(tg.id, raws); err != nil || len(msgs) != 1 || msgs[0][0] != frameMagic {
+	if msgs, err := encodeMessages(tg.id, raws, nil); err != nil || len(msgs) != 1 || msgs[0][0] != frameMagic {
 		t.Fatalf("%d ops of one commit make %d messages (%v); want one frame", n, len(msgs), err)
 	}
 
@@ -227,7 +227,7 @@ func decodeAll(t testing.TB, raws [][]byte) []crdt.Op {
 func TestEncodeMessages(t *testing.T) {
 	tg := newTestGroup(t)
 	one := tg.a.post(t, tg.id, strings.Repeat("x", 190))
-	msgs, err := encodeMessages(tg.id, [][]byte{one})
+	msgs, err := encodeMessages(tg.id, [][]byte{one}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,15 +242,22 @@ func TestEncodeMessages(t *testing.T) {
 	for i := range 5000 {
 		raws = append(raws, tg.a.post(t, tg.id, strings.Repeat("y", 10+i%190)))
 	}
-	msgs, err = encodeMessages(tg.id, raws)
+	msgs, err = encodeMessages(tg.id, raws, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	held := heldLookup(t, append(append([][]byte{one}, tg.setup...), raws...)...)
+	none := heldLookup(t)
 	var back [][]byte
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if len(m) > protocol.MaxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(m))
+		}
+		// The first frame leaves out its prev (the op before went out
+		// long ago, if ever); the later ones, whose op before is in the
+		// frame sent just before, write it.
+		if _, _, err := decodeMessage(tg.id, m, none); (i == 0) != errors.Is(err, protocol.ErrNeedPrev) {
+			t.Fatalf("frame %d to a node that holds none of the ops: %v", i, err)
 		}
 		ops, _, err := decodeMessage(tg.id, m, held)
 		if err != nil {
@@ -268,8 +275,40 @@ func TestEncodeMessages(t *testing.T) {
 	}
 	// An op of another group is not framed in this one.
 	other := newTestGroup(t)
-	if _, err := encodeMessages(tg.id, [][]byte{other.a.post(t, other.id, "elsewhere")}); err == nil {
+	if _, err := encodeMessages(tg.id, [][]byte{other.a.post(t, other.id, "elsewhere")}, nil); err == nil {
 		t.Fatal("an op of another group framed")
+	}
+}
+
+// A message leaves out the prev of an op whose op before went out less
+// than prevSettle ago only: its receivers may not hold it yet.
+func TestEncodeMessagesPrevSettled(t *testing.T) {
+	tg := newTestGroup(t)
+	var sent sentOps
+	none := heldLookup(t)
+	first, second := tg.a.post(t, tg.id, "first"), tg.a.post(t, tg.id, "second")
+	m1, err := encodeMessages(tg.id, [][]byte{first}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := encodeMessages(tg.id, [][]byte{second}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decodeMessage(tg.id, m1[0], none); !errors.Is(err, protocol.ErrNeedPrev) {
+		t.Fatalf("the first, its op before never sent: %v; want its prev left out", err)
+	}
+	if _, _, err := decodeMessage(tg.id, m2[0], none); err != nil {
+		t.Fatalf("the second, a moment after the first: %v; want its prev written", err)
+	}
+	// The same second message once the first went out prevSettle ago.
+	sent.m[tg.a.pub] = sentOp{sent.m[tg.a.pub].seq - 1, time.Now().Add(-prevSettle)}
+	m2, err = encodeMessages(tg.id, [][]byte{second}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decodeMessage(tg.id, m2[0], none); !errors.Is(err, protocol.ErrNeedPrev) {
+		t.Fatalf("the second, prevSettle after the first: %v; want its prev left out", err)
 	}
 }
 
@@ -330,7 +369,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(append([]byte{frameMagic}, tg.setup[0]...))
 	f.Add([]byte{frameMagic, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add(raws[0])
-	if m, err := encodeMessages(tg.id, raws); err == nil {
+	if m, err := encodeMessages(tg.id, raws, nil); err == nil {
 		f.Add(m[0]) // a gossip frame, the first op's prev left out
 	}
 	held := heldLookup(f, append(append([][]byte{}, tg.setup...), raws...)...)
@@ -339,7 +378,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err != nil || len(b) == 0 || b[0] != frameMagic {
 			return
 		}
-		again, err := encodeMessages(tg.id, ops)
+		again, err := encodeMessages(tg.id, ops, nil)
 		if err != nil {
 			t.Fatalf("frame %x decodes to ops that do not encode: %v", b, err)
 		}

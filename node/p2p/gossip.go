@@ -26,6 +26,7 @@ type groupTopic struct {
 	name  string
 	topic *pubsub.Topic
 	relay pubsub.RelayCancelFunc
+	sent  sentOps // when each author's last op went out (prev.go)
 }
 
 // ErrNotJoined is returned by Publish for a group the host has not joined.
@@ -287,7 +288,7 @@ func (h *Host) Publish(ctx context.Context, group crdt.ID, raw []byte) error {
 
 // publish sends raws, ops of group, as frames (frame.go).
 func (gt *groupTopic) publish(ctx context.Context, group crdt.ID, raws [][]byte) error {
-	msgs, err := encodeMessages(group, raws)
+	msgs, err := encodeMessages(group, raws, &gt.sent)
 	if err != nil {
 		return fmt.Errorf("p2p: publish: %w", err)
 	}
@@ -351,7 +352,7 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		if from == h.host.ID() {
 			return pubsub.ValidationAccept // stored before it was published
 		}
-		raws, looked, err := decodeMessage(group, m.Data, h.prevOf(ctx, group))
+		raws, looked, err := decodeMessage(group, m.Data, h.prevOf(group))
 		if errors.Is(err, protocol.ErrNeedPrev) {
 			h.lackPrev(group, from, err) // not the sender's fault: catch-up brings it
 			return pubsub.ValidationIgnore
@@ -397,7 +398,6 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 		h.log.Debug("gossiped op of an unknown author ignored", "group", group.Short(), "remote", from)
 		return pubsub.ValidationIgnore
 	}
-	h.recent.add(group, op)
 	v, err := h.r.IngestOne(ctx, raw)
 	switch v {
 	case crdt.Accept:
@@ -406,10 +406,9 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 		return pubsub.ValidationAccept
 	case crdt.Reject:
 		if prevDoubtful([]crdt.Op{op}, []bool{looked}) {
-			h.prevDoubted(group, from, []crdt.Op{op}, err)
+			h.prevDoubted(group, from, err)
 			return pubsub.ValidationIgnore
 		}
-		h.recent.forget(group, op)
 		h.spawn(func() { h.punish(from, "invalid op", err) })
 		return pubsub.ValidationReject
 	}
@@ -460,15 +459,13 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 		lookedJ = append(lookedJ, looked[i])
 	}
 	if len(judged) > 0 {
-		h.recent.add(group, ops...)
 		n, err := h.r.Ingest(ctx, judged)
 		if err != nil {
 			if errors.Is(err, catchup.ErrRejected) {
 				if prevDoubtful(ops, lookedJ) {
-					h.prevDoubted(group, from, ops, err)
+					h.prevDoubted(group, from, err)
 					return pubsub.ValidationIgnore
 				}
-				h.recent.forget(group, ops...)
 				h.spawn(func() { h.punish(from, "invalid op in a frame", err) })
 				return pubsub.ValidationReject
 			}

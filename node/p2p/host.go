@@ -72,7 +72,6 @@ type Host struct {
 	dialled       map[peer.ID]bool                // peers with a dialler (kept: Config.Peers and the peer file)
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
-	recent        recentOps                       // each author's last op gossip brought (prev.go); its own lock
 	spreading     bool                            // a spread is scheduled
 	boot          []peer.AddrInfo                 // bootstrap list (bootstrapPeers)
 	pexGen        uint64                          // bumped when a peer connects or leaves (pex.go)

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"time"
@@ -15,115 +14,74 @@ import (
 
 // Gossip frames leave out the prev of each op that is not chained
 // (protocol.EncodeGossipFrame, docs/protocol.md 2.6): the receiver takes
-// it from the frame, else from the ops it holds. Here that is, in order:
+// it from the frame, else from its replica's log (catchup.OpIDs), which
+// holds only verified ops. That saves 32 bytes where they count: a lone
+// post, which a frame of one carries in 115 bytes beyond its text.
 //
-//   - the replica's log (catchup.OpIDs), which holds only verified ops;
-//   - the last op of each author that gossip brought (recentOps),
-//     decoded but perhaps not stored yet: pubsub validates messages
-//     concurrently, so under a burst a frame is often decoded while the
-//     frame ahead of it is still in the replica's writer;
-//   - else it waits, up to prevWait, for gossip to bring that op (the
-//     frame ahead may be a moment behind in validation), then gives up:
-//     the frame is ignored, and catch-up from its sender fills the gap
-//     (lackPrev).
+// The sender leaves a prev out only when the op it names went out at
+// least prevSettle ago (or never went out from this node): by then its
+// receivers hold it. Under a burst, pubsub validates messages
+// concurrently, and a GossipSub queue may drop one; a message whose prev
+// is in the message just before would often find its receiver without
+// it, and one lost message would leave every later one of the burst
+// unreadable until catch-up. So burst messages write their prev, as
+// before, and cost 32 bytes a frame (of up to hundreds of ops) more.
 //
-// A prev taken from a recent op that turns out forged, or from a log
-// whose author forked at seq-1, rebuilds an op whose signature fails.
-// That is not the sender's fault either (prevDoubted).
+// A receiver that lacks a prev ignores the message and catches up with
+// its sender (lackPrev); one whose prev fails the signature, a fork at
+// seq-1 or a forgery, does too (prevDoubted).
 
-// prevWait bounds how long the validator waits for the op ahead of a
-// frame whose prev it cannot fill.
-const prevWait = 100 * time.Millisecond
+// prevSettle is how long after an op went out a message may leave out a
+// prev that names it.
+const prevSettle = time.Second
 
-// maxRecent bounds recentOps; past it, it starts afresh.
-const maxRecent = 4096
-
-// recentOps remembers, per group and author, the op of the highest seq
-// that gossip brought.
-type recentOps struct {
-	mu   sync.Mutex
-	m    map[gapKey]recentOp
-	news chan struct{} // closed, and replaced, when m gains an op
+// sentOps remembers, per author, the last op this node sent on a topic
+// and when.
+type sentOps struct {
+	mu sync.Mutex
+	m  map[crdt.PublicKey]sentOp
 }
 
-type recentOp struct {
+type sentOp struct {
 	seq uint64
-	id  crdt.ID
+	at  time.Time
 }
 
-// add records decoded ops of group.
-func (r *recentOps) add(group crdt.ID, ops ...crdt.Op) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil || len(r.m) >= maxRecent {
-		r.m = map[gapKey]recentOp{}
-	}
+// racing reports whether a message of ops would leave out the prev of
+// an op whose op before went out less than prevSettle before now.
+func (s *sentOps) racing(ops []crdt.Op, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i := range ops {
-		k := gapKey{group, ops[i].Author}
-		if ops[i].Seq >= r.m[k].seq {
-			r.m[k] = recentOp{ops[i].Seq, ops[i].ID}
+		if l, ok := s.m[ops[i].Author]; ok && l.seq+1 == ops[i].Seq && now.Sub(l.at) < prevSettle {
+			return true
 		}
 	}
-	if r.news != nil {
-		close(r.news)
-		r.news = nil
-	}
+	return false
 }
 
-// forget drops ops of group that turned out invalid.
-func (r *recentOps) forget(group crdt.ID, ops ...crdt.Op) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// note records that ops went out at now.
+func (s *sentOps) note(ops []crdt.Op, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[crdt.PublicKey]sentOp{}
+	}
 	for i := range ops {
-		k := gapKey{group, ops[i].Author}
-		if r.m[k].id == ops[i].ID {
-			delete(r.m, k)
+		if l := s.m[ops[i].Author]; ops[i].Seq >= l.seq {
+			s.m[ops[i].Author] = sentOp{ops[i].Seq, now}
 		}
 	}
-}
-
-// at returns the ID of author's op at seq if it is the last one gossip
-// brought, else a channel closed when gossip brings another.
-func (r *recentOps) at(group crdt.ID, author crdt.PublicKey, seq uint64) (crdt.ID, bool, <-chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if op, ok := r.m[gapKey{group, author}]; ok && op.seq == seq {
-		return op.id, true, nil
-	}
-	if r.news == nil {
-		r.news = make(chan struct{})
-	}
-	return crdt.ID{}, false, r.news
 }
 
 // prevOf is the lookup that fills the prevs a gossip message on group's
-// topic leaves out.
-func (h *Host) prevOf(ctx context.Context, group crdt.ID) protocol.PrevLookup {
-	ids, _ := h.r.(catchup.OpIDs)
-	var deadline <-chan time.Time // one wait per message, however many lookups
-	return func(author crdt.PublicKey, seq uint64) (crdt.ID, bool) {
-		for {
-			if ids != nil {
-				if id, ok := ids.OpIDAt(group, author, seq); ok {
-					return id, true
-				}
-			}
-			id, ok, news := h.recent.at(group, author, seq)
-			if ok {
-				return id, true
-			}
-			if deadline == nil {
-				deadline = time.After(prevWait)
-			}
-			select {
-			case <-news:
-			case <-deadline:
-				return crdt.ID{}, false
-			case <-ctx.Done():
-				return crdt.ID{}, false
-			}
-		}
+// topic leaves out: the replica's log.
+func (h *Host) prevOf(group crdt.ID) protocol.PrevLookup {
+	ids, ok := h.r.(catchup.OpIDs)
+	if !ok {
+		return func(crdt.PublicKey, uint64) (crdt.ID, bool) { return crdt.ID{}, false }
 	}
+	return func(author crdt.PublicKey, seq uint64) (crdt.ID, bool) { return ids.OpIDAt(group, author, seq) }
 }
 
 // lackPrev answers a gossip message whose prev this node could not fill
@@ -148,8 +106,8 @@ func (h *Host) lackPrev(group crdt.ID, from peer.ID, err error) {
 
 // prevDoubtful reports whether an op whose prev was taken from this
 // node (looked[i]) fails its signature: then the op at seq-1 here may
-// not be the one its author signed after (a fork at seq-1, or a forged
-// op gossip brought), and the message cannot be told from a forgery.
+// not be the one its author signed after (a fork at seq-1), and the
+// message cannot be told from a forgery.
 // Called only for a message the replica rejected, so the extra
 // verification costs nothing on the usual path.
 func prevDoubtful(ops []crdt.Op, looked []bool) bool {
@@ -166,9 +124,8 @@ func prevDoubtful(ops []crdt.Op, looked []bool) bool {
 // carries every op in its full form, brings the ops (and the evidence of
 // a fork, if there is one) or shows the sender sent junk (and the session
 // punishes it).
-func (h *Host) prevDoubted(group crdt.ID, from peer.ID, ops []crdt.Op, err error) {
+func (h *Host) prevDoubted(group crdt.ID, from peer.ID, err error) {
 	h.prevDoubts.Add(1)
-	h.recent.forget(group, ops...)
 	h.log.Info("gossiped op fails its signature with the prev held here: catching up with its sender", "group", group.Short(), "remote", from, "err", err)
 	h.spawn(func() { h.syncBackground(from, "prev") })
 }
