@@ -30,7 +30,7 @@ import (
 //	         0x04 the op's sealed blob follows it
 //	         0x08 a version 1 op, whole: uvarint length, then its encoding
 //	              (0x01 and 0x02 clear)
-//	         0x10 prev left out (gossip only, gossip.go below): seq is
+//	         0x10 prev left out (gossip only, frame_gossip.go): seq is
 //	              written, prev is not; the receiver takes it from the
 //	              op at seq-1 earlier in the frame, else from its log
 //	  version 2: tag, [author], [seq uvarint, [prev]], wall delta varint
