@@ -388,7 +388,11 @@ func FuzzDecodeMessage(f *testing.F) {
 		// The gossip frame of the ops (prevs left out, which b may have
 		// written) gives them back to a node that holds those prevs.
 		prevs := map[[2]any]crdt.ID{}
-		for _, op := range decodeAll(t, ops) {
+		for _, raw := range ops {
+			op, err := protocol.DecodeStoredOp(raw) // signatures are not the point: fuzzed ops fail them
+			if err != nil {
+				t.Fatalf("an op of an accepted frame does not decode: %v", err)
+			}
 			k := [2]any{op.Author, op.Seq - 1}
 			if id, ok := prevs[k]; ok && id != op.Prev {
 				return // two ops at one seq: no one node holds both prevs
