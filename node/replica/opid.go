@@ -49,7 +49,8 @@ type lastOp struct {
 	id  crdt.ID
 }
 
-// record notes the ops a commit added to the log.
+// record notes the ops a commit added to the log. The caller holds the
+// replica's lock (marks name group states).
 func (l *lastOps) record(marks []mark) {
 	if len(marks) == 0 {
 		return

@@ -364,8 +364,8 @@ func (r *Replica) process(reqs []*request) {
 	for _, m := range bt.marks {
 		m.gs.mark(m.a, m.s)
 	}
+	r.lastIDs.record(bt.marks) // under r.mu, which guards gs.rec; the validator takes only lastIDs' lock
 	r.mu.Unlock()
-	r.lastIDs.record(bt.marks)
 	r.eraseBlobs(erase)
 	if r.cfg.OnLocalOps != nil {
 		// One call per group, its ops in commit order, so that a burst of
