@@ -88,6 +88,8 @@ type Host struct {
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
+	lackedPrev   atomic.Int64                        // gossip messages ignored for a prev not held (prev.go), for tests
+	prevDoubts   atomic.Int64                        // gossip messages ignored for a prev held here that fails (prev.go), for tests
 	dials        atomic.Int64                        // direct dials made (Dials)
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests
