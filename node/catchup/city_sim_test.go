@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -964,12 +965,12 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		ra.stats, ra.err = Run(context.Background(), wa, na.r, nb.pub, true)
+		ra.stats, ra.err = RunOptions(context.Background(), wa, na.r, nb.pub, true, Options{Followers: na.followed(b)})
 		c1.Close()
 	}()
 	go func() {
 		defer wg.Done()
-		rb.stats, rb.err = Run(context.Background(), wb, nb.r, na.pub, false)
+		rb.stats, rb.err = RunOptions(context.Background(), wb, nb.r, na.pub, false, Options{Followers: nb.followed(a)})
 		c2.Close()
 	}()
 	wg.Wait()
@@ -1006,6 +1007,12 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 		}
 	}
 	return ra.stats.NewOps + rb.stats.NewOps, nil
+}
+
+// followed returns the groups nd served node p as a follower in their
+// last session (Options.Followers, as Host passes them).
+func (nd *cityNode) followed(p int) []crdt.ID {
+	return slices.SortedFunc(maps.Keys(nd.follows[p]), crdt.ID.Compare)
 }
 
 // recConn records what is written to it.
