@@ -184,7 +184,7 @@ type cityNode struct {
 	// their last session (Host.noteFollowers).
 	follows   map[int]map[crdt.ID]bool
 	pushing   map[crdt.ID]bool // groups of the push scheduled, nil if none
-	spreading bool
+	spreading map[crdt.ID]bool // groups of the spread scheduled (Stats.Fresh), nil if none
 	comp      int // partition component: linked nodes talk when equal
 	sent      cityBytes
 }
@@ -274,6 +274,10 @@ func (w cityWhy) String() string {
 // and by frame: Ops, Have and Want (vectors), others.
 type cityWire [cityWhys]struct{ Sessions, Ops, Vectors, Other int64 }
 
+// cityTypes counts the catch-up bytes sent in the window by message type
+// (protocol.MsgType; 0: a frame too short to say).
+type cityTypes [16]struct{ Frames, Bytes int64 }
+
 type cityQueue []*cityEvent
 
 func (q cityQueue) Len() int { return len(q) }
@@ -321,6 +325,7 @@ type city struct {
 	final       []cityBytes       // and when the tail ended
 	refusals    map[[2]int]string // (node, group) -> the reason it was given
 	wire        cityWire
+	types       cityTypes
 	stats       cityStats
 }
 
@@ -730,9 +735,10 @@ func (c *city) handle(e *cityEvent) error {
 		}
 	case evSpread:
 		nd := c.nodes[e.a]
-		nd.spreading = false
+		fresh := slices.SortedFunc(maps.Keys(nd.spreading), crdt.ID.Compare)
+		nd.spreading = nil
 		for _, p := range nd.peers {
-			if c.up(nd.i, p) {
+			if c.up(nd.i, p) && Shares(nd.r, c.nodes[p].pub, fresh, nd.followed(p)) {
 				c.stats.Spreads++
 				c.startSession(nd.i, p, whySpread)
 			}
@@ -902,11 +908,15 @@ func (c *city) pushFollowers(i int, group crdt.ID) {
 }
 
 // spread schedules, within spreadDelay, a session with every linked peer
-// (Host.spread).
-func (c *city) spread(i int) {
-	if nd := c.nodes[i]; !nd.spreading {
-		nd.spreading = true
+// that Shares one of groups (Host.spread).
+func (c *city) spread(i int, groups []crdt.ID) {
+	nd := c.nodes[i]
+	if nd.spreading == nil {
+		nd.spreading = map[crdt.ID]bool{}
 		c.at(citySpreadDelay, &cityEvent{kind: evSpread, a: i})
+	}
+	for _, g := range groups {
+		nd.spreading[g] = true
 	}
 }
 
@@ -1002,7 +1012,7 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 			c.refusals[[2]int{x.nd.i, c.byID[g]}] = reason
 		}
 		if x.st.NewOps > 0 {
-			c.spread(x.nd.i)
+			c.spread(x.nd.i, x.st.Fresh)
 			c.observe(x.nd.i, x.peer.i)
 		}
 	}
@@ -1045,6 +1055,13 @@ func (c *city) account(from, to *cityNode, b []byte, why cityWhy) error {
 		body, size := b[k:k+int(n)], int64(k)+int64(n)
 		b = b[k+int(n):]
 		if c.measuring {
+			if t := int(body[min(1, len(body)-1)]); len(body) >= 2 && t < len(c.types) {
+				c.types[t].Frames++
+				c.types[t].Bytes += size
+			} else {
+				c.types[0].Frames++
+				c.types[0].Bytes += size
+			}
 			w := &c.wire[why]
 			switch {
 			case len(body) < 2:

@@ -110,6 +110,11 @@ var ErrRejected = errors.New("catchup: peer sent an invalid op")
 // framing included; ops are counted in Ops frames.
 type Stats struct {
 	OpsSent, OpsReceived, NewOps int
+	// Fresh lists, sorted, the groups of which this node stored new ops
+	// in the session (with an error too: what was stored stays), or of
+	// the batches that brought them: the groups a spread passes on
+	// (Shares).
+	Fresh []crdt.ID
 	BytesSent, BytesReceived     int64
 	// Settled counts the groups both sides found equal by their digests
 	// in the session: nothing of them was read from the store or sent.

@@ -102,6 +102,7 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		pageRound: 1,
 		followers: map[crdt.ID]bool{},
 		answered:  map[crdt.ID]bool{},
+		fresh:     map[crdt.ID]bool{},
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -131,6 +132,7 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		ss.stats.Followers = slices.SortedFunc(maps.Keys(ss.followers), crdt.ID.Compare)
 		ss.stats.Answered = slices.SortedFunc(maps.Keys(ss.answered), crdt.ID.Compare)
 	}
+	ss.stats.Fresh = slices.SortedFunc(maps.Keys(ss.fresh), crdt.ID.Compare)
 	return ss.stats, err
 }
 
@@ -170,6 +172,7 @@ type session struct {
 	synced    map[crdt.ID]bool // groups whose ops the peer streamed in full
 	followers map[crdt.ID]bool // groups served to the peer as a follower
 	answered  map[crdt.ID]bool // groups offered that the peer answered
+	fresh     map[crdt.ID]bool // groups of the batches that brought new ops (Stats.Fresh)
 	progress  *Progress
 	maxBatch  int // Options.MaxBatchBytes
 
