@@ -185,6 +185,7 @@ type cityNode struct {
 	follows   map[int]map[crdt.ID]bool
 	pushing   map[crdt.ID]bool // groups of the push scheduled, nil if none
 	spreading map[crdt.ID]bool // groups of the spread scheduled (Stats.Fresh), nil if none
+	spreadBy  map[int]bool     // the peers whose sessions brought them
 	comp      int // partition component: linked nodes talk when equal
 	sent      cityBytes
 }
@@ -736,8 +737,12 @@ func (c *city) handle(e *cityEvent) error {
 	case evSpread:
 		nd := c.nodes[e.a]
 		fresh := slices.SortedFunc(maps.Keys(nd.spreading), crdt.ID.Compare)
-		nd.spreading = nil
+		by := nd.spreadBy
+		nd.spreading, nd.spreadBy = nil, nil
 		for _, p := range nd.peers {
+			if len(by) == 1 && by[p] {
+				continue // it holds them all: they came from it
+			}
 			if c.up(nd.i, p) && Shares(nd.r, c.nodes[p].pub, fresh, nd.followed(p)) {
 				c.stats.Spreads++
 				c.startSession(nd.i, p, whySpread)
@@ -909,12 +914,13 @@ func (c *city) pushFollowers(i int, group crdt.ID) {
 
 // spread schedules, within spreadDelay, a session with every linked peer
 // that Shares one of groups (Host.spread).
-func (c *city) spread(i int, groups []crdt.ID) {
+func (c *city) spread(i, from int, groups []crdt.ID) {
 	nd := c.nodes[i]
 	if nd.spreading == nil {
-		nd.spreading = map[crdt.ID]bool{}
+		nd.spreading, nd.spreadBy = map[crdt.ID]bool{}, map[int]bool{}
 		c.at(citySpreadDelay, &cityEvent{kind: evSpread, a: i})
 	}
+	nd.spreadBy[from] = true
 	for _, g := range groups {
 		nd.spreading[g] = true
 	}
@@ -1012,7 +1018,7 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 			c.refusals[[2]int{x.nd.i, c.byID[g]}] = reason
 		}
 		if x.st.NewOps > 0 {
-			c.spread(x.nd.i, x.st.Fresh)
+			c.spread(x.nd.i, x.peer.i, x.st.Fresh)
 			c.observe(x.nd.i, x.peer.i)
 		}
 	}

@@ -206,7 +206,7 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 		h.cfg.OnSynced(key, st.Synced)
 	}
 	if len(st.Fresh) > 0 {
-		h.spread(st.Fresh)
+		h.spread(st.Fresh, p)
 	}
 	return st, nil
 }
@@ -255,20 +255,22 @@ func (h *Host) syncingLocked(p peer.ID) *Syncing {
 // Spread syncs with every connected peer shortly (as after a catch-up
 // session that brought new ops): the node learned ops some other way,
 // from a bundle file, and its peers may lack them.
-func (h *Host) Spread() { h.spread(nil) }
+func (h *Host) Spread() { h.spread(nil, "") }
 
-// spread is called when a session brought new ops of groups (nil: of
-// any group). Catch-up, unlike gossip, does not forward what it
-// receives, so the other connected peers may still lack those ops: sync
-// shortly with those that share one of the groups (catchup.Shares: the
-// node offers it to them, or serves it to them as a follower). Calls
-// within spreadDelay are merged into one round. It ends by itself: a
-// session that brings nothing new spreads nothing.
-func (h *Host) spread(groups []crdt.ID) {
+// spread is called when a session with from brought new ops of groups
+// (nil: of any group, from no peer). Catch-up, unlike gossip, does not
+// forward what it receives, so the other connected peers may still lack
+// those ops: sync shortly with those that share one of the groups
+// (catchup.Shares: the node offers it to them, or serves it to them as a
+// follower), but from, if all came from it (the session left the two
+// alike). Calls within spreadDelay are merged into one round. It ends by
+// itself: a session that brings nothing new spreads nothing.
+func (h *Host) spread(groups []crdt.ID, from peer.ID) {
 	h.mu.Lock()
 	if h.spreadGroups == nil {
-		h.spreadGroups = map[crdt.ID]bool{}
+		h.spreadGroups, h.spreadBy = map[crdt.ID]bool{}, map[peer.ID]bool{}
 	}
+	h.spreadBy[from] = true
 	for _, g := range groups {
 		h.spreadGroups[g] = true
 	}
@@ -289,11 +291,11 @@ func (h *Host) spread(groups []crdt.ID) {
 		}
 		h.mu.Lock()
 		h.spreading = false
-		all, fresh := h.spreadAll, slices.Collect(maps.Keys(h.spreadGroups))
-		h.spreadAll, h.spreadGroups = false, nil
+		all, fresh, by := h.spreadAll, slices.Collect(maps.Keys(h.spreadGroups)), h.spreadBy
+		h.spreadAll, h.spreadGroups, h.spreadBy = false, nil, nil
 		h.mu.Unlock()
 		for _, p := range h.host.Network().Peers() {
-			if !all && !h.shares(p, fresh) {
+			if !all && (len(by) == 1 && by[p] || !h.shares(p, fresh)) {
 				continue
 			}
 			h.spawn(func() { h.syncBackground(p, "spread") })
