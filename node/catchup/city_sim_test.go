@@ -186,7 +186,7 @@ type cityNode struct {
 	pushing   map[crdt.ID]bool // groups of the push scheduled, nil if none
 	spreading map[crdt.ID]bool // groups of the spread scheduled (Stats.Fresh), nil if none
 	spreadBy  map[int]bool     // the peers whose sessions brought them
-	comp      int // partition component: linked nodes talk when equal
+	comp      int              // partition component: linked nodes talk when equal
 	sent      cityBytes
 }
 

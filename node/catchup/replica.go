@@ -114,8 +114,8 @@ type Stats struct {
 	// in the session (with an error too: what was stored stays), or of
 	// the batches that brought them: the groups a spread passes on
 	// (Shares).
-	Fresh []crdt.ID
-	BytesSent, BytesReceived     int64
+	Fresh                    []crdt.ID
+	BytesSent, BytesReceived int64
 	// Settled counts the groups both sides found equal by their digests
 	// in the session: nothing of them was read from the store or sent.
 	Settled int
