@@ -110,12 +110,7 @@ var ErrRejected = errors.New("catchup: peer sent an invalid op")
 // framing included; ops are counted in Ops frames.
 type Stats struct {
 	OpsSent, OpsReceived, NewOps int
-	// Fresh lists, sorted, the groups of which this node stored new ops
-	// in the session (with an error too: what was stored stays), or of
-	// the batches that brought them: the groups a spread passes on
-	// (Shares).
-	Fresh                    []crdt.ID
-	BytesSent, BytesReceived int64
+	BytesSent, BytesReceived     int64
 	// Settled counts the groups both sides found equal by their digests
 	// in the session: nothing of them was read from the store or sent.
 	Settled int
@@ -139,4 +134,8 @@ type Stats struct {
 	// Answered lists, sorted, the groups this node offered that the peer
 	// answered with a Have or a Want (not refused).
 	Answered []crdt.ID
+	// Fresh lists, sorted, the groups of the batches that brought new
+	// ops in the session (set on error too: what was stored stays): the
+	// groups a spread passes on (Shares).
+	Fresh []crdt.ID
 }
