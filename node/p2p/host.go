@@ -73,6 +73,9 @@ type Host struct {
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
+	spreadGroups  map[crdt.ID]bool                // the groups it passes on (Stats.Fresh)
+	spreadAll     bool                            // to every connected peer (Spread)
+	spreadBy      map[peer.ID]bool                // the peers whose sessions brought them
 	boot          []peer.AddrInfo                 // bootstrap list (bootstrapPeers)
 	pexGen        uint64                          // bumped when a peer connects or leaves (pex.go)
 	pexSent       map[peer.ID]uint64              // pexGen when each peer was last told (pex.go)
