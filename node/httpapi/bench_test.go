@@ -150,3 +150,49 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkHTTPFloor is the least a POST of a post can cost over
+// loopback HTTP/1.1 with keep-alive: net/http alone, a handler that reads
+// the ~360-byte body and answers 201 with ~900 bytes, 16 clients.
+// cpu-ns/op is the client's and the server's CPU together (one
+// process): the floor under node A's and the burst's clients' CPU per
+// post in the 3-node burst, whatever the API does.
+func BenchmarkHTTPFloor(b *testing.B) {
+	answer := []byte(`{"id":"` + strings.Repeat("a", 64) + `",` + strings.Repeat(`"x":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",`, 16) + `"end":true}` + "\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	const clients = 16
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	hc := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
+	body := strings.Repeat("b", 360)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				resp, err := hc.Post(srv.URL+"/api/v1/posts", "application/json", strings.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
