@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -195,4 +196,58 @@ func BenchmarkHTTPFloor(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkEventsBurst: 16 writers make posts as fast as the replica
+// commits them while one client reads GET /api/v1/events. It reports
+// the process's CPU per post (replica, stream and reader together) and
+// how many events arrive per read of the stream: a stream that writes
+// one event per write and flush shows about 1.
+func BenchmarkEventsBurst(b *testing.B) {
+	rep, g := newReplica(b)
+	api := New(Config{Board: rep, Logger: quietLogger()})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	defer api.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/events")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var events, reads atomic.Int64
+	go func() {
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				reads.Add(1)
+				events.Add(int64(bytes.Count(buf[:n], []byte("event: post\n"))))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	cpu0, r0, e0 := cpuTime(), reads.Load(), events.Load()
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, _, err := rep.CreatePost(context.Background(), g, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats, size L", Details: strings.Repeat("d", 230), Category: "clothing"}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for events.Load()-e0 < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(events.Load()-e0)/float64(reads.Load()-r0), "events/read")
 }
