@@ -29,9 +29,16 @@ import (
 // 10,000 posts of ~300 bytes of content through A's API. It reports:
 //
 //   - converge-s: from the first POST until A has answered all of them
-//     and B and C hold all 10,000 (each counts the posts on its
-//     /api/v1/events stream; the count is checked against the whole list
-//     afterwards, and a stream that lags falls back to listing the board);
+//     and B and C hold all 10,000: once A has answered, B's and C's
+//     /api/v1/summary is read every 20 ms until they hold as many ops as
+//     A (MUTUAL_BURST_WATCH=sse instead counts the posts each announces
+//     on its /api/v1/events stream during the burst, a stream that lags
+//     falling back to listing the board); either way the posts are
+//     checked against each node's whole list afterwards;
+//   - cpu-us/post-A, -B, -C: user + system CPU of each `mutual serve`
+//     from the first POST until converged (/proc/PID/stat), per post;
+//     cpu-us/post-client: the same of the benchmark process (its 16
+//     clients and whatever watches B and C); cpu-us/post-all: the sum;
 //   - wire-B/op-recv: TCP payload bytes received by B and C on their
 //     libp2p sockets (Noise, yamux, GossipSub and catch-up, from the
 //     kernel's tcp_info via `ss -ti`), per op, averaged over B and C;
@@ -42,7 +49,9 @@ import (
 //
 // Run: go test -run '^$' -bench Burst3 -benchtime 1x -timeout 20m ./cmd/mutual
 // MUTUAL_BURST_POSTS changes the number of posts; MUTUAL_BENCH_BIN runs
-// another build of mutual (e.g. main's, to compare).
+// another build of mutual (e.g. main's, to compare);
+// MUTUAL_BURST_PROFILE=DIR has each node write a CPU profile of its whole
+// run to DIR/A.pprof, B.pprof, C.pprof (MUTUAL_CPUPROFILE, cmd/mutual).
 func BenchmarkBurst3(b *testing.B) {
 	n := 10000
 	if s := os.Getenv("MUTUAL_BURST_POSTS"); s != "" {
@@ -101,7 +110,11 @@ func runBurst(b *testing.B, bin string, n int) {
 
 	// The mesh has formed when three probe posts in a row reach B and C
 	// within 200 ms each.
-	streams := []*postStream{openPostStream(b, bn), openPostStream(b, cn)}
+	sse := os.Getenv("MUTUAL_BURST_WATCH") == "sse"
+	var streams []*postStream
+	if sse {
+		streams = []*postStream{openPostStream(b, bn), openPostStream(b, cn)}
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for ok := 0; ok < 3; {
 		if time.Now().After(deadline) {
@@ -109,8 +122,15 @@ func runBurst(b *testing.B, bin string, n int) {
 		}
 		id := burstPost(b, http.DefaultClient, a.base, "probe", 0)
 		got := true
-		for _, s := range streams {
-			got = s.waitFor(id, 200*time.Millisecond) && got
+		if sse {
+			for _, s := range streams {
+				got = s.waitFor(id, 200*time.Millisecond) && got
+			}
+		} else {
+			want := a.ops(b)
+			for _, nd := range nodes[1:] {
+				got = nd.waitOps(b, want, 5*time.Millisecond, time.Now().Add(200*time.Millisecond)) >= 0 && got
+			}
 		}
 		if got {
 			ok++
@@ -126,6 +146,11 @@ func runBurst(b *testing.B, bin string, n int) {
 	for i, nd := range nodes {
 		before[i] = nd.sockets(b)
 	}
+	var cpu0, sys0 [4]time.Duration
+	for i, nd := range nodes {
+		cpu0[i], sys0[i] = procCPU(b, nd.cmd.Process.Pid)
+	}
+	cpu0[3], sys0[3] = selfCPU()
 
 	// The burst.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
@@ -150,10 +175,27 @@ func runBurst(b *testing.B, bin string, n int) {
 	wg.Wait()
 	tA := time.Since(t0)
 	var done []time.Duration
-	for _, s := range streams {
-		done = append(done, s.waitAll(b, ids, t0, 5*time.Minute))
+	if sse {
+		for _, s := range streams {
+			done = append(done, s.waitAll(b, ids, t0, 5*time.Minute))
+		}
+	} else {
+		want := a.ops(b)
+		for _, nd := range nodes[1:] {
+			if nd.waitOps(b, want, 20*time.Millisecond, time.Now().Add(5*time.Minute)) < 0 {
+				b.Fatalf("%s holds %d of A's %d ops 5 minutes after A answered", nd.name, nd.ops(b), want)
+			}
+			done = append(done, time.Since(t0))
+		}
 	}
 	conv := max(tA, done[0], done[1])
+	var cpu, sys [4]time.Duration
+	for i, nd := range nodes {
+		c, s := procCPU(b, nd.cmd.Process.Pid)
+		cpu[i], sys[i] = c-cpu0[i], s-sys0[i]
+	}
+	c, s := selfCPU()
+	cpu[3], sys[3] = c-cpu0[3], s-sys0[3]
 	b.StopTimer()
 
 	for _, nd := range nodes[1:] {
@@ -211,6 +253,14 @@ func runBurst(b *testing.B, bin string, n int) {
 	for i, nd := range nodes {
 		b.ReportMetric(float64(hwm[i])/1024, "rss-MB-"+nd.name)
 	}
+	var all time.Duration
+	for i, name := range []string{"A", "B", "C", "client"} {
+		b.ReportMetric(float64(cpu[i].Microseconds())/float64(n), "cpu-us/post-"+name)
+		all += cpu[i]
+	}
+	b.ReportMetric(float64(all.Microseconds())/float64(n), "cpu-us/post-all")
+	b.Logf("of which system (kernel) CPU per post: A %d, B %d, C %d, client %d us",
+		sys[0].Microseconds()/int64(n), sys[1].Microseconds()/int64(n), sys[2].Microseconds()/int64(n), sys[3].Microseconds()/int64(n))
 	b.Logf("n=%d converge %v (A answered all %v, B %v, C %v); received B %d C %d, sent A %d B %d C %d bytes",
 		n, conv.Round(time.Millisecond), tA.Round(time.Millisecond), done[0].Round(time.Millisecond), done[1].Round(time.Millisecond),
 		recv[1], recv[2], sent[0], sent[1], sent[2])
@@ -233,6 +283,9 @@ func startBurstNode(b *testing.B, bin, data string, extra ...string) *burstNode 
 	burstCount = (burstCount + 1) % 3
 	os.Remove(filepath.Join(data, "api.addr"))
 	nd.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"}, extra...)...)
+	if dir := os.Getenv("MUTUAL_BURST_PROFILE"); dir != "" {
+		nd.cmd.Env = append(os.Environ(), "MUTUAL_CPUPROFILE="+filepath.Join(dir, nd.name+".pprof"))
+	}
 	nd.cmd.SysProcAttr = dieWithTest()
 	nd.cmd.Stdout, nd.cmd.Stderr = &nd.logs, &nd.logs
 	if err := nd.cmd.Start(); err != nil {
@@ -281,6 +334,52 @@ func (nd *burstNode) postIDs() (map[string]bool, error) {
 		out[p.ID] = true
 	}
 	return out, nil
+}
+
+// ops returns how many ops the node holds (its /api/v1/summary: the
+// sum of its version vectors, which only grows).
+func (nd *burstNode) ops(b *testing.B) uint64 {
+	var sum struct{ Groups []struct{ Ops uint64 } }
+	if err := fetchJSON(nd.base+"/api/v1/summary", &sum); err != nil {
+		b.Fatalf("%s: summary: %v", nd.name, err)
+	}
+	var n uint64
+	for _, g := range sum.Groups {
+		n += g.Ops
+	}
+	return n
+}
+
+// waitOps reads the node's op count every `every` until it holds want
+// ops, and returns the count then, or -1 at the deadline.
+func (nd *burstNode) waitOps(b *testing.B, want uint64, every time.Duration, deadline time.Time) int64 {
+	for {
+		if n := nd.ops(b); n >= want {
+			return int64(n)
+		}
+		if time.Now().After(deadline) {
+			return -1
+		}
+		time.Sleep(every)
+	}
+}
+
+// procCPU returns the user + system CPU time a process has used so far,
+// and the system part (/proc/PID/stat's utime and stime, in clock ticks
+// of 10 ms).
+func procCPU(b *testing.B, pid int) (all, sys time.Duration) {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("cpu of %d: %v", pid, err)
+	}
+	// The command name (field 2) may hold spaces: count after its ')'.
+	f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("cpu of %d: short /proc stat", pid)
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	stm, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+stm) * 10 * time.Millisecond, time.Duration(stm) * 10 * time.Millisecond
 }
 
 func fetchJSON(url string, v any) error {
@@ -344,30 +443,41 @@ func (nd *burstNode) sockets(b *testing.B) map[string]sockBytes {
 }
 
 // burstPost makes a post of ~300 bytes of content and returns its ID.
+// It does what a lean client would (the 16 clients share the machine's
+// two cores with the three nodes): the body from a fixed template, and
+// of the answer only the ID, which the API writes first.
 func burstPost(b *testing.B, c *http.Client, base, what string, i int) string {
-	body, _ := json.Marshal(map[string]any{
-		"kind":     "need",
-		"title":    fmt.Sprintf("%s %05d: winter coats, size L, for a family", what, i),
-		"details":  "A family of four arrived last week and needs winter coats: two adults (L and M) and two children (8 and 11). Any colour is fine; gently used is welcome. Drop-off at the community hall on Tuesdays or Thursdays between 4 and 7 pm.",
-		"category": "clothing",
-	})
+	body := fmt.Appendf(nil, burstBody, what, i)
 	resp, err := c.Post(base+"/api/v1/posts", "application/json", bytes.NewReader(body))
 	if err != nil {
 		b.Error(err)
 		return ""
 	}
 	defer resp.Body.Close()
+	msg, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Error(err)
+		return ""
+	}
 	if resp.StatusCode != http.StatusCreated {
-		msg, _ := io.ReadAll(resp.Body)
 		b.Errorf("POST: %s %s", resp.Status, msg)
 		return ""
 	}
+	if rest, ok := bytes.CutPrefix(msg, []byte(`{"id":"`)); ok && len(rest) > 64 && rest[64] == '"' {
+		return string(rest[:64])
+	}
 	var p jpost
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+	if err := json.Unmarshal(msg, &p); err != nil {
 		b.Error(err)
 	}
 	return p.ID
 }
+
+// burstBody is a burst post's JSON, with the kind of post and its
+// number to fill in.
+const burstBody = `{"kind":"need","title":"%s %05d: winter coats, size L, for a family",` +
+	`"details":"A family of four arrived last week and needs winter coats: two adults (L and M) and two children (8 and 11). Any colour is fine; gently used is welcome. Drop-off at the community hall on Tuesdays or Thursdays between 4 and 7 pm.",` +
+	`"category":"clothing"}`
 
 // postStream follows a node's /api/v1/events and counts the distinct
 // posts it announces.

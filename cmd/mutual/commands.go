@@ -273,6 +273,7 @@ func cmdServe(ctx context.Context, e *env, o *opts, args []string) error {
 		o.httpAddr = net.JoinHostPort(host, port)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	defer startCPUProfile(e.stderr)()
 	_, created, err := node.Init(o.data, "")
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/mutual-aid/mutual/node/replica"
 )
 
 // GET /api/v1/events: Server-Sent Events, one per board change:
@@ -59,24 +61,29 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				return nil // the replica closed
 			}
-			switch {
-			case ev.Type == "post" && ev.Post != nil && ev.Post.Created:
-				data, err := json.Marshal(struct {
-					Type string   `json:"type"`
-					Post postJSON `json:"post"`
-				}{"post", s.viewer(r).post(ev.Post)})
-				if err != nil {
-					s.log.Error("events: encode", "err", err)
-					continue
+			// The events queued meanwhile go in the same write: a burst
+			// of posts costs a syscall and a flush per batch, not per post.
+			v := s.viewer(r) // one per write: membership is looked up once
+			end := s.appendEvent(&buf, v, ev)
+		more:
+			for !end && buf.Len() < maxEventWrite {
+				select {
+				case ev, ok = <-ch:
+					if !ok {
+						end = true
+						break more
+					}
+					end = s.appendEvent(&buf, v, ev)
+				default:
+					break more
 				}
-				buf.WriteString("event: post\ndata: ")
-				buf.Write(data)
-				buf.WriteString("\n\n")
-			case ev.Type == "lagged":
-				w.Write([]byte("event: lagged\ndata: {\"type\":\"lagged\"}\n\n"))
+			}
+			if end {
+				w.Write(buf.Bytes())
 				rc.Flush()
 				return nil
-			default:
+			}
+			if buf.Len() == 0 {
 				continue
 			}
 		}
@@ -87,4 +94,33 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// maxEventWrite is about how many bytes of events the stream gathers
+// into one write.
+const maxEventWrite = 64 << 10
+
+// appendEvent adds event ev to buf as the stream sends it to viewer v
+// (nothing for an event the stream does not show), and reports whether
+// the stream ends after it: a subscriber that lagged gets "lagged" and
+// must reload.
+func (s *Server) appendEvent(buf *bytes.Buffer, v *viewer, ev replica.Event) (end bool) {
+	switch {
+	case ev.Type == "post" && ev.Post != nil && ev.Post.Created:
+		data, err := json.Marshal(struct {
+			Type string   `json:"type"`
+			Post postJSON `json:"post"`
+		}{"post", v.post(ev.Post)})
+		if err != nil {
+			s.log.Error("events: encode", "err", err)
+			return false
+		}
+		buf.WriteString("event: post\ndata: ")
+		buf.Write(data)
+		buf.WriteString("\n\n")
+	case ev.Type == "lagged":
+		buf.WriteString("event: lagged\ndata: {\"type\":\"lagged\"}\n\n")
+		return true
+	}
+	return false
 }

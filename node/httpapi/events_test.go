@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -131,5 +133,62 @@ func TestEventsSubscribersCapped(t *testing.T) {
 			t.Fatalf("no stream served after one closed: %d", res.StatusCode)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEventsBurstEachOnce: posts made faster than the stream is read
+// (the stream writes what has queued up together) each arrive once,
+// as a whole event.
+func TestEventsBurstEachOnce(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.srv.URL+"/api/v1/events", nil)
+	res, err := n.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	const posts, clients = 120, 8
+	want := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < posts; i += clients {
+				code, b, _ := n.do("POST", "/api/v1/posts", map[string]any{"kind": "need", "title": fmt.Sprintf("coats %d", i)}, "")
+				var p post
+				if err := json.Unmarshal(b, &p); code != http.StatusCreated || err != nil {
+					t.Errorf("post %d: %d %s", i, code, b)
+					return
+				}
+				mu.Lock()
+				want[p.ID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	seen := map[string]bool{}
+	for len(seen) < posts {
+		name, data := readEvent(t, sc)
+		var ev struct {
+			Type string `json:"type"`
+			Post post   `json:"post"`
+		}
+		if err := json.Unmarshal([]byte(data), &ev); err != nil || name != "post" || ev.Type != "post" {
+			t.Fatalf("event %q %s: %v", name, data, err)
+		}
+		if !want[ev.Post.ID] || seen[ev.Post.ID] {
+			t.Fatalf("post %s: made here %v, announced before %v", ev.Post.ID, want[ev.Post.ID], seen[ev.Post.ID])
+		}
+		seen[ev.Post.ID] = true
 	}
 }

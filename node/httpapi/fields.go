@@ -187,6 +187,9 @@ func jsonString(name string, raw json.RawMessage) (string, error) {
 	if raw == nil {
 		return "", nil
 	}
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s *string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", inputErr("%s: expected a string, got %s", name, sprint(raw))
@@ -195,6 +198,26 @@ func jsonString(name string, raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	return *s, nil
+}
+
+// plainString returns the text of a JSON string that has no escapes:
+// what json.Unmarshal would make of it, without its second pass over
+// the bytes (every post's fields come this way). ok is false for any
+// other value, which jsonString leaves to json.Unmarshal.
+func plainString(raw []byte) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // parseQuantity decodes a whole number from 0 to 2³²-1, or null (0).

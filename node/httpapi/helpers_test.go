@@ -30,7 +30,7 @@ type testNode struct {
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newReplica opens a replica in a temporary dir with one group.
-func newReplica(t *testing.T) (*replica.Replica, crdt.ID) {
+func newReplica(t testing.TB) (*replica.Replica, crdt.ID) {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Config{})
 	if err != nil {

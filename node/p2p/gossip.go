@@ -315,11 +315,8 @@ func (h *Host) PublishStored(ctx context.Context, group crdt.ID, raws [][]byte) 
 		h.pushUntopical(group) // a visitor's ops (visit.go)
 		return fmt.Errorf("%w: %s", ErrNotJoined, group.Short())
 	}
-	for _, raw := range raws {
-		if err := checkTopic(group, raw); err != nil {
-			return fmt.Errorf("p2p: publish: %w", err)
-		}
-	}
+	// encodeMessages decodes each op once and refuses one of another
+	// group (protocol.EncodeFrame: ErrWrongGroup).
 	return gt.publish(ctx, group, raws)
 }
 

@@ -88,7 +88,7 @@ func BenchmarkIngest10k(b *testing.B) {
 		b.ReportMetric(float64(b.N*len(ops))/b.Elapsed().Seconds(), "ops/s")
 		b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N*len(ops)), "cpu-µs/op")
 	})
-	ingest := func(b *testing.B, g crdt.ID, raws [][]byte, blobs int) {
+	ingest := func(b *testing.B, g crdt.ID, raws [][]byte, blobs, per int) {
 		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
@@ -100,9 +100,14 @@ func BenchmarkIngest10k(b *testing.B) {
 			}
 			b.StartTimer()
 			c0 := cpuTime()
-			res, err := n.r.Ingest(context.Background(), raws[1:])
-			if err != nil {
-				b.Fatal(err)
+			var res []replica.Result
+			for rest := raws[1:]; len(rest) > 0; {
+				k := min(per, len(rest))
+				r, err := n.r.Ingest(context.Background(), rest[:k])
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, rest = append(res, r...), rest[k:]
 			}
 			cpu += cpuTime() - c0
 			b.StopTimer()
@@ -124,8 +129,12 @@ func BenchmarkIngest10k(b *testing.B) {
 	}
 	// Posts without private fields, and the same posts with a location
 	// and a contact sealed into blobs that go to the vault.
-	b.Run("ingest", func(b *testing.B) { ingest(b, g, raws, 0) })
-	b.Run("ingest-sealed", func(b *testing.B) { ingest(b, sg, sealedRaws, len(sealedRaws)-1) })
+	b.Run("ingest", func(b *testing.B) { ingest(b, g, raws, 0, len(raws)) })
+	b.Run("ingest-sealed", func(b *testing.B) { ingest(b, sg, sealedRaws, len(sealedRaws)-1, len(raws)) })
+	// As a burst's gossip brings them: a frame of ~15 ops (one group
+	// commit of the author's node with 16 API clients) at a time, each
+	// its own fsynced commit.
+	b.Run("ingest-frames-15", func(b *testing.B) { ingest(b, g, raws, 0, 15) })
 }
 
 // addGroup makes a replica hold a group from its genesis op alone.

@@ -217,6 +217,9 @@ func (s *Store) OpsOnPost(g, post crdt.ID) ([][]byte, error) {
 }
 
 func (s *Store) opsOnPost(gn uint64, post crdt.ID) ([][]byte, error) {
+	if may, err := s.mayHaveOps(gn, post); err != nil || !may {
+		return nil, err
+	}
 	var out [][]byte
 	prefix := key(pPostOp, num(gn), post[:])
 	err := s.scan(prefix, nil, false, func(k, _ []byte) error {

@@ -154,8 +154,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	nums     numbers    // local numbers of groups and authors (numbers.go)
-	commitMu sync.Mutex // one Commit at a time
+	nums     numbers      // local numbers of groups and authors (numbers.go)
+	withOps  postsWithOps // the posts that have ops besides their create (postops.go)
+	commitMu sync.Mutex   // one Commit at a time
 
 	cacheMu   sync.Mutex // orders filling the post cache: see fill
 	gen       uint64     // commits so far

@@ -92,6 +92,7 @@ func (b *Batch) AddOp(op *crdt.Op, raw []byte) {
 			e := postEntry{flags: flagCreate, author: a, seq: op.Seq}
 			return c.putEntry(postKeyOf(g, post), e)
 		case onPost:
+			c.s.withOps.note(g, post) // before the commit: see postsWithOps
 			return c.set(key(pPostOp, num(g), post[:], num(a), seqBytes(op.Seq)), nil)
 		}
 		return nil
