@@ -17,7 +17,7 @@ type GroupInfo struct {
 	Relation store.Relation
 	Role     crdt.Role // this node's role; 0 while its join is not yet confirmed
 	Members  []crdt.Member
-	Addrs    []string // the inviter's addresses, from the invite code
+	Addrs    []string // where to reach the group: an invite's or a follow code's addresses (store.GroupRecord)
 	Founded  bool     // the genesis op is held
 	// Refused is why a peer refused to serve this followed group (its
 	// federation policy), if one did since this node started.
