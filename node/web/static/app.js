@@ -785,6 +785,26 @@
     const b = id && $(id);
     if (b && b !== document.activeElement) b.focus();
   }
+  // keepFields redraws el with draw and gives the fields that are drawn again (same id) what was
+  // typed or chosen in them before, opening a closed <details> that holds one that changed: a
+  // redraw of the same view (the language switch, a group change) never loses a half-filled form.
+  function keepFields(el, draw) {
+    const was = new Map();
+    for (const f of el.querySelectorAll('input[id], textarea[id], select[id]')) {
+      if (f.type !== 'file' && !f.readOnly) was.set(f.id, /^(checkbox|radio)$/.test(f.type) ? f.checked : f.value);
+    }
+    draw();
+    for (const [id, v] of was) {
+      const f = $(id);
+      if (!f || !el.contains(f)) continue;
+      const box = /^(checkbox|radio)$/.test(f.type);
+      if ((box ? f.checked : f.value) === v) continue;
+      if (box) f.checked = v;
+      else f.value = v;
+      const d = f.closest('details');
+      if (d) d.open = true;
+    }
+  }
   function formValuesOf(form) {
     const v = {};
     for (const el of form.elements) if (el.name && el.type !== 'file') v[el.name] = el.value;
@@ -972,7 +992,7 @@
     if (!groups().some((g) => g.id === st.group)) st.group = (scopeGroups(groups(), 'own')[0] || groups()[0] || { id: '' }).id;
     if (F.group && !groups().some((g) => g.id === F.group)) F.group = '';
     if (F.fgroup && !groups().some((g) => g.id === F.fgroup && isFollowed(g))) F.fgroup = '';
-    if (quiet) return keepFocus(main, () => { render(name, main); flash(); });
+    if (quiet) return keepFocus(main, () => keepFields(main, () => { render(name, main); flash(); }));
     render(name, main);
     flash();
     const title = $('view-title');
@@ -1453,7 +1473,7 @@
     applyI18n();
     updateStatus();
     showWho();
-    route();
+    keepFields($('main'), route);
     const pick = $('lang-pick');
     if (pick) pick.focus();
   }
