@@ -24,6 +24,10 @@ type GroupInfo struct {
 	Refused string
 	// Federation is the group's federation settings as its ops say.
 	Federation crdt.Federation
+	// Helps, for a group this node follows, are the groups held here
+	// whose boards count responses from its members: the node follows it
+	// to vouch for them, and it cannot be unfollowed (HelpingError).
+	Helps []crdt.ID
 }
 
 // Groups returns the groups this node holds, sorted by name.
@@ -59,6 +63,7 @@ func (r *Replica) info(gs *groupState) GroupInfo {
 	if m := gs.g.Member(r.self); m != nil {
 		gi.Role = m.Role
 	}
+	gi.Helps = r.helps(gs)
 	return gi
 }
 

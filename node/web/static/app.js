@@ -584,9 +584,12 @@
   // button that switches to it.
   function groupList(groups, cur) {
     return `<h2 id="groups-h">${te('groupsCaption', { n: groups.length })}</h2><ul class="groups" aria-labelledby="groups-h">` + groups.map((g, i) => {
-      // A followed group: why its nodes refuse this one, if they do, and "Stop following".
-      const fol = isFollowed(g) ? ` <button type="button" class="small" data-act="unfollow" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('unfollow')}</button>` +
-        (g.refused ? `<p class="note refused">${esc(refusedText(g))}</p>` : '') : '';
+      // A followed group: why its nodes refuse this one, if they do, and "Stop following" — unless
+      // its members answer our boards (help across boards): then it says so, and it stays.
+      const helps = (g.helps || []).map((id) => { const h = groups.find((x) => x.id === id); return (h && h.name) || short(id); });
+      const fol = !isFollowed(g) ? '' : (helps.length ? `<p class="note helping">${tu('helpingNote', { groups: helps.map(u).join(', ') })}</p>` :
+        ` <button type="button" class="small" data-act="unfollow" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('unfollow')}</button>`) +
+        (g.refused ? `<p class="note refused">${esc(refusedText(g))}</p>` : '');
       const name = `<strong id="gn-${i}" dir="auto">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
       return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span>${fol}</li>` :
         `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button>${fol}</li>`;

@@ -44,7 +44,8 @@ const evilPost = () => post({
 });
 const evilGroups = [{ id: EVIL, name: EVIL, role: EVIL }, { id: 'g2', name: EVIL, role: 'admin' }];
 // evilFollowed: an own group and a followed one (refused, for a reason the remote node wrote).
-const evilFollowed = [{ id: 'g2', name: EVIL, role: 'admin' }, { id: EVIL, name: EVIL, role: 'follower', refused: EVIL }];
+const evilFollowed = [{ id: 'g2', name: EVIL, role: 'admin' }, { id: EVIL, name: EVIL, role: 'follower', refused: EVIL },
+  { id: 'g3', name: EVIL, role: 'follower', helps: ['g2', EVIL] }];
 const ctx = { groups: evilGroups, cats: [EVIL, 'food'], group: EVIL, now, tab: 'need',
   node: { peer_id: EVIL, name: EVIL, groups: evilGroups, meeting: true } };
 
@@ -367,6 +368,11 @@ check('following: the Group page lists followed groups, refusals, share, follow,
   assert.ok(!h.includes('id="invite"') && !h.includes('id="import"') && !h.includes('id="fed"'), 'a followed group has no invites, import or federation');
   assert.ok(h.includes('id="share-out"') && text(h).includes('This node follows \u201cRiverside\u201d: its board is read-only here.'), h);
   assert.equal(A.refusedText({ id: 'x', name: 'Harbour', refused: 'too many followers' }), 'Harbour refused this node: too many followers');
+  // A group followed because its members answered our needs says so, and offers no "Stop following".
+  const helping = gs.map((g) => (g.id === 'rrrrrrrr33' ? Object.assign({}, g, { helps: ['aaaaaaaa11'] }) : g));
+  h = A.groupList(helping, 'aaaaaaaa11');
+  assert.ok(!/data-act="unfollow" data-group="rrrrrrrr33"/.test(h) && /data-act="unfollow" data-group="hhhhhhhh22"/.test(h), h);
+  assert.ok(text(h).includes('Followed because its members answered the needs of Eastgate:') && text(h).includes('an admin blocks it first'), text(h));
   // Share: the code to copy and its QR.
   const sh = A.shareResult('mutualf1-abc');
   assert.ok(/<textarea id="share-code" readonly[^>]*>mutualf1-abc<\/textarea>/.test(sh) && sh.includes('/api/v1/invites/qr.png?code=mutualf1-abc'), sh);

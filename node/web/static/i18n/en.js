@@ -223,6 +223,7 @@ I18N.en = {
   unfollow: 'Stop following',
   unfollowConfirm: 'Stop following \u201c{name}\u201d? This node forgets its board.',
   unfollowed: 'You no longer follow \u201c{name}\u201d.',
+  helpingNote: 'Followed because its members answered the needs of {groups}: their responses count here only while this node knows who they are, so it stays. To stop following it, an admin blocks it first.',
   fedTitle: 'Who may follow this group',
   fPolicy: 'Who may follow',
   policy_open: 'Any group with the follow code or the group ID',

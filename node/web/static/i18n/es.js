@@ -217,6 +217,7 @@ I18N.es = {
   unfollow: 'Dejar de seguir',
   unfollowConfirm: '¿Dejar de seguir a \u201c{name}\u201d? Este nodo olvida su tablón.',
   unfollowed: 'Ya no sigues a \u201c{name}\u201d.',
+  helpingNote: 'Se sigue porque sus miembros respondieron a las necesidades de {groups}: sus respuestas solo cuentan aquí mientras este nodo sepa quiénes son, así que se queda. Para dejar de seguirlo, un administrador lo bloquea primero.',
   fedTitle: 'Quién puede seguir a este grupo',
   fPolicy: 'Quién puede seguir',
   policy_open: 'Cualquier grupo con el código de seguimiento o el ID del grupo',
