@@ -462,6 +462,10 @@
     const errs = r.errors || [];
     let h = `<p>${te('imported', { n: r.imported || 0, d: r.duplicates || 0 })}</p>`;
     if (r.completed) h += `<p>${te('importCompleted', { n: r.completed, rows: (r.completed_rows || []).join(', ') })}</p>`;
+    // A sheet with a Group column: what went to each group.
+    if ((r.groups || []).length) {
+      h += '<ul>' + r.groups.map((g) => `<li>${tu('importedInto', { name: u(g.name || short(g.id)), n: Number(g.imported) || 0, d: Number(g.duplicates) || 0 })}</li>`).join('') + '</ul>';
+    }
     if (errs.length) {
       h += `<p>${te('importErrors', { n: errs.length })}</p><ul class="errors">` +
         errs.map((e) => `<li>${te('rowError', { row: e.row, error: e.error })}</li>`).join('') + '</ul>';

@@ -58,7 +58,8 @@ function allViews() {
     post: A.viewPost(evilPost(), ctx),
     newPost: A.viewNew(Object.assign({}, ctx, { kind: EVIL })),
     group: A.viewGroup(ctx) + A.membersTable({ id: EVIL, name: EVIL, members: [{ id: EVIL, name: EVIL, role: EVIL }] }) +
-      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }] }),
+      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }],
+        groups: [{ id: EVIL, name: EVIL, imported: EVIL, duplicates: EVIL }, { id: EVIL, imported: 2 }] }),
     peers: A.viewPeers([{ peer_id: EVIL, name: EVIL, connected: true, last_synced: EVIL, last_seen: iso(-3 * 60e3) }], now),
     phonePost: A.viewPost(Object.assign(evilPost(), { by: EVIL, yours: true,
       responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 1, note: EVIL, created_at: EVIL, by: EVIL, yours: true }] }), phoneCtx('')),
@@ -354,6 +355,11 @@ check('following: the followed groups\' board, read-only, every card named, no c
   assert.ok(text(pv).includes('You follow Riverside: its board is read-only here'), text(pv));
   const mine = A.viewPost(post({ group: 'aaaaaaaa11' }), c);
   assert.ok(mine.includes('data-act="status"') && mine.includes('id="edit"') && mine.includes('555'), 'an own post lost its controls');
+});
+
+check('importResult: a sheet with a Group column says what went to each group', () => {
+  const h = A.importResult({ imported: 3, duplicates: 1, groups: [{ id: 'aaaaaaaa11', name: 'Eastgate', imported: 2, duplicates: 1 }, { id: 'rrrrrrrr33', name: 'Riverside', imported: 1 }] });
+  assert.ok(text(h).includes('Eastgate: imported 2, already there 1') && text(h).includes('Riverside: imported 1, already there 0'), text(h));
 });
 
 check('following: the Group page lists followed groups, refusals, share, follow, federation', () => {

@@ -137,6 +137,7 @@ I18N.ar = {
   importCsv: 'استيراد CSV',
   chooseFile: 'اختر ملف CSV أولًا.',
   imported: 'استُورد: {n}. موجود مسبقًا على اللوحة: {d}.',
+  importedInto: '{name}: استُورد {n}، موجود مسبقًا {d}',
   importCompleted: 'اكتمل (عُيّنت الحالة، وكان قد تُرك في استيراد متقطّع): {n}، الصفوف {rows}.',
   importErrors: 'صفوف لم تُستورد: {n}',
   rowError: 'الصف {row}: {error}',

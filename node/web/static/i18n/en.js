@@ -139,6 +139,7 @@ I18N.en = {
   importCsv: 'Import CSV',
   chooseFile: 'Choose a CSV file first.',
   imported: 'Imported: {n}. Already on the board: {d}.',
+  importedInto: '{name}: imported {n}, already there {d}',
   importCompleted: 'Completed (status set, left out by an interrupted import): {n}, rows {rows}.',
   importErrors: 'Rows not imported: {n}',
   rowError: 'Row {row}: {error}',

@@ -132,6 +132,7 @@ I18N.es = {
   importCsv: 'Importar CSV',
   chooseFile: 'Elige primero un archivo CSV.',
   imported: 'Importadas: {n}. Ya estaban en el tablón: {d}.',
+  importedInto: '{name}: importadas {n}, ya estaban {d}',
   importCompleted: 'Completadas (estado fijado, omitidas por una importación interrumpida): {n}, filas {rows}.',
   importErrors: 'Filas no importadas: {n}',
   rowError: 'Fila {row}: {error}',
