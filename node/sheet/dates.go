@@ -42,6 +42,7 @@ func init() {
 var dateFillers = map[string]bool{"de": true, "del": true, "of": true, "the": true, "el": true,
 	"a": true, "las": true, "at": true, "on": true,
 	"lunes": true, "martes": true, "miercoles": true, "jueves": true, "viernes": true, "sabado": true, "domingo": true,
+	"lun": true, "mie": true, "jue": true, "vie": true, "sab": true, "dom": true, // "mar" is March, or Tuesday beside a month
 	"mon": true, "monday": true, "tue": true, "tues": true, "tuesday": true, "wed": true, "wednesday": true,
 	"thu": true, "thur": true, "thurs": true, "thursday": true, "fri": true, "friday": true,
 	"sat": true, "saturday": true, "sun": true, "sunday": true}
@@ -67,16 +68,21 @@ func parseNamedDate(s string, loc *time.Location, now time.Time) (time.Time, err
 		day, year         int
 		hh, mm, ss        int
 		hasTime, hasMonth bool
+		marFirst          bool // the month came from "mar", which may be martes
 	)
 	for _, t := range toks {
 		if dateFillers[t] {
 			continue
 		}
 		if m, ok := months[t]; ok {
-			if hasMonth {
+			switch {
+			case !hasMonth:
+				month, hasMonth, marFirst = m, true, t == "mar"
+			case marFirst:
+				month, marFirst = m, false // "mar 5 dic": martes, 5 December
+			case t != "mar":
 				return time.Time{}, errNotNamed
 			}
-			month, hasMonth = m, true
 			continue
 		}
 		if strings.Contains(t, ":") {
@@ -90,7 +96,7 @@ func parseNamedDate(s string, loc *time.Location, now time.Time) (time.Time, err
 			hasTime = true
 			continue
 		}
-		digits := strings.TrimRight(t, "stndrhoaº°ª")
+		digits := strings.TrimRight(t, "stndrheoaº°ª") // 25th, 1º, 1ero
 		if digits == "" || strings.Trim(digits, "0123456789") != "" || (digits != t && len(digits) > 2) {
 			return time.Time{}, errNotNamed
 		}

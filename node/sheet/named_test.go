@@ -64,7 +64,8 @@ func TestNamedDates(t *testing.T) {
 		"ene 2027": end(2027, 1, 31), "febrero 2028": end(2028, 2, 29), "septiembre de 2027": end(2027, 9, 30), "setiembre 2027": end(2027, 9, 30),
 		"29 nov": end(2026, 11, 29), "1 jun": end(2027, 6, 1), "31 oct": end(2026, 10, 31), "29 oct": end(2027, 10, 29), "sábado 5 de diciembre": end(2026, 12, 5),
 		"Dec 25th": end(2026, 12, 25), "the 3rd of January 2027": end(2027, 1, 3), "25 dic 2026 9:30": time.Date(2026, 12, 25, 9, 30, 0, 0, madrid),
-		"29 feb": end(2028, 2, 29),
+		"29 feb": end(2028, 2, 29), "mar 5 dic": end(2026, 12, 5), "5 dic mar": end(2026, 12, 5), "mar 2027": end(2027, 3, 31),
+		"sáb. 5 dic.": end(2026, 12, 5), "1ero de enero": end(2027, 1, 1),
 	} {
 		got, err := parseNamedDate(in, madrid, readNow)
 		if err != nil || !got.Equal(want) {
