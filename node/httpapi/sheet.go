@@ -284,36 +284,8 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 	if defErr != nil && !byCell {
 		return defErr
 	}
-	// Each row's group: group= unless the row's Group cell names one.
 	results := make([]rowResult, len(rows))
-	targets := make([]crdt.ID, len(rows))
-	found := map[string]sheetTarget{} // a Group cell (lower case) → its group, or why not
-	var used []replica.GroupInfo
-	for i := range rows {
-		cell := rows[i].Group
-		if cell == "" {
-			if defErr != nil {
-				results[i].err = inputErr("the Group cell is empty and the import names no group (group=): %v", defErr)
-			} else {
-				targets[i] = gi.ID
-			}
-			continue
-		}
-		key := strings.ToLower(cell)
-		res, ok := found[key]
-		if !ok {
-			res = s.sheetGroup(cell)
-			found[key] = res
-			if res.err == nil && !slices.ContainsFunc(used, func(u replica.GroupInfo) bool { return u.ID == res.id }) {
-				g, _ := s.cfg.Board.Group(res.id)
-				used = append(used, g)
-			}
-		}
-		results[i].err, targets[i] = res.err, res.id
-	}
-	if byCell && defErr == nil && !slices.ContainsFunc(used, func(u replica.GroupInfo) bool { return u.ID == gi.ID }) && slices.Contains(targets, gi.ID) {
-		used = append(used, gi)
-	}
+	targets, used := s.rowGroups(rows, gi, defErr, results)
 	// Each row is checked as the API checks a post, then written (unless
 	// this is a dry run) by a few workers at once, so that the replica's
 	// group commit turns many rows into one fsync.
@@ -418,6 +390,46 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 	slices.SortStableFunc(out.Rows, func(a, b rowFateJSON) int { return cmp.Compare(a.Row, b.Row) })
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// rowGroups finds each row's group: the one its Group cell names, else
+// def (group=, or the node's only group), whose absence (defErr) is then
+// the row's error. A row with no group gets its error in results. used
+// lists the groups rows go to, in the order the sheet first names them.
+func (s *Server) rowGroups(rows []sheet.Row, def replica.GroupInfo, defErr error, results []rowResult) (targets []crdt.ID, used []replica.GroupInfo) {
+	targets = make([]crdt.ID, len(rows))
+	found := map[string]sheetTarget{} // a Group cell (lower case) → its group, or why not
+	use := func(id crdt.ID) {
+		if !slices.ContainsFunc(used, func(u replica.GroupInfo) bool { return u.ID == id }) {
+			if id == def.ID {
+				used = append(used, def)
+			} else if g, err := s.cfg.Board.Group(id); err == nil {
+				used = append(used, g)
+			}
+		}
+	}
+	for i := range rows {
+		cell := rows[i].Group
+		if cell == "" {
+			if defErr != nil {
+				results[i].err = inputErr("the Group cell is empty and the import names no group (group=): %v", defErr)
+				continue
+			}
+			targets[i] = def.ID
+			use(def.ID)
+			continue
+		}
+		key := strings.ToLower(cell)
+		t, ok := found[key]
+		if !ok {
+			t = s.sheetGroup(cell)
+			found[key] = t
+		}
+		if results[i].err, targets[i] = t.err, t.id; t.err == nil {
+			use(t.id)
+		}
+	}
+	return targets, used
 }
 
 // sheetGroup finds the group a row's Group cell names, as group= is
