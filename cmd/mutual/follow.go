@@ -108,9 +108,9 @@ func followSaid(name string, holders, bootstrap int, dialing bool) string {
 	}
 	switch {
 	case len(whom) == 0 && dialing:
-		return "following " + name + " read-only; the code names no node: the board arrives from a peer that holds it (mDNS, --peer, the DHT)"
+		return "following " + name + " read-only; no address came with it: the board arrives from a peer that holds it (mDNS, --peer, the DHT)"
 	case len(whom) == 0:
-		return "following " + name + " read-only; the code names no node: the board arrives when `mutual serve` meets a peer that holds it (mDNS, --peer, the DHT)"
+		return "following " + name + " read-only; no address came with it: the board arrives when `mutual serve` meets a peer that holds it (mDNS, --peer, the DHT)"
 	case dialing:
 		return "following " + name + " read-only; dialling the " + strings.Join(whom, " and ") + " the code names (kept: every start dials them)"
 	}
