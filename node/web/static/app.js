@@ -793,12 +793,17 @@
     if (b && b !== document.activeElement) b.focus();
   }
   // keepFields redraws el with draw and gives the fields that are drawn again (same id) what was
-  // typed or chosen in them before, opening a closed <details> that holds one that changed: a
-  // redraw of the same view (the language switch, a group change) never loses a half-filled form.
+  // typed or chosen in them before, opening a closed <details> that holds one: a redraw of the
+  // same view (the language switch, a group change) never loses a half-filled form. Only fields a
+  // person changed are kept; the others show what the new drawing says.
   function keepFields(el, draw) {
     const was = new Map();
     for (const f of el.querySelectorAll('input[id], textarea[id], select[id]')) {
-      if (f.type !== 'file' && !f.readOnly) was.set(f.id, /^(checkbox|radio)$/.test(f.type) ? f.checked : f.value);
+      if (f.type === 'file' || f.readOnly) continue;
+      const box = /^(checkbox|radio)$/.test(f.type);
+      const changed = box ? f.checked !== f.defaultChecked : f.tagName === 'SELECT' ?
+        Array.from(f.options).some((o) => o.selected !== o.defaultSelected) : f.value !== f.defaultValue;
+      if (changed) was.set(f.id, box ? f.checked : f.value);
     }
     draw();
     for (const [id, v] of was) {
