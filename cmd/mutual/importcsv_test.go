@@ -82,4 +82,10 @@ func TestImportCSVGroupColumn(t *testing.T) {
 			t.Errorf("import-csv says no %q:\n%s", want, out)
 		}
 	}
+	out = cliOK(t, "import-csv", "../../node/sheet/testdata/shapes/multi-group.csv", "--dry-run", "--data", data)
+	for _, want := range []string{"GROUP", "Hot meals Friday  Eastgate", "would import 0, already had 3", `row 5: group: no group "Harbour"`, "row 7: the Group cell is empty and the import names no group"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the dry run says no %q:\n%s", want, out)
+		}
+	}
 }

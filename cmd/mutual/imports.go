@@ -55,6 +55,7 @@ type importReport struct {
 		Quantity uint32 `json:"quantity"`
 		Urgency  string `json:"urgency"`
 		Status   string `json:"status"`
+		Group    string `json:"group"`
 	} `json:"preview"`
 }
 
@@ -174,13 +175,22 @@ func printDryRun(w io.Writer, rep *importReport) {
 	if len(rep.Preview) > 0 {
 		fmt.Fprintln(w, "first rows:")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  ROW\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE")
+		group := len(rep.Groups) > 0
+		head := "  ROW\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE"
+		if group {
+			head += "\tGROUP"
+		}
+		fmt.Fprintln(tw, head)
 		for _, p := range rep.Preview {
 			qty := ""
 			if p.Quantity > 0 {
 				qty = fmt.Sprint(p.Quantity)
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Row, p.Kind, p.Status, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
+			line := fmt.Sprintf("  %d\t%s\t%s\t%s\t%s\t%s\t%s", p.Row, p.Kind, p.Status, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
+			if group {
+				line += "\t" + oneLine(p.Group)
+			}
+			fmt.Fprintln(tw, line)
 		}
 		tw.Flush()
 	}

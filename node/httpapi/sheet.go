@@ -173,6 +173,7 @@ type previewJSON struct {
 	Expires  string `json:"expires"`
 	Contact  string `json:"contact"`
 	Status   string `json:"status"`
+	Group    string `json:"group,omitempty"` // the Group cell, as written
 }
 
 type importJSON struct {
@@ -476,7 +477,7 @@ func parseLines(s string) (from, to int, err error) {
 func preview(row *sheet.Row) previewJSON {
 	p := previewJSON{Row: row.Line, ID: row.ID, Kind: row.Kind, Title: row.Title, Details: row.Details,
 		Category: row.Category, Location: row.Location, Quantity: row.Quantity, Urgency: row.Urgency,
-		Contact: row.Contact, Status: row.Status}
+		Contact: row.Contact, Status: row.Status, Group: row.Group}
 	if !row.Expires.IsZero() {
 		p.Expires = fmtTime(row.Expires)
 	}
