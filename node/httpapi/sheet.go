@@ -445,6 +445,10 @@ func (s *Server) sheetGroup(cell string) sheetTarget {
 		return sheetTarget{err: inputErr("group %q: this node holds no such group; its groups: %s", cell, listGroups(s.cfg.Board.Groups()))}
 	case gi.Relation != store.Member:
 		return sheetTarget{err: inputErr("group %q: %v", cell, &replica.FollowerError{Group: gi.Name})}
+	case gi.Role == 0:
+		// Its rows are this row's problem, not the whole import's (a 403
+		// would stop it).
+		return sheetTarget{err: inputErr("group %q: this node may not write there: its join is not confirmed yet, or it is no longer a member", cell)}
 	}
 	return sheetTarget{id: gi.ID}
 }

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
 )
 
 type fateResult struct {
@@ -326,6 +328,22 @@ func TestImportGroupColumn(t *testing.T) {
 	c, b, _ = n.do("POST", "/api/v1/import/csv", []byte("Group,Type,Title\n,need,Soap\n"), "text/csv")
 	if c != 200 || !strings.Contains(string(b), "the Group cell is empty and the import names no group") {
 		t.Fatalf("an empty Group cell: %d %s", c, b)
+	}
+	// A group this node has joined but whose admins have not confirmed it
+	// yet: that row is reported, the others go in (a 403 stopped the import).
+	other, north := newReplica(t)
+	invite, _, err := other.Invite(ctx, north, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.rep.Join(ctx, invite); err != nil {
+		t.Fatal(err)
+	}
+	c, b, _ = n.do("POST", "/api/v1/import/csv", []byte("Group,Type,Title\nRiverside Mutual Aid Test,need,Soap\n"+north.String()+",need,Towels\nEastgate,offer,Soap\n"), "text/csv")
+	var pend fateResult
+	if c != 200 || json.Unmarshal(b, &pend) != nil || !slices.Equal(pend.fates(), []string{"2:error", "3:error", "4:imported"}) ||
+		!strings.Contains(pend.Errors[1].Error, "its join is not confirmed yet") {
+		t.Fatalf("a pending group's row: %d %s", c, b)
 	}
 	// One group's export: no Group column.
 	if _, body, _ := n.do("GET", "/api/v1/posts.csv?group=Eastgate", nil, ""); !strings.HasPrefix(string(body), "ID,Type,") {
