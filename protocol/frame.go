@@ -30,6 +30,9 @@ import (
 //	         0x04 the op's sealed blob follows it
 //	         0x08 a version 1 op, whole: uvarint length, then its encoding
 //	              (0x01 and 0x02 clear)
+//	         0x10 prev left out (gossip only, frame_gossip.go): seq is
+//	              written, prev is not; the receiver takes it from the
+//	              op at seq-1 earlier in the frame, else from its log
 //	  version 2: tag, [author], [seq uvarint, [prev]], wall delta varint
 //	         (the wall minus that of the op before; of 0 for the first),
 //	         logical uvarint, body, sig: the parts of the full form
@@ -50,6 +53,7 @@ const (
 	flagChained = 0x02
 	flagBlob    = 0x04
 	flagV1      = 0x08
+	flagPrevOut = 0x10 // gossip frames only (frame_gossip.go)
 )
 
 // minFrameOp is the fewest bytes an op takes in a frame (flags, tag,
@@ -65,6 +69,10 @@ var ErrWrongGroup = fmt.Errorf("%w: op of another group", ErrMalformed)
 // in seq order to get the most from it. Ops carry their blobs (op.Blob)
 // along. It fails when an op or the frame breaks a limit.
 func EncodeFrame(group crdt.ID, ops []crdt.Op) ([]byte, error) {
+	return encodeFrame(group, ops, false)
+}
+
+func encodeFrame(group crdt.ID, ops []crdt.Op, gossip bool) ([]byte, error) {
 	if len(ops) == 0 || len(ops) > MaxFrameOps {
 		return nil, fmt.Errorf("frame: %w: %d ops, 1 to %d", ErrTooLarge, len(ops), MaxFrameOps)
 	}
@@ -87,7 +95,11 @@ func EncodeFrame(group crdt.ID, ops []crdt.Op) ([]byte, error) {
 			}
 		}
 	}
-	return appendFrame(group, ops, ids)
+	var out []bool
+	if gossip {
+		out = prevsLeftOut(ops, ids)
+	}
+	return appendFrame(group, ops, ids, out)
 }
 
 // groupOf is op.GroupID with the op's ID given.
@@ -98,7 +110,10 @@ func groupOf(op *crdt.Op, id crdt.ID) crdt.ID {
 	return op.Group
 }
 
-func appendFrame(group crdt.ID, ops []crdt.Op, ids []crdt.ID) ([]byte, error) {
+// appendFrame encodes a frame of ops whose IDs are ids. out, if not nil,
+// says which ops leave their prev out (flagPrevOut) when they are not
+// chained.
+func appendFrame(group crdt.ID, ops []crdt.Op, ids []crdt.ID, out []bool) ([]byte, error) {
 	w := newWriter()
 	var tmp [binary.MaxVarintLen64]byte
 	w.raw([]byte{frameMagic})
@@ -127,6 +142,9 @@ func appendFrame(group crdt.ID, ops []crdt.Op, ids []crdt.ID) ([]byte, error) {
 			} else if ops[i-1].Seq+1 == op.Seq && op.Prev == ids[i-1] {
 				flags |= flagChained
 			}
+			if out != nil && out[i] && flags&flagChained == 0 && op.Seq >= 2 {
+				flags |= flagPrevOut
+			}
 			if op.Body == nil {
 				return nil, errNoBody
 			}
@@ -136,7 +154,7 @@ func appendFrame(group crdt.ID, ops []crdt.Op, ids []crdt.ID) ([]byte, error) {
 			}
 			if flags&flagChained == 0 {
 				w.raw(binary.AppendUvarint(tmp[:0], op.Seq))
-				if op.Seq >= 2 {
+				if op.Seq >= 2 && flags&flagPrevOut == 0 {
 					w.raw(op.Prev[:])
 				}
 			}
@@ -163,7 +181,7 @@ func appendFrame(group crdt.ID, ops []crdt.Op, ids []crdt.ID) ([]byte, error) {
 // is of group and that b is the canonical frame of these ops. It does
 // not verify signatures: VerifyOps does, for the whole frame at once.
 func DecodeFrame(group crdt.ID, b []byte) ([]crdt.Op, error) {
-	ops, _, err := decodeOpFrame(group, b)
+	ops, _, _, err := decodeOpFrame(group, b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("frame: %w", err)
 	}
@@ -174,7 +192,7 @@ func DecodeFrame(group crdt.ID, b []byte) ([]crdt.Op, error) {
 // full (stand-alone) encoding, its blob after it (JoinBlob): what
 // DecodeOp and a replica's Ingest read.
 func SplitFrame(group crdt.ID, b []byte) ([][]byte, error) {
-	ops, fulls, err := decodeOpFrame(group, b)
+	ops, fulls, _, err := decodeOpFrame(group, b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("frame: %w", err)
 	}
@@ -184,70 +202,89 @@ func SplitFrame(group crdt.ID, b []byte) ([][]byte, error) {
 	return fulls, nil
 }
 
-func decodeOpFrame(group crdt.ID, b []byte) ([]crdt.Op, [][]byte, error) {
+// decodeOpFrame decodes a frame. prevOf is nil but for a gossip frame,
+// whose ops may leave prev out (flagPrevOut): it returns which ops took
+// their prev from prevOf, and a *NeedPrevError when prevOf misses, once
+// the whole frame has been checked otherwise.
+func decodeOpFrame(group crdt.ID, b []byte, prevOf PrevLookup) ([]crdt.Op, [][]byte, []bool, error) {
 	if len(b) > MaxFrameBytes {
-		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxFrameBytes)
+		return nil, nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxFrameBytes)
 	}
 	c := &cursor{b: b}
 	if m := c.byte(); c.err == nil && m != frameMagic {
-		return nil, nil, fmt.Errorf("%w: frame starts with byte %#x", ErrMalformed, m)
+		return nil, nil, nil, fmt.Errorf("%w: frame starts with byte %#x", ErrMalformed, m)
 	}
 	n := int(c.uvarint(MaxFrameOps))
 	if c.err != nil {
-		return nil, nil, c.err
+		return nil, nil, nil, c.err
 	}
 	if n == 0 || n > (len(b)-c.off)/minFrameOp {
-		return nil, nil, fmt.Errorf("%w: %d ops in %d bytes", ErrMalformed, n, len(b))
+		return nil, nil, nil, fmt.Errorf("%w: %d ops in %d bytes", ErrMalformed, n, len(b))
 	}
 	ops := make([]crdt.Op, n)
 	fulls := make([][]byte, n)
 	ids := make([]crdt.ID, n)
+	known := byte(flagAuthor | flagChained | flagBlob | flagV1)
+	var g *gossipPrevs
+	if prevOf != nil {
+		known |= flagPrevOut
+		g = newGossipPrevs(n, prevOf)
+	}
 	var wall int64
 	for i := range ops {
 		op := &ops[i]
 		flags := c.byte()
 		if c.err != nil {
-			return nil, nil, c.err
+			return nil, nil, nil, c.err
 		}
-		if flags&^(flagAuthor|flagChained|flagBlob|flagV1) != 0 {
-			return nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
+		if flags&^known != 0 {
+			return nil, nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
 		}
 		if flags&flagV1 != 0 {
-			if flags&(flagAuthor|flagChained) != 0 {
-				return nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
+			if flags&(flagAuthor|flagChained|flagPrevOut) != 0 {
+				return nil, nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
 			}
 			full := c.skip(int(c.uvarint(MaxOpBytes)))
 			if c.err != nil {
-				return nil, nil, c.err
+				return nil, nil, nil, c.err
 			}
 			if opVersionOf(full) != 1 {
-				return nil, nil, fmt.Errorf("%w: op %d is not of version 1", ErrMalformed, i)
+				return nil, nil, nil, fmt.Errorf("%w: op %d is not of version 1", ErrMalformed, i)
 			}
 			var err error
 			if *op, err = decodeOp(full); err != nil {
-				return nil, nil, fmt.Errorf("op %d: %w", i, err)
+				return nil, nil, nil, fmt.Errorf("op %d: %w", i, err)
 			}
 			fulls[i] = full
 		} else {
 			tag := c.byte()
 			if c.err == nil && (tag < tag2 || tag >= tag2+64) {
-				return nil, nil, fmt.Errorf("%w: op %d: tag %#x", ErrMalformed, i, tag)
+				return nil, nil, nil, fmt.Errorf("%w: op %d: tag %#x", ErrMalformed, i, tag)
 			}
 			kind := crdt.Kind(tag &^ tag2)
 			switch {
 			case flags&flagAuthor != 0:
 				c.fixed(op.Author[:])
 			case i == 0:
-				return nil, nil, fmt.Errorf("%w: the first op has no author", ErrMalformed)
+				return nil, nil, nil, fmt.Errorf("%w: the first op has no author", ErrMalformed)
 			default:
 				op.Author = ops[i-1].Author
 			}
-			if flags&flagChained != 0 {
-				if i == 0 {
-					return nil, nil, fmt.Errorf("%w: the first op is chained", ErrMalformed)
+			switch {
+			case flags&flagChained != 0:
+				if i == 0 || flags&flagPrevOut != 0 {
+					return nil, nil, nil, fmt.Errorf("%w: op %d: chained with flags %#x", ErrMalformed, i, flags)
 				}
 				op.Seq, op.Prev = ops[i-1].Seq+1, ids[i-1]
-			} else {
+			case flags&flagPrevOut != 0:
+				op.Seq = c.uvarint(math.MaxUint64)
+				if c.err == nil {
+					if op.Seq < 2 {
+						return nil, nil, nil, fmt.Errorf("%w: op %d: prev left out at seq %d", ErrMalformed, i, op.Seq)
+					}
+					op.Prev = g.fill(i, op.Author, op.Seq)
+				}
+			default:
 				op.Seq = c.uvarint(math.MaxUint64)
 				if op.Seq >= 2 {
 					c.fixed(op.Prev[:])
@@ -261,21 +298,24 @@ func decodeOpFrame(group crdt.ID, b []byte) ([]crdt.Op, [][]byte, error) {
 			}
 			readBodySig(c, op, kind)
 			if c.err != nil {
-				return nil, nil, fmt.Errorf("op %d: %w", i, c.err)
+				return nil, nil, nil, fmt.Errorf("op %d: %w", i, c.err)
 			}
 			full, err := EncodeOp(op)
 			if err != nil {
-				return nil, nil, fmt.Errorf("op %d: %w", i, err)
+				return nil, nil, nil, fmt.Errorf("op %d: %w", i, err)
 			}
 			if len(full) > MaxOpBytes {
-				return nil, nil, fmt.Errorf("op %d: %w: %d bytes, at most %d", i, ErrTooLarge, len(full), MaxOpBytes)
+				return nil, nil, nil, fmt.Errorf("op %d: %w: %d bytes, at most %d", i, ErrTooLarge, len(full), MaxOpBytes)
 			}
 			fulls[i] = full
 			op.ID = opID(OpVersion, full)
 		}
 		ids[i] = op.ID
+		if g != nil {
+			g.add(i, op, flags&flagPrevOut != 0)
+		}
 		if groupOf(op, op.ID) != group {
-			return nil, nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
+			return nil, nil, nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
 		}
 		if flags&flagBlob != 0 {
 			blob := c.skip(int(c.uvarint(MaxBlobBytes)))
@@ -283,23 +323,30 @@ func decodeOpFrame(group crdt.ID, b []byte) ([]crdt.Op, [][]byte, error) {
 				c.fail(fmt.Errorf("%w: empty blob", ErrMalformed))
 			}
 			if c.err != nil {
-				return nil, nil, c.err
+				return nil, nil, nil, c.err
 			}
 			if err := setBlob(op, blob); err != nil {
-				return nil, nil, fmt.Errorf("op %d: %w", i, err)
+				return nil, nil, nil, fmt.Errorf("op %d: %w", i, err)
 			}
 		}
 	}
 	if c.off != len(b) {
-		return nil, nil, ErrTrailing
+		return nil, nil, nil, ErrTrailing
 	}
-	// One set of ops, one frame.
-	again, err := appendFrame(group, ops, ids)
+	// One set of ops (and the same prevs left out), one frame.
+	var out, looked []bool
+	if g != nil {
+		out, looked = g.out, g.looked
+	}
+	again, err := appendFrame(group, ops, ids, out)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !bytes.Equal(again, b) {
-		return nil, nil, ErrNotCanonical
+		return nil, nil, nil, ErrNotCanonical
 	}
-	return ops, fulls, nil
+	if g != nil && g.missing != nil {
+		return nil, nil, nil, g.missing
+	}
+	return ops, fulls, looked, nil
 }

@@ -408,7 +408,7 @@ func TestOpOverhead(t *testing.T) {
 	}
 	var lines []string
 	lines = append(lines, fmt.Sprintf("v1 op: %d", len(enc1)-content), fmt.Sprintf("v2 op: %d", len(enc2)-content))
-	per := map[int]int{}
+	per, gossip := map[int]int{}, map[int]int{}
 	for _, n := range []int{1, 4, 16} {
 		fr, err := EncodeFrame(ops[0].Group, ops[:n])
 		if err != nil {
@@ -417,7 +417,19 @@ func TestOpOverhead(t *testing.T) {
 		per[n] = (len(fr) - n*content + n - 1) / n
 		lines = append(lines, fmt.Sprintf("frame of %d: %d per op", n, per[n]))
 	}
+	for _, n := range []int{1, 4, 16} {
+		fr, err := EncodeGossipFrame(ops[0].Group, ops[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gossip[n] = (len(fr) - n*content + n - 1) / n
+		lines = append(lines, fmt.Sprintf("gossip frame of %d: %d per op", n, gossip[n]))
+	}
 	t.Log(strings.Join(lines, "; "))
+	// Issue 12's target: a lone op, as gossip sends it, under 120.
+	if gossip[1] >= 120 || gossip[4] >= per[4] || gossip[16] > per[16] {
+		t.Errorf("overhead per op in gossip frames: %v", gossip)
+	}
 	// Guards against a regression, at today's figures.
 	if len(enc1)-content != 197 || len(enc2)-content > 176 {
 		t.Errorf("v1 overhead %d, v2 %d", len(enc1)-content, len(enc2)-content)

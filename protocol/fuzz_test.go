@@ -271,6 +271,7 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 		"FuzzScan":             {},
 		"FuzzOpenPrivate":      {},
 		"FuzzDecodeFrame":      {},
+		"FuzzDecodeFrameWith":  {},
 	}
 	bytesEntry := func(b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b) }
 	twoBytesEntry := func(a, b []byte) string { return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n", a, b) }
@@ -279,6 +280,9 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 	}
 	for name, fr := range frameSeeds(t) {
 		corpus["FuzzDecodeFrame"][name] = bytesEntry(fr)
+	}
+	for name, fr := range gossipSeeds(t) {
+		corpus["FuzzDecodeFrameWith"][name] = bytesEntry(fr)
 	}
 	for _, fx := range fixtures(t) {
 		corpus["FuzzDecodeOp"]["op_"+fx.name] = bytesEntry(fx.enc)

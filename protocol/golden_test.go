@@ -257,8 +257,8 @@ func TestGoldenProtocolIDs(t *testing.T) {
 	g[0], g[31] = 0xab, 0x01
 	var k [GroupKeySize]byte
 	k[0] = 0xcd
-	// "/mutual/group/3.0.0/" + hex of SHA-256("mutual/topic/1\n" || g || k)[:16]
-	want := "/mutual/group/3.0.0/5910137eb15ef34b8c15985e8783cfe6"
+	// "/mutual/group/4.0.0/" + hex of SHA-256("mutual/topic/1\n" || g || k)[:16]
+	want := "/mutual/group/4.0.0/5910137eb15ef34b8c15985e8783cfe6"
 	if got := specTopic(g, k); got != want {
 		t.Fatalf("the spec's topic is %q, the golden %q", got, want)
 	}

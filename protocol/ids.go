@@ -15,12 +15,17 @@ import (
 // protocol; on different ones they simply do not talk. Sync 3.0.0 added
 // the Digest (9) and Frame (7) messages, which a 2.0.0 node would refuse
 // as unknown types.
+//
+// Group topics 4.0.0 came with gossip frames that leave prev out
+// (docs/protocol.md 2.6): a 3.0.0 node would refuse their flag as
+// malformed and block the sender. Catch-up never carries them, so sync
+// stays 3.0.0.
 const (
 	// SyncProtocol is the catch-up protocol on libp2p streams.
 	SyncProtocol = "/mutual/sync/3.0.0"
 	// topicPrefix is followed by 32 hex digits derived from the group's
 	// first key (Topic): no group ID appears in a topic name.
-	topicPrefix = "/mutual/group/3.0.0/"
+	topicPrefix = "/mutual/group/4.0.0/"
 )
 
 // Finding each other (docs/protocol.md 12.5, 12.6).

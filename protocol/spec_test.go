@@ -287,8 +287,15 @@ func specSigningBytes(t fataler, op *crdt.Op) []byte {
 	return append([]byte("mutual/op/2\n"), specOp2(t, op, false)...)
 }
 
-// specFrame is section 2.3: ops of one group in one frame.
-func specFrame(t fataler, ops []crdt.Op) []byte {
+// specFrame is section 2.4: ops of one group in one frame.
+func specFrame(t fataler, ops []crdt.Op) []byte { return specFrameOf(t, ops, false) }
+
+// specGossipFrame is section 2.6: a frame whose ops not chained leave
+// out prev (0x10) unless an op of the frame before them at the author's
+// seq-1 has another ID.
+func specGossipFrame(t fataler, ops []crdt.Op) []byte { return specFrameOf(t, ops, true) }
+
+func specFrameOf(t fataler, ops []crdt.Op, gossip bool) []byte {
 	s := &spec{}
 	s.raw(0xf2).uvarint(uint64(len(ops)))
 	var wall int64
@@ -307,13 +314,24 @@ func specFrame(t fataler, ops []crdt.Op) []byte {
 			} else if ops[i-1].Seq+1 == op.Seq && op.Prev == specOpID(specOp(t, &ops[i-1], true)) {
 				flags |= 0x02
 			}
+			if gossip && flags&0x02 == 0 && op.Seq >= 2 {
+				out := true
+				for j := range i { // the last op before at seq-1 is the one the receiver takes
+					if ops[j].Author == op.Author && ops[j].Seq+1 == op.Seq {
+						out = op.Prev == specOpID(specOp(t, &ops[j], true))
+					}
+				}
+				if out {
+					flags |= 0x10
+				}
+			}
 			s.raw(flags, 0x40|byte(op.Body.Kind()))
 			if flags&0x01 != 0 {
 				s.raw(op.Author[:]...)
 			}
 			if flags&0x02 == 0 {
 				s.uvarint(op.Seq)
-				if op.Seq >= 2 {
+				if op.Seq >= 2 && flags&0x10 == 0 {
 					s.raw(op.Prev[:]...)
 				}
 			}
@@ -430,11 +448,11 @@ func specKeyID(k [GroupKeySize]byte) crdt.KeyID {
 	return crdt.KeyID(h[:16])
 }
 
-// specTopic: "/mutual/group/3.0.0/" and 32 hex digits of
+// specTopic: "/mutual/group/4.0.0/" and 32 hex digits of
 // SHA-256("mutual/topic/1\n" || group || first key)[:16].
 func specTopic(group crdt.ID, k [GroupKeySize]byte) string {
 	h := sha256.Sum256(append(append([]byte("mutual/topic/1\n"), group[:]...), k[:]...))
-	return "/mutual/group/3.0.0/" + hex.EncodeToString(h[:16])
+	return "/mutual/group/4.0.0/" + hex.EncodeToString(h[:16])
 }
 
 // specSealShare seals group key k to member (box key to) with the

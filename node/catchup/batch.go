@@ -21,6 +21,7 @@ type pending struct {
 	bytes    int
 	received int                                 // ops of the messages pended, for Progress
 	firsts   map[crdt.ID]map[crdt.PublicKey]bool // authors whose first op is pended, by group
+	groups   map[crdt.ID]bool                    // groups of the ops pended
 }
 
 // pend adds the storable ops of a message of group g to the batch and
@@ -44,6 +45,12 @@ func (ss *session) pend(rs *roundState, g crdt.ID, raws [][]byte, refs []protoco
 	if err != nil {
 		return err
 	}
+	if len(ops) > 0 {
+		if p.groups == nil {
+			p.groups = map[crdt.ID]bool{}
+		}
+		p.groups[g] = true
+	}
 	for _, op := range ops {
 		p.raws = append(p.raws, op)
 		p.bytes += len(op)
@@ -62,7 +69,7 @@ func (ss *session) pend(rs *roundState, g crdt.ID, raws [][]byte, refs []protoco
 // flush ingests the pending batch.
 func (ss *session) flush(rs *roundState) error {
 	p := &rs.pending
-	raws, received := p.raws, p.received
+	raws, received, groups := p.raws, p.received, p.groups
 	*p = pending{}
 	if len(raws) > 0 {
 		n, err := ss.r.Ingest(ss.ctx, raws)
@@ -74,6 +81,11 @@ func (ss *session) flush(rs *roundState) error {
 		}
 		rs.fresh += n
 		ss.stats.NewOps += n
+		if n > 0 {
+			for g := range groups {
+				ss.fresh[g] = true // (a batch of several groups may have brought new ops of only some)
+			}
+		}
 	}
 	ss.progress.add(received)
 	return nil

@@ -161,10 +161,11 @@ type cityFigures struct {
 	Bytes, Copies                                   int64 // all bytes sent; ops times the nodes that must hold them
 	OpBytes, Ops                                    int64 // ops made in the window, and their encodings' bytes
 	Wire                                            cityWire
+	Types                                           cityTypes
 }
 
 func (c *city) figures() cityFigures {
-	f := cityFigures{Wire: c.wire}
+	f := cityFigures{Wire: c.wire, Types: c.types}
 	for _, p := range c.posts {
 		if p.done < 0 {
 			f.Late++
@@ -225,6 +226,10 @@ func (f *cityFigures) add(o cityFigures) {
 	f.Copies += o.Copies
 	f.OpBytes += o.OpBytes
 	f.Ops += o.Ops
+	for t := range f.Types {
+		f.Types[t].Frames += o.Types[t].Frames
+		f.Types[t].Bytes += o.Types[t].Bytes
+	}
 	for w := range f.Wire {
 		f.Wire[w].Sessions += o.Wire[w].Sessions
 		f.Wire[w].Ops += o.Wire[w].Ops
@@ -262,6 +267,12 @@ func (f *cityFigures) String() string {
 				continue
 			}
 			fmt.Fprintf(&b, " %s (%d) %d/%d/%d;", cityWhy(w), x.Sessions, x.Ops/f.Copies, x.Vectors/f.Copies, x.Other/f.Copies)
+		}
+		b.WriteString("\ncatch-up bytes per op copy by message type (frames):")
+		for t, x := range f.Types {
+			if x.Frames > 0 {
+				fmt.Fprintf(&b, " %s %.1f (%d);", protocol.MsgType(t), float64(x.Bytes)/float64(f.Copies), x.Frames)
+			}
 		}
 	}
 	return b.String()

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -183,8 +184,9 @@ type cityNode struct {
 	// their last session (Host.noteFollowers).
 	follows   map[int]map[crdt.ID]bool
 	pushing   map[crdt.ID]bool // groups of the push scheduled, nil if none
-	spreading bool
-	comp      int // partition component: linked nodes talk when equal
+	spreading map[crdt.ID]bool // groups of the spread scheduled (Stats.Fresh), nil if none
+	spreadBy  map[int]bool     // the peers whose sessions brought them
+	comp      int              // partition component: linked nodes talk when equal
 	sent      cityBytes
 }
 
@@ -273,6 +275,10 @@ func (w cityWhy) String() string {
 // and by frame: Ops, Have and Want (vectors), others.
 type cityWire [cityWhys]struct{ Sessions, Ops, Vectors, Other int64 }
 
+// cityTypes counts the catch-up bytes sent in the window by message type
+// (protocol.MsgType; 0: a frame too short to say).
+type cityTypes [16]struct{ Frames, Bytes int64 }
+
 type cityQueue []*cityEvent
 
 func (q cityQueue) Len() int { return len(q) }
@@ -320,6 +326,7 @@ type city struct {
 	final       []cityBytes       // and when the tail ended
 	refusals    map[[2]int]string // (node, group) -> the reason it was given
 	wire        cityWire
+	types       cityTypes
 	stats       cityStats
 }
 
@@ -729,9 +736,14 @@ func (c *city) handle(e *cityEvent) error {
 		}
 	case evSpread:
 		nd := c.nodes[e.a]
-		nd.spreading = false
+		fresh := slices.SortedFunc(maps.Keys(nd.spreading), crdt.ID.Compare)
+		by := nd.spreadBy
+		nd.spreading, nd.spreadBy = nil, nil
 		for _, p := range nd.peers {
-			if c.up(nd.i, p) {
+			if len(by) == 1 && by[p] {
+				continue // it holds them all: they came from it
+			}
+			if c.up(nd.i, p) && Shares(nd.r, c.nodes[p].pub, fresh, nd.followed(p)) {
 				c.stats.Spreads++
 				c.startSession(nd.i, p, whySpread)
 			}
@@ -901,11 +913,16 @@ func (c *city) pushFollowers(i int, group crdt.ID) {
 }
 
 // spread schedules, within spreadDelay, a session with every linked peer
-// (Host.spread).
-func (c *city) spread(i int) {
-	if nd := c.nodes[i]; !nd.spreading {
-		nd.spreading = true
+// that Shares one of groups (Host.spread).
+func (c *city) spread(i, from int, groups []crdt.ID) {
+	nd := c.nodes[i]
+	if nd.spreading == nil {
+		nd.spreading, nd.spreadBy = map[crdt.ID]bool{}, map[int]bool{}
 		c.at(citySpreadDelay, &cityEvent{kind: evSpread, a: i})
+	}
+	nd.spreadBy[from] = true
+	for _, g := range groups {
+		nd.spreading[g] = true
 	}
 }
 
@@ -964,12 +981,12 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		ra.stats, ra.err = Run(context.Background(), wa, na.r, nb.pub, true)
+		ra.stats, ra.err = RunOptions(context.Background(), wa, na.r, nb.pub, true, Options{Followers: na.followed(b)})
 		c1.Close()
 	}()
 	go func() {
 		defer wg.Done()
-		rb.stats, rb.err = Run(context.Background(), wb, nb.r, na.pub, false)
+		rb.stats, rb.err = RunOptions(context.Background(), wb, nb.r, na.pub, false, Options{Followers: nb.followed(a)})
 		c2.Close()
 	}()
 	wg.Wait()
@@ -1001,11 +1018,17 @@ func (c *city) session(a, b int, why cityWhy) (int, error) {
 			c.refusals[[2]int{x.nd.i, c.byID[g]}] = reason
 		}
 		if x.st.NewOps > 0 {
-			c.spread(x.nd.i)
+			c.spread(x.nd.i, x.peer.i, x.st.Fresh)
 			c.observe(x.nd.i, x.peer.i)
 		}
 	}
 	return ra.stats.NewOps + rb.stats.NewOps, nil
+}
+
+// followed returns the groups nd served node p as a follower in their
+// last session (Options.Followers, as Host passes them).
+func (nd *cityNode) followed(p int) []crdt.ID {
+	return slices.SortedFunc(maps.Keys(nd.follows[p]), crdt.ID.Compare)
 }
 
 // recConn records what is written to it.
@@ -1038,6 +1061,13 @@ func (c *city) account(from, to *cityNode, b []byte, why cityWhy) error {
 		body, size := b[k:k+int(n)], int64(k)+int64(n)
 		b = b[k+int(n):]
 		if c.measuring {
+			if t := int(body[min(1, len(body)-1)]); len(body) >= 2 && t < len(c.types) {
+				c.types[t].Frames++
+				c.types[t].Bytes += size
+			} else {
+				c.types[0].Frames++
+				c.types[0].Bytes += size
+			}
 			w := &c.wire[why]
 			switch {
 			case len(body) < 2:

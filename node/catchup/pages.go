@@ -86,28 +86,96 @@ func (ss *session) greet(rs *roundState) error {
 	}
 	if theirs == total {
 		for g := range mine {
-			ss.settled[g] = true
+			ss.settle(g)
 		}
 		return nil
 	}
 	return ss.compareDigests(mine)
 }
 
+// settle leaves g out of the session: both sides hold it alike. A group
+// the peer follows counts as served to it (Stats.Followers), as it would
+// have been had it been offered: the node goes on pushing its new ops to
+// the peer, and digesting it for the peer next session.
+func (ss *session) settle(g crdt.ID) {
+	ss.settled[g] = true
+	if ss.asFollow[g] {
+		ss.followers[g] = true
+	}
+}
+
 // digests returns the digest of each group this node offers the peer
-// whole.
+// whole: those the peer may read, those it follows and this node
+// offers it as a follower does (Limit.Follow: the whole vector), and
+// those this node served it as a follower in their last session and
+// would serve it still (Options.Followers, followsFrom). Then a member
+// and its follower, or two followers, that hold a group alike settle it
+// as two members do.
 func (ss *session) digests(rs *roundState) (map[crdt.ID]protocol.Digest, error) {
 	out := make(map[crdt.ID]protocol.Digest, len(rs.readable))
-	for _, g := range rs.readable {
-		if _, limited := rs.limits[g]; limited {
-			continue
-		}
+	ss.asFollow = map[crdt.ID]bool{}
+	add := func(g crdt.ID) error {
 		d, err := ss.r.Digest(g)
 		if err != nil {
-			return nil, fmt.Errorf("catchup: digest of %s: %w", g.Short(), err)
+			return fmt.Errorf("catchup: digest of %s: %w", g.Short(), err)
 		}
 		out[g] = d
+		return nil
+	}
+	for _, g := range rs.readable {
+		l, limited := rs.limits[g]
+		if limited && !(l.Follow && l.Own == nil && len(l.Notices) == 0) {
+			continue
+		}
+		if err := add(g); err != nil {
+			return nil, err
+		}
+		if limited {
+			ss.asFollow[g] = true
+		}
+	}
+	for _, g := range ss.served {
+		if _, ok := out[g]; ok {
+			continue
+		}
+		if ok, err := ss.followsFrom(g); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		if err := add(g); err != nil {
+			return nil, err
+		}
+		ss.asFollow[g] = true
 	}
 	return out, nil
+}
+
+// followsFrom reports whether this node would serve the peer group g
+// as a follower (want): it replicates g and does not offer it to the
+// peer, the peer is no member and holds no op of its own there by this
+// node's copy (no newcomer, no former member) or visits it, and
+// MayFollow allows it. (A newcomer says so only in its Have; it offers
+// g with Limit.Own and digests it not, so g does not settle.)
+func (ss *session) followsFrom(g crdt.ID) (bool, error) {
+	if !slices.Contains(ss.r.Groups(), g) || ss.r.MayRead(g, ss.remote) {
+		return false, nil
+	}
+	l, err := ss.r.Limited(g, ss.remote)
+	if err != nil {
+		return false, fmt.Errorf("catchup: limits of %s: %w", g.Short(), err)
+	}
+	if l.offers() {
+		return false, nil
+	}
+	v, err := ss.r.VersionVector(g)
+	if err != nil {
+		return false, fmt.Errorf("catchup: version vector of %s: %w", g.Short(), err)
+	}
+	if _, known := v[ss.remote]; known && !visits(ss.r, g, ss.remote) {
+		return false, nil
+	}
+	return ss.r.MayFollow(g, ss.remote) == nil, nil
 }
 
 func digestList(m map[crdt.ID]protocol.Digest) []protocol.GroupDigest {
@@ -151,7 +219,7 @@ func (ss *session) compareDigests(mine map[crdt.ID]protocol.Digest) error {
 			}
 			for _, d := range f.Digests {
 				if sum, ok := mine[d.Group]; ok && sum == d.Sum {
-					ss.settled[d.Group] = true
+					ss.settle(d.Group)
 				}
 			}
 		}

@@ -134,4 +134,8 @@ type Stats struct {
 	// Answered lists, sorted, the groups this node offered that the peer
 	// answered with a Have or a Want (not refused).
 	Answered []crdt.ID
+	// Fresh lists, sorted, the groups of the batches that brought new
+	// ops in the session (set on error too: what was stored stays): the
+	// groups a spread passes on (Shares).
+	Fresh []crdt.ID
 }

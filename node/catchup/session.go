@@ -69,6 +69,15 @@ type Options struct {
 	// that limit: a frame cut in half is lost, every whole one is stored,
 	// and the next session resumes after it.
 	MaxBatchBytes int
+	// Followers are the groups this node served the peer as a follower
+	// in their last session (its Stats.Followers). Their digests go in
+	// round 1 as those of the groups offered whole, if this node would
+	// serve the peer as a follower still (it is no member, MayFollow
+	// allows it, it holds no op of its own there), so that a follower
+	// that holds them alike settles them instead of offering its
+	// vectors every session (pages.go). Every other peer learns no group
+	// from this node's digests that it may not read.
+	Followers []crdt.ID
 }
 
 // RunOptions is Run with Options.
@@ -79,6 +88,7 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 	}
 	ss := &session{
 		maxBatch:  o.MaxBatchBytes,
+		served:    o.Followers,
 		progress:  p,
 		ctx:       ctx,
 		r:         r,
@@ -92,6 +102,7 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		pageRound: 1,
 		followers: map[crdt.ID]bool{},
 		answered:  map[crdt.ID]bool{},
+		fresh:     map[crdt.ID]bool{},
 	}
 	ss.in = &countReader{r: s}
 	ss.out = &countWriter{w: s}
@@ -121,6 +132,7 @@ func RunOptions(ctx context.Context, s io.ReadWriter, r Replica, remote crdt.Pub
 		ss.stats.Followers = slices.SortedFunc(maps.Keys(ss.followers), crdt.ID.Compare)
 		ss.stats.Answered = slices.SortedFunc(maps.Keys(ss.answered), crdt.ID.Compare)
 	}
+	ss.stats.Fresh = slices.SortedFunc(maps.Keys(ss.fresh), crdt.ID.Compare)
 	return ss.stats, err
 }
 
@@ -160,6 +172,7 @@ type session struct {
 	synced    map[crdt.ID]bool // groups whose ops the peer streamed in full
 	followers map[crdt.ID]bool // groups served to the peer as a follower
 	answered  map[crdt.ID]bool // groups offered that the peer answered
+	fresh     map[crdt.ID]bool // groups of the batches that brought new ops (Stats.Fresh)
 	progress  *Progress
 	maxBatch  int // Options.MaxBatchBytes
 
@@ -168,6 +181,8 @@ type session struct {
 	// the current page.
 	settled   map[crdt.ID]bool
 	after     *crdt.ID
+	served    []crdt.ID        // Options.Followers
+	asFollow  map[crdt.ID]bool // groups digested because the peer follows them (digests)
 	pageRound int
 
 	intro      map[crdt.ID][][]byte // groups to introduce in the next round: their membership ops (introduce)

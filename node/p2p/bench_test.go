@@ -173,4 +173,7 @@ func gossipWire(b *testing.B, per int) {
 	b.ReportMetric(float64(in)/2/float64(opBytes), "wire/ops")
 	b.ReportMetric(float64(sync)/2/float64(opBytes), "catchup/ops")
 	b.ReportMetric(float64(opBytes)/n, "op-B")
+	// Messages ignored for a prev the receiver could not fill (prev.go):
+	// catch-up brought their ops instead.
+	b.ReportMetric(float64(hb.lackedPrev.Load()+hc.lackedPrev.Load())/2/float64((n+per-1)/per), "lacked-prev/msg")
 }

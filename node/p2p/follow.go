@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -38,6 +39,19 @@ func (h *Host) noteFollowers(p peer.ID, key crdt.PublicKey, groups []crdt.ID) {
 	for _, g := range groups {
 		rec.follows[g] = true
 	}
+}
+
+// followsOf returns the groups served to p as a follower in its last
+// session (catchup.Options.Followers: the next session exchanges their
+// digests, so that a group p holds alike settles).
+func (h *Host) followsOf(p peer.ID) []crdt.ID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rec := h.peers[p]
+	if rec == nil {
+		return nil
+	}
+	return slices.SortedFunc(maps.Keys(rec.follows), crdt.ID.Compare)
 }
 
 // pushFollowers schedules a session, within followDelay, with every

@@ -46,7 +46,7 @@ func TestFrameDeliveredAndRelayed(t *testing.T) {
 	if _, err := ra.Ingest(context.Background(), raws); err != nil { // A's commit
 		t.Fatal(err)
 	}
-	if msgs, err := encodeMessages(tg.id, raws); err != nil || len(msgs) != 1 || msgs[0][0] != frameMagic {
+	if msgs, err := encodeMessages(tg.id, raws, nil); err != nil || len(msgs) != 1 || msgs[0][0] != frameMagic {
 		t.Fatalf("%d ops of one commit make %d messages (%v); want one frame", n, len(msgs), err)
 	}
 
@@ -172,6 +172,33 @@ func rawGossiper(t *testing.T, tg *testGroup, a *Host) (host.Host, *pubsub.Topic
 	return mh, tp
 }
 
+// heldLookup is the prev lookup of a node that holds raws.
+func heldLookup(t testing.TB, raws ...[]byte) protocol.PrevLookup {
+	type pos struct {
+		a   crdt.PublicKey
+		seq uint64
+	}
+	held := map[pos]crdt.ID{}
+	for _, op := range decodeAll(t, raws) {
+		held[pos{op.Author, op.Seq}] = op.ID
+	}
+	return func(a crdt.PublicKey, seq uint64) (crdt.ID, bool) {
+		id, ok := held[pos{a, seq}]
+		return id, ok
+	}
+}
+
+// gossipFrameOf is the gossip frame of raws, ops of group g (their
+// prevs left out).
+func gossipFrameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
+	t.Helper()
+	f, err := protocol.EncodeGossipFrame(g, decodeAll(t, raws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // frameOf is the frame of raws, ops of group g.
 func frameOf(t testing.TB, g crdt.ID, raws [][]byte) []byte {
 	t.Helper()
@@ -200,14 +227,14 @@ func decodeAll(t testing.TB, raws [][]byte) []crdt.Op {
 func TestEncodeMessages(t *testing.T) {
 	tg := newTestGroup(t)
 	one := tg.a.post(t, tg.id, strings.Repeat("x", 190))
-	msgs, err := encodeMessages(tg.id, [][]byte{one})
+	msgs, err := encodeMessages(tg.id, [][]byte{one}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(msgs) != 1 || msgs[0][0] != frameMagic || len(msgs[0]) >= len(one) {
 		t.Fatalf("one op of %d bytes makes %d messages, the first of %d bytes starting %#x; want a smaller frame of one", len(one), len(msgs), len(msgs[0]), msgs[0][0])
 	}
-	if got, err := decodeMessage(tg.id, msgs[0]); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
+	if got, _, err := decodeMessage(tg.id, msgs[0], heldLookup(t, tg.setup...)); err != nil || len(got) != 1 || !bytes.Equal(got[0], one) {
 		t.Fatalf("the frame of one gave back %d ops (%v)", len(got), err)
 	}
 	// Many ops: frames within the limits, the ops in order.
@@ -215,16 +242,24 @@ func TestEncodeMessages(t *testing.T) {
 	for i := range 5000 {
 		raws = append(raws, tg.a.post(t, tg.id, strings.Repeat("y", 10+i%190)))
 	}
-	msgs, err = encodeMessages(tg.id, raws)
+	msgs, err = encodeMessages(tg.id, raws, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	held := heldLookup(t, append(append([][]byte{one}, tg.setup...), raws...)...)
+	none := heldLookup(t)
 	var back [][]byte
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if len(m) > protocol.MaxFrameBytes {
 			t.Fatalf("a frame of %d bytes", len(m))
 		}
-		ops, err := decodeMessage(tg.id, m)
+		// The first frame leaves out its prev (the op before went out
+		// long ago, if ever); the later ones, whose op before is in the
+		// frame sent just before, write it.
+		if _, _, err := decodeMessage(tg.id, m, none); (i == 0) != errors.Is(err, protocol.ErrNeedPrev) {
+			t.Fatalf("frame %d to a node that holds none of the ops: %v", i, err)
+		}
+		ops, _, err := decodeMessage(tg.id, m, held)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,8 +275,40 @@ func TestEncodeMessages(t *testing.T) {
 	}
 	// An op of another group is not framed in this one.
 	other := newTestGroup(t)
-	if _, err := encodeMessages(tg.id, [][]byte{other.a.post(t, other.id, "elsewhere")}); err == nil {
+	if _, err := encodeMessages(tg.id, [][]byte{other.a.post(t, other.id, "elsewhere")}, nil); err == nil {
 		t.Fatal("an op of another group framed")
+	}
+}
+
+// A message leaves out the prev of an op whose op before went out less
+// than prevSettle ago only: its receivers may not hold it yet.
+func TestEncodeMessagesPrevSettled(t *testing.T) {
+	tg := newTestGroup(t)
+	var sent sentOps
+	none := heldLookup(t)
+	first, second := tg.a.post(t, tg.id, "first"), tg.a.post(t, tg.id, "second")
+	m1, err := encodeMessages(tg.id, [][]byte{first}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := encodeMessages(tg.id, [][]byte{second}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decodeMessage(tg.id, m1[0], none); !errors.Is(err, protocol.ErrNeedPrev) {
+		t.Fatalf("the first, its op before never sent: %v; want its prev left out", err)
+	}
+	if _, _, err := decodeMessage(tg.id, m2[0], none); err != nil {
+		t.Fatalf("the second, a moment after the first: %v; want its prev written", err)
+	}
+	// The same second message once the first went out prevSettle ago.
+	sent.m[tg.a.pub] = sentOp{sent.m[tg.a.pub].seq - 1, time.Now().Add(-prevSettle)}
+	m2, err = encodeMessages(tg.id, [][]byte{second}, &sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := decodeMessage(tg.id, m2[0], none); !errors.Is(err, protocol.ErrNeedPrev) {
+		t.Fatalf("the second, prevSettle after the first: %v; want its prev left out", err)
 	}
 }
 
@@ -253,17 +320,18 @@ func TestEncodeMessages(t *testing.T) {
 func TestDecodeMessage(t *testing.T) {
 	tg := newTestGroup(t)
 	raw := tg.a.post(t, tg.id, "alone")
-	if got, err := decodeMessage(tg.id, raw); err != nil || len(got) != 1 || !bytes.Equal(got[0], raw) {
+	none := heldLookup(t)
+	if got, _, err := decodeMessage(tg.id, raw, none); err != nil || len(got) != 1 || !bytes.Equal(got[0], raw) {
 		t.Fatalf("a bare op: %d ops, %v", len(got), err)
 	}
 	f := frameOf(t, tg.id, [][]byte{raw})
 	newer := bytes.Clone(f)
 	newer[3] = 0x7f // the op's tag (after magic, count, flags): version 2, kind 63
-	if _, err := decodeMessage(tg.id, newer); !errors.Is(err, protocol.ErrUnsupported) {
+	if _, _, err := decodeMessage(tg.id, newer, none); !errors.Is(err, protocol.ErrUnsupported) {
 		t.Fatalf("a frame of an op of an unknown kind: %v; want ErrUnsupported", err)
 	}
 	other := newTestGroup(t)
-	got, err := decodeMessage(other.id, f)
+	got, _, err := decodeMessage(other.id, f, none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +348,7 @@ func TestDecodeMessage(t *testing.T) {
 		"long count":       append([]byte{frameMagic, 0x81, 0x00}, f[2:]...),
 		"unknown flag bit": append([]byte{frameMagic, 1, f[2] | 0x80}, f[3:]...),
 	} {
-		if _, err := decodeMessage(tg.id, b); err == nil {
+		if _, _, err := decodeMessage(tg.id, b, none); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -301,17 +369,47 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(append([]byte{frameMagic}, tg.setup[0]...))
 	f.Add([]byte{frameMagic, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add(raws[0])
+	if m, err := encodeMessages(tg.id, raws, nil); err == nil {
+		f.Add(m[0]) // a gossip frame, the first op's prev left out
+	}
+	held := heldLookup(f, append(append([][]byte{}, tg.setup...), raws...)...)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := decodeMessage(tg.id, b)
+		ops, _, err := decodeMessage(tg.id, b, held)
 		if err != nil || len(b) == 0 || b[0] != frameMagic {
 			return
 		}
-		again, err := encodeMessages(tg.id, ops)
+		again, err := encodeMessages(tg.id, ops, nil)
 		if err != nil {
 			t.Fatalf("frame %x decodes to ops that do not encode: %v", b, err)
 		}
-		if len(again) != 1 || !bytes.Equal(again[0], b) {
-			t.Fatalf("frame %x decodes to ops that encode otherwise", b)
+		if len(again) != 1 {
+			t.Fatalf("frame %x decodes to ops that make %d messages", b, len(again))
+		}
+		// The gossip frame of the ops (prevs left out, which b may have
+		// written) gives them back to a node that holds those prevs.
+		prevs := map[[2]any]crdt.ID{}
+		for _, raw := range ops {
+			op, err := protocol.DecodeStoredOp(raw) // signatures are not the point: fuzzed ops fail them
+			if err != nil {
+				t.Fatalf("an op of an accepted frame does not decode: %v", err)
+			}
+			k := [2]any{op.Author, op.Seq - 1}
+			if id, ok := prevs[k]; ok && id != op.Prev {
+				return // two ops at one seq: no one node holds both prevs
+			}
+			prevs[k] = op.Prev
+		}
+		back, _, err := decodeMessage(tg.id, again[0], func(a crdt.PublicKey, seq uint64) (crdt.ID, bool) {
+			id, ok := prevs[[2]any{a, seq}]
+			return id, ok
+		})
+		if err != nil || len(back) != len(ops) {
+			t.Fatalf("the gossip frame of %x: %v", b, err)
+		}
+		for i := range ops {
+			if !bytes.Equal(back[i], ops[i]) {
+				t.Fatalf("op %d came back otherwise", i)
+			}
 		}
 	})
 }

@@ -26,6 +26,7 @@ type groupTopic struct {
 	name  string
 	topic *pubsub.Topic
 	relay pubsub.RelayCancelFunc
+	sent  sentOps // when each author's last op went out (prev.go)
 }
 
 // ErrNotJoined is returned by Publish for a group the host has not joined.
@@ -287,7 +288,7 @@ func (h *Host) Publish(ctx context.Context, group crdt.ID, raw []byte) error {
 
 // publish sends raws, ops of group, as frames (frame.go).
 func (gt *groupTopic) publish(ctx context.Context, group crdt.ID, raws [][]byte) error {
-	msgs, err := encodeMessages(group, raws)
+	msgs, err := encodeMessages(group, raws, &gt.sent)
 	if err != nil {
 		return fmt.Errorf("p2p: publish: %w", err)
 	}
@@ -351,7 +352,11 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 		if from == h.host.ID() {
 			return pubsub.ValidationAccept // stored before it was published
 		}
-		raws, err := decodeMessage(group, m.Data)
+		raws, looked, err := decodeMessage(group, m.Data, h.prevOf(group))
+		if errors.Is(err, protocol.ErrNeedPrev) {
+			h.lackPrev(group, from, err) // not the sender's fault: catch-up brings it
+			return pubsub.ValidationIgnore
+		}
 		if errors.Is(err, protocol.ErrUnsupported) {
 			// An op of a kind this node does not know (a member a
 			// version ahead): not judged, not forwarded, never
@@ -364,14 +369,15 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			return pubsub.ValidationReject
 		}
 		if len(raws) == 1 {
-			return h.validateOp(ctx, group, from, raws[0])
+			return h.validateOp(ctx, group, from, raws[0], looked[0])
 		}
-		return h.validateFrame(ctx, group, from, raws)
+		return h.validateFrame(ctx, group, from, raws, looked)
 	}
 }
 
-// validateOp judges and stores a message of one op.
-func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw []byte) pubsub.ValidationResult {
+// validateOp judges and stores a message of one op; looked says its prev
+// was taken from this node (prev.go).
+func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw []byte, looked bool) pubsub.ValidationResult {
 	op, err := decodeForTopic(group, raw)
 	if errors.Is(err, protocol.ErrUnsupported) {
 		// A newer version or kind (a member during a rolling
@@ -399,6 +405,10 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 		h.pushFollowers(group)
 		return pubsub.ValidationAccept
 	case crdt.Reject:
+		if prevDoubtful([]crdt.Op{op}, []bool{looked}) {
+			h.prevDoubted(group, from, err)
+			return pubsub.ValidationIgnore
+		}
 		h.spawn(func() { h.punish(from, "invalid op", err) })
 		return pubsub.ValidationReject
 	}
@@ -423,12 +433,14 @@ func (h *Host) validateOp(ctx context.Context, group crdt.ID, from peer.ID, raw 
 //
 // Unlike validateOp, a frame's ops do not feed the replica's clock
 // watch (IngestOne's): a frame is a burst, and single posts, the usual
-// case, still do.
-func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, raws [][]byte) pubsub.ValidationResult {
+// case, still do. looked says which ops took their prev from this node
+// (prev.go).
+func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, raws [][]byte, looked []bool) pubsub.ValidationResult {
 	ops := make([]crdt.Op, 0, len(raws))
 	judged := make([][]byte, 0, len(raws))
+	lookedJ := make([]bool, 0, len(raws))
 	whole := true
-	for _, raw := range raws {
+	for i, raw := range raws {
 		op, err := decodeForTopic(group, raw)
 		if errors.Is(err, protocol.ErrUnsupported) {
 			whole = false
@@ -444,11 +456,16 @@ func (h *Host) validateFrame(ctx context.Context, group crdt.ID, from peer.ID, r
 		}
 		ops = append(ops, op)
 		judged = append(judged, raw)
+		lookedJ = append(lookedJ, looked[i])
 	}
 	if len(judged) > 0 {
 		n, err := h.r.Ingest(ctx, judged)
 		if err != nil {
 			if errors.Is(err, catchup.ErrRejected) {
+				if prevDoubtful(ops, lookedJ) {
+					h.prevDoubted(group, from, err)
+					return pubsub.ValidationIgnore
+				}
 				h.spawn(func() { h.punish(from, "invalid op in a frame", err) })
 				return pubsub.ValidationReject
 			}

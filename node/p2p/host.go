@@ -73,6 +73,9 @@ type Host struct {
 	dialling      map[peer.ID]*slot               // one direct dial per peer at a time (dialDirect)
 	gaps          map[peer.ID]map[gapKey]gap      // gaps a peer's gossip came past, to check (mendGap)
 	spreading     bool                            // a spread is scheduled
+	spreadGroups  map[crdt.ID]bool                // the groups it passes on (Stats.Fresh)
+	spreadAll     bool                            // to every connected peer (Spread)
+	spreadBy      map[peer.ID]bool                // the peers whose sessions brought them
 	boot          []peer.AddrInfo                 // bootstrap list (bootstrapPeers)
 	pexGen        uint64                          // bumped when a peer connects or leaves (pex.go)
 	pexSent       map[peer.ID]uint64              // pexGen when each peer was last told (pex.go)
@@ -88,6 +91,8 @@ type Host struct {
 	refused      atomic.Int64                        // catch-up streams refused (maxInbound), for tests
 	idleResets   atomic.Int64                        // catch-up streams reset for idleness, for tests
 	framedOps    atomic.Int64                        // new ops stored from gossip frames, for tests
+	lackedPrev   atomic.Int64                        // gossip messages ignored for a prev not held (prev.go), for tests
+	prevDoubts   atomic.Int64                        // gossip messages ignored for a prev held here that fails (prev.go), for tests
 	dials        atomic.Int64                        // direct dials made (Dials)
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests

@@ -83,8 +83,11 @@ func TestSpecGossipInterop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the node's op never arrived: %v", err)
 		}
-		if !bytes.Equal(m.Data, frameOf(t, tg.id, [][]byte{fromNode})) {
-			continue // the node sends an op as a frame of one (12.4)
+		if !bytes.Equal(m.Data, gossipFrameOf(t, tg.id, [][]byte{fromNode})) {
+			continue // the node sends an op as a gossip frame of one (12.4), its prev left out (2.6)
+		}
+		if got, _, err := protocol.SplitFrameWith(tg.id, m.Data, heldLookup(t, tg.setup...)); err != nil || !bytes.Equal(got[0], fromNode) {
+			t.Fatalf("the peer, holding the op before, does not get the node's op from its frame: %v", err)
 		}
 		if m.From != nil || m.Seqno != nil || m.Key != nil || m.Signature != nil {
 			t.Fatalf("message carries author info: from %x seqno %x key %x sig %x", m.From, m.Seqno, m.Key, m.Signature)

@@ -449,6 +449,15 @@ func TestGossipPastAGapStartsCatchUp(t *testing.T) {
 	}
 	publish(t, a, tg.id, tg.a.post(t, tg.id, "published"))
 	waitFor(t, 2*time.Second, "the gap filled", func() bool { return converged(tg.id, len(tg.setup)+6, ra, rb) })
+	// The published op's frame leaves its prev out (the last imported
+	// op), which B lacked: B ignored it, did not hold it against A, and
+	// caught up.
+	if n := b.lackedPrev.Load(); n != 1 {
+		t.Errorf("B ignored %d frames for a prev it lacked; want 1", n)
+	}
+	if n := b.punished.Load(); n != 0 {
+		t.Errorf("B punished %d peers", n)
+	}
 }
 
 // TestMemberMetWhileRunningRedialled: a member met while running (here

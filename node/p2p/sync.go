@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -166,7 +167,7 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
 	is := &idleStream{Stream: s}
 	pr := h.track(p)
-	opts := catchup.Options{Progress: pr}
+	opts := catchup.Options{Progress: pr, Followers: h.followsOf(p)}
 	if s.Conn().Stat().Limited {
 		opts.MaxBatchBytes = limitedBatch
 	}
@@ -204,8 +205,8 @@ func (h *Host) session(ctx context.Context, s network.Stream, p peer.ID, key crd
 	if h.cfg.OnSynced != nil && len(st.Synced) > 0 {
 		h.cfg.OnSynced(key, st.Synced)
 	}
-	if st.NewOps > 0 {
-		h.spread()
+	if len(st.Fresh) > 0 {
+		h.spread(st.Fresh, p)
 	}
 	return st, nil
 }
@@ -254,15 +255,26 @@ func (h *Host) syncingLocked(p peer.ID) *Syncing {
 // Spread syncs with every connected peer shortly (as after a catch-up
 // session that brought new ops): the node learned ops some other way,
 // from a bundle file, and its peers may lack them.
-func (h *Host) Spread() { h.spread() }
+func (h *Host) Spread() { h.spread(nil, "") }
 
-// spread is called when a session brought new ops. Catch-up, unlike
-// gossip, does not forward what it receives, so the other connected peers
-// may still lack those ops: sync with them shortly. Calls within
-// spreadDelay are merged into one round. It ends by itself: a session
-// that brings nothing new spreads nothing.
-func (h *Host) spread() {
+// spread is called when a session with from brought new ops of groups
+// (nil: of any group, from no peer). Catch-up, unlike gossip, does not
+// forward what it receives, so the other connected peers may still lack
+// those ops: sync shortly with those that share one of the groups
+// (catchup.Shares: the node offers it to them, or serves it to them as a
+// follower), but from, if all came from it (the session left the two
+// alike). Calls within spreadDelay are merged into one round. It ends by
+// itself: a session that brings nothing new spreads nothing.
+func (h *Host) spread(groups []crdt.ID, from peer.ID) {
 	h.mu.Lock()
+	if h.spreadGroups == nil {
+		h.spreadGroups, h.spreadBy = map[crdt.ID]bool{}, map[peer.ID]bool{}
+	}
+	h.spreadBy[from] = true
+	for _, g := range groups {
+		h.spreadGroups[g] = true
+	}
+	h.spreadAll = h.spreadAll || groups == nil
 	if h.spreading {
 		h.mu.Unlock()
 		return
@@ -279,11 +291,26 @@ func (h *Host) spread() {
 		}
 		h.mu.Lock()
 		h.spreading = false
+		all, fresh, by := h.spreadAll, slices.Collect(maps.Keys(h.spreadGroups)), h.spreadBy
+		h.spreadAll, h.spreadGroups, h.spreadBy = false, nil, nil
 		h.mu.Unlock()
 		for _, p := range h.host.Network().Peers() {
+			if !all && (len(by) == 1 && by[p] || !h.shares(p, fresh)) {
+				continue
+			}
 			h.spawn(func() { h.syncBackground(p, "spread") })
 		}
 	})
+}
+
+// shares reports whether a session with p could pass on new ops of
+// groups (catchup.Shares).
+func (h *Host) shares(p peer.ID, groups []crdt.ID) bool {
+	key, err := KeyOf(p)
+	if err != nil {
+		return false
+	}
+	return catchup.Shares(h.r, key, groups, h.followsOf(p))
 }
 
 // synced records a successful session. A peer that reads one of our

@@ -418,7 +418,7 @@ func (bt *batch) addLog(gs *groupState, op *crdt.Op, raw []byte, own bool) {
 	if op.Blob != nil && !bt.erased(gs, op) {
 		bt.b.AddBlob(op.ID, op.Blob)
 	}
-	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq})
+	bt.marks = append(bt.marks, mark{gs, op.Author, op.Seq, op.ID})
 }
 
 // holds reports whether the log (or this batch) holds author's op at seq.

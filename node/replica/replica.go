@@ -98,6 +98,7 @@ type Replica struct {
 
 	events  broadcaster
 	confirm confirmation // see restore.go
+	lastIDs lastOps      // each author's last op, for gossip's prevs (opid.go)
 
 	name atomic.Pointer[string] // set by SetName; else cfg.Name
 

@@ -263,6 +263,7 @@ type mark struct {
 	gs *groupState
 	a  crdt.PublicKey
 	s  uint64
+	id crdt.ID
 }
 
 type postKey struct{ g, id crdt.ID }
@@ -363,6 +364,7 @@ func (r *Replica) process(reqs []*request) {
 	for _, m := range bt.marks {
 		m.gs.mark(m.a, m.s)
 	}
+	r.lastIDs.record(bt.marks) // under r.mu, which guards gs.rec; the validator takes only lastIDs' lock
 	r.mu.Unlock()
 	r.eraseBlobs(erase)
 	if r.cfg.OnLocalOps != nil {

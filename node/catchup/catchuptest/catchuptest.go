@@ -10,6 +10,7 @@
 // crdt: what a replica stores (crdt.Storable: every op of an author whose
 // first op it holds, whether the op counts or not; nothing of unknown
 // authors), version vectors, OpsAfter, Evidence, Ingest and IngestOne,
+// OpIDAt (catchup.OpIDs),
 // MayRead (members; and a newcomer offers its group to any peer), Groups,
 // and a newcomer that holds only its own join. State hashes are compared
 // with crdt.Board, the reference model, fed the same ops.
@@ -88,6 +89,7 @@ func Run(t *testing.T, f Factory) {
 		{"MayRead", testMayRead},
 		{"IngestOne", testIngestOne},
 		{"IngestOne/Rejects", testIngestOneRejects},
+		{"OpIDs", testOpIDs},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, f) })
 	}

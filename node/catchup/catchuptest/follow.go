@@ -25,6 +25,21 @@ func testSyncFollower(t *testing.T, a, b Factory) {
 	if sy.Stats.NewOps == 0 || sf.Stats.NewOps != 0 {
 		t.Fatalf("the follower got %d new ops, the member %d", sy.Stats.NewOps, sf.Stats.NewOps)
 	}
+
+	// Held alike, the group settles by its digest, as between members:
+	// the member digests it for the peer it served as a follower
+	// (Options.Followers), and both compute the same digest.
+	sy, sf = SyncOptions(ry, follower.Pub, catchup.Options{}, rf, fx.f.Pub, catchup.Options{Followers: sf.Stats.Followers})
+	if sy.Err != nil || sf.Err != nil {
+		t.Fatalf("session: %v / %v", sy.Err, sf.Err)
+	}
+	if sy.Stats.Settled != 1 || sf.Stats.Settled != 1 || sy.Stats.OpsSent+sf.Stats.OpsSent != 0 {
+		t.Fatalf("an idle member-follower session settled %d and %d groups, sent %d ops",
+			sy.Stats.Settled, sf.Stats.Settled, sy.Stats.OpsSent+sf.Stats.OpsSent)
+	}
+	if !slices.Contains(sf.Stats.Followers, fx.group) {
+		t.Fatalf("the member no longer counts the follower: %v", sf.Stats.Followers)
+	}
 }
 
 // testSyncFollowerRefused: a group that accepts followers from its

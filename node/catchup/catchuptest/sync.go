@@ -41,17 +41,22 @@ type Session struct {
 // Sync runs one session between x (the initiator, key kx) and y (key
 // ky) over net.Pipe and returns both sides' outcomes.
 func Sync(x catchup.Replica, kx crdt.PublicKey, y catchup.Replica, ky crdt.PublicKey) (sx, sy Session) {
+	return SyncOptions(x, kx, catchup.Options{}, y, ky, catchup.Options{})
+}
+
+// SyncOptions is Sync with each side's options.
+func SyncOptions(x catchup.Replica, kx crdt.PublicKey, ox catchup.Options, y catchup.Replica, ky crdt.PublicKey, oy catchup.Options) (sx, sy Session) {
 	c1, c2 := net.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		sx.Stats, sx.Err = catchup.Run(context.Background(), c1, x, ky, true)
+		sx.Stats, sx.Err = catchup.RunOptions(context.Background(), c1, x, ky, true, ox)
 		c1.Close()
 	}()
 	go func() {
 		defer wg.Done()
-		sy.Stats, sy.Err = catchup.Run(context.Background(), c2, y, kx, false)
+		sy.Stats, sy.Err = catchup.RunOptions(context.Background(), c2, y, kx, false, oy)
 		c2.Close()
 	}()
 	wg.Wait()
