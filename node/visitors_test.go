@@ -85,6 +85,30 @@ func TestVisitorAnswersAcrossGroups(t *testing.T) {
 		t.Fatalf("the follower's API shows the contact: %s", raw)
 	}
 
+	// H2 follows Riverside because of the visit: it says Riverside helps
+	// Harbour, and refuses to unfollow it while its response counts.
+	helps := func(s *served) []string {
+		var n struct {
+			Groups []struct {
+				ID    string
+				Helps []string
+			}
+		}
+		s.must(t, "GET", "/api/v1/node", nil, &n)
+		for _, g := range n.Groups {
+			if g.ID == riverside.ID {
+				return g.Helps
+			}
+		}
+		return []string{"Riverside is not followed"}
+	}
+	if got := helps(h2); len(got) != 1 || got[0] != harbour {
+		t.Fatalf("on h2 Riverside helps %v, want Harbour", got)
+	}
+	if err := h2.call(context.Background(), "DELETE", "/api/v1/follow/"+riverside.ID, nil, nil); err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "blocks it first") {
+		t.Fatalf("unfollowing a helping group: %v", err)
+	}
+
 	// Harbour's admin blocks Riverside; its members' nodes and the
 	// followers drop the response.
 	h1.must(t, "POST", "/api/v1/groups/"+harbour+"/blocked", map[string]any{"group": riverside.ID, "blocked": true}, nil)
@@ -96,6 +120,11 @@ func TestVisitorAnswersAcrossGroups(t *testing.T) {
 			return nil
 		})
 	}
+	// Blocked, Riverside helps no more: h2 may unfollow it.
+	if got := helps(h2); len(got) != 0 {
+		t.Fatalf("on h2 the blocked Riverside helps %v", got)
+	}
+	h2.must(t, "DELETE", "/api/v1/follow/"+riverside.ID, nil, nil)
 	for _, s := range []*served{f, r} {
 		s.stop()
 		if files := filesWith(t, s.dir, contact); len(files) > 0 {

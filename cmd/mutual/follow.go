@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -66,9 +67,12 @@ func cmdFollow(ctx context.Context, e *env, o *opts, args []string) error {
 	}
 	return withClient(o, func(c *client) error {
 		var g struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-			Role string `json:"role"`
+			ID        string `json:"id"`
+			Name      string `json:"name"`
+			Role      string `json:"role"`
+			Holders   int    `json:"holders"`
+			Bootstrap int    `json:"bootstrap"`
+			Dialing   bool   `json:"dialing"`
 		}
 		if err := c.do(ctx, "POST", "/api/v1/follow", map[string]string{"code": args[0]}, &g); err != nil {
 			return err
@@ -78,12 +82,46 @@ func cmdFollow(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, g.ID)
 		if g.Role != "follower" {
-			fmt.Fprintf(e.stderr, "this node is already a member of %q\n", g.Name)
+			fmt.Fprintf(e.stderr, "this node is already a member of %q\n", oneLine(g.Name))
 			return nil
 		}
-		fmt.Fprintln(e.stderr, "following; the board arrives when this node syncs with a node that holds it (run `mutual serve`)")
+		fmt.Fprintln(e.stderr, followSaid(oneLine(g.Name), g.Holders, g.Bootstrap, g.Dialing))
 		return nil
 	})
+}
+
+// followSaid tells what `mutual follow` did: the group followed, and
+// whom the node dials for its board, now (a running node) or at the next
+// `mutual serve`.
+func followSaid(name string, holders, bootstrap int, dialing bool) string {
+	if name == "" {
+		name = "the group"
+	} else {
+		name = strconv.Quote(name)
+	}
+	var whom []string
+	if holders > 0 {
+		whom = append(whom, plural(holders, "node that holds it", "nodes that hold it"))
+	}
+	if bootstrap > 0 {
+		whom = append(whom, plural(bootstrap, "bootstrap peer", "bootstrap peers"))
+	}
+	switch {
+	case len(whom) == 0 && dialing:
+		return "following " + name + " read-only; no address came with it: the board arrives from a peer that holds it (mDNS, --peer, the DHT)"
+	case len(whom) == 0:
+		return "following " + name + " read-only; no address came with it: the board arrives when `mutual serve` meets a peer that holds it (mDNS, --peer, the DHT)"
+	case dialing:
+		return "following " + name + " read-only; dialling the " + strings.Join(whom, " and ") + " the code names (kept: every start dials them)"
+	}
+	return "following " + name + " read-only; no node is running here: the next `mutual serve` dials the " + strings.Join(whom, " and ") + " the code names, and the board arrives from them"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func cmdUnfollow(ctx context.Context, e *env, o *opts, args []string) error {

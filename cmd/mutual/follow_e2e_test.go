@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // TestCLIFollow: following through the command line, each `mutual` a
@@ -67,4 +71,59 @@ func TestCLIFollow(t *testing.T) {
 	}
 	f.stop()
 	a.stop()
+}
+
+// TestCLIFollowKeepsBootstrap: `mutual follow CODE` with no node running
+// keeps the code's bootstrap peers with the group, says so, and the next
+// `mutual serve` dials them; the same code on the running node says it
+// dials them now.
+func TestCLIFollowKeepsBootstrap(t *testing.T) {
+	dA, dF := t.TempDir(), t.TempDir()
+	for d, name := range map[string]string{dA: "eastgate-laptop", dF: "harbour-laptop"} {
+		if r := mutual(t, d, "init", "--name", name); r.code != 0 {
+			t.Fatalf("init %s: %+v", name, r)
+		}
+	}
+	var g struct{ ID string }
+	mustJSON(t, mutual(t, dA, "group", "create", "Eastgate Aid", "--json"), &g)
+	a := startNode(t, "A", dA, ephemeralListen)
+	defer a.stop()
+	var share struct{ Code string }
+	mustJSON(t, mutual(t, dA, "group", "share", "--json"), &share)
+	fc, err := protocol.DecodeFollowCode(share.Code)
+	if err != nil || len(fc.Addrs) == 0 {
+		t.Fatalf("A's follow code: %+v, %v", fc, err)
+	}
+	aID, err := peer.AddrInfoFromString(fc.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A code that names A only as a bootstrap peer.
+	code, err := protocol.EncodeFollowCode(&protocol.FollowCode{Group: fc.Group, GroupName: fc.GroupName, Bootstrap: fc.Addrs[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := mutual(t, dF, "follow", code)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != g.ID || !strings.Contains(r.stderr, "the next `mutual serve` dials the 1 bootstrap peer") {
+		t.Fatalf("offline follow: %+v", r)
+	}
+	f := startNode(t, "F", dF, ephemeralListen)
+	defer f.stop()
+	eventually(t, 30*time.Second, 50*time.Millisecond, "the follower's node dials the code's bootstrap peer", func() error {
+		var peers []struct {
+			PeerID    string `json:"peer_id"`
+			Connected bool   `json:"connected"`
+		}
+		mustJSON(t, mutual(t, dF, "peers", "--json"), &peers)
+		for _, p := range peers {
+			if p.PeerID == aID.ID.String() && p.Connected {
+				return nil
+			}
+		}
+		return fmt.Errorf("peers: %+v", peers)
+	})
+	if r := mutual(t, dF, "follow", code); r.code != 0 || !strings.Contains(r.stderr, "dialling the 1 bootstrap peer") {
+		t.Fatalf("online follow: %+v", r)
+	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -26,10 +28,11 @@ func groupCommands() []*command {
 }
 
 type groupRef struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Role    string `json:"role"`
-	Refused string `json:"refused,omitempty"`
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Role    string   `json:"role"`
+	Refused string   `json:"refused,omitempty"`
+	Helps   []string `json:"helps,omitempty"`
 }
 
 type nodeOut struct {
@@ -56,18 +59,30 @@ func cmdGroups(ctx context.Context, e *env, o *opts, args []string) error {
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tROLE\tNAME")
-		var refused []groupRef
+		var notes []groupRef
+		names := map[string]string{}
 		for _, g := range n.Groups {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", short(g.ID), g.Role, oneLine(g.Name))
-			if g.Refused != "" {
-				refused = append(refused, g)
+			names[g.ID] = oneLine(g.Name)
+			if g.Refused != "" || len(g.Helps) > 0 {
+				notes = append(notes, g)
 			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		for _, g := range refused {
-			fmt.Fprintf(e.stdout, "%s: refused: %s\n", short(g.ID), oneLine(g.Refused))
+		for _, g := range notes {
+			if g.Refused != "" {
+				fmt.Fprintf(e.stdout, "%s: refused: %s\n", short(g.ID), oneLine(g.Refused))
+			}
+			if len(g.Helps) > 0 {
+				var helps []string
+				for _, id := range g.Helps {
+					helps = append(helps, cmp.Or(names[id], short(id)))
+				}
+				fmt.Fprintf(e.stdout, "%s: helping: its members answer the needs of %s; followed to know who they are (it stays while they count)\n",
+					short(g.ID), strings.Join(helps, ", "))
+			}
 		}
 		return nil
 	})

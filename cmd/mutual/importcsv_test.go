@@ -66,3 +66,26 @@ func TestImportCSVPrintsRowsCompleted(t *testing.T) {
 		t.Errorf("third import printed %q, want %q", got, want)
 	}
 }
+
+// TestImportCSVGroupColumn: import-csv of a sheet with a Group column
+// says what went to each group and which rows named a group this node
+// does not hold.
+func TestImportCSVGroupColumn(t *testing.T) {
+	data := t.TempDir()
+	cliOK(t, "init", "--data", data)
+	cliOK(t, "group", "create", "Riverside Mutual Aid", "--data", data)
+	cliOK(t, "group", "create", "Eastgate", "--data", data)
+	out := cliOK(t, "import-csv", "../../node/sheet/testdata/shapes/multi-group.csv", "--group", "Riverside", "--data", data)
+	for _, want := range []string{"imported 4, already had 0", "Riverside Mutual Aid (", "): imported 2, already had 0", "Eastgate (",
+		`row 5: group: no group "Harbour" on this node`, `row 6: group: no group "Northside Pantry" on this node`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import-csv says no %q:\n%s", want, out)
+		}
+	}
+	out = cliOK(t, "import-csv", "../../node/sheet/testdata/shapes/multi-group.csv", "--dry-run", "--data", data)
+	for _, want := range []string{"GROUP", "Hot meals Friday  Eastgate", "would import 0, already had 3", `row 5: group: no group "Harbour"`, "row 7: the Group cell is empty and the import names no group"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the dry run says no %q:\n%s", want, out)
+		}
+	}
+}

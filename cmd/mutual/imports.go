@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -45,6 +46,7 @@ type importReport struct {
 	CompletedRows []int             `json:"completed_rows"`
 	Errors        []rowError        `json:"errors"`
 	Rows          []json.RawMessage `json:"rows"`
+	Groups        []groupCount      `json:"groups,omitempty"`
 	Preview       []struct {
 		Row      int    `json:"row"`
 		Kind     string `json:"kind"`
@@ -53,7 +55,41 @@ type importReport struct {
 		Quantity uint32 `json:"quantity"`
 		Urgency  string `json:"urgency"`
 		Status   string `json:"status"`
+		Group    string `json:"group"`
 	} `json:"preview"`
+}
+
+// groupCount is what an import did in one group (a sheet with a Group
+// column).
+type groupCount struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Imported   int    `json:"imported"`
+	Duplicates int    `json:"duplicates"`
+	Completed  int    `json:"completed"`
+}
+
+// addGroups adds the counts of more to sum, group by group.
+func addGroups(sum, more []groupCount) []groupCount {
+	for _, g := range more {
+		i := slices.IndexFunc(sum, func(s groupCount) bool { return s.ID == g.ID })
+		if i < 0 {
+			sum = append(sum, groupCount{ID: g.ID, Name: g.Name})
+			i = len(sum) - 1
+		}
+		sum[i].Imported += g.Imported
+		sum[i].Duplicates += g.Duplicates
+		sum[i].Completed += g.Completed
+	}
+	return sum
+}
+
+// printGroups prints an import's counts per group, for a sheet with a
+// Group column.
+func printGroups(w io.Writer, verb string, gs []groupCount) {
+	for _, g := range gs {
+		fmt.Fprintf(w, "  %s (%s): %s %d, already had %d, completed %d\n", oneLine(g.Name), short(g.ID), verb, g.Imported, g.Duplicates, g.Completed)
+	}
 }
 
 type rowError struct {
@@ -100,6 +136,7 @@ func cmdImportCSV(ctx context.Context, e *env, o *opts, args []string) error {
 			return nil
 		}
 		fmt.Fprintf(e.stdout, "imported %d, already had %d, completed %d left half done, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
+		printGroups(e.stdout, "imported", rep.Groups)
 		if len(rep.CompletedRows) > 0 {
 			rows := make([]string, len(rep.CompletedRows))
 			for i, r := range rep.CompletedRows {
@@ -138,17 +175,27 @@ func printDryRun(w io.Writer, rep *importReport) {
 	if len(rep.Preview) > 0 {
 		fmt.Fprintln(w, "first rows:")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  ROW\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE")
+		group := len(rep.Groups) > 0
+		head := "  ROW\tKIND\tSTATUS\tURGENCY\tQTY\tCATEGORY\tTITLE"
+		if group {
+			head += "\tGROUP"
+		}
+		fmt.Fprintln(tw, head)
 		for _, p := range rep.Preview {
 			qty := ""
 			if p.Quantity > 0 {
 				qty = fmt.Sprint(p.Quantity)
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Row, p.Kind, p.Status, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
+			line := fmt.Sprintf("  %d\t%s\t%s\t%s\t%s\t%s\t%s", p.Row, p.Kind, p.Status, p.Urgency, qty, oneLine(p.Category), oneLine(p.Title))
+			if group {
+				line += "\t" + oneLine(p.Group)
+			}
+			fmt.Fprintln(tw, line)
 		}
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "would import %d, already had %d, complete %d, could not read %d\n", rep.Imported, rep.Duplicates, rep.Completed, len(rep.Errors))
+	printGroups(w, "would import", rep.Groups)
 	for _, x := range rep.Errors {
 		fmt.Fprintf(w, "  row %d: %s\n", x.Row, oneLine(x.Error))
 	}
@@ -191,9 +238,10 @@ func importCSVParts(ctx context.Context, e *env, c *client, v url.Values, data [
 		}
 		if done == 0 {
 			sum = rep
-			sum.CompletedRows, sum.Errors, sum.Rows = nil, nil, nil
+			sum.CompletedRows, sum.Errors, sum.Rows, sum.Groups = nil, nil, nil, nil
 			sum.Imported, sum.Duplicates, sum.Completed = 0, 0, 0
 		}
+		sum.Groups = addGroups(sum.Groups, rep.Groups)
 		sum.Imported += rep.Imported
 		sum.Duplicates += rep.Duplicates
 		sum.Completed += rep.Completed

@@ -44,6 +44,15 @@ func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
 		}
 	}
 
+	// Harbour's node follows Riverside to vouch for rita: it says so, and
+	// keeps it.
+	if out := cliOK(t, "groups", "--data", harbour); !strings.Contains(out, "helping: its members answer the needs of Harbour") {
+		t.Fatalf("groups on harbour:\n%s", out)
+	}
+	if r := cliRun(t, "unfollow", "Riverside", "--data", harbour); r.code != 1 || !strings.Contains(r.stderr, "blocks it first") {
+		t.Fatalf("unfollowing the helping group: exit %d, %s", r.code, r.stderr)
+	}
+
 	if r := cliRun(t, "group", "block", "Riverside", "--data", riverside); r.code == 0 {
 		t.Fatalf("blocked its own group: %s", r.stdout)
 	}

@@ -87,7 +87,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
-		errors.Is(err, replica.ErrMemberUnfollow),
+		errors.Is(err, replica.ErrMemberUnfollow), errors.Is(err, replica.ErrHelping),
 		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey),
 		errors.Is(err, replica.ErrOtherVisit), errors.Is(err, replica.ErrNoRecipients):
 		return http.StatusConflict

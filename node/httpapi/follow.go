@@ -48,9 +48,13 @@ func (s *Server) shareGroup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// POST /api/v1/follow {code} -> 201 {id, name, role}: follow a group by
-// its follow code or its full ID. The board arrives from the peers the
-// code names (dialled now), or from any peer that serves it.
+// POST /api/v1/follow {code} -> 201 {id, name, role, holders, bootstrap,
+// dialing}: follow a group by its follow code or its full ID. The board
+// arrives from the peers the code names, or from any peer that serves
+// it. The code's addresses — the nodes that hold the group (holders) and
+// its bootstrap peers — are kept with the group's record, so that every
+// start of the node dials them and joins the DHT through them; a running
+// node dials them now too (dialing).
 func (s *Server) follow(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Code string `json:"code"`
@@ -64,9 +68,10 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request) error {
 	}
 	var via []crdt.PublicKey
 	if s.cfg.PeerKeys != nil {
-		via = s.cfg.PeerKeys(fc.Addrs)
+		via = s.cfg.PeerKeys(fc.Addrs) // the holders only: a bootstrap peer is not offered the group
 	}
-	if err := s.cfg.Board.Follow(r.Context(), fc.Group, fc.GroupName, fc.Addrs, via); err != nil {
+	addrs := append(slices.Clone(fc.Addrs), fc.Bootstrap...)
+	if err := s.cfg.Board.Follow(r.Context(), fc.Group, fc.GroupName, addrs, via); err != nil {
 		return err
 	}
 	gi, err := s.cfg.Board.Group(fc.Group)
@@ -76,10 +81,25 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.OnGroup != nil {
 		// The code's bootstrap peers too: through them the node joins
 		// the DHT and finds the group's other nodes.
-		s.cfg.OnGroup(fc.Group, append(slices.Clone(fc.Addrs), fc.Bootstrap...))
+		s.cfg.OnGroup(fc.Group, addrs)
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": gi.ID.String(), "name": gi.Name, "role": roleName(gi)})
+	writeJSON(w, http.StatusCreated, followJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi),
+		Holders: len(fc.Addrs), Bootstrap: len(fc.Bootstrap), Dialing: s.cfg.OnGroup != nil})
 	return nil
+}
+
+// followJSON is the answer to a follow.
+type followJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Holders and Bootstrap count the addresses the code named: nodes
+	// that hold the group, and peers to join the DHT through.
+	Holders   int `json:"holders"`
+	Bootstrap int `json:"bootstrap"`
+	// Dialing is true when a running node dials them now; false when the
+	// data dir was opened without one (the next `mutual serve` will).
+	Dialing bool `json:"dialing"`
 }
 
 // ParseFollow reads what `mutual follow` takes: a follow code, or a

@@ -19,6 +19,11 @@ type groupRefJSON struct {
 	// Refused, for a group this node follows: why a node that holds it
 	// refused to serve it (its federation policy).
 	Refused string `json:"refused,omitempty"`
+	// Helps, for a group this node follows, lists the groups held here
+	// whose boards count responses from its members (help across
+	// boards): the node follows it to vouch for them, and it cannot be
+	// unfollowed until those groups block it.
+	Helps []string `json:"helps,omitempty"`
 }
 
 type nodeJSON struct {
@@ -65,7 +70,11 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 		Meeting: s.cfg.Meeting,
 	}
 	for _, gi := range s.cfg.Board.Groups() {
-		out.Groups = append(out.Groups, groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Refused: gi.Refused})
+		g := groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Refused: gi.Refused}
+		for _, id := range gi.Helps {
+			g.Helps = append(g.Helps, id.String())
+		}
+		out.Groups = append(out.Groups, g)
 	}
 	if err := s.cfg.Board.Writable(); err != nil {
 		out.StoreError = err.Error()

@@ -14,6 +14,7 @@ import (
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/sheet"
+	"github.com/mutual-aid/mutual/node/store"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
@@ -75,8 +76,12 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rows := s.viewer(r).rows(posts)
+	if r.URL.Query().Get("group") == "" {
+		s.nameGroups(posts, rows)
+	}
 	var buf bytes.Buffer
-	if err := sheet.Write(&buf, s.viewer(r).rows(posts)); err != nil {
+	if err := sheet.Write(&buf, rows); err != nil {
 		return err
 	}
 	name := "mutual-board.csv"
@@ -90,6 +95,31 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
 	return nil
+}
+
+// nameGroups fills the Group cell of an export of several groups (no
+// group= and a node that holds more than one): each row's group by its
+// name, or by its full ID where another group here has the same name,
+// so that importing the file back sends each row to its group.
+func (s *Server) nameGroups(posts []*crdt.Post, rows []sheet.Row) {
+	groups := s.cfg.Board.Groups()
+	if len(groups) < 2 {
+		return
+	}
+	names := map[string]int{}
+	for _, gi := range groups {
+		names[strings.ToLower(gi.Name)]++
+	}
+	cell := map[crdt.ID]string{}
+	for _, gi := range groups {
+		cell[gi.ID] = gi.ID.String()
+		if gi.Name != "" && names[strings.ToLower(gi.Name)] == 1 && !isHex(strings.ToLower(gi.Name)) {
+			cell[gi.ID] = gi.Name
+		}
+	}
+	for i, p := range posts {
+		rows[i].Group = cell[p.Group]
+	}
 }
 
 type rowErrorJSON struct {
@@ -108,8 +138,19 @@ const (
 type rowFateJSON struct {
 	Row   int    `json:"row"`
 	Fate  string `json:"fate"`
-	ID    string `json:"id,omitempty"` // the post, when there is one
+	ID    string `json:"id,omitempty"`    // the post, when there is one
+	Group string `json:"group,omitempty"` // the group the row went to, when the sheet has a Group column
 	Error string `json:"error,omitempty"`
+}
+
+// groupCountJSON is what an import did in one group, for a sheet with a
+// Group column.
+type groupCountJSON struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Imported   int    `json:"imported"`
+	Duplicates int    `json:"duplicates"`
+	Completed  int    `json:"completed"`
 }
 
 type columnJSON struct {
@@ -132,6 +173,7 @@ type previewJSON struct {
 	Expires  string `json:"expires"`
 	Contact  string `json:"contact"`
 	Status   string `json:"status"`
+	Group    string `json:"group,omitempty"` // the Group cell, as written
 }
 
 type importJSON struct {
@@ -147,6 +189,8 @@ type importJSON struct {
 	Errors        []rowErrorJSON `json:"errors"`
 	Rows          []rowFateJSON  `json:"rows"`    // every row's fate, in file order
 	Preview       []previewJSON  `json:"preview"` // the first rows as imported
+	// Groups, for a sheet with a Group column, counts each group's rows.
+	Groups []groupCountJSON `json:"groups,omitempty"`
 }
 
 // previewRows is how many rows an import's answer shows as imported.
@@ -191,13 +235,27 @@ const previewRows = 10
 // the file once. (A part cut out of the file with the header copied on
 // top would not do: two identical rows are two posts only when the
 // reader sees both.)
+//
+// A sheet with a Group column (an export of several groups, GET
+// /api/v1/posts.csv with no group=) sends each row to the group its cell
+// names — by name, ID or unique ID prefix, as group= does — and a row
+// whose cell is empty to group= (or the node's only group). A row naming
+// a group this node follows but is no member of, or one it does not
+// hold, is an error row saying so; nothing is dropped. rows then carry
+// each row's group, and groups counts each group's rows.
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	gi, err := s.group(q.Get("group"), true)
-	if err != nil {
-		return err
+	var gi replica.GroupInfo
+	var defErr error // no group= and no single group: fatal unless every row names its own
+	var err error
+	if name := q.Get("group"); name != "" {
+		if gi, err = s.group(name, true); err != nil {
+			return err
+		}
+	} else {
+		gi, defErr = s.group("", true)
 	}
-	opt := sheet.ReadOptions{}
+	opt := sheet.ReadOptions{Now: s.now()}
 	if k := q.Get("kind"); k != "" {
 		kind, ok := crdt.ParsePostKind(strings.ToLower(k))
 		if !ok {
@@ -223,15 +281,25 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rows := sh.Rows
+	byCell := slices.ContainsFunc(sh.Columns, func(c sheet.Column) bool { return c.Field == "group" })
+	if defErr != nil && !byCell {
+		return defErr
+	}
+	results := make([]rowResult, len(rows))
+	targets, used := s.rowGroups(rows, gi, defErr, results)
 	// Each row is checked as the API checks a post, then written (unless
 	// this is a dry run) by a few workers at once, so that the replica's
 	// group commit turns many rows into one fsync.
-	results := make([]rowResult, len(rows))
 	now := s.now()
-	var known map[string]crdt.ID // a dry run's Refs on the board
+	known := map[crdt.ID]map[string]crdt.ID{} // a dry run's Refs on the boards
 	if dry {
-		if known, err = s.refs(gi.ID); err != nil {
-			return err
+		for _, g := range slices.Compact(slices.SortedFunc(slices.Values(targets), crdt.ID.Compare)) {
+			if g.IsZero() {
+				continue
+			}
+			if known[g], err = s.refs(g); err != nil {
+				return err
+			}
 		}
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
@@ -242,10 +310,13 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if results[i].err != nil {
+			continue // no group to go to
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			res := s.importRow(ctx, gi.ID, &rows[i], now, dry, known)
+			res := s.importRow(ctx, targets[i], &rows[i], now, dry, known[targets[i]])
 			if res.err != nil && statusOf(res.err) != http.StatusBadRequest {
 				cancel(res.err)
 			}
@@ -265,6 +336,18 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 		out.Errors = append(out.Errors, rowErrorJSON{b.Line, b.Err})
 		out.Rows = append(out.Rows, rowFateJSON{Row: b.Line, Fate: fateError, Error: b.Err})
 	}
+	counts := make([]groupCountJSON, len(used))
+	for i, g := range used {
+		counts[i] = groupCountJSON{ID: g.ID.String(), Name: g.Name}
+	}
+	count := func(g crdt.ID) *groupCountJSON {
+		for i := range used {
+			if used[i].ID == g {
+				return &counts[i]
+			}
+		}
+		return &groupCountJSON{}
+	}
 	for i, res := range results {
 		line := rows[i].Line
 		f := rowFateJSON{Row: line}
@@ -277,15 +360,22 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 			out.Rows = append(out.Rows, f)
 			continue
 		}
+		if byCell {
+			f.Group = targets[i].String()
+		}
+		c := count(targets[i])
 		switch res.what {
 		case replica.ImportedNew:
 			out.Imported++
+			c.Imported++
 			f.Fate = fateImported
 		case replica.ImportedHad:
 			out.Duplicates++
+			c.Duplicates++
 			f.Fate = fateDuplicate
 		case replica.ImportedCompleted:
 			out.Completed++
+			c.Completed++
 			out.CompletedRows = append(out.CompletedRows, line)
 			f.Fate = fateCompleted
 		}
@@ -294,10 +384,80 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request) error {
 			out.Preview = append(out.Preview, preview(&rows[i]))
 		}
 	}
+	if byCell {
+		out.Groups = counts
+	}
 	slices.SortStableFunc(out.Errors, func(a, b rowErrorJSON) int { return cmp.Compare(a.Row, b.Row) })
 	slices.SortStableFunc(out.Rows, func(a, b rowFateJSON) int { return cmp.Compare(a.Row, b.Row) })
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// rowGroups finds each row's group: the one its Group cell names, else
+// def (group=, or the node's only group), whose absence (defErr) is then
+// the row's error. A row with no group gets its error in results. used
+// lists the groups rows go to, in the order the sheet first names them.
+func (s *Server) rowGroups(rows []sheet.Row, def replica.GroupInfo, defErr error, results []rowResult) (targets []crdt.ID, used []replica.GroupInfo) {
+	targets = make([]crdt.ID, len(rows))
+	found := map[string]sheetTarget{} // a Group cell (lower case) → its group, or why not
+	use := func(id crdt.ID) {
+		if !slices.ContainsFunc(used, func(u replica.GroupInfo) bool { return u.ID == id }) {
+			if id == def.ID {
+				used = append(used, def)
+			} else if g, err := s.cfg.Board.Group(id); err == nil {
+				used = append(used, g)
+			}
+		}
+	}
+	for i := range rows {
+		cell := rows[i].Group
+		if cell == "" {
+			if defErr != nil {
+				results[i].err = inputErr("the Group cell is empty and the import names no group (group=): %v", defErr)
+				continue
+			}
+			targets[i] = def.ID
+			use(def.ID)
+			continue
+		}
+		key := strings.ToLower(cell)
+		t, ok := found[key]
+		if !ok {
+			t = s.sheetGroup(cell)
+			found[key] = t
+		}
+		if results[i].err, targets[i] = t.err, t.id; t.err == nil {
+			use(t.id)
+		}
+	}
+	return targets, used
+}
+
+// sheetGroup finds the group a row's Group cell names, as group= is
+// found: the group if this node is a member of it, else why the row
+// cannot go there (a bad-input error, so that the import goes on).
+func (s *Server) sheetGroup(cell string) sheetTarget {
+	gi, err := s.findGroup(cell)
+	switch {
+	case err != nil && statusOf(err) == http.StatusBadRequest:
+		return sheetTarget{err: inputErr("group: %v", err)}
+	case err != nil:
+		return sheetTarget{err: inputErr("group %q: this node holds no such group; its groups: %s", cell, listGroups(s.cfg.Board.Groups()))}
+	case gi.Relation != store.Member:
+		return sheetTarget{err: inputErr("group %q: %v", cell, &replica.FollowerError{Group: gi.Name})}
+	case gi.Role == 0:
+		// Its rows are this row's problem, not the whole import's (a 403
+		// would stop it).
+		return sheetTarget{err: inputErr("group %q: this node may not write there: its join is not confirmed yet, or it is no longer a member", cell)}
+	}
+	return sheetTarget{id: gi.ID}
+}
+
+// sheetTarget is the group a Group cell names, or why a row cannot go
+// there.
+type sheetTarget struct {
+	id  crdt.ID
+	err error
 }
 
 // parseLines reads lines=A-B, A- or A.
@@ -321,7 +481,7 @@ func parseLines(s string) (from, to int, err error) {
 func preview(row *sheet.Row) previewJSON {
 	p := previewJSON{Row: row.Line, ID: row.ID, Kind: row.Kind, Title: row.Title, Details: row.Details,
 		Category: row.Category, Location: row.Location, Quantity: row.Quantity, Urgency: row.Urgency,
-		Contact: row.Contact, Status: row.Status}
+		Contact: row.Contact, Status: row.Status, Group: row.Group}
 	if !row.Expires.IsZero() {
 		p.Expires = fmtTime(row.Expires)
 	}

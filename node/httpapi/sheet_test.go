@@ -1,11 +1,16 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/node/replica"
 )
 
 type fateResult struct {
@@ -252,5 +257,96 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	if after := string(n.board()); after != before {
 		t.Errorf("the board changed:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// A sheet with a Group column: each row goes to the group it names (by
+// name, any case), an empty cell to group=; a row naming a group this
+// node only follows, or one it does not hold, is an error row saying so.
+// An export of all the node's groups has that column, and importing it
+// back finds every post where it is.
+func TestImportGroupColumn(t *testing.T) {
+	ctx := context.Background()
+	n := newTestNode(t, nil) // Riverside Mutual Aid
+	east, err := n.rep.CreateGroup(ctx, "Eastgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var harbour crdt.ID
+	harbour[0] = 7
+	if err := n.rep.Follow(ctx, harbour, "Harbour", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	data := readShape(t, "multi-group.csv")
+	want := []string{"2:imported", "3:imported", "4:imported", "5:error", "6:error", "7:imported"}
+	dry, _ := n.importQ("&dry_run=1", data, 200)
+	if !slices.Equal(dry.fates(), want) || len(n.kinds()) != 0 {
+		t.Fatalf("dry run: fates %v, board %v", dry.fates(), n.kinds())
+	}
+	res, _ := n.importQ("", data, 200)
+	if !slices.Equal(res.fates(), want) {
+		t.Fatalf("fates %v, want %v", res.fates(), want)
+	}
+	errs := map[int]string{}
+	for _, e := range res.Errors {
+		errs[e.Row] = e.Error
+	}
+	if !strings.Contains(errs[5], "you follow Harbour read-only") || !strings.Contains(errs[6], `no group "Northside Pantry"`) {
+		t.Errorf("errors %v", errs)
+	}
+	in := func(g crdt.ID) []string {
+		var ps []post
+		n.must(200, "GET", "/api/v1/posts?group="+g.String(), nil, &ps)
+		var titles []string
+		for _, p := range ps {
+			titles = append(titles, p.Title)
+		}
+		slices.Sort(titles)
+		return titles
+	}
+	if got := in(n.group); !slices.Equal(got, []string{"Rice", "Winter coats"}) {
+		t.Errorf("Riverside holds %v", got)
+	}
+	if got := in(east); !slices.Equal(got, []string{"Hot meals Friday", "Nappies size 4"}) {
+		t.Errorf("Eastgate holds %v", got)
+	}
+	if got := in(harbour); len(got) != 0 {
+		t.Errorf("Harbour holds %v", got)
+	}
+
+	// The export of all groups names each row's group; back in, nothing new.
+	code, body, _ := n.do("GET", "/api/v1/posts.csv", nil, "")
+	if code != 200 || !strings.HasPrefix(string(body), "ID,Group,Type,") || !strings.Contains(string(body), ",Eastgate,offer,Hot meals Friday,") {
+		t.Fatalf("export: %d\n%s", code, body)
+	}
+	c, b, _ := n.do("POST", "/api/v1/import/csv", body, "text/csv") // no group=: the cells say
+	var again fateResult
+	if c != 200 || json.Unmarshal(b, &again) != nil || again.Imported != 0 || again.Duplicates != 4 || len(again.Errors) != 0 {
+		t.Fatalf("re-import: %d %s", c, b)
+	}
+	// A row with no group, and no group= on a node of several groups.
+	c, b, _ = n.do("POST", "/api/v1/import/csv", []byte("Group,Type,Title\n,need,Soap\n"), "text/csv")
+	if c != 200 || !strings.Contains(string(b), "the Group cell is empty and the import names no group") {
+		t.Fatalf("an empty Group cell: %d %s", c, b)
+	}
+	// A group this node has joined but whose admins have not confirmed it
+	// yet: that row is reported, the others go in (a 403 stopped the import).
+	other, north := newReplica(t)
+	invite, _, err := other.Invite(ctx, north, replica.InviteOptions{Role: crdt.RoleMember, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.rep.Join(ctx, invite); err != nil {
+		t.Fatal(err)
+	}
+	c, b, _ = n.do("POST", "/api/v1/import/csv", []byte("Group,Type,Title\nRiverside Mutual Aid Test,need,Soap\n"+north.String()+",need,Towels\nEastgate,offer,Soap\n"), "text/csv")
+	var pend fateResult
+	if c != 200 || json.Unmarshal(b, &pend) != nil || !slices.Equal(pend.fates(), []string{"2:error", "3:error", "4:imported"}) ||
+		!strings.Contains(pend.Errors[1].Error, "its join is not confirmed yet") {
+		t.Fatalf("a pending group's row: %d %s", c, b)
+	}
+	// One group's export: no Group column.
+	if _, body, _ := n.do("GET", "/api/v1/posts.csv?group=Eastgate", nil, ""); !strings.HasPrefix(string(body), "ID,Type,") {
+		t.Fatalf("one group's export:\n%s", body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
@@ -143,8 +144,48 @@ func (r *Replica) Follow(ctx context.Context, group crdt.ID, name string, addrs 
 // ErrMemberUnfollow refuses to unfollow a group this node is a member of.
 var ErrMemberUnfollow = errors.New("this node is a member of the group, not a follower: leave it instead (mutual leave)")
 
+// ErrHelping is wrapped by HelpingError: the group cannot be unfollowed
+// while boards held here count its members' responses.
+var ErrHelping = errors.New("the group's members answer a board this node holds")
+
+// HelpingError refuses to unfollow a group whose members answer the
+// needs of groups this node holds (docs/design.md "Help across boards":
+// the node follows the group to know its members, and vouches for its
+// visitors with that copy). Forgetting the group would hide their
+// responses on those boards: an admin blocks the group there first.
+type HelpingError struct {
+	Group string   // the helping group's name
+	Helps []string // the names of the boards it answers
+}
+
+func (e *HelpingError) Error() string {
+	return fmt.Sprintf("%s's members answer the needs of %s: this node follows %s to know who its members are, and without it their responses there would be hidden; to stop following it, an admin of %s blocks it first (mutual group block)",
+		e.Group, strings.Join(e.Helps, ", "), e.Group, strings.Join(e.Helps, ", "))
+}
+
+func (e *HelpingError) Unwrap() error { return ErrHelping }
+
+// helps returns the groups held here whose boards count responses from
+// the members of gs, a group this node follows: each holds a visit from
+// gs and does not block it. The caller holds r.mu.
+func (r *Replica) helps(gs *groupState) []crdt.ID {
+	if gs.rec.Relation != store.Follower {
+		return nil
+	}
+	var out []crdt.ID
+	for id, o := range r.groups {
+		if o != gs && o.g.VisitedBy(gs.rec.ID) && !o.g.Blocked(gs.rec.ID) {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, crdt.ID.Compare)
+	return out
+}
+
 // Unfollow forgets a followed group: its ops, its posts, the blobs of
-// its ops and its record. A member's group is refused (ErrMemberUnfollow).
+// its ops and its record. A member's group is refused
+// (ErrMemberUnfollow), and so is a group whose members answer boards
+// held here (HelpingError).
 func (r *Replica) Unfollow(ctx context.Context, group crdt.ID) error {
 	r.mu.Lock()
 	gs := r.groups[group]
@@ -155,6 +196,14 @@ func (r *Replica) Unfollow(ctx context.Context, group crdt.ID) error {
 	case gs.rec.Relation != store.Follower:
 		r.mu.Unlock()
 		return ErrMemberUnfollow
+	}
+	if helps := r.helps(gs); len(helps) > 0 {
+		e := &HelpingError{Group: gs.name()}
+		for _, id := range helps {
+			e.Helps = append(e.Helps, r.groups[id].name())
+		}
+		r.mu.Unlock()
+		return e
 	}
 	delete(r.groups, group)
 	r.mu.Unlock()

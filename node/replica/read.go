@@ -17,13 +17,17 @@ type GroupInfo struct {
 	Relation store.Relation
 	Role     crdt.Role // this node's role; 0 while its join is not yet confirmed
 	Members  []crdt.Member
-	Addrs    []string // the inviter's addresses, from the invite code
+	Addrs    []string // where to reach the group: an invite's or a follow code's addresses (store.GroupRecord)
 	Founded  bool     // the genesis op is held
 	// Refused is why a peer refused to serve this followed group (its
 	// federation policy), if one did since this node started.
 	Refused string
 	// Federation is the group's federation settings as its ops say.
 	Federation crdt.Federation
+	// Helps, for a group this node follows, are the groups held here
+	// whose boards count responses from its members: the node follows it
+	// to vouch for them, and it cannot be unfollowed (HelpingError).
+	Helps []crdt.ID
 }
 
 // Groups returns the groups this node holds, sorted by name.
@@ -59,6 +63,7 @@ func (r *Replica) info(gs *groupState) GroupInfo {
 	if m := gs.g.Member(r.self); m != nil {
 		gi.Role = m.Role
 	}
+	gi.Helps = r.helps(gs)
 	return gi
 }
 

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +105,22 @@ func TestVisitorRespondsAcrossGroups(t *testing.T) {
 	if c, ok := f.r.ResponseContact(harbour, &got[0]); ok {
 		t.Fatalf("the follower opened %q", c)
 	}
+	// Riverside is followed to vouch for its members' responses: each
+	// node says so, and none unfollows it while Harbour counts them.
+	for _, n := range []*node{h1, f} {
+		if gi, err := n.r.Group(riverside); err != nil || !slices.Equal(gi.Helps, []crdt.ID{harbour}) {
+			t.Fatalf("Riverside helps %v (%v), want Harbour", gi.Helps, err)
+		}
+		if err := n.r.Unfollow(ctx, riverside); !errors.Is(err, replica.ErrHelping) || !strings.Contains(err.Error(), "block") {
+			t.Fatalf("unfollowing a helping group: %v", err)
+		}
+		if got := responsesOf(t, n, need.ID); len(got) != 1 {
+			t.Fatalf("after a refused unfollow a node shows %+v", got)
+		}
+	}
+	if gi, _ := h1.r.Group(harbour); gi.Helps != nil {
+		t.Fatalf("a member's group helps %v", gi.Helps)
+	}
 	f.close()
 	if files := filesHolding(t, f.dir, []byte(contact)); len(files) > 0 {
 		t.Fatalf("the follower's data dir holds the contact in %v", files)
@@ -151,6 +170,16 @@ func TestVisitorRespondsAcrossGroups(t *testing.T) {
 	syncPair(t, r, h1)
 	if got := responsesOf(t, h1, need.ID); len(got) != 0 {
 		t.Fatalf("after the visitor's unrespond %+v", got)
+	}
+	// Blocked, Riverside answers nothing here: it may be unfollowed.
+	if err := h1.r.Block(ctx, harbour, riverside, true); err != nil {
+		t.Fatal(err)
+	}
+	if gi, _ := h1.r.Group(riverside); gi.Helps != nil {
+		t.Fatalf("a blocked group helps %v", gi.Helps)
+	}
+	if err := h1.r.Unfollow(ctx, riverside); err != nil {
+		t.Fatalf("unfollowing a blocked group: %v", err)
 	}
 	for _, n := range []*node{h1, h2, r} {
 		n.close()

@@ -39,6 +39,7 @@
 //	Status    Status, State, Stage, Estado
 //	(stamp)   Timestamp, Submitted, Created, Date submitted, Marca temporal
 //	ID        ID, Post ID (a post's 64-hex-digit ID, as Write writes it)
+//	Group     Group, Group name, Group ID, Grupo (the group a row goes to)
 //
 // Values are mapped as follows.
 //
@@ -78,11 +79,26 @@
 //     D/M/YYYY when a date in the sheet can only be read so, or when no
 //     date decides and the headers are Spanish),
 //     "M/D/YYYY H:MM:SS", "YYYY-MM-DD HH:MM[:SS]", RFC 3339, and
-//     "2 Jan 2006" / "Jan 2, 2006". A date without a time means the end of
+//     "2 Jan 2006" / "Jan 2, 2006"; then dates that name their month in
+//     Spanish or English, as people type them: "25 dic", "3 de enero",
+//     "25 de diciembre de 2026", "viernes, 3 de enero de 2027 18:00",
+//     "Dec 25th". A day and month with no year are the next such day
+//     after [ReadOptions.Now], or one of the 31 days before it; a month
+//     and a year with no day ("ene 2027") are the end of that month; a
+//     day the month lacks ("31 feb") is a bad row. A date without a time means the end of
 //     that day (23:59:59); a time without a zone is read in
 //     [ReadOptions.Location] (UTC by default). The Timestamp column is
 //     checked the same way and feeds the Ref, but is not a post field.
-//   - Quantity: a whole number; empty or 0 means unspecified.
+//   - Quantity: a whole number; empty or 0 means unspecified. The number
+//     may be followed by words that say what it counts ("3 personas",
+//     "2 familias", "10 kg of rice"): the number is the quantity, and the
+//     header and the cell go into Details as a paragraph of their own
+//     ("Cantidad: 2 familias") unless the words only count things
+//     ("units", "unidades", "pcs") or the header says them already
+//     ("Número de personas"). The Ref is made before they are added, so
+//     "4 personas" in the next version of the sheet is the same post.
+//   - Group: the cell as written (a group's name or ID), in [Row.Group];
+//     finding the group is the importer's work.
 //
 // A row is bad, reported as a [RowError] with its line number while the
 // other rows are imported, when no title can be derived, the quantity is
@@ -116,7 +132,9 @@
 //
 // [Write] writes rows under the header
 // ID,Type,Title,Details,Category,Location,Quantity,Urgency,Expires,Contact,Status
-// (ID is the post's ID: reading the file back finds the same posts).
+// (ID is the post's ID: reading the file back finds the same posts),
+// with a Group column after the ID when a row names its group (an
+// export of several groups).
 // Expires is YYYY-MM-DD when it is the end of a day (as [Read] makes it
 // from a date) and RFC 3339 otherwise. A text cell that a spreadsheet
 // would run as a formula (starting with = + - @) or that starts with an

@@ -18,6 +18,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("Type (Need/Offer),Título,Categoría,Urgencia,Vence\nNecesidad,Mantas,Ropa,urgente,25/12/2026\nOferta,Sopa,,baja,\nquizás,x,,,\n"), "")
 	f.Add([]byte("Title,Phone,Notes\nCoats\u202e,555\u2066,a\u2028b\n"), "offer")
 	f.Add([]byte("ID,Type,Title\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,need,Coats\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,need,Coats\n7,offer,Van\n"), "")
+	f.Add([]byte("Grupo,Tipo,Título,Cantidad,Vence\nEste,Necesidad,Mantas,3 personas,25 dic\n,Oferta,Sopa,2 ollas,\"viernes, 3 de enero de 2027 18:00\"\nX,Oferta,Pan,10 uds,ene 2027\n"), "")
 	f.Fuzz(func(t *testing.T, data []byte, kind string) {
 		if kind != KindNeed && kind != KindOffer {
 			kind = ""

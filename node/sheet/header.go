@@ -2,6 +2,7 @@ package sheet
 
 import (
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -24,15 +25,16 @@ const (
 	roleStatus
 	roleStamp // form timestamp: checked, feeds the Ref
 	roleID    // a post ID, as Write writes it: the post's identity
+	roleGroup // the group a row goes to (a multi-group export)
 	numRoles
 )
 
 var roleNames = [numRoles]string{"", "Type", "Title", "Details", "Category", "Location", "Quantity",
-	"Urgency", "Expires", "Contact", "Name", "Contact method", "Status", "Timestamp", "ID"}
+	"Urgency", "Expires", "Contact", "Name", "Contact method", "Status", "Timestamp", "ID", "Group"}
 
 // roleFields are the roles as Column.Field names them.
 var roleFields = [numRoles]string{"", "kind", "title", "details", "category", "location", "quantity",
-	"urgency", "expires", "contact", "contact_name", "contact_method", "status", "timestamp", "id"}
+	"urgency", "expires", "contact", "contact_name", "contact_method", "status", "timestamp", "id", "group"}
 
 // aliases maps a normalised header (see normHeader: lower case, accents
 // folded, punctuation gone) to its role.
@@ -103,7 +105,8 @@ func init() {
 		roleStamp: {"timestamp", "submitted", "submitted at", "submission time", "submission date",
 			"date submitted", "created", "created at", "created time", "date", "time",
 			"marca temporal", "fecha", "hora", "fecha de envio", "enviado", "creado", "fecha de creacion"},
-		roleID: {"id", "post id", "mutual id", "post ids"},
+		roleID:    {"id", "post id", "mutual id", "post ids"},
+		roleGroup: {"group", "group name", "group id", "mutual group", "grupo", "nombre del grupo", "id del grupo"},
 	} {
 		for _, h := range hs {
 			aliases[h] = r
@@ -371,9 +374,10 @@ type layout struct {
 	// needs ("What can you offer?"), KindNeed the other way round, ""
 	// when they say nothing or both. hintFrom is that header.
 	hint, hintFrom string
-	spanish        bool // the headers are in Spanish: dates are day first
-	dayFirst       bool // D/M/YYYY, not M/D/YYYY (see dateOrder)
-	badIDs         int  // ID cells that are not post IDs
+	spanish        bool      // the headers are in Spanish: dates are day first
+	dayFirst       bool      // D/M/YYYY, not M/D/YYYY (see dateOrder)
+	badIDs         int       // ID cells that are not post IDs
+	now            time.Time // ReadOptions.Now: dates without a year are the nearest to it
 }
 
 // spanishWords are header words that only a Spanish sheet uses.
@@ -395,7 +399,7 @@ func mapHeader(header []string) layout {
 		if r != roleNone {
 			l.cols[r] = append(l.cols[r], i)
 		}
-		if r == roleKind || r == roleNone || r == roleID {
+		if r == roleKind || r == roleNone || r == roleID || r == roleGroup {
 			continue // "Need or offer" says nothing about the rows
 		}
 		for _, w := range strings.Fields(normHeader(h)) {

@@ -30,6 +30,10 @@ type ReadOptions struct {
 	// Location is the time zone of dates and times written without one.
 	// nil means UTC.
 	Location *time.Location
+	// Now is when the sheet is read: a date written without a year
+	// ("25 dic", "3 de enero") is the nearest such day to it. The zero
+	// value means the clock's time.
+	Now time.Time
 	// FromLine and ToLine, when not 0, keep only the rows that start on
 	// those lines of the file (both included): the rest are read (so
 	// that Refs are the same as when the whole file is read) but neither
@@ -129,6 +133,10 @@ func Parse(r io.Reader, opt ReadOptions) (*Sheet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sheet: %w", err)
 	}
+	l.now = opt.Now
+	if l.now.IsZero() {
+		l.now = time.Now()
+	}
 	sh := &Sheet{Columns: l.columns()}
 	for i, c := range sh.Columns {
 		if c.Field == "" && strings.TrimSpace(c.Header) != "" {
@@ -188,7 +196,7 @@ func Parse(r io.Reader, opt ReadOptions) (*Sheet, error) {
 			}
 			continue
 		}
-		row, stamp, problems := l.row(rec.cells, sh.Kind, loc)
+		row, stamp, note, problems := l.row(rec.cells, sh.Kind, loc)
 		if row == nil {
 			continue // an empty row
 		}
@@ -209,6 +217,10 @@ func Parse(r io.Reader, opt ReadOptions) (*Sheet, error) {
 			ids[row.ID] = rec.line
 		}
 		row.Ref = ref(row, stamp, seen)
+		// A quantity's words go into the details after the Ref is made:
+		// the Ref leaves the quantity out, so that a sheet whose "3
+		// personas" became "4 personas" still finds the same post.
+		row.Details = withNote(row.Details, note)
 		if in(rec.line) {
 			sh.Rows = append(sh.Rows, *row)
 		}
@@ -265,6 +277,19 @@ func (l *layout) dateOrder(recs []record) bool {
 		return false
 	}
 	return l.spanish
+}
+
+// date reads a date cell: in figures (parseDate, in the sheet's date
+// order), else with a month's name (parseNamedDate).
+func (l *layout) date(s string, loc *time.Location) (time.Time, error) {
+	t, err := parseDate(s, loc, l.dayFirst)
+	if err == nil {
+		return t, nil
+	}
+	if nt, nerr := parseNamedDate(s, loc, l.now); !errors.Is(nerr, errNotNamed) {
+		return nt, nerr
+	}
+	return t, err
 }
 
 // postID is a post ID as Write writes it.
@@ -346,16 +371,16 @@ func allEmpty(rec []string) bool {
 // row maps one record. It returns nil for a record with no content,
 // else the row, the Timestamp cell (for the Ref) and what is wrong with
 // the row, if anything.
-func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, string, []string) {
+func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, string, string, []string) {
 	if allEmpty(rec) {
-		return nil, "", nil
+		return nil, "", "", nil
 	}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 
 	if need := l.width(); len(rec) < need {
 		bad("the row has %d cells but the header has %d (cut short?)", len(rec), need)
-		return &Row{}, "", problems
+		return &Row{}, "", "", problems
 	}
 	// cells returns the non-empty cells of a role's columns, unescaped,
 	// with the column each came from.
@@ -414,6 +439,9 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 			l.badIDs++
 		}
 	}
+	if v, _ := one(roleGroup); v != "" {
+		row.Group = cleanLine(v)
+	}
 	row.Details = join(roleDetails, "\n\n", cleanBlock)
 	row.Category = join(roleCategory, ", ", cleanLine)
 	row.Location = join(roleLocation, ", ", cleanLine)
@@ -432,13 +460,15 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 			bad("no title: nothing in %s", l.contentCols())
 		}
 	}
+	var note string
 	if v, col := one(roleQuantity); v != "" {
 		v = cleanLine(v)
-		q, err := parseQuantity(v)
+		q, words, err := parseQuantityWords(v)
 		if err != nil {
 			bad("%s %s %v", col, quote(v), err)
 		}
 		row.Quantity = q
+		note = quantityNote(col, v, words)
 	}
 	if v, _ := one(roleUrgency); v != "" {
 		row.Urgency = parseUrgency(v)
@@ -448,7 +478,7 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 	}
 	if v, col := one(roleExpires); v != "" {
 		v = cleanLine(v)
-		t, err := parseDate(v, loc, l.dayFirst)
+		t, err := l.date(v, loc)
 		if err != nil {
 			bad("%s %s %v", col, quote(v), err)
 		}
@@ -456,17 +486,31 @@ func (l *layout) row(rec []string, defKind string, loc *time.Location) (*Row, st
 	}
 	stamp, col := one(roleStamp)
 	if stamp = cleanLine(stamp); stamp != "" {
-		if _, err := parseDate(stamp, loc, l.dayFirst); err != nil {
+		if _, err := l.date(stamp, loc); err != nil {
 			bad("%s %s %v", col, quote(stamp), err)
 		}
 	}
 	row.Contact = l.contact(join)
 	if len(problems) == 0 {
-		if err := row.check(); err != nil {
+		c := *row
+		c.Details = withNote(c.Details, note)
+		if err := c.check(); err != nil {
 			bad("%v", err)
 		}
 	}
-	return row, stamp, problems
+	return row, stamp, note, problems
+}
+
+// withNote adds a note (a quantity's words) to the details, in a
+// paragraph of its own.
+func withNote(details, note string) string {
+	switch {
+	case note == "":
+		return details
+	case details == "":
+		return note
+	}
+	return details + "\n\n" + note
 }
 
 // contact composes "Name, 555-0101 (WhatsApp)" from the name, contact

@@ -72,6 +72,11 @@ type Row struct {
 	// ID is the post's ID when the sheet has one (an ID column, as Write
 	// writes it): the row is that post. "" otherwise.
 	ID string
+	// Group is the group the row belongs to when the sheet has a Group
+	// column (a multi-group export): a group's name or ID, as written;
+	// the importer finds the group. "" when the sheet or the cell says
+	// none (the import's group).
+	Group string
 }
 
 // RowError is a row that was not imported, and why.
@@ -114,6 +119,7 @@ func (r *Row) check() error {
 		{"category", r.Category, MaxCategory},
 		{"location", r.Location, MaxLocation},
 		{"contact", r.Contact, MaxContact},
+		{"group", r.Group, protocol.MaxName},
 	} {
 		if len(f.v) > f.max {
 			return fmt.Errorf("%s is %d bytes, at most %d", f.name, len(f.v), f.max)

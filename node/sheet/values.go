@@ -243,6 +243,60 @@ func parseQuantity(s string) (uint32, error) {
 	return uint32(q), nil
 }
 
+// parseQuantityWords reads a quantity cell: a whole number, alone or
+// followed by words that say what it counts ("3 personas", "2 familias",
+// "10 kg of rice"). It returns the number and those words ("" when there
+// are none).
+func parseQuantityWords(s string) (uint32, string, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	rest := strings.TrimSpace(s[i:])
+	if i == 0 || rest == "" {
+		q, err := parseQuantity(s)
+		return q, "", err
+	}
+	if c, _ := utf8.DecodeRuneInString(rest); !unicode.IsLetter(c) {
+		q, err := parseQuantity(s) // "3-4", "10+", "2.5": not a whole number
+		return q, "", err
+	}
+	q, err := parseQuantity(s[:i])
+	return q, rest, err
+}
+
+// countWords are the words that say only that a quantity counts things:
+// a quantity's words are kept in the details unless they are these.
+var countWords = map[string]bool{"unit": true, "units": true, "item": true, "items": true, "piece": true,
+	"pieces": true, "pcs": true, "pc": true, "x": true, "u": true, "ud": true, "uds": true, "unidad": true,
+	"unidades": true, "pieza": true, "piezas": true, "articulo": true, "articulos": true, "cosas": true}
+
+// quantityNote is what the details keep of a quantity's words: the
+// header and the cell ("Cantidad: 2 familias"), unless the words are a
+// mere count ("units") or the header already says them ("Número de
+// personas": "3 personas").
+func quantityNote(header, cell, words string) string {
+	ws := strings.Fields(normHeader(words))
+	if len(ws) == 0 {
+		return ""
+	}
+	hw := map[string]bool{}
+	for _, w := range strings.Fields(normHeader(header)) {
+		hw[w] = true
+		hw[strings.TrimSuffix(w, "s")] = true
+	}
+	said := true
+	for _, w := range ws {
+		if !countWords[w] && !hw[w] && !hw[strings.TrimSuffix(w, "s")] {
+			said = false
+		}
+	}
+	if said {
+		return ""
+	}
+	return header + ": " + cell
+}
+
 // Date layouts Read accepts. A date alone means the end of that day.
 var (
 	dateLayouts = []string{"2006-01-02", "1/2/2006", "2 Jan 2006", "2 January 2006", "Jan 2, 2006",

@@ -4,11 +4,13 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// Header is the header row Write writes.
+// Header is the header row Write writes; when a row names its group,
+// a Group column follows the ID.
 var Header = []string{"ID", "Type", "Title", "Details", "Category", "Location", "Quantity", "Urgency", "Expires", "Contact", "Status"}
 
 // Write writes rows as CSV under Header. The ID column holds Row.ID, the
@@ -31,8 +33,15 @@ func Write(w io.Writer, rows []Row) error {
 			return fmt.Errorf("sheet: row %d: %w: expires in the year %d", i+1, ErrInvalidRow, y)
 		}
 	}
+	// A Group column after the ID when a row names its group (an export
+	// of several groups).
+	group := slices.ContainsFunc(rows, func(r Row) bool { return r.Group != "" })
 	cw := csv.NewWriter(w)
-	if err := cw.Write(Header); err != nil {
+	header := Header
+	if group {
+		header = slices.Insert(slices.Clone(Header), 1, "Group")
+	}
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("sheet: %w", err)
 	}
 	for i := range rows {
@@ -43,6 +52,9 @@ func Write(w io.Writer, rows []Row) error {
 		}
 		rec := []string{r.ID, r.Kind, escapeCell(r.Title), escapeCell(r.Details), escapeCell(r.Category),
 			escapeCell(r.Location), qty, r.Urgency, formatExpires(r.Expires), escapeCell(r.Contact), r.Status}
+		if group {
+			rec = slices.Insert(rec, 1, escapeCell(r.Group))
+		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("sheet: %w", err)
 		}

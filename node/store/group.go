@@ -25,7 +25,11 @@ type GroupRecord struct {
 	ID       crdt.ID
 	Name     string
 	Relation Relation
-	Addrs    []string // where the inviter could be reached, from the invite code
+	// Addrs are where to reach the group: the inviter's addresses (an
+	// invite code's), or a follow code's nodes that hold the group and its
+	// bootstrap peers. Each start of the node dials them and joins the DHT
+	// through them.
+	Addrs []string
 	// Vouched are the members named by the invite code (and its issuer):
 	// the peers to which this node, a newcomer, offers its join.
 	Vouched []crdt.PublicKey

@@ -431,6 +431,24 @@ func TestBrowserArabic(t *testing.T) {
 	tt.waitJS(t, 10*time.Second, "still in Spanish after a reload", `document.documentElement.lang === 'es' && !!document.getElementById('view-title')
 	  && document.getElementById('view-title').textContent === 'Tablón'`, `document.documentElement.lang`)
 
+	// A half-filled new post survives the switch: what was typed and chosen stays, the labels change.
+	eval[chromedp.Void](t, tt, `location.hash = '#/new'`)
+	tt.waitJS(t, 10*time.Second, "the Spanish form shows", `!!document.getElementById('new-title') && document.getElementById('view-title').textContent !== 'New post'`, mainTextJS)
+	typed := map[string]string{"new-kind": "offer", "new-title": "Sopa caliente el domingo", "new-details": "para 20 personas\nen la sala",
+		"new-quantity": "20", "new-urgency": "high", "new-contact": "Ana 555-0107"}
+	tj, _ := json.Marshal(typed)
+	eval[chromedp.Void](t, tt, `Object.entries(`+string(tj)+`).forEach(([id, v]) => { const f = document.getElementById(id); f.value = v;
+	  f.dispatchEvent(new Event('input', {bubbles: true})); f.dispatchEvent(new Event('change', {bubbles: true})); })`)
+	eval[chromedp.Void](t, tt, `(() => { const s = document.getElementById('lang-pick'); s.focus(); s.value = 'en';
+	  s.dispatchEvent(new Event('change', {bubbles: true})); })()`)
+	tt.waitJS(t, 5*time.Second, "the form is in English", `document.documentElement.lang === 'en' && document.getElementById('view-title').textContent === 'New post'`, mainTextJS)
+	got := eval[map[string]string](t, tt, `Object.fromEntries(Object.keys(`+string(tj)+`).map((id) => [id, document.getElementById(id).value]))`)
+	for id, v := range typed {
+		if got[id] != v {
+			t.Errorf("after the language switch %s is %q, want %q", id, got[id], v)
+		}
+	}
+
 	// Nothing saved: the browser's first language the page has.
 	fresh := newTab(t, br, "fresh", chromedp.WithNewBrowserContext())
 	ua := eval[string](t, fresh, `navigator.userAgent`)

@@ -384,8 +384,17 @@ func (tt *tab) waitJS(tb testing.TB, d time.Duration, what, expr, show string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tt.ctx, d+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		// A poll started just before a navigation or reload replaced the
+		// page loses its JavaScript context; poll again in the new one.
+		if err == nil || !contextGone(err) || time.Until(deadline) <= 0 {
+			break
+		}
+	}
 	if err != nil {
 		saw := ""
 		if show != "" {
@@ -396,6 +405,14 @@ func (tt *tab) waitJS(tb testing.TB, d time.Duration, what, expr, show string) {
 		}
 		tb.Fatalf("tab %s: after %v: %s (%v); page shows %s", tt.name, d, what, err, saw)
 	}
+}
+
+// contextGone reports whether err says the page's JavaScript context went away under an
+// evaluation (the page navigated or reloaded).
+func contextGone(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "Cannot find context with specified id") || strings.Contains(m, "Execution context was destroyed") ||
+		strings.Contains(m, "Inspected target navigated or closed")
 }
 
 // js quotes s as a JavaScript string literal.

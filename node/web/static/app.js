@@ -462,6 +462,10 @@
     const errs = r.errors || [];
     let h = `<p>${te('imported', { n: r.imported || 0, d: r.duplicates || 0 })}</p>`;
     if (r.completed) h += `<p>${te('importCompleted', { n: r.completed, rows: (r.completed_rows || []).join(', ') })}</p>`;
+    // A sheet with a Group column: what went to each group.
+    if ((r.groups || []).length) {
+      h += '<ul>' + r.groups.map((g) => `<li>${tu('importedInto', { name: u(g.name || short(g.id)), n: Number(g.imported) || 0, d: Number(g.duplicates) || 0 })}</li>`).join('') + '</ul>';
+    }
     if (errs.length) {
       h += `<p>${te('importErrors', { n: errs.length })}</p><ul class="errors">` +
         errs.map((e) => `<li>${te('rowError', { row: e.row, error: e.error })}</li>`).join('') + '</ul>';
@@ -588,9 +592,12 @@
   // button that switches to it.
   function groupList(groups, cur) {
     return `<h2 id="groups-h">${te('groupsCaption', { n: groups.length })}</h2><ul class="groups" aria-labelledby="groups-h">` + groups.map((g, i) => {
-      // A followed group: why its nodes refuse this one, if they do, and "Stop following".
-      const fol = isFollowed(g) ? ` <button type="button" class="small" data-act="unfollow" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('unfollow')}</button>` +
-        (g.refused ? `<p class="note refused">${esc(refusedText(g))}</p>` : '') : '';
+      // A followed group: why its nodes refuse this one, if they do, and "Stop following" — unless
+      // its members answer our boards (help across boards): then it says so, and it stays.
+      const helps = (g.helps || []).map((id) => { const h = groups.find((x) => x.id === id); return (h && h.name) || short(id); });
+      const fol = !isFollowed(g) ? '' : (helps.length ? `<p class="note helping">${tu('helpingNote', { groups: helps.map(u).join(', ') })}</p>` :
+        ` <button type="button" class="small" data-act="unfollow" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('unfollow')}</button>`) +
+        (g.refused ? `<p class="note refused">${esc(refusedText(g))}</p>` : '');
       const name = `<strong id="gn-${i}" dir="auto">${esc(g.name || short(g.id))}</strong> <span class="meta">${esc(tv('role_', g.role))} · <code title="${esc(g.id)}">${esc(String(g.id || '').slice(0, 8))}</code></span>`;
       return g.id === cur ? `<li aria-current="true">${name} <span class="badge b-st">${te('shownGroup')}</span>${fol}</li>` :
         `<li>${name} <button type="button" class="small" data-act="pick" data-group="${esc(g.id)}" aria-describedby="gn-${i}">${te('showGroup')}</button>${fol}</li>`;
@@ -789,6 +796,31 @@
     const b = id && $(id);
     if (b && b !== document.activeElement) b.focus();
   }
+  // keepFields redraws el with draw and gives the fields that are drawn again (same id) what was
+  // typed or chosen in them before, opening a closed <details> that holds one: a redraw of the
+  // same view (the language switch, a group change) never loses a half-filled form. Only fields a
+  // person changed are kept; the others show what the new drawing says.
+  function keepFields(el, draw) {
+    const was = new Map();
+    for (const f of el.querySelectorAll('input[id], textarea[id], select[id]')) {
+      if (f.type === 'file' || f.readOnly) continue;
+      const box = /^(checkbox|radio)$/.test(f.type);
+      const changed = box ? f.checked !== f.defaultChecked : f.tagName === 'SELECT' ?
+        Array.from(f.options).some((o) => o.selected !== o.defaultSelected) : f.value !== f.defaultValue;
+      if (changed) was.set(f.id, box ? f.checked : f.value);
+    }
+    draw();
+    for (const [id, v] of was) {
+      const f = $(id);
+      if (!f || !el.contains(f)) continue;
+      const box = /^(checkbox|radio)$/.test(f.type);
+      if ((box ? f.checked : f.value) === v) continue;
+      if (box) f.checked = v;
+      else f.value = v;
+      const d = f.closest('details');
+      if (d) d.open = true;
+    }
+  }
   function formValuesOf(form) {
     const v = {};
     for (const el of form.elements) if (el.name && el.type !== 'file') v[el.name] = el.value;
@@ -976,7 +1008,7 @@
     if (!groups().some((g) => g.id === st.group)) st.group = (scopeGroups(groups(), 'own')[0] || groups()[0] || { id: '' }).id;
     if (F.group && !groups().some((g) => g.id === F.group)) F.group = '';
     if (F.fgroup && !groups().some((g) => g.id === F.fgroup && isFollowed(g))) F.fgroup = '';
-    if (quiet) return keepFocus(main, () => { render(name, main); flash(); });
+    if (quiet) return keepFocus(main, () => keepFields(main, () => { render(name, main); flash(); }));
     render(name, main);
     flash();
     const title = $('view-title');
@@ -1465,7 +1497,7 @@
     applyI18n();
     updateStatus();
     showWho();
-    route();
+    keepFields($('main'), route);
     const pick = $('lang-pick');
     if (pick) pick.focus();
   }

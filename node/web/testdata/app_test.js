@@ -44,7 +44,8 @@ const evilPost = () => post({
 });
 const evilGroups = [{ id: EVIL, name: EVIL, role: EVIL }, { id: 'g2', name: EVIL, role: 'admin' }];
 // evilFollowed: an own group and a followed one (refused, for a reason the remote node wrote).
-const evilFollowed = [{ id: 'g2', name: EVIL, role: 'admin' }, { id: EVIL, name: EVIL, role: 'follower', refused: EVIL }];
+const evilFollowed = [{ id: 'g2', name: EVIL, role: 'admin' }, { id: EVIL, name: EVIL, role: 'follower', refused: EVIL },
+  { id: 'g3', name: EVIL, role: 'follower', helps: ['g2', EVIL] }];
 const ctx = { groups: evilGroups, cats: [EVIL, 'food'], group: EVIL, now, tab: 'need',
   node: { peer_id: EVIL, name: EVIL, groups: evilGroups, meeting: true } };
 
@@ -57,7 +58,8 @@ function allViews() {
     post: A.viewPost(evilPost(), ctx),
     newPost: A.viewNew(Object.assign({}, ctx, { kind: EVIL })),
     group: A.viewGroup(ctx) + A.membersTable({ id: EVIL, name: EVIL, members: [{ id: EVIL, name: EVIL, role: EVIL }] }) +
-      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }] }),
+      A.inviteResult(EVIL) + A.importResult({ imported: EVIL, duplicates: EVIL, completed: EVIL, completed_rows: [EVIL, EVIL], errors: [{ row: EVIL, error: EVIL }],
+        groups: [{ id: EVIL, name: EVIL, imported: EVIL, duplicates: EVIL }, { id: EVIL, imported: 2 }] }),
     peers: A.viewPeers([{ peer_id: EVIL, name: EVIL, connected: true, last_synced: EVIL, last_seen: iso(-3 * 60e3) }], now),
     phonePost: A.viewPost(Object.assign(evilPost(), { by: EVIL, yours: true,
       responses: [{ id: EVIL, author: EVIL, author_name: EVIL, quantity: 1, note: EVIL, created_at: EVIL, by: EVIL, yours: true }] }), phoneCtx('')),
@@ -355,6 +357,11 @@ check('following: the followed groups\' board, read-only, every card named, no c
   assert.ok(mine.includes('data-act="status"') && mine.includes('id="edit"') && mine.includes('555'), 'an own post lost its controls');
 });
 
+check('importResult: a sheet with a Group column says what went to each group', () => {
+  const h = A.importResult({ imported: 3, duplicates: 1, groups: [{ id: 'aaaaaaaa11', name: 'Eastgate', imported: 2, duplicates: 1 }, { id: 'rrrrrrrr33', name: 'Riverside', imported: 1 }] });
+  assert.ok(text(h).includes('Eastgate: imported 2, already there 1') && text(h).includes('Riverside: imported 1, already there 0'), text(h));
+});
+
 check('following: the Group page lists followed groups, refusals, share, follow, federation', () => {
   const gs = followGroups();
   const c = (group) => ({ groups: gs, group, now, node: { name: 'Amal', groups: gs } });
@@ -367,6 +374,11 @@ check('following: the Group page lists followed groups, refusals, share, follow,
   assert.ok(!h.includes('id="invite"') && !h.includes('id="import"') && !h.includes('id="fed"'), 'a followed group has no invites, import or federation');
   assert.ok(h.includes('id="share-out"') && text(h).includes('This node follows \u201cRiverside\u201d: its board is read-only here.'), h);
   assert.equal(A.refusedText({ id: 'x', name: 'Harbour', refused: 'too many followers' }), 'Harbour refused this node: too many followers');
+  // A group followed because its members answered our needs says so, and offers no "Stop following".
+  const helping = gs.map((g) => (g.id === 'rrrrrrrr33' ? Object.assign({}, g, { helps: ['aaaaaaaa11'] }) : g));
+  h = A.groupList(helping, 'aaaaaaaa11');
+  assert.ok(!/data-act="unfollow" data-group="rrrrrrrr33"/.test(h) && /data-act="unfollow" data-group="hhhhhhhh22"/.test(h), h);
+  assert.ok(text(h).includes('Followed because its members answered the needs of Eastgate:') && text(h).includes('an admin blocks it first'), text(h));
   // Share: the code to copy and its QR.
   const sh = A.shareResult('mutualf1-abc');
   assert.ok(/<textarea id="share-code" readonly[^>]*>mutualf1-abc<\/textarea>/.test(sh) && sh.includes('/api/v1/invites/qr.png?code=mutualf1-abc'), sh);
