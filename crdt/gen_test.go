@@ -125,7 +125,7 @@ type world struct {
 // invites (recorded or not, with uses and expiries, from admins and from
 // members), joins (of newcomers and of members and removed members, with
 // any invite), admits of the joins it has seen, promotions, demotions and
-// removals with cuts drawn from what it has seen, leaves, revokes, posts,
+// removals with cuts drawn from what it has seen, leaves, renames, revokes, posts,
 // edits, status changes, responses and unresponses of the posts it has
 // seen, and forks: a second op at a seq it has used, or an op whose Prev
 // names no op of its. Actors are mostly those who have the right to do
@@ -191,6 +191,8 @@ func genWorld(t *rapid.T) *world {
 			w.add(m.op(actor, w.time(actor, label), crdt.GroupKey{Key: key, Shares: shares}))
 		case "settings":
 			w.add(m.op(actor, w.time(actor, label), crdt.Settings{Retention: rapid.Int64Range(1, 5).Draw(t, label+" retention")}))
+		case "rename":
+			w.add(m.op(actor, w.time(actor, label), crdt.Rename{Name: rapid.SampledFrom(newNames).Draw(t, label+" new name")}))
 		case "fork":
 			if rapid.Bool().Draw(t, label+" fork") {
 				w.fork(w.other(label+" forker"), label)
@@ -204,9 +206,13 @@ func genWorld(t *rapid.T) *world {
 
 var stepKinds = []string{
 	"post", "admit", "join", "post", "invite", "role", "post", "admit", "join", "post",
-	"leave", "revoke", "post", "role", "fork", "post", "admit", "post", "invite", "post",
-	"key", "settings",
+	"leave", "revoke", "rename", "post", "role", "fork", "post", "admit", "post", "invite", "post",
+	"key", "settings", "rename",
 }
+
+// newNames are the names renames set: few, so that renames of one member
+// often set the same name and of several members often different ones.
+var newNames = []string{"x", "Zoë", "w"}
 
 func (w *world) add(op crdt.Op) {
 	w.ops = append(w.ops, op)

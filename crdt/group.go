@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Verdict is the outcome of validating an op, as in GossipSub: accept it,
@@ -81,10 +82,10 @@ func NewGroup(id ID) *Group {
 }
 
 // IsMembership reports whether op belongs to the group rather than to a
-// post: the membership (kinds 1–7), group keys and settings.
+// post: the membership (kinds 1–7), group keys, settings and renames.
 func IsMembership(op *Op) bool {
 	switch op.Body.(type) {
-	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings, Visit, Federation:
+	case Genesis, Join, InviteMade, Revoke, Admit, SetRole, Leave, GroupKey, Settings, Rename, Visit, Federation:
 		return true
 	}
 	return false
@@ -226,6 +227,10 @@ func checkShape(op *Op) error {
 			return fmt.Errorf("%w: a member changes its own role only by leaving", ErrInvalid)
 		}
 	case Leave:
+	case Rename:
+		if err := CheckName(b.Name); err != nil {
+			return err
+		}
 	case Federation:
 		if err := checkFederation(&b); err != nil {
 			return err
@@ -318,6 +323,36 @@ func checkTarget(post ID) error {
 // blank reports whether s is empty or only white space (the Unicode
 // White_Space property): as a title or a group name, it is no name.
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// CheckName checks a member's display name as a Rename carries it: not
+// blank, no white space at either end (a node trims what it is given),
+// and no control or bidi formatting characters, since every member's
+// list shows it on one line beside the others. Its length and encoding
+// are package protocol's to check (protocol.MaxName).
+func CheckName(s string) error {
+	if blank(s) {
+		return fmt.Errorf("%w: a name must not be blank", ErrBadValue)
+	}
+	if strings.TrimSpace(s) != s {
+		return fmt.Errorf("%w: a name must not start or end with white space", ErrBadValue)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || IsBidiControl(r) {
+			return fmt.Errorf("%w: a name holds control or formatting character %U", ErrBadValue, r)
+		}
+	}
+	return nil
+}
+
+// IsBidiControl reports the characters that reorder the text around
+// them (embeddings, overrides, isolates, marks) or break it into lines.
+func IsBidiControl(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C, r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
+}
 
 func checkInvite(in *Invite) error {
 	if in.Role != RoleMember && in.Role != RoleAdmin {

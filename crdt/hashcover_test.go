@@ -400,6 +400,8 @@ func TestStateHashCoversGroupFields(t *testing.T) {
 			[]crdt.Op{genesis, g.join("j1", m, i1, "x", 200), g.op("a1", f, 2, "group", 210, crdt.Admit{Join: idOf("j1")})},
 			[]crdt.Op{genesis, g.join("j0", m, i1, "x", 200), g.op("a1", f, 2, "group", 210, crdt.Admit{Join: idOf("j0")})},
 			[]string{"Member.Via"}},
+		{"member renamed", group, group, base, with(g.op("rn", m, 3, "s1", 320, crdt.Rename{Name: "Mo"})),
+			[]string{"Member.Name"}},
 		{"removed", group, group, base, with(remove(2, 400)),
 			[]string{"Member.Cut", "Member.EndedAt", "Member.Removed", "Member.Role", "spans"}},
 		{"left", group, group, base, with(g.op("l1", m, 3, "s1", 400, crdt.Leave{})),

@@ -245,6 +245,67 @@ func TestRemovalChangesHash(t *testing.T) {
 	}
 }
 
+// A member's name is the last writer's: of the join (or genesis) that
+// opened its last tenure and its renames that count (its op at that seq
+// counts as a member's or an admin's), the one with the greatest stamp,
+// whatever order the ops arrive in and however often. So replicas that
+// receive renames made while apart, backdated or not, show one name.
+func TestRenameLastWriterWins(t *testing.T) {
+	renamed, overruled := 0, 0
+	rapid.Check(t, func(t *rapid.T) {
+		w := genWorld(t)
+		b := boardOf(w.ops, w.group)
+		byID := map[crdt.ID]crdt.Op{}
+		for _, op := range w.ops {
+			byID[op.ID] = op
+		}
+		for _, m := range b.Group.Members() {
+			via := byID[m.Via]
+			var name string
+			switch body := via.Body.(type) {
+			case crdt.Genesis:
+				name = body.AuthorName
+			case crdt.Join:
+				name = body.Name
+			default:
+				t.Fatalf("member %s admitted by a %s", shortName(m.Key), via.Body.Kind())
+			}
+			at := via.Stamp()
+			for _, op := range w.ops {
+				r, ok := op.Body.(crdt.Rename)
+				if !ok || op.Author != m.Key {
+					continue
+				}
+				role := b.Group.RoleAt(op.Author, op.Seq)
+				counts := role == crdt.RoleMember || role == crdt.RoleAdmin
+				if counts != b.Group.Counts(op.ID) {
+					t.Fatalf("rename by %s at seq %d (role %s): counts %v", shortName(op.Author), op.Seq, role, b.Group.Counts(op.ID))
+				}
+				if counts && op.Stamp().Compare(at) > 0 {
+					name, at = r.Name, op.Stamp()
+					renamed++
+				} else if counts {
+					overruled++
+				}
+			}
+			if m.Name != name {
+				t.Fatalf("member %s is named %q; the last writer says %q", shortName(m.Key), m.Name, name)
+			}
+		}
+		want := snapshot(b, w.ops)
+		for r := range rapid.IntRange(1, 3).Draw(t, "replicas") {
+			label := fmt.Sprint("replica ", r)
+			other := crdt.NewBoard(w.group)
+			deliver(t, other, shuffledWithDuplicates(t, w.ops, label), label)
+			requireSameState(t, label, want, snapshot(other, w.ops))
+		}
+	})
+	t.Logf("%d renames took effect, %d that counted were overruled by a later stamp", renamed, overruled)
+	if renamed == 0 || overruled == 0 {
+		t.Fatal("no world renamed a member, or none had a rename overruled")
+	}
+}
+
 // Every part of every post comes from an op that counts and that the
 // rights table allows: the create, each response, and the op whose stamp
 // each register holds (fields: the post's author or an admin; the

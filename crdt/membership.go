@@ -35,6 +35,14 @@ import (
 // before it); those that fail are excluded and the replay runs again,
 // until nothing more is excluded. Exclusions only grow, so this ends.
 //
+// Names. A member's name is the one in the latest, by stamp, of the join
+// (or genesis) that opened its last tenure and its renames that count. A
+// rename counts when its author's op at its seq counts with any role
+// (member or admin), judged against the final tenures, as posts are: so
+// a rename made before the join was witnessed counts once it is, and a
+// removed member's renames after the cut never do. Renames change no
+// tenure or role, so they play no part in the replay.
+//
 // One exception makes mutual removal remove both: a removal of Y by X
 // still counts when X's tenure was ended by Y's removal of X, which X's
 // removal had not seen (its cut of Y is below that removal's seq).
@@ -153,6 +161,7 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 	joins := map[ID]*Op{}
 	witnesses := map[ID][]*Op{} // join ID → admits seen before the join (rare: a lying clock)
 	revoked := map[ID]bool{}
+	var renames []*Op // in stamp order
 	for _, op := range ops {
 		if excluded[op.ID] {
 			continue
@@ -245,12 +254,31 @@ func (g *Group) replay(ops []*Op, excluded map[ID]bool) *evaluation {
 				ev.visitors[op.Author] = op
 				ev.valid[op.ID] = true
 			}
+		case Rename:
+			renames = append(renames, op)
 		}
 	}
+	ev.rename(renames)
 	for _, m := range ev.members {
 		m.finish()
 	}
 	return ev
+}
+
+// rename applies the renames (in stamp order) that count against the
+// tenures of the replay: the last of a member's that is later than the
+// join of its last tenure sets its name.
+func (ev *evaluation) rename(renames []*Op) {
+	for _, op := range renames {
+		if !ev.may(op.Author, op.Seq, RoleMember) {
+			continue
+		}
+		ev.valid[op.ID] = true
+		m := ev.members[op.Author]
+		if op.Stamp().Compare(m.tenures[len(m.tenures)-1].via.Stamp()) > 0 {
+			m.Name = op.Body.(Rename).Name
+		}
+	}
 }
 
 // open starts a tenure for op's author.
@@ -375,7 +403,7 @@ func (ev *evaluation) stillHolds(op *Op) bool {
 	switch op.Body.(type) {
 	case Genesis, Join, Visit:
 		return true
-	case Admit, Leave, GroupKey:
+	case Admit, Leave, GroupKey, Rename:
 		return ev.may(op.Author, op.Seq, RoleMember)
 	case SetRole:
 		return ev.may(op.Author, op.Seq, RoleAdmin) || ev.exempt(op)

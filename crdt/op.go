@@ -57,6 +57,7 @@ const (
 	KindGroupKey   Kind = 8
 	KindErase      Kind = 9
 	KindSettings   Kind = 10
+	KindRename     Kind = 11
 	KindVisit      Kind = 33
 	KindPostCreate Kind = 16
 	KindPostEdit   Kind = 17
@@ -88,6 +89,8 @@ func (k Kind) String() string {
 		return "erase"
 	case KindSettings:
 		return "settings"
+	case KindRename:
+		return "rename"
 	case KindVisit:
 		return "visit"
 	case KindPostCreate:
@@ -300,6 +303,15 @@ type SetRole struct {
 
 // Leave ends its author's membership: the author's later ops are void.
 type Leave struct{}
+
+// Rename sets its author's display name in the group: the name the
+// members list shows instead of the one in the author's join (or
+// genesis). Any member may rename itself, and only itself; the latest
+// (by stamp) of a member's renames that count and the join of its last
+// tenure wins (membership.go). Name follows CheckName.
+type Rename struct {
+	Name string
+}
 
 // PostKind says whether a post is a need or an offer.
 type PostKind uint8
@@ -515,6 +527,7 @@ func (Leave) Kind() Kind      { return KindLeave }
 func (GroupKey) Kind() Kind   { return KindGroupKey }
 func (Erase) Kind() Kind      { return KindErase }
 func (Settings) Kind() Kind   { return KindSettings }
+func (Rename) Kind() Kind     { return KindRename }
 func (Visit) Kind() Kind      { return KindVisit }
 func (PostCreate) Kind() Kind { return KindPostCreate }
 func (PostEdit) Kind() Kind   { return KindPostEdit }

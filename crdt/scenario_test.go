@@ -40,6 +40,7 @@ import (
 //	promote alice bob cut=3 at=140              ops alice held (default: all of bob's ops so far)
 //	demote alice bob cut=3 at=140
 //	leave bob at=150
+//	rename bob name="Bob B." at=160             bob sets his own display name
 //	post bob coats need title="coats" qty=4 at=200   creates post "coats"
 //	edit carol coats title="warm coats" qty=6 at=300 the keys given make the mask
 //	status bob coats claimed at=400
@@ -393,6 +394,10 @@ func (s *scenario) do(words []string, autoLabel string) {
 		s.need(pos, 2, "leave <author> at=T")
 		author = pos[1]
 		body = crdt.Leave{}
+	case "rename":
+		s.need(pos, 2, "rename <author> name=NAME at=T")
+		author = pos[1]
+		body = crdt.Rename{Name: kv["name"]}
 	case "post":
 		s.need(pos, 4, "post <author> <label> need|offer title=... at=T")
 		k, ok := crdt.ParsePostKind(pos[3])

@@ -151,6 +151,7 @@ func probeBodies() []crdt.Body {
 		crdt.Admit{Join: probeID("join 1")},
 		probeSetRole(probeMember, crdt.RoleAdmin, 2),
 		crdt.Leave{},
+		crdt.Rename{Name: "probe"},
 		probeCreate(),
 		probeEdit(crdt.FieldTitle),
 		probeStatus(crdt.Claimed),
@@ -487,6 +488,29 @@ func TestCheckRulesValueByValue(t *testing.T) {
 		accept("by a member", probeOp(crdt.Leave{})),
 		accept("by the founder", probeOp(crdt.Leave{}, byAuthor(probeFounder))),
 		accept("by an outsider", probeOp(crdt.Leave{}, byAuthor(probeOutsider))),
+	}
+
+	// A rename's name is one line of text, trimmed, not blank (as a node
+	// writes it), whoever signs it: whether it counts is the membership's
+	// to decide.
+	renamed := func(s string) crdt.Rename { return crdt.Rename{Name: s} }
+	rules["rename"] = []probe{
+		accept("by a member", probeOp(renamed("Bob B."))),
+		accept("by the founder", probeOp(renamed("Alice"), byAuthor(probeFounder))),
+		accept("by an outsider", probeOp(renamed("Eve"), byAuthor(probeOutsider))),
+		accept("not Latin", probeOp(renamed("Zoë ☂ زينب"))),
+		accept("a zero width space inside", probeOp(renamed("a\u200bb"))),
+		reject("empty", probeOp(renamed("")), crdt.ErrBadValue),
+		reject("as first op", probeOp(renamed("Bob"), chain(1, crdt.ID{})), crdt.ErrInvalid),
+	}
+	for _, s := range blanks {
+		rules["rename"] = append(rules["rename"], reject(fmt.Sprintf("to %q", s), probeOp(renamed(s)), crdt.ErrBadValue))
+	}
+	for _, s := range []string{" Bob", "Bob ", "Bob\u00a0", "\u3000Bob", "Bob\n"} {
+		rules["rename"] = append(rules["rename"], reject(fmt.Sprintf("untrimmed %q", s), probeOp(renamed(s)), crdt.ErrBadValue))
+	}
+	for _, s := range []string{"Bob\x00", "a\tb", "a\x7fb", "a\u0085b", "a\u202eb", "a\u2066b", "a\u200fb", "a\u061cb", "a\u2028b"} {
+		rules["rename"] = append(rules["rename"], reject(fmt.Sprintf("with a control character: %q", s), probeOp(renamed(s)), crdt.ErrBadValue))
 	}
 
 	// Every op but a genesis names this group. An op that names no group

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"unicode"
 
@@ -104,6 +105,19 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 			add(crdt.ErrInvalid)
 		}
 	case crdt.Leave:
+	case crdt.Rename:
+		// section 3: not blank, no white space at either end, no
+		// control (Cc) or bidi formatting character
+		trimmed := strings.TrimFunc(b.Name, func(r rune) bool { return unicode.Is(unicode.White_Space, r) }) == b.Name
+		bad := false
+		for _, r := range b.Name {
+			if unicode.Is(unicode.Cc, r) || strings.ContainsRune("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029", r) {
+				bad = true
+			}
+		}
+		if blank(b.Name) || !trimmed || bad {
+			add(crdt.ErrBadValue)
+		}
 	case crdt.GroupKey:
 		if b.Key == (crdt.KeyID{}) || len(b.Shares) == 0 || len(b.Shares) > crdt.MaxShares {
 			add(crdt.ErrBadValue)
@@ -211,6 +225,7 @@ var hostileKinds = []struct {
 	{"respond", []string{"post"}},
 	{"unrespond", []string{"post", "response"}},
 	{"leave", nil},
+	{"rename", []string{"name"}},
 	{"unknown", nil},
 	{"none", nil},
 }
@@ -323,6 +338,8 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 		op.Body = crdt.Unrespond{Post: post, Response: drawValue(d, "response", ids, []crdt.ID{{}})}
 	case "leave":
 		op.Body = crdt.Leave{}
+	case "rename":
+		op.Body = crdt.Rename{Name: drawValue(d, "name", []string{"Bob", "Zoë K", "a\u200bb"}, append([]string{"", " Bob", "Bob\n", "a\u202eb", "a\x7fb"}, blanks...))}
 	case "unknown":
 		op.Body = unknownBody{}
 	}

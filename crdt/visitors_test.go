@@ -63,6 +63,8 @@ func genVisitWorld(t *rapid.T) *visitWorld {
 			body = crdt.Leave{}
 		case 1:
 			body = crdt.SetRole{Member: w.founder, Role: crdt.RoleNone, Cut: 1}
+		case 2:
+			body = crdt.Rename{Name: "renamed"}
 		default:
 			body = w.postBody(v, label)
 		}
@@ -122,7 +124,7 @@ func (w *visitWorld) expected(t *rapid.T) map[crdt.ID]*crdt.Post {
 // copies, and the vouching learnt before, during or after the ops give
 // one state hash; the responses that count are exactly those of
 // vouched visitors of groups not blocked; a visitor's posts, edits,
-// statuses and membership acts never count.
+// statuses, membership acts and renames never count.
 func TestVisitorsMergeLikeMembers(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		w := genVisitWorld(t)
@@ -131,6 +133,18 @@ func TestVisitorsMergeLikeMembers(t *testing.T) {
 		want := snapshot(ref, w.ops)
 		wantHash := ref.Hash()
 		exp := w.expected(t)
+		// A visitor's rename counts nowhere: it is no member, and keeps
+		// its visit's name.
+		for _, op := range w.ops {
+			if _, ok := op.Body.(crdt.Rename); ok && w.visitors[op.Author] != (crdt.ID{}) {
+				if ref.Group.Counts(op.ID) || ref.Group.Member(op.Author) != nil {
+					t.Fatalf("visitor %s's rename counts", op.Author.String()[:8])
+				}
+				if v := ref.Group.Visitor(op.Author); v != nil && v.Name != "visitor" {
+					t.Fatalf("visitor named %q after a rename", v.Name)
+				}
+			}
+		}
 		if len(exp) != len(ref.Posts) {
 			t.Fatalf("%d posts, want %d: a visitor's post counted, or a member's did not", len(ref.Posts), len(exp))
 		}

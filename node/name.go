@@ -9,8 +9,9 @@ func (l *Local) Name() string {
 }
 
 // Rename sets the node's display name: in the data dir, and in the ops it
-// signs from now on (a genesis, a join). The HTTP API allows it only
-// while the node is in no group.
+// signs from now on (a genesis, a join). The groups it is in learn the
+// name from the Rename ops that replica.Replica.Rename writes (the HTTP
+// API's PATCH /api/v1/node does both).
 func (l *Local) Rename(name string) error {
 	if err := writeConfig(l.Dir, name); err != nil {
 		return err

@@ -142,7 +142,8 @@ const (
 // revokes it, promotes Bob, demotes and then removes Carol (each cut at
 // Carol's last op, so her posts stand), shares a new key 2 with Bob and
 // herself, erases her post's private fields and sets the retention to a
-// week; Bob leaves.
+// week; Bob leaves. (In version 2, then: a visit, a sealed response, a
+// federation, and Alice renames herself.)
 func fixtures(tb testing.TB) []fixture {
 	tb.Helper()
 	return fixturesIn(tb, 0)
@@ -240,6 +241,8 @@ func fixturesIn(tb testing.TB, version uint8) []fixture {
 		blob, sum = fixtureSealTo(tb, group, private, aliceKey, carolKey)
 		add("respond_private", daveKey, crdt.HLC{Wall: t0 + 11_500}, crdt.Respond{Post: create.ID, Quantity: 4, Note: "We have 4 coats", Private: sum})
 		add("federation", aliceKey, crdt.HLC{Wall: t0 + 12_000}, crdt.Federation{Blocked: []crdt.ID{fixtureBlockedGroup}})
+		// Kind 11 (version 2 only): Alice renames herself.
+		add("rename", aliceKey, crdt.HLC{Wall: t0 + 13_000}, crdt.Rename{Name: "Alice (hall)"})
 	}
 	return out
 }

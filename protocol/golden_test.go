@@ -145,7 +145,7 @@ func TestGoldenOps(t *testing.T) {
 	}
 	for _, k := range []crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
-		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 		crdt.KindFederation, crdt.KindVisit,
 	} {

@@ -148,6 +148,11 @@ func opLen2(b []byte) (int, error) {
 //	respond     [post bin32, quantity, note, by, private]
 //
 // A decoder reads an element left out as its zero value.
+//
+// Kinds that exist only in version 2 (a version 1 op of such a kind is
+// ErrUnsupported):
+//
+//	rename      [name str]
 func writeBody2(w *writer, body crdt.Body) error {
 	e := flat{w: newWriter()}
 	switch b := body.(type) {
@@ -189,6 +194,13 @@ func writeBody2(w *writer, body crdt.Body) error {
 		e.mark()
 		e.w.optBin(b.Private[:])
 		e.mark()
+	case crdt.Rename:
+		if err := checkText("name", b.Name, MaxName); err != nil {
+			return err
+		}
+		w.array(1)
+		w.str(b.Name)
+		return nil
 	default:
 		return writeBody(w, body)
 	}
@@ -262,6 +274,11 @@ func readBody2(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		if e.next() {
 			r.optFixed(b.Private[:])
 		}
+		return b, r.err
+	case crdt.KindRename:
+		var b crdt.Rename
+		r.array(1)
+		b.Name = r.str("name", MaxName)
 		return b, r.err
 	}
 	return readBody(r, kind)

@@ -127,8 +127,9 @@ func TestUnsupportedVersionAndKind(t *testing.T) {
 		_, err := DecodeOp(b)
 		wantErr(t, "version", err, ErrUnsupported)
 	}
-	// Unassigned and reserved kinds: 11–15, federation (34–47; 32 and
-	// 33 are Federation and Visit), and beyond.
+	// Unassigned and reserved kinds: 12–15, federation (34–47; 32 and
+	// 33 are Federation and Visit), and beyond; 11 (Rename) exists only
+	// in version 2, and this is a version 1 op.
 	for _, k := range []byte{0, 11, 15, 21, 34, 47, 0x7f} {
 		b := bytes.Clone(f.enc)
 		b[offKind] = k

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"pgregory.net/rapid"
@@ -98,7 +99,7 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey, []byte) {
 	key := rapid.SampledFrom(rtKeys).Draw(t, "key")
 	kind := rapid.SampledFrom([]crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
-		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 	}).Draw(t, "kind")
 	var blob []byte
@@ -212,6 +213,18 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey, []byte) {
 		op.Body = crdt.Respond{Post: nonZero("post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
 	case crdt.KindUnrespond:
 		op.Body = crdt.Unrespond{Post: nonZero("post"), Response: nonZero("response")}
+	case crdt.KindRename:
+		// any text the crdt takes as a name (crdt.CheckName), up to the limit
+		name := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) || crdt.IsBidiControl(r) {
+				return 'x'
+			}
+			return r
+		}, strings.TrimSpace(genText(t, "name", MaxName)))
+		if crdt.CheckName(name) != nil {
+			name = "x"
+		}
+		op.Body = crdt.Rename{Name: name}
 	}
 	return op, key, blob
 }
@@ -436,6 +449,9 @@ func TestMembershipBodiesRoundTrip(t *testing.T) {
 		tc{"admit ff", carolKey, crdt.Admit{Join: id}},
 		tc{"leave", bobKey, crdt.Leave{}},
 	)
+	for _, name := range []string{"B", "☃", strings.Repeat("a", 31), strings.Repeat("a", 32), strings.Repeat("☃", MaxName/len("☃")) + strings.Repeat("a", MaxName%len("☃"))} {
+		cases = append(cases, tc{"rename " + name, bobKey, crdt.Rename{Name: name}})
+	}
 	for _, c := range cases {
 		op := crdt.Op{Group: g, Seq: 2, Prev: crdt.ID{1}, Time: crdt.HLC{Wall: t0 + 1000}, Body: c.body, Author: pub(c.key)}
 		if _, ok := c.body.(crdt.Join); ok {

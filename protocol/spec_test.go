@@ -239,6 +239,8 @@ func specBody2(t fataler, s *spec, body crdt.Body) {
 		specFlat(s, append(e, el().optBin(b.Private[:]))...)
 	case crdt.Respond:
 		specFlat(s, el().bin(b.Post[:]), el().uint(uint64(b.Quantity)), el().str(b.Note), el().str(b.By), el().optBin(b.Private[:]))
+	case crdt.Rename: // version 2 only
+		s.array(1).str(b.Name)
 	default:
 		specBody(t, s, body)
 	}

@@ -178,7 +178,9 @@ func TestCLIIssue11(t *testing.T) {
 		{"completion zsh", []string{"completion", "zsh"}, okHas("compdef")},
 		{"completion fish", []string{"completion", "fish"}, okHas("complete -c mutual")},
 		// Every node is named after the host; the README never says how to set a name.
-		{"a node in a group keeps its name", []string{"name", "Hall laptop", "--data", one}, refused(1, "Eastgate Aid", "would not reach")},
+		// In a group, a new name reaches the group too (a Rename op, session 7).
+		{"a node in a group is renamed there too", []string{"name", "Hall laptop", "--data", one}, okHas("Hall laptop")},
+		{"its members list shows the new name", []string{"members", "--data", one}, okHas("Hall laptop")},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			if err := row.check(cliRun(t, row.args...)); err != nil {
@@ -190,7 +192,9 @@ func TestCLIIssue11(t *testing.T) {
 }
 
 // TestCLINameBeforeAGroup: a fresh node is named once, and the name is
-// the one its genesis op carries, so the group's members see it.
+// the one its genesis op carries, so the group's members see it; named
+// again once in the group (init --name, name), the members list shows
+// the new name.
 func TestCLINameBeforeAGroup(t *testing.T) {
 	data := t.TempDir()
 	cliOK(t, "init", "--data", data)
@@ -213,10 +217,19 @@ func TestCLINameBeforeAGroup(t *testing.T) {
 	if got := cliOK(t, "name", "--data", data); got != "Hall laptop\n" {
 		t.Fatalf("name printed %q", got)
 	}
-	// init --name with the name it has already is no rename.
+	// init --name with the name it has already is no rename; another
+	// name renames the node in its group too (a Rename op), as name does.
 	cliOK(t, "init", "--name", "Hall laptop", "--data", data)
-	if r := cliRun(t, "init", "--name", "Other", "--data", data); r.code != 1 || !strings.Contains(r.stderr, "would not reach") {
-		t.Fatalf("init --name in a group: %+v", r)
+	cliOK(t, "init", "--name", "Other", "--data", data)
+	if got := cliOK(t, "name", "--data", data); got != "Other\n" {
+		t.Fatalf("after init --name in a group, name printed %q", got)
+	}
+	cliOK(t, "name", "Hall, back room", "--data", data)
+	if err := json.Unmarshal([]byte(cliOK(t, "members", "--json", "--data", data)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if ms = out.Members; len(ms) != 1 || ms[0].Name != "Hall, back room" {
+		t.Fatalf("members after renaming in the group: %+v", ms)
 	}
 }
 

@@ -146,8 +146,8 @@ func cmdInit(ctx context.Context, e *env, o *opts, args []string) error {
 	}
 	name := o.name
 	if _, err := node.LoadIdentity(o.data); err == nil && name != "" {
-		// Renaming an existing node: through the API, which refuses it
-		// once the node is in a group (its name is in those ops).
+		// Renaming an existing node: through the API, which renames it
+		// in the groups it is in too (a Rename op in each).
 		if err := withClient(o, func(c *client) error {
 			return c.do(ctx, "PATCH", "/api/v1/node", map[string]string{"name": o.name}, nil)
 		}); err != nil {

@@ -20,7 +20,7 @@ func groupCommands() []*command {
 	return []*command{
 		list("groups"),
 		list("group"),
-		{name: "name", args: "[NAME]", summary: "print this node's name, or set it (before it creates or joins a group: the name goes into those ops)",
+		{name: "name", args: "[NAME]", summary: "print this node's name, or set it (in the groups it is in too: their members see the new name after sync)",
 			example: `  mutual name "Hall laptop"`, run: cmdName},
 	}
 }

@@ -3,17 +3,18 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/mutual-aid/mutual/node/store"
+	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/protocol"
 )
 
-// PATCH /api/v1/node {"name"} → node: rename this node. The name goes
-// into the genesis and join ops this node signs, which every member of
-// the group keeps; no op renames a member yet, so a node that is a
-// member of a group (or has asked to join one) keeps its name: 409.
+// PATCH /api/v1/node {"name"} → node: rename this node. In every group
+// it is a member of (or has asked to join) it signs a Rename op, so that
+// the other members' nodes show the new name once they sync; the name
+// also goes into the genesis and join ops it signs from now on. The ops
+// come first: if one fails, the node keeps its old name, and the same
+// request again finishes the groups that have not the name yet.
 func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Name *string `json:"name"`
@@ -28,19 +29,19 @@ func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if name == s.nodeInfo().Name {
-		return s.getNode(w, r)
-	}
 	if s.cfg.Rename == nil {
+		if name == s.nodeInfo().Name {
+			return s.getNode(w, r)
+		}
 		return errorf(errConflict, "this node cannot be renamed while it runs this way")
 	}
-	for _, gi := range s.cfg.Board.Groups() {
-		if gi.Relation == store.Member {
-			return errorf(errConflict, "this node is already in group %q, whose members know it by its name %q: a new name would not reach them (renaming a member needs a new kind of op). Name a node before it creates or joins a group", gi.Name, s.nodeInfo().Name)
-		}
-	}
-	if err := s.cfg.Rename(name); err != nil {
+	if _, err := s.cfg.Board.Rename(r.Context(), name); err != nil {
 		return err
+	}
+	if name != s.nodeInfo().Name {
+		if err := s.cfg.Rename(name); err != nil {
+			return err
+		}
 	}
 	return s.getNode(w, r)
 }
@@ -59,20 +60,9 @@ func checkNodeName(s string) (string, error) {
 	case len(s) > protocol.MaxName:
 		return "", inputErr("name: %d bytes, at most %d", len(s), protocol.MaxName)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) || isBidiControl(r) {
-			return "", inputErr("name: %q holds a control or formatting character; a name is one line of plain text", s)
-		}
+	if crdt.CheckName(s) != nil {
+		// the rule a Rename op's name follows: one line of plain text
+		return "", inputErr("name: %q holds a control or formatting character; a name is one line of plain text", s)
 	}
 	return s, nil
-}
-
-// isBidiControl reports the characters that reorder the text around them
-// (embeddings, overrides, isolates, marks) or break it into lines.
-func isBidiControl(r rune) bool {
-	switch {
-	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C, r == 0x2028, r == 0x2029:
-		return true
-	}
-	return false
 }

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"crypto/ed25519"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/replica"
 	"github.com/mutual-aid/mutual/node/store"
 )
@@ -45,7 +47,8 @@ func newFreshNode(t *testing.T) *testNode {
 }
 
 // TestRenameFreshNode: a fresh node takes a name through the API, its genesis
-// op carries it, and once it is in a group another name is refused.
+// op carries it, and once it is in a group a new name reaches the group
+// in one Rename op.
 func TestRenameFreshNode(t *testing.T) {
 	n := newFreshNode(t)
 	var node struct {
@@ -86,14 +89,132 @@ func TestRenameFreshNode(t *testing.T) {
 		t.Fatalf("members after the genesis = %+v, want Amal", grp.Members)
 	}
 
-	// In a group: the same name again is fine, another is a conflict.
+	// In a group: the same name again writes nothing; another name is
+	// a Rename op, which the members list shows.
+	seq := n.ownSeq(g.ID)
 	n.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
-	code, b, _ := n.do("PATCH", "/api/v1/node", map[string]string{"name": "Ben"}, "")
-	if code != http.StatusConflict || !strings.Contains(string(b), "Eastgate") {
-		t.Errorf("rename in a group: %d %s, want 409 naming the group", code, b)
+	if got := n.ownSeq(g.ID); got != seq {
+		t.Fatalf("renaming to the same name wrote ops: seq %d -> %d", seq, got)
 	}
-	n.must(http.StatusOK, "GET", "/api/v1/node", nil, &node)
-	if node.Name != "Amal" {
-		t.Errorf("a refused rename changed the name to %q", node.Name)
+	n.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": " Ben "}, &node)
+	if node.Name != "Ben" {
+		t.Errorf("after a rename in a group the node is named %q", node.Name)
 	}
+	n.must(http.StatusOK, "GET", "/api/v1/groups/"+g.ID, nil, &grp)
+	if len(grp.Members) != 1 || grp.Members[0].Name != "Ben" {
+		t.Fatalf("members after the rename = %+v, want Ben", grp.Members)
+	}
+	if got := n.ownSeq(g.ID); got != seq+1 {
+		t.Fatalf("a rename in one group wrote %d ops", got-seq)
+	}
+	// A bad name in a group: 400, nothing written.
+	code, b, _ := n.do("PATCH", "/api/v1/node", map[string]string{"name": "a\u202eb"}, "")
+	if code != http.StatusBadRequest || n.ownSeq(g.ID) != seq+1 {
+		t.Errorf("a bad rename in a group: %d %s, seq %d", code, b, n.ownSeq(g.ID))
+	}
+}
+
+// ownSeq returns how many ops the node holds of a group (all its own
+// here): a bundle of the group counts them.
+func (n *testNode) ownSeq(group string) uint64 {
+	n.t.Helper()
+	g, err := crdt.ParseID(group)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	c, err := n.rep.Export(io.Discard, []crdt.ID{g})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return uint64(c)
+}
+
+// TestRenameAfterJoining: a node renamed after it joined a group (its
+// join still waiting for a witness, then as a member), and an admin
+// renamed in its group: each rename is one op, which reaches the other
+// node in a bundle, and both nodes' members lists show the new names.
+// Once removed, the node's new name does not reach the group.
+func TestRenameAfterJoining(t *testing.T) {
+	a, b := newFreshNode(t), newFreshNode(t)
+	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
+	var g struct{ ID string }
+	a.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]string{"name": "Eastgate"}, &g)
+	var inv struct{ Code string }
+	a.must(http.StatusOK, "POST", "/api/v1/invites", map[string]string{"group": g.ID}, &inv)
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bo"}, nil)
+	b.must(http.StatusCreated, "POST", "/api/v1/join", map[string]string{"code": inv.Code}, nil)
+
+	// b waits for a witness: its rename is signed now, counts once a
+	// member admits the join.
+	before := b.ownSeq(g.ID)
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bina"}, nil)
+	if got := b.ownSeq(g.ID); got != before+1 {
+		t.Fatalf("a rename while the join waits wrote %d ops", got-before)
+	}
+	bundle(t, b, a)
+	bundle(t, a, b)
+	bKey := b.rep.Self().String()
+	for _, n := range []*testNode{a, b} {
+		if got := memberNames(n, g.ID); got["Amal"] != a.rep.Self().String() || got["Bina"] != bKey {
+			t.Fatalf("members after the join and the rename: %v", got)
+		}
+	}
+
+	// As a member, and the admin too: each node shows the other's new name.
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bina K"}, nil)
+	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal (hall)"}, nil)
+	bundle(t, b, a)
+	bundle(t, a, b)
+	for _, n := range []*testNode{a, b} {
+		if got := memberNames(n, g.ID); len(got) != 2 || got["Amal (hall)"] != a.rep.Self().String() || got["Bina K"] != bKey {
+			t.Fatalf("members after both renamed: %v", got)
+		}
+	}
+
+	// Removed, b's node renames itself but signs nothing in the group,
+	// which remembers it by the name it had.
+	a.must(http.StatusOK, "POST", "/api/v1/groups/"+g.ID+"/members/"+bKey+"/remove", map[string]string{}, nil)
+	bundle(t, a, b)
+	before = b.ownSeq(g.ID)
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Mallory"}, nil)
+	if got := b.ownSeq(g.ID); got != before {
+		t.Fatalf("a removed member's rename wrote %d ops", got-before)
+	}
+	bundle(t, b, a)
+	for _, n := range []*testNode{a, b} {
+		var grp struct {
+			Members []struct{ ID, Name, Role string }
+		}
+		n.must(http.StatusOK, "GET", "/api/v1/groups/"+g.ID, nil, &grp)
+		for _, m := range grp.Members {
+			if m.ID == bKey && (m.Name != "Bina K" || m.Role != "none") {
+				t.Fatalf("the removed member is listed as %+v", m)
+			}
+		}
+	}
+}
+
+// bundle carries every op from's node holds to to's, as a USB stick does.
+func bundle(t *testing.T, from, to *testNode) {
+	t.Helper()
+	_, ops, _ := from.do("GET", "/api/v1/bundle", nil, "")
+	if code, b, _ := to.do("POST", "/api/v1/bundle", ops, "application/octet-stream"); code != http.StatusOK {
+		t.Fatalf("import: %d %s", code, b)
+	}
+}
+
+// memberNames returns a group's current members on n: name → key.
+func memberNames(n *testNode, group string) map[string]string {
+	n.t.Helper()
+	var grp struct {
+		Members []struct{ ID, Name, Role string }
+	}
+	n.must(http.StatusOK, "GET", "/api/v1/groups/"+group, nil, &grp)
+	out := map[string]string{}
+	for _, m := range grp.Members {
+		if m.Role != "none" {
+			out[m.Name] = m.ID
+		}
+	}
+	return out
 }

@@ -51,6 +51,7 @@ type Board interface {
 	Invites(group crdt.ID) ([]crdt.InviteState, error)
 	SetRole(ctx context.Context, group crdt.ID, member crdt.PublicKey, role crdt.Role) error
 	Leave(ctx context.Context, group crdt.ID) error
+	Rename(ctx context.Context, name string) ([]crdt.ID, error)
 	RevokeInvite(ctx context.Context, group crdt.ID, id crdt.ID) error
 	CreateGroup(ctx context.Context, name string) (crdt.ID, error)
 	Check(group crdt.ID) (stored, recomputed crdt.ID, err error)
@@ -124,8 +125,9 @@ type Config struct {
 	// Heartbeat is the interval of comments on the event stream, which
 	// keep proxies and browsers from dropping an idle stream. Default 15 s.
 	Heartbeat time.Duration
-	// Rename, if set, renames the node (PATCH /api/v1/node); the server
-	// calls it only while the node is in no group as a member.
+	// Rename, if set, renames the node (PATCH /api/v1/node): it keeps
+	// the name (in the data dir) after the server has written the Rename
+	// ops of the groups the node is in (Board.Rename).
 	Rename func(name string) error
 	// OnGroup, if set, is called after this node created or joined a
 	// group, with the inviter's addresses for a join (to subscribe to the

@@ -6,6 +6,7 @@ package web_test
 // over-claim mark on a node in two groups.
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -138,11 +139,23 @@ func TestBrowserStartAndJoin(t *testing.T) {
 	if eval[bool](t, pageA, `!!document.querySelector('#board .b-group')`) {
 		t.Error("with one group, cards name it")
 	}
-	// Once in a group, the name cannot change (it is in the join op the other members hold).
-	code409 := a.call(t, http.MethodPatch, "/api/v1/node", map[string]string{"name": "Someone else"}, nil, http.StatusConflict)
-	if code409 != http.StatusConflict {
-		t.Errorf("rename in a group: HTTP %d, want 409", code409)
-	}
+	// In a group, A renames its node on its Group page (a Rename op): its page says so at once,
+	// and B's members list shows the new name once B's node has it.
+	pageA.do(t, "A renames its node on its Group page", chromedp.Click(chromedp.CSS(`nav a[data-route=group]`)),
+		chromedp.Click(chromedp.CSS(`details:has(#rename) summary`)),
+		chromedp.Clear(chromedp.ID("rn-name")), chromedp.SendKeys(chromedp.ID("rn-name"), "Amal (hall)"),
+		chromedp.Click(chromedp.CSS(`#rename button[type=submit]`)))
+	pageA.waitJS(t, 10*time.Second, "A's page says the name is saved, in the header and the members",
+		`document.getElementById('rn-msg').textContent !== '' && document.getElementById('node-name').textContent === 'Amal (hall)' && document.getElementById('members').textContent.includes('Amal (hall)')`,
+		`JSON.stringify({msg: document.getElementById('rn-msg').textContent, err: document.getElementById('rn-err').textContent, members: document.getElementById('members').textContent})`)
+	waitFor(t, 30*time.Second, "B's node lists A as Amal (hall)", func() (bool, string) {
+		var g struct{ Members []struct{ Name string } }
+		b.call(t, http.MethodGet, "/api/v1/groups/"+group, nil, &g)
+		return strings.Contains(fmt.Sprint(g.Members), "Amal (hall)"), fmt.Sprint(g.Members)
+	})
+	pageB.do(t, "B opens its Group page", chromedp.Click(chromedp.CSS(`nav a[data-route=group]`)))
+	pageB.waitJS(t, 10*time.Second, "B's page lists A by its new name",
+		`(document.getElementById('members') || {textContent: ''}).textContent.includes('Amal (hall)')`, mainTextJS)
 }
 
 // TestBrowserGroupSwitch: a node in two groups shows both on its board, each card naming its group

@@ -484,6 +484,10 @@
     const cur = groups.find((g) => g.id === gid) || groups[0];
     let h = heading('groupTitle');
     h += `<dl class="fields">${row('nodeName', node.name)}${row('peerId', short(node.peer_id))}</dl>`;
+    // Renaming the node: a Rename op in each of its groups (their members see it after sync).
+    h += `<details class="box edit"><summary>${te('renameNode')}</summary><form id="rename" class="form">` +
+      field('rn-name', 'fNodeName', input('rn-name', 'name', node.name, 'required maxlength="100" autocomplete="name" dir="auto" aria-describedby="rn-name-hint"'), 'hRename') +
+      alertBox('rn-err') + `<p class="msg" id="rn-msg" role="status"></p><button type="submit">${te('save')}</button></form></details>`;
     h += groupList(groups, cur.id) + groupNote(cur);
     const gq = esc(encodeURIComponent(gid || '')), fol = isFollowed(cur);
     h += `<section class="box" aria-labelledby="mem-h"><h2 id="mem-h">${te('membersTitle')}</h2><div id="members"><p>${te('loading')}</p></div></section>`;
@@ -1091,6 +1095,14 @@
       form.reset();
       say('help-msg', t('helpSent'));
     },
+    async rename(form) {
+      st.node = await api('PATCH', '/api/v1/node', { name: formValuesOf(form).name.trim() });
+      showWho();
+      const dd = document.querySelector('#main dl.fields dd');
+      if (dd) dd.textContent = st.node.name;
+      say('rn-msg', t('nodeRenamed'));
+      loadMembers();
+    },
     async whoami(form) {
       st.session = await api('POST', '/api/v1/session', { name: formValuesOf(form).name });
       showWho();
@@ -1121,7 +1133,7 @@
       if (!st.online) loadPosts();
     },
   };
-  const errBox = { new: 'new-err', edit: 'edit-err', help: 'help-err', whoami: 'who-err', invite: 'inv-err', import: 'imp-err', start: 'start-err', join: 'join-err' };
+  const errBox = { rename: 'rn-err', new: 'new-err', edit: 'edit-err', help: 'help-err', whoami: 'who-err', invite: 'inv-err', import: 'imp-err', start: 'start-err', join: 'join-err' };
 
   // saveNodeName names the node from the welcome page's field, before the op that carries the name.
   async function saveNodeName() {
