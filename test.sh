@@ -38,7 +38,9 @@ step() {
 	sim)
 		# The seeded simulation, 1,000 schedules (the race run does fewer:
 		# the race detector slows it tenfold). A failure prints the seed.
-		go test -count=1 -run '^TestSimulation$' ./node/catchup -sim.seeds="${SIM_SEEDS:-1000}"
+		# Its timeout covers the race run's (20 min), behind which it may
+		# wait at nice 19 on a machine busy with other work.
+		go test -count=1 -timeout 40m -run '^TestSimulation$' ./node/catchup -sim.seeds="${SIM_SEEDS:-1000}"
 		;;
 	fuzz)
 		# Each fuzz target, briefly, from its committed seed corpus and
