@@ -25,9 +25,16 @@ var (
 	binErr  error
 )
 
+// binary returns the mutual binary the end-to-end tests run: the one
+// $MUTUAL_TEST_BINARY names (test.sh builds it once for every package
+// and step that runs it), else one built here, once per package run.
 func binary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
+		if p := os.Getenv("MUTUAL_TEST_BINARY"); p != "" {
+			binPath, binErr = p, checkBinary(p)
+			return
+		}
 		dir, err := os.MkdirTemp("", "mutual-e2e")
 		if err != nil {
 			binErr = err
@@ -43,6 +50,22 @@ func binary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// checkBinary fails on a $MUTUAL_TEST_BINARY that is not an absolute
+// path to an executable file, rather than let every test fail on it in its own way.
+func checkBinary(p string) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("MUTUAL_TEST_BINARY=%s: an absolute path, please (the tests run in their package's directory)", p)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("MUTUAL_TEST_BINARY: %w", err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("MUTUAL_TEST_BINARY=%s is not an executable file", p)
+	}
+	return nil
 }
 
 type result struct {

@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +38,10 @@ var (
 // is a counter. After healing and a final round of sessions, every node
 // that is a member at the end must hold every op ever made and have the
 // board they make.
+//
+// The seeds run on every core, each its own simulation (nothing is
+// shared between two of them); a failure reports the smallest failing
+// seed, as a run of one seed after another would.
 func TestSimulation(t *testing.T) {
 	n := defaultSimSeeds
 	if s := os.Getenv("MUTUAL_SIM_SEEDS"); s != "" {
@@ -52,16 +59,54 @@ func TestSimulation(t *testing.T) {
 		first, n = *simSeed, 1
 	}
 	start := time.Now()
-	var st simStats
-	for seed := first; seed < first+int64(n); seed++ {
-		s := newSim(seed, *simSeed >= 0, t)
-		if err := s.run(); err != nil {
-			t.Fatalf("seed=%d: %v\nreplay: go test ./node/catchup -run 'TestSimulation$' -v -sim.seed=%d", seed, err, seed)
-		}
-		st.add(s.stats)
+	var (
+		next     atomic.Int64 // offset of the next seed to run
+		mu       sync.Mutex
+		st       simStats
+		failed   = int64(-1) // the smallest failing seed so far
+		failure  error
+		wg       sync.WaitGroup
+		verbose  = *simSeed >= 0
+		failedAt = func() int64 { mu.Lock(); defer mu.Unlock(); return failed }
+	)
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				seed := first + next.Add(1) - 1
+				// Seeds are taken in order: once one failed, those above it
+				// need not run, and every one below it has been taken.
+				if seed >= first+int64(n) || (failedAt() >= 0 && failedAt() < seed) {
+					return
+				}
+				s := newSim(seed, verbose, t)
+				err := runSim(s)
+				mu.Lock()
+				if err == nil {
+					st.add(s.stats)
+				} else if failed < 0 || seed < failed {
+					failed, failure = seed, err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if failed >= 0 {
+		t.Fatalf("seed=%d: %v\nreplay: go test ./node/catchup -run 'TestSimulation$' -v -sim.seed=%d", failed, failure, failed)
 	}
 	d := time.Since(start)
 	t.Logf("%d seeds in %v (%.0f seeds/s): %+v", n, d.Round(time.Millisecond), float64(n)/d.Seconds(), st)
+}
+
+// runSim runs one seed's simulation; a panic in it is its error, so that
+// the seed is reported.
+func runSim(s *sim) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return s.run()
 }
 
 type simStats struct {

@@ -17,6 +17,7 @@ const settle = 90 * time.Second
 // each other by mDNS alone, and a post made on any of them reaches the
 // other two.
 func TestMeshMDNSOnly(t *testing.T) {
+	t.Parallel()
 	m := newMesh(t)
 	lan := m.segment()
 	hA, hB, hC := m.host("A"), m.host("B"), m.host("C")
@@ -47,6 +48,7 @@ func TestMeshMDNSOnly(t *testing.T) {
 // A reaches C, and one on C reaches A, through B, which holds the
 // group's ops and passes them on (gossip and catch-up).
 func TestMeshLine(t *testing.T) {
+	t.Parallel()
 	m := newMesh(t)
 	left, right := m.segment(), m.segment()
 	hA, hB, hC := m.host("A"), m.host("B"), m.host("C")
@@ -88,6 +90,7 @@ func TestMeshLine(t *testing.T) {
 // sends fail at once). Posts made on every side while the links are
 // down reach every node once they are back.
 func TestMeshLinkDownUp(t *testing.T) {
+	t.Parallel()
 	m := newMesh(t)
 	lan := m.segment()
 	hA, hB, hC := m.host("A"), m.host("B"), m.host("C")
@@ -137,6 +140,7 @@ func TestMeshLinkDownUp(t *testing.T) {
 // brings B and D, which never heard of each other by mDNS, to connect
 // directly across the router.
 func TestMeshRoutedSubnets(t *testing.T) {
+	t.Parallel()
 	m := newMesh(t)
 	left, right := m.segment(), m.segment()
 	hR := m.host("router")
@@ -218,8 +222,10 @@ func TestMeshRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits about 17 s per case for AutoNAT to find the nodes behind NAT; skipped with -short")
 	}
-	t.Run("symmetric NATs, DHT rendezvous", func(t *testing.T) { testMeshRelay(t, true) })
-	t.Run("port-preserving NATs, --peer through the relay, hole punching", func(t *testing.T) { testMeshRelay(t, false) })
+	t.Parallel()
+	// The two cases wait on AutoNAT side by side, each in a mesh of its own.
+	t.Run("symmetric NATs, DHT rendezvous", func(t *testing.T) { t.Parallel(); testMeshRelay(t, true) })
+	t.Run("port-preserving NATs, --peer through the relay, hole punching", func(t *testing.T) { t.Parallel(); testMeshRelay(t, false) })
 }
 
 func testMeshRelay(t *testing.T, symmetric bool) {

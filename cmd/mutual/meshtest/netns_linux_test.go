@@ -23,6 +23,8 @@ import (
 // network and two meshes (two tests, two runs) share nothing but names,
 // which are unique: nsPrefix, the test process's PID, a random suffix.
 // Deleting a mesh's namespaces deletes its veths and bridges with them.
+// So the mesh tests run in parallel (t.Parallel): most of their time is
+// waiting (mDNS, AutoNAT's start, catch-up rounds), each in its own mesh.
 
 // nsPrefix starts the name of every namespace the tests make.
 const nsPrefix = "mutmesh-"

@@ -39,10 +39,24 @@ var (
 	binErr  error
 )
 
-// binary builds cmd/mutual once per package run.
+// binary returns the mutual binary the nodes run: the one
+// $MUTUAL_TEST_BINARY names (test.sh builds it once for every package
+// and step that runs it), else cmd/mutual built here, once per package
+// run.
 func binary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
+		if p := os.Getenv("MUTUAL_TEST_BINARY"); p != "" {
+			binPath = p
+			if !filepath.IsAbs(p) {
+				binErr = fmt.Errorf("MUTUAL_TEST_BINARY=%s: an absolute path, please", p)
+			} else if fi, err := os.Stat(p); err != nil {
+				binErr = fmt.Errorf("MUTUAL_TEST_BINARY: %w", err)
+			} else if fi.IsDir() || fi.Mode()&0o111 == 0 {
+				binErr = fmt.Errorf("MUTUAL_TEST_BINARY=%s is not an executable file", p)
+			}
+			return
+		}
 		dir, err := os.MkdirTemp("", "mutual-mesh")
 		if err != nil {
 			binErr = err
