@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -401,4 +402,71 @@ func FuzzDecodeFrameWith(f *testing.F) {
 			t.Fatalf("re-encoded gossip frame: %v", err)
 		}
 	})
+}
+
+// SplitFrameLenientWith, which gossip falls back to for a frame with an
+// op of a kind the node does not know, fills the prevs a gossip frame
+// leaves out as SplitFrameWith does (from the frame, else the receiver's
+// log), passes the unknown op through in its full form for Ingest to
+// skip, and fails with ErrNeedPrev when the log lacks a prev.
+func TestGossipFrameLenient(t *testing.T) {
+	v2, _ := fixtureOps(t, 0)
+	group := v2[0].ID
+	held := logHolding(v2...)
+	for name, ops := range map[string][]crdt.Op{"in order": v2, "by author": byAuthor(v2)} {
+		fr, err := EncodeGossipFrame(group, ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strict, looked, err := SplitFrameWith(group, fr, held.lookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lenient, looked2, err := SplitFrameLenientWith(group, fr, held.lookup)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(lenient, strict) || !reflect.DeepEqual(looked2, looked) {
+			t.Fatalf("%s: the lenient split differs from the strict one (looked %v, want %v)", name, looked2, looked)
+		}
+		if _, err := SplitFrameLenient(group, fr); err == nil && slices.Contains(looked, true) {
+			t.Fatalf("%s: catch-up's lenient split took a frame that leaves prevs out", name)
+		}
+	}
+
+	var op crdt.Op
+	for _, o := range v2 {
+		if o.Seq >= 2 && o.Blob == nil && o.Version != 1 {
+			op = o
+			break
+		}
+	}
+	fr, err := EncodeGossipFrame(group, []crdt.Op{op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, _, err := SplitFrameWith(group, fr, held.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := bytes.Clone(fr)
+	newer[3] = tag2 | 60 // magic, count, flags, then the op's tag: a kind from the future
+	if _, _, err := SplitFrameWith(group, newer, held.lookup); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("the strict split of a frame with an unknown kind: %v; want ErrUnsupported", err)
+	}
+	got, looked, err := SplitFrameLenientWith(group, newer, held.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(known[0])
+	want[0] = tag2 | 60
+	if len(got) != 1 || !bytes.Equal(got[0], want) || !looked[0] {
+		t.Fatalf("the unknown op with its prev from the log: %x (looked %v)\nwant %x", got, looked, want)
+	}
+	if _, err := DecodeOp(got[0]); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("the unknown op decodes as %v; want ErrUnsupported", err)
+	}
+	if _, _, err := SplitFrameLenientWith(group, newer, logOf{}.lookup); !errors.Is(err, ErrNeedPrev) {
+		t.Fatalf("a prev the log lacks: %v; want ErrNeedPrev", err)
+	}
 }

@@ -161,29 +161,51 @@ func splitOp2(full []byte) (opParts, error) {
 // frame's limits and every length, and refuses an op of another group;
 // signatures, bodies and blobs' hashes are Ingest's to check.
 func SplitFrameLenient(group crdt.ID, b []byte) ([][]byte, error) {
-	ops, err := splitFrame(group, b)
+	ops, _, err := splitFrame(group, b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("frame: %w", err)
 	}
 	return ops, nil
 }
 
-func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {
+// SplitFrameLenientWith is SplitFrameLenient for gossip frames: it also
+// reads the prevs they leave out (frame_gossip.go), taking each from the
+// frame or from prevOf as SplitFrameWith does, and reports which came
+// from prevOf. Gossip reads a frame with it when SplitFrameWith refused
+// one for an op of a kind this node does not know, so that the frame's
+// other ops are judged rather than left for catch-up. It fails with a
+// *NeedPrevError when prevOf misses.
+func SplitFrameLenientWith(group crdt.ID, b []byte, prevOf PrevLookup) (fulls [][]byte, looked []bool, err error) {
+	fulls, looked, err = splitFrame(group, b, prevOf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("frame: %w", err)
+	}
+	return fulls, looked, nil
+}
+
+// splitFrame is SplitFrameLenient, and with prevOf set, reads gossip
+// frames too (SplitFrameLenientWith).
+func splitFrame(group crdt.ID, b []byte, prevOf PrevLookup) ([][]byte, []bool, error) {
 	if len(b) > MaxFrameBytes {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxFrameBytes)
+		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), MaxFrameBytes)
 	}
 	c := &cursor{b: b}
 	if m := c.byte(); c.err == nil && m != frameMagic {
-		return nil, fmt.Errorf("%w: frame starts with byte %#x", ErrMalformed, m)
+		return nil, nil, fmt.Errorf("%w: frame starts with byte %#x", ErrMalformed, m)
 	}
 	n := int(c.uvarint(MaxFrameOps))
 	if c.err != nil {
-		return nil, c.err
+		return nil, nil, c.err
 	}
 	if n == 0 || n > (len(b)-c.off)/minFrameOp {
-		return nil, fmt.Errorf("%w: %d ops in %d bytes", ErrMalformed, n, len(b))
+		return nil, nil, fmt.Errorf("%w: %d ops in %d bytes", ErrMalformed, n, len(b))
 	}
 	out := make([][]byte, 0, n)
+	known := byte(flagAuthor | flagChained | flagBlob | flagV1)
+	g := newGossipPrevs(n, prevOf)
+	if prevOf != nil {
+		known |= flagPrevOut
+	}
 	var (
 		prev opParts
 		wall int64
@@ -192,52 +214,61 @@ func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {
 	for i := range n {
 		flags := c.byte()
 		if c.err != nil {
-			return nil, c.err
+			return nil, nil, c.err
 		}
-		if flags&^(flagAuthor|flagChained|flagBlob|flagV1) != 0 {
-			return nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
+		if flags&^known != 0 {
+			return nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
 		}
 		var full []byte
 		var p opParts
 		if flags&flagV1 != 0 {
-			if flags&(flagAuthor|flagChained) != 0 {
-				return nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
+			if flags&(flagAuthor|flagChained|flagPrevOut) != 0 {
+				return nil, nil, fmt.Errorf("%w: op %d: flags %#x", ErrMalformed, i, flags)
 			}
 			full = c.skip(int(c.uvarint(MaxOpBytes)))
 			if c.err != nil {
-				return nil, c.err
+				return nil, nil, c.err
 			}
 			if opVersionOf(full) != 1 {
-				return nil, fmt.Errorf("%w: op %d is not of version 1", ErrMalformed, i)
+				return nil, nil, fmt.Errorf("%w: op %d is not of version 1", ErrMalformed, i)
 			}
 			ref, err := PeekOp(full)
 			if err != nil {
-				return nil, fmt.Errorf("op %d: %w", i, err)
+				return nil, nil, fmt.Errorf("op %d: %w", i, err)
 			}
 			if ref.Group != group {
-				return nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
+				return nil, nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
 			}
 			p = opParts{author: ref.Author, seq: ref.Seq, id: opID(1, full)}
 			full = append([]byte(nil), full...)
 		} else {
 			p.tag = c.byte()
 			if c.err == nil && (p.tag < tag2 || p.tag >= tag2+64) {
-				return nil, fmt.Errorf("%w: op %d: tag %#x", ErrMalformed, i, p.tag)
+				return nil, nil, fmt.Errorf("%w: op %d: tag %#x", ErrMalformed, i, p.tag)
 			}
 			switch {
 			case flags&flagAuthor != 0:
 				c.fixed(p.author[:])
 			case i == 0:
-				return nil, fmt.Errorf("%w: the first op has no author", ErrMalformed)
+				return nil, nil, fmt.Errorf("%w: the first op has no author", ErrMalformed)
 			default:
 				p.author = prev.author
 			}
-			if flags&flagChained != 0 {
-				if i == 0 {
-					return nil, fmt.Errorf("%w: the first op is chained", ErrMalformed)
+			switch {
+			case flags&flagChained != 0:
+				if i == 0 || flags&flagPrevOut != 0 {
+					return nil, nil, fmt.Errorf("%w: op %d: chained with flags %#x", ErrMalformed, i, flags)
 				}
 				p.seq, p.prev = prev.seq+1, prev.id
-			} else {
+			case flags&flagPrevOut != 0:
+				p.seq = c.uvarint(math.MaxUint64)
+				if c.err == nil {
+					if p.seq < 2 {
+						return nil, nil, fmt.Errorf("%w: op %d: prev left out at seq %d", ErrMalformed, i, p.seq)
+					}
+					p.prev = g.fill(i, p.author, p.seq)
+				}
+			default:
 				p.seq = c.uvarint(math.MaxUint64)
 				if p.seq >= 2 {
 					c.fixed(p.prev[:])
@@ -250,7 +281,7 @@ func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {
 			p.body = c.value()
 			p.sig = c.skip(sigSize)
 			if c.err != nil {
-				return nil, fmt.Errorf("op %d: %w", i, c.err)
+				return nil, nil, fmt.Errorf("op %d: %w", i, c.err)
 			}
 			if crdt.Kind(p.tag&^tag2) != crdt.KindGenesis {
 				p.group = group
@@ -268,11 +299,11 @@ func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {
 			full = append(full, p.body...)
 			full = append(full, p.sig...)
 			if len(full) > MaxOpBytes {
-				return nil, fmt.Errorf("op %d: %w: %d bytes, at most %d", i, ErrTooLarge, len(full), MaxOpBytes)
+				return nil, nil, fmt.Errorf("op %d: %w: %d bytes, at most %d", i, ErrTooLarge, len(full), MaxOpBytes)
 			}
 			p.id = opID(2, full)
 			if p.groupOf() != group {
-				return nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
+				return nil, nil, fmt.Errorf("op %d: %w", i, ErrWrongGroup)
 			}
 		}
 		if flags&flagBlob != 0 {
@@ -281,17 +312,21 @@ func splitFrame(group crdt.ID, b []byte) ([][]byte, error) {
 				c.fail(fmt.Errorf("%w: empty blob", ErrMalformed))
 			}
 			if c.err != nil {
-				return nil, c.err
+				return nil, nil, c.err
 			}
 			full = JoinBlob(full, blob)
 		}
 		out = append(out, full)
+		g.inFrame[authorSeq{p.author, p.seq}] = p.id
 		prev = p
 	}
 	if c.off != len(b) {
-		return nil, ErrTrailing
+		return nil, nil, ErrTrailing
 	}
-	return out, nil
+	if g.missing != nil {
+		return nil, nil, g.missing
+	}
+	return out, g.looked, nil
 }
 
 // FrameWriter streams a group's ops as Frame messages without holding

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -96,12 +97,24 @@ func encodeMessages(group crdt.ID, raws [][]byte, sent *sentOps) ([][]byte, erro
 // and which of them took their prev from prevOf: the ops of a frame, or
 // the message itself if it is not a frame (one op, which its decoder
 // checks). A frame is checked whole, limits first, before anything is
-// allocated for its ops; an error wraps protocol.ErrMalformed,
-// ErrUnsupported for an op of a kind this node does not know, or
+// allocated for its ops; an error wraps protocol.ErrMalformed, or
 // ErrNeedPrev for a prev prevOf could not fill.
+//
+// A frame holding an op of a kind this node does not know (a member a
+// version ahead, during a rolling upgrade) is split leniently instead
+// (protocol.SplitFrameLenientWith), without decoding bodies: its ops come
+// back in their full forms, the unknown one included, for the validator
+// to judge one by one (decodeForTopic says ErrUnsupported of the unknown
+// one, which is neither stored nor punished, and the frame is not
+// forwarded). Its other ops are stored at once rather than left to wait
+// for catch-up.
 func decodeMessage(group crdt.ID, data []byte, prevOf protocol.PrevLookup) (raws [][]byte, looked []bool, err error) {
 	if len(data) == 0 || data[0] != frameMagic {
 		return [][]byte{data}, []bool{false}, nil
 	}
-	return protocol.SplitFrameWith(group, data, prevOf)
+	raws, looked, err = protocol.SplitFrameWith(group, data, prevOf)
+	if errors.Is(err, protocol.ErrUnsupported) {
+		return protocol.SplitFrameLenientWith(group, data, prevOf)
+	}
+	return raws, looked, err
 }

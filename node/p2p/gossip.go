@@ -355,9 +355,11 @@ func (h *Host) validator(group crdt.ID) pubsub.ValidatorEx {
 			return pubsub.ValidationIgnore
 		}
 		if errors.Is(err, protocol.ErrUnsupported) {
-			// An op of a kind this node does not know (a member a
-			// version ahead): not judged, not forwarded, never
-			// punished, as in validateOp.
+			// Not from a frame with an op of a kind this node does
+			// not know (decodeMessage splits those leniently, and
+			// validateFrame skips that op): kept for whatever else a
+			// later decoder may call unsupported. Not judged, not
+			// forwarded, never punished, as in validateOp.
 			h.log.Debug("gossiped frame with an op of an unknown kind ignored", "group", group.Short(), "remote", from, "err", err)
 			return pubsub.ValidationIgnore
 		}

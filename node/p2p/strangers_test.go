@@ -119,6 +119,35 @@ func TestUnknownKindsIgnoredOnGossip(t *testing.T) {
 	}
 }
 
+// TestUnknownKindInFrameKeepsTheOthers: a frame that holds an op of a
+// kind this node does not know (a member a version ahead sent it with
+// others' ops) still brings its other ops: they are judged and stored,
+// the unknown one is not, the frame is not forwarded, and its sender is
+// not punished.
+func TestUnknownKindInFrameKeepsTheOthers(t *testing.T) {
+	tg := newTestGroup(t)
+	ra := tg.replica(t, tg.a)
+	a := start(t, loopbackConfig(t, tg.a), ra)
+	b := newRawPeer(t, tg.b)
+	tp, err := b.ps.Join(protocol.Topic(tg.id, tg.id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.connect(t, a)
+	waitFor(t, 5*time.Second, "the topic peers", func() bool { return len(tp.ListPeers()) == 1 })
+	f := frameOf(t, tg.id, [][]byte{tg.b.post(t, tg.id, "newer"), tg.c.post(t, tg.id, "known")})
+	f[3] = 0x7f // the first op's tag (after magic, count, flags): version 2, kind 63
+	if err := tp.Publish(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "c's op beside the unknown one to be stored", func() bool {
+		return ra.Len(tg.id) == len(tg.setup)+1 || a.punished.Load() > 0
+	})
+	if n := a.punished.Load(); n != 0 {
+		t.Fatalf("%d peers punished for a frame with an op of a newer kind", n)
+	}
+}
+
 // TestInvalidOpCostsScore: a forged op costs its sender GossipSub score,
 // besides the block.
 func TestInvalidOpCostsScore(t *testing.T) {
