@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/mutual-aid/mutual/node/catchup"
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/loglimit"
@@ -75,13 +76,11 @@ func newerOp(t testing.TB, raw []byte, version bool) []byte {
 	return out
 }
 
-// TestUnknownKindsIgnoredOnGossip: a member a version ahead (a rolling
-// upgrade) gossips ops of a kind and a version this node does not know.
-// They are ignored: not stored, not forwarded, the sender neither
-// disconnected nor blocked nor scored down, and its next op arrives.
-func TestUnknownKindsIgnoredOnGossip(t *testing.T) {
-	tg := newTestGroup(t)
-	ra := tg.replica(t, tg.a)
+// rawMemberOf starts a's node on ra, and b as a raw GossipSub peer on
+// the group's topic, connected to it, their topic mesh formed: b then
+// publishes whatever bytes a test needs a member to send.
+func rawMemberOf(t *testing.T, tg *testGroup, ra catchup.Replica) (*Host, *rawPeer, *pubsub.Topic) {
+	t.Helper()
 	a := start(t, loopbackConfig(t, tg.a), ra)
 	b := newRawPeer(t, tg.b)
 	tp, err := b.ps.Join(protocol.Topic(tg.id, tg.id))
@@ -90,6 +89,17 @@ func TestUnknownKindsIgnoredOnGossip(t *testing.T) {
 	}
 	b.connect(t, a)
 	waitFor(t, 5*time.Second, "the topic peers", func() bool { return len(tp.ListPeers()) == 1 })
+	return a, b, tp
+}
+
+// TestUnknownKindsIgnoredOnGossip: a member a version ahead (a rolling
+// upgrade) gossips ops of a kind and a version this node does not know.
+// They are ignored: not stored, not forwarded, the sender neither
+// disconnected nor blocked nor scored down, and its next op arrives.
+func TestUnknownKindsIgnoredOnGossip(t *testing.T) {
+	tg := newTestGroup(t)
+	ra := tg.replica(t, tg.a)
+	a, b, tp := rawMemberOf(t, tg, ra)
 	ctx := context.Background()
 	for i := range 20 {
 		if err := tp.Publish(ctx, newerOp(t, tg.b.post(t, tg.id, "newer"), i%2 == 0)); err != nil {
@@ -127,14 +137,7 @@ func TestUnknownKindsIgnoredOnGossip(t *testing.T) {
 func TestUnknownKindInFrameKeepsTheOthers(t *testing.T) {
 	tg := newTestGroup(t)
 	ra := tg.replica(t, tg.a)
-	a := start(t, loopbackConfig(t, tg.a), ra)
-	b := newRawPeer(t, tg.b)
-	tp, err := b.ps.Join(protocol.Topic(tg.id, tg.id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.connect(t, a)
-	waitFor(t, 5*time.Second, "the topic peers", func() bool { return len(tp.ListPeers()) == 1 })
+	a, _, tp := rawMemberOf(t, tg, ra)
 	f := frameOf(t, tg.id, [][]byte{tg.b.post(t, tg.id, "newer"), tg.c.post(t, tg.id, "known")})
 	f[3] = 0x7f // the first op's tag (after magic, count, flags): version 2, kind 63
 	if err := tp.Publish(context.Background(), f); err != nil {
@@ -152,14 +155,7 @@ func TestUnknownKindInFrameKeepsTheOthers(t *testing.T) {
 // besides the block.
 func TestInvalidOpCostsScore(t *testing.T) {
 	tg := newTestGroup(t)
-	a := start(t, loopbackConfig(t, tg.a), tg.replica(t, tg.a))
-	b := newRawPeer(t, tg.b)
-	tp, err := b.ps.Join(protocol.Topic(tg.id, tg.id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.connect(t, a)
-	waitFor(t, 5*time.Second, "the topic peers", func() bool { return len(tp.ListPeers()) == 1 })
+	a, b, tp := rawMemberOf(t, tg, tg.replica(t, tg.a))
 	forged := tg.b.post(t, tg.id, "forged")
 	forged[len(forged)-1] ^= 1
 	if err := tp.Publish(context.Background(), forged); err != nil {
