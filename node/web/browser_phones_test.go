@@ -136,10 +136,11 @@ func TestBrowserMeetingPhones(t *testing.T) {
 	sam.do(t, "take back Sam's response", chromedp.Click(chromedp.CSS(`[data-act=unrespond]`)))
 	sam.waitJS(t, 10*time.Second, "Sam's response is gone", `document.querySelectorAll('.responses li').length === 1 && !document.querySelector('[data-act=unrespond]')`,
 		`JSON.stringify({list: document.querySelector('.responses') && document.querySelector('.responses').textContent, err: (document.getElementById('resp-err') || {}).textContent})`)
-	// The button pressed is gone: the focus went to the list's heading, not to <body>.
-	if got := eval[string](t, sam, `document.activeElement.id`); got != "resp-h" {
-		t.Errorf("after Take back the focus is on %q, want the responses heading", got)
-	}
+	// The button pressed is gone: the focus goes to the list's heading, not to <body>, once
+	// the request is answered (the node's event may redraw the post a moment before the answer
+	// comes, which is what the wait above can see first).
+	sam.waitJS(t, 5*time.Second, "the focus on the responses heading after Take back", `document.activeElement.id === 'resp-h'`,
+		`JSON.stringify({focus: document.activeElement.id, tag: document.activeElement.tagName})`)
 	host.call(t, http.MethodGet, "/api/v1/posts/"+chairs.ID, nil, &p)
 	if len(p.Responses) != 1 || p.Responses[0].By != "Lee" {
 		t.Errorf("after Sam took back: %+v", p.Responses)
