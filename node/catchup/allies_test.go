@@ -79,3 +79,54 @@ func TestAlliesListEachOther(t *testing.T) {
 		t.Fatalf("Z's node got something of X: %d ops held, %+v", rz.Len(x), r1.stats)
 	}
 }
+
+// TestStrangerClaimingAnAllyGetsNoIntroduction: G and X list each other
+// as in TestAlliesListEachOther. S, a stranger that knows both IDs (from
+// their follow codes), follows X and claims to hold G by naming it in
+// its offers. X's node introduces X only to G's members: before it has
+// G's membership, to the nodes G's follow code named; after, by its
+// copy of G's members. S gets nothing of X either way.
+func TestStrangerClaimingAnAllyGetsNoIntroduction(t *testing.T) {
+	ga, xa, sa := newAuthor(70), newAuthor(71), newAuthor(72)
+	g, gGen := ga.genesis("riverside")
+	x, xGen := xa.genesis("harbour")
+	_, gFed := ga.sign(g, crdt.Federation{Policy: crdt.FollowAllies, Allies: []crdt.ID{x}})
+	_, xFed := xa.sign(x, crdt.Federation{Policy: crdt.FollowAllies, Allies: []crdt.ID{g}})
+
+	rg := NewMemoryReplica(ga.pub, fixedNow)
+	rg.AddGroup(g)
+	mustAdd(t, rg, gGen, gFed, ga.post(g, 1))
+	rg.Follow(x, xa.pub)
+	rx := NewMemoryReplica(xa.pub, fixedNow)
+	rx.AddGroup(x)
+	mustAdd(t, rx, xGen, xFed, xa.post(x, 1))
+	rx.Follow(g, ga.pub)
+	rs := NewMemoryReplica(sa.pub, fixedNow)
+	rs.Follow(x, xa.pub)
+	rs.Follow(g, xa.pub) // "X's node holds G": S names G to it
+
+	var sGot bytes.Buffer
+	strangerSessions := func(when string) {
+		t.Helper()
+		for i := range 3 {
+			r1, r2 := syncPair(rs, sa.pub, rx, xa.pub, func(c net.Conn) net.Conn { return &teeConn{Conn: c, w: &sGot} })
+			if r1.err != nil || r2.err != nil {
+				t.Fatal(r1.err, r2.err)
+			}
+			if rs.Len(x) != 0 || r1.stats.OpsReceived != 0 || bytes.Contains(sGot.Bytes(), xa.pub[:]) {
+				t.Fatalf("%s, session %d: the stranger got something of X: %d ops held, %+v", when, i, rs.Len(x), r1.stats)
+			}
+		}
+	}
+	strangerSessions("before X's node knows G's members")
+
+	for i := 1; rg.Len(x) != rx.Len(x) || rx.Len(g) != rg.Len(g); i++ {
+		if i > 3 {
+			t.Fatalf("G's and X's nodes did not converge in 3 sessions: %d/%d ops of X, %d/%d of G", rg.Len(x), rx.Len(x), rx.Len(g), rg.Len(g))
+		}
+		if r1, r2 := syncPair(rg, ga.pub, rx, xa.pub, nil); r1.err != nil || r2.err != nil {
+			t.Fatal(r1.err, r2.err)
+		}
+	}
+	strangerSessions("after X's node knows G's members")
+}

@@ -17,11 +17,32 @@ import (
 type Introducer interface {
 	// Introduction returns the encoded membership ops of group
 	// (crdt.Group.Introduction: genesis, invites, joins, admits, role
-	// changes, leaves, federation; never a post) if this node is a
-	// member of group, group accepts followers from its allies only,
-	// and it lists an ally that this node follows and of which holds
-	// reports that the peer holds it. Otherwise it returns nil.
-	Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([][]byte, error)
+	// changes, leaves, federation; never a post) to the peer remote if
+	// this node is a member of group, group accepts followers from its
+	// allies only, and it lists an ally that this node follows, that
+	// holds reports the peer holds, and of which the peer is a member
+	// as far as this node can tell (MayIntroduce). Otherwise it returns
+	// nil.
+	Introduction(group crdt.ID, remote crdt.PublicKey, holds func(ally crdt.ID) bool) ([][]byte, error)
+}
+
+// MayIntroduce reports whether a node may introduce one of its groups
+// to a peer through ally, a group this node follows that the peer holds
+// (holds: the peer named it or refused it to this node). The peer must
+// be one of ally's members: by this node's copy of ally's membership
+// when it has one (known: it holds ally's genesis); before it has any,
+// the peer must be one that ally's follow code named (named), since
+// the admins who listed ally got that code from one of its members.
+// A stranger who knows both groups' IDs and claims to hold ally thus
+// gets nothing, and neither does a member of one of ally's other allies.
+func MayIntroduce(holds, known, member, named bool) bool {
+	if !holds {
+		return false
+	}
+	if known {
+		return member
+	}
+	return named
 }
 
 // EncodeOps encodes ops for an Introduction.
@@ -73,7 +94,7 @@ func (ss *session) introduce(rs *roundState) (bool, error) {
 		if ss.introduced[g] {
 			continue
 		}
-		ops, err := in.Introduction(g, holds)
+		ops, err := in.Introduction(g, ss.remote, holds)
 		if err != nil {
 			return false, fmt.Errorf("catchup: introduction of %s: %w", g.Short(), err)
 		}

@@ -630,8 +630,10 @@ func (c *OpCache) put(op crdt.Op) {
 
 // Introduction implements Introducer: X's membership ops, if this node
 // is a member of X, X accepts followers from its allies only, and one
-// of them is a group this node follows that the peer holds.
-func (m *MemoryReplica) Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([][]byte, error) {
+// of them is a group this node follows that the peer holds and is a
+// member of (MayIntroduce; the peers given to Follow stand for those
+// its follow code named).
+func (m *MemoryReplica) Introduction(group crdt.ID, remote crdt.PublicKey, holds func(ally crdt.ID) bool) ([][]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.groups[group]
@@ -645,7 +647,11 @@ func (m *MemoryReplica) Introduction(group crdt.ID, holds func(ally crdt.ID) boo
 	f := g.board.Group.Federation()
 	if f.Policy != crdt.FollowAllies || !slices.ContainsFunc(f.Allies, func(ally crdt.ID) bool {
 		a := m.groups[ally]
-		return a != nil && a.followed && holds(ally)
+		if a == nil || !a.followed {
+			return false
+		}
+		a.board.Refresh()
+		return MayIntroduce(holds(ally), a.board.Group.Founded, a.board.Group.IsMember(remote), a.sources[remote])
 	}) {
 		return nil, nil
 	}

@@ -256,8 +256,10 @@ func (r *Replica) SetFederation(ctx context.Context, group crdt.ID, f crdt.Feder
 // Introduction implements catchup.Introducer: the group's membership
 // ops, if this node is a member of it, it accepts followers from its
 // allies only, and one of them is a group this node follows that the
-// peer holds (docs/design.md "Two allies-only groups").
-func (v syncView) Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([][]byte, error) {
+// peer holds and is a member of (catchup.MayIntroduce: by this node's
+// copy of the ally's membership, or before it has one, by the ally's
+// follow code naming the peer; docs/design.md "Two allies-only groups").
+func (v syncView) Introduction(group crdt.ID, remote crdt.PublicKey, holds func(ally crdt.ID) bool) ([][]byte, error) {
 	r := v.r
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -268,7 +270,10 @@ func (v syncView) Introduction(group crdt.ID, holds func(ally crdt.ID) bool) ([]
 	f := gs.g.Federation()
 	if f.Policy != crdt.FollowAllies || !slices.ContainsFunc(f.Allies, func(ally crdt.ID) bool {
 		a := r.groups[ally]
-		return a != nil && a.rec.Relation == store.Follower && holds(ally)
+		if a == nil || a.rec.Relation != store.Follower {
+			return false
+		}
+		return catchup.MayIntroduce(holds(ally), a.g.Founded, a.g.IsMember(remote), slices.Contains(a.rec.Vouched, remote))
 	}) {
 		return nil, nil
 	}
