@@ -1,9 +1,16 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mutual-aid/mutual/crdt"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 type visitorPost struct {
@@ -106,5 +113,123 @@ func TestRespondFromAnotherGroup(t *testing.T) {
 	harbour.must(http.StatusOK, "GET", "/api/v1/posts/"+need.ID, nil, &p)
 	if len(gr.Blocked) != 0 || len(p.Responses) != 1 {
 		t.Fatalf("after the unblock: blocked %+v, responses %+v", gr, p)
+	}
+}
+
+// A response that could never count on the post's group's nodes is
+// refused up front, with the reason and the way out, and nothing is
+// written: Riverside lets only its allies follow it and Harbour is none
+// of them (Harbour's nodes could never learn Riverside's members, so the
+// response would be held there for ever), or Harbour's admins blocked
+// Riverside. An ally that Harbour's member belongs to is enough, and
+// listing Harbour as an ally (the way out the refusal names) lets the
+// response through.
+func TestRespondRefusedWhenItCouldNeverCount(t *testing.T) {
+	harbour, riverside := newTestNode(t, nil), newTestNode(t, nil)
+	rg := riverside.group.String()
+	var hgj, kitchen struct {
+		ID string `json:"id"`
+	}
+	harbour.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]any{"name": "Harbour"}, &hgj)
+	harbour.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]any{"name": "Harbour Kitchen"}, &kitchen)
+	hg := hgj.ID
+	need := harbour.create(map[string]any{"group": hg, "kind": "need", "title": "Winter coats", "quantity": 4})
+	carry(t, harbour, riverside, hg)
+	carry(t, harbour, riverside, kitchen.ID) // riverside's node follows the kitchen too: harbour's node is a member
+
+	fed := "/api/v1/groups/" + rg + "/federation"
+	respond := "/api/v1/posts/" + need.ID + "/responses"
+	answer := map[string]any{"quantity": 4, "contact": "canary 555-0199"}
+	riverside.must(http.StatusOK, "POST", fed, map[string]any{"policy": "allies", "allies": []string{}}, nil)
+	code, b, _ := riverside.do("POST", respond, answer, "")
+	if code != http.StatusConflict {
+		t.Fatalf("respond from an allies-only group that does not list Harbour: %d %s", code, b)
+	}
+	for _, want := range []string{"Riverside Mutual Aid accepts followers from its allies only", "does not list Harbour",
+		"mutual group federation --group \"Riverside Mutual Aid\" --policy allies --ally " + hg} {
+		if !strings.Contains(errorText(t, b), want) {
+			t.Errorf("the refusal says %s, without %q", b, want)
+		}
+	}
+	var p visitorPost
+	riverside.must(http.StatusOK, "GET", "/api/v1/posts/"+need.ID, nil, &p)
+	if len(p.Responses) != 0 {
+		t.Fatalf("a refused response was written: %+v", p)
+	}
+
+	// Harbour's node is a member of Harbour Kitchen, which Riverside lists: it may follow.
+	riverside.must(http.StatusOK, "POST", fed, map[string]any{"allies": []string{kitchen.ID}}, nil)
+	riverside.must(http.StatusOK, "POST", respond, answer, &p)
+	if len(p.Responses) != 1 {
+		t.Fatalf("with an ally Harbour's member belongs to: %+v", p)
+	}
+	// Listed as an ally itself (the way out the refusal names).
+	riverside.must(http.StatusOK, "POST", fed, map[string]any{"allies": []string{hg}}, nil)
+	riverside.must(http.StatusOK, "POST", respond, answer, &p)
+	if len(p.Responses) != 2 {
+		t.Fatalf("with Harbour listed: %+v", p)
+	}
+
+	// Harbour's admins block Riverside: refused with the reason and whom to ask.
+	harbour.must(http.StatusOK, "POST", "/api/v1/groups/"+hg+"/blocked", map[string]any{"group": rg, "blocked": true}, nil)
+	carry(t, harbour, riverside, hg)
+	code, b, _ = riverside.do("POST", respond, answer, "")
+	if code != http.StatusForbidden {
+		t.Fatalf("respond from a blocked group: %d %s", code, b)
+	}
+	for _, want := range []string{"Harbour's admins have blocked responses from Riverside Mutual Aid", "mutual group unblock " + rg + " --group Harbour"} {
+		if !strings.Contains(errorText(t, b), want) {
+			t.Errorf("the refusal says %s, without %q", b, want)
+		}
+	}
+}
+
+// errorText is the message of an API error's body.
+func errorText(t *testing.T, b []byte) string {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
+		t.Fatalf("not an API error: %s", b)
+	}
+	return e.Error
+}
+
+// Past 64 visitors that do not count, a group's nodes store no new
+// visit: a first answer then would never reach the group, and is refused
+// with the reason and who can make room.
+func TestRespondRefusedWhenVisitorsFull(t *testing.T) {
+	ctx := context.Background()
+	harbour, riverside := newTestNode(t, nil), newTestNode(t, nil)
+	hg := harbour.group
+	need := harbour.create(map[string]any{"kind": "need", "title": "Winter coats", "quantity": 4})
+	carry(t, harbour, riverside, hg.String())
+	var raws [][]byte
+	for range 64 {
+		_, key, _ := ed25519.GenerateKey(nil)
+		op := crdt.Op{Group: hg, Seq: 1, Time: crdt.HLC{Wall: time.Now().UnixMilli()}, Body: crdt.Visit{From: crdt.ID{0x51}, Name: "spam"}}
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	if _, err := riverside.rep.Ingest(ctx, raws); err != nil {
+		t.Fatal(err)
+	}
+	code, b, _ := riverside.do("POST", "/api/v1/posts/"+need.ID+"/responses", map[string]any{"quantity": 4}, "")
+	if code != http.StatusConflict {
+		t.Fatalf("respond to a group full of unvouched visitors: %d %s", code, b)
+	}
+	for _, want := range []string{"already holds 64 visitors", "mutual group block GROUP --group"} {
+		if !strings.Contains(errorText(t, b), want) {
+			t.Errorf("the refusal says %s, without %q", b, want)
+		}
+	}
+	var p visitorPost
+	riverside.must(http.StatusOK, "GET", "/api/v1/posts/"+need.ID, nil, &p)
+	if len(p.Responses) != 0 {
+		t.Fatalf("a refused response was written: %+v", p)
 	}
 }
