@@ -70,3 +70,49 @@ func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
 		t.Fatalf("after the unblock harbour shows:\n%s", out)
 	}
 }
+
+// `mutual respond --as-group` refuses an answer that Harbour's nodes
+// could never count, with the reason and the command that changes it:
+// Riverside accepts followers from its allies only and does not list
+// Harbour. Run as printed, that command lets the next answer through,
+// and the answer then reaches Harbour's member with its contact.
+func TestCLIRespondRefusedWhenHarbourCannotFollow(t *testing.T) {
+	const contact = "canary +44 7700 900188"
+	harbour, riverside := t.TempDir(), t.TempDir()
+	bundle := func(name string) string { return filepath.Join(t.TempDir(), name) }
+	cliOK(t, "init", "--name", "harbour hall", "--data", harbour)
+	cliOK(t, "group", "create", "Harbour", "--data", harbour)
+	need := cliID(t, "post", "need", "--title", "Winter coats", "--quantity", "4", "--data", harbour)
+	cliOK(t, "init", "--name", "rita", "--data", riverside)
+	cliOK(t, "group", "create", "Riverside", "--data", riverside)
+	b := bundle("harbour.mutual")
+	cliOK(t, "export", b, "--group", "Harbour", "--data", harbour)
+	cliOK(t, "import", b, "--data", riverside)
+	cliOK(t, "group", "federation", "--group", "Riverside", "--policy", "allies", "--data", riverside)
+
+	r := cliRun(t, "respond", need[:8], "--quantity", "4", "--contact", contact, "--as-group", "Riverside", "--data", riverside)
+	const ask = "Ask a Riverside admin to list Harbour as an ally: "
+	i := strings.Index(r.stderr, ask)
+	if r.code != 1 || !strings.Contains(r.stderr, "Riverside accepts followers from its allies only and does not list Harbour") || i < 0 {
+		t.Fatalf("respond from an allies-only group: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if out := cliOK(t, "show", need[:8], "--data", riverside); !strings.Contains(out, "no responses yet") {
+		t.Fatalf("the refused response was written:\n%s", out)
+	}
+	cmd, _, _ := strings.Cut(r.stderr[i+len(ask):], " (or on the page")
+	args := strings.Fields(cmd)
+	if len(args) < 2 || args[0] != "mutual" {
+		t.Fatalf("no command in %q", r.stderr)
+	}
+	cliOK(t, append(args[1:], "--data", riverside)...)
+	out := cliOK(t, "respond", need[:8], "--quantity", "4", "--contact", contact, "--as-group", "Riverside", "--data", riverside)
+	if !strings.Contains(out, "from Riverside") {
+		t.Fatalf("respond says %q", out)
+	}
+	b = bundle("visit.mutual")
+	cliOK(t, "export", b, "--data", riverside)
+	cliOK(t, "import", b, "--data", harbour)
+	if out := cliOK(t, "show", need[:8], "--data", harbour); !strings.Contains(out, "rita, from Riverside") || !strings.Contains(out, "contact: "+contact) {
+		t.Fatalf("harbour shows:\n%s", out)
+	}
+}
