@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,16 +12,16 @@ import (
 	"github.com/mutual-aid/mutual/node"
 )
 
-// serveQuietWith runs a node like serveQuiet (periodic catch-up an hour
-// apart) that dials peers at start.
-func serveQuietWith(tb testing.TB, name, dir string, peers []string) *served {
+// serveQuietOn runs a node like serveQuiet (periodic catch-up an hour
+// apart) that listens on listen.
+func serveQuietOn(tb testing.TB, name, dir string, listen []string) *served {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *served, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- node.Serve(ctx, node.ServeConfig{
-			Dir: dir, Listen: loopback, HTTP: "127.0.0.1:0", Peers: peers, NoMDNS: true, Logger: quietLogger(), SyncEvery: time.Hour,
+			Dir: dir, Listen: listen, HTTP: "127.0.0.1:0", NoMDNS: true, Logger: quietLogger(), SyncEvery: time.Hour,
 			Ready: func(addr, _ string, n *node.Node) {
 				ready <- &served{name: name, dir: dir, n: n, base: "http://" + addr}
 			},
@@ -49,19 +50,10 @@ func serveQuietWith(tb testing.TB, name, dir string, peers []string) *served {
 	return s
 }
 
-// p2pAddrs returns the node's libp2p addresses with its peer ID, as
-// --peer takes them.
-func (s *served) p2pAddrs() []string {
-	var out []string
-	for _, a := range s.n.Host.Addrs() {
-		out = append(out, a+"/p2p/"+s.n.Host.ID().String())
-	}
-	return out
-}
-
 // TestFollowerPushedAfterMemberRestart: a member's node pushes a group's
 // new ops to the connected peers that follow it (a follower has no
-// gossip topic). The member's node restarts: when the follower is
+// gossip topic). The member's node restarts on its ports, and the
+// follower redials it (it keeps the members it met): once the two are
 // connected again, a new post still reaches it by a push, with the
 // periodic catch-up an hour apart and the sessions that follow the
 // connection over (so only a push can carry the post).
@@ -77,9 +69,14 @@ func TestFollowerPushedAfterMemberRestart(t *testing.T) {
 	a.must(t, "POST", "/api/v1/posts", map[string]any{"kind": "offer", "title": "soup"}, nil)
 	waitUntil(t, 30*time.Second, "the follower gets a post by a push", func() error { return f.hasTitles(t, g.ID, "soup") })
 
-	// a restarts and dials f (a's new port is not the one f knows).
+	// a restarts on the ports it had, as a node on the default port
+	// does; f redials it (f keeps the members it met).
+	var listen []string
+	for _, addr := range a.n.Host.Addrs() {
+		listen = append(listen, strings.TrimSuffix(addr, "/p2p/"+a.n.Host.ID().String()))
+	}
 	a.stop()
-	a = serveQuietWith(t, "a", filepath.Join(root, "a"), f.p2pAddrs())
+	a = serveQuietOn(t, "a", filepath.Join(root, "a"), listen)
 	fID := f.n.Host.ID()
 	lastSynced := func() time.Time {
 		for _, p := range a.n.Host.Peers() {
