@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mutual-aid/mutual/node/replica"
@@ -14,6 +15,21 @@ import (
 //	event: post
 //	data: {"type":"post","post":{...}}
 //
+// With ?with=group (the web page asks for it), also one when ops that
+// may change a group's members were stored (a member renamed itself —
+// a Rename op, kind 11, from this node or another — a join, an admit, a
+// role, a leave...), with the group as GET /api/v1/node lists it:
+//
+//	event: group
+//	data: {"type":"group","group":{"id":...,"name":...,"role":...}}
+//
+// A client that shows members' names (the members list, the author
+// names of posts and responses) reads GET /api/v1/groups/{id} again on
+// it. The event is asked for, not sent to every stream, so that a client
+// written for the stream as it was (posts, and "lagged") sees the same
+// stream; with=post,group is the same, and an unknown with= value is a
+// 400.
+//
 // A subscriber that falls behind gets "event: lagged" (data
 // {"type":"lagged"}) and the stream ends: the browser's EventSource
 // reconnects by itself, and a client should then reload the board. A
@@ -23,6 +39,16 @@ import (
 // At most Config.MaxSubscribers streams are open at once; one more gets
 // 503 (the browser's EventSource retries).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	var groups bool
+	for _, kind := range strings.Split(r.URL.Query().Get("with"), ",") {
+		switch kind = strings.TrimSpace(kind); kind {
+		case "", "post": // posts are always sent
+		case "group":
+			groups = true
+		default:
+			return inputErr("with: %q is no kind of event this node sends (known: post, group)", kind)
+		}
+	}
 	if !s.subscribe() {
 		w.Header().Set("Retry-After", "10")
 		return errorf(errBusy, "too many open event streams (%d); try again later", s.cfg.MaxSubscribers)
@@ -64,7 +90,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			// The events queued meanwhile go in the same write: a burst
 			// of posts costs a syscall and a flush per batch, not per post.
 			v := s.viewer(r) // one per write: membership is looked up once
-			end := s.appendEvent(&buf, v, ev)
+			end := s.appendEvent(&buf, v, ev, groups)
 		more:
 			for !end && buf.Len() < maxEventWrite {
 				select {
@@ -73,7 +99,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 						end = true
 						break more
 					}
-					end = s.appendEvent(&buf, v, ev)
+					end = s.appendEvent(&buf, v, ev, groups)
 				default:
 					break more
 				}
@@ -101,10 +127,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 const maxEventWrite = 64 << 10
 
 // appendEvent adds event ev to buf as the stream sends it to viewer v
-// (nothing for an event the stream does not show), and reports whether
-// the stream ends after it: a subscriber that lagged gets "lagged" and
-// must reload.
-func (s *Server) appendEvent(buf *bytes.Buffer, v *viewer, ev replica.Event) (end bool) {
+// (nothing for an event the stream does not show; "group" events only
+// if groups), and reports whether the stream ends after it: a
+// subscriber that lagged gets "lagged" and must reload.
+func (s *Server) appendEvent(buf *bytes.Buffer, v *viewer, ev replica.Event, groups bool) (end bool) {
 	switch {
 	case ev.Type == "post" && ev.Post != nil && ev.Post.Created:
 		data, err := json.Marshal(struct {
@@ -116,6 +142,22 @@ func (s *Server) appendEvent(buf *bytes.Buffer, v *viewer, ev replica.Event) (en
 			return false
 		}
 		buf.WriteString("event: post\ndata: ")
+		buf.Write(data)
+		buf.WriteString("\n\n")
+	case ev.Type == "group" && groups:
+		gi, err := s.cfg.Board.Group(ev.Group)
+		if err != nil {
+			return false // unfollowed or left meanwhile: nothing to show
+		}
+		data, err := json.Marshal(struct {
+			Type  string       `json:"type"`
+			Group groupRefJSON `json:"group"`
+		}{"group", groupRef(gi)})
+		if err != nil {
+			s.log.Error("events: encode", "err", err)
+			return false
+		}
+		buf.WriteString("event: group\ndata: ")
 		buf.Write(data)
 		buf.WriteString("\n\n")
 	case ev.Type == "lagged":

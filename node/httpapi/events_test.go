@@ -192,3 +192,70 @@ func TestEventsBurstEachOnce(t *testing.T) {
 		seen[ev.Post.ID] = true
 	}
 }
+
+// TestEventsGroupOnRename: another node's Rename (kind 11) reaches this
+// node — here in a bundle — and a stream opened with ?with=group gets a
+// "group" event naming the group as GET /api/v1/node does, so that a
+// page can show the new name at once. A stream opened without it (a
+// client written for posts and "lagged") gets no such event, and an
+// unknown with= value is refused.
+func TestEventsGroupOnRename(t *testing.T) {
+	a, b := newFreshNode(t), newFreshNode(t)
+	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
+	var g struct{ ID string }
+	a.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]string{"name": "Eastgate"}, &g)
+	var inv struct{ Code string }
+	a.must(http.StatusOK, "POST", "/api/v1/invites", map[string]string{"group": g.ID}, &inv)
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bo"}, nil)
+	b.must(http.StatusCreated, "POST", "/api/v1/join", map[string]string{"code": inv.Code}, nil)
+	bundle(t, b, a)
+	bundle(t, a, b)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	open := func(query string) *bufio.Scanner {
+		req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+"/api/v1/events"+query, nil)
+		res, err := a.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("events%s: %d", query, res.StatusCode)
+		}
+		return bufio.NewScanner(res.Body)
+	}
+	withGroups, plain := open("?with=group"), open("")
+
+	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bina"}, nil)
+	bundle(t, b, a)
+	if got := memberNames(a, g.ID); got["Bina"] != b.rep.Self().String() {
+		t.Fatalf("a's members after b's rename: %v", got)
+	}
+	name, data := readEvent(t, withGroups)
+	var ev struct {
+		Type  string `json:"type"`
+		Group struct {
+			ID, Name, Role string
+		} `json:"group"`
+	}
+	if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if name != "group" || ev.Type != "group" || ev.Group.ID != g.ID || ev.Group.Name != "Eastgate" || ev.Group.Role != "admin" {
+		t.Fatalf("event %q %s, want a group event for %s", name, data, g.ID)
+	}
+
+	// The plain stream: the next event it sends is the post made now.
+	p := a.create(map[string]any{"kind": "offer", "title": "soup"})
+	if name, data := readEvent(t, plain); name != "post" || !strings.Contains(data, p.ID) {
+		t.Fatalf("a stream without with=group got %q %s first, want the post", name, data)
+	}
+
+	for _, q := range []string{"?with=groups", "?with=group,rename"} {
+		code, body, _ := a.do("GET", "/api/v1/events"+q, nil, "")
+		if code != http.StatusBadRequest || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("events%s: %d %s, want 400 with an error", q, code, body)
+		}
+	}
+}

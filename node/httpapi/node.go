@@ -26,6 +26,16 @@ type groupRefJSON struct {
 	Helps []string `json:"helps,omitempty"`
 }
 
+// groupRef is a group as GET /api/v1/node lists it (and the events'
+// "group" event carries it).
+func groupRef(gi replica.GroupInfo) groupRefJSON {
+	g := groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Refused: gi.Refused}
+	for _, id := range gi.Helps {
+		g.Helps = append(g.Helps, id.String())
+	}
+	return g
+}
+
 type nodeJSON struct {
 	PeerID  string         `json:"peer_id"`
 	Name    string         `json:"name"`
@@ -70,11 +80,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 		Meeting: s.cfg.Meeting,
 	}
 	for _, gi := range s.cfg.Board.Groups() {
-		g := groupRefJSON{ID: gi.ID.String(), Name: gi.Name, Role: roleName(gi), Refused: gi.Refused}
-		for _, id := range gi.Helps {
-			g.Helps = append(g.Helps, id.String())
-		}
-		out.Groups = append(out.Groups, g)
+		out.Groups = append(out.Groups, groupRef(gi))
 	}
 	if err := s.cfg.Board.Writable(); err != nil {
 		out.StoreError = err.Error()

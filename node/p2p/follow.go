@@ -18,6 +18,17 @@ import (
 // a group if, in its last session with this node, it was served the
 // group as a follower (catchup.Stats.Followers). Ops that arrive by
 // catch-up spread to every connected peer already (spread).
+//
+// The record is in memory only, and is not persisted on purpose: a
+// restarted node learns its followers again from the first session
+// with each (the one that follows the connection, whichever side starts
+// it: the follower offers the group, this node serves it), and pushes
+// to them from then on (TestFollowerPushedAfterMemberRestart, package
+// node). What the restart costs is that first session going by vectors
+// instead of settling the group by digest; an op stored while it runs
+// goes in it or in the session after the mesh forms (afterMesh). A
+// stored record would be stale for a follower that does not come back,
+// and a follower that does reconnect re-records itself at once.
 
 // noteFollowers records the groups served to p as a follower in the
 // session that just ended, in place of those of its previous session.

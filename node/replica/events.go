@@ -7,8 +7,13 @@ import (
 )
 
 // Event is one change to a board, for live views (the API's SSE stream).
+// Type is "post" (Post is the post as it is now), "gone" (Post holds
+// only the ID of a post no longer shown), "group" (ops that may change
+// the group's members, their names or roles, or this node's standing
+// in it were stored: a Rename, a join, an admit...; Post is nil), or
+// "lagged" (the subscriber fell behind and lost events).
 type Event struct {
-	Type  string // "post"
+	Type  string
 	Group crdt.ID
 	Post  *crdt.Post // shared: do not modify
 }

@@ -311,8 +311,10 @@ func (r *Replica) process(reqs []*request) {
 		}
 	}
 	bt.revouch()
+	var membership []crdt.ID // the groups to announce in "group" events
 	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
 		bt.keyUpkeep(gs)
+		membership = append(membership, gs.rec.ID)
 	}
 	erase := bt.toErase()
 	for _, e := range bt.posts {
@@ -406,6 +408,14 @@ func (r *Replica) process(reqs []*request) {
 		} else {
 			r.events.publish(Event{Type: "gone", Group: k.g, Post: &crdt.Post{ID: k.id, Group: k.g}})
 		}
+	}
+	// After the posts: a page that redraws its members and author names
+	// on this event finds the posts of the batch in place.
+	for _, g := range membership {
+		if !listening {
+			break
+		}
+		r.events.publish(Event{Type: "group", Group: g})
 	}
 }
 

@@ -1422,11 +1422,51 @@
     try { d = JSON.parse(e.data); } catch (err) { return; }
     if (!d) return;
     if (d.type === 'post' && d.post) upsert(d.post);
+    else if (d.type === 'group' && d.group) groupChanged(d.group);
     else if (d.type === 'peers' && !peersTimer) peersTimer = setTimeout(loadPeers, 500);
+  }
+  // groupChanged: ops of a group's membership arrived (a member renamed itself, a join, an admit):
+  // the group's name or role goes through loadNode; members' names, a moment later (a burst of
+  // joins is one read), into the members table and the author names of its posts and responses.
+  let namesDue = new Set(), namesTimer = 0;
+  function groupChanged(g) {
+    const had = groups().find((x) => x.id === g.id);
+    if (!had || had.name !== g.name || had.role !== g.role) nodeSoon();
+    namesDue.add(g.id);
+    if (!namesTimer) namesTimer = setTimeout(loadNames, 300);
+  }
+  async function loadNames() {
+    const ids = namesDue;
+    namesDue = new Set();
+    namesTimer = 0;
+    // A phone may not read members: the board again brings the names with the posts.
+    if (isPhone(st)) return loadPosts();
+    for (const id of ids) {
+      let g;
+      try { g = await api('GET', '/api/v1/groups/' + encodeURIComponent(id)); } catch (e) { continue; }
+      const names = new Map((g.members || []).map((m) => [m.id, m.name]));
+      let shown = false;
+      for (const p of st.posts.values()) {
+        if (p.group !== id) continue;
+        let changed = false;
+        const fix = (x) => {
+          const n = names.get(x.author);
+          if (n && !x.visitor && x.author_name !== n) { x.author_name = n; changed = true; }
+        };
+        fix(p);
+        (p.responses || []).forEach(fix);
+        if (changed && st.route === 'post' && st.id === p.id) shown = true;
+        if (changed && onBoard()) scheduleLists();
+      }
+      const v = $('post-view');
+      if (shown && v) keepFocus(v, () => { v.innerHTML = postDetails(st.posts.get(st.id), ctx()); });
+      const box = $('members');
+      if (box && st.route === 'group' && st.group === id) box.innerHTML = membersTable(g);
+    }
   }
   function connect() {
     if (typeof EventSource === 'undefined') return;
-    es = new EventSource('/api/v1/events');
+    es = new EventSource('/api/v1/events?with=group');
     es.onopen = () => {
       st.online = true;
       retry = 1000;
@@ -1440,6 +1480,7 @@
     es.onmessage = onEvent;
     es.addEventListener('post', onEvent);
     es.addEventListener('peers', onEvent);
+    es.addEventListener('group', onEvent);
     es.onerror = () => {
       st.online = false;
       st.dropped = true;
