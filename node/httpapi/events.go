@@ -55,7 +55,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer s.unsubscribe()
 	rc := http.NewResponseController(w)
-	ch, cancel := s.cfg.Board.Subscribe()
+	subscribe := s.cfg.Board.Subscribe
+	if groups {
+		subscribe = s.cfg.Board.SubscribeGroups
+	}
+	ch, cancel := subscribe()
 	defer cancel()
 	rc.SetWriteDeadline(time.Time{}) // a stream outlives http.Server.WriteTimeout
 	rc.SetReadDeadline(time.Time{})  // and ReadTimeout, which would cancel its request

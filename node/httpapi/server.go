@@ -70,6 +70,7 @@ type Board interface {
 	Unfollow(ctx context.Context, group crdt.ID) error
 	SetFederation(ctx context.Context, group crdt.ID, f crdt.Federation) error
 	Subscribe() (<-chan replica.Event, func())
+	SubscribeGroups() (<-chan replica.Event, func()) // Subscribe with "group" events too
 }
 
 var _ Board = (*replica.Replica)(nil)

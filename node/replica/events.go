@@ -20,21 +20,29 @@ type Event struct {
 
 // broadcaster fans events out to subscribers. A subscriber that falls
 // behind loses events rather than slowing the writer; its channel then
-// gets a "lagged" event so it can reload.
+// gets a "lagged" event so it can reload. "group" events go only to the
+// subscribers that asked for them (SubscribeGroups), so that a catch-up
+// storing the membership of hundreds of groups cannot make a posts-only
+// stream lag.
 type broadcaster struct {
 	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	subs map[chan Event]bool // whether it takes "group" events
 }
 
-// Subscribe returns a channel of events and a function to cancel it.
-func (r *Replica) Subscribe() (<-chan Event, func()) {
-	b := &r.events
+// Subscribe returns a channel of the boards' events ("post", "gone",
+// "lagged"; no "group") and a function to cancel it.
+func (r *Replica) Subscribe() (<-chan Event, func()) { return r.events.subscribe(false) }
+
+// SubscribeGroups is Subscribe with "group" events too.
+func (r *Replica) SubscribeGroups() (<-chan Event, func()) { return r.events.subscribe(true) }
+
+func (b *broadcaster) subscribe(groups bool) (<-chan Event, func()) {
 	ch := make(chan Event, 256)
 	b.mu.Lock()
 	if b.subs == nil {
-		b.subs = map[chan Event]struct{}{}
+		b.subs = map[chan Event]bool{}
 	}
-	b.subs[ch] = struct{}{}
+	b.subs[ch] = groups
 	b.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
@@ -59,7 +67,10 @@ func (b *broadcaster) listening() bool {
 func (b *broadcaster) publish(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.subs {
+	for ch, groups := range b.subs {
+		if e.Type == "group" && !groups {
+			continue
+		}
 		select {
 		case ch <- e:
 		default:
