@@ -249,6 +249,14 @@ func (p *Post) Response(id ID) (*Response, bool) {
 	return &p.Responses[i], !p.withdrawn(&p.Responses[i])
 }
 
+// TakenBack reports whether author withdrew its response resp (an
+// Unrespond of its own that counts), whether or not the response is on
+// the post.
+func (p *Post) TakenBack(resp ID, author PublicKey) bool {
+	_, found := slices.BinarySearchFunc(p.Tombstones, Tombstone{Response: resp, Author: author}, compareTombstone)
+	return found
+}
+
 // HandedOnFor returns the hand-ons of response id that count, in op ID
 // order.
 func (p *Post) HandedOnFor(id ID) []HandedOn {

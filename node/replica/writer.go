@@ -245,6 +245,7 @@ type batch struct {
 	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
 	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
+	handed    map[crdt.ID]bool       // responses this batch hands on (handon.go)
 	err       error                  // a store read failed: the whole batch fails
 
 	// created holds the posts whose create this batch adds, true if this
@@ -314,6 +315,7 @@ func (r *Replica) process(reqs []*request) {
 	for _, gs := range slices.SortedFunc(maps.Keys(bt.upkeep), func(a, b *groupState) int { return a.rec.ID.Compare(b.rec.ID) }) {
 		bt.keyUpkeep(gs)
 	}
+	bt.handOns()
 	erase := bt.toErase()
 	for _, e := range bt.posts {
 		switch {
