@@ -398,3 +398,44 @@ func TestVisitorContactReachesLaterMembers(t *testing.T) {
 		check(t, n, harbour)
 	}
 }
+
+// An Erase of the post erases the hand-ons of the responses made before
+// it, though the hand-ons came after it: no copy outlives the erase.
+func TestHandOnErasedWithThePost(t *testing.T) {
+	const contact = "canary-erase-0157"
+	ctx := context.Background()
+	r := newNode(t)
+	riverside := newGroup(t, r, "Riverside")
+	h1, h2 := newNode(t), newNode(t)
+	harbour := members(t, h1, h2)
+	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats"}})
+	bundleTo(t, h1, r, harbour)
+	_, rid, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 1, Contact: contact, From: riverside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, r, h1)
+	syncPair(t, r, h1)
+	p, err := h1.r.Post(need.ID)
+	if err != nil || len(p.HandedOnFor(rid)) != 1 {
+		t.Fatalf("h1 holds hand-ons %+v (%v)", p.HandOns, err)
+	}
+	handOn := p.HandedOnFor(rid)[0].Op
+	if _, err := h1.r.Erase(ctx, harbour, need.ID); err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, h1, h2) // h2 gets the response, the hand-on and the erase at once
+	for _, n := range []*node{h1, h2} {
+		if n.st.HasBlob(handOn) || n.st.HasBlob(rid) {
+			t.Fatalf("a copy of the contact outlived the erase (hand-on %v, response %v)", n.st.HasBlob(handOn), n.st.HasBlob(rid))
+		}
+		got := responsesOf(t, n, need.ID)
+		if len(got) != 1 {
+			t.Fatalf("the response (not its contact) stays: %+v", got)
+		}
+		if c, ok := contactOf(t, n, need.ID, &got[0]); ok {
+			t.Fatalf("the contact reads %q after the erase", c)
+		}
+		check(t, n, harbour)
+	}
+}
