@@ -226,7 +226,15 @@ func TestVisitorContactReachesLaterMembersOverLibp2p(t *testing.T) {
 	block(false)
 	waitUntil(t, 60*time.Second, "h2 reads the contact after the unblock", showsContact(h2))
 
-	// R takes the response back: H2 shows it no more.
+	// R takes the response back (once it knows of the unblock: blocked,
+	// its response counts nowhere, on its own node too): H2 shows it no
+	// more.
+	waitUntil(t, 60*time.Second, "r learns of the unblock", func() error {
+		if rs := responses(r); len(rs) != 1 || !rs[0].Visitor {
+			return fmt.Errorf("r shows %+v", rs)
+		}
+		return nil
+	})
 	r.must(t, "DELETE", "/api/v1/posts/"+need.ID+"/responses/"+resp.Responses[0].ID, nil, nil)
 	for _, s := range []*served{h1, h2} {
 		waitUntil(t, 60*time.Second, s.name+" drops the response taken back", func() error {
