@@ -63,6 +63,9 @@ func (bt *batch) handOns() {
 			continue
 		}
 		p := e.cur
+		if len(p.Responses) == 0 {
+			continue // most posts: nothing to hand on, nothing to allocate
+		}
 		for _, resp := range p.ActiveResponses() {
 			if resp.Private.IsZero() || bt.handed[resp.ID] || bt.handedHere(k, p, resp.ID) {
 				continue
