@@ -146,10 +146,10 @@ func (r *Replica) SweepErasure() (int, error) {
 		}
 		var posts []*crdt.Post
 		r.mu.RLock()
-		blocks := mayEraseMore(&crdt.Post{}, gs) // the group blocks visitors' groups
+		blocks := blocksVisitors(gs)
 		r.mu.RUnlock()
 		err := r.st.Posts(g.ID, func(p *crdt.Post) error {
-			if !p.ErasedAt.Op.IsZero() || settledFor(p, gs, now) || blocks || len(p.Tombstones) > 0 {
+			if !p.ErasedAt.Op.IsZero() || settledFor(p, gs, now) || blocks || takenBackSealed(p) {
 				posts = append(posts, p)
 			}
 			return nil

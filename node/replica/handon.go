@@ -206,13 +206,27 @@ func responseGone(gs *groupState, p *crdt.Post, op *crdt.Op, ops []crdt.Op) bool
 }
 
 // mayEraseMore reports whether post p of group gs may have blobs that
-// responseGone erases: it has tombstones, or the group blocks a group
-// that visitors came from.
+// responseGone erases: a response with a sealed contact was taken back,
+// or the group blocks a group that visitors came from (whose responses
+// are no longer on the post to tell).
 func mayEraseMore(p *crdt.Post, gs *groupState) bool {
-	if len(p.Tombstones) > 0 {
-		return true
+	return takenBackSealed(p) || blocksVisitors(gs)
+}
+
+// takenBackSealed reports whether a response of p with a sealed contact
+// was taken back.
+func takenBackSealed(p *crdt.Post) bool {
+	for i := range p.Responses {
+		if r := &p.Responses[i]; !r.Private.IsZero() && p.TakenBack(r.ID, r.Author) {
+			return true
+		}
 	}
-	if gs == nil {
+	return false
+}
+
+// blocksVisitors reports whether gs blocks a group it holds visits from.
+func blocksVisitors(gs *groupState) bool {
+	if gs == nil || len(gs.g.Federation().Blocked) == 0 {
 		return false
 	}
 	for _, from := range gs.g.VisitedFrom() {
