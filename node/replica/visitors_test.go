@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
@@ -438,4 +439,87 @@ func TestHandOnErasedWithThePost(t *testing.T) {
 		}
 		check(t, n, harbour)
 	}
+}
+
+// A hand-on that does not count is refused where it could do harm: a
+// stranger's is not stored at all; the visitor's own, or a member's of a
+// member's response, is stored (its author is known) and hands nothing
+// on: the post's hand-ons and its state hash do not change.
+func TestHandOnsThatDoNotCount(t *testing.T) {
+	ctx := context.Background()
+	r := newNode(t)
+	riverside := newGroup(t, r, "Riverside")
+	h1, h2 := newNode(t), newNode(t)
+	harbour := members(t, h1, h2)
+	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats"}})
+	syncPair(t, h1, h2)
+	_, own, err := h2.r.Respond(ctx, harbour, need.ID, 1, "we have one", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, h1, h2)
+	bundleTo(t, h1, r, harbour)
+	_, rid, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, Contact: "canary-0111", From: riverside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncPair(t, r, h1)
+	syncPair(t, r, h1)
+	before := stateHash(t, h1, harbour)
+	handOns := func() int {
+		p, err := h1.r.Post(need.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.HandOns)
+	}
+	if handOns() != 1 {
+		t.Fatal("h1 did not hand the contact on")
+	}
+	// sign makes an op of key's log at its next seq, with a blob.
+	sign := func(key ed25519.PrivateKey, seq uint64, prev crdt.ID, body crdt.HandOn) (crdt.ID, []byte) {
+		blob := bytes.Repeat([]byte{1}, 80)
+		body.Private = sha256.Sum256(blob)
+		op := crdt.Op{Group: harbour, Seq: seq, Prev: prev, Time: crdt.HLC{Wall: time.Now().UnixMilli()}, Body: body}
+		raw, err := protocol.SignOp(&op, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op.ID, protocol.JoinBlob(raw, blob)
+	}
+	headOf := func(n *node, k crdt.PublicKey) (uint64, crdt.ID) { // k's last op as h1 holds it
+		v := h1.r.Sync()
+		vv, err := v.VersionVector(harbour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := vv[k]
+		id, ok := v.(interface {
+			OpIDAt(crdt.ID, crdt.PublicKey, uint64) (crdt.ID, bool)
+		}).OpIDAt(harbour, k, seq)
+		if !ok {
+			t.Fatalf("h1 holds no op %d of %s", seq, k)
+		}
+		return seq, id
+	}
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	_, raw := sign(stranger, 2, crdt.ID{1}, crdt.HandOn{Post: need.ID, Response: rid})
+	res, err := h1.r.Ingest(ctx, [][]byte{raw})
+	if err != nil || res[0].Outcome != replica.Ignored {
+		t.Fatalf("a stranger's hand-on: %+v, %v", res, err)
+	}
+	seq, prev := headOf(r, r.r.Self())
+	_, raw = sign(r.key, seq+1, prev, crdt.HandOn{Post: need.ID, Response: rid})
+	if res, err := h1.r.Ingest(ctx, [][]byte{raw}); err != nil || res[0].Outcome == replica.Rejected {
+		t.Fatalf("the visitor's hand-on: %+v, %v", res, err)
+	}
+	seq, prev = headOf(h2, h2.r.Self())
+	_, raw = sign(h2.key, seq+1, prev, crdt.HandOn{Post: need.ID, Response: own})
+	if res, err := h1.r.Ingest(ctx, [][]byte{raw}); err != nil || res[0].Outcome == replica.Rejected {
+		t.Fatalf("a hand-on of a member's response: %+v, %v", res, err)
+	}
+	if handOns() != 1 || stateHash(t, h1, harbour) != before {
+		t.Fatal("a hand-on that does not count changed the post")
+	}
+	check(t, h1, harbour)
 }
