@@ -464,6 +464,11 @@ func (w *world) postBody(actor crdt.PublicKey, label string) crdt.Body {
 	if len(responses) > 0 {
 		r = rapid.SampledFrom(responses).Draw(t, label+" response")
 	}
+	if rapid.IntRange(0, 3).Draw(t, label+" hand on") == 0 {
+		// A hand-on: it counts only for a visitor's response (visitors
+		// _test.go); here, of a member's, it must change nothing.
+		return crdt.HandOn{Post: r.post, Response: r.id, Private: crdt.ID{0xcc, byte(w.m.seq(actor))}}
+	}
 	return crdt.Unrespond{Post: r.post, Response: r.id}
 }
 
@@ -610,8 +615,11 @@ func counts(b *crdt.Board, op *crdt.Op) bool {
 	if p == nil {
 		return false
 	}
-	if _, create := op.Body.(crdt.PostCreate); create {
+	switch b := op.Body.(type) {
+	case crdt.PostCreate:
 		return true
+	case crdt.HandOn:
+		return slices.ContainsFunc(p.HandedOnFor(b.Response), func(h crdt.HandedOn) bool { return h.Op == op.ID })
 	}
 	return crdt.MayChange(p, op, role)
 }

@@ -303,6 +303,16 @@ func checkShape(op *Op) error {
 		if b.Response.IsZero() {
 			return fmt.Errorf("%w: unrespond of no response", ErrBadValue)
 		}
+	case HandOn:
+		if err := checkTarget(b.Post); err != nil {
+			return err
+		}
+		if b.Response.IsZero() {
+			return fmt.Errorf("%w: hand-on of no response", ErrBadValue)
+		}
+		if b.Private.IsZero() {
+			return fmt.Errorf("%w: hand-on with no sealed contact", ErrBadValue)
+		}
 	default:
 		return fmt.Errorf("%w: unknown body", ErrInvalid)
 	}

@@ -171,4 +171,14 @@ func (h hasher) post(p *Post) {
 		h.Write(t.Response[:])
 		h.Write(t.Author[:])
 	}
+	if len(p.HandOns) > 0 { // hashed only when set: older hashes stay
+		h.Write([]byte{'H'})
+		h.u64(uint64(len(p.HandOns)))
+		for _, x := range p.HandOns {
+			h.Write(x.Response[:])
+			h.Write(x.Op[:])
+			h.Write(x.Author[:])
+			h.hlc(x.Time)
+		}
+	}
 }

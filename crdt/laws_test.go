@@ -591,6 +591,9 @@ func TestBoardApplyNeverPanics(t *testing.T) {
 			rapid.Custom(func(t *rapid.T) crdt.Body {
 				return crdt.Unrespond{Post: id.Draw(t, "post"), Response: id.Draw(t, "response")}
 			}),
+			rapid.Custom(func(t *rapid.T) crdt.Body {
+				return crdt.HandOn{Post: id.Draw(t, "post"), Response: id.Draw(t, "response"), Private: id.Draw(t, "private")}
+			}),
 		)
 		for i := range rapid.IntRange(1, 20).Draw(t, "hostile ops") {
 			op := crdt.Op{

@@ -42,7 +42,8 @@ func (op *Op) Stamp() Stamp { return Stamp{Time: op.Time, Author: op.Author, Op:
 
 // Kind numbers the op bodies. The numbers are part of the wire format
 // (docs/protocol.md): never reuse one. Gaps are reserved for the issues
-// that come next: federation between groups (32–47).
+// that come next: federation between groups (32–47). Kind 12 hands a
+// visitor's contact on to the group (HandOn).
 type Kind uint8
 
 // Op kinds.
@@ -58,6 +59,7 @@ const (
 	KindErase      Kind = 9
 	KindSettings   Kind = 10
 	KindRename     Kind = 11
+	KindHandOn     Kind = 12
 	KindVisit      Kind = 33
 	KindPostCreate Kind = 16
 	KindPostEdit   Kind = 17
@@ -93,6 +95,8 @@ func (k Kind) String() string {
 		return "rename"
 	case KindVisit:
 		return "visit"
+	case KindHandOn:
+		return "handon"
 	case KindPostCreate:
 		return "post"
 	case KindPostEdit:
@@ -511,6 +515,21 @@ type Visit struct {
 	Box  BoxKey // the visitor's key for receiving sealed replies
 }
 
+// HandOn hands a visitor's contact on to the whole group: a member's
+// node that opened the contact sealed to the members of the moment
+// (Respond.Private, a blob sealed to box keys) seals it again under the
+// group key, into the op's blob (as a post's private fields), so that
+// every member, present or future, reads it as it reads a post's
+// contact. It counts when its author is a member (any role) at its seq
+// and Response is a response to Post that counts and was written by a
+// visitor (RebuildPost); it is erased with the response (an Unrespond, an
+// Erase of the post, a block of the visitor's group: the replica).
+type HandOn struct {
+	Post     ID
+	Response ID // the Respond op whose contact this hands on
+	Private  ID // the SHA-256 of the op's sealed blob: never zero
+}
+
 // Unrespond withdraws a response. Only the response's author may.
 type Unrespond struct {
 	Post     ID
@@ -534,6 +553,7 @@ func (PostEdit) Kind() Kind   { return KindPostEdit }
 func (PostStatus) Kind() Kind { return KindPostStatus }
 func (Respond) Kind() Kind    { return KindRespond }
 func (Unrespond) Kind() Kind  { return KindUnrespond }
+func (HandOn) Kind() Kind     { return KindHandOn }
 
 func (PostCreate) Target() ID   { return ID{} }
 func (b PostEdit) Target() ID   { return b.Post }
@@ -541,6 +561,7 @@ func (b PostStatus) Target() ID { return b.Post }
 func (b Respond) Target() ID    { return b.Post }
 func (b Unrespond) Target() ID  { return b.Post }
 func (b Erase) Target() ID      { return b.Post }
+func (b HandOn) Target() ID     { return b.Post }
 
 // PrivateOf returns the hash of op's sealed blob, and false when the op
 // has none.
@@ -551,6 +572,8 @@ func PrivateOf(op *Op) (ID, bool) {
 	case PostEdit:
 		return b.Private, !b.Private.IsZero()
 	case Respond:
+		return b.Private, !b.Private.IsZero()
+	case HandOn:
 		return b.Private, !b.Private.IsZero()
 	}
 	return ID{}, false

@@ -59,6 +59,25 @@ type Tombstone struct {
 	Author   PublicKey
 }
 
+// HandedOn is a HandOn that counts: the op whose blob holds, sealed
+// under the group key, the contact of the visitor's response Response.
+type HandedOn struct {
+	Response ID
+	Op       ID // the HandOn op: its blob
+	Author   PublicKey
+	Time     HLC
+}
+
+// Stamp returns the hand-on's stamp.
+func (h HandedOn) Stamp() Stamp { return Stamp{Time: h.Time, Author: h.Author, Op: h.Op} }
+
+func compareHandedOn(a, b HandedOn) int {
+	if c := a.Response.Compare(b.Response); c != 0 {
+		return c
+	}
+	return a.Op.Compare(b.Op)
+}
+
 // Post is the merged state of one need or offer.
 //
 // Every field is a last-writer-wins register ordered by Stamp. The
@@ -100,6 +119,10 @@ type Post struct {
 
 	Responses  []Response  // sorted by ID
 	Tombstones []Tombstone // sorted by (Response, Author)
+	// HandOns are the hand-ons of visitors' contacts that count
+	// (HandOn), sorted by (Response, Op): usually none or one a
+	// response, two when two members' nodes handed one on at once.
+	HandOns []HandedOn
 }
 
 // NewPost returns an empty stub for a post ID.
@@ -110,6 +133,7 @@ func (p *Post) Clone() *Post {
 	c := *p
 	c.Responses = slices.Clone(p.Responses)
 	c.Tombstones = slices.Clone(p.Tombstones)
+	c.HandOns = slices.Clone(p.HandOns)
 	return &c
 }
 
@@ -147,6 +171,13 @@ func (p *Post) Apply(op *Op, privileged bool) bool {
 	case Erase:
 		if s.Compare(p.ErasedAt) > 0 {
 			p.ErasedAt = s
+			changed = true
+		}
+	case HandOn:
+		h := HandedOn{Response: b.Response, Op: op.ID, Author: op.Author, Time: op.Time}
+		i, found := slices.BinarySearchFunc(p.HandOns, h, compareHandedOn)
+		if !found {
+			p.HandOns = slices.Insert(p.HandOns, i, h)
 			changed = true
 		}
 	case Unrespond:
@@ -206,6 +237,35 @@ func (p *Post) setFields(m FieldMask, f *Fields, s Stamp) bool {
 func (p *Post) withdrawn(r *Response) bool {
 	_, found := slices.BinarySearchFunc(p.Tombstones, Tombstone{Response: r.ID, Author: r.Author}, compareTombstone)
 	return found
+}
+
+// Response returns the response id, and whether it is active (not
+// withdrawn by its author); nil when the post has none such.
+func (p *Post) Response(id ID) (*Response, bool) {
+	i, found := slices.BinarySearchFunc(p.Responses, id, func(r Response, id ID) int { return r.ID.Compare(id) })
+	if !found {
+		return nil, false
+	}
+	return &p.Responses[i], !p.withdrawn(&p.Responses[i])
+}
+
+// TakenBack reports whether author withdrew its response resp (an
+// Unrespond of its own that counts), whether or not the response is on
+// the post.
+func (p *Post) TakenBack(resp ID, author PublicKey) bool {
+	_, found := slices.BinarySearchFunc(p.Tombstones, Tombstone{Response: resp, Author: author}, compareTombstone)
+	return found
+}
+
+// HandedOnFor returns the hand-ons of response id that count, in op ID
+// order.
+func (p *Post) HandedOnFor(id ID) []HandedOn {
+	i, _ := slices.BinarySearchFunc(p.HandOns, HandedOn{Response: id}, compareHandedOn)
+	j := i
+	for j < len(p.HandOns) && p.HandOns[j].Response == id {
+		j++
+	}
+	return p.HandOns[i:j]
 }
 
 // ActiveResponses returns the responses not withdrawn by their authors.

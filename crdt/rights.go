@@ -15,6 +15,8 @@ import "slices"
 //	respond ("I can help")               any member
 //	unrespond                            the response's author (anyone else's hides nothing)
 //	erase private fields                 the post's author, an admin
+//	hand a visitor's contact on          any member (the response it names must
+//	                                     be a visitor's that counts: RebuildPost)
 //
 // A vouched visitor (RoleVisitor, visitors.go) may respond and take its
 // responses back; nothing else it writes counts.
@@ -33,7 +35,7 @@ func MayChange(p *Post, op *Op, role Role) bool {
 		return false
 	}
 	switch b := op.Body.(type) {
-	case PostCreate, Respond, Unrespond:
+	case PostCreate, Respond, Unrespond, HandOn:
 		return true
 	case PostEdit, Erase:
 		return privileged(p, op, role)
@@ -57,10 +59,17 @@ type PostSet interface {
 // into the post it targets, and returns the post when it changed (nil
 // otherwise, and for ops that target no post). An op on a post whose
 // create has not been applied changes nothing: the caller keeps it and
-// replays it with RebuildPost when the create comes.
+// replays it with RebuildPost when the create comes. A HandOn changes
+// nothing here either: whether it counts depends on the response it
+// names (a visitor's that counts), which only the post's ops tell, so
+// the caller rebuilds the post (RebuildPost) for a HandOn, and for a
+// visitor's Respond, which a HandOn may have come before.
 func ApplyPost(posts PostSet, op *Op, role Role) *Post {
 	id, ok := PostOf(op)
 	if !ok || role == RoleNone {
+		return nil
+	}
+	if _, handOn := op.Body.(HandOn); handOn {
 		return nil
 	}
 	p := posts.Get(id)
@@ -97,6 +106,7 @@ func RebuildPost(group, id ID, ops []Op, roleOf func(*Op) Role) *Post {
 	}
 	p := NewPost(group, id)
 	p.Apply(&ops[ci], true)
+	var handOns []*Op
 	for i := range ops {
 		op := &ops[i]
 		if i == ci {
@@ -105,7 +115,11 @@ func RebuildPost(group, id ID, ops []Op, roleOf func(*Op) Role) *Post {
 		if t, ok := PostOf(op); !ok || t != id {
 			continue
 		}
-		if _, create := op.Body.(PostCreate); create {
+		switch op.Body.(type) {
+		case PostCreate:
+			continue
+		case HandOn:
+			handOns = append(handOns, op) // once the responses are in
 			continue
 		}
 		role := roleOf(op)
@@ -113,5 +127,25 @@ func RebuildPost(group, id ID, ops []Op, roleOf func(*Op) Role) *Post {
 			p.Apply(op, privileged(p, op, role))
 		}
 	}
+	for _, op := range handOns {
+		role := roleOf(op)
+		if MayChange(p, op, role) && visitorResponse(op.Body.(HandOn).Response, id, ops, roleOf) {
+			p.Apply(op, privileged(p, op, role))
+		}
+	}
 	return p
+}
+
+// visitorResponse reports whether resp, among ops, is a Respond to post
+// with a sealed contact, written by a visitor whose op counts: the only
+// responses a HandOn may hand on.
+func visitorResponse(resp, post ID, ops []Op, roleOf func(*Op) Role) bool {
+	for i := range ops {
+		if ops[i].ID != resp {
+			continue
+		}
+		b, ok := ops[i].Body.(Respond)
+		return ok && b.Post == post && !b.Private.IsZero() && roleOf(&ops[i]) == RoleVisitor
+	}
+	return false
 }

@@ -46,7 +46,11 @@ import (
 //	status bob coats claimed at=400
 //	respond carol coats r1 qty=3 note="two bags" at=500   creates response "r1"
 //	post and respond may carry by=NAME: who acted through the author's node
+//	respond ... sealed=yes                      the response carries a sealed contact (Private)
 //	unrespond carol coats r1 at=600
+//	visit rita from=riverside at=610            rita's first op: a visit from group riverside
+//	vouch riverside rita,rob                    the replica knows riverside's members (Vouch)
+//	handon bob coats r1 at=620                  bob hands r1's contact on (kind 12)
 //	erase bob coats at=700                      erases the private fields of post coats
 //	settings alice retention=5000 at=800        the group's retention, in ms
 //	key alice k1 to=alice,bob at=900            shares group key k1 with alice and bob
@@ -106,6 +110,7 @@ type scenario struct {
 	ops     map[string]crdt.Op           // every op made, by label
 	sent    []crdt.Op                    // every op delivered, in order (duplicates too)
 	branch  map[crdt.PublicKey][]crdt.ID // per author, its current history: branch[a][s-1] is its op at seq s
+	vouched map[crdt.ID][]crdt.PublicKey // the visitors' groups' members, as last vouched
 }
 
 func padded(s string) [32]byte {
@@ -429,7 +434,35 @@ func (s *scenario) do(words []string, autoLabel string) {
 			q = s.int(v)
 		}
 		author, label = pos[1], pos[3]
-		body = crdt.Respond{Post: idOf(pos[2]), Quantity: uint32(q), Note: kv["note"], By: kv["by"]}
+		r := crdt.Respond{Post: idOf(pos[2]), Quantity: uint32(q), Note: kv["note"], By: kv["by"]}
+		if kv["sealed"] == "yes" {
+			r.Private = idOf(label + "/blob")
+		}
+		body = r
+	case "visit":
+		s.need(pos, 2, "visit <author> from=<group> at=T")
+		author = pos[1]
+		body = crdt.Visit{From: idOf(kv["from"]), Name: pos[1]}
+	case "vouch":
+		if len(pos) != 2 && len(pos) != 3 {
+			s.fatalf("want: vouch <group> [member,...]")
+		}
+		var ms []crdt.PublicKey
+		if len(pos) > 2 {
+			for _, m := range strings.Split(pos[2], ",") {
+				ms = append(ms, who(m))
+			}
+		}
+		s.board.Vouch(idOf(pos[1]), ms)
+		if s.vouched == nil {
+			s.vouched = map[crdt.ID][]crdt.PublicKey{}
+		}
+		s.vouched[idOf(pos[1])] = ms
+		return
+	case "handon":
+		s.need(pos, 4, "handon <author> <post> <response> at=T")
+		author = pos[1]
+		body = crdt.HandOn{Post: idOf(pos[2]), Response: idOf(pos[3]), Private: idOf(pos[3] + "/copy/" + pos[1])}
 	case "unrespond":
 		s.need(pos, 4, "unrespond <author> <post> <response> at=T")
 		author = pos[1]
@@ -730,6 +763,12 @@ func postField(p *crdt.Post, k string, now int64) string {
 		return fmt.Sprint(len(p.ActiveResponses()))
 	case "all_responses":
 		return fmt.Sprint(len(p.Responses))
+	case "handons": // the hand-ons that count, as response/author, in order
+		var hs []string
+		for _, h := range p.HandOns {
+			hs = append(hs, labelOf(h.Response)+"/"+labelOf(h.Author))
+		}
+		return cmp.Or(strings.Join(hs, ","), "-")
 	case "by":
 		return p.By
 	case "responders": // the active responses' By, in ID order; "-" for the node's own user
@@ -774,6 +813,9 @@ func (s *scenario) replay() {
 			}
 		}
 		b := crdt.NewBoard(idOf(genesisLabel))
+		for g, ms := range s.vouched { // what the replica knows of visitors' groups, as at the end
+			b.Vouch(g, ms)
+		}
 		for _, op := range order {
 			if v, err, _ := b.Apply(op, farFuture); v != crdt.Accept {
 				s.fatalf("%s: %v %v on replay", labelOf(op.ID), v, err)

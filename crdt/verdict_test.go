@@ -160,6 +160,10 @@ func judgeByRules(op *crdt.Op, group crdt.ID, now int64) ruling {
 	case crdt.Unrespond:
 		nonzero(b.Post)
 		nonzero(b.Response)
+	case crdt.HandOn:
+		nonzero(b.Post)
+		nonzero(b.Response)
+		nonzero(b.Private)
 	default: // a decoder never yields one (section 3); the crdt refuses it too
 		add(crdt.ErrInvalid)
 	}
@@ -224,6 +228,7 @@ var hostileKinds = []struct {
 	{"genesis", []string{"genesis id", "group name"}},
 	{"respond", []string{"post"}},
 	{"unrespond", []string{"post", "response"}},
+	{"handon", []string{"post", "response", "private"}},
 	{"leave", nil},
 	{"rename", []string{"name"}},
 	{"unknown", nil},
@@ -336,6 +341,8 @@ func genHostileOp(t *rapid.T, now int64) crdt.Op {
 		op.Body = crdt.Respond{Post: post, Quantity: fields.Quantity}
 	case "unrespond":
 		op.Body = crdt.Unrespond{Post: post, Response: drawValue(d, "response", ids, []crdt.ID{{}})}
+	case "handon":
+		op.Body = crdt.HandOn{Post: post, Response: drawValue(d, "response", ids, []crdt.ID{{}}), Private: drawValue(d, "private", ids, []crdt.ID{{}})}
 	case "leave":
 		op.Body = crdt.Leave{}
 	case "rename":

@@ -56,6 +56,26 @@ func genVisitWorld(t *rapid.T) *visitWorld {
 			w.add(w.m.op(v, w.time(v, label), crdt.Visit{From: w.visitors[v], Name: "visitor"}))
 			continue
 		}
+		if rapid.IntRange(0, 4).Draw(t, label+" hand on") == 0 {
+			// A hand-on of any response held, a visitor's or a member's,
+			// by a member mostly, else by anyone (a visitor too).
+			var responses []crdt.Op
+			for _, op := range w.ops {
+				if _, ok := op.Body.(crdt.Respond); ok {
+					responses = append(responses, op)
+				}
+			}
+			if len(responses) > 0 {
+				by := w.actor(crdt.RoleMember, label)
+				if rapid.IntRange(0, 4).Draw(t, label+" hand on by a visitor") == 0 {
+					by = v
+				}
+				resp := rapid.SampledFrom(responses).Draw(t, label+" handed on")
+				w.seen[by] = len(w.ops)
+				w.add(w.m.op(by, w.time(by, label), crdt.HandOn{Post: resp.Body.(crdt.Respond).Post, Response: resp.ID, Private: crdt.ID{0xcd, byte(i)}}))
+				continue
+			}
+		}
 		w.seen[v] = len(w.ops)
 		var body crdt.Body
 		switch rapid.IntRange(0, 9).Draw(t, label+" act") {
@@ -115,6 +135,29 @@ func (w *visitWorld) expected(t *rapid.T) map[crdt.ID]*crdt.Post {
 			if p := out[id]; p != nil {
 				p.Apply(&op, false) // the merge itself is the members' (laws_test.go)
 			}
+		}
+	}
+	// A hand-on counts when a member (at its seq) hands on a visitor's
+	// response that counts and carries a sealed contact.
+	byID := map[crdt.ID]crdt.Op{}
+	for _, op := range w.ops {
+		byID[op.ID] = op
+	}
+	for _, op := range w.ops {
+		h, ok := op.Body.(crdt.HandOn)
+		if !ok {
+			continue
+		}
+		if r := base.Group.RoleAt(op.Author, op.Seq); r != crdt.RoleMember && r != crdt.RoleAdmin {
+			continue
+		}
+		resp, held := byID[h.Response]
+		rb, isResp := resp.Body.(crdt.Respond)
+		if _, visitor := w.visitors[resp.Author]; !held || !isResp || !visitor || !counts(resp.Author) || rb.Private.IsZero() || rb.Post != h.Post {
+			continue
+		}
+		if p := out[h.Post]; p != nil {
+			p.Apply(&op, false)
 		}
 	}
 	return out
@@ -263,5 +306,75 @@ func TestOnlyAdminsBlock(t *testing.T) {
 	b.Refresh()
 	if b.Group.Blocked(riverside) || len(b.Posts[post.ID].ActiveResponses()) != 1 {
 		t.Fatal("a member's block counted")
+	}
+}
+
+// A hand-on counts only when a member hands on a visitor's response that
+// counts (with a sealed contact): one by a visitor or by a stranger, or
+// of a member's response, or of a response that does not count (its
+// group not vouched, or blocked) changes nothing, not even the state
+// hash; it counts once the response does, and stops with it.
+func TestHandOnCountsOnlyFromMembersForVisitors(t *testing.T) {
+	m := newOpMaker("handon")
+	founder, member, visitor, stranger := fakeKey("founder"), fakeKey("member"), fakeKey("visitor"), fakeKey("stranger")
+	riverside := crdt.ID{0x52}
+	gen := m.op(founder, crdt.HLC{Wall: 1000}, crdt.Genesis{Name: "harbour"})
+	m.group = gen.ID
+	in := crdt.Invite{ID: m.nextID(), Group: gen.ID, Role: crdt.RoleMember, Expires: 1 << 40, Key: fakeKey("one-time"), Issuer: founder}
+	join := m.op(member, crdt.HLC{Wall: 1001}, crdt.Join{Invite: in, Name: "member"})
+	admit := m.op(founder, crdt.HLC{Wall: 1002}, crdt.Admit{Join: join.ID})
+	post := m.op(founder, crdt.HLC{Wall: 1003}, crdt.PostCreate{PostKind: crdt.Need, Fields: crdt.Fields{Title: "coats"}})
+	visit := m.op(visitor, crdt.HLC{Wall: 1004}, crdt.Visit{From: riverside})
+	resp := m.op(visitor, crdt.HLC{Wall: 1005}, crdt.Respond{Post: post.ID, Quantity: 4, Private: crdt.ID{9}})
+	own := m.op(member, crdt.HLC{Wall: 1006}, crdt.Respond{Post: post.ID, Private: crdt.ID{8}})
+	strangerJoin := m.op(stranger, crdt.HLC{Wall: 1006}, crdt.Join{Invite: in, Name: "stranger"}) // never admitted
+	base := []crdt.Op{gen, join, admit, post, visit, resp, own, strangerJoin}
+
+	refused := map[string]crdt.Op{
+		"by the visitor":         m.op(visitor, crdt.HLC{Wall: 1007}, crdt.HandOn{Post: post.ID, Response: resp.ID, Private: crdt.ID{1}}),
+		"by a non-member":        m.op(stranger, crdt.HLC{Wall: 1007}, crdt.HandOn{Post: post.ID, Response: resp.ID, Private: crdt.ID{2}}),
+		"of a member's response": m.op(member, crdt.HLC{Wall: 1007}, crdt.HandOn{Post: post.ID, Response: own.ID, Private: crdt.ID{3}}),
+		"of another post":        m.op(founder, crdt.HLC{Wall: 1007}, crdt.HandOn{Post: admit.ID, Response: resp.ID, Private: crdt.ID{4}}),
+		"of no response held":    m.op(founder, crdt.HLC{Wall: 1008}, crdt.HandOn{Post: post.ID, Response: crdt.ID{7}, Private: crdt.ID{5}}),
+	}
+	good := m.op(member, crdt.HLC{Wall: 1009}, crdt.HandOn{Post: post.ID, Response: resp.ID, Private: crdt.ID{6}})
+
+	board := func(extra ...crdt.Op) *crdt.Board {
+		b := boardOf(append(slices.Clone(base), extra...), gen.ID)
+		b.Vouch(riverside, []crdt.PublicKey{visitor})
+		b.Refresh()
+		return b
+	}
+	want := board().Hash()
+	for name, op := range refused {
+		b := board(op)
+		if v, err := b.Group.Check(&op, farFuture); v != crdt.Accept {
+			t.Fatalf("%s: %v %v: well-formed, it is held like any op", name, v, err)
+		}
+		if b.Hash() != want || len(b.Posts[post.ID].HandOns) != 0 || counts(b, &op) {
+			t.Fatalf("a hand-on %s counted", name)
+		}
+	}
+	b := board(good)
+	if h := b.Posts[post.ID].HandedOnFor(resp.ID); len(h) != 1 || h[0].Op != good.ID || h[0].Author != member || b.Hash() == want {
+		t.Fatalf("a member's hand-on of a visitor's response: %+v", b.Posts[post.ID].HandOns)
+	}
+	// Not vouched, or blocked: the response does not count, nor does
+	// its hand-on.
+	b.Vouch(riverside, nil)
+	b.Refresh()
+	if len(b.Posts[post.ID].HandOns) != 0 {
+		t.Fatal("a hand-on counts while the visitor is not vouched")
+	}
+	block := m.op(founder, crdt.HLC{Wall: 1010}, crdt.Federation{Blocked: []crdt.ID{riverside}})
+	b = board(good, block)
+	if len(b.Posts[post.ID].HandOns) != 0 {
+		t.Fatal("a hand-on counts while the visitor's group is blocked")
+	}
+	// Two members at once: both count, in op ID order, on every replica.
+	again := m.op(founder, crdt.HLC{Wall: 1009}, crdt.HandOn{Post: post.ID, Response: resp.ID, Private: crdt.ID{0xa}})
+	b1, b2 := board(good, again), board(again, good)
+	if len(b1.Posts[post.ID].HandedOnFor(resp.ID)) != 2 || b1.Hash() != b2.Hash() {
+		t.Fatal("two hand-ons of one response do not converge")
 	}
 }

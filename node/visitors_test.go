@@ -138,3 +138,116 @@ func TestVisitorAnswersAcrossGroups(t *testing.T) {
 		}
 	}
 }
+
+// A member who joins after a visitor answered reads the contact too
+// (kind 12, docs/design.md "Members who join later"), with whole nodes:
+// R, of Riverside, answers H1's need with a contact, sealed to H1 alone;
+// H1's node hands it on under Harbour's key; H2 joins Harbour after that
+// and its API shows the contact. F, which follows Harbour, shows none
+// (its API, its data dir). A block drops the response on H2, an unblock
+// brings it back with its contact (H1's node hands it on again: the
+// block erased the first copy), and R's unrespond removes it on H2.
+func TestVisitorContactReachesLaterMembersOverLibp2p(t *testing.T) {
+	const contact = "canary-latejoin-0188"
+	h1 := serveNode(t, "h1", t.TempDir())
+	var g struct{ ID string }
+	h1.must(t, "POST", "/api/v1/groups", map[string]string{"name": "Harbour"}, &g)
+	harbour := g.ID
+	var need apiPost
+	h1.must(t, "POST", "/api/v1/posts", map[string]any{"kind": "need", "title": "Winter coats", "quantity": 4}, &need)
+
+	r := serveNode(t, "r", t.TempDir())
+	var riverside struct{ ID string }
+	r.must(t, "POST", "/api/v1/groups", map[string]string{"name": "Riverside"}, &riverside)
+	r.must(t, "POST", "/api/v1/follow", map[string]string{"code": h1.share(t, harbour)}, nil)
+	waitUntil(t, 30*time.Second, "r follows Harbour", func() error { return r.hasTitles(t, harbour, "Winter coats") })
+	var resp struct{ Responses []struct{ ID string } }
+	r.must(t, "POST", "/api/v1/posts/"+need.ID+"/responses", map[string]any{"quantity": 4, "note": "we have 4 coats", "contact": contact}, &resp)
+
+	type response struct {
+		ID      string
+		Visitor bool
+		Contact *string
+	}
+	responses := func(s *served) []response {
+		var p struct{ Responses []response }
+		if err := s.call(context.Background(), "GET", "/api/v1/posts/"+need.ID, nil, &p); err != nil {
+			return []response{{ID: err.Error()}}
+		}
+		return p.Responses
+	}
+	showsContact := func(s *served) func() error {
+		return func() error {
+			rs := responses(s)
+			if len(rs) != 1 || !rs[0].Visitor {
+				return fmt.Errorf("%s shows %+v", s.name, rs)
+			}
+			if rs[0].Contact == nil || *rs[0].Contact != contact {
+				return fmt.Errorf("%s reads contact %v", s.name, rs[0].Contact)
+			}
+			return nil
+		}
+	}
+	waitUntil(t, 60*time.Second, "h1 reads the contact", showsContact(h1))
+
+	// H2 joins only now: the contact was sealed to H1 alone.
+	h2 := serveNode(t, "h2", t.TempDir())
+	var inv struct{ Code string }
+	h1.must(t, "POST", "/api/v1/invites", map[string]string{"group": harbour}, &inv)
+	h2.must(t, "POST", "/api/v1/join", map[string]string{"code": inv.Code}, nil)
+	d := waitUntil(t, 90*time.Second, "h2, a later member, reads the contact", showsContact(h2))
+	t.Logf("h2 reads the contact %v after its join", d)
+
+	f := serveNode(t, "f", t.TempDir())
+	f.must(t, "POST", "/api/v1/follow", map[string]string{"code": h1.share(t, harbour)}, nil)
+	waitUntil(t, 60*time.Second, "f shows the response", func() error {
+		if rs := responses(f); len(rs) != 1 || !rs[0].Visitor {
+			return fmt.Errorf("f shows %+v", rs)
+		}
+		return nil
+	})
+	var raw json.RawMessage
+	f.must(t, "GET", "/api/v1/posts/"+need.ID, nil, &raw)
+	if strings.Contains(string(raw), contact) {
+		t.Fatalf("the follower's API shows the contact: %s", raw)
+	}
+
+	// Blocked, the response and its copy go; unblocked, they come back.
+	block := func(on bool) {
+		h1.must(t, "POST", "/api/v1/groups/"+harbour+"/blocked", map[string]any{"group": riverside.ID, "blocked": on}, nil)
+	}
+	block(true)
+	waitUntil(t, 60*time.Second, "h2 drops the blocked response", func() error {
+		if rs := responses(h2); len(rs) != 0 {
+			return fmt.Errorf("h2 shows %+v", rs)
+		}
+		return nil
+	})
+	block(false)
+	waitUntil(t, 60*time.Second, "h2 reads the contact after the unblock", showsContact(h2))
+
+	// R takes the response back (once it knows of the unblock: blocked,
+	// its response counts nowhere, on its own node too): H2 shows it no
+	// more.
+	waitUntil(t, 60*time.Second, "r learns of the unblock", func() error {
+		if rs := responses(r); len(rs) != 1 || !rs[0].Visitor {
+			return fmt.Errorf("r shows %+v", rs)
+		}
+		return nil
+	})
+	r.must(t, "DELETE", "/api/v1/posts/"+need.ID+"/responses/"+resp.Responses[0].ID, nil, nil)
+	for _, s := range []*served{h1, h2} {
+		waitUntil(t, 60*time.Second, s.name+" drops the response taken back", func() error {
+			if rs := responses(s); len(rs) != 0 {
+				return fmt.Errorf("%s shows %+v", s.name, rs)
+			}
+			return nil
+		})
+	}
+	for _, s := range []*served{f, r, h1, h2} {
+		s.stop()
+		if files := filesWith(t, s.dir, contact); len(files) > 0 {
+			t.Fatalf("%s holds the contact in clear in %v", s.name, files)
+		}
+	}
+}

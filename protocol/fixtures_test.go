@@ -239,10 +239,15 @@ func fixturesIn(tb testing.TB, version uint8) []fixture {
 		add("visit", daveKey, crdt.HLC{Wall: t0 + 11_000}, crdt.Visit{From: fixtureOtherGroup, Name: "Dave", Box: boxOf(daveKey)})
 		private = Private{Contact: "dave@riverside.example"}
 		blob, sum = fixtureSealTo(tb, group, private, aliceKey, carolKey)
-		add("respond_private", daveKey, crdt.HLC{Wall: t0 + 11_500}, crdt.Respond{Post: create.ID, Quantity: 4, Note: "We have 4 coats", Private: sum})
+		respondPrivate := add("respond_private", daveKey, crdt.HLC{Wall: t0 + 11_500}, crdt.Respond{Post: create.ID, Quantity: 4, Note: "We have 4 coats", Private: sum})
 		add("federation", aliceKey, crdt.HLC{Wall: t0 + 12_000}, crdt.Federation{Blocked: []crdt.ID{fixtureBlockedGroup}})
 		// Kind 11 (version 2 only): Alice renames herself.
 		add("rename", aliceKey, crdt.HLC{Wall: t0 + 13_000}, crdt.Rename{Name: "Alice (hall)"})
+		// Kind 12 (version 2 only): Alice, who opened Dave's contact,
+		// hands it on to the group under the group key.
+		private = Private{Contact: "dave@riverside.example"}
+		blob, sum = fixtureSeal(tb, group, 0x13, private)
+		add("handon", aliceKey, crdt.HLC{Wall: t0 + 14_000}, crdt.HandOn{Post: create.ID, Response: respondPrivate.ID, Private: sum})
 	}
 	return out
 }

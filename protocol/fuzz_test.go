@@ -115,6 +115,10 @@ func FuzzDecodePost(f *testing.F) {
 	withBy.By = "Sam"
 	withBy.Responses = []crdt.Response{{Note: "one pack", By: "Léa"}}
 	f.Add(EncodePost(withBy))
+	handed := fixtureEmptyPost() // a visitor's response and its hand-on (kind 12)
+	handed.Responses = []crdt.Response{{ID: crdt.ID{1}, Note: "4 coats", Private: crdt.ID{2}}}
+	handed.HandOns = []crdt.HandedOn{{Response: crdt.ID{1}, Op: crdt.ID{3}, Time: crdt.HLC{Wall: 1}}}
+	f.Add(EncodePost(handed))
 	for _, bm := range bombs() {
 		f.Add(bm.b)
 	}
@@ -303,6 +307,11 @@ func TestGoldenFuzzCorpus(t *testing.T) {
 	board, _ := fixtureBoard(t)
 	for p := range board.SortedPosts() {
 		corpus["FuzzDecodePost"]["record_"+p.Title.V] = bytesEntry(EncodePost(p))
+		if len(p.Responses) > 0 {
+			handed := p.Clone() // with a hand-on (kind 12)
+			handed.HandOns = []crdt.HandedOn{{Response: p.Responses[0].ID, Op: crdt.ID{3}, Author: p.Author, Time: p.CreatedAt}}
+			corpus["FuzzDecodePost"]["record_"+p.Title.V+"_handon"] = bytesEntry(EncodePost(handed))
+		}
 	}
 	code, err := EncodeInviteCode(fixtureInviteCode())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,7 +146,7 @@ func TestGoldenOps(t *testing.T) {
 	}
 	for _, k := range []crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
-		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename, crdt.KindHandOn,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 		crdt.KindFederation, crdt.KindVisit,
 	} {
@@ -224,11 +225,19 @@ func TestGoldenPostRecord(t *testing.T) {
 	if offer == nil || !offer.Withdrawn.V || offer.State() != crdt.Withdrawn {
 		t.Fatalf("fixture offer %+v", offer)
 	}
+	// The post as a node that vouches for Dave holds it: his response
+	// counts, and Alice's hand-on of its contact.
+	handed := p.Clone()
+	resp, handOn := fixtureNamed(t, "respond_private").op, fixtureNamed(t, "handon").op
+	handed.Responses = append(handed.Responses, crdt.Response{ID: resp.ID, Author: resp.Author, Time: resp.Time, Quantity: 4, Note: "We have 4 coats", Private: resp.Body.(crdt.Respond).Private})
+	slices.SortFunc(handed.Responses, func(a, b crdt.Response) int { return a.ID.Compare(b.ID) })
+	handed.HandOns = []crdt.HandedOn{{Response: resp.ID, Op: handOn.ID, Author: handOn.Author, Time: handOn.Time}}
 	for _, g := range []struct {
 		name, comment string
 		p             *crdt.Post
 	}{
 		{"post_record", "the disk record of the post_create post after every fixture op; id line is crdt.PostHash", p},
+		{"post_record_handon", "the disk record of the post_create post with Dave's response vouched and Alice's hand-on of its contact; id line is crdt.PostHash", handed},
 		{"post_record_withdrawn", "the disk record of the post_create_offer post, withdrawn by its author; id line is crdt.PostHash", offer},
 	} {
 		rec := EncodePost(g.p)

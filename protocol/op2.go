@@ -153,6 +153,7 @@ func opLen2(b []byte) (int, error) {
 // ErrUnsupported):
 //
 //	rename      [name str]
+//	hand-on     [post bin32, response bin32, private bin32]
 func writeBody2(w *writer, body crdt.Body) error {
 	e := flat{w: newWriter()}
 	switch b := body.(type) {
@@ -200,6 +201,12 @@ func writeBody2(w *writer, body crdt.Body) error {
 		}
 		w.array(1)
 		w.str(b.Name)
+		return nil
+	case crdt.HandOn:
+		w.array(3)
+		w.bin(b.Post[:])
+		w.bin(b.Response[:])
+		w.bin(b.Private[:])
 		return nil
 	default:
 		return writeBody(w, body)
@@ -279,6 +286,13 @@ func readBody2(r *reader, kind crdt.Kind) (crdt.Body, error) {
 		var b crdt.Rename
 		r.array(1)
 		b.Name = r.str("name", MaxName)
+		return b, r.err
+	case crdt.KindHandOn:
+		var b crdt.HandOn
+		r.array(3)
+		r.fixed(b.Post[:])
+		r.fixed(b.Response[:])
+		r.fixed(b.Private[:])
 		return b, r.err
 	}
 	return readBody(r, kind)

@@ -15,7 +15,7 @@ import (
 //	[version, created, kind, author, created_at, ref, updated_at,
 //	 [stamp...], title, i, details, i, category, i, location, i, contact, i,
 //	 quantity, i, urgency, i, expires, i, status, i, withdrawn, i,
-//	 erased_at, [response...], [tombstone...], by?]
+//	 erased_at, [response...], [tombstone...], by?, [hand-on...]?]
 //
 // Each register is its value followed by i, its stamp index: 0 is the
 // zero stamp, k > 0 the k-th stamp of the list (most registers share the
@@ -29,7 +29,9 @@ import (
 // names). A response is [id, author, time, quantity, note, by?,
 // private?]: private (the blob of a sealed contact, crdt.Response.Private)
 // only when set, by then always written. The by fields (crdt.Post.By,
-// crdt.Response.By) are left out when empty.
+// crdt.Response.By) are left out when empty, but for the post's when
+// hand-ons follow it (crdt.Post.HandOns: only when there are any), each
+// [response, op, author, time].
 const (
 	postVersion     = 5
 	postFields      = 31 // without the optional by
@@ -38,13 +40,18 @@ const (
 	// smallest encodings: [bin32, bin32, [int, int], int, str] and [bin32, bin32]
 	minResponseBytes  = 1 + 34 + 34 + 3 + 1 + 1
 	minTombstoneBytes = 1 + 34 + 34
+	minHandOnBytes    = 1 + 34 + 34 + 34 + 3
 )
 
 // EncodePost encodes a post record (without its group and ID, which the
 // store keeps in the record's key).
 func EncodePost(p *crdt.Post) []byte {
 	w := newWriter()
-	w.array(optional(postFields, p.By))
+	n := optional(postFields, p.By)
+	if len(p.HandOns) > 0 {
+		n = postFields + 2
+	}
+	w.array(n)
 	w.uint(postVersion)
 	w.bool(p.Created)
 	w.uint(uint64(p.Kind))
@@ -124,8 +131,18 @@ func EncodePost(p *crdt.Post) []byte {
 		w.bin(t.Response[:])
 		w.bin(t.Author[:])
 	}
-	if p.By != "" {
+	if n > postFields {
 		w.str(p.By)
+	}
+	if n > postFields+1 {
+		w.array(len(p.HandOns))
+		for _, h := range p.HandOns {
+			w.array(4)
+			w.bin(h.Response[:])
+			w.bin(h.Op[:])
+			w.bin(h.Author[:])
+			writeHLC(w, h.Time)
+		}
 	}
 	return w.bytes()
 }
@@ -137,7 +154,7 @@ func DecodePost(b []byte, g, id crdt.ID) (*crdt.Post, error) {
 	}
 	p := &crdt.Post{ID: id, Group: g}
 	r := newReader(b)
-	n := r.arrayRange(postFields, postFields+1)
+	n := r.arrayRange(postFields, postFields+2)
 	if v := r.uint(math.MaxUint8); r.err == nil && v != postVersion {
 		return nil, fmt.Errorf("post record: %w: version %d", ErrUnsupported, v)
 	}
@@ -205,8 +222,25 @@ func DecodePost(b []byte, g, id crdt.ID) (*crdt.Post, error) {
 			r.fixed(p.Tombstones[i].Author[:])
 		}
 	}
-	if n == postFields+1 {
+	if n > postFields {
 		p.By = r.str("by", MaxName)
+	}
+	if n > postFields+1 {
+		m := r.arrayMax(len(b) / minHandOnBytes)
+		if m == 0 && r.err == nil {
+			r.err = fmt.Errorf("%w: an empty list of hand-ons is left out", ErrNotCanonical)
+		}
+		if m > 0 {
+			p.HandOns = make([]crdt.HandedOn, m)
+			for i := range p.HandOns {
+				h := &p.HandOns[i]
+				r.array(4)
+				r.fixed(h.Response[:])
+				r.fixed(h.Op[:])
+				r.fixed(h.Author[:])
+				h.Time = readHLC(r)
+			}
+		}
 	}
 	if err := r.end(); err != nil {
 		return nil, fmt.Errorf("post record: %w", err)

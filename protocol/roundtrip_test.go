@@ -99,7 +99,7 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey, []byte) {
 	key := rapid.SampledFrom(rtKeys).Draw(t, "key")
 	kind := rapid.SampledFrom([]crdt.Kind{
 		crdt.KindGenesis, crdt.KindJoin, crdt.KindInvite, crdt.KindRevoke, crdt.KindAdmit, crdt.KindSetRole, crdt.KindLeave,
-		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename,
+		crdt.KindGroupKey, crdt.KindErase, crdt.KindSettings, crdt.KindRename, crdt.KindHandOn,
 		crdt.KindPostCreate, crdt.KindPostEdit, crdt.KindPostStatus, crdt.KindRespond, crdt.KindUnrespond,
 	}).Draw(t, "kind")
 	var blob []byte
@@ -213,6 +213,9 @@ func genValidOp(t *rapid.T) (crdt.Op, ed25519.PrivateKey, []byte) {
 		op.Body = crdt.Respond{Post: nonZero("post"), Quantity: rapid.Uint32().Draw(t, "qty"), Note: genText(t, "note", MaxNote), By: genText(t, "by", MaxName)}
 	case crdt.KindUnrespond:
 		op.Body = crdt.Unrespond{Post: nonZero("post"), Response: nonZero("response")}
+	case crdt.KindHandOn:
+		blob = genBlob(t)
+		op.Body = crdt.HandOn{Post: nonZero("post"), Response: nonZero("response"), Private: sha256.Sum256(blob)}
 	case crdt.KindRename:
 		// any text the crdt takes as a name (crdt.CheckName), up to the limit
 		name := strings.Map(func(r rune) rune {

@@ -241,6 +241,8 @@ func specBody2(t fataler, s *spec, body crdt.Body) {
 		specFlat(s, el().bin(b.Post[:]), el().uint(uint64(b.Quantity)), el().str(b.Note), el().str(b.By), el().optBin(b.Private[:]))
 	case crdt.Rename: // version 2 only
 		s.array(1).str(b.Name)
+	case crdt.HandOn: // version 2 only
+		s.array(3).bin(b.Post[:]).bin(b.Response[:]).bin(b.Private[:])
 	default:
 		specBody(t, s, body)
 	}

@@ -27,7 +27,7 @@ var fixtureKeys = map[string]ed25519.PrivateKey{
 	"invite_made": aliceKey, "revoke": aliceKey, "role_promote": aliceKey, "role_demote": aliceKey,
 	"role_remove": aliceKey, "leave": bobKey, "group_key": aliceKey, "post_edit_private": aliceKey,
 	"group_key_rotate": aliceKey, "erase": aliceKey, "settings": aliceKey,
-	"visit": daveKey, "respond_private": daveKey, "federation": aliceKey, "rename": aliceKey,
+	"visit": daveKey, "respond_private": daveKey, "federation": aliceKey, "rename": aliceKey, "handon": aliceKey,
 }
 
 // TestFixtureKeys checks fixtureKeys against the fixtures' authors.

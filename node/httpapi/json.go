@@ -260,7 +260,7 @@ func (v *viewer) post(p *crdt.Post) postJSON {
 			}
 		}
 		if v.canSeeContact(p) || r.Author == v.self {
-			if c, ok := b.ResponseContact(p.Group, &r); ok {
+			if c, ok := b.ResponseContact(p, &r); ok {
 				rj.Contact = &c
 			}
 		}

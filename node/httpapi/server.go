@@ -39,7 +39,7 @@ type Board interface {
 	RespondFrom(ctx context.Context, group, post crdt.ID, in replica.RespondInput) (*crdt.Post, crdt.ID, error)
 	VisitorOf(group crdt.ID, k crdt.PublicKey) *crdt.Visitor
 	VisitorsFull(group crdt.ID) (n int, full bool)
-	ResponseContact(group crdt.ID, r *crdt.Response) (string, bool)
+	ResponseContact(p *crdt.Post, r *crdt.Response) (string, bool)
 	Block(ctx context.Context, group, from crdt.ID, blocked bool) error
 	Federation(group crdt.ID) (crdt.Federation, error)
 	Unrespond(ctx context.Context, group, post, response crdt.ID) (*crdt.Post, error)

@@ -225,10 +225,21 @@ func (bt *batch) merge(gs *groupState, op *crdt.Op) {
 	if !ok {
 		return
 	}
-	if _, create := op.Body.(crdt.PostCreate); create {
+	switch op.Body.(type) {
+	case crdt.PostCreate:
 		// Ops on the post may have come before it: build it from all.
 		bt.recompute(gs, postKey{gs.rec.ID, id})
 		return
+	case crdt.HandOn:
+		// It counts for a visitor's response that counts: the post's
+		// ops tell (crdt.ApplyPost).
+		bt.recompute(gs, postKey{gs.rec.ID, id})
+		return
+	case crdt.Respond:
+		if role == crdt.RoleVisitor { // a hand-on of it may have come first
+			bt.recompute(gs, postKey{gs.rec.ID, id})
+			return
+		}
 	}
 	bt.group = gs.rec.ID
 	if p := crdt.ApplyPost(bt, op, role); p != nil {

@@ -47,7 +47,28 @@ func (bt *batch) erased(gs *groupState, op *crdt.Op) bool {
 		return false
 	}
 	bt.group = gs.rec.ID
-	return erasedBefore(bt.Get(id), op, gs.g.Retention(), bt.now)
+	p := bt.Get(id)
+	if erasedBefore(p, op, gs.g.Retention(), bt.now) {
+		return true
+	}
+	switch b := op.Body.(type) {
+	case crdt.Respond:
+		return responseGone(gs, p, op, nil)
+	case crdt.HandOn:
+		if p == nil {
+			return false
+		}
+		if r, _ := p.Response(b.Response); r != nil {
+			return responseGone(gs, p, op, []crdt.Op{{ID: r.ID, Author: r.Author, Time: r.Time}})
+		}
+		ops, err := bt.postOps(postKey{gs.rec.ID, id}) // the response is not on the post: blocked?
+		if err != nil {
+			bt.fail(err)
+			return false
+		}
+		return responseGone(gs, p, op, ops)
+	}
+	return false
 }
 
 // toErase returns the blobs to erase after the batch commits: those of
@@ -56,7 +77,7 @@ func (bt *batch) toErase() []crdt.ID {
 	var out []crdt.ID
 	for _, k := range bt.changed {
 		p := bt.posts[k].cur
-		if p == nil || (p.ErasedAt.Op.IsZero() && !settledFor(p, bt.r.groups[k.g], bt.now)) {
+		if p == nil || (p.ErasedAt.Op.IsZero() && !settledFor(p, bt.r.groups[k.g], bt.now) && !mayEraseMore(p, bt.r.groups[k.g])) {
 			continue
 		}
 		ops, err := bt.postOps(k)
@@ -82,7 +103,8 @@ func (r *Replica) blobsToErase(p *crdt.Post, ops []crdt.Op, gs *groupState, now 
 	}
 	var out []crdt.ID
 	for i := range ops {
-		if _, ok := crdt.PrivateOf(&ops[i]); ok && r.st.HasBlob(ops[i].ID) && erasedBefore(p, &ops[i], gs.g.Retention(), now) {
+		if _, ok := crdt.PrivateOf(&ops[i]); ok && r.st.HasBlob(ops[i].ID) &&
+			(erasedBefore(p, &ops[i], gs.g.Retention(), now) || responseGone(gs, p, &ops[i], ops)) {
 			out = append(out, ops[i].ID)
 		}
 	}
@@ -123,8 +145,11 @@ func (r *Replica) SweepErasure() (int, error) {
 			continue
 		}
 		var posts []*crdt.Post
+		r.mu.RLock()
+		blocks := blocksVisitors(gs)
+		r.mu.RUnlock()
 		err := r.st.Posts(g.ID, func(p *crdt.Post) error {
-			if !p.ErasedAt.Op.IsZero() || settledFor(p, gs, now) {
+			if !p.ErasedAt.Op.IsZero() || settledFor(p, gs, now) || blocks || takenBackSealed(p) {
 				posts = append(posts, p)
 			}
 			return nil

@@ -97,6 +97,8 @@ func (r *Replica) seal(gs *groupState, body crdt.Body) (crdt.Body, []byte, error
 		return r.sealFields(gs, &b.Fields, &b.Private, b.Set&crdt.PrivateFields, func() crdt.Body { return b })
 	case sealedRespond:
 		return r.sealTo(gs, b)
+	case sealedHandOn:
+		return r.sealHandOn(gs, b)
 	}
 	return body, nil, nil
 }

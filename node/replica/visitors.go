@@ -293,13 +293,30 @@ func (r *Replica) VisitorOf(g crdt.ID, k crdt.PublicKey) *crdt.Visitor {
 	return gs.g.Visitor(k)
 }
 
-// ResponseContact opens the contact sealed in a response's blob, with
-// this node's box key: only a member's node it was sealed to can. ok is
-// false when there is none, or this node cannot open it.
-func (r *Replica) ResponseContact(group crdt.ID, resp *crdt.Response) (string, bool) {
+// ResponseContact opens the contact of a response on post p: the blob
+// the visitor sealed to the members, with this node's box key (only a
+// member's node it was sealed to can), else a hand-on of it (handon.go)
+// with the group's keys (any member's node). ok is false when there is
+// none, or this node cannot open it.
+func (r *Replica) ResponseContact(p *crdt.Post, resp *crdt.Response) (string, bool) {
 	if resp.Private.IsZero() {
 		return "", false
 	}
+	if c, ok := r.sealedContact(p.Group, resp); ok {
+		return c, true
+	}
+	r.mu.RLock()
+	gs := r.groups[p.Group]
+	member := gs != nil && gs.rec.Relation == store.Member
+	r.mu.RUnlock()
+	if !member {
+		return "", false
+	}
+	return r.handedOnContact(p, resp.ID)
+}
+
+// sealedContact opens the contact a visitor sealed to the members.
+func (r *Replica) sealedContact(group crdt.ID, resp *crdt.Response) (string, bool) {
 	if v, ok := r.revealed.Get(resp.ID); ok {
 		return v.Contact, true
 	}

@@ -245,6 +245,7 @@ type batch struct {
 	postIdx   map[postKey][]*crdt.Op // and those of them that change a post
 	rebuilds  map[postKey]bool       // posts to compute again from their ops
 	upkeep    map[*groupState]bool   // groups whose membership ops came: keyUpkeep
+	handed    map[crdt.ID]bool       // responses this batch hands on (handon.go)
 	err       error                  // a store read failed: the whole batch fails
 
 	// created holds the posts whose create this batch adds, true if this
@@ -316,6 +317,7 @@ func (r *Replica) process(reqs []*request) {
 		bt.keyUpkeep(gs)
 		membership = append(membership, gs.rec.ID)
 	}
+	bt.handOns()
 	erase := bt.toErase()
 	for _, e := range bt.posts {
 		switch {
