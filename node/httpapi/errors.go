@@ -75,6 +75,7 @@ func statusOf(err error) int {
 		errors.Is(err, replica.ErrFollower),
 		errors.Is(err, replica.ErrNotAllowed),
 		errors.Is(err, replica.ErrNotVisitor),
+		errors.Is(err, replica.ErrFormerMember),
 		errors.Is(err, replica.ErrFromBlocked):
 		return http.StatusForbidden
 	case errors.Is(err, errNotFound),

@@ -30,6 +30,9 @@ var (
 	ErrOtherVisit   = errors.New("this node answers in that group from another group already")
 	ErrFromBlocked  = errors.New("the group's admins have blocked responses from this node's group")
 	ErrNoRecipients = errors.New("the group has no members this node knows of yet to seal the contact to: try again after a sync")
+	// ErrFormerMember: a visit must be its author's first op in the
+	// group, and this node's key wrote there as a member before.
+	ErrFormerMember = errors.New("this node was a member of the group once and wrote there as a member, so it cannot answer there from another group: ask one of the group's admins for a new invite, and answer as a member")
 )
 
 // maxUnvouched bounds the visitors held in a group whose responses do
@@ -251,7 +254,7 @@ func (r *Replica) RespondFrom(ctx context.Context, group, post crdt.ID, in Respo
 			return respond, nil
 		}
 		if gs.seq > 0 {
-			return nil, ErrNotVisitor // this node wrote here before, not as a visitor
+			return nil, ErrFormerMember // this node wrote here before, not as a visitor
 		}
 		return crdt.Visit{From: in.From, Name: r.Name(), Box: r.boxPub}, nil
 	}, next: func(_ *groupState, done []crdt.Op) (crdt.Body, error) {

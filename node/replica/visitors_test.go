@@ -523,3 +523,27 @@ func TestHandOnsThatDoNotCount(t *testing.T) {
 	}
 	check(t, h1, harbour)
 }
+
+// TestFormerMemberCannotVisit: a node that was a member of Harbour and
+// left, and that is a member of Riverside, cannot answer Harbour's need
+// from Riverside (a visit must be its key's first op in Harbour), and
+// is told so and what to do, not that it is no member of Riverside.
+func TestFormerMemberCannotVisit(t *testing.T) {
+	ctx := context.Background()
+	r := newNode(t)
+	riverside := newGroup(t, r, "Riverside")
+	h := newNode(t)
+	harbour := newGroup(t, h, "Harbour")
+	need := post(t, h, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats", Quantity: 4}})
+	joinLate(t, h, harbour, r)
+	if err := r.r.Leave(ctx, harbour); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, Contact: "555-0101", From: riverside})
+	if !errors.Is(err, replica.ErrFormerMember) || !strings.Contains(err.Error(), "new invite") {
+		t.Fatalf("a former member answering from another group: %v", err)
+	}
+	if got := responsesOf(t, r, need.ID); len(got) != 0 {
+		t.Fatalf("the refused answer is on the post: %+v", got)
+	}
+}
