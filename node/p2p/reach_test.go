@@ -19,6 +19,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // fastRendezvous shortens the rendezvous rounds for a test.
@@ -60,9 +61,24 @@ func connectedTo(a, b *Host) bool {
 
 // Two hosts that know only a third, which is in none of their groups,
 // find each other through the DHT rendezvous of the group they share,
-// and sync.
+// and sync. With many groups: B also holds 300 groups whose other
+// member, C, is connected to it, and the rendezvous budget is small
+// (advertising those 300 would take about an hour at it): B advertises
+// the lonely group first, so A still finds B under the group's key at
+// once, by its own lookups; A and B refuse each other until then, so
+// that the DHT's own traffic does not connect them first.
 func TestDHTRendezvous(t *testing.T) {
+	t.Run("one group", func(t *testing.T) { testDHTRendezvous(t, 0) })
+	t.Run("300 groups read elsewhere, small budget", func(t *testing.T) { testDHTRendezvous(t, 300) })
+}
+
+func testDHTRendezvous(t *testing.T, extra int) {
 	fastRendezvous(t)
+	if extra > 0 {
+		rate, burst, reserve := rvRate, rvBurst, rvReserve
+		rvRate, rvBurst, rvReserve = 2<<10, 8<<10, 4<<10
+		t.Cleanup(func() { rvRate, rvBurst, rvReserve = rate, burst, reserve })
+	}
 	tg := newTestGroup(t)
 	boot := newMember(t)
 	c := start(t, withDHT(loopbackConfig(t, boot)), catchup.NewMemoryReplica(boot.pub, nowMillis))
@@ -70,9 +86,30 @@ func TestDHTRendezvous(t *testing.T) {
 	ingest(t, rb, [][]byte{tg.b.post(t, tg.id, "coats at B")})
 	cfgA, cfgB := withDHT(loopbackConfig(t, tg.a)), withDHT(loopbackConfig(t, tg.b))
 	cfgA.Bootstrap, cfgB.Bootstrap = []string{c.Addrs()[0]}, []string{c.Addrs()[0]}
+	var apart atomic.Bool
+	if extra > 0 {
+		// C founds the groups, B joins them; C is connected to B from
+		// B's start (a kept peer), with no DHT.
+		other := newMember(t)
+		rc := catchup.NewMemoryReplica(other.pub, nowMillis)
+		sharedGroups(t, extra, other, tg.b, rc, rb)
+		hc := start(t, loopbackConfig(t, other), rc)
+		cfgB.Peers = []string{hc.Addrs()[0]}
+		apart.Store(true)
+		ida, idb := peerIDOf(t, tg.a), peerIDOf(t, tg.b)
+		cfgA.refuse = func(p peer.ID, _ ma.Multiaddr) bool { return apart.Load() && p == idb }
+		cfgB.refuse = func(p peer.ID, _ ma.Multiaddr) bool { return apart.Load() && p == ida }
+	}
 	a := start(t, cfgA, ra)
 	b := start(t, cfgB, rb)
 
+	if extra > 0 {
+		waitFor(t, 30*time.Second, "A's own lookups to find B under the group's rendezvous key", func() bool {
+			return a.rvFound.Load() > 0
+		})
+		t.Logf("B made %d DHT queries (%d bytes) by then", b.rv.queries.Load(), b.rv.spent.Load())
+		apart.Store(false)
+	}
 	waitFor(t, 30*time.Second, "A and B to find each other and sync", func() bool {
 		return connectedTo(a, b) && converged(tg.id, len(tg.setup)+1, ra, rb)
 	})
@@ -94,6 +131,36 @@ func TestDHTRendezvous(t *testing.T) {
 			t.Errorf("B is reached %q, want %q (loopback)", p.Via, ViaLAN)
 		}
 	}
+}
+
+func peerIDOf(t *testing.T, m *member) peer.ID {
+	id, err := PeerIDOf(m.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// sharedGroups makes n groups founded by founder and joined by joiner
+// (each with its own seqs, the same keys), held by every replica given.
+func sharedGroups(t *testing.T, n int, founder, joiner *member, rs ...*catchup.MemoryReplica) []crdt.ID {
+	var groups []crdt.ID
+	for i := range n {
+		f, j := &member{key: founder.key, pub: founder.pub}, &member{key: joiner.key, pub: joiner.pub}
+		gen, graw := f.sign(t, crdt.ID{}, crdt.Genesis{Name: fmt.Sprint("group ", i), AuthorName: "f"})
+		inv, secret, err := protocol.NewInvite(crdt.Invite{Group: gen.ID, Role: crdt.RoleMember, Expires: nowMillis() + time.Hour.Milliseconds()}, founder.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		join, jraw := j.sign(t, gen.ID, crdt.Join{Invite: inv, Name: "j", Proof: protocol.ProveJoin(&inv, secret, joiner.pub)})
+		_, admit := f.sign(t, gen.ID, crdt.Admit{Join: join.ID})
+		for _, r := range rs {
+			r.AddGroup(gen.ID)
+			ingest(t, r, [][]byte{graw, jraw, admit})
+		}
+		groups = append(groups, gen.ID)
+	}
+	return groups
 }
 
 func withDHT(cfg Config) Config {

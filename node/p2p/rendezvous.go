@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -28,34 +29,28 @@ import (
 // internet. The public IPFS DHT is used as well only with
 // Config.PublicDHT.
 //
-// One goroutine (rendezvousLoop) does everything, in rounds: it looks up
-// the groups that have no connected reader (at most lookupsPerRound a
-// round, taking turns) and dials the nodes found, then advertises the
-// groups not advertised for advertiseEvery (at most advertisePerRound a
-// round). Rounds come every rendezvousMin while a lookup found someone
-// or groups wait to be advertised, backing off to rendezvousMax while
-// lookups find no one. With an empty routing table (no internet, no
-// bootstrap peer up) a round only checks the table: the DHT dials the
-// bootstrap list itself every 2 minutes, and logs nothing a volunteer
-// reads.
+// One goroutine (rendezvousLoop) does everything, one query at a time,
+// in the order and within the budget of bytes that rvSchedule sets
+// (rendezvous_budget.go): groups added while running first, then the
+// groups with no connected reader (lookups, with a back-off per group
+// from rendezvousMin to rendezvousMax while they find no one, and
+// advertisements every hour), then the others (advertised every 12
+// hours, out of the budget above a reserve). After a start the budget
+// is full (rvBurst) and then refills at rvRate, so that a node in
+// hundreds of groups spreads its advertisements over minutes or hours
+// instead of spending them all at once. With an empty routing table (no
+// internet, no bootstrap peer up) a round only checks the table: the
+// DHT dials the bootstrap list itself every 2 minutes, and logs nothing
+// a volunteer reads.
 
 // Tuning. Variables for tests.
 var (
-	rendezvousFirst = 2 * time.Second  // first round after start
-	rendezvousMin   = 10 * time.Second // rounds at most this often
-	rendezvousMax   = 10 * time.Minute // back-off of fruitless lookups
+	rendezvousFirst = 2 * time.Second  // first round after start; the least time between rounds
+	rendezvousMin   = 10 * time.Second // the first back-off of a lookup; the wait while not in the DHT
+	rendezvousMax   = 10 * time.Minute // the longest back-off of fruitless lookups, and between rounds
 )
 
 const (
-	// advertiseEvery is how often each group is advertised again. The
-	// records live 48 hours on the nodes that hold them (kad-dht's
-	// provider validity); an hour keeps them on the nodes that are up
-	// now in a network of laptops that come and go.
-	advertiseEvery = time.Hour
-	// advertisePerRound and lookupsPerRound bound one round's DHT
-	// queries, so that a node in hundreds of groups spreads them out.
-	advertisePerRound = 64
-	lookupsPerRound   = 16
 	// providersPerLookup is how many nodes a lookup asks for.
 	providersPerLookup = 8
 	// dhtQueryTimeout bounds one advertisement or lookup.
@@ -68,8 +63,8 @@ type rendezvous struct {
 	dhts []*dht.IpfsDHT
 	wake chan struct{} // a new group: run a round soon
 
-	mu   sync.Mutex
-	next int // where the next round's lookups start among the lonely groups
+	queries atomic.Int64 // queries made, for tests and benchmarks
+	spent   atomic.Int64 // the bytes they were charged with
 }
 
 // RendezvousKey is the DHT key (a CIDv1, codec raw, over the sha2-256
@@ -149,9 +144,9 @@ func (h *Host) wakeRendezvous() {
 
 func (h *Host) rendezvousLoop(rv *rendezvous) {
 	wait := rendezvousFirst
-	advertised := map[crdt.ID]time.Time{}
-	last := time.Time{}
+	sched := newRVSchedule(time.Now())
 	joined := false
+	last := time.Time{}
 	for {
 		t := time.NewTimer(jitter(wait))
 		select {
@@ -160,8 +155,8 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 			return
 		case <-rv.wake:
 			t.Stop()
-			// At most one round every rendezvousMin, however often woken.
-			if d := rendezvousMin - time.Since(last); d > 0 && !h.sleep(d) {
+			// However often woken, at most one round every rendezvousFirst.
+			if d := rendezvousFirst - time.Since(last); d > 0 && !h.sleep(d) {
 				return
 			}
 		case <-t.C:
@@ -169,104 +164,76 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 		last = time.Now()
 		if h.dhtEmpty() {
 			joined = false
-			wait = min(max(wait, rendezvousFirst), rendezvousMin)
+			wait = rendezvousMin
 			continue
 		}
 		if !joined {
 			// (Re)joined the DHT: the records may be gone with the nodes
 			// that held them. Advertise everything again.
 			joined = true
-			clear(advertised)
+			sched.rejoined()
 		}
-		groups := h.r.Groups()
-		found := h.lookupLonely(rv, groups)
-		pending := h.advertise(rv, groups, advertised)
-		switch {
-		case found || pending:
-			wait = rendezvousMin
-		default:
-			wait = min(max(wait*2, rendezvousMin), rendezvousMax)
-		}
+		sched.setGroups(h.r.Groups())
+		wait = min(max(h.rendezvousRound(rv, sched), rendezvousFirst), rendezvousMax)
 	}
 }
 
-// advertise advertises the groups not advertised for advertiseEvery, at
-// most advertisePerRound of them; it reports whether some still wait.
-func (h *Host) advertise(rv *rendezvous, groups []crdt.ID, advertised map[crdt.ID]time.Time) bool {
-	n := 0
-	for _, g := range groups {
-		if time.Since(advertised[g]) < advertiseEvery {
-			continue
-		}
-		if n == advertisePerRound {
-			return true
-		}
-		n++
-		key := RendezvousKey(g)
-		ok := false
-		for _, d := range rv.dhts {
-			ctx, cancel := context.WithTimeout(h.ctx, dhtQueryTimeout)
-			err := d.Provide(ctx, key, true)
-			cancel()
-			if h.ctx.Err() != nil {
-				return false
+// rendezvousRound makes the queries that the schedule says are due and
+// the budget allows, one at a time, and returns how long until the next
+// one (rendezvousMax if none).
+func (h *Host) rendezvousRound(rv *rendezvous, sched *rvSchedule) time.Duration {
+	lonely := func(g crdt.ID) bool { return h.readersOf(g) == 0 }
+	for h.ctx.Err() == nil {
+		task, wait, ok := sched.next(time.Now(), lonely)
+		if !ok {
+			if wait == 0 {
+				return rendezvousMax
 			}
-			if err != nil {
-				h.log.Debug("DHT: advertising a group failed", "group", g.Short(), "err", err)
-				continue
-			}
-			ok = true
+			return wait
 		}
-		if ok {
-			advertised[g] = time.Now()
-			h.log.Debug("DHT: group advertised", "group", g.Short())
+		before := h.dhtBytes()
+		var success bool
+		if task.kind == rvLookup {
+			success = h.lookup(rv, task.group)
+		} else {
+			success = h.advertise(rv, task.group)
 		}
+		cost := h.dhtBytes() - before
+		rv.queries.Add(1)
+		rv.spent.Add(cost)
+		sched.done(time.Now(), task, cost, success)
 	}
-	for g := range advertised {
-		if !containsID(groups, g) {
-			delete(advertised, g)
-		}
-	}
-	return false
+	return 0
 }
 
-func containsID(ids []crdt.ID, id crdt.ID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
+// dhtBytes is the bytes the host's streams other than gossip and
+// catch-up carried so far, both ways: what a DHT query is charged with.
+func (h *Host) dhtBytes() int64 {
+	t := h.Traffic()
+	return t.OtherIn + t.OtherOut
 }
 
-// lookupLonely looks up the groups that have no connected reader, at
-// most lookupsPerRound of them taking turns, and dials the nodes found.
-// It reports whether it connected to any.
-func (h *Host) lookupLonely(rv *rendezvous, groups []crdt.ID) bool {
-	var lonely []crdt.ID
-	for _, g := range groups {
-		if h.readersOf(g) == 0 {
-			lonely = append(lonely, g)
-		}
-	}
-	if len(lonely) == 0 {
-		return false
-	}
-	rv.mu.Lock()
-	start := rv.next % len(lonely)
-	rv.next = start + lookupsPerRound
-	rv.mu.Unlock()
-	found := false
-	for i := range min(len(lonely), lookupsPerRound) {
-		g := lonely[(start+i)%len(lonely)]
-		if h.lookup(rv, g) {
-			found = true
-		}
+// advertise advertises g on every DHT; it reports whether one stored it.
+func (h *Host) advertise(rv *rendezvous, g crdt.ID) bool {
+	key := RendezvousKey(g)
+	ok := false
+	for _, d := range rv.dhts {
+		ctx, cancel := context.WithTimeout(h.ctx, dhtQueryTimeout)
+		err := d.Provide(ctx, key, true)
+		cancel()
 		if h.ctx.Err() != nil {
 			return false
 		}
+		if err != nil {
+			h.log.Debug("DHT: advertising a group failed", "group", g.Short(), "err", err)
+			continue
+		}
+		ok = true
 	}
-	return found
+	if ok {
+		h.log.Debug("DHT: group advertised", "group", g.Short())
+	}
+	return ok
 }
 
 // lookup asks the DHTs for the nodes of g and dials those not connected.
