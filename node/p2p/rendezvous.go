@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,10 @@ var (
 	rendezvousMax   = 10 * time.Minute // the longest back-off of fruitless lookups, and between rounds
 )
 
+// publicBootstrap lists the public IPFS DHT's bootstrap nodes (a
+// variable for tests, which must not reach the internet).
+var publicBootstrap = dht.GetDefaultBootstrapPeerAddrInfos
+
 const (
 	// providersPerLookup is how many nodes a lookup asks for.
 	providersPerLookup = 8
@@ -94,7 +99,7 @@ func (h *Host) startRendezvous() error {
 	rv.dhts = append(rv.dhts, own)
 	if h.cfg.PublicDHT {
 		pub, err := dht.New(h.host, dht.Mode(dht.ModeAuto),
-			dht.BootstrapPeers(dht.GetDefaultBootstrapPeerAddrInfos()...))
+			dht.BootstrapPeers(publicBootstrap()...))
 		if err != nil {
 			own.Close()
 			return err
@@ -174,7 +179,9 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 			sched.rejoined()
 		}
 		sched.setGroups(h.r.Groups())
-		wait = min(max(h.rendezvousRound(rv, sched), rendezvousFirst), rendezvousMax)
+		// Rounds come at most every rendezvousMin unless woken: with
+		// the budget short, each then makes a few queries rather than one.
+		wait = min(max(h.rendezvousRound(rv, sched), rendezvousMin), rendezvousMax)
 	}
 }
 
@@ -182,7 +189,21 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 // the budget allows, one at a time, and returns how long until the next
 // one (rendezvousMax if none).
 func (h *Host) rendezvousRound(rv *rendezvous, sched *rvSchedule) time.Duration {
-	lonely := func(g crdt.ID) bool { return h.readersOf(g) == 0 }
+	// Which groups are lonely, once a round: with 1,000 groups asking
+	// for each query was most of an idle node's CPU.
+	var keys []crdt.PublicKey
+	for _, p := range h.host.Network().Peers() {
+		if key, err := KeyOf(p); err == nil {
+			keys = append(keys, key)
+		}
+	}
+	alone := map[crdt.ID]bool{}
+	for g := range sched.groups {
+		if !slices.ContainsFunc(keys, func(k crdt.PublicKey) bool { return h.r.MayRead(g, k) }) {
+			alone[g] = true
+		}
+	}
+	lonely := func(g crdt.ID) bool { return alone[g] }
 	for h.ctx.Err() == nil {
 		task, wait, ok := sched.next(time.Now(), lonely)
 		if !ok {

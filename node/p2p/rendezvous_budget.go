@@ -197,7 +197,7 @@ func (s *rvSchedule) next(now time.Time, lonely func(crdt.ID) bool) (task rvTask
 	bestClass := -1 // none yet
 	for g, st := range s.groups {
 		l := lonely(g)
-		for _, kind := range []rvKind{rvLookup, rvAdvertise} {
+		for _, kind := range [...]rvKind{rvLookup, rvAdvertise} {
 			at, class, ok := s.due(st, kind, l)
 			if !ok {
 				continue
