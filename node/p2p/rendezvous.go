@@ -219,7 +219,10 @@ func (h *Host) rendezvousRound(rv *rendezvous, sched *rvSchedule) time.Duration 
 		} else {
 			success = h.advertise(rv, task.group)
 		}
-		cost := h.dhtBytes() - before
+		// A query that fails at once (its peers gone, dials refused)
+		// still costs rvMinCost, so that a DHT in that state cannot
+		// have the whole list of groups queried in one go.
+		cost := max(h.dhtBytes()-before, rvMinCost)
 		rv.queries.Add(1)
 		rv.spent.Add(cost)
 		sched.done(time.Now(), task, cost, success)

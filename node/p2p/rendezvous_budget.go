@@ -45,6 +45,10 @@ var (
 	rvReserve = 48 << 10
 )
 
+// rvMinCost is the least a query is charged with, in bytes (a lookup
+// in a DHT of 3 costs ≈ 300).
+const rvMinCost = 256
+
 const (
 	// advertiseEvery is how often a lonely group is advertised again.
 	// The records live 48 hours on the nodes that hold them (kad-dht's
