@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
 )
@@ -57,10 +58,40 @@ func (r *routeHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (r *routeHandler) Handle(ctx context.Context, rec slog.Record) error {
-	if t := r.target(); t != nil && rec.Level >= libp2pLogFloor {
+	if t := r.target(); t != nil && rec.Level >= libp2pLogFloor && !libp2pRepeats.seen(rec.Message, rec.Time) {
 		return t.Handle(ctx, rec)
 	}
 	return nil
+}
+
+// libp2pRepeatEvery: a libp2p record with the same message as one
+// forwarded less than this ago is dropped. libp2p warns on every dial
+// of a peer whose /dnsaddr does not resolve ("Failed to resolve addr"),
+// and the public DHT dials its bootstrap nodes again and again: with no
+// internet that was a warning every few seconds in the node's log.
+const libp2pRepeatEvery = time.Hour
+
+var libp2pRepeats = &repeats{last: map[string]time.Time{}}
+
+// repeats remembers when each message was last let through.
+type repeats struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// seen reports whether msg was let through less than libp2pRepeatEvery
+// before t, and otherwise records it as let through at t.
+func (r *repeats) seen(msg string, t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.last[msg]; ok && t.Sub(last) < libp2pRepeatEvery && t.Sub(last) >= 0 {
+		return true
+	}
+	if len(r.last) >= 1024 { // libp2p's messages are constants; this is only a bound
+		clear(r.last)
+	}
+	r.last[msg] = t
+	return false
 }
 
 func (r *routeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

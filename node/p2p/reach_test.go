@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
+	"github.com/mutual-aid/mutual/protocol"
 )
 
 // fastRendezvous shortens the rendezvous rounds for a test.
@@ -60,9 +62,24 @@ func connectedTo(a, b *Host) bool {
 
 // Two hosts that know only a third, which is in none of their groups,
 // find each other through the DHT rendezvous of the group they share,
-// and sync.
+// and sync. With many groups: B also holds 300 groups whose other
+// member, C, is connected to it, and the rendezvous budget is small
+// (advertising those 300 would take about an hour at it): B advertises
+// the lonely group first, so A still finds B under the group's key at
+// once, by its own lookups; A and B refuse each other until then, so
+// that the DHT's own traffic does not connect them first.
 func TestDHTRendezvous(t *testing.T) {
+	t.Run("one group", func(t *testing.T) { testDHTRendezvous(t, 0) })
+	t.Run("300 groups read elsewhere, small budget", func(t *testing.T) { testDHTRendezvous(t, 300) })
+}
+
+func testDHTRendezvous(t *testing.T, extra int) {
 	fastRendezvous(t)
+	if extra > 0 {
+		rate, burst, reserve := rvRate, rvBurst, rvReserve
+		rvRate, rvBurst, rvReserve = 2<<10, 8<<10, 4<<10
+		t.Cleanup(func() { rvRate, rvBurst, rvReserve = rate, burst, reserve })
+	}
 	tg := newTestGroup(t)
 	boot := newMember(t)
 	c := start(t, withDHT(loopbackConfig(t, boot)), catchup.NewMemoryReplica(boot.pub, nowMillis))
@@ -70,9 +87,30 @@ func TestDHTRendezvous(t *testing.T) {
 	ingest(t, rb, [][]byte{tg.b.post(t, tg.id, "coats at B")})
 	cfgA, cfgB := withDHT(loopbackConfig(t, tg.a)), withDHT(loopbackConfig(t, tg.b))
 	cfgA.Bootstrap, cfgB.Bootstrap = []string{c.Addrs()[0]}, []string{c.Addrs()[0]}
+	var apart atomic.Bool
+	if extra > 0 {
+		// C founds the groups, B joins them; C is connected to B from
+		// B's start (a kept peer), with no DHT.
+		other := newMember(t)
+		rc := catchup.NewMemoryReplica(other.pub, nowMillis)
+		sharedGroups(t, extra, other, tg.b, rc, rb)
+		hc := start(t, loopbackConfig(t, other), rc)
+		cfgB.Peers = []string{hc.Addrs()[0]}
+		apart.Store(true)
+		ida, idb := peerIDOf(t, tg.a), peerIDOf(t, tg.b)
+		cfgA.refuse = func(p peer.ID, _ ma.Multiaddr) bool { return apart.Load() && p == idb }
+		cfgB.refuse = func(p peer.ID, _ ma.Multiaddr) bool { return apart.Load() && p == ida }
+	}
 	a := start(t, cfgA, ra)
 	b := start(t, cfgB, rb)
 
+	if extra > 0 {
+		waitFor(t, 30*time.Second, "A's own lookups to find B under the group's rendezvous key", func() bool {
+			return a.rvFound.Load() > 0
+		})
+		t.Logf("B made %d DHT queries (%d bytes) by then", b.rv.queries.Load(), b.rv.spent.Load())
+		apart.Store(false)
+	}
 	waitFor(t, 30*time.Second, "A and B to find each other and sync", func() bool {
 		return connectedTo(a, b) && converged(tg.id, len(tg.setup)+1, ra, rb)
 	})
@@ -94,6 +132,36 @@ func TestDHTRendezvous(t *testing.T) {
 			t.Errorf("B is reached %q, want %q (loopback)", p.Via, ViaLAN)
 		}
 	}
+}
+
+func peerIDOf(t *testing.T, m *member) peer.ID {
+	id, err := PeerIDOf(m.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// sharedGroups makes n groups founded by founder and joined by joiner
+// (each with its own seqs, the same keys), held by every replica given.
+func sharedGroups(t *testing.T, n int, founder, joiner *member, rs ...*catchup.MemoryReplica) []crdt.ID {
+	var groups []crdt.ID
+	for i := range n {
+		f, j := &member{key: founder.key, pub: founder.pub}, &member{key: joiner.key, pub: joiner.pub}
+		gen, graw := f.sign(t, crdt.ID{}, crdt.Genesis{Name: fmt.Sprint("group ", i), AuthorName: "f"})
+		inv, secret, err := protocol.NewInvite(crdt.Invite{Group: gen.ID, Role: crdt.RoleMember, Expires: nowMillis() + time.Hour.Milliseconds()}, founder.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		join, jraw := j.sign(t, gen.ID, crdt.Join{Invite: inv, Name: "j", Proof: protocol.ProveJoin(&inv, secret, joiner.pub)})
+		_, admit := f.sign(t, gen.ID, crdt.Admit{Join: join.ID})
+		for _, r := range rs {
+			r.AddGroup(gen.ID)
+			ingest(t, r, [][]byte{graw, jraw, admit})
+		}
+		groups = append(groups, gen.ID)
+	}
+	return groups
 }
 
 func withDHT(cfg Config) Config {
@@ -270,39 +338,75 @@ func TestPeerExchange(t *testing.T) {
 
 // With no reachable peer at all — bootstrap and kept addresses that
 // refuse — a node starts at once, serves its board to a node that dials
-// it, logs a bounded number of lines and uses little CPU.
+// it, logs a bounded number of lines, uses little CPU and closes at
+// once. With the public IPFS DHT too (Config.PublicDHT, `serve
+// --public-dht`), whose bootstrap nodes are then out of reach: a name
+// that does not resolve, an address that refuses and one that never
+// answers (TEST-NET-3; MUTUAL_TEST_PUBLIC_DHT=real uses libp2p's real
+// list instead, for a machine known to be offline).
 func TestNoInternet(t *testing.T) {
+	t.Run("own DHT", func(t *testing.T) { testNoInternet(t, false) })
+	t.Run("public DHT too", func(t *testing.T) { testNoInternet(t, true) })
+}
+
+func testNoInternet(t *testing.T, public bool) {
 	fastRendezvous(t)
 	tg := newTestGroup(t)
 	ra, rb := tg.replica(t, tg.a), tg.replica(t, tg.b)
 	ingest(t, ra, [][]byte{tg.a.post(t, tg.id, "coats at A")})
-	var refusing []string
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	refusing := refusingAddrs(t, 4)
+	if public && os.Getenv("MUTUAL_TEST_PUBLIC_DHT") != "real" {
+		pub := publicBootstrap
+		publicBootstrap = func() []peer.AddrInfo {
+			var out []peer.AddrInfo
+			for _, a := range []string{
+				"/dnsaddr/bootstrap.invalid/p2p/" + peerIDOf(t, newMember(t)).String(),
+				refusing[3],
+				"/ip4/203.0.113.1/tcp/4001/p2p/" + peerIDOf(t, newMember(t)).String(),
+			} {
+				ai, err := peer.AddrInfoFromString(a)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				out = append(out, *ai)
+			}
+			return out
 		}
-		addr := l.Addr().String()
-		l.Close() // nothing listens there now: dials are refused
-		id, _ := PeerIDOf(newMember(t).pub)
-		host, port, _ := net.SplitHostPort(addr)
-		refusing = append(refusing, fmt.Sprintf("/ip4/%s/tcp/%s/p2p/%s", host, port, id))
+		t.Cleanup(func() { publicBootstrap = pub })
 	}
 	lines := &countingHandler{}
 	cfg := withDHT(loopbackConfig(t, tg.a))
 	cfg.Bootstrap = refusing[:2]
-	cfg.Peers = refusing[2:]
+	cfg.Peers = refusing[2:3]
+	cfg.PublicDHT = public
 	cfg.Logger = slog.New(lines)
 	var ru0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	t0 := time.Now()
-	a := start(t, cfg, ra)
-	time.Sleep(3 * time.Second)
+	var a *Host
+	within(t, 30*time.Second, "Start", func() {
+		var err error
+		if a, err = Start(cfg, ra); err != nil {
+			t.Error(err)
+		}
+	})
+	if a == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { a.Close() })
+	if want := map[bool]int{false: 1, true: 2}[public]; len(a.rv.dhts) != want {
+		t.Fatalf("%d DHTs, want %d", len(a.rv.dhts), want)
+	}
+	started := time.Since(t0)
+	time.Sleep(noInternetWindow)
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	wall := time.Since(t0)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
-	t.Logf("no internet, %v: %d log lines at info or above, %v of CPU", wall.Round(time.Millisecond), lines.n.Load(), cpu.Round(time.Millisecond))
+	t.Logf("no internet, public DHT %v: started in %v; in %v: %d log lines at info or above, %v of CPU", public,
+		started.Round(time.Millisecond), wall.Round(time.Millisecond), lines.n.Load(), cpu.Round(time.Millisecond))
+	t.Logf("the lines: %q", lines.all())
 	if n := lines.n.Load(); n > 3 {
 		t.Errorf("%d log lines at info or above in %v with nothing reachable:\n%s", n, wall, strings.Join(lines.all(), "\n"))
 	}
@@ -313,6 +417,53 @@ func TestNoInternet(t *testing.T) {
 	b := start(t, loopbackConfig(t, tg.b), rb)
 	connect(t, b, a)
 	waitFor(t, 10*time.Second, "B to get A's board", func() bool { return converged(tg.id, len(tg.setup)+1, ra, rb) })
+	// Its rendezvous made no query, having no DHT to ask: the loop only
+	// looked at the routing tables.
+	if n := a.rv.queries.Load(); n != 0 {
+		t.Errorf("%d DHT queries with nothing reachable", n)
+	}
+	within(t, 30*time.Second, "Close", func() {
+		if err := a.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
+
+// noInternetWindow is how long TestNoInternet watches (a variable, to
+// watch longer by hand).
+var noInternetWindow = 3 * time.Second
+
+// refusingAddrs returns n multiaddrs of loopback ports where nothing
+// listens (dials are refused), each with a peer ID.
+func refusingAddrs(t *testing.T, n int) []string {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close() // nothing listens there now: dials are refused
+		host, port, _ := net.SplitHostPort(addr)
+		out = append(out, fmt.Sprintf("/ip4/%s/tcp/%s/p2p/%s", host, port, peerIDOf(t, newMember(t))))
+	}
+	return out
+}
+
+// within runs fn, failing the test if it has not returned after d (a
+// hang, not a slow machine: d is many times what fn takes).
+func within(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s has not returned after %v", what, d)
+	}
 }
 
 // countingHandler counts records at Info and above.
@@ -327,7 +478,7 @@ func (c *countingHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelInfo {
 		c.n.Add(1)
 		c.mu.Lock()
-		c.lines = append(c.lines, r.Level.String()+" "+r.Message)
+		c.lines = append(c.lines, r.Time.Format("15:04:05.000")+" "+r.Level.String()+" "+r.Message)
 		c.mu.Unlock()
 	}
 	return nil

@@ -3,7 +3,9 @@ package p2p
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -28,34 +30,32 @@ import (
 // internet. The public IPFS DHT is used as well only with
 // Config.PublicDHT.
 //
-// One goroutine (rendezvousLoop) does everything, in rounds: it looks up
-// the groups that have no connected reader (at most lookupsPerRound a
-// round, taking turns) and dials the nodes found, then advertises the
-// groups not advertised for advertiseEvery (at most advertisePerRound a
-// round). Rounds come every rendezvousMin while a lookup found someone
-// or groups wait to be advertised, backing off to rendezvousMax while
-// lookups find no one. With an empty routing table (no internet, no
-// bootstrap peer up) a round only checks the table: the DHT dials the
-// bootstrap list itself every 2 minutes, and logs nothing a volunteer
-// reads.
+// One goroutine (rendezvousLoop) does everything, one query at a time,
+// in the order and within the budget of bytes that rvSchedule sets
+// (rendezvous_budget.go): groups added while running first, then the
+// groups with no connected reader (lookups, with a back-off per group
+// from rendezvousMin to rendezvousMax while they find no one, and
+// advertisements every hour), then the others (advertised every 12
+// hours, out of the budget above a reserve). After a start the budget
+// is full (rvBurst) and then refills at rvRate, so that a node in
+// hundreds of groups spreads its advertisements over minutes or hours
+// instead of spending them all at once. With an empty routing table (no
+// internet, no bootstrap peer up) a round only checks the table: the
+// DHT dials the bootstrap list itself every 2 minutes, and logs nothing
+// a volunteer reads.
 
 // Tuning. Variables for tests.
 var (
-	rendezvousFirst = 2 * time.Second  // first round after start
-	rendezvousMin   = 10 * time.Second // rounds at most this often
-	rendezvousMax   = 10 * time.Minute // back-off of fruitless lookups
+	rendezvousFirst = 2 * time.Second  // first round after start; the least time between rounds
+	rendezvousMin   = 10 * time.Second // the first back-off of a lookup; the wait while not in the DHT
+	rendezvousMax   = 10 * time.Minute // the longest back-off of fruitless lookups, and between rounds
 )
 
+// publicBootstrap lists the public IPFS DHT's bootstrap nodes (a
+// variable for tests, which must not reach the internet).
+var publicBootstrap = dht.GetDefaultBootstrapPeerAddrInfos
+
 const (
-	// advertiseEvery is how often each group is advertised again. The
-	// records live 48 hours on the nodes that hold them (kad-dht's
-	// provider validity); an hour keeps them on the nodes that are up
-	// now in a network of laptops that come and go.
-	advertiseEvery = time.Hour
-	// advertisePerRound and lookupsPerRound bound one round's DHT
-	// queries, so that a node in hundreds of groups spreads them out.
-	advertisePerRound = 64
-	lookupsPerRound   = 16
 	// providersPerLookup is how many nodes a lookup asks for.
 	providersPerLookup = 8
 	// dhtQueryTimeout bounds one advertisement or lookup.
@@ -68,8 +68,8 @@ type rendezvous struct {
 	dhts []*dht.IpfsDHT
 	wake chan struct{} // a new group: run a round soon
 
-	mu   sync.Mutex
-	next int // where the next round's lookups start among the lonely groups
+	queries atomic.Int64 // queries made, for tests and benchmarks
+	spent   atomic.Int64 // the bytes they were charged with
 }
 
 // RendezvousKey is the DHT key (a CIDv1, codec raw, over the sha2-256
@@ -99,7 +99,7 @@ func (h *Host) startRendezvous() error {
 	rv.dhts = append(rv.dhts, own)
 	if h.cfg.PublicDHT {
 		pub, err := dht.New(h.host, dht.Mode(dht.ModeAuto),
-			dht.BootstrapPeers(dht.GetDefaultBootstrapPeerAddrInfos()...))
+			dht.BootstrapPeers(publicBootstrap()...))
 		if err != nil {
 			own.Close()
 			return err
@@ -149,9 +149,9 @@ func (h *Host) wakeRendezvous() {
 
 func (h *Host) rendezvousLoop(rv *rendezvous) {
 	wait := rendezvousFirst
-	advertised := map[crdt.ID]time.Time{}
-	last := time.Time{}
+	sched := newRVSchedule(time.Now())
 	joined := false
+	last := time.Time{}
 	for {
 		t := time.NewTimer(jitter(wait))
 		select {
@@ -160,8 +160,8 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 			return
 		case <-rv.wake:
 			t.Stop()
-			// At most one round every rendezvousMin, however often woken.
-			if d := rendezvousMin - time.Since(last); d > 0 && !h.sleep(d) {
+			// However often woken, at most one round every rendezvousFirst.
+			if d := rendezvousFirst - time.Since(last); d > 0 && !h.sleep(d) {
 				return
 			}
 		case <-t.C:
@@ -169,104 +169,95 @@ func (h *Host) rendezvousLoop(rv *rendezvous) {
 		last = time.Now()
 		if h.dhtEmpty() {
 			joined = false
-			wait = min(max(wait, rendezvousFirst), rendezvousMin)
+			wait = rendezvousMin
 			continue
 		}
 		if !joined {
 			// (Re)joined the DHT: the records may be gone with the nodes
 			// that held them. Advertise everything again.
 			joined = true
-			clear(advertised)
+			sched.rejoined()
 		}
-		groups := h.r.Groups()
-		found := h.lookupLonely(rv, groups)
-		pending := h.advertise(rv, groups, advertised)
-		switch {
-		case found || pending:
-			wait = rendezvousMin
-		default:
-			wait = min(max(wait*2, rendezvousMin), rendezvousMax)
-		}
+		sched.setGroups(h.r.Groups())
+		// Rounds come at most every rendezvousMin unless woken: with
+		// the budget short, each then makes a few queries rather than one.
+		wait = min(max(h.rendezvousRound(rv, sched), rendezvousMin), rendezvousMax)
 	}
 }
 
-// advertise advertises the groups not advertised for advertiseEvery, at
-// most advertisePerRound of them; it reports whether some still wait.
-func (h *Host) advertise(rv *rendezvous, groups []crdt.ID, advertised map[crdt.ID]time.Time) bool {
-	n := 0
-	for _, g := range groups {
-		if time.Since(advertised[g]) < advertiseEvery {
-			continue
+// rendezvousRound makes the queries that the schedule says are due and
+// the budget allows, one at a time, and returns how long until the next
+// one (rendezvousMax if none).
+func (h *Host) rendezvousRound(rv *rendezvous, sched *rvSchedule) time.Duration {
+	// Which groups are lonely, once a round: with 1,000 groups asking
+	// for each query was most of an idle node's CPU.
+	var keys []crdt.PublicKey
+	for _, p := range h.host.Network().Peers() {
+		if key, err := KeyOf(p); err == nil {
+			keys = append(keys, key)
 		}
-		if n == advertisePerRound {
-			return true
+	}
+	alone := map[crdt.ID]bool{}
+	for g := range sched.groups {
+		if !slices.ContainsFunc(keys, func(k crdt.PublicKey) bool { return h.r.MayRead(g, k) }) {
+			alone[g] = true
 		}
-		n++
-		key := RendezvousKey(g)
-		ok := false
-		for _, d := range rv.dhts {
-			ctx, cancel := context.WithTimeout(h.ctx, dhtQueryTimeout)
-			err := d.Provide(ctx, key, true)
-			cancel()
-			if h.ctx.Err() != nil {
-				return false
+	}
+	lonely := func(g crdt.ID) bool { return alone[g] }
+	for h.ctx.Err() == nil {
+		task, wait, ok := sched.next(time.Now(), lonely)
+		if !ok {
+			if wait == 0 {
+				return rendezvousMax
 			}
-			if err != nil {
-				h.log.Debug("DHT: advertising a group failed", "group", g.Short(), "err", err)
-				continue
-			}
-			ok = true
+			return wait
 		}
-		if ok {
-			advertised[g] = time.Now()
-			h.log.Debug("DHT: group advertised", "group", g.Short())
+		before := h.dhtBytes()
+		var success bool
+		if task.kind == rvLookup {
+			success = h.lookup(rv, task.group)
+		} else {
+			success = h.advertise(rv, task.group)
 		}
+		// A query that fails at once (its peers gone, dials refused)
+		// still costs rvMinCost, so that a DHT in that state cannot
+		// have the whole list of groups queried in one go.
+		cost := max(h.dhtBytes()-before, rvMinCost)
+		rv.queries.Add(1)
+		rv.spent.Add(cost)
+		sched.done(time.Now(), task, cost, success)
 	}
-	for g := range advertised {
-		if !containsID(groups, g) {
-			delete(advertised, g)
-		}
-	}
-	return false
+	return 0
 }
 
-func containsID(ids []crdt.ID, id crdt.ID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
+// dhtBytes is the bytes the host's streams other than gossip and
+// catch-up carried so far, both ways: what a DHT query is charged with.
+func (h *Host) dhtBytes() int64 {
+	t := h.Traffic()
+	return t.OtherIn + t.OtherOut
 }
 
-// lookupLonely looks up the groups that have no connected reader, at
-// most lookupsPerRound of them taking turns, and dials the nodes found.
-// It reports whether it connected to any.
-func (h *Host) lookupLonely(rv *rendezvous, groups []crdt.ID) bool {
-	var lonely []crdt.ID
-	for _, g := range groups {
-		if h.readersOf(g) == 0 {
-			lonely = append(lonely, g)
-		}
-	}
-	if len(lonely) == 0 {
-		return false
-	}
-	rv.mu.Lock()
-	start := rv.next % len(lonely)
-	rv.next = start + lookupsPerRound
-	rv.mu.Unlock()
-	found := false
-	for i := range min(len(lonely), lookupsPerRound) {
-		g := lonely[(start+i)%len(lonely)]
-		if h.lookup(rv, g) {
-			found = true
-		}
+// advertise advertises g on every DHT; it reports whether one stored it.
+func (h *Host) advertise(rv *rendezvous, g crdt.ID) bool {
+	key := RendezvousKey(g)
+	ok := false
+	for _, d := range rv.dhts {
+		ctx, cancel := context.WithTimeout(h.ctx, dhtQueryTimeout)
+		err := d.Provide(ctx, key, true)
+		cancel()
 		if h.ctx.Err() != nil {
 			return false
 		}
+		if err != nil {
+			h.log.Debug("DHT: advertising a group failed", "group", g.Short(), "err", err)
+			continue
+		}
+		ok = true
 	}
-	return found
+	if ok {
+		h.log.Debug("DHT: group advertised", "group", g.Short())
+	}
+	return ok
 }
 
 // lookup asks the DHTs for the nodes of g and dials those not connected.
