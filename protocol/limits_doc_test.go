@@ -142,3 +142,36 @@ func limitNumbers(cell string) []int64 {
 	}
 	return out
 }
+
+// TestProtocolIDsInDoc checks that docs/protocol.md section 7 names the
+// protocol IDs, topic prefix and domains of ids.go and seal.go as they
+// are, and that docs/protocol-catchup.md is headed by the catch-up
+// protocol's ID: a version bumped in the code and not in the spec fails.
+func TestProtocolIDsInDoc(t *testing.T) {
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(doc), "\n## 7. Protocol IDs and topics\n")
+	if !ok {
+		t.Fatal("docs/protocol.md has no section 7. Protocol IDs and topics")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	quoted := func(s string) string { return "`" + s + "`" }
+	domain := func(s string) string { return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"` }
+	for _, want := range []string{
+		quoted(SyncProtocol), quoted(PexProtocol), quoted(DHTPrefix + "/kad/1.0.0"), quoted(topicPrefix),
+		domain(rendezvousDomain), domain(topicDomain),
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("docs/protocol.md section 7 does not say %s", want)
+		}
+	}
+	catchup, err := os.ReadFile("../docs/protocol-catchup.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(string(catchup), "\n"); !strings.Contains(first, quoted(SyncProtocol)) {
+		t.Errorf("docs/protocol-catchup.md is headed %q, not by %s", first, quoted(SyncProtocol))
+	}
+}
