@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
@@ -153,5 +154,47 @@ func TestFederationBody(t *testing.T) {
 	readFederation(r)
 	if r.err == nil {
 		t.Fatal("257 allies read")
+	}
+}
+
+// TestSignedOpsAlwaysDecode: every op SignOp or EncodeOp produces is one
+// DecodeOp accepts, up to the size limit. A Federation of n allies grows
+// past MaxOpBytes between 230 and 240 allies: each size either signs and
+// decodes, or is refused as too large when signed (it used to sign up to
+// 12 bytes past the limit, ops every peer refused).
+func TestSignedOpsAlwaysDecode(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	signed, refused := 0, 0
+	for n := 225; n <= 245; n++ {
+		allies := make([]crdt.ID, n)
+		for i := range allies {
+			allies[i] = crdt.ID{byte(i), byte(i >> 8), 1}
+		}
+		op := crdt.Op{Group: crdt.ID{9}, Seq: 2, Prev: crdt.ID{8}, Time: crdt.HLC{Wall: 1_700_000_000_000}, Body: crdt.Federation{Policy: crdt.FollowAllies, Allies: allies}}
+		raw, err := SignOp(&op, key)
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%d allies: %v", n, err)
+			}
+			if _, err := EncodeOp(&op); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%d allies: signing refused, encoding: %v", n, err)
+			}
+			refused++
+			continue
+		}
+		signed++
+		if len(raw) > MaxOpBytes {
+			t.Fatalf("%d allies: signed %d bytes, over %d", n, len(raw), MaxOpBytes)
+		}
+		if _, err := DecodeOp(raw); err != nil {
+			t.Fatalf("%d allies: signed (%d bytes) but refused: %v", n, len(raw), err)
+		}
+		again, err := EncodeOp(&op)
+		if err != nil || !bytes.Equal(again, raw) {
+			t.Fatalf("%d allies: encoded again: %v", n, err)
+		}
+	}
+	if signed == 0 || refused == 0 {
+		t.Fatalf("the sizes tried do not cross the limit: %d signed, %d refused", signed, refused)
 	}
 }

@@ -86,7 +86,7 @@ func SignOp(op *crdt.Op, key ed25519.PrivateKey) ([]byte, error) {
 		// Version 2 is what the signature covers, then the signature:
 		// no need to encode the op twice.
 		body := msg[len(opDomain):]
-		if len(body)+sigSize > MaxOpBytes+len(opDomain) { // as writeOp2 checks it
+		if len(body)+sigSize > MaxOpBytes { // as writeOp2 checks it
 			return nil, fmt.Errorf("%w: op is over %d bytes", ErrTooLarge, MaxOpBytes)
 		}
 		b = append(append(make([]byte, 0, len(body)+sigSize), body...), op.Sig[:]...)

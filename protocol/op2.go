@@ -51,6 +51,7 @@ func writeOp2(w *writer, op *crdt.Op, withSig bool) error {
 	if op.Seq < 2 && !op.Prev.IsZero() {
 		return ErrPrevAtFirst
 	}
+	start := w.buf.Len() // past a signing domain
 	w.raw([]byte{tag2 | byte(kind)})
 	w.raw(op.Group[:])
 	w.raw(op.Author[:])
@@ -58,11 +59,12 @@ func writeOp2(w *writer, op *crdt.Op, withSig bool) error {
 	if err := writeBody2(w, op.Body); err != nil {
 		return err
 	}
+	full := w.buf.Len() - start + sigSize // the op as sent, signature included
 	if withSig {
 		w.raw(op.Sig[:])
 	}
-	if w.buf.Len() > MaxOpBytes+len(opDomain) {
-		return fmt.Errorf("%w: op is over %d bytes", ErrTooLarge, MaxOpBytes)
+	if full > MaxOpBytes {
+		return fmt.Errorf("%w: op is %d bytes, over %d", ErrTooLarge, full, MaxOpBytes)
 	}
 	return nil
 }
