@@ -273,7 +273,9 @@ func TestPeerExchange(t *testing.T) {
 
 // With no reachable peer at all — bootstrap and kept addresses that
 // refuse — a node starts at once, serves its board to a node that dials
-// it, logs a bounded number of lines and uses little CPU.
+// it, logs a bounded number of lines and uses little CPU. Its 3 s cover
+// the start only: cmd/mutual/meshtest's TestMeshNoInternet watches whole
+// nodes with no route out past their retry periods (minutes).
 func TestNoInternet(t *testing.T) {
 	fastRendezvous(t)
 	tg := newTestGroup(t)
