@@ -108,9 +108,9 @@ func followSaid(name string, holders, bootstrap int, dialing bool) string {
 	}
 	switch {
 	case len(whom) == 0 && dialing:
-		return "following " + name + " read-only; no address came with it: the board arrives from a peer that holds it (mDNS, --peer, the DHT)"
+		return "following " + name + " read-only; no address came with it: the board arrives once the DHT finds a node that holds it (the node joins the DHT through --bootstrap, --peer or mDNS)"
 	case len(whom) == 0:
-		return "following " + name + " read-only; no address came with it: the board arrives when `mutual serve` meets a peer that holds it (mDNS, --peer, the DHT)"
+		return "following " + name + " read-only; no address came with it: the board arrives once `mutual serve` finds a node that holds it through the DHT (joined through --bootstrap, --peer or mDNS)"
 	case dialing:
 		return "following " + name + " read-only; dialling the " + strings.Join(whom, " and ") + " the code names (kept: every start dials them)"
 	}

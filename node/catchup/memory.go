@@ -95,6 +95,21 @@ func (m *MemoryReplica) Follow(id crdt.ID, via ...crdt.PublicKey) {
 	}
 }
 
+// AddSource records that peer holds a group this replica follows (a
+// node found under the group's rendezvous key), so that it offers the
+// group to that peer from now on, as to the peers given to Follow. It
+// reports whether the replica follows the group.
+func (m *MemoryReplica) AddSource(id crdt.ID, peer crdt.PublicKey) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.groups[id]
+	if g == nil || !g.followed {
+		return false
+	}
+	g.sources[peer] = true
+	return true
+}
+
 // Unfollow forgets a group: its ops and its record.
 func (m *MemoryReplica) Unfollow(id crdt.ID) {
 	m.mu.Lock()

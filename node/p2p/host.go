@@ -97,6 +97,7 @@ type Host struct {
 	pexDials     atomic.Int64                        // dials of peers learned by peer exchange, for tests
 	limitedConns atomic.Int64                        // peers reached through a relay, for tests
 	rvFound      atomic.Int64                        // nodes found under a rendezvous key, for tests
+	holdersFound atomic.Int64                        // DHT-found nodes taken as sources of a followed group, for tests
 	pushes       atomic.Int64                        // sessions that pushed to followers, for tests
 
 	closeOnce sync.Once

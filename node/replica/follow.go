@@ -47,13 +47,14 @@ func (r *Replica) isSource(gs *groupState, peer crdt.PublicKey) bool {
 // AddSource records that peer holds a group this node follows (it
 // offered the group in a catch-up session), so that this node offers
 // the group to it from now on (memory only: the follow code's peers are
-// kept with the group's record).
-func (r *Replica) AddSource(group crdt.ID, peer crdt.PublicKey) {
+// kept with the group's record). It reports whether the peer is a
+// source of the group now.
+func (r *Replica) AddSource(group crdt.ID, peer crdt.PublicKey) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	gs := r.groups[group]
 	if gs == nil || gs.rec.Relation != store.Follower {
-		return
+		return false
 	}
 	if gs.sources == nil {
 		gs.sources = map[crdt.PublicKey]bool{}
@@ -61,6 +62,13 @@ func (r *Replica) AddSource(group crdt.ID, peer crdt.PublicKey) {
 	if len(gs.sources) < maxSources {
 		gs.sources[peer] = true
 	}
+	return gs.sources[peer]
+}
+
+// AddSource is Replica.AddSource, for the p2p host: a node found under
+// a followed group's rendezvous key holds the group.
+func (v syncView) AddSource(group crdt.ID, peer crdt.PublicKey) bool {
+	return v.r.AddSource(group, peer)
 }
 
 // maxSources bounds the peers remembered per followed group.
