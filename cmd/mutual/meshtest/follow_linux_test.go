@@ -63,4 +63,3 @@ func (n *node) waitPosts(group string, ids ...string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
