@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mutual-aid/mutual/crdt"
-	"github.com/mutual-aid/mutual/node"
 	"github.com/mutual-aid/mutual/node/replica"
 )
 
@@ -20,38 +18,7 @@ import (
 // follow a connection, gossip, or a spread.
 func serveQuiet(tb testing.TB, name, dir string) *served {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *served, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- node.Serve(ctx, node.ServeConfig{
-			Dir: dir, Listen: loopback, HTTP: "127.0.0.1:0", NoMDNS: true, Logger: quietLogger(), SyncEvery: time.Hour,
-			Ready: func(addr, _ string, n *node.Node) {
-				ready <- &served{name: name, dir: dir, n: n, base: "http://" + addr}
-			},
-		})
-	}()
-	var s *served
-	select {
-	case s = <-ready:
-	case err := <-done:
-		cancel()
-		tb.Fatalf("serve %s: %v", name, err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		tb.Fatalf("serve %s: not ready after 30 s", name)
-	}
-	var once sync.Once
-	s.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				tb.Errorf("serve %s: %v", name, err)
-			}
-		})
-	}
-	tb.Cleanup(s.stop)
-	return s
+	return serveQuietOn(tb, name, dir, loopback)
 }
 
 // TestBundleImportSpreadsAtOnce: a member whose node never goes online

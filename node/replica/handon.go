@@ -150,25 +150,9 @@ func (bt *batch) openSealedTo(gs *groupState, k postKey, resp crdt.ID) (string, 
 // node holds and opens.
 func (r *Replica) handedOnContact(p *crdt.Post, resp crdt.ID) (string, bool) {
 	for _, h := range p.HandedOnFor(resp) {
-		if v, ok := r.revealed.Get(h.Op); ok {
+		if v, ok := r.openPrivate(p.Group, h.Op); ok {
 			return v.Contact, true
 		}
-		blob, ok, err := r.st.Blob(h.Op)
-		if err != nil || !ok {
-			continue
-		}
-		r.mu.RLock()
-		gs := r.groups[p.Group]
-		var v protocol.Private
-		if gs != nil {
-			v, err = protocol.OpenPrivate(p.Group, blob, gs.key)
-		}
-		r.mu.RUnlock()
-		if gs == nil || err != nil {
-			continue
-		}
-		r.revealed.Add(h.Op, v)
-		return v.Contact, true
 	}
 	return "", false
 }

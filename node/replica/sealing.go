@@ -138,30 +138,7 @@ func (r *Replica) Reveal(p *crdt.Post) *crdt.Post {
 	}
 	c := p.Clone()
 	c.Location.V, c.Contact.V = "", ""
-	open := func(op crdt.ID) (protocol.Private, bool) {
-		if op.IsZero() {
-			return protocol.Private{}, false
-		}
-		if v, ok := r.revealed.Get(op); ok {
-			return v, true
-		}
-		blob, ok, err := r.st.Blob(op)
-		if err != nil || !ok {
-			return protocol.Private{}, false
-		}
-		r.mu.RLock()
-		gs := r.groups[p.Group]
-		var v protocol.Private
-		if gs != nil {
-			v, err = protocol.OpenPrivate(p.Group, blob, gs.key)
-		}
-		r.mu.RUnlock()
-		if gs == nil || err != nil {
-			return protocol.Private{}, false
-		}
-		r.revealed.Add(op, v)
-		return v, true
-	}
+	open := func(op crdt.ID) (protocol.Private, bool) { return r.openPrivate(p.Group, op) }
 	if v, ok := open(p.Location.S.Op); ok {
 		c.Location.V = v.Location
 	}
@@ -173,6 +150,35 @@ func (r *Replica) Reveal(p *crdt.Post) *crdt.Post {
 		c.Contact.V = v.Contact
 	}
 	return c
+}
+
+// openPrivate opens the private fields sealed under group's key in
+// op's blob (a post's create or edit, or a hand-on), from the cache of
+// opened blobs, else from the vault. It reports false for the zero op,
+// a blob this node lacks (erased, never received) or cannot open.
+func (r *Replica) openPrivate(group, op crdt.ID) (protocol.Private, bool) {
+	if op.IsZero() {
+		return protocol.Private{}, false
+	}
+	if v, ok := r.revealed.Get(op); ok {
+		return v, true
+	}
+	blob, ok, err := r.st.Blob(op)
+	if err != nil || !ok {
+		return protocol.Private{}, false
+	}
+	r.mu.RLock()
+	gs := r.groups[group]
+	var v protocol.Private
+	if gs != nil {
+		v, err = protocol.OpenPrivate(group, blob, gs.key)
+	}
+	r.mu.RUnlock()
+	if gs == nil || err != nil {
+		return protocol.Private{}, false
+	}
+	r.revealed.Add(op, v)
+	return v, true
 }
 
 // hasBlob reports whether op's blob can be had: opened before, or in
