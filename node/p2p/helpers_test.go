@@ -144,8 +144,15 @@ func connect(t testing.TB, from, to *Host) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
+//
+// within is what the wait takes on a quiet machine, with room to spare;
+// the deadline is waitSlack times it, since CI runs the race detector on
+// a shared 2-core machine, where a 10 s wait once failed at load 20. A
+// wait that succeeds returns as soon as cond holds, so the slack costs
+// only a failing test's time.
 func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	within *= waitSlack
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -154,6 +161,9 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// waitSlack multiplies waitFor's deadlines.
+const waitSlack = 3
 
 // waitMesh waits until every host has every other in its GossipSub
 // mesh for group g.

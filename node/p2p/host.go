@@ -479,7 +479,7 @@ func (h *Host) Dials() int64 { return h.dials.Load() }
 // harmless: when one of the two closes, GossipSub forgets the peer's
 // subscriptions (see repair.go). Calls for each address of an invite at
 // once (node.onGroup) made two connections, TCP and QUIC; in about one
-// three-node setup in 15 (node's TestRelayLatency) one of them closed,
+// three-node setup in 15 (node's BenchmarkRelayLatency, then a test) one of them closed,
 // and the inviter never sent the newcomer an op by gossip again.
 //
 // When no direct address works and p has an address through a relay,
