@@ -23,9 +23,20 @@ func (s *Store) readPanic(err *error) {
 	}
 }
 
+// view runs fn in a read transaction of Badger's, counted in Reads.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	s.reads.Add(1)
+	return s.db.View(fn)
+}
+
+// Reads returns how many read transactions the store has begun: what a
+// test counts to show that some work (an idle catch-up session) reads
+// nothing from the disk.
+func (s *Store) Reads() uint64 { return s.reads.Load() }
+
 func (s *Store) get(k []byte) (v []byte, err error) {
 	defer s.readPanic(&err)
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
 		if err != nil {
 			return err
@@ -51,7 +62,7 @@ func (s *Store) get(k []byte) (v []byte, err error) {
 // blocks forever on the value log file's lock, which Close never releases.
 func (s *Store) scan(prefix, start []byte, values bool, fn func(k, v []byte) error) (err error) {
 	defer s.readPanic(&err)
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		return scanTxn(txn, prefix, start, values, fn)
 	})
 }
@@ -276,7 +287,7 @@ func (s *Store) Post(g, id crdt.ID) (*crdt.Post, error) {
 // says, or from the entry itself. The two reads see one snapshot.
 func (s *Store) record(gn uint64, id crdt.ID) (rec []byte, err error) {
 	defer s.readPanic(&err)
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		v, err := txnGet(txn, postKeyOf(gn, id))
 		if err != nil {
 			return err
@@ -353,7 +364,7 @@ func (s *Store) allPosts(g crdt.ID, decode func(id crdt.ID, rec []byte) (*crdt.P
 	if !ok {
 		return nil
 	}
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		prefix := key(pIndex, num(gn))
 		err := scanTxn(txn, prefix, nil, true, func(k, v []byte) error {
 			p, err := decode(crdt.ID(k[len(k)-32:]), v)
@@ -420,7 +431,7 @@ func (s *Store) Query(q Query, fn func(*crdt.Post) bool) (err error) {
 		return nil
 	}
 	gen := s.commits()
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		for _, k := range kinds {
 			for _, st := range statuses {
 				prefix := key(pIndex, num(gn), []byte{byte(k), byte(st)})

@@ -151,6 +151,7 @@ type Store struct {
 	// from then on (after a failed write Badger's value log may end in
 	// a partial record, which must stay its last), until a restart.
 	full      atomic.Pointer[DiskFullError]
+	reads     atomic.Uint64 // read transactions begun (Reads)
 	closeOnce sync.Once
 	closeErr  error
 
