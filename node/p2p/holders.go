@@ -3,6 +3,7 @@ package p2p
 import (
 	"slices"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mutual-aid/mutual/crdt"
@@ -38,9 +39,9 @@ type sourceAdder interface {
 
 // foundHolder is called for each node ai found under g's rendezvous key
 // (lookup). If this node follows g and ai proves it holds g (or is a
-// member of it on this node's board), ai becomes a source of g and a
-// session runs with it, since the one at connect time did not offer g
-// to it.
+// member of it on this node's board), ai becomes a source of g, and a
+// session runs with it once connected: the one at connect time did not
+// offer g to it.
 func (h *Host) foundHolder(g crdt.ID, ai peer.AddrInfo) {
 	sa, ok := h.r.(sourceAdder)
 	if !ok || h.gate.blocked(ai.ID) || !slices.Contains(h.r.Groups(), g) {
@@ -55,7 +56,14 @@ func (h *Host) foundHolder(g crdt.ID, ai peer.AddrInfo) {
 			return // a group this node is a member of: nothing to add
 		}
 		h.holdersFound.Add(1)
-		h.syncBackground(ai.ID, "holder found by DHT rendezvous")
+		if h.host.Network().Connectedness(ai.ID) != network.Connected {
+			return // the session at connect time offers g
+		}
+		// After the session running now, if any: it may have started
+		// before ai was a source.
+		if _, err := h.syncWith(h.ctx, ai.ID, true); err != nil && h.ctx.Err() == nil {
+			h.log.Debug("catch-up with a holder found by DHT rendezvous failed", "group", g.Short(), "remote", ai.ID, "err", err)
+		}
 	}
 	if h.r.MayRead(g, key) {
 		h.spawn(found)
