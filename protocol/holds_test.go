@@ -70,6 +70,11 @@ func TestVerifyHolds(t *testing.T) {
 	if VerifyHolds(g, nonce, relay, asker, proof) {
 		t.Error("the holder's proof accepted from the relay")
 	}
+	// The holder's proof for the relay, checked by the asker as if the
+	// holder had answered it: bound to its asker too.
+	if VerifyHolds(g, nonce, answerer, asker, forRelay) {
+		t.Error("a proof made for another asker accepted")
+	}
 	if VerifyHolds(g, nonce, asker, answerer, proof) {
 		t.Error("a proof accepted with the keys swapped")
 	}
