@@ -51,6 +51,9 @@ func (h *Host) foundHolder(g crdt.ID, ai peer.AddrInfo) {
 	if err != nil {
 		return
 	}
+	if self, err := KeyOf(h.host.ID()); err != nil || h.r.MayRead(g, self) {
+		return // a member's node needs no sources: it asks no proof
+	}
 	found := func() {
 		if !sa.AddSource(g, key) {
 			return // a group this node is a member of: nothing to add

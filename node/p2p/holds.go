@@ -211,19 +211,24 @@ func (h *Host) handleHolds(s network.Stream) {
 		}
 		return
 	}
-	var ans protocol.HoldsAnswer
-	for _, g := range h.r.Groups() {
-		if protocol.RendezvousDigest(g) == ask.Digest {
-			ans = protocol.HoldsAnswer{Holds: true, Proof: protocol.HoldsProof(g, ask.Nonce, self, asker)}
-			break
-		}
-	}
+	ans := h.holdsAnswer(ask, self, asker)
 	h.holds.served.Add(1)
 	if _, err := s.Write(protocol.AppendHoldsAnswer(nil, ans)); err != nil {
 		_ = s.Reset()
 		return
 	}
 	_ = s.Close()
+}
+
+// holdsAnswer answers ask, from this node (key self) to asker: a proof
+// if it replicates the group of that digest, else no.
+func (h *Host) holdsAnswer(ask protocol.HoldsAsk, self, asker crdt.PublicKey) protocol.HoldsAnswer {
+	for _, g := range h.r.Groups() {
+		if protocol.RendezvousDigest(g) == ask.Digest {
+			return protocol.HoldsAnswer{Holds: true, Proof: protocol.HoldsProof(g, ask.Nonce, self, asker)}
+		}
+	}
+	return protocol.HoldsAnswer{}
 }
 
 // holdsTurn reports whether p may ask now, and counts the ask: a

@@ -3,6 +3,8 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	libp2pproto "github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/mutual-aid/mutual/crdt"
 	"github.com/mutual-aid/mutual/node/catchup"
 	"github.com/mutual-aid/mutual/protocol"
 )
@@ -131,5 +134,29 @@ func TestHoldsTurnLimitsAsks(t *testing.T) {
 	}
 	if h.holdsTurn(pid) {
 		t.Error("two asks after one holdsRefill")
+	}
+}
+
+// BenchmarkHoldsAnswer: what one ask costs the answerer (the digests of
+// its groups, one HMAC), in 10, 100 and 1,000 groups, the group asked
+// about last.
+func BenchmarkHoldsAnswer(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprint(n, "groups"), func(b *testing.B) {
+			m := newMember(b)
+			r := catchup.NewMemoryReplica(m.pub, nowMillis)
+			var last crdt.ID
+			for i := range n {
+				last = crdt.ID(sha256.Sum256([]byte(fmt.Sprint(i))))
+				r.AddGroup(last)
+			}
+			h := start(b, loopbackConfig(b, m), r)
+			ask := protocol.HoldsAsk{Digest: protocol.RendezvousDigest(last)}
+			for b.Loop() {
+				if !h.holdsAnswer(ask, m.pub, m.pub).Holds {
+					b.Fatal("no")
+				}
+			}
+		})
 	}
 }
