@@ -32,6 +32,9 @@ const (
 const (
 	// PexProtocol is peer exchange: one Pex message per stream (pex.go).
 	PexProtocol = "/mutual/pex/1.0.0"
+	// HoldsProtocol is the proof of holding a group: one HoldsAsk and
+	// one HoldsAnswer per stream (holds.go).
+	HoldsProtocol = "/mutual/holds/1.0.0"
 	// DHTPrefix is the protocol prefix of mutual's own Kademlia DHT: its
 	// protocol is DHTPrefix + "/kad/1.0.0", so that it never mixes with
 	// the public IPFS DHT ("/ipfs/kad/1.0.0").

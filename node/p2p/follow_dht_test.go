@@ -10,9 +10,10 @@ import (
 // Following a group by its bare ID (`mutual follow ID`: no code, so no
 // address and no peer to offer the group to): the follower's node knows
 // only a bootstrap node and the group ID. The DHT rendezvous finds a
-// node that advertises the group's key; that node becomes one the
-// follower expects to hold the group (a source), so the follower offers
-// it the group and is served the board. Twice: the bootstrap node is
+// node that advertises the group's key; once that node proves it holds
+// the group (holds.go), it becomes one the follower expects to hold the
+// group (a source), so the follower offers it the group and is served
+// the board. Twice: the bootstrap node is
 // the member itself (the rendezvous finds a peer it is connected to
 // already), or a third node in no group (it dials the member).
 func TestFollowByIDThroughDHT(t *testing.T) {
@@ -50,6 +51,9 @@ func testFollowByIDThroughDHT(t *testing.T, third bool) {
 	waitFor(t, 30*time.Second, "the follower to get the group's board", func() bool { return converged(tg.id, want, ra, rf) })
 	if f.rvFound.Load() == 0 || f.holdersFound.Load() == 0 {
 		t.Error("the follower got the board, but not from a holder found by DHT rendezvous")
+	}
+	if f.holds.proven.Load() == 0 || a.holds.served.Load() == 0 {
+		t.Error("the follower took the member for a holder without its proof")
 	}
 	if !connectedTo(f, a) {
 		t.Error("the follower holds the board and is not connected to the member")

@@ -82,6 +82,7 @@ type Host struct {
 	pexIn         map[peer.ID]time.Time           // when each peer last told us (pex.go)
 	moved         map[peer.ID]uint64              // of kept peers: sessions that carried ops (redial)
 	pushing       map[crdt.ID]bool                // groups whose followers a scheduled push serves
+	holds         *holds                          // proof of holding, both ends (holds.go)
 	untopical     bool                            // a push of ops of a group without a topic is scheduled (visit.go)
 
 	dialFailures atomic.Int64                        // failed dials of kept peers, for tests
@@ -168,6 +169,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 		pexSent:       map[peer.ID]uint64{},
 		pexIn:         map[peer.ID]time.Time{},
 		moved:         map[peer.ID]uint64{},
+		holds:         newHolds(),
 		ready:         make(chan struct{}),
 	}
 	listen := cfg.Listen
@@ -198,6 +200,7 @@ func Start(cfg Config, r catchup.Replica) (*Host, error) {
 	}
 	h.host.SetStreamHandler(protocol.SyncProtocol, h.handleSync)
 	h.host.SetStreamHandler(protocol.PexProtocol, h.handlePex)
+	h.host.SetStreamHandler(protocol.HoldsProtocol, h.handleHolds)
 	for _, g := range r.Groups() {
 		if err := h.JoinGroup(g); err != nil {
 			h.evs.Close()
@@ -363,6 +366,7 @@ func (h *Host) Close() error {
 		}
 		h.host.RemoveStreamHandler(protocol.SyncProtocol)
 		h.host.RemoveStreamHandler(protocol.PexProtocol)
+		h.host.RemoveStreamHandler(protocol.HoldsProtocol)
 		h.wg.Wait()
 		if h.rv != nil {
 			errs = append(errs, h.rv.close())

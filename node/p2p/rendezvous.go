@@ -274,7 +274,7 @@ func (h *Host) lookup(rv *rendezvous, g crdt.ID) bool {
 				continue
 			}
 			h.rvFound.Add(1)
-			h.foundHolder(g, ai.ID)
+			h.foundHolder(g, ai)
 			if h.gate.blocked(ai.ID) || h.host.Network().Connectedness(ai.ID) == network.Connected {
 				continue
 			}

@@ -11,7 +11,8 @@ import (
 // ID and a bootstrap node. A is a member of Riverside; C, in no group, is
 // everyone's --bootstrap; B follows Riverside by its bare ID (no code, so
 // no address) and knows only C. mDNS is off. B's DHT lookup, through C,
-// finds A under Riverside's rendezvous key, B offers A the group, and
+// finds A under Riverside's rendezvous key, A proves it holds the group
+// (docs/protocol.md 12.8), B offers A the group, and
 // A's board reaches B, then a new post of A too.
 func TestMeshFollowByID(t *testing.T) {
 	t.Parallel()
