@@ -1,11 +1,9 @@
 package node_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,38 +14,7 @@ import (
 // apart) that listens on listen.
 func serveQuietOn(tb testing.TB, name, dir string, listen []string) *served {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *served, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- node.Serve(ctx, node.ServeConfig{
-			Dir: dir, Listen: listen, HTTP: "127.0.0.1:0", NoMDNS: true, Logger: quietLogger(), SyncEvery: time.Hour,
-			Ready: func(addr, _ string, n *node.Node) {
-				ready <- &served{name: name, dir: dir, n: n, base: "http://" + addr}
-			},
-		})
-	}()
-	var s *served
-	select {
-	case s = <-ready:
-	case err := <-done:
-		cancel()
-		tb.Fatalf("serve %s: %v", name, err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		tb.Fatalf("serve %s: not ready after 30 s", name)
-	}
-	var once sync.Once
-	s.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				tb.Errorf("serve %s: %v", name, err)
-			}
-		})
-	}
-	tb.Cleanup(s.stop)
-	return s
+	return serveWith(tb, name, node.ServeConfig{Dir: dir, Listen: listen, SyncEvery: time.Hour})
 }
 
 // TestFollowerPushedAfterMemberRestart: a member's node pushes a group's

@@ -45,17 +45,21 @@ type served struct {
 // serveNode runs a node on dir until the test ends (or stop).
 func serveNode(tb testing.TB, name, dir string, peers ...string) *served {
 	tb.Helper()
+	return serveWith(tb, name, node.ServeConfig{Dir: dir, Listen: loopback, Peers: peers})
+}
+
+// serveWith runs a node with cfg (quiet, no mDNS, its API on a free
+// loopback port) until the test ends (or stop).
+func serveWith(tb testing.TB, name string, cfg node.ServeConfig) *served {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *served, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- node.Serve(ctx, node.ServeConfig{
-			Dir: dir, Listen: loopback, HTTP: "127.0.0.1:0", Peers: peers, NoMDNS: true, Logger: quietLogger(),
-			Ready: func(addr, _ string, n *node.Node) {
-				ready <- &served{name: name, dir: dir, n: n, base: "http://" + addr}
-			},
-		})
-	}()
+	cfg.HTTP, cfg.NoMDNS, cfg.Logger = "127.0.0.1:0", true, quietLogger()
+	cfg.Ready = func(addr, _ string, n *node.Node) {
+		ready <- &served{name: name, dir: cfg.Dir, n: n, base: "http://" + addr}
+	}
+	go func() { done <- node.Serve(ctx, cfg) }()
 	var s *served
 	select {
 	case s = <-ready:
