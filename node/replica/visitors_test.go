@@ -50,6 +50,25 @@ func contactOf(t *testing.T, n *node, post crdt.ID, resp *crdt.Response) (string
 	return n.r.ResponseContact(p, resp)
 }
 
+// acrossGroups is where a visitor answers: r founds Riverside, h1 and h2
+// are Harbour's members, h1 posts a need for 4 winter coats, and r
+// follows Harbour (by a bundle of it).
+type acrossGroups struct {
+	r, h1, h2          *node
+	riverside, harbour crdt.ID
+	need               *crdt.Post
+}
+
+func newAcrossGroups(t *testing.T) *acrossGroups {
+	t.Helper()
+	a := &acrossGroups{r: newNode(t), h1: newNode(t), h2: newNode(t)}
+	a.riverside = newGroup(t, a.r, "Riverside")
+	a.harbour = members(t, a.h1, a.h2)
+	a.need = post(t, a.h1, a.harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats", Quantity: 4}})
+	bundleTo(t, a.h1, a.r, a.harbour)
+	return a
+}
+
 // Help across boards, on the replicas (catch-up over pipes, bundles): a
 // member of Riverside whose node follows Harbour answers Harbour's need
 // with a contact; Harbour's members' nodes show the response, from
@@ -59,12 +78,8 @@ func contactOf(t *testing.T, n *node, post crdt.ID, resp *crdt.Response) (string
 func TestVisitorRespondsAcrossGroups(t *testing.T) {
 	const contact = "canary-riverside-0199"
 	ctx := context.Background()
-	r := newNode(t)
-	riverside := newGroup(t, r, "Riverside")
-	h1, h2 := newNode(t), newNode(t)
-	harbour := members(t, h1, h2)
-	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats", Quantity: 4}})
-	bundleTo(t, h1, r, harbour) // r follows Harbour
+	a := newAcrossGroups(t)
+	r, h1, h2, riverside, harbour, need := a.r, a.h1, a.h2, a.riverside, a.harbour, a.need
 
 	// A follower that is not a member of the group it names is refused.
 	if _, _, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, From: harbour}); err == nil {
@@ -282,12 +297,8 @@ func joinLate(t *testing.T, a *node, g crdt.ID, n *node) {
 func TestVisitorContactReachesLaterMembers(t *testing.T) {
 	const contact = "canary-latejoin-0142"
 	ctx := context.Background()
-	r := newNode(t)
-	riverside := newGroup(t, r, "Riverside")
-	h1, h2 := newNode(t), newNode(t)
-	harbour := members(t, h1, h2)
-	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats", Quantity: 4}})
-	bundleTo(t, h1, r, harbour)
+	a := newAcrossGroups(t)
+	r, h1, h2, riverside, harbour, need := a.r, a.h1, a.h2, a.riverside, a.harbour, a.need
 	_, rid, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 4, Contact: contact, From: riverside})
 	if err != nil {
 		t.Fatal(err)
@@ -405,12 +416,8 @@ func TestVisitorContactReachesLaterMembers(t *testing.T) {
 func TestHandOnErasedWithThePost(t *testing.T) {
 	const contact = "canary-erase-0157"
 	ctx := context.Background()
-	r := newNode(t)
-	riverside := newGroup(t, r, "Riverside")
-	h1, h2 := newNode(t), newNode(t)
-	harbour := members(t, h1, h2)
-	need := post(t, h1, harbour, replica.PostInput{Kind: crdt.Need, Fields: crdt.Fields{Title: "winter coats"}})
-	bundleTo(t, h1, r, harbour)
+	a := newAcrossGroups(t)
+	r, h1, h2, riverside, harbour, need := a.r, a.h1, a.h2, a.riverside, a.harbour, a.need
 	_, rid, err := r.r.RespondFrom(ctx, harbour, need.ID, replica.RespondInput{Quantity: 1, Contact: contact, From: riverside})
 	if err != nil {
 		t.Fatal(err)
