@@ -6,22 +6,30 @@ import (
 	"testing"
 )
 
+// harbourAndRiverside makes two data dirs: Harbour's, where "harbour
+// hall" posted a need for 4 winter coats, and Riverside's (rita), which
+// follows Harbour by a bundle. bundle names a file for another bundle.
+func harbourAndRiverside(t *testing.T) (harbour, riverside, need string, bundle func(string) string) {
+	t.Helper()
+	harbour, riverside = t.TempDir(), t.TempDir()
+	bundle = func(name string) string { return filepath.Join(t.TempDir(), name) }
+	cliOK(t, "init", "--name", "harbour hall", "--data", harbour)
+	cliOK(t, "group", "create", "Harbour", "--data", harbour)
+	need = cliID(t, "post", "need", "--title", "Winter coats", "--quantity", "4", "--data", harbour)
+	cliOK(t, "init", "--name", "rita", "--data", riverside)
+	cliOK(t, "group", "create", "Riverside", "--data", riverside)
+	b := bundle("harbour.mutual")
+	cliOK(t, "export", b, "--group", "Harbour", "--data", harbour)
+	cliOK(t, "import", b, "--data", riverside)
+	return harbour, riverside, need, bundle
+}
+
 // `mutual respond --contact` on a followed group's need, from the node's
 // own group, and `mutual group block`: the whole way through the CLI,
 // with bundles carrying the ops between two data dirs.
 func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
 	const contact = "canary +44 7700 900173"
-	harbour, riverside := t.TempDir(), t.TempDir()
-	bundle := func(name string) string { return filepath.Join(t.TempDir(), name) }
-	cliOK(t, "init", "--name", "harbour hall", "--data", harbour)
-	cliOK(t, "group", "create", "Harbour", "--data", harbour)
-	need := cliID(t, "post", "need", "--title", "Winter coats", "--quantity", "4", "--data", harbour)
-	cliOK(t, "init", "--name", "rita", "--data", riverside)
-	cliOK(t, "group", "create", "Riverside", "--data", riverside)
-
-	b := bundle("harbour.mutual")
-	cliOK(t, "export", b, "--group", "Harbour", "--data", harbour)
-	cliOK(t, "import", b, "--data", riverside)
+	harbour, riverside, need, bundle := harbourAndRiverside(t)
 
 	if r := cliRun(t, "respond", need[:8], "--contact", contact, "--as-group", "Harbour", "--data", riverside); r.code != 1 || !strings.Contains(r.stderr, "read-only") {
 		t.Fatalf("answering as the followed group: exit %d, %s", r.code, r.stderr)
@@ -34,7 +42,7 @@ func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
 		t.Fatalf("the responder's node, no member of Harbour, shows the contact: %s", out)
 	}
 
-	b = bundle("visit.mutual")
+	b := bundle("visit.mutual")
 	cliOK(t, "export", b, "--data", riverside) // Harbour (the visit) and Riverside (its members)
 	cliOK(t, "import", b, "--data", harbour)
 	out = cliOK(t, "show", need[:8], "--data", harbour)
@@ -78,16 +86,7 @@ func TestCLIRespondFromAnotherGroupAndBlock(t *testing.T) {
 // and the answer then reaches Harbour's member with its contact.
 func TestCLIRespondRefusedWhenHarbourCannotFollow(t *testing.T) {
 	const contact = "canary +44 7700 900188"
-	harbour, riverside := t.TempDir(), t.TempDir()
-	bundle := func(name string) string { return filepath.Join(t.TempDir(), name) }
-	cliOK(t, "init", "--name", "harbour hall", "--data", harbour)
-	cliOK(t, "group", "create", "Harbour", "--data", harbour)
-	need := cliID(t, "post", "need", "--title", "Winter coats", "--quantity", "4", "--data", harbour)
-	cliOK(t, "init", "--name", "rita", "--data", riverside)
-	cliOK(t, "group", "create", "Riverside", "--data", riverside)
-	b := bundle("harbour.mutual")
-	cliOK(t, "export", b, "--group", "Harbour", "--data", harbour)
-	cliOK(t, "import", b, "--data", riverside)
+	harbour, riverside, need, bundle := harbourAndRiverside(t)
 	cliOK(t, "group", "federation", "--group", "Riverside", "--policy", "allies", "--data", riverside)
 
 	r := cliRun(t, "respond", need[:8], "--quantity", "4", "--contact", contact, "--as-group", "Riverside", "--data", riverside)
@@ -109,7 +108,7 @@ func TestCLIRespondRefusedWhenHarbourCannotFollow(t *testing.T) {
 	if !strings.Contains(out, "from Riverside") {
 		t.Fatalf("respond says %q", out)
 	}
-	b = bundle("visit.mutual")
+	b := bundle("visit.mutual")
 	cliOK(t, "export", b, "--data", riverside)
 	cliOK(t, "import", b, "--data", harbour)
 	if out := cliOK(t, "show", need[:8], "--data", harbour); !strings.Contains(out, "rita, from Riverside") || !strings.Contains(out, "contact: "+contact) {
