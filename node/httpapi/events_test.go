@@ -200,14 +200,7 @@ func TestEventsBurstEachOnce(t *testing.T) {
 // client written for posts and "lagged") gets no such event, and an
 // unknown with= value is refused.
 func TestEventsGroupOnRename(t *testing.T) {
-	a, b := newFreshNode(t), newFreshNode(t)
-	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
-	var g struct{ ID string }
-	a.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]string{"name": "Eastgate"}, &g)
-	var inv struct{ Code string }
-	a.must(http.StatusOK, "POST", "/api/v1/invites", map[string]string{"group": g.ID}, &inv)
-	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bo"}, nil)
-	b.must(http.StatusCreated, "POST", "/api/v1/join", map[string]string{"code": inv.Code}, nil)
+	a, b, group := amalJoinsBo(t)
 	bundle(t, b, a)
 	bundle(t, a, b)
 
@@ -229,7 +222,7 @@ func TestEventsGroupOnRename(t *testing.T) {
 
 	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bina"}, nil)
 	bundle(t, b, a)
-	if got := memberNames(a, g.ID); got["Bina"] != b.rep.Self().String() {
+	if got := memberNames(a, group); got["Bina"] != b.rep.Self().String() {
 		t.Fatalf("a's members after b's rename: %v", got)
 	}
 	name, data := readEvent(t, withGroups)
@@ -242,8 +235,8 @@ func TestEventsGroupOnRename(t *testing.T) {
 	if err := json.Unmarshal([]byte(data), &ev); err != nil {
 		t.Fatal(err)
 	}
-	if name != "group" || ev.Type != "group" || ev.Group.ID != g.ID || ev.Group.Name != "Eastgate" || ev.Group.Role != "admin" {
-		t.Fatalf("event %q %s, want a group event for %s", name, data, g.ID)
+	if name != "group" || ev.Type != "group" || ev.Group.ID != group || ev.Group.Name != "Eastgate" || ev.Group.Role != "admin" {
+		t.Fatalf("event %q %s, want a group event for %s", name, data, group)
 	}
 
 	// The plain stream: the next event it sends is the post made now.

@@ -129,13 +129,11 @@ func (n *testNode) ownSeq(group string) uint64 {
 	return uint64(c)
 }
 
-// TestRenameAfterJoining: a node renamed after it joined a group (its
-// join still waiting for a witness, then as a member), and an admin
-// renamed in its group: each rename is one op, which reaches the other
-// node in a bundle, and both nodes' members lists show the new names.
-// Once removed, the node's new name does not reach the group.
-func TestRenameAfterJoining(t *testing.T) {
-	a, b := newFreshNode(t), newFreshNode(t)
+// amalJoinsBo makes two fresh nodes: Amal founds Eastgate and invites
+// Bo, whose join waits for a witness (nothing has carried it to a yet).
+func amalJoinsBo(t *testing.T) (a, b *testNode, group string) {
+	t.Helper()
+	a, b = newFreshNode(t), newFreshNode(t)
 	a.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Amal"}, nil)
 	var g struct{ ID string }
 	a.must(http.StatusCreated, "POST", "/api/v1/groups", map[string]string{"name": "Eastgate"}, &g)
@@ -143,19 +141,29 @@ func TestRenameAfterJoining(t *testing.T) {
 	a.must(http.StatusOK, "POST", "/api/v1/invites", map[string]string{"group": g.ID}, &inv)
 	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bo"}, nil)
 	b.must(http.StatusCreated, "POST", "/api/v1/join", map[string]string{"code": inv.Code}, nil)
+	return a, b, g.ID
+}
+
+// TestRenameAfterJoining: a node renamed after it joined a group (its
+// join still waiting for a witness, then as a member), and an admin
+// renamed in its group: each rename is one op, which reaches the other
+// node in a bundle, and both nodes' members lists show the new names.
+// Once removed, the node's new name does not reach the group.
+func TestRenameAfterJoining(t *testing.T) {
+	a, b, group := amalJoinsBo(t)
 
 	// b waits for a witness: its rename is signed now, counts once a
 	// member admits the join.
-	before := b.ownSeq(g.ID)
+	before := b.ownSeq(group)
 	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Bina"}, nil)
-	if got := b.ownSeq(g.ID); got != before+1 {
+	if got := b.ownSeq(group); got != before+1 {
 		t.Fatalf("a rename while the join waits wrote %d ops", got-before)
 	}
 	bundle(t, b, a)
 	bundle(t, a, b)
 	bKey := b.rep.Self().String()
 	for _, n := range []*testNode{a, b} {
-		if got := memberNames(n, g.ID); got["Amal"] != a.rep.Self().String() || got["Bina"] != bKey {
+		if got := memberNames(n, group); got["Amal"] != a.rep.Self().String() || got["Bina"] != bKey {
 			t.Fatalf("members after the join and the rename: %v", got)
 		}
 	}
@@ -166,18 +174,18 @@ func TestRenameAfterJoining(t *testing.T) {
 	bundle(t, b, a)
 	bundle(t, a, b)
 	for _, n := range []*testNode{a, b} {
-		if got := memberNames(n, g.ID); len(got) != 2 || got["Amal (hall)"] != a.rep.Self().String() || got["Bina K"] != bKey {
+		if got := memberNames(n, group); len(got) != 2 || got["Amal (hall)"] != a.rep.Self().String() || got["Bina K"] != bKey {
 			t.Fatalf("members after both renamed: %v", got)
 		}
 	}
 
 	// Removed, b's node renames itself but signs nothing in the group,
 	// which remembers it by the name it had.
-	a.must(http.StatusOK, "POST", "/api/v1/groups/"+g.ID+"/members/"+bKey+"/remove", map[string]string{}, nil)
+	a.must(http.StatusOK, "POST", "/api/v1/groups/"+group+"/members/"+bKey+"/remove", map[string]string{}, nil)
 	bundle(t, a, b)
-	before = b.ownSeq(g.ID)
+	before = b.ownSeq(group)
 	b.must(http.StatusOK, "PATCH", "/api/v1/node", map[string]string{"name": "Mallory"}, nil)
-	if got := b.ownSeq(g.ID); got != before {
+	if got := b.ownSeq(group); got != before {
 		t.Fatalf("a removed member's rename wrote %d ops", got-before)
 	}
 	bundle(t, b, a)
@@ -185,7 +193,7 @@ func TestRenameAfterJoining(t *testing.T) {
 		var grp struct {
 			Members []struct{ ID, Name, Role string }
 		}
-		n.must(http.StatusOK, "GET", "/api/v1/groups/"+g.ID, nil, &grp)
+		n.must(http.StatusOK, "GET", "/api/v1/groups/"+group, nil, &grp)
 		for _, m := range grp.Members {
 			if m.ID == bKey && (m.Name != "Bina K" || m.Role != "none") {
 				t.Fatalf("the removed member is listed as %+v", m)
