@@ -90,7 +90,8 @@ func statusOf(err error) int {
 	case errors.Is(err, errConflict), errors.Is(err, replica.ErrInviteUsed), errors.Is(err, replica.ErrInviteAgain),
 		errors.Is(err, replica.ErrMemberUnfollow), errors.Is(err, replica.ErrHelping),
 		errors.Is(err, replica.ErrLastAdmin), errors.Is(err, replica.ErrNoKey),
-		errors.Is(err, replica.ErrOtherVisit), errors.Is(err, replica.ErrNoRecipients):
+		errors.Is(err, replica.ErrOtherVisit), errors.Is(err, replica.ErrNoRecipients),
+		errors.Is(err, replica.ErrCannotCheck), errors.Is(err, replica.ErrVisitorsFull):
 		return http.StatusConflict
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType

@@ -331,15 +331,6 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if !s.cfg.Board.IsMember(p.Group, s.cfg.Board.Self()) {
-			to, err := s.cfg.Board.Group(p.Group)
-			if err != nil {
-				return err
-			}
-			if err := s.wouldCount(to, from); err != nil {
-				return err
-			}
-		}
 		in := replica.RespondInput{Quantity: qty, Note: note, By: by, Contact: contact, From: from.ID}
 		if p, rid, err = s.cfg.Board.RespondFrom(r.Context(), p.Group, id, in); err != nil {
 			return err

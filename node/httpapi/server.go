@@ -38,7 +38,6 @@ type Board interface {
 	Respond(ctx context.Context, group, post crdt.ID, qty uint32, note, by string) (*crdt.Post, crdt.ID, error)
 	RespondFrom(ctx context.Context, group, post crdt.ID, in replica.RespondInput) (*crdt.Post, crdt.ID, error)
 	VisitorOf(group crdt.ID, k crdt.PublicKey) *crdt.Visitor
-	VisitorsFull(group crdt.ID) (n int, full bool)
 	ResponseContact(p *crdt.Post, r *crdt.Response) (string, bool)
 	Block(ctx context.Context, group, from crdt.ID, blocked bool) error
 	Federation(group crdt.ID) (crdt.Federation, error)

@@ -244,8 +244,8 @@ func (r *Replica) RespondFrom(ctx context.Context, group, post crdt.ID, in Respo
 		if gs.g.IsMember(r.self) {
 			return respond, nil // a member answers as a member
 		}
-		if gs.g.Blocked(in.From) {
-			return nil, ErrFromBlocked
+		if err := r.wouldCount(gs, home); err != nil {
+			return nil, err
 		}
 		if v := gs.g.Visitor(r.self); v != nil {
 			if v.From != in.From {
